@@ -1,0 +1,47 @@
+# Two commands: `make demo` and `make test`. Each builds .venv from the lock file
+# when it is missing or out of date, using nothing but Python 3.11+.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-lock
+CHECKED := src tests
+
+.PHONY: demo test lint typecheck pytest lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocpp-core needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ocpp-core demo
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The suite runs on SQLite, and once more on PostgreSQL when
+# OCPP_CORE_TEST_DATABASE_URL names one (CI always sets it).
+pytest: $(STAMP)
+	$(BIN)/pytest
+	@if [ -n "$$OCPP_CORE_TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL =="; \
+		$(BIN)/pytest; \
+	fi
+
+# Re-pin every dependency (with hashes) after changing pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links --strip-extras \
+		--output-file requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""ocpp-core: an OCPP central system with pay-by-QR charging."""

@@ -1,0 +1,210 @@
+"""Settings: one typed class, read from a TOML file and ``OCPP_CORE_*`` variables.
+
+Precedence, highest first: command-line flags, environment variables, the TOML
+file (``--config`` or ``OCPP_CORE_CONFIG``), the defaults below. A wrong value
+stops start-up with :class:`ConfigError`, which names the offending key the way
+the user would write it (the environment variable and the TOML path).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "OCPP_CORE_"
+CONFIG_ENV_VAR = "OCPP_CORE_CONFIG"
+MIN_API_KEY_LENGTH = 16
+
+_toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OcppSettings(_Section):
+    """The charger-facing side."""
+
+    subprotocols: tuple[Literal["ocpp1.6"], ...] = Field(
+        default=("ocpp1.6",),
+        min_length=1,
+        description="Accepted OCPP subprotocols, in order of preference.",
+    )
+    heartbeat_interval: int = Field(
+        default=300, gt=0, le=86_400, description="Seconds, sent in BootNotification."
+    )
+    max_message_size: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Bytes; a bigger frame closes the socket with 1009.",
+    )
+    # An int range, not Literal[0, 1, 2]: a Literal refuses the string "2" an env var holds.
+    message_log_level: int = Field(
+        default=1,
+        ge=0,
+        le=2,
+        description="0 none, 1 all but Boot/Heartbeat/Status/DataTransfer, 2 all.",
+    )
+    deny_concurrent_tx: bool = Field(
+        default=False, description="Reject a tag that already has an open transaction."
+    )
+    command_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds to wait for a charger's answer."
+    )
+    keepalive_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between websocket pings to each charger."
+    )
+    keepalive_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds without a pong before a charger is offline."
+    )
+    max_charger_power_w: int = Field(
+        default=400_000,
+        gt=0,
+        description="Fastest plausible charger; energy rising faster is kept for review.",
+    )
+    data_transfer_vendors: tuple[str, ...] = Field(
+        default=(),
+        description="Vendor ids whose DataTransfer is Accepted (others: UnknownVendorId).",
+    )
+
+
+class TlsSettings(_Section):
+    """TLS for the listener (OCPP security profiles 2 and 3)."""
+
+    certfile: Path | None = Field(default=None, description="Server certificate (PEM).")
+    keyfile: Path | None = Field(default=None, description="Server private key (PEM).")
+    client_ca_file: Path | None = Field(
+        default=None, description="CA bundle that signs charger certificates (profile 3)."
+    )
+    require_client_cert: bool = Field(
+        default=False, description="Refuse TLS handshakes without a client certificate."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything ocpp-core can be told; see the README for the table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database_url: str = Field(
+        default="sqlite:///ocpp-core.sqlite",
+        description="sqlite:///path or postgresql://user@host/db; the async driver is chosen.",
+    )
+    migrate_on_start: bool = Field(default=True, description="Apply migrations at start-up.")
+    api_key: SecretStr = Field(
+        default=SecretStr(""), description="Required X-API-Key for /API (16+ characters)."
+    )
+    host: str = Field(default="127.0.0.1", description="Listen address of the server.")
+    port: int = Field(default=8081, ge=0, le=65_535, description="Listen port of the server.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Log level: debug, info, warning or error."
+    )
+    ocpp: OcppSettings = OcppSettings()
+    tls: TlsSettings = TlsSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_file.get())
+        return init_settings, env_settings, toml
+
+    def require_api_key(self) -> None:
+        """Refuse to serve the API without a real key (there is no safe default)."""
+        if len(self.api_key.get_secret_value()) < MIN_API_KEY_LENGTH:
+            raise ConfigError(
+                f"{ENV_PREFIX}API_KEY (api_key): set an API key of at least "
+                f"{MIN_API_KEY_LENGTH} characters, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+
+
+@contextmanager
+def _reading(path: Path | None) -> Iterator[None]:
+    token = _toml_file.set(path)
+    try:
+        yield
+    finally:
+        _toml_file.reset(token)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, turning every validation problem into one clear message."""
+    path = config_file or _config_file_from_env(os.environ)
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        with _reading(path):
+            return Settings(**given)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    except SettingsError as error:  # an env var meant as JSON (a list, a table) that isn't
+        raise ConfigError(_describe_unparsable(error)) from None
+    except ValueError as error:  # a TOML syntax error
+        raise ConfigError(f"config file {path}: {error}") from None
+
+
+def _config_file_from_env(environ: Mapping[str, str]) -> Path | None:
+    value = environ.get(CONFIG_ENV_VAR)
+    return Path(value) if value else None
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        path = [str(part) for part in problem["loc"]]
+        # An item's index belongs in the TOML path but names no variable of its own.
+        names = [str(part) for part in problem["loc"] if not isinstance(part, int)]
+        env_var = ENV_PREFIX + "__".join(names).upper()
+        lines.append(f"{env_var} ({'.'.join(path)}): {problem['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+_UNPARSABLE_FIELD = re.compile(r'field "(\w+)"')
+
+
+def _describe_unparsable(error: SettingsError) -> str:
+    match = _UNPARSABLE_FIELD.search(str(error))
+    field = match.group(1) if match else "?"
+    env_var = ENV_PREFIX + field.upper()
+    return (
+        f"invalid configuration:\n  {env_var} or {env_var}__* ({field}): not valid JSON; "
+        "lists are written as JSON in environment variables, e.g. '[\"a\", \"b\"]'"
+    )
