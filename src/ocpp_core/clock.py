@@ -1,0 +1,24 @@
+"""Time as the rest of the code sees it: aware UTC, injectable for tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Read an OCPP timestamp; chargers that omit the offset mean UTC."""
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """UTC with a ``Z`` suffix and milliseconds: some chargers reject ``+00:00``."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

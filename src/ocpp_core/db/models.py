@@ -1,0 +1,149 @@
+"""The tables. Energy is integer Wh, times are aware UTC (see :mod:`.types`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ocpp_core.db.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+IdTag = String(50)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ChargePoint(Base):
+    __tablename__ = "charge_points"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(String(200))
+    auth_user: Mapped[str | None] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    client_cert_thumbprint: Mapped[str | None] = mapped_column(String(64))
+    vendor: Mapped[str | None] = mapped_column(String(50))
+    model: Mapped[str | None] = mapped_column(String(50))
+    serial_number: Mapped[str | None] = mapped_column(String(50))
+    firmware_version: Mapped[str | None] = mapped_column(String(50))
+    iccid: Mapped[str | None] = mapped_column(String(20))
+    imsi: Mapped[str | None] = mapped_column(String(20))
+    meter_type: Mapped[str | None] = mapped_column(String(50))
+    meter_serial_number: Mapped[str | None] = mapped_column(String(50))
+    protocol: Mapped[str | None] = mapped_column(String(20))
+    firmware_status: Mapped[str | None] = mapped_column(String(50))
+    firmware_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    diagnostics_status: Mapped[str | None] = mapped_column(String(50))
+    diagnostics_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    booted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChargeTag(Base):
+    __tablename__ = "charge_tags"
+
+    id: Mapped[str] = mapped_column(IdTag, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    parent_id: Mapped[str | None] = mapped_column(IdTag, index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Connector(Base):
+    """Last known state of one connector; connector 0 (the whole charger) is not kept."""
+
+    __tablename__ = "connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str | None] = mapped_column(String(50))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    meter_wh: Mapped[int | None] = mapped_column(BigInteger)
+    meter_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    power_w: Mapped[int | None] = mapped_column(Integer)
+    current_ma: Mapped[int | None] = mapped_column(Integer)
+    soc_percent: Mapped[int | None] = mapped_column(Integer)
+
+
+class Transaction(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (
+        Index("ix_transactions_cp_connector", "charge_point_id", "connector_id"),
+        Index("ix_transactions_start_tag", "start_tag"),
+        Index("ix_transactions_start_at", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uid: Mapped[str | None] = mapped_column(String(50), index=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    start_tag: Mapped[str] = mapped_column(IdTag)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    meter_start_wh: Mapped[int] = mapped_column(BigInteger)
+    start_result: Mapped[str] = mapped_column(String(50))
+    stop_tag: Mapped[str | None] = mapped_column(IdTag)
+    stop_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    meter_stop_wh: Mapped[int | None] = mapped_column(BigInteger)
+    stop_reason: Mapped[str | None] = mapped_column(String(50))
+    last_meter_wh: Mapped[int | None] = mapped_column(BigInteger)
+    last_meter_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    review_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class MeterAnomaly(Base):
+    """A reading no charger can produce: kept for a person to review, never billed."""
+
+    __tablename__ = "meter_anomalies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), index=True
+    )
+    connector_id: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    reason: Mapped[str] = mapped_column(String(50))
+    value_wh: Mapped[int] = mapped_column(BigInteger)
+    previous_wh: Mapped[int | None] = mapped_column(BigInteger)
+    sampled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MessageLogEntry(Base):
+    __tablename__ = "message_log"
+    __table_args__ = (Index("ix_message_log_cp_time", "charge_point_id", "logged_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    charge_point_id: Mapped[str] = mapped_column(String(100))
+    connector_id: Mapped[int | None] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(3))
+    action: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(50))
