@@ -1,0 +1,1 @@
+"""Version-independent domain model: no OCPP wire formats, no I/O."""
