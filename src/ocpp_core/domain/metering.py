@@ -1,0 +1,95 @@
+"""Applying a meter reading: live connector values, the transaction's register, anomalies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import MeterAnomaly, Transaction
+from ocpp_core.domain import connectors, transactions
+from ocpp_core.domain.meter import MeterReading, implausibility
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingAt:
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int | None
+    reading: MeterReading
+    sampled_at: datetime
+
+
+async def apply_reading(
+    session: AsyncSession, sample: ReadingAt, *, max_power_w: int, now: datetime
+) -> str | None:
+    """Store what is plausible; keep what is not as an anomaly. Returns the anomaly reason."""
+    tx = await _transaction_of(session, sample)
+    energy = sample.reading.energy_wh
+    reason = None
+    if energy is not None:
+        previous_wh, previous_at = await _baseline(session, sample, tx)
+        if previous_at is not None and sample.sampled_at < previous_at:
+            energy = None  # a late, queued sample: older than what we show, so it changes nothing
+        else:
+            reason = implausibility(
+                previous_wh=previous_wh,
+                previous_at=previous_at,
+                new_wh=energy,
+                new_at=sample.sampled_at,
+                max_power_w=max_power_w,
+            )
+    if reason is not None and energy is not None:
+        _keep_anomaly(session, sample, tx, energy, previous_wh, reason, now)
+    elif tx is not None and energy is not None:
+        transactions.record_sample(tx, energy_wh=energy, at=sample.sampled_at)
+    await connectors.record_reading(
+        session,
+        sample.charge_point_id,
+        sample.connector_id,
+        sample.reading,
+        at=sample.sampled_at,
+        include_energy=reason is None and energy is not None,
+    )
+    return reason
+
+
+async def _transaction_of(session: AsyncSession, sample: ReadingAt) -> Transaction | None:
+    if sample.transaction_id is not None:
+        return await transactions.find_open(session, sample.charge_point_id, sample.transaction_id)
+    return await transactions.latest_open_on(session, sample.charge_point_id, sample.connector_id)
+
+
+async def _baseline(
+    session: AsyncSession, sample: ReadingAt, tx: Transaction | None
+) -> tuple[int | None, datetime | None]:
+    if tx is not None:
+        if tx.last_meter_wh is not None:
+            return tx.last_meter_wh, tx.last_meter_at
+        return tx.meter_start_wh, tx.start_at
+    row = await connectors.find(session, sample.charge_point_id, sample.connector_id)
+    return (row.meter_wh, row.meter_at) if row is not None else (None, None)
+
+
+def _keep_anomaly(
+    session: AsyncSession,
+    sample: ReadingAt,
+    tx: Transaction | None,
+    energy_wh: int,
+    previous_wh: int | None,
+    reason: str,
+    now: datetime,
+) -> None:
+    session.add(
+        MeterAnomaly(
+            charge_point_id=sample.charge_point_id,
+            connector_id=sample.connector_id,
+            transaction_id=tx.id if tx is not None else sample.transaction_id,
+            reason=reason,
+            value_wh=energy_wh,
+            previous_wh=previous_wh,
+            sampled_at=sample.sampled_at,
+            detected_at=now,
+        )
+    )

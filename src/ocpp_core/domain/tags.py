@@ -1,0 +1,50 @@
+"""Charge tags (RFID cards, app tokens): provisioning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import ChargeTag
+
+MAX_TAG_LENGTH = 20  # OCPP 1.6 IdToken is CiString20; longer tags can't reach a 1.6 charger
+MAX_NAME_LENGTH = 200  # the column's size: PostgreSQL refuses longer, SQLite would keep it
+
+
+class TagError(ValueError):
+    """A tag definition that can't be stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewTag:
+    id: str
+    name: str | None = None
+    parent_id: str | None = None
+    expires_at: datetime | None = None
+    blocked: bool = False
+
+
+def _check(tag: NewTag) -> None:
+    for value, label in ((tag.id, "tag"), (tag.parent_id, "parent")):
+        if value is not None and not 0 < len(value) <= MAX_TAG_LENGTH:
+            raise TagError(f"{label} {value!r} must be 1-{MAX_TAG_LENGTH} characters")
+    if tag.name is not None and len(tag.name) > MAX_NAME_LENGTH:
+        raise TagError(f"tag {tag.id!r}: name must be at most {MAX_NAME_LENGTH} characters")
+
+
+async def add(session: AsyncSession, tag: NewTag, *, now: datetime) -> None:
+    _check(tag)
+    if await session.get(ChargeTag, tag.id) is not None:
+        raise TagError(f"tag {tag.id!r} already exists")
+    session.add(
+        ChargeTag(
+            id=tag.id,
+            name=tag.name,
+            parent_id=tag.parent_id,
+            expires_at=tag.expires_at,
+            blocked=tag.blocked,
+            created_at=now,
+        )
+    )

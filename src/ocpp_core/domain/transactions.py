@@ -1,0 +1,157 @@
+"""Transactions: start, meter samples, stop, and the energy that may be billed.
+
+Energy comes from the start and stop registers, cross-checked with the samples
+seen in between; a result no charger can produce is stored with a review reason
+and no billable energy, so nothing downstream bills it blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import Transaction
+from ocpp_core.domain.meter import implausibility
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStart:
+    charge_point_id: str
+    connector_id: int
+    tag: str
+    started_at: datetime
+    meter_start_wh: int
+    uid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStop:
+    charge_point_id: str
+    transaction_id: int
+    tag: str | None
+    stopped_at: datetime
+    meter_stop_wh: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionFilter:
+    charge_point_id: str | None = None
+    connector_id: int | None = None
+    tag: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 1000
+
+
+async def find_replay(session: AsyncSession, begin: TransactionStart) -> Transaction | None:
+    """The transaction an identical earlier start created: chargers resend unanswered calls."""
+    return await session.scalar(
+        select(Transaction).where(
+            Transaction.charge_point_id == begin.charge_point_id,
+            Transaction.connector_id == begin.connector_id,
+            Transaction.start_tag == begin.tag,
+            Transaction.start_at == begin.started_at,
+            Transaction.meter_start_wh == begin.meter_start_wh,
+        )
+    )
+
+
+async def start(session: AsyncSession, begin: TransactionStart, *, result: str) -> Transaction:
+    """Record every start, accepted or not, so the charger's later stop finds its row."""
+    row = Transaction(
+        uid=begin.uid,
+        charge_point_id=begin.charge_point_id,
+        connector_id=begin.connector_id,
+        start_tag=begin.tag,
+        start_at=begin.started_at,
+        meter_start_wh=begin.meter_start_wh,
+        start_result=result,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def find_open(
+    session: AsyncSession, charge_point_id: str, transaction_id: int
+) -> Transaction | None:
+    return await session.scalar(
+        select(Transaction).where(
+            Transaction.id == transaction_id,
+            Transaction.charge_point_id == charge_point_id,
+            Transaction.stop_at.is_(None),
+        )
+    )
+
+
+async def latest_open_on(
+    session: AsyncSession, charge_point_id: str, connector_id: int
+) -> Transaction | None:
+    return await session.scalar(
+        select(Transaction)
+        .where(
+            Transaction.charge_point_id == charge_point_id,
+            Transaction.connector_id == connector_id,
+            Transaction.stop_at.is_(None),
+        )
+        .order_by(Transaction.id.desc())
+        .limit(1)
+    )
+
+
+def record_sample(row: Transaction, *, energy_wh: int, at: datetime) -> None:
+    """Keep the newest register seen during the transaction (samples may arrive late)."""
+    if row.last_meter_at is None or at >= row.last_meter_at:
+        row.last_meter_wh = energy_wh
+        row.last_meter_at = at
+
+
+def stop(row: Transaction, end: TransactionStop, *, max_power_w: int) -> None:
+    row.stop_tag = end.tag
+    row.stop_at = end.stopped_at
+    row.meter_stop_wh = end.meter_stop_wh
+    row.stop_reason = end.reason
+    problem = _energy_problem(row, max_power_w)
+    row.review_reason = problem
+    row.energy_wh = None if problem else end.meter_stop_wh - row.meter_start_wh
+
+
+def _energy_problem(row: Transaction, max_power_w: int) -> str | None:
+    assert row.meter_stop_wh is not None
+    assert row.stop_at is not None
+    if row.meter_start_wh < 0:
+        return "negative start register"
+    if row.last_meter_wh is not None and row.meter_stop_wh < row.last_meter_wh:
+        return f"stop register below sampled {row.last_meter_wh} Wh"
+    reason = implausibility(
+        previous_wh=row.meter_start_wh,
+        previous_at=row.start_at,
+        new_wh=row.meter_stop_wh,
+        new_at=row.stop_at,
+        max_power_w=max_power_w,
+    )
+    return f"stop register {reason}" if reason else None
+
+
+async def get(session: AsyncSession, transaction_id: int) -> Transaction | None:
+    return await session.get(Transaction, transaction_id)
+
+
+async def search(session: AsyncSession, where: TransactionFilter) -> Sequence[Transaction]:
+    query = select(Transaction).order_by(Transaction.start_at.desc()).limit(where.limit)
+    if where.charge_point_id is not None:
+        query = query.where(Transaction.charge_point_id == where.charge_point_id)
+    if where.connector_id is not None:
+        query = query.where(Transaction.connector_id == where.connector_id)
+    if where.tag is not None:
+        query = query.where(Transaction.start_tag == where.tag)
+    if where.since is not None:
+        query = query.where(Transaction.start_at >= where.since)
+    if where.until is not None:
+        query = query.where(Transaction.start_at < where.until)
+    return (await session.scalars(query)).all()
