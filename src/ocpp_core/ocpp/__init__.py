@@ -1,0 +1,1 @@
+"""The charger-facing side: websocket endpoint, framing, schemas, protocol adapters, routing."""

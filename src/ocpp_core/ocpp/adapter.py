@@ -1,0 +1,42 @@
+"""The shape every protocol version's adapter has.
+
+An adapter is data: a table of handlers built once at import, the version's
+schemas, how it spells commands, and how it spells error codes. The endpoint
+and dispatcher stay version-independent by going through this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocpp_core.domain.commands import Command
+from ocpp_core.ocpp.framing import ErrorCode
+from ocpp_core.ocpp.schemas import SchemaSet
+from ocpp_core.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerContext:
+    """Who sent the message being handled, and the server it reached."""
+
+    charge_point_id: str
+    protocol: str
+    runtime: Runtime
+
+
+Handler = Callable[[ChargerContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ProtocolAdapter:
+    subprotocol: str
+    schemas: SchemaSet
+    handlers: Mapping[str, Handler]
+    encode: Callable[[Command], tuple[str, dict[str, Any]]]
+    error_spelling: Mapping[ErrorCode, str] = field(default_factory=dict)
+    always_logged: frozenset[str] = frozenset()
+
+    def wire_code(self, code: ErrorCode) -> str:
+        return self.error_spelling.get(code, code.value)

@@ -1,0 +1,132 @@
+"""Handling one incoming websocket message: decode, validate, route, answer.
+
+Every failure becomes the CALLERROR the specification prescribes and the
+connection stays up; a bug in a handler is an InternalError, logged with its
+traceback, never a dropped socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ocpp_core.domain.messagelog import LogEntry
+from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
+from ocpp_core.ocpp.connection import Connection
+from ocpp_core.ocpp.framing import (
+    Call,
+    ErrorCode,
+    FrameError,
+    decode,
+    encode_error,
+    encode_result,
+)
+from ocpp_core.ocpp.schemas import check
+
+logger = logging.getLogger(__name__)
+
+
+async def handle_message(
+    ctx: ChargerContext, adapter: ProtocolAdapter, connection: Connection, raw: str | bytes
+) -> None:
+    if isinstance(raw, bytes):
+        error = FrameError(ErrorCode.FORMAT_VIOLATION, "OCPP-J messages are text frames")
+        await _reply_error(ctx, adapter, connection, error, action="?", payload=None)
+        return
+    try:
+        frame = decode(raw)
+    except FrameError as error:
+        await _reply_error(ctx, adapter, connection, error, action="?", payload={"raw": raw[:2000]})
+        return
+    if isinstance(frame, Call):
+        await _handle_call(ctx, adapter, connection, frame)
+    elif not connection.resolve(frame):
+        logger.info(
+            "%s: answer to an unknown or expired call %s", ctx.charge_point_id, frame.unique_id
+        )
+
+
+async def _handle_call(
+    ctx: ChargerContext, adapter: ProtocolAdapter, connection: Connection, call: Call
+) -> None:
+    runtime = ctx.runtime
+    runtime.metrics.messages.labels(call.action, "in").inc()
+    try:
+        response = await _respond(ctx, adapter, call)
+    except FrameError as error:
+        await _reply_error(
+            ctx, adapter, connection, error, action=call.action, payload=call.payload
+        )
+        return
+    _log(ctx, adapter, call.action, call.payload, None)
+    await connection.send(encode_result(call.unique_id, response))
+
+
+async def _respond(ctx: ChargerContext, adapter: ProtocolAdapter, call: Call) -> dict[str, Any]:
+    handler = adapter.handlers.get(call.action)
+    if handler is None:
+        code = (
+            ErrorCode.NOT_SUPPORTED
+            if adapter.schemas.knows(call.action)
+            else (ErrorCode.NOT_IMPLEMENTED)
+        )
+        raise FrameError(code, f"action {call.action!r} is not handled here", call.unique_id)
+    request_schema = adapter.schemas.request(call.action)
+    if request_schema is not None:
+        check(request_schema, call.payload, call.unique_id)
+    try:
+        response = await handler(ctx, call.payload)
+        response_schema = adapter.schemas.response(call.action)
+        if response_schema is not None:
+            check(response_schema, response, call.unique_id)
+    except FrameError as error:
+        error.unique_id = call.unique_id
+        raise
+    except Exception:
+        logger.exception("%s: handling %s failed", ctx.charge_point_id, call.action)
+        raise FrameError(
+            ErrorCode.INTERNAL_ERROR, "the central system failed to process it", call.unique_id
+        ) from None
+    return response
+
+
+async def _reply_error(
+    ctx: ChargerContext,
+    adapter: ProtocolAdapter,
+    connection: Connection,
+    error: FrameError,
+    *,
+    action: str,
+    payload: dict[str, Any] | None,
+) -> None:
+    code = adapter.wire_code(error.code)
+    ctx.runtime.metrics.errors.labels(code).inc()
+    logger.warning("%s: %s rejected with %s: %s", ctx.charge_point_id, action, code, error)
+    _log(ctx, adapter, action, payload, code)
+    await connection.send(encode_error(error.unique_id, code, error.description))
+
+
+def _log(
+    ctx: ChargerContext,
+    adapter: ProtocolAdapter,
+    action: str,
+    payload: dict[str, Any] | None,
+    error_code: str | None,
+) -> None:
+    log = ctx.runtime.message_log
+    always = error_code is not None or action in adapter.always_logged
+    if not log.wants(action, always=always):
+        return
+    connector = payload.get("connectorId") if payload else None
+    log.record(
+        LogEntry(
+            logged_at=ctx.runtime.clock(),
+            charge_point_id=ctx.charge_point_id,
+            direction="in",
+            action=action,
+            payload=payload,
+            error_code=error_code,
+            connector_id=connector if isinstance(connector, int) else None,
+        ),
+        always=always,
+    )

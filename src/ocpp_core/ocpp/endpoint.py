@@ -1,0 +1,138 @@
+"""The ``/OCPP/{chargePointId}`` websocket: admission, then the message loop.
+
+Admission answers in HTTP before the upgrade, as chargers and proxies expect:
+400 without a supported subprotocol, 412 for an unknown charger, 401 with a
+``WWW-Authenticate`` challenge for wrong credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from starlette.responses import PlainTextResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ocpp_core.domain import chargepoints
+from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
+from ocpp_core.ocpp.auth import authentication_problem
+from ocpp_core.ocpp.connection import Connection
+from ocpp_core.ocpp.dispatch import handle_message
+from ocpp_core.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+_closing: set[asyncio.Task[None]] = set()  # strong references until the task is done
+
+Endpoint = Callable[[WebSocket], Awaitable[None]]
+
+
+def charge_point_id_from_path(path: str) -> str:
+    """The last non-empty path segment, so ``/OCPP/x/CP1`` and ``/OCPP/CP1/`` both give CP1."""
+    segments = [segment for segment in path.split("/") if segment]
+    return segments[-1] if len(segments) > 1 else ""
+
+
+def choose_subprotocol(offered: Sequence[str], preferred: Sequence[str]) -> str | None:
+    offered_set = {item.strip().lower() for item in offered}
+    return next((p for p in preferred if p in offered_set), None)
+
+
+def ocpp_endpoint(runtime: Runtime, adapters: Mapping[str, ProtocolAdapter]) -> Endpoint:
+    async def endpoint(websocket: WebSocket) -> None:
+        admitted = await _admit(runtime, websocket)
+        if admitted is not None:
+            charge_point_id, subprotocol = admitted
+            await _serve(runtime, adapters[subprotocol], websocket, charge_point_id)
+
+    return endpoint
+
+
+async def _admit(runtime: Runtime, websocket: WebSocket) -> tuple[str, str] | None:
+    charge_point_id = charge_point_id_from_path(websocket.url.path)
+    subprotocol = choose_subprotocol(
+        websocket.scope.get("subprotocols", []), runtime.settings.ocpp.subprotocols
+    )
+    if subprotocol is None:
+        supported = ", ".join(runtime.settings.ocpp.subprotocols)
+        await _deny(runtime, websocket, 400, f"no supported subprotocol (use {supported})")
+        return None
+    if not charge_point_id:
+        await _deny(runtime, websocket, 400, "charge point id missing from the path")
+        return None
+    async with runtime.db.session() as session:
+        charge_point = await chargepoints.find(session, charge_point_id)
+    if charge_point is None:
+        logger.warning("unknown charge point %r refused", charge_point_id)
+        await _deny(runtime, websocket, 412, "unknown charge point")
+        return None
+    problem = authentication_problem(
+        charge_point, websocket.headers.get("authorization"), websocket.scope
+    )
+    if problem is not None:
+        logger.warning("charge point %r refused: %s", charge_point_id, problem)
+        await _deny(runtime, websocket, 401, problem)
+        return None
+    await websocket.accept(subprotocol=subprotocol)
+    return charge_point_id, subprotocol
+
+
+async def _deny(runtime: Runtime, websocket: WebSocket, status: int, reason: str) -> None:
+    runtime.metrics.rejected_connections.labels(str(status)).inc()
+    headers = {"WWW-Authenticate": 'Basic realm="ocpp-core"'} if status == 401 else None
+    await websocket.send_denial_response(
+        PlainTextResponse(reason + "\n", status_code=status, headers=headers)
+    )
+
+
+async def _serve(
+    runtime: Runtime, adapter: ProtocolAdapter, websocket: WebSocket, charge_point_id: str
+) -> None:
+    connection = Connection(
+        charge_point_id,
+        adapter.subprotocol,
+        adapter.schemas,
+        websocket.send_text,
+        lambda code: websocket.close(code),
+    )
+    previous = runtime.registry.add(connection)
+    if previous is not None:
+        logger.info("%s reconnected; closing its previous socket", charge_point_id)
+        task = asyncio.create_task(_close_quietly(previous))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    else:
+        runtime.metrics.connected.inc()
+    await _mark_seen(runtime, charge_point_id, adapter.subprotocol)
+    ctx = ChargerContext(charge_point_id, adapter.subprotocol, runtime)
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw = message.get("text")
+            await handle_message(
+                ctx, adapter, connection, raw if raw is not None else message["bytes"]
+            )
+    except WebSocketDisconnect:
+        pass
+    finally:
+        connection.abandon()
+        if runtime.registry.remove(connection):
+            runtime.metrics.connected.dec()
+            await _mark_seen(runtime, charge_point_id, None)
+
+
+async def _mark_seen(runtime: Runtime, charge_point_id: str, protocol: str | None) -> None:
+    async with runtime.db.session() as session:
+        await chargepoints.mark_seen(
+            session, charge_point_id, now=runtime.clock(), protocol=protocol
+        )
+
+
+async def _close_quietly(connection: Connection) -> None:
+    try:
+        await connection.close(1000)
+    except Exception:
+        logger.debug("closing a replaced connection failed", exc_info=True)

@@ -1,0 +1,28 @@
+"""What can go wrong when the server sends a command to a charger."""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    """Base of the failures a command's caller must handle."""
+
+
+class ChargerOffline(CommandError):
+    """No live connection to that charger (on any node)."""
+
+
+class CommandTimeout(CommandError):
+    """The charger did not answer within the command timeout."""
+
+
+class ChargerRejectedCall(CommandError):
+    """The charger answered with a CALLERROR, or with a response that breaks the schema."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+
+
+class CommandNotSupported(CommandError):
+    """The charger's protocol version has no such command."""

@@ -1,0 +1,117 @@
+"""The OCA JSON schemas, compiled once per process into fast validators.
+
+The ``ocpp`` library ships the official schemas but validates with ``jsonschema``
+(hundreds of microseconds per message, in a thread pool). Compiling them with
+``fastjsonschema`` keeps exactly the same rules at a fraction of the cost, so
+every message in and out can be checked on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import ocpp
+
+from ocpp_core.ocpp.framing import ErrorCode, FrameError
+
+Validator = Callable[[Any], Any]
+
+_SCHEMA_ROOT = Path(ocpp.__file__).parent
+
+# How a violated schema keyword maps to the CALLERROR codes of OCPP-J 4.2.3.
+_RULE_CODES = {
+    "type": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
+    "maxLength": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
+    "format": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
+    "required": ErrorCode.PROTOCOL_ERROR,
+    "additionalProperties": ErrorCode.FORMAT_VIOLATION,
+    "enum": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "minimum": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "maximum": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "pattern": ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    "minItems": ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
+    "maxItems": ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION,
+}
+
+
+# Integers the database keeps in 32-bit columns (ids); every other integer gets 64 bits.
+# Unbounded, a huge number passes the schema and then fails in the driver.
+_INT32_PROPERTIES = frozenset({"connectorId", "evseId", "transactionId", "reservationId"})
+
+
+def _adapted(node: Any, name: str | None = None) -> Any:
+    """The schema as we enforce it: ``multipleOf`` dropped, integers bounded."""
+    # OCPP 1.6 limits charging rates to one decimal with ``multipleOf: 0.1``, which
+    # binary floats fail (21.4 / 0.1 != 214). We round those rates ourselves when
+    # we send them, so the keyword is dropped rather than rejecting valid input.
+    if isinstance(node, list):
+        return [_adapted(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    adapted = {
+        key: (
+            {prop: _adapted(sub, prop) for prop, sub in value.items()}
+            if key == "properties" and isinstance(value, dict)
+            else _adapted(value)
+        )
+        for key, value in node.items()
+        if key != "multipleOf"
+    }
+    if adapted.get("type") == "integer":
+        bits = 31 if name in _INT32_PROPERTIES else 63
+        adapted.setdefault("minimum", -(2**bits))
+        adapted.setdefault("maximum", 2**bits - 1)
+    return adapted
+
+
+@cache
+def _schema_names(folder: str) -> frozenset[str]:
+    return frozenset(path.stem for path in (_SCHEMA_ROOT / folder / "schemas").glob("*.json"))
+
+
+@cache
+def _compiled(folder: str, name: str) -> Validator:
+    path = _SCHEMA_ROOT / folder / "schemas" / f"{name}.json"
+    schema = json.loads(path.read_text(encoding="utf-8-sig"))
+    # "$schema" stays: it picks the draft, and only draft-04 (OCPP 1.6) refuses 1.0 as an integer.
+    validator: Validator = fastjsonschema.compile(_adapted(schema))
+    return validator
+
+
+class SchemaSet:
+    """Validators of one OCPP version, keyed by action."""
+
+    def __init__(self, folder: str, request_suffix: str = "") -> None:
+        self._folder = folder
+        self._request_suffix = request_suffix
+
+    def knows(self, action: str) -> bool:
+        return self.request(action) is not None
+
+    def request(self, action: str) -> Validator | None:
+        return self._validator(action, self._request_suffix)
+
+    def response(self, action: str) -> Validator | None:
+        return self._validator(action, "Response")
+
+    def _validator(self, action: str, suffix: str) -> Validator | None:
+        # Action names come from the charger: only names of shipped schemas reach the
+        # (cached) compiler, so no path is built from them and the cache stays bounded.
+        if action.endswith("Response") or action.endswith("Request"):
+            return None
+        name = action + suffix
+        return _compiled(self._folder, name) if name in _schema_names(self._folder) else None
+
+
+def check(validator: Validator, payload: dict[str, Any], unique_id: str) -> None:
+    """Validate or raise a :class:`FrameError` with the prescribed code."""
+    try:
+        validator(payload)
+    except fastjsonschema.JsonSchemaValueException as error:
+        code = _RULE_CODES.get(error.rule or "", ErrorCode.FORMAT_VIOLATION)
+        raise FrameError(code, error.message, unique_id) from None

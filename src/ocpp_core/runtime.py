@@ -1,0 +1,24 @@
+"""What the server's parts share while it runs, built once by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ocpp_core.clock import Clock, utc_now
+from ocpp_core.config import Settings
+from ocpp_core.db.session import Database
+from ocpp_core.domain.messagelog import MessageLog
+from ocpp_core.metrics import Metrics
+from ocpp_core.ocpp.registry import ConnectionRegistry
+from ocpp_core.ocpp.router import CommandRouter
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    registry: ConnectionRegistry
+    router: CommandRouter
+    message_log: MessageLog
+    metrics: Metrics = field(default_factory=Metrics)
+    clock: Clock = utc_now
