@@ -1,0 +1,1 @@
+"""The server app: OCPP websockets, the JSON API, metrics."""

@@ -1,0 +1,183 @@
+"""Commands to chargers: ``/API/{Command}/{chargePointId}/...``.
+
+Answers: the charger's own status as ``{"status": ...}`` (or its full response
+where it carries data), 404 when the charger is offline, 400 for bad
+parameters (including values the OCPP schema of the charger's version refuses,
+such as a configuration key over 50 characters), 424 when there is nothing to stop, ``{"status": "Timeout"}`` when it
+does not answer in time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import Path
+
+from ocpp_core.domain import authorization, commands, transactions
+from ocpp_core.ocpp.errors import (
+    ChargerOffline,
+    ChargerRejectedCall,
+    CommandNotSupported,
+    CommandTimeout,
+)
+from ocpp_core.ocpp.framing import FrameError
+from ocpp_core.runtime import Runtime
+from ocpp_core.server.api_auth import ApiError, RuntimeDep, api_router
+
+router = api_router("commands")
+
+ChargerId = Annotated[str, Path(description="Charge point id", max_length=100)]
+ConnectorNo = Annotated[int, Path(ge=1, description="Connector, counted from 1")]
+AnyConnector = Annotated[int, Path(ge=0, description="Connector; 0 is the whole charger")]
+Answer = dict[str, Any]
+
+_LIMIT = re.compile(r"^(\d{1,7})([AW])$", re.IGNORECASE)
+_TRIGGERABLE = (
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+)
+_NOT_SUPPORTED_CODES = {"NotSupported", "NotImplemented"}
+
+
+async def send(runtime: Runtime, charge_point_id: str, command: commands.Command) -> Answer:
+    """Send through the router and turn every failure into the API's answer."""
+    try:
+        return await runtime.router.send(charge_point_id, command)
+    except ChargerOffline:
+        raise ApiError(404, "ChargerOffline", chargePointId=charge_point_id) from None
+    except FrameError as error:  # our own CALL would break the schema: nothing was sent
+        raise ApiError(400, "InvalidParameter", error=error.description) from None
+    except CommandTimeout:
+        return {"status": "Timeout"}
+    except CommandNotSupported as error:
+        raise ApiError(501, "NotSupported", error=str(error)) from None
+    except ChargerRejectedCall as error:
+        status = "NotSupported" if error.code in _NOT_SUPPORTED_CODES else "Rejected"
+        return {"status": status, "error": error.code, "description": error.description}
+
+
+def status_of(answer: Answer) -> Answer:
+    return {"status": answer.get("status", "Accepted"), **_error_fields(answer)}
+
+
+def _error_fields(answer: Answer) -> Answer:
+    return {key: answer[key] for key in ("error", "description") if key in answer}
+
+
+@router.get("/Reset/{cp}")
+@router.get("/Reset/{cp}/{mode}")
+async def reset(runtime: RuntimeDep, cp: ChargerId, mode: str = "Soft") -> Answer:
+    """Reset the charger: Soft (default) or Hard."""
+    if mode not in ("Hard", "Soft"):
+        raise ApiError(400, "InvalidResetMode", error="mode must be Hard or Soft")
+    return status_of(await send(runtime, cp, commands.Reset(hard=mode == "Hard")))
+
+
+@router.get("/UnlockConnector/{cp}/{conn}")
+async def unlock(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo) -> Answer:
+    """Unlock a connector's cable."""
+    return status_of(await send(runtime, cp, commands.UnlockConnector(conn)))
+
+
+@router.get("/SetChargingLimit/{cp}/{conn}/{limit}")
+async def set_limit(runtime: RuntimeDep, cp: ChargerId, conn: AnyConnector, limit: str) -> Answer:
+    """Limit charging on a connector, e.g. ``16A`` or ``11000W``."""
+    match = _LIMIT.match(limit)
+    if match is None:
+        raise ApiError(400, "InvalidLimit", error="limit must look like 16A or 11000W")
+    unit: Literal["A", "W"] = "A" if match.group(2).upper() == "A" else "W"
+    command = commands.SetChargingLimit(conn, int(match.group(1)), unit)
+    return status_of(await send(runtime, cp, command))
+
+
+@router.get("/ClearChargingLimit/{cp}/{conn}")
+async def clear_limit(runtime: RuntimeDep, cp: ChargerId, conn: AnyConnector) -> Answer:
+    """Remove the limit set by SetChargingLimit."""
+    return status_of(await send(runtime, cp, commands.ClearChargingLimit(conn)))
+
+
+@router.get("/StartTransaction/{cp}/{conn}/{tag}")
+async def start(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, tag: str) -> Answer:
+    """Start charging for a tag; the tag must pass our own authorization first."""
+    if not await runtime.router.is_online(cp):
+        raise ApiError(404, "ChargerOffline", chargePointId=cp)
+    async with runtime.db.session() as session:
+        auth = await authorization.authorize(session, tag, now=runtime.clock())
+    if auth.status is not authorization.AuthStatus.ACCEPTED:
+        return {"status": "Rejected", "error": f"tag {auth.status.value}"}
+    return status_of(await send(runtime, cp, commands.RemoteStart(conn, tag)))
+
+
+@router.get("/StopTransaction/{cp}/{conn}")
+async def stop(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo) -> Answer:
+    """Stop the transaction running on a connector."""
+    if not await runtime.router.is_online(cp):
+        raise ApiError(404, "ChargerOffline", chargePointId=cp)
+    async with runtime.db.session() as session:
+        open_tx = await transactions.latest_open_on(session, cp, conn)
+    if open_tx is None:
+        raise ApiError(424, "NoOpenTransaction", error="no open transaction on that connector")
+    answer = await send(runtime, cp, commands.RemoteStop(open_tx.id))
+    return {**status_of(answer), "transactionId": open_tx.id}
+
+
+@router.get("/GetConfiguration/{cp}")
+@router.get("/GetConfiguration/{cp}/{key}")
+async def get_configuration(runtime: RuntimeDep, cp: ChargerId, key: str | None = None) -> Answer:
+    """The charger's configuration keys (all, or one), as the charger reports them."""
+    return await send(runtime, cp, commands.GetConfiguration((key,) if key else ()))
+
+
+@router.get("/ChangeConfiguration/{cp}/{key}/{value}")
+async def change_configuration(runtime: RuntimeDep, cp: ChargerId, key: str, value: str) -> Answer:
+    """Set one configuration key."""
+    return status_of(await send(runtime, cp, commands.ChangeConfiguration(key, value)))
+
+
+@router.get("/TriggerMessage/{cp}/{message}")
+@router.get("/TriggerMessage/{cp}/{message}/{conn}")
+async def trigger(
+    runtime: RuntimeDep, cp: ChargerId, message: str, conn: int | None = None
+) -> Answer:
+    """Ask the charger to send a message now (e.g. StatusNotification)."""
+    if message not in _TRIGGERABLE:
+        raise ApiError(400, "InvalidMessage", error=f"message must be one of {_TRIGGERABLE}")
+    if conn is not None and conn < 0:
+        raise ApiError(400, "InvalidConnector", error="connector must be 0 or more")
+    return status_of(await send(runtime, cp, commands.TriggerMessage(message, conn)))
+
+
+@router.get("/ChangeAvailability/{cp}/{conn}/{availability}")
+async def change_availability(
+    runtime: RuntimeDep,
+    cp: ChargerId,
+    conn: AnyConnector,
+    availability: Literal["Operative", "Inoperative"],
+) -> Answer:
+    """Take a connector (or, with 0, the charger) in or out of service."""
+    command = commands.ChangeAvailability(conn, availability == "Operative")
+    return status_of(await send(runtime, cp, command))
+
+
+@router.get("/ClearCache/{cp}")
+async def clear_cache(runtime: RuntimeDep, cp: ChargerId) -> Answer:
+    """Clear the charger's authorization cache."""
+    return status_of(await send(runtime, cp, commands.ClearCache()))
+
+
+@router.get("/DataTransfer/{cp}/{vendor_id}")
+@router.get("/DataTransfer/{cp}/{vendor_id}/{message_id}")
+async def data_transfer(
+    runtime: RuntimeDep,
+    cp: ChargerId,
+    vendor_id: str,
+    message_id: str | None = None,
+    data: str | None = None,
+) -> Answer:
+    """Vendor-specific message; ``?data=`` is passed as is. Returns the charger's response."""
+    return await send(runtime, cp, commands.DataTransfer(vendor_id, message_id, data))

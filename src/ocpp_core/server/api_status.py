@@ -1,0 +1,75 @@
+"""``GET /API/Status``: which chargers are connected and what their connectors do."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from ocpp_core.db.models import ChargePoint, Connector
+from ocpp_core.server.api_auth import RuntimeDep, api_router
+
+router = api_router("status")
+
+
+class ConnectorState(BaseModel):
+    connectorId: int  # noqa: N815 -- the API speaks camelCase like OCPP
+    name: str | None
+    status: str | None
+    errorCode: str | None  # noqa: N815
+    statusAt: datetime | None  # noqa: N815
+    meterWh: int | None  # noqa: N815
+    meterAt: datetime | None  # noqa: N815
+    powerW: int | None  # noqa: N815
+    currentMa: int | None  # noqa: N815
+    socPercent: int | None  # noqa: N815
+
+
+class ChargerState(BaseModel):
+    id: str
+    name: str | None
+    protocol: str
+    connectors: list[ConnectorState]
+
+
+@router.get("/Status", response_model=list[ChargerState])
+async def status(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    """Connected chargers with the last known state of each connector."""
+    online = dict(await runtime.router.online())
+    if not online:
+        return []
+    async with runtime.db.session() as session:
+        result = await session.execute(
+            select(ChargePoint.id, ChargePoint.name).where(ChargePoint.id.in_(list(online)))
+        )
+        names = {charge_point_id: name for charge_point_id, name in result}
+        rows = await session.scalars(
+            select(Connector)
+            .where(Connector.charge_point_id.in_(list(online)))
+            .order_by(Connector.connector_id)
+        )
+        by_charger: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_charger[row.charge_point_id].append(_connector(row))
+    return [
+        {"id": cp, "name": names.get(cp), "protocol": protocol, "connectors": by_charger[cp]}
+        for cp, protocol in sorted(online.items())
+    ]
+
+
+def _connector(row: Connector) -> dict[str, Any]:
+    return {
+        "connectorId": row.connector_id,
+        "name": row.name,
+        "status": row.status,
+        "errorCode": row.error_code,
+        "statusAt": row.status_at,
+        "meterWh": row.meter_wh,
+        "meterAt": row.meter_at,
+        "powerW": row.power_w,
+        "currentMa": row.current_ma,
+        "socPercent": row.soc_percent,
+    }

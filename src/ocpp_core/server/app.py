@@ -1,0 +1,102 @@
+"""``create_server_app(settings)``: the OCPP endpoint, the ``/API`` routes and ``/metrics``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from ocpp_core.clock import Clock, utc_now
+from ocpp_core.config import Settings
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.session import Database
+from ocpp_core.domain.messagelog import LogEntry, MessageLog
+from ocpp_core.metrics import Metrics
+from ocpp_core.ocpp import v16
+from ocpp_core.ocpp.adapter import ProtocolAdapter
+from ocpp_core.ocpp.endpoint import ocpp_endpoint
+from ocpp_core.ocpp.registry import ConnectionRegistry
+from ocpp_core.ocpp.router import LocalCommandRouter
+from ocpp_core.runtime import Runtime
+from ocpp_core.server import api_commands, api_status, api_transactions
+from ocpp_core.server.api_auth import fallback, install_error_handler
+
+logger = logging.getLogger(__name__)
+
+ADAPTERS: dict[str, ProtocolAdapter] = {v16.ADAPTER.subprotocol: v16.ADAPTER}
+
+
+def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
+    db = Database(settings.database_url)
+    registry = ConnectionRegistry()
+    message_log = MessageLog(db, settings.ocpp.message_log_level)
+    metrics = Metrics()
+
+    def observe(charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
+        metrics.messages.labels(action, "out").inc()
+        message_log.record(LogEntry(clock(), charge_point_id, "out", action, payload))
+
+    router = LocalCommandRouter(
+        registry,
+        {name: adapter.encode for name, adapter in ADAPTERS.items()},
+        settings.ocpp.command_timeout,
+        observe,
+    )
+    return Runtime(settings, db, registry, router, message_log, metrics, clock)
+
+
+def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
+    settings.require_api_key()
+    runtime = build_runtime(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await upgrade(settings.database_url)
+        runtime.message_log.start()
+        try:
+            yield
+        finally:
+            await _shut_down(runtime)
+
+    app = FastAPI(
+        title="ocpp-core server API",
+        summary="Commands to chargers, their live status and transactions.",
+        lifespan=lifespan,
+        docs_url=None,  # the interactive docs load scripts from a CDN; the schema is enough
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.add_api_websocket_route("/OCPP/{path:path}", ocpp_endpoint(runtime, ADAPTERS))
+    app.add_api_route("/OCPP/{path:path}", _not_a_websocket, include_in_schema=False)
+    app.add_api_route("/metrics", _metrics, include_in_schema=False)
+    for module in (api_status, api_commands, api_transactions):
+        app.include_router(module.router)
+    app.include_router(fallback)
+    install_error_handler(app)
+    return app
+
+
+async def _not_a_websocket() -> Response:
+    return PlainTextResponse("OCPP endpoint: connect with a websocket\n", status_code=400)
+
+
+async def _metrics(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _shut_down(runtime: Runtime) -> None:
+    for connection in runtime.registry:
+        try:
+            await connection.close(1001)
+        except Exception:
+            logger.debug("closing %s at shutdown failed", connection.charge_point_id)
+    await runtime.message_log.close()
+    await runtime.db.close()
