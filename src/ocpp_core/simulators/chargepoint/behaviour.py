@@ -1,0 +1,386 @@
+"""What a charger does, independent of the connection and the OCPP version.
+
+Server requests arrive in two steps: a synchronous decision (so the reply can be
+sent first and two requests cannot both claim the same connector) and an async
+follow-up that sends the resulting messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from .config import ConfigStore
+from .link import ChargerLink, LinkError
+from .model import (
+    IDLE,
+    AvailabilityOutcome,
+    BootResult,
+    Connector,
+    ConnectorStatus,
+    FinishedTransaction,
+    Meter,
+    Registration,
+    SampleContext,
+    StopReason,
+    Transaction,
+    Trigger,
+)
+from .settings import ChargerSettings
+
+LOGGER = logging.getLogger("ocpp_core.simulator")
+
+
+class ChargerBehaviour:
+    """Connector state machine, sessions and meter reporting of one charger."""
+
+    def __init__(self, settings: ChargerSettings) -> None:
+        self.settings = settings
+        self.id = settings.charger_id
+        self.config = ConfigStore.defaults(settings)
+        self.connectors = {
+            number: Connector(number, Meter(settings.power_w, settings.speed, settings.battery_wh))
+            for number in range(1, settings.connectors + 1)
+        }
+        self.operative = True
+        self.charging_profiles: set[int] = set()
+        self._link: ChargerLink | None = None
+        self._ready: ChargerLink | None = None
+        self._unsent_stops: list[FinishedTransaction] = []
+        self._stops_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session_ended: dict[int, asyncio.Event] = {}
+        self._changed = asyncio.Event()
+        self._reconnect_now = False
+
+    # -- observing -------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate`` holds; it is re-checked on every state change.
+
+        Bound it with ``asyncio.timeout`` in the caller.
+        """
+        while not predicate():
+            await self._changed.wait()
+
+    async def wait_for_status(self, connector_id: int, status: ConnectorStatus) -> None:
+        connector = self.connector(connector_id)
+        await self.wait_for(lambda: connector.status is status)
+
+    def connector(self, connector_id: int) -> Connector:
+        try:
+            return self.connectors[connector_id]
+        except KeyError:
+            raise ValueError(f"{self.id} has no connector {connector_id}") from None
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Background work owned by the charger, so ``stop()`` can cancel it."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            LOGGER.error("%s: background task failed", self.id, exc_info=exc)
+
+    # -- status ------------------------------------------------------------
+
+    def _idle_status(self, connector: Connector) -> ConnectorStatus:
+        if self.operative and connector.operative:
+            return ConnectorStatus.AVAILABLE
+        return ConnectorStatus.UNAVAILABLE
+
+    async def _set_status(self, connector: Connector, status: ConnectorStatus) -> None:
+        """Record the status and report it when booted; otherwise the next boot does."""
+        if connector.status is status:
+            return
+        connector.status = status
+        self._notify()
+        await self._report(connector.connector_id)
+
+    async def _report(self, connector_id: int) -> None:
+        link = self._ready
+        if link is None:
+            return
+        if connector_id == 0:
+            status = ConnectorStatus.AVAILABLE if self.operative else ConnectorStatus.UNAVAILABLE
+        else:
+            status = self.connectors[connector_id].status
+        try:
+            await link.status(connector_id, status)
+        except LinkError as exc:
+            LOGGER.warning("%s: StatusNotification %s failed: %s", self.id, status, exc)
+
+    async def report_all(self) -> None:
+        for connector_id in range(len(self.connectors) + 1):
+            await self._report(connector_id)
+
+    def _status_ids(self, connector_id: int | None) -> list[int]:
+        """Connector 0 stands for the charger itself; ``None`` means all of them."""
+        if connector_id is None:
+            return list(range(len(self.connectors) + 1))
+        return [connector_id]
+
+    async def send_boot(self, link: ChargerLink) -> BootResult:
+        result = await link.boot()
+        if result.status is Registration.ACCEPTED and result.interval > 0:
+            self.config.assign("HeartbeatInterval", result.interval)
+        return result
+
+    # -- local (EV / user) actions -------------------------------------------
+
+    async def plug_in(self, connector_id: int) -> bool:
+        """An EV arrives: Preparing lets a server start a session waiting for it."""
+        connector = self.connector(connector_id)
+        if connector.status is not ConnectorStatus.AVAILABLE:
+            return False
+        await self._set_status(connector, ConnectorStatus.PREPARING)
+        return True
+
+    async def unplug(
+        self, connector_id: int, reason: StopReason = StopReason.EV_DISCONNECTED
+    ) -> None:
+        """The EV leaves: any running session ends and the outlet is free again."""
+        connector = self.connector(connector_id)
+        await self._end_session(connector, reason)
+        await self._set_status(connector, self._idle_status(connector))
+
+    async def start_local(self, connector_id: int, id_tag: str) -> int | None:
+        """Plug in and present a tag at the charger; returns the transaction id."""
+        connector = self.connector(connector_id)
+        if not self._claim(connector):
+            return None
+        return await self._start_session(connector, id_tag, authorize=True)
+
+    # -- server requests ---------------------------------------------------
+
+    def _claim(self, connector: Connector) -> bool:
+        free = connector.status in {ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING}
+        if not free or connector.starting or connector.transaction is not None:
+            return False
+        connector.starting = True
+        return True
+
+    def claim_remote_start(self, connector_id: int | None) -> Connector | None:
+        """Hold the requested connector, or by default the first one with an EV
+        plugged in (Preparing), else the first Available one."""
+        if connector_id is None:
+            candidates = sorted(
+                self.connectors.values(), key=lambda c: c.status is not ConnectorStatus.PREPARING
+            )
+        elif connector_id in self.connectors:
+            candidates = [self.connectors[connector_id]]
+        else:
+            return None
+        return next((c for c in candidates if self._claim(c)), None)
+
+    async def remote_start(self, connector: Connector, id_tag: str) -> None:
+        authorize = self.config.flag("AuthorizeRemoteTxRequests")
+        await self._start_session(connector, id_tag, authorize=authorize)
+
+    def claim_remote_stop(self, transaction_id: int) -> Connector | None:
+        for connector in self.connectors.values():
+            tx = connector.transaction
+            if tx is not None and tx.transaction_id == transaction_id and not tx.stopping:
+                tx.stopping = True
+                return connector
+        return None
+
+    async def remote_stop(self, connector: Connector) -> None:
+        """The EV stays plugged for a moment (Finishing) before the driver leaves."""
+        if await self._end_session(connector, StopReason.REMOTE):
+            await self._set_status(connector, ConnectorStatus.FINISHING)
+            self.spawn(self._release_after_unplug(connector))
+
+    async def _release_after_unplug(self, connector: Connector) -> None:
+        await asyncio.sleep(self.settings.unplug_after)
+        if connector.status is ConnectorStatus.FINISHING:
+            await self._set_status(connector, self._idle_status(connector))
+
+    def availability_outcome(self, connector_id: int) -> AvailabilityOutcome:
+        if connector_id != 0 and connector_id not in self.connectors:
+            return AvailabilityOutcome.REJECTED
+        if any(c.transaction for c in self._affected(connector_id)):
+            return AvailabilityOutcome.SCHEDULED
+        return AvailabilityOutcome.ACCEPTED
+
+    def _affected(self, connector_id: int) -> list[Connector]:
+        if connector_id == 0:
+            return list(self.connectors.values())
+        return [self.connectors[connector_id]]
+
+    async def change_availability(self, connector_id: int, operative: bool) -> None:
+        """Busy connectors keep going; they pick up the change once idle again."""
+        if connector_id == 0:
+            self.operative = operative
+            await self._report(0)
+        else:
+            self.connectors[connector_id].operative = operative
+        for connector in self._affected(connector_id):
+            if connector.status in IDLE:
+                await self._set_status(connector, self._idle_status(connector))
+
+    async def reset(self, hard: bool) -> None:
+        """End sessions, then drop the socket; the connection loop reboots at once."""
+        reason = StopReason.HARD_RESET if hard else StopReason.SOFT_RESET
+        for connector in self.connectors.values():
+            await self._end_session(connector, reason)
+            connector.status = self._idle_status(connector)
+        self._notify()
+        self._reconnect_now = True
+        if self._link is not None:
+            await self._link.close()
+
+    async def trigger(self, what: Trigger, connector_id: int | None) -> None:
+        link = self._ready
+        if link is None:
+            return
+        try:
+            await self._send_triggered(link, what, connector_id)
+        except LinkError as exc:
+            LOGGER.warning("%s: triggered %s failed: %s", self.id, what, exc)
+
+    async def _send_triggered(
+        self, link: ChargerLink, what: Trigger, connector_id: int | None
+    ) -> None:
+        if what is Trigger.BOOT:
+            await self.send_boot(link)
+        elif what is Trigger.HEARTBEAT:
+            await link.heartbeat()
+        elif what is Trigger.STATUS:
+            for number in self._status_ids(connector_id):
+                await self._report(number)
+        else:
+            for connector in self._affected(connector_id or 0):
+                await self._send_sample(link, connector, SampleContext.TRIGGER)
+
+    def clear_charging_profiles(self, profile_id: int | None) -> bool:
+        """Profiles are only remembered by id; they do not shape the power yet."""
+        if profile_id is None:
+            found = bool(self.charging_profiles)
+            self.charging_profiles.clear()
+            return found
+        if profile_id not in self.charging_profiles:
+            return False
+        self.charging_profiles.discard(profile_id)
+        return True
+
+    # -- sessions ----------------------------------------------------------
+
+    async def _authorize(self, id_tag: str) -> bool:
+        link = self._ready
+        if link is None:
+            return False
+        try:
+            return await link.authorize(id_tag)
+        except LinkError as exc:
+            LOGGER.warning("%s: Authorize failed: %s", self.id, exc)
+            return False
+
+    async def _start_session(
+        self, connector: Connector, id_tag: str, authorize: bool
+    ) -> int | None:
+        """Run a claimed connector through Preparing into Charging (or back to idle)."""
+        try:
+            await self._set_status(connector, ConnectorStatus.PREPARING)
+            transaction_id = None
+            if not authorize or await self._authorize(id_tag):
+                transaction_id = await self._open_transaction(connector, id_tag)
+        finally:
+            connector.starting = False
+        if transaction_id is None:
+            await self._set_status(connector, self._idle_status(connector))
+            return None
+        await self._set_status(connector, ConnectorStatus.CHARGING)
+        ended = self._session_ended[connector.connector_id] = asyncio.Event()
+        self.spawn(self._meter_loop(connector, ended))
+        return transaction_id
+
+    async def _open_transaction(self, connector: Connector, id_tag: str) -> int | None:
+        link = self._ready
+        if link is None:
+            LOGGER.warning("%s: cannot start a session while offline", self.id)
+            return None
+        meter_start = connector.meter_wh
+        try:
+            result = await link.start_transaction(connector.connector_id, id_tag, meter_start)
+        except LinkError as exc:
+            LOGGER.warning("%s: StartTransaction failed: %s", self.id, exc)
+            return None
+        if not result.accepted:
+            LOGGER.info("%s: id tag refused by the server", self.id)
+            return None
+        transaction = Transaction(result.transaction_id, id_tag, meter_start)
+        connector.open_transaction(transaction, self.settings.initial_soc, time.monotonic())
+        LOGGER.info("%s: transaction %d started", self.id, result.transaction_id)
+        return result.transaction_id
+
+    async def _meter_loop(self, connector: Connector, ended: asyncio.Event) -> None:
+        """Runs until ``ended``; it is never cancelled mid-request, because a reply
+        arriving after cancellation would be mistaken for the next request's."""
+        while True:
+            interval = self.config.number("MeterValueSampleInterval")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), interval if interval > 0 else 1.0)
+            if ended.is_set():
+                return
+            connector.meter.advance(time.monotonic())
+            link = self._ready
+            if interval > 0 and link is not None:
+                await self._send_sample(link, connector, SampleContext.PERIODIC)
+            full = connector.meter.power_w == 0 and not ended.is_set()
+            if full and connector.status is ConnectorStatus.CHARGING:
+                await self._set_status(connector, ConnectorStatus.SUSPENDED_EV)
+
+    async def _send_sample(
+        self, link: ChargerLink, connector: Connector, context: SampleContext
+    ) -> None:
+        tx = connector.transaction
+        sample = connector.meter.sample(time.monotonic())
+        try:
+            await link.meter_values(
+                connector.connector_id, tx.transaction_id if tx else None, sample, context
+            )
+        except LinkError as exc:
+            LOGGER.warning("%s: MeterValues failed: %s", self.id, exc)
+
+    async def _end_session(self, connector: Connector, reason: StopReason) -> bool:
+        ended = self._session_ended.pop(connector.connector_id, None)
+        if ended is not None:
+            ended.set()
+        closed = connector.close_transaction(time.monotonic())
+        if closed is None:
+            return False
+        self._notify()
+        transaction, final = closed
+        self._unsent_stops.append(
+            FinishedTransaction(connector.connector_id, transaction, final, reason)
+        )
+        LOGGER.info("%s: transaction %d ended (%s)", self.id, transaction.transaction_id, reason)
+        await self.send_unsent_stops()
+        return True
+
+    async def send_unsent_stops(self) -> None:
+        """Deliver stops in order; whatever fails waits for the next boot."""
+        async with self._stops_lock:
+            while self._unsent_stops and (link := self._ready) is not None:
+                try:
+                    await link.stop_transaction(self._unsent_stops[0])
+                except LinkError as exc:
+                    LOGGER.warning("%s: StopTransaction failed, kept for later: %s", self.id, exc)
+                    return
+                self._unsent_stops.pop(0)
+
+    async def end_all_sessions(self, reason: StopReason) -> None:
+        for connector in self.connectors.values():
+            await self._end_session(connector, reason)

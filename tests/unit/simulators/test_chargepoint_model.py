@@ -1,0 +1,120 @@
+"""The simulator's pure parts: meter model, config keys, settings, pacing and CLI."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ocpp_core.simulators.chargepoint import ChargerSettings, FleetSettings, cli
+from ocpp_core.simulators.chargepoint.config import ConfigChange, ConfigStore
+from ocpp_core.simulators.chargepoint.connection import WS_LOGGER, backoff_delay
+from ocpp_core.simulators.chargepoint.model import Meter
+
+URL = "ws://127.0.0.1:8180/OCPP"
+
+
+def test_register_rises_with_power_and_simulated_time() -> None:
+    meter = Meter(max_power_w=11_000, speed=60, battery_wh=60_000, register_wh=500)
+    meter.connect_ev(soc=20, now=100.0)
+    sample = meter.sample(now=101.0)  # one real second = one simulated minute
+    assert sample.energy_wh == pytest.approx(500 + 11_000 / 60)
+    assert sample.power_w == 11_000
+    assert sample.current_a == pytest.approx(11_000 / 690)
+    assert sample.soc == pytest.approx(20 + 11_000 / 60 / 600)
+
+
+def test_a_full_battery_stops_drawing_power() -> None:
+    meter = Meter(max_power_w=11_000, speed=3600, battery_wh=10_000)
+    meter.connect_ev(soc=90, now=0.0)
+    sample = meter.sample(now=10.0)
+    assert (sample.energy_wh, sample.soc, sample.power_w) == (1_000, 100.0, 0.0)
+    meter.disconnect_ev(now=20.0)
+    assert (meter.register_wh, meter.soc, meter.power_w) == (1_000, None, 0.0)
+
+
+def test_without_an_ev_the_register_stands_still() -> None:
+    meter = Meter(max_power_w=11_000, speed=1, battery_wh=60_000, register_wh=42)
+    assert meter.sample(now=1_000.0).energy_wh == 42
+
+
+@given(st.integers(min_value=0, max_value=10_000))
+def test_backoff_grows_but_stays_capped_and_jittered(attempt: int) -> None:
+    ceiling = min(30.0, 0.5 * 2.0 ** min(attempt, 30))
+    assert ceiling / 2 <= backoff_delay(attempt, 0.5, 30.0) <= ceiling
+
+
+def test_configuration_changes_follow_the_key_rules() -> None:
+    store = ConfigStore.defaults(ChargerSettings(url=URL, charger_id="A", meter_interval=0.5))
+    assert store.number("MeterValueSampleInterval") == 0.5
+    assert store.change("MeterValueSampleInterval", "15") is ConfigChange.ACCEPTED
+    assert store.number("MeterValueSampleInterval") == 15
+    assert store.change("AuthorizeRemoteTxRequests", "TRUE") is ConfigChange.ACCEPTED
+    assert store.flag("AuthorizeRemoteTxRequests")
+    assert store.change("AuthorizeRemoteTxRequests", "maybe") is ConfigChange.REJECTED
+    assert store.change("NumberOfConnectors", "9") is ConfigChange.REJECTED
+    assert store.change("Nope", "1") is ConfigChange.NOT_SUPPORTED
+
+
+def test_fleet_names_chargers_and_shares_options() -> None:
+    fleet = FleetSettings(url=URL, count=3, id_prefix="LOAD-", connectors=4, password="pw")
+    charger = fleet.charger_settings(3)
+    assert (charger.charger_id, charger.connectors, charger.password) == ("LOAD-0003", 4, "pw")
+    assert charger.endpoint == f"{URL}/LOAD-0003"
+    assert "pw" not in repr(charger)
+    assert "pw" not in repr(fleet)
+    with pytest.raises(ValueError, match="scheme"):
+        FleetSettings(url="http://example.com/OCPP", count=2)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"protocol": "ocpp2.0.1"},
+        {"url": "http://example.com/OCPP"},
+        {"connectors": 0},
+        {"speed": 0},
+        {"charger_id": "a:b"},
+    ],
+)
+def test_invalid_settings_fail_early(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011  # each case has its own message
+        ChargerSettings(**({"url": URL, "charger_id": "A"} | bad))  # type: ignore[arg-type]
+
+
+def test_websocket_debug_logs_never_show_the_password(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger=WS_LOGGER.name):
+        WS_LOGGER.debug("> %s: %s", "Authorization", "Basic c2VjcmV0")
+        WS_LOGGER.debug("> %s: %s", "Host", "example.com")
+    assert [r.getMessage() for r in caplog.records] == [
+        "> Authorization: <redacted>",
+        "> Host: example.com",
+    ]
+
+
+def test_cli_maps_options_onto_fleet_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[FleetSettings] = []
+
+    async def fake_run_fleet(settings: FleetSettings) -> None:
+        seen.append(settings)
+
+    monkeypatch.setattr(cli, "run_fleet", fake_run_fleet)
+    monkeypatch.setattr(cli, "_configure_logging", lambda verbose: None)
+    args = ["--url", URL, "--count", "5", "--speed", "60", "--auto-start", "DEMO"]
+    result = CliRunner().invoke(cli.simulate, [*args, "--duration", "30"])
+    assert result.exit_code == 0, result.output
+    [settings] = seen
+    assert (settings.count, settings.speed, settings.auto_start) == (5, 60.0, "DEMO")
+    assert (settings.duration, settings.connectors, settings.id_prefix) == (30.0, 2, "SIM-")
+
+
+def test_cli_help_documents_every_option() -> None:
+    result = CliRunner().invoke(cli.simulate, ["--help"])
+    assert result.exit_code == 0
+    for option in ("--url", "--count", "--id-prefix", "--protocol", "--connectors", "--password"):
+        assert option in result.output
+    for option in ("--power-w", "--meter-interval", "--speed", "--duration", "--auto-start"):
+        assert option in result.output
