@@ -1,0 +1,3 @@
+from ocpp_core.cli import main
+
+main()

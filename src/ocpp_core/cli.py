@@ -1,0 +1,245 @@
+"""The ``ocpp-core`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import SecretStr
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.clock import utc_now
+from ocpp_core.config import ConfigError, Settings, load_settings
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.session import Database
+from ocpp_core.demo import run_demo
+from ocpp_core.domain import chargepoints, tags
+from ocpp_core.domain.chargepoints import NewChargePoint, ProvisioningError
+from ocpp_core.domain.tags import NewTag, TagError
+from ocpp_core.logs import configure_logging
+from ocpp_core.server.app import create_server_app
+from ocpp_core.server.run import serve as run_server
+from ocpp_core.simulators.chargepoint.cli import simulate
+
+T = TypeVar("T")
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config"), **overrides)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coroutine)
+    except (ProvisioningError, TagError, ConfigError) as error:
+        raise click.ClickException(str(error)) from None
+    except DBAPIError as error:  # unreachable server, missing database, wrong credentials
+        raise click.ClickException(f"database error: {error.orig}") from None
+    except OSError as error:  # refused connection, unresolvable host
+        raise click.ClickException(f"database error: {error}") from None
+
+
+async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    if settings.migrate_on_start:
+        await upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            return await work(session)
+    finally:
+        await db.close()
+
+
+@click.group()
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="OCPP_CORE_CONFIG",
+    help="TOML settings file (also OCPP_CORE_CONFIG).",
+)
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """ocpp-core: an OCPP central system with pay-by-QR charging."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+def _serve(ctx: click.Context, host: str | None, port: int | None, *, embedded: bool) -> None:
+    settings = _settings(ctx, host=host, port=port)
+    if embedded and not settings.api_key.get_secret_value():
+        key = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"api_key": SecretStr(key)})
+        click.echo(f"no OCPP_CORE_API_KEY set: this run's API key is {key}", err=True)
+    configure_logging(settings.log_level)
+    try:
+        app = create_server_app(settings)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    asyncio.run(run_server(app, settings))
+
+
+@main.command()
+@click.option("--host", help="Listen address (default 127.0.0.1).")
+@click.option("--port", type=int, help="Listen port (default 8081).")
+@click.pass_context
+def server(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the OCPP server: chargers' websockets, the API, metrics."""
+    _serve(ctx, host, port, embedded=False)
+
+
+@main.command()
+@click.option("--host", help="Listen address (default 127.0.0.1).")
+@click.option("--port", type=int, help="Listen port (default 8081).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run everything on the embedded defaults (today: the server on SQLite).
+
+    Without a configured API key, a random one is made for this run and printed.
+    """
+    _serve(ctx, host, port, embedded=True)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply all pending migrations."""
+    settings = _settings(ctx)
+    _run(upgrade(settings.database_url))
+    click.echo("database is up to date")
+
+
+@main.group()
+def chargepoint() -> None:
+    """Provision charge points."""
+
+
+@chargepoint.command("add")
+@click.argument("charge_point_id")
+@click.option("--name", help="Display name.")
+@click.option("--password", help="Basic-auth password (16-40 characters).")
+@click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
+@click.pass_context
+def chargepoint_add(
+    ctx: click.Context,
+    charge_point_id: str,
+    name: str | None,
+    password: str | None,
+    generate_password: bool,
+) -> None:
+    """Add a charge point that may then connect to /OCPP/CHARGE_POINT_ID."""
+    if generate_password:
+        if password is not None:
+            raise click.UsageError("give --password or --generate-password, not both")
+        password = secrets.token_urlsafe(24)
+    new = NewChargePoint(charge_point_id, name, password)
+    _run(_with_session(_settings(ctx), lambda s: chargepoints.add(s, new, now=utc_now())))
+    click.echo(f"added charge point {charge_point_id}")
+    if generate_password:
+        click.echo(f"password (shown once): {password}")
+
+
+@chargepoint.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.pass_context
+def chargepoint_import(ctx: click.Context, csv_file: Any) -> None:
+    """Add charge points from a CSV file with the header row id,name,password."""
+    rows = _read_charge_points(csv_file)
+    now = utc_now()
+    added = _run(_with_session(_settings(ctx), lambda s: chargepoints.add_many(s, rows, now=now)))
+    click.echo(f"imported {added} charge points, skipped {len(rows) - added} that already exist")
+
+
+def _read_charge_points(handle: Any) -> list[NewChargePoint]:
+    reader = csv.DictReader(handle)
+    if reader.fieldnames is None or "id" not in reader.fieldnames:
+        raise click.ClickException("the CSV needs a header row: id,name,password")
+    unknown = set(reader.fieldnames) - {"id", "name", "password"}
+    if unknown:
+        raise click.ClickException(f"unknown CSV columns: {', '.join(sorted(unknown))}")
+    return [
+        NewChargePoint(
+            (row.get("id") or "").strip(),
+            (row.get("name") or "").strip() or None,
+            (row.get("password") or "") or None,
+        )
+        for row in reader
+    ]
+
+
+@chargepoint.command("list")
+@click.pass_context
+def chargepoint_list(ctx: click.Context) -> None:
+    """List charge points with what they reported at boot."""
+    rows = _run(_with_session(_settings(ctx), chargepoints.list_all))
+    click.echo(f"{'ID':<24} {'NAME':<24} {'AUTH':<8} {'MODEL':<24} LAST SEEN")
+    for row in rows:
+        auth = "password" if row.password_hash else ("cert" if row.client_cert_thumbprint else "-")
+        model = " ".join(filter(None, (row.vendor, row.model))) or "-"
+        seen = row.last_seen_at.isoformat(timespec="seconds") if row.last_seen_at else "never"
+        click.echo(f"{row.id:<24} {row.name or '':<24} {auth:<8} {model:<24} {seen}")
+
+
+@main.group()
+def tag() -> None:
+    """Provision charge tags (RFID cards, tokens)."""
+
+
+@tag.command("add")
+@click.argument("tag_id")
+@click.option("--name", help="Who holds it.")
+@click.option("--parent", help="Group tag: tags of one group may stop each other's sessions.")
+@click.option(
+    "--expires",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Expiry, UTC (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS).",
+)
+@click.option("--blocked", is_flag=True, help="Add it blocked.")
+@click.pass_context
+def tag_add(
+    ctx: click.Context,
+    tag_id: str,
+    name: str | None,
+    parent: str | None,
+    expires: datetime | None,
+    blocked: bool,
+) -> None:
+    """Add a charge tag."""
+    expires_at = expires.replace(tzinfo=utc_now().tzinfo) if expires else None
+    new = NewTag(tag_id, name, parent, expires_at, blocked)
+    _run(_with_session(_settings(ctx), lambda s: tags.add(s, new, now=utc_now())))
+    click.echo(f"added tag {tag_id}")
+
+
+@main.command()
+@click.option("--port", type=int, default=8081, show_default=True, help="Server port.")
+@click.option("--chargers", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option("--duration", type=float, help="Stop after this many seconds.")
+def demo(port: int, chargers: int, duration: float | None) -> None:
+    """Run the server with simulated chargers that charge, on a fresh SQLite file."""
+    configure_logging("warning")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(port, chargers, duration))
+
+
+main.add_command(simulate)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
