@@ -1,0 +1,160 @@
+"""Chargers for the tests: the ``ocpp`` library's own ChargePoint over a real websocket.
+
+Every frame the server sends is checked against the OCA schema with the
+library's ``jsonschema`` validators (not the server's compiled ones), and every
+timestamp must carry the ``Z`` suffix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from ocpp.messages import MessageType, get_validator
+from ocpp.routing import on as untyped_on
+from ocpp.v16 import ChargePoint, call_result
+from websockets.asyncio.client import ClientConnection
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def on(action: str) -> Callable[[_Handler], _Handler]:
+    """The library's ``@on``, typed (the ``ocpp`` package has no annotations)."""
+    return cast(Callable[[_Handler], _Handler], untyped_on(action))
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+_CALLERROR_CODES_16 = {
+    "NotImplemented",
+    "NotSupported",
+    "InternalError",
+    "ProtocolError",
+    "SecurityError",
+    "FormationViolation",
+    "PropertyConstraintViolation",
+    "OccurenceConstraintViolation",
+    "TypeConstraintViolation",
+    "GenericError",
+}
+
+
+class SchemaCheckedConnection:
+    """Wraps the client socket; collects every schema problem in what the server sends."""
+
+    def __init__(self, websocket: ClientConnection) -> None:
+        self.websocket = websocket
+        self.problems: list[str] = []
+        self.received: list[list[Any]] = []
+        self._our_calls: dict[str, str] = {}
+
+    async def send(self, text: str) -> None:
+        frame = json.loads(text)
+        if frame[0] == MessageType.Call:
+            self._our_calls[frame[1]] = frame[2]
+        await self.websocket.send(text)
+
+    async def recv(self) -> str:
+        text = await self.websocket.recv()
+        assert isinstance(text, str), "the server must send text frames"
+        frame = json.loads(text)
+        self.received.append(frame)
+        self._check(frame)
+        return text
+
+    def _check(self, frame: list[Any]) -> None:
+        kind = frame[0]
+        if kind == MessageType.Call:
+            self._validate(MessageType.Call, frame[2], frame[3])
+        elif kind == MessageType.CallResult:
+            action = self._our_calls.get(frame[1])
+            if action is None:
+                self.problems.append(f"result for a call we never sent: {frame}")
+            else:
+                self._validate(MessageType.CallResult, action, frame[2])
+        elif kind == MessageType.CallError and frame[2] not in _CALLERROR_CODES_16:
+            self.problems.append(f"CALLERROR code not in OCPP 1.6: {frame}")
+
+    def _validate(self, kind: int, action: str, payload: dict[str, Any]) -> None:
+        errors = list(get_validator(kind, action, "1.6").iter_errors(payload))
+        self.problems.extend(f"{action}: {error.message}" for error in errors)
+        self.problems.extend(f"{action}: {t} lacks Z" for t in _timestamps(payload))
+
+
+def _timestamps(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [t for value in node.values() for t in _timestamps(value)]
+    if isinstance(node, list):
+        return [t for value in node for t in _timestamps(value)]
+    if isinstance(node, str) and _TIMESTAMP.match(node) and not node.endswith("Z"):
+        return [node]
+    return []
+
+
+class TestCharger(ChargePoint):  # type: ignore[misc]
+    """Answers server commands like an obliging charger and records what it was asked."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, charge_point_id: str, connection: SchemaCheckedConnection) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=10)
+        self.connection = connection
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.answers: dict[str, dict[str, Any]] = {}
+        self.received = asyncio.Queue[tuple[str, dict[str, Any]]]()
+
+    def _answer(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
+        self.requests.append((action, request))
+        self.received.put_nowait((action, request))
+        return getattr(call_result, action)(**self.answers.get(action, default))
+
+    @on("Reset")
+    def on_reset(self, **request: Any) -> Any:
+        return self._answer("Reset", {"status": "Accepted"}, request)
+
+    @on("UnlockConnector")
+    def on_unlock(self, **request: Any) -> Any:
+        return self._answer("UnlockConnector", {"status": "Unlocked"}, request)
+
+    @on("RemoteStartTransaction")
+    def on_remote_start(self, **request: Any) -> Any:
+        return self._answer("RemoteStartTransaction", {"status": "Accepted"}, request)
+
+    @on("RemoteStopTransaction")
+    def on_remote_stop(self, **request: Any) -> Any:
+        return self._answer("RemoteStopTransaction", {"status": "Accepted"}, request)
+
+    @on("SetChargingProfile")
+    def on_set_profile(self, **request: Any) -> Any:
+        return self._answer("SetChargingProfile", {"status": "Accepted"}, request)
+
+    @on("ClearChargingProfile")
+    def on_clear_profile(self, **request: Any) -> Any:
+        return self._answer("ClearChargingProfile", {"status": "Accepted"}, request)
+
+    @on("GetConfiguration")
+    def on_get_configuration(self, **request: Any) -> Any:
+        keys = [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+        return self._answer("GetConfiguration", {"configuration_key": keys}, request)
+
+    @on("ChangeConfiguration")
+    def on_change_configuration(self, **request: Any) -> Any:
+        return self._answer("ChangeConfiguration", {"status": "Accepted"}, request)
+
+    @on("TriggerMessage")
+    def on_trigger(self, **request: Any) -> Any:
+        return self._answer("TriggerMessage", {"status": "Accepted"}, request)
+
+    @on("ChangeAvailability")
+    def on_change_availability(self, **request: Any) -> Any:
+        return self._answer("ChangeAvailability", {"status": "Accepted"}, request)
+
+    @on("ClearCache")
+    def on_clear_cache(self, **request: Any) -> Any:
+        return self._answer("ClearCache", {"status": "Accepted"}, request)
+
+    @on("DataTransfer")
+    def on_data_transfer(self, **request: Any) -> Any:
+        return self._answer("DataTransfer", {"status": "Accepted", "data": "pong"}, request)
