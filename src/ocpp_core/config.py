@@ -206,5 +206,5 @@ def _describe_unparsable(error: SettingsError) -> str:
     env_var = ENV_PREFIX + field.upper()
     return (
         f"invalid configuration:\n  {env_var} or {env_var}__* ({field}): not valid JSON; "
-        "lists are written as JSON in environment variables, e.g. '[\"a\", \"b\"]'"
+        'lists are written as JSON in environment variables, e.g. \'["a", "b"]\''
     )

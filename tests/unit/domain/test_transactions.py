@@ -1,0 +1,266 @@
+"""Transactions: billable energy, review reasons, replays and search, on a real database."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from builders import NOW, add_charge_point
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.models import Transaction
+from ocpp_core.db.session import Database
+from ocpp_core.domain import transactions
+from ocpp_core.domain.transactions import TransactionFilter, TransactionStart, TransactionStop
+
+CP = "CP-TX-1"
+OTHER_CP = "CP-TX-2"
+MAX_POWER_W = 22_000
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    await upgrade(database_url)
+    database = Database(database_url)
+    await add_charge_point(database, CP)
+    await add_charge_point(database, OTHER_CP)
+    yield database
+    await database.close()
+
+
+def begin(
+    *,
+    meter_start_wh: int = 1000,
+    charge_point_id: str = CP,
+    connector_id: int = 1,
+    tag: str = "DRIVER",
+    started_at_offset: timedelta = timedelta(0),
+) -> TransactionStart:
+    return TransactionStart(
+        charge_point_id, connector_id, tag, NOW + started_at_offset, meter_start_wh
+    )
+
+
+async def start(db: Database, start: TransactionStart, *, result: str = "Accepted") -> int:
+    async with db.session() as session:
+        return (await transactions.start(session, start, result=result)).id
+
+
+async def stop(
+    db: Database,
+    transaction_id: int,
+    meter_stop_wh: int,
+    *,
+    after: timedelta = HOUR,
+    samples: tuple[tuple[int, timedelta], ...] = (),
+) -> None:
+    async with db.session() as session:
+        row = await transactions.find_open(session, CP, transaction_id)
+        assert row is not None
+        for energy_wh, offset in samples:
+            transactions.record_sample(row, energy_wh=energy_wh, at=row.start_at + offset)
+        end = TransactionStop(
+            CP, transaction_id, "DRIVER", row.start_at + after, meter_stop_wh, "EVDisconnected"
+        )
+        transactions.stop(row, end, max_power_w=MAX_POWER_W)
+
+
+async def load(db: Database, transaction_id: int) -> Transaction:
+    async with db.session() as session:
+        row = await transactions.get(session, transaction_id)
+    assert row is not None
+    return row
+
+
+async def test_energy_is_the_difference_of_the_registers(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=1000))
+    await stop(db, tx, 8500, samples=((3000, HOUR / 4), (6000, HOUR / 2)))
+
+    row = await load(db, tx)
+    assert row.energy_wh == 7500
+    assert row.review_reason is None
+    assert (row.meter_start_wh, row.meter_stop_wh) == (1000, 8500)
+    assert (row.stop_tag, row.stop_reason, row.stop_at) == ("DRIVER", "EVDisconnected", NOW + HOUR)
+    assert (row.last_meter_wh, row.last_meter_at) == (6000, NOW + HOUR / 2)
+
+
+async def test_registers_beyond_32_bits_are_kept_exactly(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=5_000_000_000))
+    await stop(db, tx, 5_000_010_000)
+
+    row = await load(db, tx)
+    assert (row.meter_start_wh, row.energy_wh) == (5_000_000_000, 10_000)
+
+
+async def test_a_session_without_energy_bills_zero(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=1000))
+    await stop(db, tx, 1000)
+
+    row = await load(db, tx)
+    assert (row.energy_wh, row.review_reason) == (0, None)
+
+
+async def test_a_negative_start_register_is_kept_for_review(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=-5))
+    await stop(db, tx, 2000)
+
+    row = await load(db, tx)
+    assert row.review_reason == "negative start register"
+    assert row.energy_wh is None
+    assert row.meter_stop_wh == 2000  # what the charger said is still kept
+
+
+async def test_a_stop_below_the_sampled_register_is_kept_for_review(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=1000))
+    await stop(db, tx, 4000, samples=((5000, HOUR / 2),))
+
+    row = await load(db, tx)
+    assert row.review_reason == "stop register below sampled 5000 Wh"
+    assert row.energy_wh is None
+
+
+async def test_a_stop_below_the_start_register_is_kept_for_review(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=1000))
+    await stop(db, tx, 900)
+
+    row = await load(db, tx)
+    assert (row.review_reason, row.energy_wh) == ("stop register decreasing", None)
+
+
+async def test_a_negative_stop_register_is_kept_for_review(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=0))
+    await stop(db, tx, -1)
+
+    row = await load(db, tx)
+    assert (row.review_reason, row.energy_wh) == ("stop register negative", None)
+
+
+async def test_a_jump_beyond_the_fastest_charger_is_kept_for_review(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=0))
+    await stop(db, tx, 30_000)  # 30 kWh in one hour from a 22 kW charger
+
+    row = await load(db, tx)
+    assert (row.review_reason, row.energy_wh) == ("stop register jump", None)
+
+
+async def test_full_power_for_the_whole_session_is_billed(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=0))
+    await stop(db, tx, MAX_POWER_W)  # exactly the maximum for one hour
+
+    row = await load(db, tx)
+    assert (row.review_reason, row.energy_wh) == (None, MAX_POWER_W)
+
+
+async def test_a_late_sample_does_not_replace_a_newer_one(db: Database) -> None:
+    tx = await start(db, begin(meter_start_wh=0))
+    async with db.session() as session:
+        row = await transactions.find_open(session, CP, tx)
+        assert row is not None
+        transactions.record_sample(row, energy_wh=5000, at=NOW + HOUR / 2)
+        transactions.record_sample(row, energy_wh=2000, at=NOW + HOUR / 4)
+
+    row = await load(db, tx)
+    assert (row.last_meter_wh, row.last_meter_at) == (5000, NOW + HOUR / 2)
+
+
+async def test_every_start_is_recorded_with_its_result(db: Database) -> None:
+    tx = await start(db, begin(tag="UNKNOWN"), result="Invalid")
+
+    row = await load(db, tx)
+    assert (row.start_tag, row.start_result, row.stop_at) == ("UNKNOWN", "Invalid", None)
+
+
+async def test_a_replayed_start_finds_the_first_transaction(db: Database) -> None:
+    first = begin(meter_start_wh=1234)
+    tx = await start(db, first)
+
+    async with db.session() as session:
+        replay = await transactions.find_replay(session, begin(meter_start_wh=1234))
+    assert replay is not None
+    assert replay.id == tx
+
+
+@pytest.mark.parametrize(
+    "different",
+    [
+        begin(meter_start_wh=1235),
+        begin(connector_id=2),
+        begin(tag="OTHER"),
+        begin(charge_point_id=OTHER_CP),
+        begin(started_at_offset=timedelta(milliseconds=1)),
+    ],
+)
+async def test_a_different_start_is_not_a_replay(db: Database, different: TransactionStart) -> None:
+    await start(db, begin())
+
+    async with db.session() as session:
+        assert await transactions.find_replay(session, different) is None
+
+
+async def test_find_open_needs_the_right_charge_point_and_an_open_transaction(
+    db: Database,
+) -> None:
+    tx = await start(db, begin())
+    async with db.session() as session:
+        assert await transactions.find_open(session, OTHER_CP, tx) is None
+        assert await transactions.find_open(session, CP, tx + 1000) is None
+    await stop(db, tx, 2000)
+
+    async with db.session() as session:
+        assert await transactions.find_open(session, CP, tx) is None
+
+
+async def test_latest_open_on_a_connector(db: Database) -> None:
+    older = await start(db, begin(connector_id=1))
+    newer = await start(db, begin(connector_id=1, started_at_offset=HOUR))
+    await start(db, begin(connector_id=2, started_at_offset=2 * HOUR))
+
+    async with db.session() as session:
+        latest = await transactions.latest_open_on(session, CP, 1)
+        assert latest is not None
+        assert latest.id == newer
+        assert await transactions.latest_open_on(session, CP, 3) is None
+    await stop(db, newer, 2000)
+
+    async with db.session() as session:
+        latest = await transactions.latest_open_on(session, CP, 1)
+        assert latest is not None
+        assert latest.id == older
+
+
+@pytest.fixture
+async def history(db: Database) -> dict[str, int]:
+    """Four transactions an hour apart: two chargers, two connectors, two tags."""
+    return {
+        "a": await start(db, begin(tag="ALICE", connector_id=1)),
+        "b": await start(db, begin(tag="BOB", connector_id=2, started_at_offset=HOUR)),
+        "c": await start(db, begin(tag="ALICE", connector_id=2, started_at_offset=2 * HOUR)),
+        "d": await start(
+            db, begin(tag="BOB", charge_point_id=OTHER_CP, started_at_offset=3 * HOUR)
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (TransactionFilter(), "dcba"),
+        (TransactionFilter(charge_point_id=CP), "cba"),
+        (TransactionFilter(charge_point_id=OTHER_CP), "d"),
+        (TransactionFilter(charge_point_id="NO-SUCH-CP"), ""),
+        (TransactionFilter(charge_point_id=CP, connector_id=2), "cb"),
+        (TransactionFilter(tag="ALICE"), "ca"),
+        (TransactionFilter(since=NOW + HOUR), "dcb"),  # since is inclusive
+        (TransactionFilter(until=NOW + HOUR), "a"),  # until is exclusive
+        (TransactionFilter(since=NOW + HOUR, until=NOW + 3 * HOUR), "cb"),
+        (TransactionFilter(tag="BOB", charge_point_id=CP), "b"),
+        (TransactionFilter(limit=2), "dc"),
+    ],
+)
+async def test_search_filters(
+    db: Database, history: dict[str, int], where: TransactionFilter, expected: str
+) -> None:
+    async with db.session() as session:
+        found = await transactions.search(session, where)
+
+    assert [row.id for row in found] == [history[key] for key in expected]
