@@ -47,11 +47,13 @@ def _basic_auth_problem(charge_point: ChargePoint, authorization: str | None) ->
     return None
 
 
-def _certificate_problem(expected: str, scope: Mapping[str, Any]) -> str | None:
+def _certificate_problem(pinned: str, scope: Mapping[str, Any]) -> str | None:
     chain = scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
     if not chain:
         return "client certificate required"
-    if not hmac.compare_digest(thumbprint(chain[0], len(expected)), expected.lower()):
+    # Tools print fingerprints as "AB:CD:..." or "ab cd ..."; only the hex digits count.
+    expected = "".join(c for c in pinned.lower() if c in "0123456789abcdef")
+    if not hmac.compare_digest(thumbprint(chain[0], len(expected)), expected):
         return "client certificate not registered for this charge point"
     return None
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ocpp_core.ocpp.errors import ChargerRejectedCall, CommandTimeout
+from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.ocpp.framing import CallError, CallResult, FrameError, encode_call
 from ocpp_core.ocpp.schemas import SchemaSet, check
 
@@ -37,11 +37,24 @@ class Connection:
         self._close = close
         self._call_lock = asyncio.Lock()
         self._pending: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
+        self.closed = False
 
     async def send(self, text: str) -> None:
-        await self._send(text)
+        """Send a frame; :class:`ChargerOffline` once this side has closed the socket."""
+        if self.closed:
+            raise ChargerOffline(self.charge_point_id)
+        try:
+            await self._send(text)
+        except RuntimeError:  # the ASGI server refuses to send after a close
+            if self.closed:
+                raise ChargerOffline(self.charge_point_id) from None
+            raise
 
     async def close(self, code: int = 1000) -> None:
+        """Close the socket (once); frames still queued from the charger go unanswered."""
+        if self.closed:
+            return
+        self.closed = True
         await self._close(code)
 
     async def call(self, action: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -54,7 +67,7 @@ class Connection:
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending[unique_id] = (action, future)
             try:
-                await self._send(encode_call(unique_id, action, payload))
+                await self.send(encode_call(unique_id, action, payload))
                 async with asyncio.timeout(timeout):
                     return await future
             except TimeoutError:

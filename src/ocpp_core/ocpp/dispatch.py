@@ -25,6 +25,11 @@ from ocpp_core.ocpp.schemas import check
 
 logger = logging.getLogger(__name__)
 
+# The message log's columns: what a charger sends may not fit, and one row that
+# can't be written would hold up the whole batch.
+_LOGGED_ACTION_LENGTH = 50
+_INT32 = range(-(2**31), 2**31)
+
 
 async def handle_message(
     ctx: ChargerContext, adapter: ProtocolAdapter, connection: Connection, raw: str | bytes
@@ -123,10 +128,10 @@ def _log(
             logged_at=ctx.runtime.clock(),
             charge_point_id=ctx.charge_point_id,
             direction="in",
-            action=action,
+            action=action[:_LOGGED_ACTION_LENGTH],
             payload=payload,
             error_code=error_code,
-            connector_id=connector if isinstance(connector, int) else None,
+            connector_id=connector if type(connector) is int and connector in _INT32 else None,
         ),
         always=always,
     )

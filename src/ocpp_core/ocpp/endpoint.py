@@ -19,6 +19,7 @@ from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
 from ocpp_core.ocpp.auth import authentication_problem
 from ocpp_core.ocpp.connection import Connection
 from ocpp_core.ocpp.dispatch import handle_message
+from ocpp_core.ocpp.errors import ChargerOffline
 from ocpp_core.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -104,10 +105,12 @@ async def _serve(
         task.add_done_callback(_closing.discard)
     else:
         runtime.metrics.connected.inc()
-    await _mark_seen(runtime, charge_point_id, adapter.subprotocol)
     ctx = ChargerContext(charge_point_id, adapter.subprotocol, runtime)
     try:
-        while True:
+        await _mark_seen(runtime, charge_point_id, adapter.subprotocol)
+        # Once this side closed the socket (a reconnect replaced it, or shutdown),
+        # frames still queued are left unanswered: the charger resends them.
+        while not connection.closed:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
@@ -115,7 +118,7 @@ async def _serve(
             await handle_message(
                 ctx, adapter, connection, raw if raw is not None else message["bytes"]
             )
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, ChargerOffline):
         pass
     finally:
         connection.abandon()

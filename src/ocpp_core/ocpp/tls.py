@@ -1,14 +1,18 @@
-"""Hand the charger's TLS client certificate to the app (OCPP security profile 3).
+"""The websocket protocol uvicorn runs for the server, with two additions.
 
-uvicorn verifies the certificate chain during the handshake but does not put the
-certificate into the ASGI scope; this protocol adds it as the ASGI TLS
-extension's ``client_cert_chain``, which the admission check then pins.
+1. The charger's TLS client certificate (OCPP security profile 3): uvicorn verifies
+   the chain during the handshake but does not put the certificate into the ASGI
+   scope; this protocol adds it as the ASGI TLS extension's ``client_cert_chain``,
+   which the admission check then pins.
+2. A refused upgrade (400/401/412 before the handshake) is a finished request:
+   uvicorn's sans-I/O protocol otherwise logs every refusal as an ASGI error.
 """
 
 from __future__ import annotations
 
 import ssl
 
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 
@@ -28,3 +32,8 @@ class ClientCertWebSocketProtocol(WebSocketsSansIOProtocol):
                 "cipher_suite": None,
             }
         await super().run_asgi()
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            self.handshake_complete = True  # the denial response ends the handshake
