@@ -11,8 +11,13 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import ocpp
+from jsonschema import Draft4Validator
 from ocpp.messages import MessageType, get_validator
 from ocpp.routing import on as untyped_on
 from ocpp.v16 import ChargePoint, call_result
@@ -78,9 +83,30 @@ class SchemaCheckedConnection:
             self.problems.append(f"CALLERROR code not in OCPP 1.6: {frame}")
 
     def _validate(self, kind: int, action: str, payload: dict[str, Any]) -> None:
-        errors = list(get_validator(kind, action, "1.6").iter_errors(payload))
+        if (kind, action) in _DECIMAL_MESSAGES:
+            exact = json.loads(json.dumps(payload), parse_float=Decimal)
+            errors = list(_decimal_validator(kind, action).iter_errors(exact))
+        else:
+            errors = list(get_validator(kind, action, "1.6").iter_errors(payload))
         self.problems.extend(f"{action}: {error.message}" for error in errors)
         self.problems.extend(f"{action}: {t} lacks Z" for t in _timestamps(payload))
+
+
+# Their charging rates carry ``multipleOf: 0.1``, which only decimals pass reliably.
+# The library validates these with Decimal numbers and caches validators by action
+# alone, so they get validators of their own here rather than sharing its cache.
+_DECIMAL_MESSAGES = {
+    (MessageType.Call, "SetChargingProfile"),
+    (MessageType.Call, "RemoteStartTransaction"),
+    (MessageType.CallResult, "GetCompositeSchedule"),
+}
+
+
+@cache
+def _decimal_validator(kind: int, action: str) -> Draft4Validator:
+    name = action + ("Response" if kind == MessageType.CallResult else "")
+    path = Path(ocpp.__file__).parent / "v16" / "schemas" / f"{name}.json"
+    return Draft4Validator(json.loads(path.read_text(), parse_float=Decimal))
 
 
 def _timestamps(node: Any) -> list[str]:

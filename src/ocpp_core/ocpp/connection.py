@@ -57,11 +57,23 @@ class Connection:
         self.closed = True
         await self._close(code)
 
-    async def call(self, action: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send a CALL and return the charger's validated answer."""
+    async def call(
+        self,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float,
+        on_valid: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send a CALL and return the charger's validated answer.
+
+        ``on_valid`` runs once the payload passed its schema, so a command refused
+        here is never counted or logged as sent.
+        """
         request_schema = self._schemas.request(action)
         if request_schema is not None:
             check(request_schema, payload, "-")
+        if on_valid is not None:
+            on_valid()
         async with self._call_lock:
             unique_id = str(uuid.uuid4())
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

@@ -55,6 +55,6 @@ class LocalCommandRouter:
         if connection is None:
             raise ChargerOffline(charge_point_id)
         action, payload = self._encoders[connection.protocol](command)
-        if self._observe is not None:
-            self._observe(charge_point_id, action, payload)
-        return await connection.call(action, payload, self._timeout)
+        observe = self._observe
+        sent = None if observe is None else lambda: observe(charge_point_id, action, payload)
+        return await connection.call(action, payload, self._timeout, sent)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from starlette.routing import Match
 
 from ocpp_core.runtime import Runtime
 from ocpp_core.security import keys_equal
@@ -54,8 +55,15 @@ def api_router(tag: str) -> APIRouter:
 fallback = api_router("other")
 
 
-@fallback.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
-async def unknown_path(path: str) -> None:
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@fallback.api_route("/{path:path}", methods=_ANY_METHOD, include_in_schema=False)
+async def unknown_path(request: Request, path: str) -> None:
+    # Reached, after the key check, by any request no other route takes in full.
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is Match.PARTIAL:  # the path exists, not the method
+            raise ApiError(405, "MethodNotAllowed", error=f"{request.method} /API/{path}")
     raise ApiError(404, "NotFound", error=f"no API endpoint /API/{path}")
 
 

@@ -3,8 +3,8 @@
 Answers: the charger's own status as ``{"status": ...}`` (or its full response
 where it carries data), 404 when the charger is offline, 400 for bad
 parameters (including values the OCPP schema of the charger's version refuses,
-such as a configuration key over 50 characters), 424 when there is nothing to stop, ``{"status": "Timeout"}`` when it
-does not answer in time.
+such as a configuration key over 50 characters), 424 when there is nothing to
+stop, ``{"status": "Timeout"}`` when it does not answer in time.
 """
 
 from __future__ import annotations
@@ -107,7 +107,12 @@ async def start(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, tag: str)
     if not await runtime.router.is_online(cp):
         raise ApiError(404, "ChargerOffline", chargePointId=cp)
     async with runtime.db.session() as session:
-        auth = await authorization.authorize(session, tag, now=runtime.clock())
+        auth = await authorization.authorize(
+            session,
+            tag,
+            now=runtime.clock(),
+            deny_concurrent=runtime.settings.ocpp.deny_concurrent_tx,
+        )
     if auth.status is not authorization.AuthStatus.ACCEPTED:
         return {"status": "Rejected", "error": f"tag {auth.status.value}"}
     return status_of(await send(runtime, cp, commands.RemoteStart(conn, tag)))

@@ -45,7 +45,7 @@ async def status(runtime: RuntimeDep) -> list[dict[str, Any]]:
         result = await session.execute(
             select(ChargePoint.id, ChargePoint.name).where(ChargePoint.id.in_(list(online)))
         )
-        names = {charge_point_id: name for charge_point_id, name in result}
+        names = dict(result.all())
         rows = await session.scalars(
             select(Connector)
             .where(Connector.charge_point_id.in_(list(online)))

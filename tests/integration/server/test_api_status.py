@@ -1,0 +1,185 @@
+"""``GET /API/Status``: the connected chargers and what their connectors last reported."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Any
+
+from ocpp.v16 import call
+
+from builders import NOW, add_charge_point, add_tag, timestamp
+from conftest import ConnectCharger, RunningServer
+
+_UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def _sample(at: str, **values: str) -> dict[str, Any]:
+    units = {
+        "Energy.Active.Import.Register": "Wh",
+        "Power.Active.Import": "W",
+        "Current.Import": "A",
+        "SoC": "Percent",
+    }
+    return {
+        "timestamp": at,
+        "sampledValue": [
+            {"value": value, "measurand": measurand, "unit": units[measurand]}
+            for measurand, value in (
+                (name.replace("_", "."), value) for name, value in values.items()
+            )
+        ],
+    }
+
+
+async def status(server: RunningServer) -> list[dict[str, Any]]:
+    response = await server.api.get("/API/Status")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body: list[dict[str, Any]] = response.json()
+    return body
+
+
+async def test_nothing_connected_is_an_empty_list(server: RunningServer) -> None:
+    await add_charge_point(server.runtime.db, "CP1", name="Yard")
+    assert await status(server) == []
+
+
+async def test_lists_only_connected_chargers(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    db = server.runtime.db
+    await add_charge_point(db, "CP1", name="Yard")
+    await add_charge_point(db, "CP2", name="Garage")
+    await add_charge_point(db, "CP3")
+    await charger("CP3")
+    await charger("CP1")
+    assert await status(server) == [
+        {"id": "CP1", "name": "Yard", "protocol": "ocpp1.6", "connectors": []},
+        {
+            "id": "CP3",
+            "name": "CP3",
+            "protocol": "ocpp1.6",
+            "connectors": [],
+        },  # name defaults to id
+    ]
+
+
+async def test_a_charger_leaves_the_list_when_it_disconnects(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    assert [c["id"] for c in await status(server)] == ["CP1"]
+    await cp.connection.websocket.close()
+    # Nothing signals when the server has handled the disconnect, so poll.
+    async with asyncio.timeout(5):
+        while await status(server):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_connectors_show_status_and_meter_values(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    db = server.runtime.db
+    await add_charge_point(db, "CP1", name="Yard")
+    await add_tag(db, "TAG1")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(2, "NoError", "Available", timestamp=timestamp()))
+    await cp.call(call.StatusNotification(1, "NoError", "Preparing", timestamp=timestamp()))
+    started = await cp.call(call.StartTransaction(1, "TAG1", 1_000, timestamp()))
+    later = NOW + timedelta(minutes=10)
+    await cp.call(call.StatusNotification(1, "NoError", "Charging", timestamp=timestamp(later)))
+    await cp.call(
+        call.MeterValues(
+            1,
+            [
+                _sample(
+                    timestamp(later),
+                    Energy_Active_Import_Register="2500",
+                    Power_Active_Import="7400",
+                    Current_Import="32.1",
+                    SoC="42",
+                )
+            ],
+            transaction_id=started.transaction_id,
+        )
+    )
+    await cp.call(call.StatusNotification(0, "NoError", "Available"))  # the charger: not listed
+
+    [charger_state] = await status(server)
+
+    assert (charger_state["id"], charger_state["name"], charger_state["protocol"]) == (
+        "CP1",
+        "Yard",
+        "ocpp1.6",
+    )
+    one, two = charger_state["connectors"]
+    assert one == {
+        "connectorId": 1,
+        "name": None,
+        "status": "Charging",
+        "errorCode": None,
+        "statusAt": "2026-11-28T12:10:00Z",
+        "meterWh": 2_500,
+        "meterAt": "2026-11-28T12:10:00Z",
+        "powerW": 7_400,
+        "currentMa": 32_100,
+        "socPercent": 42,
+    }
+    assert two == {
+        "connectorId": 2,
+        "name": None,
+        "status": "Available",
+        "errorCode": None,
+        "statusAt": "2026-11-28T12:00:00Z",
+        "meterWh": None,
+        "meterAt": None,
+        "powerW": None,
+        "currentMa": None,
+        "socPercent": None,
+    }
+
+
+async def test_a_fault_shows_its_error_code(server: RunningServer, charger: ConnectCharger) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "GroundFailure", "Faulted"))
+    [state] = await status(server)
+    [connector] = state["connectors"]
+    assert (connector["status"], connector["errorCode"]) == ("Faulted", "GroundFailure")
+    assert _UTC_TIME.match(connector["statusAt"])  # the server's clock when none was sent
+
+
+async def test_each_charger_shows_its_own_connectors(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    db = server.runtime.db
+    await add_charge_point(db, "CP1")
+    await add_charge_point(db, "CP2")
+    one = await charger("CP1")
+    two = await charger("CP2")
+    await one.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    await two.call(call.StatusNotification(1, "NoError", "Unavailable", timestamp=timestamp()))
+    await two.call(call.StatusNotification(3, "NoError", "Finishing", timestamp=timestamp()))
+    states = {s["id"]: s for s in await status(server)}
+    assert [(c["connectorId"], c["status"]) for c in states["CP1"]["connectors"]] == [
+        (1, "Available")
+    ]
+    assert [(c["connectorId"], c["status"]) for c in states["CP2"]["connectors"]] == [
+        (1, "Unavailable"),
+        (3, "Finishing"),
+    ]
+
+
+async def test_times_are_utc_with_z_even_when_the_charger_sent_an_offset(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    await cp.call(
+        call.StatusNotification(1, "NoError", "Available", timestamp="2026-11-28T14:00:00+02:00")
+    )
+    [state] = await status(server)
+    assert state["connectors"][0]["statusAt"] == "2026-11-28T12:00:00Z"
