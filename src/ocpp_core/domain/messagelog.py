@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
@@ -67,18 +68,38 @@ class MessageLog:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.flush()
+        try:
+            await self.flush()
+        except DBAPIError:
+            logger.exception("message log: %d entries could not be written", len(self._queue))
 
     async def flush(self) -> None:
+        """Write the queue; while the database is unreachable the entries wait for the next try.
+
+        A batch that fails for its content is retried row by row, so one bad entry
+        is dropped (and logged) instead of blocking every entry after it.
+        """
         batch, self._queue = self._queue, []
         if not batch:
             return
         try:
-            async with self._db.session() as session:
-                await session.execute(insert(MessageLogEntry), [_row(e) for e in batch])
-        except Exception:
-            self._queue[:0] = batch[-_MAX_BACKLOG:]  # keep them for the next attempt
+            await self._insert(batch)
+        except (OperationalError, InterfaceError):
+            self._queue[:0] = batch[-_MAX_BACKLOG:]
             raise
+        except DBAPIError:
+            for position, entry in enumerate(batch):
+                try:
+                    await self._insert([entry])
+                except (OperationalError, InterfaceError):
+                    self._queue[:0] = batch[position:][-_MAX_BACKLOG:]
+                    raise
+                except DBAPIError:
+                    logger.exception("message log entry dropped: %r", entry)
+
+    async def _insert(self, entries: list[LogEntry]) -> None:
+        async with self._db.session() as session:
+            await session.execute(insert(MessageLogEntry), [_row(e) for e in entries])
 
     async def _run(self) -> None:
         while True:
@@ -90,7 +111,7 @@ class MessageLog:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:
+            except DBAPIError:
                 logger.exception("writing the message log failed; retrying")
 
 
