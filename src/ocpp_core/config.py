@@ -99,6 +99,90 @@ class TlsSettings(_Section):
     )
 
 
+class StripeSettings(_Section):
+    """Stripe Checkout with manual capture; off unless enabled with a key and return URL."""
+
+    enabled: bool = Field(default=False, description="Take card payments through Stripe.")
+    api_key: SecretStr = Field(default=SecretStr(""), description="Secret key (sk_live_/sk_test_).")
+    webhook_secret: SecretStr = Field(
+        default=SecretStr(""), description="Signing secret of the webhook endpoint (whsec_...)."
+    )
+    return_base_url: str = Field(
+        default="", description="Public base URL of the pages Stripe returns the driver to."
+    )
+    currency: str = Field(
+        default="eur", pattern=r"^[a-z]{3}$", description="ISO 4217 code, lower case."
+    )
+    product_name: str = Field(
+        default="EV charging session", max_length=200, description="Line item shown at checkout."
+    )
+    api_base: str = Field(
+        default="https://api.stripe.com", description="Stripe API base (the simulator in tests)."
+    )
+    timeout: float = Field(default=20.0, gt=0, description="Seconds per Stripe API call.")
+
+    def problem(self) -> str | None:
+        """Why enabled Stripe can't work, naming the missing key; None if it can."""
+        if not self.enabled:
+            return None
+        missing = [
+            name
+            for name, value in (
+                ("API_KEY", self.api_key.get_secret_value()),
+                ("WEBHOOK_SECRET", self.webhook_secret.get_secret_value()),
+                ("RETURN_BASE_URL", self.return_base_url),
+            )
+            if not value
+        ]
+        if missing:
+            names = ", ".join(f"{ENV_PREFIX}STRIPE__{name}" for name in missing)
+            return f"Stripe is enabled but {names} is not set"
+        return None
+
+
+class PaymentSettings(_Section):
+    """How paid and free sessions run: deadlines, minimums, sweeps."""
+
+    start_window_minutes: int = Field(
+        default=5, ge=1, le=120, description="After payment, minutes to plug in and start."
+    )
+    checkout_expiry_minutes: int = Field(
+        default=30, ge=30, le=1440, description="Lifetime of a Checkout Session (Stripe: 30+)."
+    )
+    pending_payment_timeout_minutes: int = Field(
+        default=35,
+        ge=1,
+        description="An unpaid reservation older than this is abandoned and its session expired.",
+    )
+    require_plug_before_start: bool = Field(
+        default=True,
+        description="Wait for the connector to report Preparing before the remote start.",
+    )
+    min_session_energy_wh: int = Field(
+        default=1000, ge=0, description="Below this the session is not charged (hold released)."
+    )
+    min_charge_cents: int = Field(
+        default=50, ge=0, description="A smaller amount is not captured (hold released)."
+    )
+    disconnect_grace_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="Available this long with a transaction open: the session is closed.",
+    )
+    sweep_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often the reservation sweeps run."
+    )
+    retry_base_seconds: float = Field(
+        default=60.0, gt=0, description="First back-off of a failed capture or release."
+    )
+    max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Capture/release attempts before review is required."
+    )
+    remote_start_id_token_type: str = Field(
+        default="Central", description="idToken type for OCPP 2.x remote starts."
+    )
+
+
 class Settings(BaseSettings):
     """Everything ocpp-core can be told; see the README for the table."""
 
@@ -124,6 +208,8 @@ class Settings(BaseSettings):
     )
     ocpp: OcppSettings = OcppSettings()
     tls: TlsSettings = TlsSettings()
+    stripe: StripeSettings = StripeSettings()
+    payments: PaymentSettings = PaymentSettings()
 
     @field_validator("database_url")
     @classmethod

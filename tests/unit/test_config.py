@@ -4,9 +4,17 @@ import os
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
-from ocpp_core.config import ConfigError, OcppSettings, Settings, TlsSettings, load_settings
+from ocpp_core.config import (
+    ConfigError,
+    OcppSettings,
+    PaymentSettings,
+    Settings,
+    StripeSettings,
+    TlsSettings,
+    load_settings,
+)
 from ocpp_core.db.session import async_url
 
 API_KEY = "0123456789abcdef"  # exactly the 16 characters required
@@ -59,9 +67,11 @@ def test_the_default_database_is_a_sqlite_file_in_the_working_directory() -> Non
     assert url.database == "ocpp-core.sqlite"
 
 
-@pytest.mark.parametrize("model", [Settings, OcppSettings, TlsSettings])
-def test_every_key_is_described(model: type[Settings | OcppSettings | TlsSettings]) -> None:
-    nested = {"ocpp", "tls"}  # sections: their keys are described in their own classes
+@pytest.mark.parametrize(
+    "model", [Settings, OcppSettings, TlsSettings, StripeSettings, PaymentSettings]
+)
+def test_every_key_is_described(model: type[BaseModel]) -> None:
+    nested = {"ocpp", "tls", "stripe", "payments"}  # sections describe their own keys
     undescribed = [
         name
         for name, field in model.model_fields.items()
@@ -236,7 +246,7 @@ def test_a_wrong_toml_value_names_the_key(tmp_path: Path) -> None:
     [
         ("heartbeat_interval = 60\n", "heartbeat_interval"),  # belongs in [ocpp]
         ("[ocpp]\nheartbeat = 60\n", "ocpp.heartbeat"),
-        ("[payments]\nenabled = true\n", "payments"),
+        ("[billing]\nenabled = true\n", "billing"),
     ],
 )
 def test_an_unknown_toml_key_is_an_error(tmp_path: Path, text: str, key: str) -> None:

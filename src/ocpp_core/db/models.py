@@ -13,6 +13,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -56,6 +58,20 @@ class ChargePoint(Base):
     diagnostics_status: Mapped[str | None] = mapped_column(String(50))
     diagnostics_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     booted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Tariff. Rates are in thousandths of a minor unit, so 0.355 EUR/kWh is exact.
+    free_charging: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    price_kwh_millicents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    session_fee_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    usage_fee_minute_millicents: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default="0"
+    )
+    usage_grace_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    usage_max_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    usage_after_charging: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    max_session_wh: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    currency: Mapped[str | None] = mapped_column(String(3))
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -147,3 +163,118 @@ class MessageLogEntry(Base):
     action: Mapped[str] = mapped_column(String(50))
     payload: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(50))
+
+
+class ChargeTagPrivilege(Base):
+    """A tag that charges for free: everywhere (no charge point) or at one station."""
+
+    __tablename__ = "charge_tag_privileges"
+    __table_args__ = (Index("ix_privilege_tag_cp", "tag_id", "charge_point_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tag_id: Mapped[str] = mapped_column(ForeignKey("charge_tags.id", ondelete="CASCADE"))
+    charge_point_id: Mapped[str | None] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE")
+    )
+    free_charging: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+ACTIVE_RESERVATION_STATES = (
+    "PendingPayment",
+    "Authorized",
+    "StartRequested",
+    "Charging",
+    "WaitingForDisconnect",
+)
+_ACTIVE_LIST = ", ".join(f"'{state}'" for state in ACTIVE_RESERVATION_STATES)
+
+
+class PaymentReservation(Base):
+    """One attempt to charge at a connector: it *is* the payment record.
+
+    The partial unique index makes "one active reservation per connector" a
+    property of the database, so two drivers racing for a connector cannot both
+    win, whatever the timing.
+    """
+
+    __tablename__ = "payment_reservations"
+    __table_args__ = (
+        Index(
+            "ux_reservation_active_connector",
+            "charge_point_id",
+            "connector_id",
+            unique=True,
+            sqlite_where=text(f"status IN ({_ACTIVE_LIST})"),
+            postgresql_where=text(f"status IN ({_ACTIVE_LIST})"),
+        ),
+        Index("ix_reservation_id_tag", "ocpp_id_tag"),
+        Index("ix_reservation_status", "status"),
+        Index("ix_reservation_money", "money_state", "money_next_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    charge_tag_id: Mapped[str] = mapped_column(IdTag)
+    ocpp_id_tag: Mapped[str] = mapped_column(String(20))
+    origin: Mapped[str | None] = mapped_column(String(20))
+    free: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(30))
+    # The tariff the driver saw, frozen at creation.
+    price_kwh_millicents: Mapped[int] = mapped_column(BigInteger)
+    session_fee_cents: Mapped[int] = mapped_column(BigInteger)
+    usage_fee_minute_millicents: Mapped[int] = mapped_column(BigInteger)
+    usage_grace_minutes: Mapped[int] = mapped_column(Integer)
+    usage_max_minutes: Mapped[int] = mapped_column(Integer)
+    usage_after_charging: Mapped[bool] = mapped_column(Boolean)
+    max_energy_wh: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    hold_cents: Mapped[int] = mapped_column(BigInteger)
+    # Stripe.
+    checkout_session_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    authorized_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # Lifecycle.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    start_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    awaiting_plug: Mapped[bool] = mapped_column(Boolean, default=False)
+    remote_start_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    remote_start_result: Mapped[str | None] = mapped_column(String(50))
+    transaction_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    charging_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    max_energy_stop_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    idle_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    idle_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Settlement: what was delivered and owed, and the money action in flight.
+    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    energy_cents: Mapped[int | None] = mapped_column(BigInteger)
+    usage_minutes: Mapped[int | None] = mapped_column(Integer)
+    usage_cents: Mapped[int | None] = mapped_column(BigInteger)
+    amount_due_cents: Mapped[int | None] = mapped_column(BigInteger)
+    captured_cents: Mapped[int | None] = mapped_column(BigInteger)
+    captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    money_state: Mapped[str | None] = mapped_column(String(20))
+    money_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    money_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    money_last_error: Mapped[str | None] = mapped_column(String(500))
+    failure_code: Mapped[str | None] = mapped_column(String(50))
+    failure_message: Mapped[str | None] = mapped_column(String(500))
+
+
+class StripeWebhookEvent(Base):
+    """Every verified Stripe event processed, so a redelivery is recognised and skipped."""
+
+    __tablename__ = "stripe_webhook_events"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    reservation_id: Mapped[str | None] = mapped_column(String(36))
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
