@@ -9,31 +9,31 @@ PostgreSQL fails the run; it is never skipped.
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
-from websockets.asyncio.client import ClientConnection, connect
 
-from chargers import SchemaCheckedConnection, TestCharger
 from ocpp_core.config import OcppSettings, Settings
 from ocpp_core.db.migrate import upgrade
-from ocpp_core.runtime import Runtime
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config
+from servers import (
+    API_KEY,
+    ChargerFactory,
+    ConnectCharger,
+    RunningServer,
+    listening_socket,
+    serving,
+)
 
-API_KEY = "test-api-key-0123456789abcdef"
 PG_URL_VAR = "OCPP_CORE_TEST_DATABASE_URL"
 _counter = itertools.count()
 
@@ -106,91 +106,24 @@ def settings(database_url: str, ocpp_settings: OcppSettings) -> Settings:
     )
 
 
-@dataclass
-class RunningServer:
-    app: FastAPI
-    port: int
-    api: httpx.AsyncClient
-    uvicorn: uvicorn.Server
-
-    @property
-    def runtime(self) -> Runtime:
-        runtime: Runtime = self.app.state.runtime
-        return runtime
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/OCPP"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-async def start_server(
-    app: FastAPI, settings: Settings
-) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(uvicorn_config(app, settings))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(20):
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("server stopped during start-up")
-            await asyncio.sleep(0.01)
-    return server, task
+@pytest.fixture
+def server_socket() -> tuple[socket.socket, str]:
+    """Bound before the server starts, for fixtures that must know its URL first."""
+    return listening_socket()
 
 
 @pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+async def server(
+    settings: Settings, server_socket: tuple[socket.socket, str]
+) -> AsyncIterator[RunningServer]:
+    sock, url = server_socket
     app = create_server_app(settings)
-    running, task = await start_server(app, settings)
-    port = running.servers[0].sockets[0].getsockname()[1]
     headers = {"X-API-Key": API_KEY}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as api:
-        yield RunningServer(app, port, api, running)
-    running.should_exit = True
-    await task
-
-
-def basic_auth(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-@dataclass
-class ChargerFactory:
-    server: RunningServer
-    opened: list[tuple[TestCharger, asyncio.Task[None], ClientConnection]] = field(
-        default_factory=list
-    )
-
-    async def __call__(
-        self, charge_point_id: str, *, password: str | None = None, **options: Any
-    ) -> TestCharger:
-        headers = basic_auth(charge_point_id, password) if password else None
-        websocket = await connect(
-            f"{self.server.ws_url}/{charge_point_id}",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-            additional_headers=headers,
-            **options,
-        )
-        charger = TestCharger(charge_point_id, SchemaCheckedConnection(websocket))
-        task = asyncio.create_task(charger.start())
-        self.opened.append((charger, task, websocket))
-        return charger
-
-    async def close_all(self) -> list[str]:
-        problems: list[str] = []
-        for charger, task, websocket in self.opened:
-            await websocket.close()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            problems.extend(charger.connection.problems)
-        return problems
-
-
-ConnectCharger = Callable[..., Awaitable[TestCharger]]
+    async with (
+        serving(uvicorn_config(app, settings), sock) as running,
+        httpx.AsyncClient(base_url=url, headers=headers) as api,
+    ):
+        yield RunningServer(app, sock.getsockname()[1], api, running)
 
 
 @pytest.fixture

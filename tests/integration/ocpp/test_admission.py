@@ -14,9 +14,9 @@ from websockets.http11 import Response
 from websockets.typing import Subprotocol
 
 from builders import PASSWORD, add_charge_point
-from conftest import RunningServer, basic_auth
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.security import verify_secret
+from servers import RunningServer, basic_auth
 
 OCPP16 = [Subprotocol("ocpp1.6")]
 

@@ -20,9 +20,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from builders import NOW, add_charge_point, add_tag, timestamp
-from conftest import RunningServer
 from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import Connector, MessageLogEntry, MeterAnomaly, Transaction
+from servers import RunningServer
 
 MAX_MESSAGE_SIZE = 2048
 

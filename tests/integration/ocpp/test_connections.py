@@ -14,9 +14,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from builders import add_charge_point
-from conftest import ConnectCharger, RunningServer
 from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import ChargePoint
+from servers import ConnectCharger, RunningServer
 
 OCPP16 = [Subprotocol("ocpp1.6")]
 KEEPALIVE = 0.2

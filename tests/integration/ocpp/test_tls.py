@@ -26,11 +26,12 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 from websockets.typing import Subprotocol
 
 from builders import PASSWORD, add_charge_point
-from conftest import RunningServer, basic_auth, start_server
 from ocpp_core.config import Settings, TlsSettings
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.ocpp.auth import thumbprint
 from ocpp_core.server.app import create_server_app
+from ocpp_core.server.run import uvicorn_config
+from servers import RunningServer, basic_auth, listening_socket, serving
 
 OCPP16 = [Subprotocol("ocpp1.6")]
 
@@ -281,13 +282,10 @@ async def test_a_required_client_certificate_is_enforced_in_the_handshake(
 ) -> None:
     strict = settings.model_copy(update={"tls": tls_settings(pki, require_client_cert=True)})
     app = create_server_app(strict)
-    running, task = await start_server(app, strict)
-    try:
-        port = running.servers[0].sockets[0].getsockname()[1]
+    sock, _ = listening_socket()
+    async with serving(uvicorn_config(app, strict), sock):
+        port = sock.getsockname()[1]
         await add_charge_point(app.state.runtime.db, "CP1")
         with pytest.raises((ssl.SSLError, ConnectionError, InvalidMessage)):
             await heartbeat(wss_url(port), client_context(pki, None))
         await heartbeat(wss_url(port), client_context(pki, pki.cp1))
-    finally:
-        running.should_exit = True
-        await task

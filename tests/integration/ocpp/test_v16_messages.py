@@ -8,8 +8,8 @@ from ocpp.v16 import call
 from sqlalchemy import select
 
 from builders import NOW, add_charge_point, add_tag, timestamp
-from conftest import ConnectCharger, RunningServer
 from ocpp_core.db.models import ChargePoint, Connector, Transaction
+from servers import ConnectCharger, RunningServer
 
 
 async def test_boot_is_accepted_and_stored(server: RunningServer, charger: ConnectCharger) -> None:

@@ -15,8 +15,8 @@ from ocpp.v16 import call, call_result
 
 from builders import add_charge_point, add_tag, timestamp
 from chargers import TestCharger
-from conftest import ConnectCharger, RunningServer
 from ocpp_core.config import OcppSettings
+from servers import ConnectCharger, RunningServer
 
 TIMEOUT = 0.5
 

@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from builders import NOW, add_charge_point, add_tag, timestamp
 from chargers import TestCharger
-from conftest import ConnectCharger, RunningServer
 from ocpp_core.db.models import Transaction
 from ocpp_core.domain.commands import CHARGING_LIMIT_PROFILE_ID
+from servers import ConnectCharger, RunningServer
 
 Request = dict[str, Any]
 

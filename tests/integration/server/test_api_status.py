@@ -10,7 +10,7 @@ from typing import Any
 from ocpp.v16 import call
 
 from builders import NOW, add_charge_point, add_tag, timestamp
-from conftest import ConnectCharger, RunningServer
+from servers import ConnectCharger, RunningServer
 
 _UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

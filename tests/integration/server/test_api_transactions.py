@@ -15,7 +15,7 @@ from ocpp.v16 import call
 
 from builders import NOW, add_charge_point, add_tag, timestamp
 from chargers import TestCharger
-from conftest import ConnectCharger, RunningServer
+from servers import ConnectCharger, RunningServer
 
 Row = dict[str, Any]
 
