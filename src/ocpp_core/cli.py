@@ -8,6 +8,7 @@ import csv
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,13 +23,24 @@ from ocpp_core.config import ConfigError, Settings, load_settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
 from ocpp_core.demo import run_demo
-from ocpp_core.domain import chargepoints, tags
+from ocpp_core.domain import chargepoints, tags, tariffs
 from ocpp_core.domain.chargepoints import NewChargePoint, ProvisioningError
+from ocpp_core.domain.pricing import (
+    MAX_SETTING,
+    MILLICENTS_PER_CENT,
+    WH_PER_KWH,
+    Tariff,
+    TariffError,
+    format_money,
+    hold_cents,
+    parse_money,
+)
 from ocpp_core.domain.tags import NewTag, TagError
 from ocpp_core.logs import configure_logging
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import serve as run_server
 from ocpp_core.simulators.chargepoint.cli import simulate
+from ocpp_core.simulators.stripe.cli import stripe_sim
 
 T = TypeVar("T")
 
@@ -43,7 +55,7 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coroutine)
-    except (ProvisioningError, TagError, ConfigError) as error:
+    except (ProvisioningError, TagError, TariffError, ConfigError) as error:
         raise click.ClickException(str(error)) from None
     except DBAPIError as error:  # unreachable server, missing database, wrong credentials
         raise click.ClickException(f"database error: {error.orig}") from None
@@ -196,6 +208,89 @@ def chargepoint_list(ctx: click.Context) -> None:
         click.echo(f"{row.id:<24} {row.name or '':<24} {auth:<8} {model:<24} {seen}")
 
 
+_MINUTES = click.IntRange(0, MAX_SETTING)
+_RATE_SCALE = 100 * MILLICENTS_PER_CENT  # currency units → millicents
+
+
+@chargepoint.command("price")
+@click.argument("charge_point_id")
+@click.option("--per-kwh", metavar="DEC", help="Price per kWh, e.g. 0.355.")
+@click.option("--session-fee", metavar="DEC", help="Fixed fee per session, e.g. 1.00.")
+@click.option(
+    "--usage-fee-per-minute", metavar="DEC", help="Occupancy or idle fee per started minute."
+)
+@click.option("--usage-grace-minutes", type=_MINUTES, help="Minutes before the usage fee starts.")
+@click.option(
+    "--usage-max-minutes", type=_MINUTES, help="Most minutes billed (bounds the card hold)."
+)
+@click.option(
+    "--usage-after-charging/--usage-from-start",
+    default=None,
+    help="Bill usage once charging ends (idle fee) or from the session start.",
+)
+@click.option("--max-kwh", metavar="DEC", help="Most energy per session; the server stops there.")
+@click.option("--currency", help="ISO 4217 code (default OCPP_CORE_STRIPE__CURRENCY).")
+@click.option("--free/--paid", default=None, help="Free charging for everyone at this station.")
+@click.pass_context
+def chargepoint_price(
+    ctx: click.Context,
+    charge_point_id: str,
+    per_kwh: str | None,
+    session_fee: str | None,
+    usage_fee_per_minute: str | None,
+    usage_grace_minutes: int | None,
+    usage_max_minutes: int | None,
+    usage_after_charging: bool | None,
+    max_kwh: str | None,
+    currency: str | None,
+    free: bool | None,
+) -> None:
+    """Set the price of a charge point; options not given keep their value.
+
+    Prints the tariff and the card hold a driver will be asked for. An invalid
+    tariff is refused and nothing is stored.
+    """
+    options: dict[str, Any] = {
+        "price_kwh_millicents": _decimal(per_kwh, _RATE_SCALE, "--per-kwh"),
+        "session_fee_cents": _decimal(session_fee, 100, "--session-fee"),
+        "usage_fee_minute_millicents": _decimal(
+            usage_fee_per_minute, _RATE_SCALE, "--usage-fee-per-minute"
+        ),
+        "usage_grace_minutes": usage_grace_minutes,
+        "usage_max_minutes": usage_max_minutes,
+        "usage_after_charging": usage_after_charging,
+        "max_energy_wh": _decimal(max_kwh, WH_PER_KWH, "--max-kwh"),
+        "currency": currency.lower() if currency else None,
+        "free": free,
+    }
+    changes = {field: value for field, value in options.items() if value is not None}
+    settings = _settings(ctx)
+
+    async def work(session: AsyncSession) -> Tariff:
+        current = await tariffs.current_tariff(
+            session, charge_point_id, default_currency=settings.stripe.currency
+        )
+        tariff = replace(current, **changes)
+        minimum = settings.payments.min_charge_cents
+        await tariffs.set_tariff(session, charge_point_id, tariff, min_hold_cents=minimum)
+        return tariff
+
+    tariff = _run(_with_session(settings, work))
+    click.echo(f"charge point {charge_point_id}: {tariffs.describe(tariff)}")
+    hold = "none (free)" if tariff.free else format_money(hold_cents(tariff), tariff.currency)
+    click.echo(f"card hold: {hold}")
+
+
+def _decimal(text: str | None, scale: int, option: str) -> int | None:
+    """The option in exact integer units; a bad value stops the command before any change."""
+    if text is None:
+        return None
+    try:
+        return parse_money(text, scale=scale, name=option)
+    except TariffError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @main.group()
 def tag() -> None:
     """Provision charge tags (RFID cards, tokens)."""
@@ -227,6 +322,43 @@ def tag_add(
     click.echo(f"added tag {tag_id}")
 
 
+@tag.command("free")
+@click.argument("tag_id")
+@click.option("--charge-point", "charge_point_id", help="Only at this station (default: all).")
+@click.option("--note", help="Why, for whoever reviews the privileges later.")
+@click.option("--revoke", is_flag=True, help="Take the privilege away instead.")
+@click.pass_context
+def tag_free(
+    ctx: click.Context, tag_id: str, charge_point_id: str | None, note: str | None, revoke: bool
+) -> None:
+    """Let a tag charge for free, at one station or at all of them."""
+    where = f"at {charge_point_id}" if charge_point_id else "at every station"
+    settings = _settings(ctx)
+    if revoke:
+        if note is not None:
+            raise click.UsageError("--note goes with a grant, not with --revoke")
+        removed = _run(
+            _with_session(
+                settings,
+                lambda s: tariffs.revoke_free_charging(
+                    s, tag_id=tag_id, charge_point_id=charge_point_id
+                ),
+            )
+        )
+        verb = "no longer charges" if removed else "had no privilege to charge"
+        click.echo(f"tag {tag_id} {verb} for free {where}")
+        return
+    _run(
+        _with_session(
+            settings,
+            lambda s: tariffs.grant_free_charging(
+                s, tag_id=tag_id, charge_point_id=charge_point_id, note=note, now=utc_now()
+            ),
+        )
+    )
+    click.echo(f"tag {tag_id} charges for free {where}")
+
+
 @main.command()
 @click.option("--port", type=int, default=8081, show_default=True, help="Server port.")
 @click.option("--chargers", type=click.IntRange(1, 50), default=3, show_default=True)
@@ -239,6 +371,7 @@ def demo(port: int, chargers: int, duration: float | None) -> None:
 
 
 main.add_command(simulate)
+main.add_command(stripe_sim)
 
 
 if __name__ == "__main__":
