@@ -1,0 +1,51 @@
+"""The Stripe simulator as the tests see it: paying, inspecting money, injecting faults."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import stripe
+
+STRIPE_KEY = "sk_test_ocpp_core_tests_0123456789"
+WEBHOOK_SECRET = "whsec_ocpp_core_tests"
+CARD_OK = "4242424242424242"
+CARD_DECLINED = "4000000000000002"
+
+
+@dataclass
+class StripeSim:
+    url: str
+    client: stripe.StripeClient
+    web: httpx.AsyncClient
+
+    async def pay(self, checkout_url: str, card: str = CARD_OK) -> httpx.Response:
+        """What the driver does on the hosted page."""
+        return await self.web.post(checkout_url, data={"card_number": card, "action": "pay"})
+
+    async def intent_of(self, session_id: str) -> stripe.PaymentIntent:
+        session = await self.client.v1.checkout.sessions.retrieve_async(session_id)
+        assert isinstance(session.payment_intent, str), "the session was never paid"
+        return await self.client.v1.payment_intents.retrieve_async(session.payment_intent)
+
+    async def fault(
+        self, method: str, path: str, kind: str = "error", count: int = 1, seconds: float = 0
+    ) -> None:
+        body = {"method": method, "path": path, "kind": kind, "count": count, "seconds": seconds}
+        (await self.web.post("/_sim/faults", json=body)).raise_for_status()
+
+    async def deliveries(self) -> list[dict[str, Any]]:
+        deliveries: list[dict[str, Any]] = (await self.web.get("/_sim/deliveries")).json()[
+            "deliveries"
+        ]
+        return deliveries
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5) -> None:
+    """Wait until ``check`` holds (webhooks and spawned work are asynchronous)."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 -- the state lives in a database
+            await asyncio.sleep(0.02)
