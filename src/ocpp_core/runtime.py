@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
 from ocpp_core.db.session import Database
+from ocpp_core.domain.events import EventBus
 from ocpp_core.domain.messagelog import MessageLog
 from ocpp_core.metrics import Metrics
 from ocpp_core.ocpp.registry import ConnectionRegistry
@@ -22,3 +23,4 @@ class Runtime:
     message_log: MessageLog
     metrics: Metrics = field(default_factory=Metrics)
     clock: Clock = utc_now
+    events: EventBus = field(default_factory=EventBus)

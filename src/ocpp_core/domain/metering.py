@@ -21,10 +21,17 @@ class ReadingAt:
     sampled_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    anomaly: str | None
+    transaction_id: int | None
+    session_wh: int | None  # energy of the open transaction so far, when this reading moved it
+
+
 async def apply_reading(
     session: AsyncSession, sample: ReadingAt, *, max_power_w: int, now: datetime
-) -> str | None:
-    """Store what is plausible; keep what is not as an anomaly. Returns the anomaly reason."""
+) -> Applied:
+    """Store what is plausible; keep what is not as an anomaly."""
     tx = await _transaction_of(session, sample)
     energy = sample.reading.energy_wh
     reason = None
@@ -40,10 +47,12 @@ async def apply_reading(
                 new_at=sample.sampled_at,
                 max_power_w=max_power_w,
             )
+    session_wh = None
     if reason is not None and energy is not None:
         _keep_anomaly(session, sample, tx, energy, previous_wh, reason, now)
     elif tx is not None and energy is not None:
         transactions.record_sample(tx, energy_wh=energy, at=sample.sampled_at)
+        session_wh = energy - tx.meter_start_wh
     await connectors.record_reading(
         session,
         sample.charge_point_id,
@@ -52,7 +61,7 @@ async def apply_reading(
         at=sample.sampled_at,
         include_energy=reason is None and energy is not None,
     )
-    return reason
+    return Applied(reason, tx.id if tx is not None else None, session_wh)
 
 
 async def _transaction_of(session: AsyncSession, sample: ReadingAt) -> Transaction | None:

@@ -11,6 +11,7 @@ from ocpp_core.domain import (
     chargepoints,
     commands,
     connectors,
+    events,
     metering,
     transactions,
 )
@@ -107,7 +108,13 @@ async def start_transaction(ctx: ChargerContext, p: Payload) -> Payload:
             MeterReading(begin.meter_start_wh, None, None, None, "Transaction.Begin"),
             at=begin.started_at,
         )
-        return {"transactionId": row.id, "idTagInfo": _id_tag_info(auth)}
+    accepted = auth.status is authorization.AuthStatus.ACCEPTED
+    await runtime.events.publish(
+        events.TransactionStarted(
+            ctx.charge_point_id, begin.connector_id, row.id, begin.tag, begin.started_at, accepted
+        )
+    )
+    return {"transactionId": row.id, "idTagInfo": _id_tag_info(auth)}
 
 
 async def stop_transaction(ctx: ChargerContext, p: Payload) -> Payload:
@@ -135,6 +142,11 @@ async def stop_transaction(ctx: ChargerContext, p: Payload) -> Payload:
             reason=p.get("reason", "Local"),
         )
         transactions.stop(row, end, max_power_w=runtime.settings.ocpp.max_charger_power_w)
+    await runtime.events.publish(
+        events.TransactionStopped(
+            ctx.charge_point_id, row.connector_id, row.id, end.stopped_at, end.reason
+        )
+    )
     return {"idTagInfo": _id_tag_info(auth)} if tag is not None else {}
 
 
@@ -143,9 +155,18 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
     if connector_id == 0:
         return {}  # the charger's main meter: no connector to show it on
     readings = _readings(p["meterValue"])
+    progress: dict[int, int] = {}
     async with ctx.runtime.db.session() as session:
         for sampled_at, reading in readings:
-            await _apply(ctx, session, connector_id, p.get("transactionId"), sampled_at, reading)
+            applied = await _apply(
+                ctx, session, connector_id, p.get("transactionId"), sampled_at, reading
+            )
+            if applied.transaction_id is not None and applied.session_wh is not None:
+                progress[applied.transaction_id] = applied.session_wh
+    for transaction_id, energy_wh in progress.items():
+        await ctx.runtime.events.publish(
+            events.SessionEnergy(ctx.charge_point_id, connector_id, transaction_id, energy_wh)
+        )
     return {}
 
 
@@ -170,8 +191,8 @@ async def _apply(
     transaction_id: int | None,
     sampled_at: datetime,
     reading: MeterReading,
-) -> None:
-    await metering.apply_reading(
+) -> metering.Applied:
+    return await metering.apply_reading(
         session,
         metering.ReadingAt(ctx.charge_point_id, connector_id, transaction_id, reading, sampled_at),
         max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
@@ -194,6 +215,9 @@ async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:
             error_code=None if error_code == "NoError" else error_code,
             at=at,
         )
+    await ctx.runtime.events.publish(
+        events.ConnectorStatusChanged(ctx.charge_point_id, connector_id, p["status"], at)
+    )
     return {}
 
 

@@ -1,0 +1,74 @@
+"""What happened at a charger, in version-independent terms, for whoever follows it.
+
+The protocol adapters publish after their database work is committed; the
+payments subscribe. Subscribers run in order, in the charger's message loop,
+so they see one charger's events in the order the charger sent them; they
+must not wait for the charger themselves (a command's answer arrives through
+that same loop), so anything that sends a command starts a task instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorStatusChanged:
+    charge_point_id: str
+    connector_id: int
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStarted:
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int
+    tag: str
+    at: datetime
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStopped:
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnergy:
+    """Energy delivered so far in an open transaction, after the plausibility check."""
+
+    charge_point_id: str
+    connector_id: int
+    transaction_id: int
+    energy_wh: int
+
+
+Event = ConnectorStatusChanged | TransactionStarted | TransactionStopped | SessionEnergy
+Subscriber = Callable[[Event], Awaitable[None]]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    async def publish(self, event: Event) -> None:
+        """Deliver to every subscriber; one failing never keeps the charger from its answer."""
+        for subscriber in self._subscribers:
+            try:
+                await subscriber(event)
+            except Exception:
+                logger.exception("handling %r failed", event)
