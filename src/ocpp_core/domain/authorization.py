@@ -14,7 +14,10 @@ from enum import StrEnum
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import ChargeTag, Transaction
+from ocpp_core.db.models import ChargeTag, PaymentReservation, Transaction
+
+_BEFORE_START = ("Authorized", "StartRequested")
+_RESERVATION_TAG_STATES = (*_BEFORE_START, "Charging", "WaitingForDisconnect")
 
 
 class AuthStatus(StrEnum):
@@ -35,6 +38,9 @@ class Authorization:
 async def authorize(
     session: AsyncSession, tag: str, *, now: datetime, deny_concurrent: bool = False
 ) -> Authorization:
+    reserved = await _reservation_auth(session, tag, now)
+    if reserved is not None:
+        return reserved
     row = await session.get(ChargeTag, tag)
     if row is None:
         return Authorization(AuthStatus.INVALID)
@@ -57,6 +63,28 @@ async def authorize_stop(
     if same_group and starter is not None and starter.parent_id == stopper.group:
         return stopper
     return Authorization(AuthStatus.INVALID, group=stopper.group)
+
+
+async def _reservation_auth(session: AsyncSession, tag: str, now: datetime) -> Authorization | None:
+    """A paid session's own tag is valid while its reservation lives.
+
+    Before the start it expires with the start deadline (that is what the
+    charger's cache is told); once charging it stays valid so the car can stop.
+    """
+    row = await session.scalar(
+        select(PaymentReservation).where(
+            PaymentReservation.ocpp_id_tag == tag,
+            PaymentReservation.status.in_(_RESERVATION_TAG_STATES),
+        )
+    )
+    if row is None:
+        return None
+    if row.status in _BEFORE_START:
+        deadline = row.start_deadline_at
+        if deadline is not None and deadline < now:
+            return Authorization(AuthStatus.EXPIRED, deadline)
+        return Authorization(AuthStatus.ACCEPTED, deadline)
+    return Authorization(AuthStatus.ACCEPTED)
 
 
 def _status_of(row: ChargeTag, now: datetime) -> AuthStatus:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from ocpp_core.clock import Clock, utc_now
-from ocpp_core.config import Settings
+from ocpp_core.config import ConfigError, Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
+from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
 from ocpp_core.metrics import Metrics
 from ocpp_core.ocpp import v16
@@ -23,8 +25,11 @@ from ocpp_core.ocpp.adapter import ProtocolAdapter
 from ocpp_core.ocpp.endpoint import ocpp_endpoint
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import LocalCommandRouter
+from ocpp_core.payments import lifecycle, sweeps
+from ocpp_core.payments.context import PaymentContext
+from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
-from ocpp_core.server import api_commands, api_status, api_transactions
+from ocpp_core.server import api_commands, api_payments, api_status, api_transactions
 from ocpp_core.server.api_auth import fallback, install_error_handler
 
 logger = logging.getLogger(__name__)
@@ -51,19 +56,36 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     return Runtime(settings, db, registry, router, message_log, metrics, clock)
 
 
+def build_payments(runtime: Runtime) -> PaymentContext:
+    stripe = runtime.settings.stripe
+    payments = PaymentContext(runtime, StripeGateway(stripe) if stripe.enabled else None)
+
+    async def follow(event: Event) -> None:
+        await lifecycle.on_event(payments, event)
+
+    runtime.events.subscribe(follow)
+    return payments
+
+
 def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     settings.require_api_key()
+    if problem := settings.stripe.problem():
+        raise ConfigError(problem)
     runtime = build_runtime(settings, clock)
+    payments = build_payments(runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
         runtime.message_log.start()
+        sweeper = asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps")
         try:
             yield
         finally:
-            await _shut_down(runtime)
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+            await _shut_down(runtime, payments)
 
     app = FastAPI(
         title="ocpp-core server API",
@@ -73,11 +95,13 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.payments = payments
     app.add_api_websocket_route("/OCPP/{path:path}", ocpp_endpoint(runtime, ADAPTERS))
     app.add_api_route("/OCPP/{path:path}", _not_a_websocket, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
-    for module in (api_status, api_commands, api_transactions):
+    for module in (api_status, api_commands, api_transactions, api_payments):
         app.include_router(module.router)
+    app.include_router(api_payments.webhook_router)
     app.include_router(fallback)
     install_error_handler(app)
     return app
@@ -92,11 +116,14 @@ async def _metrics(request: Request) -> Response:
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _shut_down(runtime: Runtime) -> None:
+async def _shut_down(runtime: Runtime, payments: PaymentContext) -> None:
     for connection in runtime.registry:
         try:
             await connection.close(1001)
         except Exception:
             logger.debug("closing %s at shutdown failed", connection.charge_point_id)
+    await payments.drain()
+    if payments.gateway is not None:
+        await payments.gateway.close()
     await runtime.message_log.close()
     await runtime.db.close()

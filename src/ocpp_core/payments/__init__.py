@@ -1,0 +1,1 @@
+"""Paid (and free) sessions: reservations, the Stripe gateway, settlement, sweeps."""

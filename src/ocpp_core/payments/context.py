@@ -1,0 +1,58 @@
+"""What the payment flows share: the server runtime, the gateway, per-reservation locks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ocpp_core.config import PaymentSettings
+from ocpp_core.payments.gateway import StripeGateway
+from ocpp_core.runtime import Runtime
+
+logger = logging.getLogger("ocpp_core.payments")
+
+
+@dataclass
+class PaymentContext:
+    runtime: Runtime
+    gateway: StripeGateway | None
+    _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def settings(self) -> PaymentSettings:
+        return self.runtime.settings.payments
+
+    def now(self) -> datetime:
+        return self.runtime.clock()
+
+    def lock(self, reservation_id: str) -> asyncio.Lock:
+        """Serialises the flows of one reservation in this process (confirm vs webhook)."""
+        lock = self._locks.get(reservation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[reservation_id] = lock
+        return lock
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run work that talks to a charger outside the charger's own message loop."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Let spawned work finish (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,298 @@
+"""What the API asks of a reservation: create, confirm, cancel, stop, resume.
+
+Answers are plain dicts shaped like the original system's (reference 4.1), with
+the HTTP status the API should use.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from ocpp_core.db.models import ChargePoint, PaymentReservation
+from ocpp_core.domain import tariffs
+from ocpp_core.domain.commands import RemoteStop
+from ocpp_core.domain.pricing import Tariff, hold_cents
+from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
+from ocpp_core.payments import money, reservations, starting
+from ocpp_core.payments.context import PaymentContext
+from ocpp_core.payments.gateway import CheckoutRequest, GatewayError
+from ocpp_core.payments.reservations import ConnectorBusy
+from ocpp_core.payments.states import CANCELABLE, TERMINAL, Status, move, status_of
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    http_status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    charge_point_id: str
+    connector_id: int
+    charge_tag_id: str
+    origin: str | None = None
+    return_base_url: str | None = None
+
+
+async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
+    if not await ctx.runtime.router.is_online(request.charge_point_id):
+        return Answer(404, {"status": "ChargerOffline", "reason": "Offline"})
+    now = ctx.now()
+    async with ctx.runtime.db.session() as session:
+        charge_point = await session.get(ChargePoint, request.charge_point_id)
+        if charge_point is None:
+            return Answer(404, {"status": "UnknownChargePoint"})
+        busy = await reservations.busy_reason(
+            session, request.charge_point_id, request.connector_id
+        )
+        if busy is not None:
+            return Answer(409, {"status": "ConnectorBusy", "reason": busy})
+        tariff = tariffs.tariff_of(charge_point, ctx.runtime.settings.stripe.currency)
+        privileged = await tariffs.has_free_charging(
+            session, tag_id=request.charge_tag_id, charge_point_id=request.charge_point_id, now=now
+        )
+    free = tariff.is_free or privileged
+    if not free and (problem := _cannot_take_payment(ctx, tariff)):
+        return Answer(503 if problem == "PaymentsDisabled" else 409, {"status": problem})
+    row = _new_reservation(ctx, request, tariff, free=free, privileged=privileged)
+    try:
+        await reservations.insert(ctx.runtime.db, row)
+    except ConnectorBusy as busy_error:
+        return Answer(409, {"status": "ConnectorBusy", "reason": busy_error.reason})
+    if free:
+        outcome = await starting.try_start(ctx, row.id)
+        return Answer(
+            200,
+            {"status": _free_status(outcome), "reason": outcome.reason, "reservationId": row.id},
+        )
+    return await _checkout(ctx, row, request)
+
+
+def _cannot_take_payment(ctx: PaymentContext, tariff: Tariff) -> str | None:
+    if ctx.gateway is None:
+        return "PaymentsDisabled"
+    return "PricingNotConfigured" if tariff.problem() else None
+
+
+def _free_status(outcome: starting.StartOutcome) -> str:
+    if outcome.reason in ("Accepted", "AwaitingPlug"):
+        return "Accepted"
+    return outcome.status
+
+
+def _new_reservation(
+    ctx: PaymentContext, request: CreateRequest, tariff: Tariff, *, free: bool, privileged: bool
+) -> PaymentReservation:
+    now = ctx.now()
+    # A known driver's own tag starts the session, so reports show who charged.
+    own_tag = privileged and len(request.charge_tag_id) <= reservations.MAX_ID_TAG
+    return PaymentReservation(
+        id=str(uuid.uuid4()),
+        charge_point_id=request.charge_point_id,
+        connector_id=request.connector_id,
+        charge_tag_id=request.charge_tag_id,
+        ocpp_id_tag=request.charge_tag_id if own_tag else reservations.new_id_tag(),
+        origin=request.origin,
+        free=free,
+        status=(Status.AUTHORIZED if free else Status.PENDING_PAYMENT).value,
+        price_kwh_millicents=tariff.price_kwh_millicents,
+        session_fee_cents=tariff.session_fee_cents,
+        usage_fee_minute_millicents=tariff.usage_fee_minute_millicents,
+        usage_grace_minutes=tariff.usage_grace_minutes,
+        usage_max_minutes=tariff.usage_max_minutes,
+        usage_after_charging=tariff.usage_after_charging,
+        max_energy_wh=tariff.max_energy_wh,
+        currency=tariff.currency,
+        hold_cents=0 if free else hold_cents(tariff),
+        created_at=now,
+        updated_at=now,
+        authorized_at=now if free else None,
+        start_deadline_at=_deadline(ctx) if free else None,
+        awaiting_plug=False,
+        idle_seconds=0,
+        money_attempts=0,
+    )
+
+
+def _deadline(ctx: PaymentContext) -> datetime:
+    return ctx.now() + timedelta(minutes=ctx.settings.start_window_minutes)
+
+
+async def _checkout(ctx: PaymentContext, row: PaymentReservation, request: CreateRequest) -> Answer:
+    assert ctx.gateway is not None
+    stripe_settings = ctx.runtime.settings.stripe
+    base = (request.return_base_url or stripe_settings.return_base_url).rstrip("/")
+    query = {"reservationId": row.id} | ({"origin": request.origin} if request.origin else {})
+    checkout = CheckoutRequest(
+        reservation_id=row.id,
+        amount_cents=row.hold_cents,
+        currency=row.currency,
+        product_name=stripe_settings.product_name,
+        # Stripe fills in {CHECKOUT_SESSION_ID}; it must not be URL-encoded.
+        success_url=f"{base}/Payments/Success?{urlencode(query)}&session_id={{CHECKOUT_SESSION_ID}}",
+        cancel_url=f"{base}/Payments/Cancel?{urlencode(query)}",
+        expires_at=ctx.now() + timedelta(minutes=ctx.settings.checkout_expiry_minutes),
+        metadata={
+            "reservation_id": row.id,
+            "charge_point_id": row.charge_point_id,
+            "connector_id": str(row.connector_id),
+            "charge_tag_id": row.charge_tag_id,
+        },
+    )
+    try:
+        session = await ctx.gateway.create_checkout(checkout)
+    except GatewayError as error:
+        await _fail(ctx, row.id, "CheckoutFailed", str(error))
+        return Answer(502, {"status": "PaymentProviderError", "error": str(error)})
+    async with ctx.runtime.db.session() as db_session:
+        stored = await reservations.get(db_session, row.id)
+        assert stored is not None
+        stored.checkout_session_id = session.id
+        stored.checkout_url = session.url
+        stored.updated_at = ctx.now()
+    return Answer(
+        200,
+        {
+            "status": "Redirect",
+            "checkoutUrl": session.url,
+            "reservationId": row.id,
+            "currency": row.currency,
+            "maxAmountCents": row.hold_cents,
+            "maxEnergyKwh": row.max_energy_wh / 1000,
+        },
+    )
+
+
+async def _fail(ctx: PaymentContext, reservation_id: str, code: str, message: str) -> None:
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is not None and status_of(row) not in TERMINAL:
+            move(row, Status.FAILED)
+            money.fail(row, code, message, ctx.now())
+
+
+async def authorize_payment(ctx: PaymentContext, reservation_id: str) -> str | None:
+    """Check with Stripe that the card is held, then authorize; the failure reason or None.
+
+    Shared by the browser's return (Confirm) and the verified webhook, whichever
+    comes first; the second finds the reservation already authorized.
+    """
+    assert ctx.gateway is not None
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is None:
+            return "NotFound"
+        if status_of(row) is not Status.PENDING_PAYMENT:
+            return None if status_of(row) not in TERMINAL else row.status
+        session_id = row.checkout_session_id
+    if session_id is None:
+        return "MissingCheckoutSession"
+    try:
+        checkout = await ctx.gateway.checkout_session(session_id)
+        if checkout.status != "complete" or checkout.payment_intent_id is None:
+            return checkout.status if checkout.payment_intent_id else "MissingPaymentIntent"
+        intent = await ctx.gateway.payment_intent(checkout.payment_intent_id)
+    except GatewayError as error:
+        return "StripeError" if error.transient else f"StripeError:{error.code}"
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        assert row is not None
+        row.payment_intent_id = intent.id
+        if status_of(row) is not Status.PENDING_PAYMENT:
+            return None
+        if intent.status != "requires_capture":
+            move(row, Status.FAILED)
+            money.fail(row, "UnexpectedPaymentStatus", f"payment is {intent.status}", ctx.now())
+            return intent.status
+        move(row, Status.AUTHORIZED)
+        row.authorized_cents = min(intent.amount_capturable, row.hold_cents)
+        row.authorized_at = ctx.now()
+        row.start_deadline_at = _deadline(ctx)
+        row.failure_code = row.failure_message = None
+        row.updated_at = ctx.now()
+    return None
+
+
+async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> Answer:
+    if ctx.gateway is None:
+        return Answer(400, {"status": "Disabled"})
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is None:
+            return Answer(404, {"status": "NotFound"})
+        if row.checkout_session_id != session_id:
+            return Answer(400, {"status": "SessionMismatch"})
+    async with ctx.lock(reservation_id):
+        problem = await authorize_payment(ctx, reservation_id)
+    if problem is not None:
+        return Answer(400, {"status": problem, "error": problem})
+    outcome = await starting.try_start(ctx, reservation_id)
+    return Answer(200, {"status": outcome.status, "reason": outcome.reason})
+
+
+async def cancel(ctx: PaymentContext, reservation_id: str, reason: str | None) -> Answer:
+    async with ctx.lock(reservation_id), ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is None:
+            return Answer(404, {"status": "NotFound", "cancellationApplied": False})
+        applied = status_of(row) in CANCELABLE and row.transaction_id is None
+        if applied:
+            move(row, Status.CANCELLED)
+            money.fail(row, "Cancelled", reason or "cancelled", ctx.now())
+        status = row.status
+    if applied:
+        ctx.spawn(money.perform(ctx, reservation_id), f"release-{reservation_id}")
+    return Answer(200, {"status": status, "cancellationApplied": applied})
+
+
+async def stop(ctx: PaymentContext, reservation_id: str) -> Answer:
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is None:
+            return Answer(404, {"status": "NotFound"})
+        status, cp, tx = status_of(row), row.charge_point_id, row.transaction_id
+    base = {"reservationId": reservation_id}
+    if status in TERMINAL:
+        return Answer(200, {"status": "AlreadyStopped", "reservationStatus": status.value, **base})
+    if tx is None:
+        cancelled = await cancel(ctx, reservation_id, "stopped before charging")
+        return Answer(200, {"status": "Cancelled", **base, **cancelled.body})
+    try:
+        answer = await ctx.runtime.router.send(cp, RemoteStop(tx))
+    except ChargerOffline:
+        return Answer(200, {"status": "ChargerOffline", "transactionId": tx, **base})
+    except CommandTimeout:
+        return Answer(200, {"status": "Timeout", "transactionId": tx, **base})
+    except ChargerRejectedCall as error:
+        return Answer(200, {"status": "Rejected", "error": error.code, **base})
+    return Answer(200, {"status": answer.get("status"), "transactionId": tx, **base})
+
+
+async def resume(ctx: PaymentContext, reservation_id: str) -> Answer:
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is None:
+            return Answer(404, {"status": "NotFound"})
+        status, url, session_id = status_of(row), row.checkout_url, row.checkout_session_id
+    body: dict[str, Any] = {
+        "reservationId": reservation_id,
+        "reservationStatus": status.value,
+        "locksConnector": status not in TERMINAL,
+        "checkoutUrl": None,
+    }
+    if status is not Status.PENDING_PAYMENT:
+        return Answer(200, {"status": "Status" if status not in TERMINAL else status.value, **body})
+    if ctx.gateway is None or session_id is None:
+        return Answer(200, {"status": "MissingCheckoutSession", **body})
+    try:
+        checkout = await ctx.gateway.checkout_session(session_id)
+    except GatewayError:
+        return Answer(200, {"status": "StripeError", **body})
+    if checkout.status == "open":
+        return Answer(200, {**body, "status": "Redirect", "checkoutUrl": url})
+    return Answer(200, {"status": "ResumeUnavailable", **body})

@@ -1,0 +1,175 @@
+"""The one door to Stripe: Checkout Sessions and PaymentIntents through the official SDK.
+
+Every write carries a deterministic idempotency key derived from the
+reservation, so a retry after a timeout or a crash can never create a second
+session, a second capture or a second cancel. Errors come out as
+:class:`GatewayError`, which says whether trying again later can help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import stripe
+from stripe.params import PaymentIntentCaptureParams
+from stripe.params.checkout import SessionCreateParams
+
+from ocpp_core.config import StripeSettings
+
+_TRANSIENT_STATUS = frozenset({408, 409, 429})
+
+
+class GatewayError(Exception):
+    def __init__(self, message: str, *, transient: bool, code: str | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.code = code
+
+
+class InvalidSignature(Exception):
+    """A webhook whose Stripe-Signature does not verify."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    reservation_id: str
+    amount_cents: int
+    currency: str
+    product_name: str
+    success_url: str
+    cancel_url: str
+    expires_at: datetime
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    id: str
+    url: str | None
+    status: str  # open | complete | expired
+    payment_intent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    id: str
+    status: str
+    amount: int
+    amount_capturable: int
+    amount_received: int
+
+
+class StripeGateway:
+    def __init__(self, settings: StripeSettings) -> None:
+        self._settings = settings
+        self._http = stripe.HTTPXClient(timeout=settings.timeout)
+        self._client = stripe.StripeClient(
+            api_key=settings.api_key.get_secret_value(),
+            base_addresses={"api": settings.api_base},
+            http_client=self._http,
+            max_network_retries=0,  # retries are ours, spaced by the sweeps
+        )
+
+    async def close(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]  # untyped in the SDK
+
+    async def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        params: SessionCreateParams = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": request.currency,
+                        "unit_amount": request.amount_cents,
+                        "product_data": {"name": request.product_name},
+                    },
+                }
+            ],
+            "payment_intent_data": {"capture_method": "manual", "metadata": request.metadata},
+            "metadata": request.metadata,
+            "client_reference_id": request.reservation_id,
+            "success_url": request.success_url,
+            "cancel_url": request.cancel_url,
+            "expires_at": int(request.expires_at.timestamp()),
+        }
+        key = f"checkout:{request.reservation_id}"
+        session = await self._call(
+            self._client.v1.checkout.sessions.create_async(params, {"idempotency_key": key})
+        )
+        return _session(session)
+
+    async def checkout_session(self, session_id: str) -> CheckoutSession:
+        return _session(
+            await self._call(self._client.v1.checkout.sessions.retrieve_async(session_id))
+        )
+
+    async def expire_checkout(self, session_id: str, reservation_id: str) -> CheckoutSession:
+        options: stripe.RequestOptions = {"idempotency_key": f"expire:{reservation_id}"}
+        call = self._client.v1.checkout.sessions.expire_async(session_id, None, options)
+        return _session(await self._call(call))
+
+    async def payment_intent(self, intent_id: str) -> Intent:
+        return _intent(await self._call(self._client.v1.payment_intents.retrieve_async(intent_id)))
+
+    async def capture(self, intent_id: str, amount_cents: int, reservation_id: str) -> Intent:
+        params: PaymentIntentCaptureParams = {"amount_to_capture": amount_cents}
+        options: stripe.RequestOptions = {
+            "idempotency_key": f"capture:{reservation_id}:{amount_cents}"
+        }
+        call = self._client.v1.payment_intents.capture_async(intent_id, params, options)
+        return _intent(await self._call(call))
+
+    async def cancel(self, intent_id: str, reservation_id: str) -> Intent:
+        options: stripe.RequestOptions = {"idempotency_key": f"cancel:{reservation_id}"}
+        call = self._client.v1.payment_intents.cancel_async(intent_id, None, options)
+        return _intent(await self._call(call))
+
+    def verify_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """The event as plain data, once its signature checked out."""
+        secret = self._settings.webhook_secret.get_secret_value()
+        try:
+            stripe.WebhookSignature.verify_header(payload.decode(), signature or "", secret)
+            event: dict[str, Any] = orjson.loads(payload)
+        except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError) as error:
+            raise InvalidSignature(str(error)) from None
+        if not isinstance(event, dict) or "id" not in event or "type" not in event:
+            raise InvalidSignature("not a Stripe event")
+        return event
+
+    async def _call(self, call: Any) -> Any:
+        try:
+            return await call
+        except stripe.StripeError as error:
+            raise _gateway_error(error) from error
+
+
+def _gateway_error(error: stripe.StripeError) -> GatewayError:
+    status = error.http_status
+    transient = (
+        isinstance(error, stripe.APIConnectionError | stripe.RateLimitError)
+        or status is None
+        or status >= 500
+        or status in _TRANSIENT_STATUS
+    )
+    message = error.user_message or type(error).__name__
+    return GatewayError(f"Stripe: {message}", transient=transient, code=error.code)
+
+
+def _session(session: Any) -> CheckoutSession:
+    intent = session.payment_intent
+    intent_id = intent if isinstance(intent, str) or intent is None else intent.id
+    return CheckoutSession(session.id, session.url, session.status, intent_id)
+
+
+def _intent(intent: Any) -> Intent:
+    return Intent(
+        intent.id,
+        intent.status,
+        intent.amount,
+        intent.amount_capturable,
+        intent.amount_received,
+    )

@@ -1,0 +1,185 @@
+"""Following a reservation through the charger's events: plug, start, idle, stop, unplug.
+
+These run in the charger's message loop (see :mod:`ocpp_core.domain.events`):
+database work only; anything that sends a command to a charger is spawned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ocpp_core.db.models import PaymentReservation, Transaction
+from ocpp_core.domain import events
+from ocpp_core.domain.commands import RemoteStop
+from ocpp_core.domain.pricing import Tariff, amount_to_capture, settle
+from ocpp_core.ocpp.errors import CommandError
+from ocpp_core.payments import money, reservations, starting
+from ocpp_core.payments.context import PaymentContext, logger
+from ocpp_core.payments.states import Status, move, status_of
+
+DISCONNECT_REASONS = frozenset({"EVDisconnected", "EVDeparted"})
+
+
+async def on_event(ctx: PaymentContext, event: events.Event) -> None:
+    match event:
+        case events.ConnectorStatusChanged():
+            await _status_changed(ctx, event)
+        case events.TransactionStarted(accepted=True):
+            await _link(ctx, event)
+        case events.SessionEnergy():
+            await _check_energy_cap(ctx, event)
+        case events.TransactionStopped():
+            await stopped(ctx, event.transaction_id, event.at, event.reason)
+
+
+async def _status_changed(ctx: PaymentContext, event: events.ConnectorStatusChanged) -> None:
+    if event.status == "Preparing":
+        await _plugged_in(ctx, event.charge_point_id, event.connector_id)
+        return
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.active_on(session, event.charge_point_id, event.connector_id)
+        if row is None:
+            return
+        _track_idle(row, event.status, event.at)
+        unplugged = event.status == "Available" and status_of(row) is Status.WAITING_FOR_DISCONNECT
+        if unplugged:
+            row.disconnected_at = event.at
+            settle_now(ctx, row, await session.get(Transaction, row.transaction_id), event.at)
+    if unplugged:
+        ctx.spawn(money.perform(ctx, row.id), f"settle-{row.id}")
+
+
+def _track_idle(row: PaymentReservation, status: str, at: datetime) -> None:
+    """Idle time runs while the car sits there not charging (SuspendedEV)."""
+    if status_of(row) is not Status.CHARGING:
+        return
+    if status == "SuspendedEV" and row.idle_since is None:
+        row.idle_since = at
+    elif status == "Charging" and row.idle_since is not None:
+        row.idle_seconds += max(0, int((at - row.idle_since).total_seconds()))
+        row.idle_since = None
+
+
+async def _plugged_in(ctx: PaymentContext, charge_point_id: str, connector_id: int) -> None:
+    """Start the reservation waiting on this connector, or the only one waiting at the station."""
+    async with ctx.runtime.db.session() as session:
+        waiting = list(await reservations.awaiting_plug(session, charge_point_id))
+        here = [row for row in waiting if row.connector_id == connector_id]
+        chosen = here[0] if here else (waiting[0] if len(waiting) == 1 else None)
+        if chosen is None:
+            return
+        if chosen.connector_id != connector_id:
+            if await reservations.busy_reason(session, charge_point_id, connector_id):
+                return
+            logger.info(
+                "reservation %s moves to connector %s, where the car is", chosen.id, connector_id
+            )
+            chosen.connector_id = connector_id
+    ctx.spawn(starting.try_start(ctx, chosen.id), f"start-{chosen.id}")
+
+
+async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.starting_with_tag(session, event.charge_point_id, event.tag)
+        if row is None:
+            return
+        move(row, Status.CHARGING)
+        row.transaction_id = event.transaction_id
+        row.connector_id = event.connector_id
+        row.charging_started_at = event.at
+        row.awaiting_plug = False
+        row.updated_at = ctx.now()
+
+
+async def _check_energy_cap(ctx: PaymentContext, event: events.SessionEnergy) -> None:
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.by_transaction(session, event.transaction_id)
+        if row is None or status_of(row) is not Status.CHARGING or not row.max_energy_wh:
+            return
+        if event.energy_wh < row.max_energy_wh or row.max_energy_stop_sent_at is not None:
+            return
+        row.max_energy_stop_sent_at = ctx.now()
+    logger.info("reservation %s reached its %d Wh; stopping", row.id, row.max_energy_wh)
+    ctx.spawn(_remote_stop(ctx, event.charge_point_id, event.transaction_id), f"cap-{row.id}")
+
+
+async def _remote_stop(ctx: PaymentContext, charge_point_id: str, transaction_id: int) -> None:
+    try:
+        await ctx.runtime.router.send(charge_point_id, RemoteStop(transaction_id))
+    except CommandError as error:
+        logger.warning("stopping transaction %s failed: %s", transaction_id, error)
+
+
+async def stopped(ctx: PaymentContext, transaction_id: int, at: datetime, reason: str) -> None:
+    """The transaction ended: settle now, or once the car leaves if an idle fee runs."""
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.by_transaction(session, transaction_id)
+        if row is None or status_of(row) is not Status.CHARGING:
+            return
+        row.stopped_at = at
+        if row.idle_since is None:
+            row.idle_since = at
+        if reason in DISCONNECT_REASONS:
+            row.disconnected_at = at
+        if row.disconnected_at is None and tariff_of(row).waits_for_unplug:
+            move(row, Status.WAITING_FOR_DISCONNECT)
+            row.updated_at = ctx.now()
+            return
+        settle_now(ctx, row, await session.get(Transaction, transaction_id), at)
+    ctx.spawn(money.perform(ctx, row.id), f"settle-{row.id}")
+
+
+def tariff_of(row: PaymentReservation) -> Tariff:
+    return Tariff(
+        price_kwh_millicents=row.price_kwh_millicents,
+        session_fee_cents=row.session_fee_cents,
+        usage_fee_minute_millicents=row.usage_fee_minute_millicents,
+        usage_grace_minutes=row.usage_grace_minutes,
+        usage_max_minutes=row.usage_max_minutes,
+        usage_after_charging=row.usage_after_charging,
+        max_energy_wh=row.max_energy_wh,
+        currency=row.currency,
+        free=row.free,
+    )
+
+
+def usage_seconds(row: PaymentReservation, end: datetime) -> int:
+    """Occupancy from the start, or idle time after charging, up to when the car left."""
+    if not row.usage_after_charging:
+        start = row.charging_started_at or end
+        return max(0, int(((row.stopped_at or end) - start).total_seconds()))
+    running = 0 if row.idle_since is None else int((end - row.idle_since).total_seconds())
+    return row.idle_seconds + max(0, running)
+
+
+def settle_now(
+    ctx: PaymentContext, row: PaymentReservation, tx: Transaction | None, at: datetime
+) -> None:
+    """Decide what the session costs and arm the capture (or the release)."""
+    now = ctx.now()
+    end = row.disconnected_at or at
+    energy = tx.energy_wh if tx is not None else None
+    if energy is None:
+        logger.error("reservation %s: energy under review, nothing is charged", row.id)
+        row.failure_code = "MeterReview"
+        row.failure_message = (tx.review_reason if tx else None) or "no transaction"
+    bill = settle(tariff_of(row), energy_wh=energy or 0, usage_seconds=usage_seconds(row, end))
+    row.energy_wh = bill.energy_wh
+    row.energy_cents = bill.energy_cents
+    row.usage_minutes = bill.usage_minutes
+    row.usage_cents = bill.usage_cents
+    amount = 0
+    if not row.free:
+        amount = amount_to_capture(
+            bill,
+            authorized_cents=row.authorized_cents or 0,
+            min_energy_wh=ctx.settings.min_session_energy_wh,
+            min_charge_cents=ctx.settings.min_charge_cents,
+        )
+    row.amount_due_cents = amount
+    move(row, Status.COMPLETED)
+    row.updated_at = now
+    if amount > 0:
+        money.arm_capture(row, amount, now)
+    else:
+        money.arm_release(row, now)

@@ -1,0 +1,113 @@
+"""Reservation rows: finding them, creating them, and whether a connector is free."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import Connector, PaymentReservation, Transaction
+from ocpp_core.db.session import Database
+from ocpp_core.payments.states import ACTIVE, START_PENDING, Status
+
+STARTABLE_STATUSES = frozenset({"Available", "Preparing"})
+MAX_ID_TAG = 20  # OCPP 1.6 IdToken is CiString20
+
+
+class ConnectorBusy(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def new_id_tag() -> str:
+    """``R`` and 19 base32 characters: unguessable, and it fits OCPP 1.6's CiString20."""
+    return "R" + base64.b32encode(secrets.token_bytes(15)).decode()[:19]
+
+
+async def get(session: AsyncSession, reservation_id: str) -> PaymentReservation | None:
+    query = select(PaymentReservation).where(PaymentReservation.id == reservation_id)
+    return await session.scalar(query.with_for_update())
+
+
+async def by_checkout_session(session: AsyncSession, session_id: str) -> PaymentReservation | None:
+    query = select(PaymentReservation).where(PaymentReservation.checkout_session_id == session_id)
+    return await session.scalar(query.with_for_update())
+
+
+async def by_payment_intent(session: AsyncSession, intent_id: str) -> PaymentReservation | None:
+    query = select(PaymentReservation).where(PaymentReservation.payment_intent_id == intent_id)
+    return await session.scalar(query.with_for_update())
+
+
+async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentReservation | None:
+    query = select(PaymentReservation).where(PaymentReservation.transaction_id == transaction_id)
+    return await session.scalar(query.with_for_update())
+
+
+async def active_on(
+    session: AsyncSession, charge_point_id: str, connector_id: int
+) -> PaymentReservation | None:
+    query = select(PaymentReservation).where(
+        PaymentReservation.charge_point_id == charge_point_id,
+        PaymentReservation.connector_id == connector_id,
+        PaymentReservation.status.in_([s.value for s in ACTIVE]),
+    )
+    return await session.scalar(query.with_for_update())
+
+
+async def starting_with_tag(
+    session: AsyncSession, charge_point_id: str, id_tag: str
+) -> PaymentReservation | None:
+    """The reservation a StartTransaction with this tag belongs to, on any of its connectors."""
+    query = select(PaymentReservation).where(
+        PaymentReservation.charge_point_id == charge_point_id,
+        PaymentReservation.ocpp_id_tag == id_tag,
+        PaymentReservation.status.in_([s.value for s in START_PENDING]),
+    )
+    return await session.scalar(query.with_for_update())
+
+
+async def awaiting_plug(
+    session: AsyncSession, charge_point_id: str
+) -> Sequence[PaymentReservation]:
+    query = select(PaymentReservation).where(
+        PaymentReservation.charge_point_id == charge_point_id,
+        PaymentReservation.status == Status.AUTHORIZED.value,
+        PaymentReservation.awaiting_plug.is_(True),
+        PaymentReservation.transaction_id.is_(None),
+    )
+    return (await session.scalars(query)).all()
+
+
+async def insert(db: Database, row: PaymentReservation) -> None:
+    """Insert in a unit of work of its own, letting the database decide a race for the connector."""
+    try:
+        async with db.session() as session:
+            session.add(row)
+    except IntegrityError:
+        raise ConnectorBusy("ActiveReservation") from None
+
+
+async def busy_reason(
+    session: AsyncSession, charge_point_id: str, connector_id: int, *, ignore: str | None = None
+) -> str | None:
+    """Why a session can't start on this connector now, or None."""
+    connector = await session.get(Connector, (charge_point_id, connector_id))
+    if connector is not None and connector.status not in STARTABLE_STATUSES | {None}:
+        return f"Status:{connector.status}"
+    open_tx = exists().where(
+        Transaction.charge_point_id == charge_point_id,
+        Transaction.connector_id == connector_id,
+        Transaction.stop_at.is_(None),
+    )
+    if await session.scalar(select(open_tx)):
+        return "OpenTransaction"
+    other = await active_on(session, charge_point_id, connector_id)
+    if other is not None and other.id != ignore:
+        return "ActiveReservation"
+    return None

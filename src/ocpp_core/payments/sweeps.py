@@ -1,0 +1,189 @@
+"""Background sweeps: every path that can stall ends, even across restarts.
+
+Each sweep selects its rows by state and time from the database, so running it
+twice, on two nodes, or after a crash does nothing a single run would not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, select
+
+from ocpp_core.db.locks import exclusive
+from ocpp_core.db.models import Connector, PaymentReservation, Transaction
+from ocpp_core.domain import transactions
+from ocpp_core.payments import lifecycle, money, reservations, starting
+from ocpp_core.payments.context import PaymentContext, logger
+from ocpp_core.payments.states import MONEY_PENDING, Status, move, status_of
+
+STOP_REASON_RECOVERED = "ConnectorAvailableWithoutStop"
+
+
+async def run_forever(ctx: PaymentContext) -> None:
+    while True:
+        try:
+            async with exclusive(ctx.runtime.db, "payment-sweeps") as mine:
+                if mine:
+                    await sweep_once(ctx)
+        except Exception:
+            logger.exception("payment sweep failed; trying again next round")
+        await asyncio.sleep(ctx.settings.sweep_interval_seconds)
+
+
+async def sweep_once(ctx: PaymentContext) -> None:
+    await abandon_unpaid(ctx)
+    await time_out_starts(ctx)
+    await retry_starts(ctx)
+    await recover_unplugged(ctx)
+    await finish_waiting(ctx)
+    await retry_money(ctx)
+
+
+async def _ids(ctx: PaymentContext, *conditions: ColumnElement[bool]) -> Sequence[str]:
+    async with ctx.runtime.db.session() as session:
+        result = await session.scalars(select(PaymentReservation.id).where(*conditions))
+        return result.all()
+
+
+async def abandon_unpaid(ctx: PaymentContext) -> None:
+    cutoff = ctx.now() - timedelta(minutes=ctx.settings.pending_payment_timeout_minutes)
+    for reservation_id in await _ids(
+        ctx,
+        PaymentReservation.status == Status.PENDING_PAYMENT.value,
+        PaymentReservation.created_at < cutoff,
+    ):
+        await _end(ctx, reservation_id, Status.ABANDONED, "NotPaid", "not paid in time")
+
+
+async def time_out_starts(ctx: PaymentContext) -> None:
+    for reservation_id in await _ids(
+        ctx,
+        PaymentReservation.status.in_([Status.AUTHORIZED.value, Status.START_REQUESTED.value]),
+        PaymentReservation.transaction_id.is_(None),
+        PaymentReservation.start_deadline_at <= ctx.now(),
+    ):
+        await _end(ctx, reservation_id, Status.START_TIMEOUT, "StartTimeout", "no start in time")
+
+
+async def _end(
+    ctx: PaymentContext, reservation_id: str, target: Status, code: str, message: str
+) -> None:
+    async with ctx.lock(reservation_id), ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is None or row.transaction_id is not None or status_of(row) is target:
+            return
+        move(row, target)
+        money.fail(row, code, message, ctx.now())
+    await money.perform(ctx, reservation_id)
+
+
+async def retry_starts(ctx: PaymentContext) -> None:
+    """Remote starts that timed out or found the charger offline, and starts a restart missed."""
+    for reservation_id in await _ids(
+        ctx,
+        PaymentReservation.status == Status.AUTHORIZED.value,
+        PaymentReservation.start_deadline_at > ctx.now(),
+    ):
+        await starting.try_start(ctx, reservation_id)
+
+
+async def recover_unplugged(ctx: PaymentContext) -> None:
+    """Available for a while with the transaction still open: the StopTransaction was lost."""
+    grace = timedelta(seconds=ctx.settings.disconnect_grace_seconds)
+    for reservation_id in await _ids(ctx, PaymentReservation.status == Status.CHARGING.value):
+        await _recover(ctx, reservation_id, ctx.now() - grace)
+
+
+async def _recover(ctx: PaymentContext, reservation_id: str, cutoff: datetime) -> None:
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is None or row.transaction_id is None:
+            return
+        tx = await session.get(Transaction, row.transaction_id)
+        if tx is None:
+            return
+        if tx.stop_at is None:
+            connector = await session.get(Connector, (row.charge_point_id, row.connector_id))
+            available_at = _available_at(connector, row)
+            if available_at is None or available_at > cutoff:
+                return
+            _close(tx, available_at, ctx.runtime.settings.ocpp.max_charger_power_w)
+            row.disconnected_at = available_at
+        assert tx.stop_at is not None
+        stop, reason, transaction_id = tx.stop_at, tx.stop_reason or STOP_REASON_RECOVERED, tx.id
+    logger.warning(
+        "reservation %s: transaction %s ended (%s)", reservation_id, transaction_id, reason
+    )
+    await lifecycle.stopped(ctx, transaction_id, stop, reason)
+
+
+def _available_at(connector: Connector | None, row: PaymentReservation) -> datetime | None:
+    """When the connector became Available during this session, if it is Available now."""
+    if connector is None or connector.status != "Available" or connector.status_at is None:
+        return None
+    started = row.charging_started_at
+    return connector.status_at if started is None or connector.status_at >= started else None
+
+
+def _close(tx: Transaction, at: datetime, max_power_w: int) -> None:
+    end = transactions.TransactionStop(
+        charge_point_id=tx.charge_point_id,
+        transaction_id=tx.id,
+        tag=None,
+        stopped_at=at,
+        meter_stop_wh=tx.last_meter_wh if tx.last_meter_wh is not None else tx.meter_start_wh,
+        reason=STOP_REASON_RECOVERED,
+    )
+    transactions.stop(tx, end, max_power_w=max_power_w)
+
+
+async def finish_waiting(ctx: PaymentContext) -> None:
+    """Settle sessions whose car left unseen, or whose idle fee can't grow any more."""
+    for reservation_id in await _ids(
+        ctx, PaymentReservation.status == Status.WAITING_FOR_DISCONNECT.value
+    ):
+        await _finish(ctx, reservation_id)
+
+
+async def _finish(ctx: PaymentContext, reservation_id: str) -> None:
+    now = ctx.now()
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        if row is None or status_of(row) is not Status.WAITING_FOR_DISCONNECT:
+            return
+        connector = await session.get(Connector, (row.charge_point_id, row.connector_id))
+        if _unplugged_after_stop(connector, row):
+            assert connector is not None
+            row.disconnected_at = connector.status_at
+        elif not _idle_fee_capped(row, now):
+            return
+        lifecycle.settle_now(ctx, row, await session.get(Transaction, row.transaction_id), now)
+    await money.perform(ctx, reservation_id)
+
+
+def _unplugged_after_stop(connector: Connector | None, row: PaymentReservation) -> bool:
+    return (
+        connector is not None
+        and connector.status == "Available"
+        and connector.status_at is not None
+        and row.stopped_at is not None
+        and connector.status_at >= row.stopped_at
+    )
+
+
+def _idle_fee_capped(row: PaymentReservation, now: datetime) -> bool:
+    """Past grace + cap the fee no longer grows, so waiting for the unplug gains nothing."""
+    billable = (row.usage_grace_minutes + row.usage_max_minutes) * 60
+    return lifecycle.usage_seconds(row, now) >= billable
+
+
+async def retry_money(ctx: PaymentContext) -> None:
+    for reservation_id in await _ids(
+        ctx,
+        PaymentReservation.money_state.in_([m.value for m in MONEY_PENDING]),
+        PaymentReservation.money_next_at <= ctx.now(),
+    ):
+        await money.perform(ctx, reservation_id)

@@ -1,0 +1,111 @@
+"""``/API/Payments/*``: the pay-by-QR flow, and the Stripe webhook (which has no API key)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ocpp_core.payments import flows, status, webhooks
+from ocpp_core.payments.context import PaymentContext
+from ocpp_core.server.api_auth import ApiError, api_router
+
+router = api_router("payments")
+webhook_router = APIRouter(tags=["payments"])
+
+
+def get_payments(request: Request) -> PaymentContext:
+    payments: PaymentContext = request.app.state.payments
+    return payments
+
+
+Payments = Annotated[PaymentContext, Depends(get_payments)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CreateBody(_Body):
+    charge_point_id: str = Field(alias="chargePointId", min_length=1, max_length=100)
+    connector_id: int = Field(default=1, alias="connectorId", ge=1, le=1000)
+    charge_tag_id: str = Field(alias="chargeTagId", min_length=1, max_length=50)
+    origin: str | None = Field(default=None, max_length=20)
+    return_base_url: str | None = Field(
+        default=None, alias="returnBaseUrl", pattern=r"^https?://", max_length=500
+    )
+
+
+class ConfirmBody(_Body):
+    reservation_id: str = Field(alias="reservationId", min_length=1, max_length=36)
+    checkout_session_id: str = Field(alias="checkoutSessionId", min_length=1, max_length=200)
+
+
+class ReservationBody(_Body):
+    reservation_id: str = Field(alias="reservationId", min_length=1, max_length=36)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+def _answer(answer: flows.Answer) -> JSONResponse:
+    return JSONResponse(answer.body, status_code=answer.http_status)
+
+
+@router.post("/Payments/Create")
+async def create(payments: Payments, body: CreateBody) -> JSONResponse:
+    """Start a session: free ones start at once, paid ones get a Checkout URL."""
+    request = flows.CreateRequest(
+        body.charge_point_id,
+        body.connector_id,
+        body.charge_tag_id,
+        body.origin,
+        body.return_base_url,
+    )
+    return _answer(await flows.create(payments, request))
+
+
+@router.post("/Payments/Confirm")
+async def confirm(payments: Payments, body: ConfirmBody) -> JSONResponse:
+    """After Stripe's redirect: check the hold and start the charger."""
+    return _answer(await flows.confirm(payments, body.reservation_id, body.checkout_session_id))
+
+
+@router.post("/Payments/Cancel")
+async def cancel(payments: Payments, body: ReservationBody) -> JSONResponse:
+    """Cancel a reservation that has not started charging; its hold is released."""
+    return _answer(await flows.cancel(payments, body.reservation_id, body.reason))
+
+
+@router.post("/Payments/Stop")
+async def stop(payments: Payments, body: ReservationBody) -> JSONResponse:
+    """Stop the session (or cancel it if it never started)."""
+    return _answer(await flows.stop(payments, body.reservation_id))
+
+
+@router.post("/Payments/Resume")
+async def resume(payments: Payments, body: ReservationBody) -> JSONResponse:
+    """Where a driver who comes back should go: the open checkout, or the status page."""
+    return _answer(await flows.resume(payments, body.reservation_id))
+
+
+@router.get("/Payments/Status")
+async def payment_status(
+    payments: Payments, reservation_id: Annotated[str, Query(alias="reservationId", max_length=36)]
+) -> dict[str, Any]:
+    """Stage, live power and energy, cost so far, and at the end the receipt."""
+    view = await status.view(payments, reservation_id)
+    if view is None:
+        raise ApiError(404, "NotFound", error=f"no reservation {reservation_id}")
+    return view
+
+
+async def _webhook(payments: Payments, request: Request) -> JSONResponse:
+    payload = await request.body()
+    signature = request.headers.get("stripe-signature")
+    return _answer(await webhooks.handle(payments, payload, signature))
+
+
+# Verified by its Stripe-Signature, not by the API key: Stripe can't send one.
+webhook_router.add_api_route("/API/Payments/Webhook", _webhook, methods=["POST"])
+webhook_router.add_api_route("/Payments/Webhook", _webhook, methods=["POST"])

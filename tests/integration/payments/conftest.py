@@ -1,0 +1,72 @@
+"""The paid flow's harness: the real server wired to the Stripe simulator, both on loopback.
+
+The simulator's webhooks go to the server's real webhook URL; the server reaches
+the simulator only through the official ``stripe`` SDK (``api_base``). Tests
+inspect money through the same SDK, never through our own code.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import stripe
+import uvicorn
+from pydantic import SecretStr
+
+from ocpp_core.config import PaymentSettings, Settings, StripeSettings
+from ocpp_core.simulators.stripe.app import create_stripe_simulator
+from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
+from servers import listening_socket, serving
+from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim
+
+
+@pytest.fixture
+def payment_settings() -> PaymentSettings:
+    # Sweeps run when a test says so; retries are quick so they can be watched.
+    return PaymentSettings(
+        min_session_energy_wh=500,
+        sweep_interval_seconds=3600,
+        retry_base_seconds=0.05,
+        disconnect_grace_seconds=0,
+    )
+
+
+@pytest.fixture
+async def stripe_sim(server_socket: tuple[socket.socket, str]) -> AsyncIterator[StripeSim]:
+    sock, url = listening_socket()
+    app = create_stripe_simulator(
+        StripeSimulatorSettings(
+            public_base_url=url,
+            webhook_url=f"{server_socket[1]}/API/Payments/Webhook",
+            webhook_secret=WEBHOOK_SECRET,
+            retry_delays=(0.2, 0.5, 1.0),
+        )
+    )
+    http = stripe.HTTPXClient(timeout=10)
+    client = stripe.StripeClient(
+        STRIPE_KEY, base_addresses={"api": url}, http_client=http, max_network_retries=0
+    )
+    async with (
+        serving(uvicorn.Config(app, log_level="warning"), sock),
+        httpx.AsyncClient(base_url=url) as web,
+    ):
+        yield StripeSim(url, client, web)
+    await http.close_async()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def settings(
+    settings: Settings, stripe_sim: StripeSim, payment_settings: PaymentSettings
+) -> Settings:
+    stripe_settings = StripeSettings(
+        enabled=True,
+        api_key=SecretStr(STRIPE_KEY),
+        webhook_secret=SecretStr(WEBHOOK_SECRET),
+        return_base_url="http://127.0.0.1:9",
+        api_base=stripe_sim.url,
+        timeout=2,
+    )
+    return settings.model_copy(update={"stripe": stripe_settings, "payments": payment_settings})
