@@ -178,9 +178,6 @@ class PaymentSettings(_Section):
     max_attempts: int = Field(
         default=8, ge=1, le=50, description="Capture/release attempts before review is required."
     )
-    remote_start_id_token_type: str = Field(
-        default="Central", description="idToken type for OCPP 2.x remote starts."
-    )
 
 
 class Settings(BaseSettings):
