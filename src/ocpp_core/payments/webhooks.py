@@ -21,6 +21,10 @@ from ocpp_core.payments.states import TERMINAL, Money, Status, move, status_of
 Json = dict[str, Any]
 
 
+class StripeUnavailable(Exception):
+    """Checking the event with Stripe failed for now."""
+
+
 async def handle(ctx: PaymentContext, payload: bytes, signature: str | None) -> flows.Answer:
     if ctx.gateway is None:
         return flows.Answer(400, {"status": "Disabled"})
@@ -32,7 +36,11 @@ async def handle(ctx: PaymentContext, payload: bytes, signature: str | None) -> 
     async with ctx.runtime.db.session() as session:
         if await session.get(StripeWebhookEvent, event["id"]) is not None:
             return flows.Answer(200, {"status": "Duplicate"})
-    reservation_id = await _dispatch(ctx, event)
+    try:
+        reservation_id = await _dispatch(ctx, event)
+    except StripeUnavailable:
+        # Not remembered: Stripe delivers the event again and it is processed then.
+        return flows.Answer(503, {"status": "RetryLater"})
     await _remember(ctx, event, reservation_id)
     return flows.Answer(200, {"status": "Processed"})
 
@@ -92,6 +100,8 @@ async def _completed(ctx: PaymentContext, reservation_id: str, obj: Json) -> Non
         problem = await flows.authorize_payment(ctx, reservation_id)
     if problem is None:
         ctx.spawn(starting.try_start(ctx, reservation_id), f"start-{reservation_id}")
+    elif problem.startswith("StripeError"):
+        raise StripeUnavailable(problem)
     elif problem in {s.value for s in TERMINAL}:
         await _release_late_payment(ctx, reservation_id, obj.get("payment_intent"))
 
