@@ -136,7 +136,7 @@ async def _checkout(ctx: PaymentContext, row: PaymentReservation, request: Creat
         # Stripe fills in {CHECKOUT_SESSION_ID}; it must not be URL-encoded.
         success_url=f"{base}/Payments/Success?{urlencode(query)}&session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{base}/Payments/Cancel?{urlencode(query)}",
-        expires_at=ctx.now() + timedelta(minutes=ctx.settings.checkout_expiry_minutes),
+        expires_at=ctx.now() + _checkout_lifetime(ctx),
         metadata={
             "reservation_id": row.id,
             "charge_point_id": row.charge_point_id,
@@ -168,6 +168,15 @@ async def _checkout(ctx: PaymentContext, row: PaymentReservation, request: Creat
     )
 
 
+# Stripe refuses a session that expires less than 30 minutes after it creates it, which
+# is a moment after we compute the time: the shortest lifetime keeps a minute in hand.
+_SHORTEST_CHECKOUT = timedelta(minutes=31)
+
+
+def _checkout_lifetime(ctx: PaymentContext) -> timedelta:
+    return max(timedelta(minutes=ctx.settings.checkout_expiry_minutes), _SHORTEST_CHECKOUT)
+
+
 async def _fail(ctx: PaymentContext, reservation_id: str, code: str, message: str) -> None:
     async with ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
@@ -194,8 +203,10 @@ async def authorize_payment(ctx: PaymentContext, reservation_id: str) -> str | N
         return "MissingCheckoutSession"
     try:
         checkout = await ctx.gateway.checkout_session(session_id)
-        if checkout.status != "complete" or checkout.payment_intent_id is None:
-            return checkout.status if checkout.payment_intent_id else "MissingPaymentIntent"
+        if checkout.status != "complete":
+            return checkout.status  # open (not paid yet) or expired
+        if checkout.payment_intent_id is None:
+            return "MissingPaymentIntent"
         intent = await ctx.gateway.payment_intent(checkout.payment_intent_id)
     except GatewayError as error:
         return "StripeError" if error.transient else f"StripeError:{error.code}"

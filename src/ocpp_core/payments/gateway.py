@@ -132,7 +132,10 @@ class StripeGateway:
         """The event as plain data, once its signature checked out."""
         secret = self._settings.webhook_secret.get_secret_value()
         try:
-            stripe.WebhookSignature.verify_header(payload.decode(), signature or "", secret)
+            # Stripe's tolerance: a signature older than five minutes is a replay.
+            stripe.WebhookSignature.verify_header(
+                payload.decode(), signature or "", secret, stripe.Webhook.DEFAULT_TOLERANCE
+            )
             event: dict[str, Any] = orjson.loads(payload)
         except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError) as error:
             raise InvalidSignature(str(error)) from None

@@ -6,9 +6,9 @@ database work only; anything that sends a command to a charger is spawned.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from ocpp_core.db.models import PaymentReservation, Transaction
+from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import events
 from ocpp_core.domain.commands import RemoteStop
 from ocpp_core.domain.pricing import Tariff, amount_to_capture, settle
@@ -18,6 +18,7 @@ from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.states import Status, move, status_of
 
 DISCONNECT_REASONS = frozenset({"EVDisconnected", "EVDeparted"})
+UNPLUG_BEFORE_STOP = timedelta(seconds=30)
 
 
 async def on_event(ctx: PaymentContext, event: events.Event) -> None:
@@ -104,10 +105,19 @@ async def _check_energy_cap(ctx: PaymentContext, event: events.SessionEnergy) ->
 
 
 async def _remote_stop(ctx: PaymentContext, charge_point_id: str, transaction_id: int) -> None:
+    """Stop at the energy cap; if the charger refuses, the next reading asks again."""
     try:
-        await ctx.runtime.router.send(charge_point_id, RemoteStop(transaction_id))
+        answer = await ctx.runtime.router.send(charge_point_id, RemoteStop(transaction_id))
+        accepted = answer.get("status") == "Accepted"
     except CommandError as error:
         logger.warning("stopping transaction %s failed: %s", transaction_id, error)
+        accepted = False
+    if accepted:
+        return
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.by_transaction(session, transaction_id)
+        if row is not None and status_of(row) is Status.CHARGING:
+            row.max_energy_stop_sent_at = None
 
 
 async def stopped(ctx: PaymentContext, transaction_id: int, at: datetime, reason: str) -> None:
@@ -121,12 +131,26 @@ async def stopped(ctx: PaymentContext, transaction_id: int, at: datetime, reason
             row.idle_since = at
         if reason in DISCONNECT_REASONS:
             row.disconnected_at = at
+        elif row.disconnected_at is None:
+            connector = await session.get(Connector, (row.charge_point_id, row.connector_id))
+            # Some chargers report Available just before their StopTransaction.
+            not_before = max(filter(None, (row.charging_started_at, at - UNPLUG_BEFORE_STOP)))
+            row.disconnected_at = available_since(connector, not_before)
         if row.disconnected_at is None and tariff_of(row).waits_for_unplug:
             move(row, Status.WAITING_FOR_DISCONNECT)
             row.updated_at = ctx.now()
             return
         settle_now(ctx, row, await session.get(Transaction, transaction_id), at)
     ctx.spawn(money.perform(ctx, row.id), f"settle-{row.id}")
+
+
+def available_since(connector: Connector | None, not_before: datetime | None) -> datetime | None:
+    """When the connector became Available, if it still is and became so after ``not_before``."""
+    if connector is None or connector.status != "Available" or connector.status_at is None:
+        return None
+    if not_before is not None and connector.status_at < not_before:
+        return None
+    return connector.status_at
 
 
 def tariff_of(row: PaymentReservation) -> Tariff:

@@ -49,7 +49,7 @@ def _arm(row: PaymentReservation, state: Money, now: datetime) -> None:
 
 
 async def perform(ctx: PaymentContext, reservation_id: str) -> None:
-    """Carry out the reservation's pending money action once, if it is due."""
+    """Carry out the reservation's pending money action once (the sweep decides when)."""
     if ctx.gateway is None:
         return
     async with ctx.lock(reservation_id):

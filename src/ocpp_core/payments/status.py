@@ -69,6 +69,7 @@ def _describe(
         "live": _live(connector),
         "energyWh": energy,
         "costSoFarCents": None if row.free else so_far.total_cents,
+        "money": _money(row),
         "receipt": _receipt(row),
         "failureCode": row.failure_code,
         "failureMessage": row.failure_message,
@@ -111,12 +112,22 @@ def _live(connector: Connector | None) -> dict[str, Any] | None:
     }
 
 
-def _receipt(row: PaymentReservation) -> dict[str, Any] | None:
-    if status_of(row) is not Status.COMPLETED:
-        return None
+def _money(row: PaymentReservation) -> dict[str, Any]:
+    """Where the driver's money stands, whatever the ending: held, captured, released."""
     held = row.authorized_cents or 0
     captured = row.captured_cents or 0
     settled = row.money_state in (Money.CAPTURED, Money.RELEASED)
+    return {
+        "state": row.money_state,
+        "capturedCents": row.captured_cents,
+        "releasedCents": held - captured if settled else None,
+    }
+
+
+def _receipt(row: PaymentReservation) -> dict[str, Any] | None:
+    if status_of(row) is not Status.COMPLETED:
+        return None
+    money = _money(row)
     return {
         "energyWh": row.energy_wh,
         "energyCents": row.energy_cents,
@@ -124,9 +135,9 @@ def _receipt(row: PaymentReservation) -> dict[str, Any] | None:
         "usageCents": row.usage_cents,
         "sessionFeeCents": row.session_fee_cents,
         "amountDueCents": row.amount_due_cents,
-        "capturedCents": row.captured_cents,
-        "releasedCents": held - captured if settled else None,
-        "moneyState": row.money_state,
+        "capturedCents": money["capturedCents"],
+        "releasedCents": money["releasedCents"],
+        "moneyState": money["state"],
         "durationSeconds": _duration(row),
     }
 

@@ -17,9 +17,10 @@ from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
 from ocpp_core.payments import lifecycle, money, reservations, starting
 from ocpp_core.payments.context import PaymentContext, logger
-from ocpp_core.payments.states import MONEY_PENDING, Status, move, status_of
+from ocpp_core.payments.states import MONEY_PENDING, START_PENDING, Status, move, status_of
 
 STOP_REASON_RECOVERED = "ConnectorAvailableWithoutStop"
+UNPAID = frozenset({Status.PENDING_PAYMENT})
 
 
 async def run_forever(ctx: PaymentContext) -> None:
@@ -55,7 +56,7 @@ async def abandon_unpaid(ctx: PaymentContext) -> None:
         PaymentReservation.status == Status.PENDING_PAYMENT.value,
         PaymentReservation.created_at < cutoff,
     ):
-        await _end(ctx, reservation_id, Status.ABANDONED, "NotPaid", "not paid in time")
+        await _end(ctx, reservation_id, UNPAID, Status.ABANDONED, "NotPaid", "not paid in time")
 
 
 async def time_out_starts(ctx: PaymentContext) -> None:
@@ -65,15 +66,28 @@ async def time_out_starts(ctx: PaymentContext) -> None:
         PaymentReservation.transaction_id.is_(None),
         PaymentReservation.start_deadline_at <= ctx.now(),
     ):
-        await _end(ctx, reservation_id, Status.START_TIMEOUT, "StartTimeout", "no start in time")
+        await _end(
+            ctx,
+            reservation_id,
+            START_PENDING,
+            Status.START_TIMEOUT,
+            "StartTimeout",
+            "no start in time",
+        )
 
 
 async def _end(
-    ctx: PaymentContext, reservation_id: str, target: Status, code: str, message: str
+    ctx: PaymentContext,
+    reservation_id: str,
+    sources: frozenset[Status],
+    target: Status,
+    code: str,
+    message: str,
 ) -> None:
     async with ctx.lock(reservation_id), ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
-        if row is None or row.transaction_id is not None or status_of(row) is target:
+        # Paid, started or cancelled since it was selected: no longer this sweep's to end.
+        if row is None or row.transaction_id is not None or status_of(row) not in sources:
             return
         move(row, target)
         money.fail(row, code, message, ctx.now())
@@ -107,7 +121,7 @@ async def _recover(ctx: PaymentContext, reservation_id: str, cutoff: datetime) -
             return
         if tx.stop_at is None:
             connector = await session.get(Connector, (row.charge_point_id, row.connector_id))
-            available_at = _available_at(connector, row)
+            available_at = lifecycle.available_since(connector, row.charging_started_at)
             if available_at is None or available_at > cutoff:
                 return
             _close(tx, available_at, ctx.runtime.settings.ocpp.max_charger_power_w)
@@ -118,14 +132,6 @@ async def _recover(ctx: PaymentContext, reservation_id: str, cutoff: datetime) -
         "reservation %s: transaction %s ended (%s)", reservation_id, transaction_id, reason
     )
     await lifecycle.stopped(ctx, transaction_id, stop, reason)
-
-
-def _available_at(connector: Connector | None, row: PaymentReservation) -> datetime | None:
-    """When the connector became Available during this session, if it is Available now."""
-    if connector is None or connector.status != "Available" or connector.status_at is None:
-        return None
-    started = row.charging_started_at
-    return connector.status_at if started is None or connector.status_at >= started else None
 
 
 def _close(tx: Transaction, at: datetime, max_power_w: int) -> None:
@@ -155,23 +161,13 @@ async def _finish(ctx: PaymentContext, reservation_id: str) -> None:
         if row is None or status_of(row) is not Status.WAITING_FOR_DISCONNECT:
             return
         connector = await session.get(Connector, (row.charge_point_id, row.connector_id))
-        if _unplugged_after_stop(connector, row):
-            assert connector is not None
-            row.disconnected_at = connector.status_at
+        unplugged_at = lifecycle.available_since(connector, row.stopped_at)
+        if unplugged_at is not None:
+            row.disconnected_at = unplugged_at
         elif not _idle_fee_capped(row, now):
             return
         lifecycle.settle_now(ctx, row, await session.get(Transaction, row.transaction_id), now)
     await money.perform(ctx, reservation_id)
-
-
-def _unplugged_after_stop(connector: Connector | None, row: PaymentReservation) -> bool:
-    return (
-        connector is not None
-        and connector.status == "Available"
-        and connector.status_at is not None
-        and row.stopped_at is not None
-        and connector.status_at >= row.stopped_at
-    )
 
 
 def _idle_fee_capped(row: PaymentReservation, now: datetime) -> bool:
