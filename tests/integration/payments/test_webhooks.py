@@ -1,0 +1,383 @@
+"""Stripe webhooks against the real server: who authorizes, duplicates, order, signatures.
+
+The simulator signs and delivers its own events (with retries); events we post
+ourselves are signed with Stripe's HMAC scheme, correctly or on purpose not.
+Every test ends with the money checked at Stripe.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ocpp.v16 import call
+
+from builders import timestamp
+from chargers import TestCharger
+from integration.payments.payflow import (
+    DUE,
+    HOLD,
+    WEBHOOK_PATHS,
+    assert_nothing_held,
+    attempts_of,
+    checkout,
+    checkout_session_id,
+    clear_faults,
+    connector_status,
+    create,
+    delivered,
+    event_payload,
+    events,
+    intent,
+    money_state_is,
+    next_call,
+    paid,
+    post,
+    post_webhook,
+    priced_charger,
+    redeliver,
+    signature,
+    stage_is,
+    start_charging,
+    status,
+    stop_charging,
+    stored_event_ids,
+)
+from servers import ConnectCharger, RunningServer
+from stripe_harness import StripeSim, eventually
+
+COMPLETED = "checkout.session.completed"
+CAPTURABLE = "payment_intent.amount_capturable_updated"
+
+
+async def assert_captured_once(
+    server: RunningServer, stripe_sim: StripeSim, created: dict[str, Any]
+) -> None:
+    receipt = (await status(server, created["reservationId"]))["receipt"]
+    assert (receipt["moneyState"], receipt["capturedCents"]) == ("Captured", DUE)
+    assert receipt["releasedCents"] == HOLD - DUE
+    held = await intent(stripe_sim, created["checkoutUrl"])
+    assert (held.status, held.amount_received, held.amount_capturable) == ("succeeded", DUE, 0)
+    assert len(await events(stripe_sim, "payment_intent.succeeded")) == 1
+    assert await events(stripe_sim, "payment_intent.canceled") == []
+
+
+async def charge_and_settle(
+    server: RunningServer, cp: TestCharger, stripe_sim: StripeSim, created: dict[str, Any]
+) -> None:
+    transaction_id, id_tag = await start_charging(server, cp, created["reservationId"])
+    await stop_charging(cp, transaction_id, id_tag)
+    await money_state_is(server, created["reservationId"], "Captured")
+    await assert_captured_once(server, stripe_sim, created)
+
+
+async def all_delivered(stripe_sim: StripeSim, times: int = 1) -> list[dict[str, Any]]:
+    """Every event so far, once the simulator has delivered each ``times`` times."""
+
+    async def done() -> bool:
+        for event in await events(stripe_sim):
+            attempts = await attempts_of(stripe_sim, event["id"])
+            if sum(a["delivered"] for a in attempts) < times:
+                return False
+        return True
+
+    await eventually(done)
+    return await events(stripe_sim)
+
+
+async def delivery_over(stripe_sim: StripeSim, event_type: str) -> dict[str, Any]:
+    """The event once it was delivered, or once the simulator gave up retrying it."""
+
+    async def over() -> bool:
+        found = await events(stripe_sim, event_type)
+        if not found:
+            return False
+        attempts = await attempts_of(stripe_sim, found[0]["id"])
+        # The harness's simulator tries four times (retry delays 0.2, 0.5, 1.0 s).
+        return any(a["delivered"] for a in attempts) or len(attempts) == 4
+
+    await eventually(over)
+    return (await events(stripe_sim, event_type))[0]
+
+
+# 1. Who authorizes: the webhook alone, or the browser's Confirm first
+
+
+async def test_the_webhook_alone_authorizes_and_starts_when_the_browser_never_returns(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    cp = await priced_charger(server, charger)
+    await connector_status(cp, "Preparing")  # plugged in first: the start goes out at once
+    created = await create(server)
+    response = await stripe_sim.pay(created["checkoutUrl"])
+    assert response.status_code == 303  # the redirect nobody follows: no Confirm
+
+    start = await next_call(cp, "RemoteStartTransaction")
+    assert start["connector_id"] == 1
+
+    async def start_requested() -> bool:
+        view = await status(server, created["reservationId"])
+        return bool(view["status"] == "StartRequested" and view["authorizedCents"] == HOLD)
+
+    await eventually(start_requested)
+    completed = await delivered(stripe_sim, COMPLETED)
+    assert (await stored_event_ids(server))[completed["id"]] == 1
+
+    started = await cp.call(call.StartTransaction(1, start["id_tag"], 1_000, timestamp()))
+    await stage_is(server, created["reservationId"], "charging")
+    await stop_charging(cp, started.transaction_id, start["id_tag"])
+    await money_state_is(server, created["reservationId"], "Captured")
+    await assert_captured_once(server, stripe_sim, created)
+
+
+async def test_a_webhook_that_meets_a_stripe_outage_is_retried_and_still_starts_the_session(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    """The browser never returns and Stripe fails the webhook's check of the session once.
+
+    The server must not swallow the event: answering 2xx (and storing the event
+    id) would leave a paid driver without a session, as nothing else authorizes it.
+    """
+    cp = await priced_charger(server, charger)
+    created = await create(server)
+    await stripe_sim.fault("GET", "/v1/checkout/sessions/", "error", count=1)
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+
+    await stage_is(server, created["reservationId"], "awaitingPlug")
+    completed = await delivered(stripe_sim, COMPLETED)
+    attempts = await attempts_of(stripe_sim, completed["id"])
+    assert [a["delivered"] for a in attempts] == [False, True]
+    assert (await stored_event_ids(server))[completed["id"]] == 1
+    await charge_and_settle(server, cp, stripe_sim, created)
+
+
+async def test_confirm_authorizes_first_when_the_webhook_fails_and_the_late_webhook_changes_nothing(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    cp = await priced_charger(server, charger)
+    created = await create(server)
+    reservation_id = created["reservationId"]
+    # Stripe fails the webhook's check of the session on every delivery attempt.
+    await stripe_sim.fault("GET", "/v1/checkout/sessions/", "error", count=4)
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+    completed = await delivery_over(stripe_sim, COMPLETED)
+    assert (await status(server, reservation_id))["status"] == "PendingPayment"
+    await clear_faults(stripe_sim)
+
+    # The browser comes back: Confirm checks the hold with Stripe itself and authorizes.
+    body = {
+        "reservationId": reservation_id,
+        "checkoutSessionId": checkout_session_id(created["checkoutUrl"]),
+    }
+    confirmed = await post(server, "Confirm", body)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json() == {"status": "Authorized", "reason": "AwaitingPlug"}
+    view = await status(server, reservation_id)
+    assert (view["sessionStage"], view["authorizedCents"]) == ("awaitingPlug", HOLD)
+
+    # The webhook arrives late, the browser confirms twice: nothing changes.
+    ok_before = sum(a["delivered"] for a in await attempts_of(stripe_sim, completed["id"]))
+    await redeliver(stripe_sim, completed["id"])
+
+    async def redelivered() -> bool:
+        attempts = await attempts_of(stripe_sim, completed["id"])
+        return bool(sum(a["delivered"] for a in attempts) == ok_before + 1)
+
+    await eventually(redelivered)
+    again = await post(server, "Confirm", body)
+    assert again.json() == {"status": "Authorized", "reason": "AwaitingPlug"}
+    assert (await stored_event_ids(server))[completed["id"]] <= 1
+    view = await status(server, reservation_id)
+    assert (view["status"], view["authorizedCents"]) == ("Authorized", HOLD)
+    assert (await intent(stripe_sim, created["checkoutUrl"])).amount_capturable == HOLD
+
+    await charge_and_settle(server, cp, stripe_sim, created)
+
+
+async def test_confirm_refuses_a_session_that_is_not_the_reservations_or_not_paid(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    await priced_charger(server, charger)
+    created = await create(server)
+    reservation_id = created["reservationId"]
+    session_id = checkout_session_id(created["checkoutUrl"])
+
+    wrong = await post(
+        server, "Confirm", {"reservationId": reservation_id, "checkoutSessionId": "cs_other"}
+    )
+    assert (wrong.status_code, wrong.json()["status"]) == (400, "SessionMismatch")
+    unpaid = await post(
+        server, "Confirm", {"reservationId": reservation_id, "checkoutSessionId": session_id}
+    )
+    assert unpaid.status_code == 400, unpaid.text  # not paid yet: nothing to authorize
+    unknown = await post(
+        server, "Confirm", {"reservationId": "nope", "checkoutSessionId": session_id}
+    )
+    assert unknown.status_code == 404
+    assert (await status(server, reservation_id))["status"] == "PendingPayment"
+    assert (await checkout(stripe_sim, created["checkoutUrl"])).payment_intent is None
+
+
+# 2. Duplicate and out-of-order events
+
+
+async def test_duplicate_deliveries_of_every_event_change_no_amount(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    cp = await priced_charger(server, charger)
+    created = await paid(server, stripe_sim)
+    await charge_and_settle(server, cp, stripe_sim, created)
+    sent = await all_delivered(stripe_sim)
+    assert {e["type"] for e in sent} >= {COMPLETED, CAPTURABLE, "payment_intent.succeeded"}
+    stored = await stored_event_ids(server)
+    assert stored == {e["id"]: 1 for e in sent}
+
+    for event in sent:
+        await redeliver(stripe_sim, event["id"])
+    await all_delivered(stripe_sim, times=2)
+    # The same body posted again is recognised by its id as well.
+    for event in sent:
+        payload = event_payload(event["type"], event["data"]["object"], event_id=event["id"])
+        answer = await post_webhook(server, payload, signature(payload))
+        assert (answer.status_code, answer.json()) == (200, {"status": "Duplicate"})
+
+    assert await stored_event_ids(server) == stored
+    assert len(await events(stripe_sim)) == len(sent)  # no Stripe call was made again
+    await assert_captured_once(server, stripe_sim, created)
+
+
+async def test_out_of_order_events_after_the_capture_change_no_amount(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    cp = await priced_charger(server, charger)
+    created = await paid(server, stripe_sim)
+    await charge_and_settle(server, cp, stripe_sim, created)
+    sent = await all_delivered(stripe_sim)
+    receipt = (await status(server, created["reservationId"]))["receipt"]
+
+    session = (await checkout(stripe_sim, created["checkoutUrl"])).to_dict()
+    held = next(e for e in sent if e["type"] == CAPTURABLE)["data"]["object"]
+    late = [
+        ("checkout.session.expired", session | {"status": "expired", "url": None}),
+        (CAPTURABLE, held),  # the hold as it was before the capture
+        (COMPLETED, next(e for e in sent if e["type"] == COMPLETED)["data"]["object"]),
+        ("payment_intent.payment_failed", held | {"status": "requires_payment_method"}),
+    ]
+    for event_type, obj in late:
+        payload = event_payload(event_type, obj)
+        answer = await post_webhook(server, payload, signature(payload))
+        assert (answer.status_code, answer.json()) == (200, {"status": "Processed"}), event_type
+    await server.app.state.payments.drain()
+
+    assert (await status(server, created["reservationId"]))["receipt"] == receipt
+    assert sum((await stored_event_ids(server)).values()) == len(sent) + len(late)
+    assert len(await events(stripe_sim)) == len(sent)  # nothing was asked of Stripe
+    await assert_captured_once(server, stripe_sim, created)
+
+
+async def test_an_expiry_or_hold_event_arriving_after_authorization_keeps_the_session(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    cp = await priced_charger(server, charger)
+    created = await paid(server, stripe_sim)
+    held = (await events(stripe_sim, CAPTURABLE))[0]["data"]["object"]
+    session = (await checkout(stripe_sim, created["checkoutUrl"])).to_dict()
+
+    for event_type, obj in (
+        ("checkout.session.expired", session | {"status": "expired", "url": None}),
+        (CAPTURABLE, held),
+    ):
+        payload = event_payload(event_type, obj)
+        assert (await post_webhook(server, payload, signature(payload))).status_code == 200
+    await server.app.state.payments.drain()
+
+    view = await status(server, created["reservationId"])
+    assert (view["status"], view["sessionStage"], view["authorizedCents"]) == (
+        "Authorized",
+        "awaitingPlug",
+        HOLD,
+    )
+    assert (await intent(stripe_sim, created["checkoutUrl"])).status == "requires_capture"
+    await charge_and_settle(server, cp, stripe_sim, created)
+
+
+# 3. Signatures
+
+
+async def test_unverified_webhooks_get_400_on_both_urls_and_change_nothing(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    await priced_charger(server, charger)
+    created = await create(server)
+    reservation_id = created["reservationId"]
+    # If believed, this event would abandon the reservation.
+    session = (await checkout(stripe_sim, created["checkoutUrl"])).to_dict()
+    payload = event_payload("checkout.session.expired", session | {"status": "expired"})
+    tampered = payload.replace(b'"livemode": false', b'"livemode": true')
+    assert tampered != payload
+    now = int(time.time())
+    forged = {
+        "missing": None,
+        "empty": "",
+        "garbage": "garbage",
+        "wrong secret": signature(payload, secret="whsec_somebody_else"),
+        "other body": signature(tampered),
+        "v0 scheme only": signature(payload).replace("v1=", "v0="),
+        "no timestamp": signature(payload).split(",", 1)[1],
+        "timestamp changed": signature(payload, at=now).replace(f"t={now}", f"t={now + 1}"),
+    }
+    for path in WEBHOOK_PATHS:
+        for case, header in forged.items():
+            answer = await post_webhook(server, payload, header, path)
+            assert answer.status_code == 400, (path, case, answer.text)
+            assert answer.json() == {"status": "InvalidSignature"}, (path, case)
+
+    view = await status(server, reservation_id)
+    assert (view["status"], view["failureCode"]) == ("PendingPayment", None)
+    assert await stored_event_ids(server) == {}
+    assert (await checkout(stripe_sim, created["checkoutUrl"])).status == "open"
+    resumed = await post(server, "Resume", {"reservationId": reservation_id})
+    assert resumed.json()["status"] == "Redirect"
+
+    # The positive control: the same event, signed with the endpoint's secret, is believed.
+    answer = await post_webhook(server, payload, signature(payload), WEBHOOK_PATHS[1])
+    assert (answer.status_code, answer.json()) == (200, {"status": "Processed"})
+    view = await status(server, reservation_id)
+    assert (view["status"], view["failureCode"]) == ("Abandoned", "CheckoutExpired")
+    assert sum((await stored_event_ids(server)).values()) == 1
+
+    # A driver who still pays the (here still open) session gets the hold back.
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+
+    async def released() -> bool:
+        return (await intent(stripe_sim, created["checkoutUrl"])).status == "canceled"
+
+    await eventually(released)
+    await assert_nothing_held(stripe_sim, created["checkoutUrl"])
+    assert (await intent(stripe_sim, created["checkoutUrl"])).amount_received == 0
+
+
+async def test_signed_payloads_that_are_not_events_get_400(
+    server: RunningServer, stripe_sim: StripeSim
+) -> None:
+    for payload in (b"[]", b"{}", b'{"id": "evt_1"}', b"not json", b"\xff\xfe"):
+        for path in WEBHOOK_PATHS:
+            answer = await post_webhook(server, payload, signature(payload), path)
+            assert answer.status_code == 400, (payload, path, answer.text)
+    assert await stored_event_ids(server) == {}
+
+
+async def test_a_correctly_signed_but_stale_event_is_refused_as_a_replay(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    """Stripe's own libraries refuse a signature timestamp older than five minutes."""
+    await priced_charger(server, charger)
+    created = await create(server)
+    session = (await checkout(stripe_sim, created["checkoutUrl"])).to_dict()
+    payload = event_payload("checkout.session.expired", session | {"status": "expired"})
+    an_hour_ago = int(time.time()) - 3600
+
+    answer = await post_webhook(server, payload, signature(payload, at=an_hour_ago))
+    assert (answer.status_code, answer.json()) == (400, {"status": "InvalidSignature"})
+    assert (await status(server, created["reservationId"]))["status"] == "PendingPayment"
+    assert await stored_event_ids(server) == {}
