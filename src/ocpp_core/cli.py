@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,8 +36,19 @@ from ocpp_core.domain.pricing import (
 )
 from ocpp_core.domain.tags import NewTag, TagError
 from ocpp_core.logs import configure_logging
+from ocpp_core.management.app import create_management_app
+from ocpp_core.management.cli import (
+    listen_overrides,
+    management_command,
+    one_process_settings,
+    run_servers,
+    user,
+)
+from ocpp_core.management.run import uvicorn_config as management_uvicorn_config
+from ocpp_core.qr.cli import qr
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import serve as run_server
+from ocpp_core.server.run import uvicorn_config as server_uvicorn_config
 from ocpp_core.simulators.chargepoint.cli import simulate
 from ocpp_core.simulators.stripe.cli import stripe_sim
 
@@ -88,12 +98,13 @@ def main(ctx: click.Context, config: Path | None) -> None:
     ctx.obj["config"] = config
 
 
-def _serve(ctx: click.Context, host: str | None, port: int | None, *, embedded: bool) -> None:
+@main.command()
+@click.option("--host", help="Listen address (default 127.0.0.1).")
+@click.option("--port", type=int, help="Listen port (default 8081).")
+@click.pass_context
+def server(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the OCPP server: chargers' websockets, the API, metrics."""
     settings = _settings(ctx, host=host, port=port)
-    if embedded and not settings.api_key.get_secret_value():
-        key = secrets.token_urlsafe(24)
-        settings = settings.model_copy(update={"api_key": SecretStr(key)})
-        click.echo(f"no OCPP_CORE_API_KEY set: this run's API key is {key}", err=True)
     configure_logging(settings.log_level)
     try:
         app = create_server_app(settings)
@@ -103,24 +114,34 @@ def _serve(ctx: click.Context, host: str | None, port: int | None, *, embedded: 
 
 
 @main.command()
-@click.option("--host", help="Listen address (default 127.0.0.1).")
-@click.option("--port", type=int, help="Listen port (default 8081).")
+@click.option("--host", help="Listen address of both apps (default 127.0.0.1).")
+@click.option("--port", type=int, help="Server port (default 8081).")
+@click.option("--management-port", type=int, help="Management app port (default 8082).")
 @click.pass_context
-def server(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Run the OCPP server: chargers' websockets, the API, metrics."""
-    _serve(ctx, host, port, embedded=False)
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, management_port: int | None
+) -> None:
+    """Run the server and the management app in one process, on the embedded defaults.
 
-
-@main.command()
-@click.option("--host", help="Listen address (default 127.0.0.1).")
-@click.option("--port", type=int, help="Listen port (default 8081).")
-@click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Run everything on the embedded defaults (today: the server on SQLite).
-
-    Without a configured API key, a random one is made for this run and printed.
+    Without a configured API key or session secret, random ones are made for this
+    run (the API key is printed).
     """
-    _serve(ctx, host, port, embedded=True)
+    overrides = listen_overrides(host, management_port)
+    settings = one_process_settings(_settings(ctx, host=host, port=port, **overrides))
+    configure_logging(settings.log_level)
+    if settings.migrate_on_start:  # once, before either app starts
+        _run(upgrade(settings.database_url))
+        settings = settings.model_copy(update={"migrate_on_start": False})
+    try:
+        server_app = create_server_app(settings)
+        management_app = create_management_app(settings)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    configs = (
+        server_uvicorn_config(server_app, settings),
+        management_uvicorn_config(management_app, settings),
+    )
+    run_servers(*configs)
 
 
 @main.group()
@@ -371,7 +392,10 @@ def demo(port: int, chargers: int, duration: float | None) -> None:
 
 
 main.add_command(simulate)
+main.add_command(management_command)
+main.add_command(user)
 main.add_command(stripe_sim)
+main.add_command(qr)
 
 
 if __name__ == "__main__":

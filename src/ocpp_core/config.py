@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -28,6 +29,7 @@ from pydantic_settings import (
 ENV_PREFIX = "OCPP_CORE_"
 CONFIG_ENV_VAR = "OCPP_CORE_CONFIG"
 MIN_API_KEY_LENGTH = 16
+MIN_SESSION_SECRET_LENGTH = 32
 
 _toml_file: ContextVar[Path | None] = ContextVar("_toml_file", default=None)
 
@@ -180,6 +182,61 @@ class PaymentSettings(_Section):
     )
 
 
+class ManagementSettings(_Section):
+    """The operator web app: where it listens, how it reaches the server, its sessions."""
+
+    host: str = Field(default="127.0.0.1", description="Listen address of the management app.")
+    port: int = Field(
+        default=8082, ge=0, le=65_535, description="Listen port of the management app."
+    )
+    server_api_url: str = Field(
+        default="http://127.0.0.1:8081",
+        description="Base URL of the server's /API (sent with X-API-Key: api_key).",
+    )
+    server_api_timeout: float = Field(
+        default=4.0, gt=0, le=120, description="Seconds to wait for the server's live status."
+    )
+    session_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description=f"Signs the session cookie ({MIN_SESSION_SECRET_LENGTH}+ characters).",
+    )
+    session_hours: int = Field(
+        default=12, ge=1, le=24 * 30, description="Hours a login lasts without any request."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Send the session cookie only over https (set behind TLS)."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins per name and address per window."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, le=10_000, description="Failed logins per address, any name, per window."
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, le=1440, description="Minutes a failed login counts towards the limits."
+    )
+    dashboard_refresh_seconds: float = Field(
+        default=5.0, ge=0.5, le=3600, description="How often the dashboard tiles refresh."
+    )
+
+    @field_validator("server_api_url")
+    @classmethod
+    def _api_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if urlsplit(value).scheme not in {"http", "https"} or not urlsplit(value).netloc:
+            raise ValueError("must start with http:// or https:// and name a host")
+        return value
+
+    def require_session_secret(self) -> None:
+        """Refuse to sign sessions with a guessable secret (there is no safe default)."""
+        if len(self.session_secret.get_secret_value()) < MIN_SESSION_SECRET_LENGTH:
+            raise ConfigError(
+                f"{ENV_PREFIX}MANAGEMENT__SESSION_SECRET (management.session_secret): set a "
+                f"secret of at least {MIN_SESSION_SECRET_LENGTH} characters, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+
+
 class Settings(BaseSettings):
     """Everything ocpp-core can be told; see the README for the table."""
 
@@ -203,10 +260,17 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level: debug, info, warning or error."
     )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8082",
+        description="Base URL drivers reach the management app at; QR codes link under it.",
+    )
     ocpp: OcppSettings = OcppSettings()
     tls: TlsSettings = TlsSettings()
     stripe: StripeSettings = StripeSettings()
     payments: PaymentSettings = PaymentSettings()
+    management: ManagementSettings = Field(
+        default=ManagementSettings(), description="The operator web app (management.*)."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -214,6 +278,17 @@ class Settings(BaseSettings):
         scheme = value.split(":", 1)[0].split("+", 1)[0]
         if scheme not in {"sqlite", "postgresql", "postgres"}:
             raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must start with http:// or https:// and name a host")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query (?) or fragment (#)")
         return value
 
     @classmethod

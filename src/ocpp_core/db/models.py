@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -278,3 +279,29 @@ class StripeWebhookEvent(Base):
     type: Mapped[str] = mapped_column(String(100))
     reservation_id: Mapped[str | None] = mapped_column(String(36))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """An operator of the management app; the password is an scrypt hash (see security)."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """One failed login, kept for the throttling window; shared by every management node."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_address_time", "address", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -1,0 +1,1 @@
+"""The management app: the operators' pages (login, dashboard), server-rendered with htmx."""

@@ -1,0 +1,127 @@
+"""``create_management_app(settings)``: the operator UI (login, dashboard) on its own ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ocpp_core.clock import Clock, utc_now
+from ocpp_core.config import Settings
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.session import Database
+from ocpp_core.management import account, dashboard
+from ocpp_core.management.auth import LoginRequired, to_login
+from ocpp_core.management.context import ManagementContext
+from ocpp_core.management.csrf import CsrfMiddleware
+from ocpp_core.management.headers import SecurityHeaders
+from ocpp_core.management.server_api import ServerApi
+from ocpp_core.management.templating import STATIC_PREFIX, StaticAssets, build_templates, render
+from ocpp_core.management.throttle import Limits
+
+SESSION_COOKIE = "ocpp_core_session"
+
+
+def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
+    settings.require_api_key()
+    settings.management.require_session_secret()
+    context = _build_context(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await upgrade(settings.database_url)
+        try:
+            yield
+        finally:
+            await context.server.close()
+            await context.db.close()
+
+    app = FastAPI(
+        title="ocpp-core management",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # pages, not an API
+    )
+    app.state.management = context
+    app.include_router(account.router)
+    app.include_router(dashboard.router)
+    app.mount(STATIC_PREFIX, StaticAssets(), name="static")
+    app.add_exception_handler(LoginRequired, to_login)
+    app.add_exception_handler(HTTPException, _error_page)
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    _add_middleware(app, settings)
+    return app
+
+
+def _build_context(settings: Settings, clock: Clock) -> ManagementContext:
+    management = settings.management
+    server = ServerApi(
+        management.server_api_url,
+        settings.api_key.get_secret_value(),
+        management.server_api_timeout,
+    )
+    return ManagementContext(
+        settings=settings,
+        db=Database(settings.database_url),
+        server=server,
+        templates=build_templates(),
+        limits=Limits.from_settings(management),
+        clock=clock,
+    )
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Outermost last: compression, headers, the session, then the CSRF check inside it."""
+    management = settings.management
+    app.add_middleware(CsrfMiddleware, rejected=_csrf_rejected)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=management.session_secret.get_secret_value(),
+        # __Host-: the browser refuses it unless Secure, for this host alone, path /.
+        session_cookie=f"__Host-{SESSION_COOKIE}" if management.secure_cookies else SESSION_COOKIE,
+        max_age=management.session_hours * 3600,
+        same_site="lax",
+        https_only=management.secure_cookies,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+
+async def _error_page(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    message = _MESSAGES.get(error.status_code, error.detail)
+    return _error(request, error.status_code, message, headers=error.headers)
+
+
+async def _bad_request(request: Request, _: Exception) -> Response:
+    return _error(request, 400, _MESSAGES[400])
+
+
+async def _csrf_rejected(request: Request) -> Response:
+    return _error(request, 403, _CSRF_MESSAGE)
+
+
+def _error(
+    request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
+) -> Response:
+    values = {"status": status, "message": message}
+    return render(request, "errors/error.html", values, status_code=status, headers=headers)
+
+
+_MESSAGES = {
+    400: "The request was not understood.",
+    404: "There is no such page.",
+    405: "That is not how this page is used.",
+}
+_CSRF_MESSAGE = (
+    "The form has expired or was sent from another site. Go back, reload the page and try again."
+)

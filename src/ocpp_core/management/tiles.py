@@ -1,0 +1,193 @@
+"""Dashboard tiles: one per connector, from the server's live status and the database.
+
+The server says which chargers are online and what their connectors do; the
+database holds the last known state of the rest and the open transactions.
+Tiles are plain values, so a board can be compared with the one the browser
+shows and an unchanged board costs no repaint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import ChargePoint, Connector, Transaction
+from ocpp_core.management.server_api import LiveCharger, LiveConnector
+
+OCCUPIED = frozenset(
+    {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
+)
+_KINDS = {"Available": "available", "Faulted": "faulted", "Unavailable": "unavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What a connector last reported."""
+
+    status: str | None = None
+    error_code: str | None = None
+    status_at: datetime | None = None
+    meter_wh: int | None = None
+    power_w: int | None = None
+    soc_percent: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    charge_point_id: str
+    connector_id: int | None
+    label: str
+    status: str  # what the tile says: an OCPP status, "Offline" or "Unknown"
+    kind: str  # available | occupied | faulted | unavailable | offline | unknown
+    online: bool | None  # None: the server could not be asked
+    last_status: str | None = None  # an offline connector's last report
+    error_code: str | None = None
+    status_at: datetime | None = None
+    power_kw: str | None = None
+    session_kwh: str | None = None
+    soc_percent: int | None = None
+    started_at: datetime | None = None
+    duration: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.charge_point_id}/{self.connector_id or 0}"
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    tiles: tuple[Tile, ...]
+    server_reachable: bool
+
+    @property
+    def version(self) -> str:
+        """Changes whenever anything shown changes (durations tick by the minute)."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The database's side of the board."""
+
+    charge_points: Sequence[ChargePoint]
+    connectors: Sequence[Connector]
+    open_transactions: Sequence[Transaction]
+
+
+async def load_snapshot(session: AsyncSession) -> Snapshot:
+    charge_points = (await session.scalars(select(ChargePoint).order_by(ChargePoint.id))).all()
+    connectors = (await session.scalars(select(Connector))).all()
+    open_transactions = (
+        await session.scalars(
+            select(Transaction).where(Transaction.stop_at.is_(None)).order_by(Transaction.id)
+        )
+    ).all()
+    return Snapshot(charge_points, connectors, open_transactions)
+
+
+def build_board(snapshot: Snapshot, live: Sequence[LiveCharger] | None, now: datetime) -> Board:
+    online = None if live is None else {charger.id for charger in live}
+    states = {(c.charge_point_id, c.connector_id): _stored(c) for c in snapshot.connectors}
+    for charger in live or ():
+        for connector in charger.connectors:
+            states[(charger.id, connector.connectorId)] = _live(connector)
+    names = {(c.charge_point_id, c.connector_id): c.name for c in snapshot.connectors}
+    # Ordered by id, so the newest open transaction of a connector wins.
+    sessions = {(t.charge_point_id, t.connector_id): t for t in snapshot.open_transactions}
+    tiles: list[Tile] = []
+    for cp in snapshot.charge_points:
+        numbers = sorted(n for (cp_id, n) in states if cp_id == cp.id)
+        cp_online = None if online is None else cp.id in online
+        if not numbers:
+            tiles.append(_tile(cp.id, None, cp.name or cp.id, State(), cp_online, None, now))
+        for number in numbers:
+            key = (cp.id, number)
+            label = names.get(key) or _label(cp, number, several=len(numbers) > 1)
+            tiles.append(
+                _tile(cp.id, number, label, states[key], cp_online, sessions.get(key), now)
+            )
+    return Board(tuple(tiles), server_reachable=live is not None)
+
+
+def _label(cp: ChargePoint, number: int, *, several: bool) -> str:
+    name = cp.name or cp.id
+    return f"{name}:{number}" if several else name
+
+
+def _tile(
+    cp_id: str,
+    number: int | None,
+    label: str,
+    state: State,
+    online: bool | None,
+    transaction: Transaction | None,
+    now: datetime,
+) -> Tile:
+    status = state.status or ("Occupied" if transaction else "Unknown")
+    kind = "occupied" if status in OCCUPIED else _KINDS.get(status, "unknown")
+    if online is False:
+        status, kind = "Offline", "offline"
+    busy = kind == "occupied"
+    return Tile(
+        cp_id,
+        number,
+        label,
+        status,
+        kind,
+        online,
+        last_status=state.status if online is False else None,
+        error_code=state.error_code if state.error_code not in (None, "NoError") else None,
+        status_at=state.status_at,
+        power_kw=_kw(state.power_w) if busy else None,
+        session_kwh=_session_kwh(transaction, state),
+        soc_percent=state.soc_percent if busy else None,
+        started_at=transaction.start_at if transaction else None,
+        duration=_duration(now - transaction.start_at) if transaction else None,
+    )
+
+
+def _stored(row: Connector) -> State:
+    return State(
+        row.status, row.error_code, row.status_at, row.meter_wh, row.power_w, row.soc_percent
+    )
+
+
+def _live(connector: LiveConnector) -> State:
+    return State(
+        connector.status,
+        connector.errorCode,
+        connector.statusAt,
+        connector.meterWh,
+        connector.powerW,
+        connector.socPercent,
+    )
+
+
+def _kw(power_w: int | None) -> str | None:
+    return None if power_w is None else f"{power_w / 1000:.1f}"
+
+
+def _session_kwh(transaction: Transaction | None, state: State) -> str | None:
+    if transaction is None:
+        return None
+    register = transaction.last_meter_wh
+    if state.meter_wh is not None and (register is None or state.meter_wh > register):
+        register = state.meter_wh
+    energy = max(0, (register or transaction.meter_start_wh) - transaction.meter_start_wh)
+    return f"{energy / 1000:.2f}"
+
+
+def _duration(elapsed: timedelta) -> str:
+    minutes = max(0, int(elapsed.total_seconds() // 60))
+    if minutes < 1:
+        return "< 1 min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 1:
+        return f"{minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if days else f"{hours} h {minutes:02d} min"

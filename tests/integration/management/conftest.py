@@ -1,0 +1,91 @@
+"""The management app on a loopback port, talking to the real server of ``tests/conftest.py``.
+
+Operators are added through the domain functions, as ``ocpp-core user add`` does.
+Pages are driven by Debian's Chromium through Playwright; a missing Chromium fails
+the browser tests (it is never skipped and never downloaded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, async_playwright
+from pydantic import SecretStr
+
+from integration.management.pages import (
+    ADMIN,
+    SESSION_SECRET,
+    VIEWER,
+    RunningManagement,
+    running_management,
+)
+from ocpp_core.clock import utc_now
+from ocpp_core.config import ManagementSettings, Settings
+from ocpp_core.domain import users
+from ocpp_core.domain.users import Role
+from servers import RunningServer
+
+
+@pytest.fixture
+def management_settings(settings: Settings, server: RunningServer) -> Settings:
+    section = ManagementSettings(
+        server_api_url=server.http_url,
+        session_secret=SecretStr(SESSION_SECRET),
+        dashboard_refresh_seconds=0.5,
+    )
+    return settings.model_copy(update={"management": section})
+
+
+@pytest.fixture
+async def management(management_settings: Settings) -> AsyncIterator[RunningManagement]:
+    async with running_management(management_settings) as running:
+        async with running.db.session() as session:
+            for name, password, role in (
+                (*ADMIN, Role.ADMIN),
+                (*VIEWER, Role.VIEWER),
+            ):
+                await users.add(session, name=name, password=password, role=role, now=utc_now())
+        yield running
+
+
+@pytest.fixture
+async def client(management: RunningManagement) -> AsyncIterator[httpx.AsyncClient]:
+    """An anonymous browser-like client: keeps cookies, doesn't follow redirects."""
+    async with httpx.AsyncClient(base_url=management.url) as anonymous:
+        yield anonymous
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the page tests drive Debian's Chromium "
+            "(apt-get install chromium; .ci/run installs it)",
+            pytrace=False,
+        )
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -1,0 +1,73 @@
+"""Helpers for the management tests: the running app, logging in, reading pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from fastapi import FastAPI
+
+from ocpp_core.config import Settings
+from ocpp_core.db.session import Database
+from ocpp_core.management.app import create_management_app
+from ocpp_core.management.context import ManagementContext
+from ocpp_core.management.run import uvicorn_config
+from servers import listening_socket, serving
+
+ADMIN = ("ada", "ada-says-correct-horse")
+VIEWER = ("vic", "vic-says-battery-staple")
+SESSION_SECRET = "test-session-secret-0123456789abcdefghij"
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class RunningManagement:
+    app: FastAPI
+    url: str
+
+    @property
+    def context(self) -> ManagementContext:
+        context: ManagementContext = self.app.state.management
+        return context
+
+    @property
+    def db(self) -> Database:
+        return self.context.db
+
+
+@asynccontextmanager
+async def running_management(settings: Settings) -> AsyncIterator[RunningManagement]:
+    sock, url = listening_socket()
+    app = create_management_app(settings)
+    async with serving(uvicorn_config(app, settings), sock):
+        yield RunningManagement(app, url)
+
+
+def csrf_token(html: str) -> str:
+    match = _TOKEN.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+async def post_login(
+    client: httpx.AsyncClient,
+    name: str,
+    password: str,
+    *,
+    headers: dict[str, str] | None = None,
+    return_url: str | None = None,
+) -> httpx.Response:
+    """Fill in and send the login form, as a browser would."""
+    page = await client.get("/Account/Login", headers=headers)
+    form = {"csrf_token": csrf_token(page.text), "name": name, "password": password}
+    if return_url is not None:
+        form["ReturnUrl"] = return_url
+    return await client.post("/Account/Login", data=form, headers=headers)
+
+
+async def log_in(client: httpx.AsyncClient, name: str, password: str) -> None:
+    response = await post_login(client, name, password)
+    assert response.status_code == 303, response.text

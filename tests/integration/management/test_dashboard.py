@@ -1,0 +1,192 @@
+"""The dashboard: tiles from a real server with real chargers, and from the database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+import httpx
+from ocpp.v16 import call
+from pydantic import SecretStr
+
+from builders import NOW, add_charge_point, add_tag, timestamp
+from integration.management.pages import (
+    ADMIN,
+    VIEWER,
+    RunningManagement,
+    log_in,
+    running_management,
+)
+from ocpp_core.config import ManagementSettings, Settings
+from ocpp_core.db.models import Connector
+from ocpp_core.domain import users
+from ocpp_core.domain.users import Role
+from servers import ConnectCharger, RunningServer
+
+_TILE = re.compile(
+    r'<article class="tile tile--(\w+)" id="[^"]*" data-tile="([^"]+)"\s+data-status="([^"]+)"'
+)
+_VERSION = re.compile(r'data-version="([0-9a-f]+)"')
+
+
+def tiles(html: str) -> dict[str, tuple[str, str]]:
+    """Each tile's key with its kind and status."""
+    return {key: (kind, status) for kind, key, status in _TILE.findall(html)}
+
+
+def tile_html(html: str, key: str) -> str:
+    start = html.index(f'data-tile="{key}"')
+    return html[start : html.index("</article>", start)]
+
+
+async def test_a_connected_chargers_connector_shows_its_status(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1", name="Yard")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    await log_in(client, *VIEWER)
+
+    page = await client.get("/")
+
+    assert page.status_code == 200
+    assert tiles(page.text) == {"CP1/1": ("available", "Available")}
+    assert '<h2 id="tile-CP1/1-name">Yard</h2>' in page.text  # one connector: the station's name
+
+
+async def test_a_charging_tile_shows_power_energy_soc_and_duration(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    db = server.runtime.db
+    await add_charge_point(db, "CP1", name="Yard")
+    await add_tag(db, "TAG1")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Preparing", timestamp=timestamp()))
+    started = await cp.call(call.StartTransaction(1, "TAG1", 10_000, timestamp()))
+    later = timestamp(NOW + timedelta(minutes=10))
+    await cp.call(call.StatusNotification(1, "NoError", "Charging", timestamp=later))
+    sample = {
+        "timestamp": later,
+        "sampledValue": [
+            {"value": "11500", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+            {"value": "7400", "measurand": "Power.Active.Import", "unit": "W"},
+            {"value": "42", "measurand": "SoC", "unit": "Percent"},
+        ],
+    }
+    await cp.call(call.MeterValues(1, [sample], transaction_id=started.transaction_id))
+    await log_in(client, *ADMIN)
+
+    html = (await client.get("/")).text
+
+    assert tiles(html) == {"CP1/1": ("occupied", "Charging")}
+    tile = tile_html(html, "CP1/1")
+    assert "<dd>7.4 kW</dd>" in tile
+    assert "<dd>1.50 kWh</dd>" in tile
+    assert "<dd>42 %</dd>" in tile
+    assert '<time datetime="2026-11-28T12:00:00+00:00">12:00 UTC</time>' in tile
+
+
+async def test_several_connectors_are_numbered_and_a_name_wins(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    db = server.runtime.db
+    await add_charge_point(db, "CP1", name="Yard")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    await cp.call(call.StatusNotification(2, "GroundFailure", "Faulted", timestamp=timestamp()))
+    async with db.session() as session:
+        connector = await session.get(Connector, ("CP1", 2))
+        assert connector is not None
+        connector.name = "Left bay"
+    await log_in(client, *VIEWER)
+
+    html = (await client.get("/")).text
+
+    assert tiles(html) == {"CP1/1": ("available", "Available"), "CP1/2": ("faulted", "Faulted")}
+    assert ">Yard:1</h2>" in html
+    assert ">Left bay</h2>" in html
+    assert "(GroundFailure)" in tile_html(html, "CP1/2")
+
+
+async def test_a_charger_that_is_not_connected_is_offline_with_its_last_report(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    await add_charge_point(server.runtime.db, "CP2", name="Never seen")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Charging", timestamp=timestamp()))
+    await cp.connection.websocket.close()
+    await log_in(client, *VIEWER)
+
+    # Nothing signals when the server has handled the disconnect, so poll.
+    async with asyncio.timeout(5):
+        while 'data-status="Charging"' in (html := (await client.get("/")).text):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    assert tiles(html) == {"CP1/1": ("offline", "Offline"), "CP2/0": ("offline", "Offline")}
+    assert "Last reported: Charging" in tile_html(html, "CP1/1")
+
+
+async def test_an_unreachable_server_shows_a_banner_and_the_stored_state(
+    settings: Settings, server: RunningServer
+) -> None:
+    db = server.runtime.db
+    await add_charge_point(db, "CP1", name="Yard")
+    async with db.session() as session:
+        session.add(Connector(charge_point_id="CP1", connector_id=1, status="Available"))
+        await users.add(session, name=VIEWER[0], password=VIEWER[1], role=Role.VIEWER, now=NOW)
+    section = ManagementSettings(
+        server_api_url="http://127.0.0.1:9",  # nothing listens on the discard port
+        server_api_timeout=2,
+        session_secret=SecretStr("s" * 40),
+    )
+    async with (
+        running_management(settings.model_copy(update={"management": section})) as management,
+        httpx.AsyncClient(base_url=management.url) as client,
+    ):
+        await log_in(client, *VIEWER)
+        html = (await client.get("/")).text
+
+    assert 'role="alert"' in html
+    assert "The OCPP server can't be reached" in html
+    assert tiles(html) == {"CP1/1": ("available", "Available")}
+    assert "Online state unknown" in html
+
+
+async def test_the_fragment_is_204_while_nothing_changes(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    await log_in(client, *VIEWER)
+    [version] = _VERSION.findall((await client.get("/")).text)
+
+    unchanged = await client.get("/Home/Tiles", params={"v": version})
+    await cp.call(call.StatusNotification(1, "NoError", "Preparing", timestamp=timestamp()))
+    changed = await client.get("/Home/Tiles", params={"v": version})
+
+    assert unchanged.status_code == 204
+    assert changed.status_code == 200
+    assert "<html" not in changed.text  # the fragment alone
+    assert tiles(changed.text) == {"CP1/1": ("occupied", "Preparing")}
+    assert _VERSION.findall(changed.text) != [version]
+
+
+async def test_no_charge_points_says_how_to_add_one(client: httpx.AsyncClient) -> None:
+    await log_in(client, *VIEWER)
+
+    html = (await client.get("/")).text
+
+    assert "ocpp-core chargepoint add ID" in html
+
+
+async def test_the_dashboard_polls_at_the_configured_pace(
+    management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    await log_in(client, *VIEWER)
+
+    html = (await client.get("/")).text
+
+    assert 'hx-get="/Home/Tiles" hx-trigger="every 0.5s"' in html
