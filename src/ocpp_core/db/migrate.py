@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +19,16 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+# Alembic keeps its running context in module globals: two upgrades at once in one
+# process (two apps starting together) would tear each other's context down.
+_one_at_a_time = threading.Lock()
+
+
+def _upgrade(database_url: str, revision: str) -> None:
+    with _one_at_a_time:
+        command.upgrade(alembic_config(database_url), revision)
+
+
 async def upgrade(database_url: str, revision: str = "head") -> None:
     """Run the migrations; Alembic is synchronous, so it runs off the event loop."""
-    await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
+    await asyncio.to_thread(_upgrade, database_url, revision)
