@@ -90,6 +90,13 @@ async def database_url(tmp_path: Path, pg_template: str | None) -> AsyncIterator
 
 
 @pytest.fixture
+async def migrated(database_url: str) -> str:
+    """The test database, migrated up front (for tests that look at what a command left)."""
+    await upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
 def ocpp_settings() -> OcppSettings:
     return OcppSettings(command_timeout=3, keepalive_interval=5, keepalive_timeout=5)
 

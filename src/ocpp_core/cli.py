@@ -7,21 +7,19 @@ import contextlib
 import csv
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.cli_support import cli_settings, in_session, run, user_errors
 from ocpp_core.clock import utc_now
-from ocpp_core.config import ConfigError, Settings, load_settings
+from ocpp_core.config import ConfigError
 from ocpp_core.db.migrate import upgrade
-from ocpp_core.db.session import Database
-from ocpp_core.demo import run_demo
+from ocpp_core.demo import Ports, run_demo
 from ocpp_core.domain import chargepoints, tags, tariffs
 from ocpp_core.domain.chargepoints import NewChargePoint, ProvisioningError
 from ocpp_core.domain.pricing import (
@@ -52,36 +50,7 @@ from ocpp_core.server.run import uvicorn_config as server_uvicorn_config
 from ocpp_core.simulators.chargepoint.cli import simulate
 from ocpp_core.simulators.stripe.cli import stripe_sim
 
-T = TypeVar("T")
-
-
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    try:
-        return load_settings(ctx.obj.get("config"), **overrides)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coroutine)
-    except (ProvisioningError, TagError, TariffError, ConfigError) as error:
-        raise click.ClickException(str(error)) from None
-    except DBAPIError as error:  # unreachable server, missing database, wrong credentials
-        raise click.ClickException(f"database error: {error.orig}") from None
-    except OSError as error:  # refused connection, unresolvable host
-        raise click.ClickException(f"database error: {error}") from None
-
-
-async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    if settings.migrate_on_start:
-        await upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        async with db.session() as session:
-            return await work(session)
-    finally:
-        await db.close()
+_USER_ERRORS = (ProvisioningError, TagError, TariffError, ConfigError)
 
 
 @click.group()
@@ -104,12 +73,10 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_context
 def server(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the OCPP server: chargers' websockets, the API, metrics."""
-    settings = _settings(ctx, host=host, port=port)
+    settings = cli_settings(ctx, host=host, port=port)
     configure_logging(settings.log_level)
-    try:
+    with user_errors(ConfigError):
         app = create_server_app(settings)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
     asyncio.run(run_server(app, settings))
 
 
@@ -127,16 +94,14 @@ def serve(
     run (the API key is printed).
     """
     overrides = listen_overrides(host, management_port)
-    settings = one_process_settings(_settings(ctx, host=host, port=port, **overrides))
+    settings = one_process_settings(cli_settings(ctx, host=host, port=port, **overrides))
     configure_logging(settings.log_level)
     if settings.migrate_on_start:  # once, before either app starts
-        _run(upgrade(settings.database_url))
+        run(upgrade(settings.database_url), *_USER_ERRORS)
         settings = settings.model_copy(update={"migrate_on_start": False})
-    try:
+    with user_errors(ConfigError):
         server_app = create_server_app(settings)
         management_app = create_management_app(settings)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
     configs = (
         server_uvicorn_config(server_app, settings),
         management_uvicorn_config(management_app, settings),
@@ -153,8 +118,8 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Apply all pending migrations."""
-    settings = _settings(ctx)
-    _run(upgrade(settings.database_url))
+    settings = cli_settings(ctx)
+    run(upgrade(settings.database_url), *_USER_ERRORS)
     click.echo("database is up to date")
 
 
@@ -182,7 +147,10 @@ def chargepoint_add(
             raise click.UsageError("give --password or --generate-password, not both")
         password = secrets.token_urlsafe(24)
     new = NewChargePoint(charge_point_id, name, password)
-    _run(_with_session(_settings(ctx), lambda s: chargepoints.add(s, new, now=utc_now())))
+    run(
+        in_session(cli_settings(ctx), lambda s: chargepoints.add(s, new, now=utc_now())),
+        *_USER_ERRORS,
+    )
     click.echo(f"added charge point {charge_point_id}")
     if generate_password:
         click.echo(f"password (shown once): {password}")
@@ -195,7 +163,10 @@ def chargepoint_import(ctx: click.Context, csv_file: Any) -> None:
     """Add charge points from a CSV file with the header row id,name,password."""
     rows = _read_charge_points(csv_file)
     now = utc_now()
-    added = _run(_with_session(_settings(ctx), lambda s: chargepoints.add_many(s, rows, now=now)))
+    added = run(
+        in_session(cli_settings(ctx), lambda s: chargepoints.add_many(s, rows, now=now)),
+        *_USER_ERRORS,
+    )
     click.echo(f"imported {added} charge points, skipped {len(rows) - added} that already exist")
 
 
@@ -220,7 +191,7 @@ def _read_charge_points(handle: Any) -> list[NewChargePoint]:
 @click.pass_context
 def chargepoint_list(ctx: click.Context) -> None:
     """List charge points with what they reported at boot."""
-    rows = _run(_with_session(_settings(ctx), chargepoints.list_all))
+    rows = run(in_session(cli_settings(ctx), chargepoints.list_all), *_USER_ERRORS)
     click.echo(f"{'ID':<24} {'NAME':<24} {'AUTH':<8} {'MODEL':<24} LAST SEEN")
     for row in rows:
         auth = "password" if row.password_hash else ("cert" if row.client_cert_thumbprint else "-")
@@ -285,7 +256,7 @@ def chargepoint_price(
         "free": free,
     }
     changes = {field: value for field, value in options.items() if value is not None}
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
 
     async def work(session: AsyncSession) -> Tariff:
         current = await tariffs.current_tariff(
@@ -296,7 +267,7 @@ def chargepoint_price(
         await tariffs.set_tariff(session, charge_point_id, tariff, min_hold_cents=minimum)
         return tariff
 
-    tariff = _run(_with_session(settings, work))
+    tariff = run(in_session(settings, work), *_USER_ERRORS)
     click.echo(f"charge point {charge_point_id}: {tariffs.describe(tariff)}")
     hold = "none (free)" if tariff.free else format_money(hold_cents(tariff), tariff.currency)
     click.echo(f"card hold: {hold}")
@@ -306,10 +277,8 @@ def _decimal(text: str | None, scale: int, option: str) -> int | None:
     """The option in exact integer units; a bad value stops the command before any change."""
     if text is None:
         return None
-    try:
+    with user_errors(TariffError):
         return parse_money(text, scale=scale, name=option)
-    except TariffError as error:
-        raise click.ClickException(str(error)) from None
 
 
 @main.group()
@@ -339,7 +308,7 @@ def tag_add(
     """Add a charge tag."""
     expires_at = expires.replace(tzinfo=utc_now().tzinfo) if expires else None
     new = NewTag(tag_id, name, parent, expires_at, blocked)
-    _run(_with_session(_settings(ctx), lambda s: tags.add(s, new, now=utc_now())))
+    run(in_session(cli_settings(ctx), lambda s: tags.add(s, new, now=utc_now())), *_USER_ERRORS)
     click.echo(f"added tag {tag_id}")
 
 
@@ -354,41 +323,47 @@ def tag_free(
 ) -> None:
     """Let a tag charge for free, at one station or at all of them."""
     where = f"at {charge_point_id}" if charge_point_id else "at every station"
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     if revoke:
         if note is not None:
             raise click.UsageError("--note goes with a grant, not with --revoke")
-        removed = _run(
-            _with_session(
+        removed = run(
+            in_session(
                 settings,
                 lambda s: tariffs.revoke_free_charging(
                     s, tag_id=tag_id, charge_point_id=charge_point_id
                 ),
-            )
+            ),
+            *_USER_ERRORS,
         )
         verb = "no longer charges" if removed else "had no privilege to charge"
         click.echo(f"tag {tag_id} {verb} for free {where}")
         return
-    _run(
-        _with_session(
+    run(
+        in_session(
             settings,
             lambda s: tariffs.grant_free_charging(
                 s, tag_id=tag_id, charge_point_id=charge_point_id, note=note, now=utc_now()
             ),
-        )
+        ),
+        *_USER_ERRORS,
     )
     click.echo(f"tag {tag_id} charges for free {where}")
 
 
 @main.command()
 @click.option("--port", type=int, default=8081, show_default=True, help="Server port.")
+@click.option("--management-port", type=int, default=8082, show_default=True)
+@click.option("--stripe-port", type=int, default=12111, show_default=True)
 @click.option("--chargers", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option("--duration", type=float, help="Stop after this many seconds.")
-def demo(port: int, chargers: int, duration: float | None) -> None:
-    """Run the server with simulated chargers that charge, on a fresh SQLite file."""
+def demo(
+    port: int, management_port: int, stripe_port: int, chargers: int, duration: float | None
+) -> None:
+    """Everything on a fresh SQLite file: server, management, Stripe simulator, chargers."""
     configure_logging("warning")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(port, chargers, duration))
+        asyncio.run(run_demo(Ports(port, management_port, stripe_port), chargers, duration))
 
 
 main.add_command(simulate)

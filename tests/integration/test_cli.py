@@ -6,43 +6,26 @@ same tests run on SQLite and, with ``OCPP_CORE_TEST_DATABASE_URL``, PostgreSQL.
 """
 
 import asyncio
-import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import click
 import pytest
 from alembic import command as alembic_command
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cli_harness import Env, env_for, query, run
 from ocpp_core.cli import main
-from ocpp_core.db.migrate import alembic_config, upgrade
+from ocpp_core.db.migrate import alembic_config
 from ocpp_core.db.models import ChargePoint, ChargeTag
-from ocpp_core.db.session import Database
 from ocpp_core.security import MAX_CHARGER_PASSWORD, MIN_CHARGER_PASSWORD, verify_secret
 
-T = TypeVar("T")
 PASSWORD = "correct-horse-battery-staple"
-Env = dict[str, str | None]
-
-
-def env_for(database_url: str) -> Env:
-    """The test database, and none of the OCPP_CORE_* settings of the shell running the tests."""
-    inherited: Env = {name: None for name in os.environ if name.startswith("OCPP_CORE_")}
-    return {**inherited, "OCPP_CORE_DATABASE_URL": database_url}
-
-
-@pytest.fixture
-async def migrated(database_url: str) -> str:
-    """Migrated up front, so checks of what a failed command left behind find the tables."""
-    await upgrade(database_url)
-    return database_url
 
 
 @pytest.fixture
@@ -55,27 +38,6 @@ async def empty_database_url(database_url: str) -> str:
     # PostgreSQL test databases are cloned from a migrated template: start from no schema.
     await asyncio.to_thread(alembic_command.downgrade, alembic_config(database_url), "base")
     return database_url
-
-
-def run(args: Sequence[str], env: Env, *, exit_code: int = 0) -> Result:
-    result = CliRunner().invoke(main, list(args), env=env)
-    # Anything but a clean exit (SystemExit from click) is a crash with a traceback.
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == exit_code, result.output
-    return result
-
-
-def query(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def go() -> T:
-        db = Database(database_url)
-        try:
-            async with db.session() as session:
-                return await work(session)
-        finally:
-            await db.close()
-
-    return asyncio.run(go())
 
 
 def charge_point(database_url: str, charge_point_id: str) -> ChargePoint | None:

@@ -4,8 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integration.test_cli import Env, env_for, query, run
-from ocpp_core.db.migrate import upgrade
+from cli_harness import Env, env_for, query, run
 from ocpp_core.db.models import ChargePoint, ChargeTagPrivilege
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tariffs import tariff_of
@@ -23,12 +22,6 @@ PAID = [
     "--session-fee",
     "1.00",
 ]
-
-
-@pytest.fixture
-async def migrated(database_url: str) -> str:
-    await upgrade(database_url)
-    return database_url
 
 
 @pytest.fixture

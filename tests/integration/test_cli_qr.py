@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integration.test_cli import Env, env_for, query, run
+from cli_harness import Env, env_for, query, run
 from ocpp_core.clock import utc_now
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint, Connector
 from ocpp_core.db.session import Database
 from ocpp_core.qr import LabelError, connector_ids, labels_for, start_url
@@ -29,12 +28,6 @@ from qrfiles import (
 
 DEFAULT_BASE = "http://127.0.0.1:8082"
 ODD = "CP+2:x"  # "+" and ":" must be percent-encoded in the link
-
-
-@pytest.fixture
-async def migrated(database_url: str) -> str:
-    await upgrade(database_url)
-    return database_url
 
 
 @pytest.fixture

@@ -10,26 +10,17 @@ from typing import Any
 import click
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy.exc import DBAPIError
 
+from ocpp_core.cli_support import cli_settings, in_session, run, user_errors
 from ocpp_core.clock import utc_now
-from ocpp_core.config import ConfigError, Settings, load_settings
-from ocpp_core.db.migrate import upgrade
-from ocpp_core.db.session import Database
+from ocpp_core.config import ConfigError, Settings
 from ocpp_core.domain import users
-from ocpp_core.domain.users import Operator, Role, UserError
+from ocpp_core.domain.users import Role, UserError
 from ocpp_core.logs import configure_logging
 from ocpp_core.management.app import create_management_app
 from ocpp_core.management.run import ListenError, serve_all, uvicorn_config
 
 GENERATED_PASSWORD_BYTES = 12  # 16 characters of URL-safe base64: 96 bits
-
-
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    try:
-        return load_settings(ctx.obj.get("config"), **overrides)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
 
 
 def listen_overrides(host: str | None, port: int | None) -> dict[str, Any]:
@@ -77,22 +68,17 @@ def management_command(ctx: click.Context, host: str | None, port: int | None) -
     It reads the database and asks the server at OCPP_CORE_MANAGEMENT__SERVER_API_URL
     (with OCPP_CORE_API_KEY) for live state.
     """
-    settings = _settings(ctx, **listen_overrides(host, port))
+    settings = cli_settings(ctx, **listen_overrides(host, port))
     configure_logging(settings.log_level)
-    try:
+    with user_errors(ConfigError):
         app = create_management_app(settings)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
     run_servers(uvicorn_config(app, settings))
 
 
 def run_servers(*configs: uvicorn.Config) -> None:
     """Serve until Ctrl-C or SIGTERM; a port that can't be bound is a clear error."""
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_all(*configs))
-    except ListenError as error:
-        raise click.ClickException(str(error)) from None
+    with user_errors(ListenError), contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_all(*configs))
 
 
 @click.group("user")
@@ -118,29 +104,13 @@ def user_add(ctx: click.Context, name: str, admin: bool, password: str | None, a
     generated = password is None
     secret = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if password is None else password
     role = Role.ADMIN if admin else Role.VIEWER
-    added = _run_user_add(_settings(ctx), name=name, password=secret, role=role)
+    added = run(
+        in_session(
+            cli_settings(ctx),
+            lambda s: users.add(s, name=name, password=secret, role=role, now=utc_now()),
+        ),
+        UserError,
+    )
     click.echo(f"added {'administrator' if added.is_admin else 'viewer'} {added.name}")
     if generated:
         click.echo(f"password (shown once): {secret}")
-
-
-def _run_user_add(settings: Settings, *, name: str, password: str, role: Role) -> Operator:
-    try:
-        return asyncio.run(_add_user(settings, name=name, password=password, role=role))
-    except UserError as error:
-        raise click.ClickException(str(error)) from None
-    except DBAPIError as error:
-        raise click.ClickException(f"database error: {error.orig}") from None
-    except OSError as error:
-        raise click.ClickException(f"database error: {error}") from None
-
-
-async def _add_user(settings: Settings, *, name: str, password: str, role: Role) -> Operator:
-    if settings.migrate_on_start:
-        await upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        async with db.session() as session:
-            return await users.add(session, name=name, password=password, role=role, now=utc_now())
-    finally:
-        await db.close()

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.config import ConfigError, Settings, load_settings
-from ocpp_core.db.migrate import upgrade
-from ocpp_core.db.session import Database
+from ocpp_core.cli_support import cli_settings, in_session, run
+from ocpp_core.config import Settings
 from ocpp_core.qr.codes import qr_png, qr_svg
 from ocpp_core.qr.links import start_url
 from ocpp_core.qr.sheet import Label, label_sheet_pdf, page_count
 from ocpp_core.qr.source import LabelError, connector_ids, labels_for
 
-T = TypeVar("T")
 _CODE_FORMATS = (".svg", ".png")
 
 
@@ -93,7 +87,7 @@ def qr(
         if suffix not in _CODE_FORMATS:
             hint = " (a PDF label sheet needs --sheet)" if suffix == ".pdf" else ""
             raise click.UsageError(f"--out {out}: name it FILE.svg or FILE.png{hint}")
-    settings = _settings(ctx, public_base_url=base_url)
+    settings = cli_settings(ctx, public_base_url=base_url)
     if sheet:
         _write_sheet(settings, list(charge_point_ids) or None, out)
     else:
@@ -103,7 +97,7 @@ def qr(
 def _write_code(
     settings: Settings, charge_point_id: str, connector_id: int, out: Path, scale: int
 ) -> None:
-    known = _run(_in_session(settings, lambda s: connector_ids(s, charge_point_id)))
+    known = run(in_session(settings, lambda s: connector_ids(s, charge_point_id)), LabelError)
     url = start_url(settings.public_base_url, charge_point_id, connector_id)
     if out.suffix.lower() == ".svg":
         title = f"QR code: start charging at {charge_point_id}, connector {connector_id}"
@@ -126,7 +120,7 @@ def _write_sheet(settings: Settings, charge_point_ids: list[str] | None, out: Pa
     async def work(session: AsyncSession) -> list[Label]:
         return await labels_for(session, settings.public_base_url, charge_point_ids, currency)
 
-    labels = _run(_in_session(settings, work))
+    labels = run(in_session(settings, work), LabelError)
     if not labels:
         raise click.ClickException(
             "no charge points to print labels for: add one with `ocpp-core chargepoint add`"
@@ -144,34 +138,3 @@ def _save(out: Path, data: bytes) -> None:
         out.write_bytes(data)
     except OSError as error:
         raise click.ClickException(f"cannot write {out}: {error.strerror or error}") from None
-
-
-def _settings(ctx: click.Context, **overrides: Any) -> Settings:
-    root = ctx.find_root().obj
-    config = root.get("config") if isinstance(root, dict) else None
-    try:
-        return load_settings(config, **overrides)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coroutine)
-    except LabelError as error:
-        raise click.ClickException(str(error)) from None
-    except DBAPIError as error:  # unreachable server, missing database, wrong credentials
-        raise click.ClickException(f"database error: {error.orig}") from None
-    except OSError as error:  # refused connection, unresolvable host
-        raise click.ClickException(f"database error: {error}") from None
-
-
-async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    if settings.migrate_on_start:
-        await upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    try:
-        async with db.session() as session:
-            return await work(session)
-    finally:
-        await db.close()

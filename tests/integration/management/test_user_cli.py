@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-
 import pytest
-from click.testing import CliRunner, Result
 
-from ocpp_core.cli import main
+from cli_harness import Env, env_for, query, run
 from ocpp_core.clock import utc_now
-from ocpp_core.db.migrate import upgrade
-from ocpp_core.db.session import Database
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Operator, Role
 
-Env = dict[str, str | None]
-
 
 @pytest.fixture
-async def env(database_url: str) -> Env:
-    await upgrade(database_url)
-    inherited: Env = {name: None for name in os.environ if name.startswith("OCPP_CORE_")}
-    return {**inherited, "OCPP_CORE_DATABASE_URL": database_url}
-
-
-def run(args: list[str], env: Env, *, exit_code: int = 0, stdin: str | None = None) -> Result:
-    result = CliRunner().invoke(main, args, env=env, input=stdin)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == exit_code, result.output
-    return result
+def env(migrated: str) -> Env:
+    return env_for(migrated)
 
 
 def log_in(env: Env, name: str, password: str) -> Operator | None:
-    async def go() -> Operator | None:
-        db = Database(str(env["OCPP_CORE_DATABASE_URL"]))
-        try:
-            async with db.session() as session:
-                return await users.authenticate(
-                    session, name=name, password=password, now=utc_now()
-                )
-        finally:
-            await db.close()
-
-    return asyncio.run(go())
+    return query(
+        str(env["OCPP_CORE_DATABASE_URL"]),
+        lambda s: users.authenticate(s, name=name, password=password, now=utc_now()),
+    )
 
 
 def test_a_generated_password_is_printed_once_and_works(env: Env) -> None:

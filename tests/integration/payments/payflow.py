@@ -1,10 +1,12 @@
-"""Steps of the paid flow shared by the failure tests: the driver, the charger, Stripe, sweeps.
+"""A driver's paid session, step by step, through the real surfaces: shared by the payments tests.
 
-Everything here acts through the real surfaces (HTTP API, OCPP websocket, the
-Stripe SDK against the simulator); money is read from Stripe, never from our
-own bookkeeping. The reservation row is read only for what the driver's
-status view does not show (the money state of a reservation that never
-completed).
+Everything here acts through the HTTP API, a real OCPP charger and the Stripe
+SDK against the simulator; money is read from Stripe, never from our own
+bookkeeping. The reservation row is read only for what the driver's status
+view does not show (the money state of a reservation that never completed).
+
+Tests that need exact deadlines and idle minutes give the server a
+:class:`SteppedClock` and take the charger's timestamps from the same timeline.
 """
 
 from __future__ import annotations
@@ -13,52 +15,115 @@ import asyncio
 import hashlib
 import hmac
 import json
+import socket
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import stripe
-from ocpp.v16 import call
+from ocpp.v16 import call, call_result
 from sqlalchemy import select
 from stripe.params import EventListParams
 
 from builders import NOW, add_charge_point, timestamp
 from chargers import TestCharger
 from ocpp_core.clock import utc_now
+from ocpp_core.config import Settings
 from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
 from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.payments import sweeps
 from ocpp_core.payments.context import PaymentContext
-from servers import ConnectCharger, RunningServer
+from ocpp_core.server.app import create_server_app
+from ocpp_core.server.run import uvicorn_config
+from servers import API_KEY, ConnectCharger, RunningServer, serving
 from stripe_harness import WEBHOOK_SECRET, StripeSim, eventually
+
+CP = "CP1"
+ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 # 0.40 EUR/kWh up to 20 kWh, 1.00 EUR per session: a hold of 8.00 + 1.00.
 TARIFF = Tariff(price_kwh_millicents=40_000, session_fee_cents=100, max_energy_wh=20_000)
 HOLD = 900
+
+# The same, plus 0.10 EUR per idle minute after charging, 5 minutes free, at most 30 billed:
+# a hold of 8.00 + 3.00 + 1.00.
+IDLE_TARIFF = Tariff(
+    price_kwh_millicents=40_000,
+    session_fee_cents=100,
+    usage_fee_minute_millicents=10_000,
+    usage_grace_minutes=5,
+    usage_max_minutes=30,
+    usage_after_charging=True,
+    max_energy_wh=20_000,
+)
+IDLE_HOLD = 1200
+
 # 1 000 Wh -> 13 500 Wh: 12.5 kWh x 0.40 EUR + 1.00 EUR.
 METER_START, METER_STOP, DUE = 1_000, 13_500, 600
 WEBHOOK_PATHS = ("/API/Payments/Webhook", "/Payments/Webhook")
 MONEY_PENDING = ("CapturePending", "ReleasePending")
 
 
-def payments(server: RunningServer) -> PaymentContext:
+class SteppedClock:
+    """The server's clock, moved only by the test.
+
+    It starts a minute ahead of the wall clock: the Stripe simulator checks a
+    Checkout Session's ``expires_at`` against its own (wall) clock.
+    """
+
+    def __init__(self) -> None:
+        self.start = utc_now().replace(microsecond=0) + timedelta(minutes=1)
+        self.now = self.start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, offset: timedelta) -> datetime:
+        self.now = self.start + offset
+        return self.now
+
+    def stamp(self, offset: timedelta = timedelta()) -> str:
+        """An OCPP timestamp ``offset`` after the clock's start."""
+        return (self.start + offset).isoformat().replace("+00:00", "Z")
+
+
+def minutes(value: float) -> timedelta:
+    return timedelta(minutes=value)
+
+
+def payments_of(server: RunningServer) -> PaymentContext:
     context: PaymentContext = server.app.state.payments
     return context
 
 
-# The station and the driver
+async def sweep(server: RunningServer) -> None:
+    """One round of every sweep, and the work it spawned."""
+    context = payments_of(server)
+    await sweeps.sweep_once(context)
+    await context.drain()
 
 
-async def priced_charger(
-    server: RunningServer, charger: ConnectCharger, tariff: Tariff = TARIFF, cp_id: str = "CP1"
-) -> TestCharger:
+# --- the station and the charger -------------------------------------------------------------
+
+
+async def price_station(server: RunningServer, tariff: Tariff, cp_id: str = CP) -> None:
     await add_charge_point(server.runtime.db, cp_id)
     async with server.runtime.db.session() as session:
         await tariffs.set_tariff(session, cp_id, tariff)
+
+
+async def priced_charger(
+    server: RunningServer, charger: ConnectCharger, tariff: Tariff = TARIFF, cp_id: str = CP
+) -> TestCharger:
+    """A priced station whose charger is online, its connector reported free."""
+    await price_station(server, tariff, cp_id)
     cp = await charger(cp_id)
     await connector_status(cp, "Available")
     return cp
@@ -68,17 +133,122 @@ async def connector_status(cp: TestCharger, status: str, connector_id: int = 1) 
     await cp.call(call.StatusNotification(connector_id, "NoError", status, timestamp=timestamp()))
 
 
+async def connect(
+    charger: ConnectCharger, clock: SteppedClock, connectors: Sequence[int] = (1,)
+) -> TestCharger:
+    """The charger comes online and reports its connectors free."""
+    cp = await charger(CP)
+    for connector in connectors:
+        await report(cp, clock, connector, "Available")
+    return cp
+
+
+async def report(
+    cp: TestCharger, clock: SteppedClock, connector: int, status: str, at: timedelta = timedelta()
+) -> None:
+    await cp.call(call.StatusNotification(connector, "NoError", status, timestamp=clock.stamp(at)))
+
+
+async def next_call(cp: TestCharger, action: str) -> dict[str, Any]:
+    """The next command of this kind the server sends the charger."""
+    async with asyncio.timeout(5):
+        while True:
+            received, request = await cp.received.get()
+            if received == action:
+                return request
+
+
+def calls(cp: TestCharger, action: str) -> list[dict[str, Any]]:
+    return [request for received, request in cp.requests if received == action]
+
+
+async def start_transaction(
+    cp: TestCharger,
+    clock: SteppedClock,
+    id_tag: str,
+    at: timedelta,
+    meter_wh: int,
+    connector: int = 1,
+) -> int:
+    started = await cp.call(call.StartTransaction(connector, id_tag, meter_wh, clock.stamp(at)))
+    assert isinstance(started, call_result.StartTransaction)
+    assert started.id_tag_info["status"] == "Accepted", started
+    transaction_id: int = started.transaction_id
+    return transaction_id
+
+
+async def stop_transaction(
+    cp: TestCharger,
+    clock: SteppedClock,
+    transaction_id: int,
+    at: timedelta,
+    meter_wh: int,
+    reason: str = "Local",
+    transaction_data: list[dict[str, Any]] | None = None,
+) -> None:
+    await cp.call(
+        call.StopTransaction(
+            meter_stop=meter_wh,
+            timestamp=clock.stamp(at),
+            transaction_id=transaction_id,
+            reason=reason,
+            transaction_data=transaction_data,
+        )
+    )
+
+
+def energy_sample(clock: SteppedClock, at: timedelta, value: str, unit: str) -> dict[str, Any]:
+    """One MeterValue with the energy register, as a 1.6 charger sends it."""
+    return {
+        "timestamp": clock.stamp(at),
+        "sampledValue": [
+            {
+                "value": value,
+                "context": "Sample.Periodic",
+                "measurand": ENERGY_REGISTER,
+                "location": "Outlet",
+                "unit": unit,
+            }
+        ],
+    }
+
+
+async def send_meter(
+    cp: TestCharger,
+    clock: SteppedClock,
+    transaction_id: int,
+    at: timedelta,
+    value: str,
+    unit: str = "Wh",
+    connector: int = 1,
+) -> None:
+    await cp.call(
+        call.MeterValues(
+            connector_id=connector,
+            transaction_id=transaction_id,
+            meter_value=[energy_sample(clock, at, value, unit)],
+        )
+    )
+
+
+# --- the driver's side ------------------------------------------------------------------------
+
+
 async def create_answer(
-    server: RunningServer, tag: str = "WEB-DRIVER", cp_id: str = "CP1"
+    server: RunningServer, tag: str = "WEB-DRIVER", cp_id: str = CP, connector: int = 1
 ) -> httpx.Response:
-    body = {"chargePointId": cp_id, "connectorId": 1, "chargeTagId": tag}
+    body = {"chargePointId": cp_id, "connectorId": connector, "chargeTagId": tag}
     return await server.api.post("/API/Payments/Create", json=body)
 
 
-async def create(server: RunningServer, tag: str = "WEB-DRIVER") -> dict[str, Any]:
-    response = await create_answer(server, tag)
+async def create(
+    server: RunningServer, tag: str = "WEB-DRIVER", connector: int = 1
+) -> dict[str, Any]:
+    """A reservation that sends the driver to Stripe's hosted page."""
+    response = await create_answer(server, tag, connector=connector)
     assert response.status_code == 200, response.text
     created: dict[str, Any] = response.json()
+    assert created["status"] == "Redirect", created
     return created
 
 
@@ -95,37 +265,66 @@ async def status(server: RunningServer, reservation_id: str) -> dict[str, Any]:
     return view
 
 
-async def stage_is(server: RunningServer, reservation_id: str, stage: str) -> None:
+async def stage_is(server: RunningServer, reservation_id: str, stage: str) -> dict[str, Any]:
+    """Wait for the driver's page to show ``stage``; the view at that moment."""
+    seen: dict[str, Any] = {}
+
     async def reached() -> bool:
-        return bool((await status(server, reservation_id))["sessionStage"] == stage)
+        seen.update(await status(server, reservation_id))
+        return bool(seen["sessionStage"] == stage)
 
-    await eventually(reached)
-
-
-async def next_call(cp: TestCharger, action: str) -> dict[str, Any]:
-    async with asyncio.timeout(5):
-        while True:
-            received, request = await cp.received.get()
-            if received == action:
-                return request
+    try:
+        await eventually(reached)
+    except TimeoutError:
+        raise AssertionError(f"stage {stage!r} never reached; last view: {seen}") from None
+    return seen
 
 
-def remote_starts(cp: TestCharger) -> list[dict[str, Any]]:
-    return [request for action, request in cp.requests if action == "RemoteStartTransaction"]
+async def settled(server: RunningServer, reservation_id: str, money: str) -> dict[str, Any]:
+    """Wait for the receipt's money state; the receipt."""
+    seen: dict[str, Any] = {}
+
+    async def reached() -> bool:
+        seen.update(await status(server, reservation_id))
+        receipt = seen.get("receipt") or {}
+        return bool(receipt.get("moneyState") == money)
+
+    try:
+        await eventually(reached)
+    except TimeoutError:
+        raise AssertionError(f"money never {money!r}; last view: {seen}") from None
+    receipt: dict[str, Any] = seen["receipt"]
+    return receipt
+
+
+@dataclass
+class Paid:
+    """A reservation the driver has paid for."""
+
+    reservation_id: str
+    session_id: str
+    created: dict[str, Any]
+
+    @property
+    def checkout_url(self) -> str:
+        return str(self.created["checkoutUrl"])
 
 
 def checkout_session_id(checkout_url: str) -> str:
     return checkout_url.rsplit("/", 1)[1]  # the simulator's hosted page is /checkout/{id}
 
 
-async def paid(server: RunningServer, stripe_sim: StripeSim) -> dict[str, Any]:
-    """A reservation paid on the hosted page and authorized (by the webhook)."""
-    created = await create(server)
-    assert created["status"] == "Redirect", created
-    response = await stripe_sim.pay(created["checkoutUrl"])
-    assert response.status_code == 303, response.text
-    await stage_is(server, created["reservationId"], "awaitingPlug")
-    return created
+async def pay(server: RunningServer, stripe_sim: StripeSim, created: dict[str, Any]) -> Paid:
+    """The driver pays on the hosted page; the webhook authorizes (plug-first: awaiting plug)."""
+    paid = await stripe_sim.pay(created["checkoutUrl"])
+    assert paid.status_code == 303, paid.text
+    reservation_id = created["reservationId"]
+    await stage_is(server, reservation_id, "awaitingPlug")
+    return Paid(reservation_id, checkout_session_id(created["checkoutUrl"]), created)
+
+
+async def create_and_pay(server: RunningServer, stripe_sim: StripeSim, connector: int = 1) -> Paid:
+    return await pay(server, stripe_sim, await create(server, connector=connector))
 
 
 async def start_charging(
@@ -161,7 +360,7 @@ def set_clock(server: RunningServer, now: datetime) -> None:
     server.runtime.clock = lambda: utc_now() + offset
 
 
-# Our side of the money, for what the status view does not show
+# --- our side of the money, for what the status view does not show ---------------------------
 
 
 async def reservation(server: RunningServer, reservation_id: str) -> PaymentReservation:
@@ -183,12 +382,10 @@ async def sweep_until_settled(
     server: RunningServer, reservation_id: str, timeout: float = 15
 ) -> PaymentReservation:
     """Run the sweeps, as the background task would, until no money action is pending."""
-    context = payments(server)
-    await context.drain()  # work already under way (a settlement, a cancel) goes first
+    await payments_of(server).drain()  # work already under way (a settlement, a cancel) goes first
     async with asyncio.timeout(timeout):
         while True:
-            await sweeps.sweep_once(context)
-            await context.drain()
+            await sweep(server)
             row = await reservation(server, reservation_id)
             if row.money_state not in MONEY_PENDING:
                 return row
@@ -200,7 +397,7 @@ async def stored_event_ids(server: RunningServer) -> Counter[str]:
         return Counter((await session.scalars(select(StripeWebhookEvent.id))).all())
 
 
-# Stripe, through the SDK and the simulator's controls
+# --- money, as Stripe sees it -------------------------------------------------------------
 
 
 async def intent(stripe_sim: StripeSim, checkout_url: str) -> stripe.PaymentIntent:
@@ -229,6 +426,30 @@ async def assert_nothing_held(stripe_sim: StripeSim, checkout_url: str) -> None:
     held = await stripe_sim.client.v1.payment_intents.retrieve_async(str(session.payment_intent))
     assert held.status in ("succeeded", "canceled"), f"payment left {held.status}"
     assert held.amount_capturable == 0
+
+
+async def assert_captured(stripe_sim: StripeSim, paid: Paid, cents: int, hold: int) -> None:
+    held = await intent(stripe_sim, paid.checkout_url)
+    assert (held.status, held.amount, held.amount_received) == ("succeeded", hold, cents)
+    assert held.amount_capturable == 0
+
+
+async def assert_released(stripe_sim: StripeSim, paid: Paid) -> None:
+    """The hold went back to the card: canceled, nothing received, nothing still held."""
+    seen: list[stripe.PaymentIntent] = []
+
+    async def released() -> bool:
+        seen.append(await intent(stripe_sim, paid.checkout_url))
+        return bool(seen[-1].status == "canceled")
+
+    try:
+        await eventually(released)
+    except TimeoutError:
+        raise AssertionError(f"the hold was never released: {seen[-1]}") from None
+    assert (seen[-1].amount_received, seen[-1].amount_capturable) == (0, 0)
+
+
+# --- the simulator's controls ----------------------------------------------------------------
 
 
 async def clear_faults(stripe_sim: StripeSim) -> None:
@@ -265,7 +486,7 @@ async def delivered(stripe_sim: StripeSim, event_type: str, times: int = 1) -> d
     return (await events(stripe_sim, event_type))[0]
 
 
-# Webhooks we sign ourselves, with Stripe's scheme
+# --- webhooks we sign ourselves, with Stripe's scheme ----------------------------------------
 
 
 def signature(payload: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
@@ -304,3 +525,43 @@ async def post_webhook(
         headers["Stripe-Signature"] = stripe_signature
     async with httpx.AsyncClient(base_url=server.http_url) as web:
         return await web.post(path, content=payload, headers=headers)
+
+
+# --- a server that can be stopped and started again -----------------------------------------
+
+
+def reusable(sock: socket.socket) -> socket.socket:
+    """Let the port be bound again while the connections it accepted linger in TIME_WAIT.
+
+    Linux allows that only if those connections had SO_REUSEADDR too; they inherit
+    it from the listening socket, so it must be set before the server listens.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
+def socket_on(port: int) -> socket.socket:
+    """A fresh socket on the port a stopped server used (for the webhook URL's sake)."""
+    sock = reusable(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@asynccontextmanager
+async def running_server(
+    settings: Settings, sock: socket.socket, clock: SteppedClock
+) -> AsyncIterator[RunningServer]:
+    """The server app on ``sock``, as the ``server`` fixture runs it; stopped on exit."""
+    port = sock.getsockname()[1]
+    app = create_server_app(settings, clock)
+    async with (
+        serving(uvicorn_config(app, settings), sock) as running,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": API_KEY}
+        ) as api,
+    ):
+        yield RunningServer(app, port, api, running)

@@ -15,19 +15,19 @@ from integration.payments.payflow import (
     DUE,
     HOLD,
     assert_nothing_held,
+    calls,
     checkout,
     connector_status,
     create,
+    create_and_pay,
     create_answer,
     events,
     intent,
     money_state_is,
-    paid,
-    payments,
+    payments_of,
     pending_faults,
     post,
     priced_charger,
-    remote_starts,
     reservation,
     set_clock,
     stage_is,
@@ -85,7 +85,7 @@ async def test_cancel_or_stop_after_paying_but_before_charging_releases_the_hold
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, action: str
 ) -> None:
     cp = await priced_charger(server, charger)
-    created = await paid(server, stripe_sim)
+    created = (await create_and_pay(server, stripe_sim)).created
     reservation_id = created["reservationId"]
     assert (await intent(stripe_sim, created["checkoutUrl"])).amount_capturable == HOLD
 
@@ -99,8 +99,8 @@ async def test_cancel_or_stop_after_paying_but_before_charging_releases_the_hold
 
     # Plugging in afterwards starts nothing.
     await connector_status(cp, "Preparing")
-    await payments(server).drain()
-    assert remote_starts(cp) == []
+    await payments_of(server).drain()
+    assert calls(cp, "RemoteStartTransaction") == []
     # The payment_intent.canceled webhook that follows changes nothing either.
     assert len(await events(stripe_sim, "payment_intent.canceled")) == 1
     assert (await reservation(server, reservation_id)).money_state == "Released"
@@ -190,7 +190,7 @@ async def test_an_unpaid_reservation_is_abandoned_after_the_timeout_and_its_chec
     timeout = timedelta(minutes=payment_settings.pending_payment_timeout_minutes)
 
     set_clock(server, created_at + timeout - timedelta(seconds=1))
-    await sweeps.sweep_once(payments(server))
+    await sweeps.sweep_once(payments_of(server))
     assert (await status(server, reservation_id))["status"] == "PendingPayment"
     assert (await checkout(stripe_sim, created["checkoutUrl"])).status == "open"
 
@@ -207,7 +207,7 @@ async def test_an_unpaid_reservation_is_abandoned_after_the_timeout_and_its_chec
     assert (await reservation(server, reservation_id)).status == "Abandoned"
 
     # Sweeping again does nothing more, and the connector is free again.
-    await sweeps.sweep_once(payments(server))
+    await sweeps.sweep_once(payments_of(server))
     assert len(await events(stripe_sim, "checkout.session.expired")) == 1
     assert (await create_answer(server, "WEB-NEXT")).json()["status"] == "Redirect"
     await assert_nothing_held(stripe_sim, created["checkoutUrl"])
@@ -240,8 +240,8 @@ async def test_a_payment_verified_while_the_sweep_abandons_leaves_a_consistent_r
     assert (await reservation(server, reservation_id)).status == "PendingPayment"
     timeout = timedelta(minutes=payment_settings.pending_payment_timeout_minutes)
     set_clock(server, created_at + timeout + timedelta(seconds=1))
-    await sweeps.sweep_once(payments(server))  # must not raise
-    await payments(server).drain()
+    await sweeps.sweep_once(payments_of(server))  # must not raise
+    await payments_of(server).drain()
 
     row = await sweep_until_settled(server, reservation_id)
     assert (row.status, row.money_state, row.authorized_cents) == ("Authorized", None, HOLD)

@@ -12,7 +12,7 @@ import pytest
 from ocpp.v16 import call, call_result
 
 from chargers import TestCharger
-from integration.payments.paid_session import (
+from integration.payments.payflow import (
     CP,
     HOLD,
     IDLE_HOLD,
@@ -27,7 +27,7 @@ from integration.payments.paid_session import (
     connect,
     create,
     create_and_pay,
-    create_raw,
+    create_answer,
     energy_sample,
     intent,
     minutes,
@@ -95,7 +95,7 @@ async def test_a_rejected_remote_start_releases_the_hold(
     cp = await connect(charger, clock)
     cp.answers["RemoteStartTransaction"] = {"status": "Rejected"}
     paid = await create_and_pay(server, stripe_sim)
-    held = await intent(stripe_sim, paid)
+    held = await intent(stripe_sim, paid.checkout_url)
     assert (held.status, held.amount_capturable) == ("requires_capture", HOLD)
 
     await report(cp, clock, 1, "Preparing")
@@ -107,7 +107,7 @@ async def test_a_rejected_remote_start_releases_the_hold(
     # The session's tag died with it, and the connector is free for the next driver.
     authorized = await cp.call(call.Authorize(start["id_tag"]))
     assert authorized.id_tag_info["status"] != "Accepted"
-    assert (await create_raw(server)).status_code == 200
+    assert (await create_answer(server)).status_code == 200
 
 
 async def test_a_charger_offline_after_payment_starts_once_it_is_back(
@@ -261,7 +261,7 @@ async def test_the_idle_fee_runs_until_the_car_is_unplugged(
     clock.set(minutes(66))  # within the grace period, nothing to settle yet
     await sweep(server)
     assert (await status(server, paid.reservation_id))["status"] == "WaitingForDisconnect"
-    assert (await intent(stripe_sim, paid)).status == "requires_capture"
+    assert (await intent(stripe_sim, paid.checkout_url)).status == "requires_capture"
 
     await report(cp, clock, 1, "Available", minutes(61 + 12.5))  # 750 s: 13 started minutes
 
@@ -410,7 +410,7 @@ async def test_a_car_plugged_into_another_connector_moves_the_reservation_there(
     view = await status(server, paid.reservation_id)
     assert (view["connectorId"], view["transactionId"]) == (2, transaction_id)
     # Connector 1 is free for the next driver.
-    assert (await create_raw(server, connector=1, tag="NEXT-DRIVER")).status_code == 200
+    assert (await create_answer(server, connector=1, tag="NEXT-DRIVER")).status_code == 200
 
     await stop_transaction(cp, clock, transaction_id, minutes(61), 13_500, "EVDisconnected")
     receipt = await settled(server, paid.reservation_id, "Captured")

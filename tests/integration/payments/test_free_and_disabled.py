@@ -19,6 +19,7 @@ from chargers import TestCharger
 from integration.payments.payflow import (
     METER_STOP,
     WEBHOOK_PATHS,
+    calls,
     connector_status,
     create_answer,
     event_payload,
@@ -27,7 +28,6 @@ from integration.payments.payflow import (
     post,
     post_webhook,
     priced_charger,
-    remote_starts,
     reservation,
     signature,
     stage_is,
@@ -124,7 +124,7 @@ async def test_a_free_station_waits_for_the_plug_then_starts(
         "AwaitingPlug",
     )
     await stage_is(server, created["reservationId"], "awaitingPlug")
-    assert remote_starts(cp) == []
+    assert calls(cp, "RemoteStartTransaction") == []
 
     await connector_status(cp, "Preparing")
     start = await next_call(cp, "RemoteStartTransaction")
@@ -186,7 +186,7 @@ async def test_a_paid_station_needs_stripe(
         assert (response.status_code, response.json()["status"]) == (200, "Redirect")
         return
     assert (response.status_code, response.json()) == (503, {"status": "PaymentsDisabled"})
-    assert remote_starts(cp) == []
+    assert calls(cp, "RemoteStartTransaction") == []
     await assert_stripe_untouched(server, stripe_sim)
     assert await reservations_count(server) == 0  # nothing holds the connector
 
@@ -201,7 +201,7 @@ async def test_an_unpriced_station_is_not_free_and_opens_no_checkout(
     response = await create_answer(server)
     expected = (409, "PricingNotConfigured") if stripe_enabled else (503, "PaymentsDisabled")
     assert (response.status_code, response.json()["status"]) == expected
-    assert remote_starts(cp) == []
+    assert calls(cp, "RemoteStartTransaction") == []
     await assert_stripe_untouched(server, stripe_sim)
 
 
@@ -231,4 +231,4 @@ async def test_without_stripe_confirm_and_the_webhook_refuse_and_a_free_session_
     assert (row.status, row.money_state) == ("Cancelled", None)
     await connector_status(cp, "Preparing")  # plugged in after the cancel: nothing starts
     await server.app.state.payments.drain()
-    assert remote_starts(cp) == []
+    assert calls(cp, "RemoteStartTransaction") == []

@@ -2,69 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
-from typing import Any
 
 from ocpp.v16 import call
 
-from builders import NOW, add_charge_point, timestamp
-from chargers import TestCharger
-from ocpp_core.domain import tariffs
-from ocpp_core.domain.pricing import Tariff
+from builders import NOW, timestamp
+from integration.payments.payflow import (
+    HOLD,
+    checkout_session_id,
+    create,
+    next_call,
+    priced_charger,
+    stage_is,
+    status,
+)
 from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim, eventually
-
-# 0.40 EUR/kWh up to 20 kWh, 1.00 EUR per session: a hold of 8.00 + 1.00.
-TARIFF = Tariff(price_kwh_millicents=40_000, session_fee_cents=100, max_energy_wh=20_000)
-HOLD = 900
-
-
-async def priced_charger(
-    server: RunningServer, charger: ConnectCharger, tariff: Tariff = TARIFF
-) -> TestCharger:
-    await add_charge_point(server.runtime.db, "CP1")
-    async with server.runtime.db.session() as session:
-        await tariffs.set_tariff(session, "CP1", tariff)
-    cp = await charger("CP1")
-    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
-    return cp
-
-
-async def create(server: RunningServer, tag: str = "WEB-DRIVER") -> dict[str, Any]:
-    body = {"chargePointId": "CP1", "connectorId": 1, "chargeTagId": tag}
-    response = await server.api.post("/API/Payments/Create", json=body)
-    assert response.status_code == 200, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-async def status(server: RunningServer, reservation_id: str) -> dict[str, Any]:
-    response = await server.api.get(
-        "/API/Payments/Status", params={"reservationId": reservation_id}
-    )
-    assert response.status_code == 200, response.text
-    view: dict[str, Any] = response.json()
-    return view
-
-
-async def stage_is(server: RunningServer, reservation_id: str, stage: str) -> None:
-    async def reached() -> bool:
-        return bool((await status(server, reservation_id))["sessionStage"] == stage)
-
-    await eventually(reached)
-
-
-async def next_call(cp: TestCharger, action: str) -> dict[str, Any]:
-    async with asyncio.timeout(5):
-        while True:
-            received, request = await cp.received.get()
-            if received == action:
-                return request
-
-
-def checkout_session_id(checkout_url: str) -> str:
-    return checkout_url.rsplit("/", 1)[1]  # the simulator's hosted page is /checkout/{id}
 
 
 async def test_a_paid_session_captures_exactly_what_was_delivered(

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Mapper
 
 from chargers import TestCharger
-from integration.payments.paid_session import (
+from integration.payments.payflow import (
     CP,
     HOLD,
     IDLE_HOLD,
@@ -31,7 +31,7 @@ from integration.payments.paid_session import (
     checkout_session_id,
     connect,
     create,
-    create_raw,
+    create_answer,
     intent,
     minutes,
     next_call,
@@ -128,7 +128,7 @@ async def waiting_for_disconnect(s: Session) -> None:
 
 async def completed(s: Session) -> None:
     assert s.paid is not None
-    held = await intent(s.stripe_sim, s.paid)
+    held = await intent(s.stripe_sim, s.paid.checkout_url)
     capture = f"/v1/payment_intents/{held.id}/capture"
     if s.capture_fault == "error":  # a 500: Stripe did nothing
         await s.stripe_sim.fault("POST", capture)
@@ -143,7 +143,7 @@ async def completed(s: Session) -> None:
         paid = s.paid
 
         async def captured_behind_our_back() -> bool:
-            return bool((await intent(s.stripe_sim, paid)).status == "succeeded")
+            return bool((await intent(s.stripe_sim, paid.checkout_url)).status == "succeeded")
 
         await eventually(captured_behind_our_back)
 
@@ -293,7 +293,7 @@ async def test_drivers_racing_for_a_connector_leave_exactly_one_winner(
     await price_station(server, TARIFF)
     await connect(charger, clock)
 
-    answers = await asyncio.gather(*(create_raw(server, tag=f"DRIVER-{n}") for n in range(24)))
+    answers = await asyncio.gather(*(create_answer(server, tag=f"DRIVER-{n}") for n in range(24)))
 
     codes = sorted(answer.status_code for answer in answers)
     assert codes == [200] + [409] * 23, [answer.text for answer in answers]
@@ -319,7 +319,7 @@ async def test_drivers_racing_for_a_connector_leave_exactly_one_winner(
 
     # The winner pays; its hold is the only one taken.
     paid = await pay(server, stripe_sim, winner)
-    assert (await intent(stripe_sim, paid)).amount_capturable == HOLD
+    assert (await intent(stripe_sim, paid.checkout_url)).amount_capturable == HOLD
 
 
 def _copy(row: PaymentReservation, **changes: Any) -> PaymentReservation:

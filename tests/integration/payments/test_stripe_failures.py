@@ -24,10 +24,10 @@ from integration.payments.payflow import (
     checkout,
     clear_faults,
     create,
+    create_and_pay,
     event_payload,
     events,
     intent,
-    paid,
     pending_faults,
     post,
     post_webhook,
@@ -59,7 +59,7 @@ async def charged(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
 ) -> tuple[TestCharger, dict[str, Any], int, str]:
     cp = await priced_charger(server, charger)
-    created = await paid(server, stripe_sim)
+    created = (await create_and_pay(server, stripe_sim)).created
     transaction_id, id_tag = await start_charging(server, cp, created["reservationId"])
     return cp, created, transaction_id, id_tag
 
@@ -196,7 +196,7 @@ async def test_a_release_that_gets_5xx_is_retried_until_the_hold_is_canceled(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
 ) -> None:
     await priced_charger(server, charger)
-    created = await paid(server, stripe_sim)
+    created = (await create_and_pay(server, stripe_sim)).created
     await stripe_sim.fault("POST", INTENTS, "error", count=MAX_ATTEMPTS - 1)
     cancelled = await post(server, "Cancel", {"reservationId": created["reservationId"]})
     assert cancelled.json() == {"status": "Cancelled", "cancellationApplied": True}
@@ -210,7 +210,7 @@ async def test_a_release_that_times_out_cancels_the_hold_once(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
 ) -> None:
     await priced_charger(server, charger)
-    created = await paid(server, stripe_sim)
+    created = (await create_and_pay(server, stripe_sim)).created
     await stripe_sim.fault("POST", INTENTS, "delay", count=1, seconds=TIMEOUT_DELAY)
     started = time.monotonic()
     await post(server, "Cancel", {"reservationId": created["reservationId"]})
@@ -224,7 +224,7 @@ async def test_a_release_that_keeps_failing_is_marked_for_review_with_the_hold_i
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
 ) -> None:
     await priced_charger(server, charger)
-    created = await paid(server, stripe_sim)
+    created = (await create_and_pay(server, stripe_sim)).created
     await stripe_sim.fault("POST", INTENTS, "error", count=10)
     await post(server, "Cancel", {"reservationId": created["reservationId"]})
 

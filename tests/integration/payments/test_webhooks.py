@@ -25,13 +25,13 @@ from integration.payments.payflow import (
     clear_faults,
     connector_status,
     create,
+    create_and_pay,
     delivered,
     event_payload,
     events,
     intent,
     money_state_is,
     next_call,
-    paid,
     post,
     post_webhook,
     priced_charger,
@@ -225,7 +225,7 @@ async def test_duplicate_deliveries_of_every_event_change_no_amount(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
 ) -> None:
     cp = await priced_charger(server, charger)
-    created = await paid(server, stripe_sim)
+    created = (await create_and_pay(server, stripe_sim)).created
     await charge_and_settle(server, cp, stripe_sim, created)
     sent = await all_delivered(stripe_sim)
     assert {e["type"] for e in sent} >= {COMPLETED, CAPTURABLE, "payment_intent.succeeded"}
@@ -250,7 +250,7 @@ async def test_out_of_order_events_after_the_capture_change_no_amount(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
 ) -> None:
     cp = await priced_charger(server, charger)
-    created = await paid(server, stripe_sim)
+    created = (await create_and_pay(server, stripe_sim)).created
     await charge_and_settle(server, cp, stripe_sim, created)
     sent = await all_delivered(stripe_sim)
     receipt = (await status(server, created["reservationId"]))["receipt"]
@@ -279,7 +279,7 @@ async def test_an_expiry_or_hold_event_arriving_after_authorization_keeps_the_se
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
 ) -> None:
     cp = await priced_charger(server, charger)
-    created = await paid(server, stripe_sim)
+    created = (await create_and_pay(server, stripe_sim)).created
     held = (await events(stripe_sim, CAPTURABLE))[0]["data"]["object"]
     session = (await checkout(stripe_sim, created["checkoutUrl"])).to_dict()
 

@@ -1,0 +1,62 @@
+"""What every ``ocpp-core`` command shares: settings, running database work, clean errors.
+
+It lives apart from ``ocpp_core.cli`` because that module imports the subcommands
+(``qr``, ``management``, ...) that use these helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.config import ConfigError, Settings, load_settings
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.session import Database
+
+T = TypeVar("T")
+
+
+@contextmanager
+def user_errors(*errors: type[Exception]) -> Iterator[None]:
+    """End the command with the message of any of these errors, without a traceback."""
+    try:
+        yield
+    except errors as error:
+        raise click.ClickException(str(error)) from None
+
+
+def cli_settings(ctx: click.Context, **overrides: Any) -> Settings:
+    """The settings of ``--config`` (given to the main group) with these overrides."""
+    root = ctx.find_root().obj
+    config = root.get("config") if isinstance(root, dict) else None
+    with user_errors(ConfigError):
+        return load_settings(config, **overrides)
+
+
+def run(coroutine: Coroutine[Any, Any, T], *errors: type[Exception]) -> T:
+    """Run the coroutine; the given user errors and database failures end the command cleanly."""
+    try:
+        with user_errors(*errors):
+            return asyncio.run(coroutine)
+    except DBAPIError as error:  # unreachable server, missing database, wrong credentials
+        raise click.ClickException(f"database error: {error.orig}") from None
+    except OSError as error:  # refused connection, unresolvable host
+        raise click.ClickException(f"database error: {error}") from None
+
+
+async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Migrate first if configured to, then do the work in one session of a fresh database."""
+    if settings.migrate_on_start:
+        await upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            return await work(session)
+    finally:
+        await db.close()

@@ -1,0 +1,51 @@
+"""Driving the ``ocpp-core`` command line in-process against a test database.
+
+The commands run their own event loop (``asyncio.run``), so the tests that use
+these helpers are synchronous; ``query`` reads the database the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from click.testing import CliRunner, Result
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.cli import main
+from ocpp_core.db.session import Database
+
+T = TypeVar("T")
+Env = dict[str, str | None]
+
+
+def env_for(database_url: str) -> Env:
+    """The test database, and none of the OCPP_CORE_* settings of the shell running the tests."""
+    inherited: Env = {name: None for name in os.environ if name.startswith("OCPP_CORE_")}
+    return {**inherited, "OCPP_CORE_DATABASE_URL": database_url}
+
+
+def run(args: Sequence[str], env: Env, *, exit_code: int = 0, stdin: str | None = None) -> Result:
+    """``ocpp-core ARGS``, which must exit with ``exit_code``; stdin is what the user types."""
+    result = CliRunner().invoke(main, list(args), env=env, input=stdin)
+    # Anything but a clean exit (SystemExit from click) is a crash with a traceback.
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == exit_code, result.output
+    return result
+
+
+def query(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """The work's result, in one session of the database."""
+
+    async def go() -> T:
+        db = Database(database_url)
+        try:
+            async with db.session() as session:
+                return await work(session)
+        finally:
+            await db.close()
+
+    return asyncio.run(go())
