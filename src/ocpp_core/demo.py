@@ -1,8 +1,11 @@
-"""``ocpp-core demo``: the whole system on one machine, on the embedded defaults.
+"""``ocpp-core demo``: the whole product on one machine, on the embedded defaults.
 
-A fresh SQLite database, a few provisioned chargers with passwords, the server,
-and simulated chargers that boot, get remote-started through the API and charge,
-with the live status printed as it changes.
+A fresh SQLite database; an admin; priced charge points (one free); the
+server, the management app and the Stripe simulator (its webhooks signed and
+pointed at the server); and simulated chargers that plug in when a driver has
+paid, charge, and unplug after the stop. Connector 2 of every charger is
+started with an RFID card through the API, so the dashboard shows charging at
+once; connector 1 waits for a driver who scans the QR code.
 """
 
 from __future__ import annotations
@@ -11,142 +14,235 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 import httpx
 import uvicorn
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from ocpp_core.clock import utc_now
-from ocpp_core.config import OcppSettings, Settings
+from ocpp_core.config import ManagementSettings, OcppSettings, Settings, StripeSettings
 from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.models import PaymentReservation
 from ocpp_core.db.session import Database
-from ocpp_core.domain import chargepoints, tags
+from ocpp_core.domain import chargepoints, tags, tariffs, users
 from ocpp_core.domain.chargepoints import NewChargePoint
+from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tags import NewTag
+from ocpp_core.management.app import create_management_app
+from ocpp_core.management.run import listen
+from ocpp_core.management.run import uvicorn_config as management_config
+from ocpp_core.qr import label_sheet_pdf, labels_for
 from ocpp_core.server.app import create_server_app
-from ocpp_core.server.run import uvicorn_config
+from ocpp_core.server.run import uvicorn_config as server_config
 from ocpp_core.simulators.chargepoint.fleet import Fleet
 from ocpp_core.simulators.chargepoint.settings import FleetSettings
+from ocpp_core.simulators.stripe.app import create_stripe_simulator
+from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
 
 DEMO_DB = Path("ocpp-core-demo.sqlite")
+DEMO_LABELS = Path("ocpp-core-demo-labels.pdf")
 PREFIX = "DEMO-"
-TAG = "DEMO-CARD"
+CARD = "DEMO-CARD"
+TARIFFS = (
+    Tariff(price_kwh_millicents=39_000, session_fee_cents=100, max_energy_wh=30_000),
+    Tariff(
+        price_kwh_millicents=45_000,
+        usage_fee_minute_millicents=10_000,
+        usage_grace_minutes=30,
+        usage_max_minutes=60,
+        usage_after_charging=True,
+        max_energy_wh=40_000,
+    ),
+    Tariff(free=True),
+)
 
 
-async def provision(settings: Settings, count: int, password: str) -> None:
+@dataclass(frozen=True)
+class Ports:
+    server: int
+    management: int
+    stripe: int
+
+
+def demo_settings(ports: Ports) -> Settings:
+    management_url = f"http://127.0.0.1:{ports.management}"
+    return Settings(
+        database_url=f"sqlite:///{DEMO_DB}",
+        api_key=SecretStr(secrets.token_urlsafe(24)),
+        port=ports.server,
+        log_level="warning",
+        public_base_url=management_url,
+        ocpp=OcppSettings(heartbeat_interval=60),
+        stripe=StripeSettings(
+            enabled=True,
+            api_key=SecretStr(f"sk_test_demo_{secrets.token_hex(12)}"),
+            webhook_secret=SecretStr(f"whsec_{secrets.token_hex(16)}"),
+            return_base_url=management_url,
+            api_base=f"http://127.0.0.1:{ports.stripe}",
+        ),
+        management=ManagementSettings(
+            port=ports.management,
+            server_api_url=f"http://127.0.0.1:{ports.server}",
+            session_secret=SecretStr(secrets.token_urlsafe(32)),
+        ),
+    )
+
+
+async def provision(settings: Settings, count: int, password: str, admin_password: str) -> None:
     await upgrade(settings.database_url)
     db = Database(settings.database_url)
+    now = utc_now()
     try:
         async with db.session() as session:
             rows = [
                 NewChargePoint(f"{PREFIX}{i:04d}", f"Demo charger {i}", password)
                 for i in range(1, count + 1)
             ]
-            await chargepoints.add_many(session, rows, now=utc_now())
-            await tags.add(session, NewTag(TAG, "Demo driver"), now=utc_now())
+            await chargepoints.add_many(session, rows, now=now)
+            for i, row in enumerate(rows):
+                await tariffs.set_tariff(session, row.id, TARIFFS[i % len(TARIFFS)])
+            await tags.add(session, NewTag(CARD, "Demo fleet card"), now=now)
+            await users.add(
+                session, name="admin", password=admin_password, role=users.Role.ADMIN, now=now
+            )
+        async with db.session() as session:
+            labels = await labels_for(
+                session, settings.public_base_url, None, settings.stripe.currency
+            )
+        await asyncio.to_thread(DEMO_LABELS.write_bytes, label_sheet_pdf(labels))
     finally:
         await db.close()
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[uvicorn.Server]:
-    server = uvicorn.Server(uvicorn_config(create_server_app(settings), settings))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise click.ClickException(f"the server could not start on port {settings.port}")
-        await asyncio.sleep(0.05)
+async def running(*configs: uvicorn.Config) -> AsyncIterator[None]:
+    """Start every app on its bound socket; stop them all at the end."""
+    sockets = [listen(config) for config in configs]
+    servers = [uvicorn.Server(config) for config in configs]
+    tasks = [
+        asyncio.create_task(s.serve(sockets=[k])) for s, k in zip(servers, sockets, strict=True)
+    ]
     try:
-        yield server
+        while not all(server.started for server in servers):
+            if any(task.done() for task in tasks):
+                raise click.ClickException("an app of the demo could not start")
+            await asyncio.sleep(0.05)
+        yield
     finally:
-        server.should_exit = True
-        await task
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sock in sockets:
+            sock.close()
 
 
-async def run_demo(port: int, count: int, duration: float | None) -> None:
+async def run_demo(ports: Ports, count: int, duration: float | None) -> None:
     await asyncio.to_thread(DEMO_DB.unlink, missing_ok=True)
-    api_key = secrets.token_urlsafe(24)
-    password = secrets.token_urlsafe(18)
-    settings = Settings(
-        database_url=f"sqlite:///{DEMO_DB}",
-        api_key=SecretStr(api_key),
-        port=port,
-        log_level="warning",
-        ocpp=OcppSettings(heartbeat_interval=60),
+    settings = demo_settings(ports)
+    password, admin_password = secrets.token_urlsafe(18), secrets.token_urlsafe(12)
+    await provision(settings, count, password, admin_password)
+    settings = settings.model_copy(update={"migrate_on_start": False})  # done just now
+    stripe_sim = create_stripe_simulator(
+        StripeSimulatorSettings(
+            public_base_url=f"http://127.0.0.1:{ports.stripe}",
+            webhook_url=f"http://127.0.0.1:{ports.server}/API/Payments/Webhook",
+            webhook_secret=settings.stripe.webhook_secret.get_secret_value(),
+        )
     )
-    await provision(settings, count, password)
-    base = f"http://127.0.0.1:{port}"
+    configs = (
+        server_config(create_server_app(settings), settings),
+        management_config(create_management_app(settings), settings),
+        uvicorn.Config(stripe_sim, host="127.0.0.1", port=ports.stripe, log_level="warning"),
+    )
     fleet_settings = FleetSettings(
-        url=f"ws://127.0.0.1:{port}/OCPP",
+        url=f"ws://127.0.0.1:{ports.server}/OCPP",
         count=count,
         id_prefix=PREFIX,
         password=password,
-        speed=20.0,  # 220 kW apparent: fast to watch, under the plausibility limit
+        speed=20.0,  # 220 kW apparent: quick to watch, under the plausibility limit
         meter_interval=2.0,
     )
-    async with running_server(settings), Fleet(fleet_settings) as fleet:
-        _banner(base, api_key, count)
+    async with running(*configs), Fleet(fleet_settings) as fleet:
         async with asyncio.timeout(30):
             await fleet.wait_booted()
-        async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": api_key}) as api:
-            await _start_sessions(api, count)
-            await _watch(api, duration)
+        _banner(settings, ports, count, admin_password)
+        headers = {"X-API-Key": settings.api_key.get_secret_value()}
+        base = f"http://127.0.0.1:{ports.server}"
+        async with httpx.AsyncClient(base_url=base, headers=headers) as api:
+            await _start_card_sessions(api, count)
+            plugging = asyncio.create_task(_plug_in_paid(settings, fleet))
+            try:
+                await _watch(api, duration)
+            finally:
+                plugging.cancel()
+                await asyncio.gather(plugging, return_exceptions=True)
 
 
-def _banner(base: str, api_key: str, count: int) -> None:
+def _banner(settings: Settings, ports: Ports, count: int, admin_password: str) -> None:
+    management = f"http://127.0.0.1:{ports.management}"
+    server = f"http://127.0.0.1:{ports.server}"
     click.echo(
-        f"\nocpp-core demo: server on {base}, {count} simulated chargers, database {DEMO_DB}\n"
-        f"  API key (this run only): {api_key}\n"
-        f"  live status:  curl -H 'X-API-Key: {api_key}' {base}/API/Status\n"
-        f"  transactions: curl -H 'X-API-Key: {api_key}' {base}/API/Transactions\n"
-        f"  metrics:      {base}/metrics\n"
-        f"  chargers connect to ws://127.0.0.1:{base.rsplit(':', 1)[1]}/OCPP/{PREFIX}0001 ...\n"
+        f"\nocpp-core demo: {count} simulated chargers, database {DEMO_DB}\n"
+        f"  dashboard:    {management}/  (user admin, password {admin_password})\n"
+        f"  pay to charge: {management}/cp/{PREFIX}0001/1  (card 4242 4242 4242 4242)\n"
+        f"  free station: {management}/cp/{PREFIX}0003/1\n"
+        f"  QR labels to print: {DEMO_LABELS.resolve()}\n"
+        f"  server API:   curl -H 'X-API-Key: {settings.api_key.get_secret_value()}' "
+        f"{server}/API/Status\n"
+        f"  Stripe simulator: http://127.0.0.1:{ports.stripe}\n"
         "Press Ctrl-C to stop.\n"
     )
 
 
-async def _start_sessions(api: httpx.AsyncClient, count: int) -> None:
+async def _start_card_sessions(api: httpx.AsyncClient, count: int) -> None:
+    """Connector 2 of every charger charges on an RFID card, so the dashboard moves."""
     for i in range(1, count + 1):
         charger = f"{PREFIX}{i:04d}"
-        answer = (await api.get(f"/API/StartTransaction/{charger}/1/{TAG}")).json()
-        click.echo(f"remote start on {charger} connector 1: {answer.get('status')}")
+        answer = (await api.get(f"/API/StartTransaction/{charger}/2/{CARD}")).json()
+        click.echo(f"card session on {charger} connector 2: {answer.get('status')}")
+
+
+async def _plug_in_paid(settings: Settings, fleet: Fleet) -> None:
+    """The driver who paid plugs the car in: the simulated connector reports Preparing."""
+    chargers = {charger.id: charger for charger in fleet.chargers}
+    db = Database(settings.database_url)
+    try:
+        while True:
+            async with db.session() as session:
+                waiting = (
+                    await session.execute(
+                        select(PaymentReservation.charge_point_id, PaymentReservation.connector_id)
+                        .where(PaymentReservation.status == "Authorized")
+                        .where(PaymentReservation.awaiting_plug.is_(True))
+                    )
+                ).all()
+            for charge_point_id, connector_id in waiting:
+                if charge_point_id in chargers:
+                    await chargers[charge_point_id].plug_in(connector_id)
+            await asyncio.sleep(1)
+    finally:
+        await db.close()
 
 
 async def _watch(api: httpx.AsyncClient, duration: float | None) -> None:
-    """Print the live status; after a few rounds stop one session to show a finished one."""
     loop = asyncio.get_running_loop()
     deadline = None if duration is None else loop.time() + duration
-    rounds = 0
     while deadline is None or loop.time() < deadline:
-        await asyncio.sleep(3)
-        rounds += 1
+        await asyncio.sleep(min(10.0, duration or 10.0))
         _print_status((await api.get("/API/Status")).json())
-        if rounds == 3:
-            await _stop_one(api)
 
 
-async def _stop_one(api: httpx.AsyncClient) -> None:
-    charger = f"{PREFIX}0001"
-    answer = (await api.get(f"/API/StopTransaction/{charger}/1")).json()
-    click.echo(f"\nremote stop on {charger} connector 1: {answer.get('status')}")
-    await asyncio.sleep(1)
-    for tx in (await api.get("/API/Transactions", params={"cp": charger})).json():
-        energy = f"{tx['energyWh'] / 1000:.2f} kWh" if tx["energyWh"] is not None else "-"
-        click.echo(f"transaction {tx['id']} by {tx['startTag']}: {tx['stopReason']}, {energy}")
-
-
-def _print_status(chargers: list[dict[str, Any]]) -> None:
-    click.echo(
-        f"\n{'CHARGER':<12} {'CONN':>4} {'STATUS':<14} {'kW':>6} {'METER kWh':>10} {'SoC':>4}"
-    )
+def _print_status(chargers: list[dict[str, object]]) -> None:
+    click.echo(f"\n{'CHARGER':<12} {'CONN':>4} {'STATUS':<14} {'kW':>6} {'METER kWh':>10}")
     for charger in chargers:
-        for c in charger["connectors"]:
+        connectors = charger["connectors"]
+        assert isinstance(connectors, list)
+        for c in connectors:
             kw = f"{c['powerW'] / 1000:.1f}" if c["powerW"] is not None else "-"
             kwh = f"{c['meterWh'] / 1000:.2f}" if c["meterWh"] is not None else "-"
-            soc = f"{c['socPercent']}%" if c["socPercent"] is not None else "-"
-            line = f"{charger['id']:<12} {c['connectorId']:>4} {c['status'] or '-':<14}"
-            click.echo(f"{line} {kw:>6} {kwh:>10} {soc:>4}")
+            line = f"{charger['id']!s:<12} {c['connectorId']:>4} {c['status'] or '-':<14}"
+            click.echo(f"{line} {kw:>6} {kwh:>10}")
