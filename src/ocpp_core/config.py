@@ -218,6 +218,21 @@ class ManagementSettings(_Section):
     dashboard_refresh_seconds: float = Field(
         default=5.0, ge=0.5, le=3600, description="How often the dashboard tiles refresh."
     )
+    operator_name: str = Field(
+        default="", max_length=200, description="Operator name shown to drivers (public pages)."
+    )
+    support_email: str = Field(
+        default="", max_length=200, description="Support e-mail shown to drivers (public pages)."
+    )
+    support_phone: str = Field(
+        default="", max_length=50, description="Support phone shown to drivers (public pages)."
+    )
+    public_starts_per_minute: int = Field(
+        default=10, ge=1, le=10_000, description="Public start requests per client address/min."
+    )
+    public_status_refresh_seconds: float = Field(
+        default=3.0, ge=0.5, le=600, description="How often a driver's status page refreshes."
+    )
 
     @field_validator("server_api_url")
     @classmethod

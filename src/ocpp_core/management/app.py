@@ -17,7 +17,7 @@ from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
-from ocpp_core.management import account, dashboard
+from ocpp_core.management import account, admin_pages, dashboard, public
 from ocpp_core.management.auth import LoginRequired, to_login
 from ocpp_core.management.context import ManagementContext
 from ocpp_core.management.csrf import CsrfMiddleware
@@ -54,6 +54,8 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
     app.state.management = context
     app.include_router(account.router)
     app.include_router(dashboard.router)
+    admin_pages.install(app)  # charge points, connectors, tags, transactions, payments, log
+    public.install(app)  # the anonymous driver pages
     app.mount(STATIC_PREFIX, StaticAssets(), name="static")
     app.add_exception_handler(LoginRequired, to_login)
     app.add_exception_handler(HTTPException, _error_page)

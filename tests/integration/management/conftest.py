@@ -22,6 +22,15 @@ from integration.management.pages import (
     RunningManagement,
     running_management,
 )
+from integration.management.public_harness import (  # noqa: F401 -- the driver pages' fixtures
+    driver,
+    pay_charger,
+    pay_server,
+    public_site,
+    site_settings,
+    site_socket,
+    stripe_sim,
+)
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.domain import users

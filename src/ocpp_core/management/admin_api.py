@@ -1,0 +1,103 @@
+"""The server's command and payment endpoints, as the operator pages call them.
+
+A short-lived client per call: commands are rare clicks, and the dashboard's
+pooled client keeps its short status timeout. Every outcome, a refusal or an
+unreachable server included, becomes one sentence for the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ocpp_core.management.context import ManagementContext
+
+COMMAND_TIMEOUT = 15.0  # the original's command timeout
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the server answered: ``ok`` when the charger (or the server) accepted."""
+
+    ok: bool
+    status: str
+    message: str
+
+
+_OK = frozenset({"Accepted", "Unlocked", "Cancelled", "Scheduled"})
+
+
+def part(value: str | int) -> str:
+    """A path segment, percent-encoded (ids may hold ``+ : | @ *``)."""
+    return quote(str(value), safe="")
+
+
+async def command(context: ManagementContext, what: str, path: str) -> Outcome:
+    """``GET /API/{path}``; ``what`` names the action in the message."""
+    timeout = START_TIMEOUT if path.startswith("StartTransaction/") else COMMAND_TIMEOUT
+    return _outcome(what, await _call(context, "GET", f"/API/{path}", timeout=timeout))
+
+
+async def cancel_reservation(context: ManagementContext, reservation_id: str) -> Outcome:
+    body = {"reservationId": reservation_id, "reason": "cancelled by an operator"}
+    answer = await _call(context, "POST", "/API/Payments/Cancel", timeout=START_TIMEOUT, json=body)
+    if isinstance(answer, dict) and answer.get("status") == "Cancelled":
+        applied = bool(answer.get("cancellationApplied"))
+        message = (
+            "Reservation cancelled; its card hold is released."
+            if applied
+            else "The reservation had already ended; nothing changed."
+        )
+        return Outcome(applied, "Cancelled", message)
+    return _outcome("Cancel", answer)
+
+
+async def _call(
+    context: ManagementContext, method: str, path: str, *, timeout: float, **kwargs: Any
+) -> dict[str, Any] | str:
+    """The JSON answer, or a sentence saying why there is none."""
+    settings = context.settings
+    headers = {"X-API-Key": settings.api_key.get_secret_value()}
+    try:
+        async with httpx.AsyncClient(
+            base_url=settings.management.server_api_url, headers=headers, timeout=timeout
+        ) as client:
+            response = await client.request(method, path, **kwargs)
+    except httpx.TimeoutException:
+        return "The OCPP server did not answer in time."
+    except httpx.HTTPError:
+        return "The OCPP server can't be reached."
+    try:
+        body = response.json()
+    except ValueError:
+        return f"The OCPP server answered HTTP {response.status_code}."
+    if not isinstance(body, dict):
+        return f"The OCPP server answered HTTP {response.status_code}."
+    return body
+
+
+_EXPLAINED = {
+    "ChargerOffline": "the charger is not connected",
+    "Timeout": "the charger did not answer in time",
+    "NoOpenTransaction": "there is no open transaction on that connector",
+    "NotSupported": "the charger does not support it",
+    "NotFound": "unknown",
+}
+
+
+def _outcome(what: str, answer: dict[str, Any] | str) -> Outcome:
+    if isinstance(answer, str):
+        return Outcome(False, "Unreachable", f"{what}: {answer}")
+    status = str(answer.get("status", "?"))
+    detail = _EXPLAINED.get(status)
+    error = answer.get("error")
+    text = f"{what}: {status}"
+    if detail:
+        text += f" ({detail})"
+    elif error:
+        text += f" ({error})"
+    return Outcome(status in _OK, status, text + ".")

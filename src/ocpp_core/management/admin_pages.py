@@ -1,0 +1,28 @@
+"""The operator pages beyond the dashboard, registered on the management app in one call."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ocpp_core.management import (
+    chargepoints,
+    connectors,
+    messagelog,
+    payments_admin,
+    tags,
+    transactions,
+)
+
+ROUTERS = (
+    chargepoints.router,
+    connectors.router,
+    tags.router,
+    transactions.router,
+    payments_admin.router,
+    messagelog.router,
+)
+
+
+def install(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router)

@@ -1,0 +1,520 @@
+"""``/Home/ChargePoint``: list, create, edit (auth, tariff), delete, reset, QR codes.
+
+Values are checked by the domain's own rules (``NewChargePoint``, the charger
+password rule, ``tariffs.set_tariff``), and each refusal is shown next to the
+field it is about. A delete takes the connectors, transactions and
+reservations with it (the foreign keys cascade), so one with money still held
+is refused until its reservation ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+from markupsafe import Markup
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ocpp_core.db.models import (
+    ACTIVE_RESERVATION_STATES,
+    ChargePoint,
+    Connector,
+    PaymentReservation,
+    Transaction,
+)
+from ocpp_core.domain import chargepoints, tariffs
+from ocpp_core.domain.chargepoints import NewChargePoint, ProvisioningError
+from ocpp_core.domain.pricing import (
+    MILLICENTS_PER_CENT,
+    WH_PER_KWH,
+    Tariff,
+    TariffError,
+    format_money,
+    hold_cents,
+    parse_money,
+)
+from ocpp_core.management import admin_api
+from ocpp_core.management.admin_forms import (
+    checked,
+    decimal_text,
+    page,
+    path_part,
+    redirect,
+    text,
+)
+from ocpp_core.management.auth import Admin, Viewer
+from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.qr import connector_ids, label_sheet_pdf, labels_for, qr_png, qr_svg, start_url
+from ocpp_core.security import charger_password_problem, hash_secret
+
+router = APIRouter(include_in_schema=False)
+
+LIST_PATH = "/Home/ChargePoint"
+NEW = "@"
+_RATE_SCALE = 100 * MILLICENTS_PER_CENT  # currency units → millicents
+_HEX = re.compile(r"[0-9a-f]+")
+_ID_PREFIX = re.compile(r"^(?:id|charge point) '[^']*': ")
+# The domain's messages name CLI options; the page names its fields.
+_OPTIONS = {
+    "--per-kwh": ("per_kwh", "Price per kWh"),
+    "--session-fee": ("session_fee", "Session fee"),
+    "--usage-fee-per-minute": ("usage_fee", "Usage fee per minute"),
+    "--usage-grace-minutes": ("usage_grace", "Grace minutes"),
+    "--usage-max-minutes": ("usage_max", "Most billed minutes"),
+    "--max-kwh": ("max_kwh", "Max kWh per session"),
+    "--currency": ("currency", "Currency"),
+    "--free": ("free", "Free charging"),
+}
+TARIFF_ERROR = "tariff"  # a problem of the tariff as a whole (e.g. the hold)
+
+
+@dataclass
+class ChargePointForm:
+    """The form as typed, so a refused form comes back as the operator left it."""
+
+    id: str = ""
+    name: str = ""
+    comment: str = ""
+    password: str = ""
+    remove_password: bool = False
+    thumbprint: str = ""
+    per_kwh: str = ""
+    session_fee: str = ""
+    usage_fee: str = ""
+    usage_grace: str = ""
+    usage_max: str = ""
+    usage_after: bool = False
+    max_kwh: str = ""
+    currency: str = ""
+    free: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    async def read(cls, request: Request) -> ChargePointForm:
+        form = await request.form()
+        return cls(
+            id=text(form, "id"),
+            name=text(form, "name"),
+            comment=text(form, "comment"),
+            password=_raw(form.get("password")),
+            remove_password=checked(form, "remove_password"),
+            thumbprint=text(form, "thumbprint"),
+            per_kwh=text(form, "per_kwh"),
+            session_fee=text(form, "session_fee"),
+            usage_fee=text(form, "usage_fee"),
+            usage_grace=text(form, "usage_grace"),
+            usage_max=text(form, "usage_max"),
+            usage_after=checked(form, "usage_after"),
+            max_kwh=text(form, "max_kwh"),
+            currency=text(form, "currency").lower(),
+            free=checked(form, "free"),
+        )
+
+    @classmethod
+    def of(cls, row: ChargePoint, default_currency: str) -> ChargePointForm:
+        tariff = tariffs.tariff_of(row, default_currency)
+        return cls(
+            id=row.id,
+            name=row.name or "",
+            comment=row.comment or "",
+            thumbprint=row.client_cert_thumbprint or "",
+            per_kwh=decimal_text(tariff.price_kwh_millicents, _RATE_SCALE, min_places=2),
+            session_fee=decimal_text(tariff.session_fee_cents, 100, min_places=2),
+            usage_fee=decimal_text(tariff.usage_fee_minute_millicents, _RATE_SCALE, min_places=2),
+            usage_grace=str(tariff.usage_grace_minutes or ""),
+            usage_max=str(tariff.usage_max_minutes or ""),
+            usage_after=tariff.usage_after_charging,
+            max_kwh=decimal_text(tariff.max_energy_wh, WH_PER_KWH),
+            currency=tariff.currency,
+            free=tariff.free,
+        )
+
+    def check_fields(self, *, new: bool) -> None:
+        """The per-field rules, before anything is stored."""
+        if new:
+            problem = NewChargePoint(self.id).problem()
+            if problem:
+                self.errors["id"] = _without_prefix(problem)
+        for name, candidate in (
+            ("name", NewChargePoint("x", name=self.name or None)),
+            ("comment", NewChargePoint("x", comment=self.comment or None)),
+        ):
+            problem = candidate.problem()
+            if problem:
+                self.errors[name] = _without_prefix(problem)
+        if self.password:
+            problem = charger_password_problem(self.password)
+            if problem:
+                self.errors["password"] = problem[:1].upper() + problem[1:]
+        if self.thumbprint and self.normalized_thumbprint() is None:
+            self.errors["thumbprint"] = (
+                "Use the certificate's SHA-256 (64 hex digits) or SHA-1 (40) fingerprint."
+            )
+
+    def normalized_thumbprint(self) -> str | None:
+        digits = "".join(c for c in self.thumbprint.lower() if c not in ": -")
+        if len(digits) in (40, 64) and _HEX.fullmatch(digits):
+            return digits
+        return None
+
+    def tariff(self, default_currency: str) -> Tariff | None:
+        """The tariff typed in, or None with the problems noted on their fields."""
+        values: dict[str, Any] = {}
+        for name, key, scale in (
+            ("per_kwh", "price_kwh_millicents", _RATE_SCALE),
+            ("session_fee", "session_fee_cents", 100),
+            ("usage_fee", "usage_fee_minute_millicents", _RATE_SCALE),
+            ("max_kwh", "max_energy_wh", WH_PER_KWH),
+        ):
+            raw = getattr(self, name)
+            try:
+                values[key] = parse_money(raw, scale=scale, name=_label(name)) if raw else 0
+            except TariffError as error:
+                self.errors[name] = str(error)
+        for name, key in (
+            ("usage_grace", "usage_grace_minutes"),
+            ("usage_max", "usage_max_minutes"),
+        ):
+            raw = getattr(self, name)
+            if not raw:
+                values[key] = 0
+            elif raw.isdigit() and len(raw) <= 9:
+                values[key] = int(raw)
+            else:
+                self.errors[name] = f"{_label(name)}: a whole number of minutes, 0 or more."
+        if any(name in self.errors for name in _TARIFF_FIELDS):
+            return None
+        return Tariff(
+            **values,
+            usage_after_charging=self.usage_after,
+            currency=self.currency or default_currency,
+            free=self.free,
+        )
+
+    def note_tariff_error(self, error: TariffError) -> None:
+        message = _without_prefix(str(error))
+        field_name = TARIFF_ERROR
+        first = len(message)
+        for option, (name, _label) in _OPTIONS.items():
+            at = message.find(option)
+            if at != -1 and at < first:
+                first, field_name = at, name
+        for option in sorted(_OPTIONS, key=len, reverse=True):
+            message = message.replace(option, f"“{_OPTIONS[option][1]}”")
+        self.errors[field_name] = message[:1].upper() + message[1:]
+
+
+def _raw(value: object) -> str:
+    """A password is taken as typed: spaces at either end are part of it."""
+    return value if isinstance(value, str) else ""
+
+
+_TARIFF_FIELDS = ("per_kwh", "session_fee", "usage_fee", "usage_grace", "usage_max", "max_kwh")
+
+
+def _label(name: str) -> str:
+    return next(label for field_name, label in _OPTIONS.values() if field_name == name)
+
+
+def _without_prefix(message: str) -> str:
+    message = _ID_PREFIX.sub("", message)
+    return message[:1].upper() + message[1:]
+
+
+class _Refused(Exception):
+    """Raised inside the database session so nothing of a refused form is stored."""
+
+
+def _default_currency(context: ManagementContext) -> str:
+    return context.settings.stripe.currency
+
+
+def _min_hold(context: ManagementContext) -> int:
+    return context.settings.payments.min_charge_cents
+
+
+# The list
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    charge_point: ChargePoint
+    price: str
+    hold: str | None
+    connectors: int
+
+
+@router.get(LIST_PATH)
+async def list_page(request: Request, user: Viewer, context: ContextDep) -> Response:
+    """Every charge point with its price, authentication and last contact."""
+    currency = _default_currency(context)
+    async with context.db.session() as session:
+        rows = await chargepoints.list_all(session)
+        counted = await session.execute(
+            select(Connector.charge_point_id, func.count()).group_by(Connector.charge_point_id)
+        )
+        counts: dict[str, int] = dict(counted.all())
+    listed = []
+    for row in rows:
+        tariff = tariffs.tariff_of(row, currency)
+        described = tariffs.describe(tariff)
+        hold = None if tariff.free or described == "no price" else hold_cents(tariff)
+        listed.append(
+            Row(
+                row,
+                described,
+                None if hold is None else format_money(hold, tariff.currency),
+                counts.get(row.id, 0),
+            )
+        )
+    return page(request, "admin/chargepoints.html", {"rows": listed})
+
+
+# Create
+
+
+@router.get(f"{LIST_PATH}/{NEW}")
+async def new_page(request: Request, user: Admin, context: ContextDep) -> Response:
+    form = ChargePointForm(currency=_default_currency(context))
+    return _edit_page(request, form, new=True)
+
+
+@router.post(f"{LIST_PATH}/{NEW}")
+async def create(request: Request, user: Admin, context: ContextDep) -> Response:
+    form = await ChargePointForm.read(request)
+    form.check_fields(new=True)
+    tariff = form.tariff(_default_currency(context))
+    if form.errors or tariff is None:
+        return _edit_page(request, form, new=True, status_code=400)
+    try:
+        async with context.db.session() as session:
+            await _create(session, context, form, tariff)
+    except _Refused:
+        return _edit_page(request, form, new=True, status_code=400)
+    url = f"{LIST_PATH}/{path_part(form.id)}"
+    return redirect(request, url, f"Charge point {form.id} added.")
+
+
+async def _create(
+    session: AsyncSession, context: ManagementContext, form: ChargePointForm, tariff: Tariff
+) -> None:
+    new = NewChargePoint(form.id, form.name or None, form.password or None, form.comment or None)
+    try:
+        await chargepoints.add(session, new, now=context.clock())
+    except ProvisioningError as error:
+        form.errors["id"] = _without_prefix(str(error))
+        raise _Refused from None
+    row = await session.get(ChargePoint, form.id)
+    assert row is not None
+    row.name = form.name or None
+    row.client_cert_thumbprint = form.normalized_thumbprint()
+    if tariff != Tariff(currency=tariff.currency):  # left empty: priced later
+        await _set_tariff(session, context, form, tariff)
+
+
+async def _set_tariff(
+    session: AsyncSession, context: ManagementContext, form: ChargePointForm, tariff: Tariff
+) -> None:
+    try:
+        await tariffs.set_tariff(session, form.id, tariff, min_hold_cents=_min_hold(context))
+    except TariffError as error:
+        form.note_tariff_error(error)
+        raise _Refused from None
+
+
+# Edit, delete, reset
+
+
+@router.get(LIST_PATH + "/{cp_id}")
+async def edit_page(
+    request: Request, cp_id: str, user: Viewer, context: ContextDep, confirm: str = ""
+) -> Response:
+    async with context.db.session() as session:
+        row = await _get(session, cp_id)
+        if confirm == "delete":
+            return page(request, "admin/chargepoint_delete.html", await _impact(session, row))
+        form = ChargePointForm.of(row, _default_currency(context))
+        codes = await _codes(session, context, row.id)
+    return _edit_page(request, form, new=False, row=row, codes=codes)
+
+
+@router.post(LIST_PATH + "/{cp_id}")
+async def save(request: Request, cp_id: str, user: Admin, context: ContextDep) -> Response:
+    submitted = await request.form()
+    action = submitted.get("action", "save")
+    if action == "delete":
+        return await _delete(request, context, cp_id)
+    if action == "reset":
+        mode = "Hard" if submitted.get("mode") == "Hard" else "Soft"
+        outcome = await admin_api.command(
+            context, f"{mode} reset", f"Reset/{admin_api.part(cp_id)}/{mode}"
+        )
+        return redirect(request, f"{LIST_PATH}/{path_part(cp_id)}", outcome.message, ok=outcome.ok)
+    form = await ChargePointForm.read(request)
+    form.id = cp_id
+    form.check_fields(new=False)
+    tariff = form.tariff(_default_currency(context))
+    try:
+        async with context.db.session() as session:
+            row = await _get(session, cp_id)
+            if form.errors or tariff is None:
+                raise _Refused
+            await _update(session, context, row, form, tariff)
+    except _Refused:
+        async with context.db.session() as session:
+            row = await _get(session, cp_id)
+            codes = await _codes(session, context, cp_id)
+        return _edit_page(request, form, new=False, row=row, codes=codes, status_code=400)
+    return redirect(request, f"{LIST_PATH}/{path_part(cp_id)}", f"Charge point {cp_id} saved.")
+
+
+async def _update(
+    session: AsyncSession,
+    context: ManagementContext,
+    row: ChargePoint,
+    form: ChargePointForm,
+    tariff: Tariff,
+) -> None:
+    row.name = form.name or None
+    row.comment = form.comment or None
+    row.client_cert_thumbprint = form.normalized_thumbprint()
+    if form.password:
+        row.auth_user = row.id
+        row.password_hash = hash_secret(form.password)
+    elif form.remove_password:
+        row.auth_user = None
+        row.password_hash = None
+    if tariff != tariffs.tariff_of(row, _default_currency(context)):
+        await _set_tariff(session, context, form, tariff)
+
+
+async def _delete(request: Request, context: ManagementContext, cp_id: str) -> Response:
+    async with context.db.session() as session:
+        row = await _get(session, cp_id)
+        impact = await _impact(session, row)
+        if impact["active_reservations"]:
+            url = f"{LIST_PATH}/{path_part(cp_id)}"
+            message = (
+                f"{cp_id} has a payment reservation in progress: cancel it or let it end "
+                "before deleting the charge point."
+            )
+            return redirect(request, url, message, ok=False)
+        # Connectors, transactions, reservations and privileges go with it (ON DELETE CASCADE).
+        await session.execute(delete(ChargePoint).where(ChargePoint.id == cp_id))
+    return redirect(request, LIST_PATH, f"Charge point {cp_id} deleted.")
+
+
+async def _impact(session: AsyncSession, row: ChargePoint) -> dict[str, Any]:
+    async def count(model: Any, *where: Any) -> int:
+        total = await session.scalar(
+            select(func.count()).select_from(model).where(model.charge_point_id == row.id, *where)
+        )
+        return int(total or 0)
+
+    return {
+        "row": row,
+        "connectors": await count(Connector),
+        "transactions": await count(Transaction),
+        "reservations": await count(PaymentReservation),
+        "active_reservations": await count(
+            PaymentReservation, PaymentReservation.status.in_(ACTIVE_RESERVATION_STATES)
+        ),
+    }
+
+
+async def _get(session: AsyncSession, cp_id: str) -> ChargePoint:
+    row = await chargepoints.find(session, cp_id)
+    if row is None:
+        raise HTTPException(404)
+    return row
+
+
+# QR codes and label sheets
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    connector_id: int
+    url: str
+    svg: Markup
+
+
+async def _codes(session: AsyncSession, context: ManagementContext, cp_id: str) -> list[Code]:
+    numbers = await connector_ids(session, cp_id) or [1]
+    codes = []
+    for number in numbers:
+        url = start_url(context.settings.public_base_url, cp_id, number)
+        title = f"QR code: start charging at {cp_id}, connector {number}"
+        svg = qr_svg(url, 4, title=title, xml_declaration=False).decode()
+        codes.append(Code(number, url, Markup(svg)))  # noqa: S704 -- segno's own SVG, escaped
+    return codes
+
+
+@router.get("/Home/QR/Labels.pdf")
+async def all_labels(user: Viewer, context: ContextDep) -> Response:
+    return await _sheet(context, None, "labels.pdf")
+
+
+@router.get("/Home/QR/{cp_id}/Labels.pdf")
+async def station_labels(cp_id: str, user: Viewer, context: ContextDep) -> Response:
+    return await _sheet(context, [cp_id], f"labels-{_file_safe(cp_id)}.pdf")
+
+
+@router.get("/Home/QR/{cp_id}/{conn:int}.png")
+async def connector_png(cp_id: str, conn: int, user: Viewer, context: ContextDep) -> Response:
+    async with context.db.session() as session:
+        await _get(session, cp_id)
+    if conn < 1:
+        raise HTTPException(404)
+    data = qr_png(start_url(context.settings.public_base_url, cp_id, conn), 10)
+    name = f"qr-{_file_safe(cp_id)}-{conn}.png"
+    return Response(data, media_type="image/png", headers=_attachment(name))
+
+
+async def _sheet(context: ManagementContext, ids: Sequence[str] | None, name: str) -> Response:
+    async with context.db.session() as session:
+        if ids is not None:
+            await _get(session, ids[0])
+        labels = await labels_for(
+            session, context.settings.public_base_url, ids, _default_currency(context)
+        )
+    if not labels:
+        raise HTTPException(404, "There are no charge points to print labels for.")
+    return Response(
+        label_sheet_pdf(labels), media_type="application/pdf", headers=_attachment(name)
+    )
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _file_safe(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
+
+
+def _edit_page(
+    request: Request,
+    form: ChargePointForm,
+    *,
+    new: bool,
+    row: ChargePoint | None = None,
+    codes: list[Code] | None = None,
+    status_code: int = 200,
+) -> Response:
+    values = {
+        "form": form,
+        "new": new,
+        "row": row,
+        "codes": codes or [],
+        "tariff_error": form.errors.get(TARIFF_ERROR),
+        "action": f"{LIST_PATH}/{NEW if new else path_part(form.id)}",
+    }
+    return page(request, "admin/chargepoint_edit.html", values, status_code=status_code)

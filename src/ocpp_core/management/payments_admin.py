@@ -1,0 +1,109 @@
+"""``/Home/Payments``: payment reservations, their money, and Cancel for the cancelable ones.
+
+Cancel goes through the server (``POST /API/Payments/Cancel``), which releases
+the card hold at Stripe; the page never changes a reservation itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ocpp_core.db.models import ChargePoint, PaymentReservation
+from ocpp_core.domain.pricing import format_money
+from ocpp_core.management import admin_api
+from ocpp_core.management.admin_forms import page, query_string, redirect, text
+from ocpp_core.management.auth import Admin, Viewer
+from ocpp_core.management.context import ContextDep
+from ocpp_core.payments.states import CANCELABLE, Money, Status
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_PATH = "/Home/Payments"
+CANCEL_PATH = "/Home/Payments/Cancel"
+PAGE_SIZE = 50
+NONE = "\N{EN DASH}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationView:
+    row: PaymentReservation
+
+    def _money(self, cents: int | None) -> str:
+        return NONE if cents is None else format_money(cents, self.row.currency)
+
+    @property
+    def hold(self) -> str:
+        if self.row.free:
+            return "free"
+        return self._money(self.row.authorized_cents or self.row.hold_cents)
+
+    @property
+    def captured(self) -> str:
+        return self._money(self.row.captured_cents)
+
+    @property
+    def released(self) -> str:
+        """What went back to the card: the hold less the capture, once money is settled."""
+        row = self.row
+        if row.free or row.money_state not in (Money.CAPTURED, Money.RELEASED):
+            return NONE
+        return self._money((row.authorized_cents or 0) - (row.captured_cents or 0))
+
+    @property
+    def cancelable(self) -> bool:
+        return self.row.status in CANCELABLE and self.row.transaction_id is None
+
+
+@router.get(PAGE_PATH)
+async def payments_page(
+    request: Request,
+    user: Viewer,
+    context: ContextDep,
+    cp: str = "",
+    status: str = "",
+    page_no: int = 1,
+) -> Response:
+    page_no = max(1, min(page_no, 100_000))
+    query = select(PaymentReservation).order_by(
+        PaymentReservation.created_at.desc(), PaymentReservation.id
+    )
+    if cp:
+        query = query.where(PaymentReservation.charge_point_id == cp)
+    if status:
+        query = query.where(PaymentReservation.status == status)
+    query = query.offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    async with context.db.session() as session:
+        rows = (await session.scalars(query)).all()
+        stations = (await session.scalars(select(ChargePoint.id).order_by(ChargePoint.id))).all()
+    filters = {"cp": cp, "status": status}
+    values = {
+        "views": [ReservationView(row) for row in rows[:PAGE_SIZE]],
+        "stations": stations,
+        "statuses": [s.value for s in Status],
+        "filters": filters,
+        "page_no": page_no,
+        "newer": query_string({**filters, "page_no": page_no - 1}) if page_no > 1 else None,
+        "older": (
+            query_string({**filters, "page_no": page_no + 1}) if len(rows) > PAGE_SIZE else None
+        ),
+        "back": PAGE_PATH + query_string({**filters, "page_no": page_no if page_no > 1 else ""}),
+    }
+    return page(request, "admin/payments.html", values)
+
+
+@router.post(CANCEL_PATH)
+async def cancel(request: Request, user: Admin, context: ContextDep) -> Response:
+    form = await request.form()
+    reservation_id = text(form, "reservation_id")
+    back = text(form, "back")
+    if not back.startswith(PAGE_PATH):
+        back = PAGE_PATH
+    if not reservation_id:
+        return redirect(request, back, "Cancel: no reservation given.", ok=False)
+    outcome = await admin_api.cancel_reservation(context, reservation_id)
+    return redirect(request, back, f"{reservation_id}: {outcome.message}", ok=outcome.ok)

@@ -1,0 +1,172 @@
+"""What a driver sees of a connector before paying: the station, its status, every price.
+
+The live status comes from the server (``/API/Status``); when the server can't
+be asked, the last status stored in the database is shown and marked as such.
+Values are formatted here; the words around them live in the templates, so
+they can be translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import ChargePoint, Connector, Transaction
+from ocpp_core.domain.pricing import (
+    MILLICENTS_PER_CENT,
+    WH_PER_KWH,
+    Tariff,
+    format_money,
+    hold_cents,
+    usage_cents,
+)
+from ocpp_core.domain.tariffs import tariff_of
+from ocpp_core.management.server_api import LiveCharger
+
+FIRST_CONNECTOR = 1  # a charger that has not reported its connectors yet has this one
+# Public words for OCPP statuses: a plugged-in car (Preparing) may be this driver's own.
+_AVAILABLE = frozenset({"Available", "Preparing"})
+_OUT_OF_ORDER = frozenset({"Faulted", "Unavailable"})
+_OCCUPIED = frozenset(
+    {"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """Every price component, formatted; ``None`` where the tariff has none."""
+
+    free: bool
+    configured: bool  # a paid station with a usable tariff
+    per_kwh: str | None
+    session_fee: str | None
+    usage_fee: str | None  # per minute
+    usage_grace_minutes: int
+    usage_max_minutes: int
+    usage_max_amount: str | None
+    usage_after_charging: bool
+    max_kwh: str | None
+    hold: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    charge_point_id: str
+    name: str
+    connector_id: int
+    connector_label: str | None  # the operator's name for it, if any
+    status: str  # available | occupied | out_of_order | offline | unknown
+    reported: str | None  # the OCPP status behind it
+    live: bool  # False: the server could not be asked, the status is the stored one
+    prices: Prices
+
+
+def rate(millicents: int, currency: str) -> str:
+    """A rate with the decimals it needs and at least two: 35_500 → ``0.355 EUR``."""
+    units = Decimal(millicents) / (100 * MILLICENTS_PER_CENT)
+    cents = units.quantize(Decimal("0.01"))
+    return f"{units if units != cents else cents} {currency.upper()}"
+
+
+def kwh(wh: int) -> str:
+    """Energy in kWh without trailing zeros: 20_000 → ``20``, 12_500 → ``12.5``."""
+    value = (Decimal(wh) / WH_PER_KWH).normalize()
+    return f"{value:f}"
+
+
+def prices_of(tariff: Tariff) -> Prices:
+    currency = tariff.currency
+    configured = not tariff.free and tariff.problem() is None
+    usage = tariff.usage_fee_minute_millicents
+    return Prices(
+        free=tariff.free,
+        configured=configured,
+        per_kwh=rate(tariff.price_kwh_millicents, currency)
+        if tariff.price_kwh_millicents
+        else None,
+        session_fee=format_money(tariff.session_fee_cents, currency)
+        if tariff.session_fee_cents
+        else None,
+        usage_fee=rate(usage, currency) if usage else None,
+        usage_grace_minutes=tariff.usage_grace_minutes,
+        usage_max_minutes=tariff.usage_max_minutes,
+        usage_max_amount=format_money(usage_cents(tariff, tariff.usage_max_minutes), currency)
+        if usage
+        else None,
+        usage_after_charging=tariff.usage_after_charging,
+        max_kwh=kwh(tariff.max_energy_wh) if tariff.max_energy_wh else None,
+        hold=format_money(hold_cents(tariff), currency) if configured else None,
+    )
+
+
+async def load_station(
+    session: AsyncSession,
+    charge_point_id: str,
+    connector_id: int,
+    live: Sequence[LiveCharger] | None,
+    default_currency: str,
+) -> Station | None:
+    """The connector as a driver sees it; None if the charger or connector is unknown."""
+    charge_point = await session.get(ChargePoint, charge_point_id)
+    if charge_point is None:
+        return None
+    rows = {
+        row.connector_id: row
+        for row in await session.scalars(
+            select(Connector).where(
+                Connector.charge_point_id == charge_point_id,
+                Connector.connector_id >= FIRST_CONNECTOR,
+            )
+        )
+    }
+    charger = next((c for c in live or () if c.id == charge_point_id), None)
+    reported = {c.connectorId: c.status for c in charger.connectors} if charger else {}
+    known = set(rows) | {n for n in reported if n >= FIRST_CONNECTOR} or {FIRST_CONNECTOR}
+    if connector_id not in known:
+        return None
+    busy = await session.scalar(
+        select(Transaction.id)
+        .where(
+            Transaction.charge_point_id == charge_point_id,
+            Transaction.connector_id == connector_id,
+            Transaction.stop_at.is_(None),
+        )
+        .limit(1)
+    )
+    row = rows.get(connector_id)
+    last = reported.get(connector_id) or (row.status if row else None)
+    return Station(
+        charge_point_id=charge_point.id,
+        name=charge_point.name or charge_point.id,
+        connector_id=connector_id,
+        connector_label=row.name if row else None,
+        status=_public_status(
+            last, online=None if live is None else charger is not None, busy=busy is not None
+        ),
+        reported=last,
+        live=live is not None,
+        prices=prices_of(tariff_of(charge_point, default_currency)),
+    )
+
+
+def _public_status(reported: str | None, *, online: bool | None, busy: bool) -> str:
+    if busy:
+        return "occupied"
+    if online is False:
+        return "offline"
+    if reported in _AVAILABLE:
+        return "available"
+    if reported in _OUT_OF_ORDER:
+        return "out_of_order"
+    if reported in _OCCUPIED:
+        return "occupied"
+    return "unknown"
+
+
+async def station_name(session: AsyncSession, charge_point_id: str) -> str:
+    charge_point = await session.get(ChargePoint, charge_point_id)
+    return (charge_point.name if charge_point else None) or charge_point_id

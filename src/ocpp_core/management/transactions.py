@@ -1,0 +1,323 @@
+"""``/Home/Transactions``: filtered transactions with energy and cost; CSV and XLSX exports.
+
+The cost is the linked payment reservation's: what was captured, or what is
+due while the capture is pending; a free reservation costs nothing. A
+transaction with no reservation (a card at the charger) has no cost here.
+Exports take the same filter as the page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from fastapi import APIRouter
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ocpp_core.db.models import ChargePoint, ChargeTag, PaymentReservation, Transaction
+from ocpp_core.domain import transactions
+from ocpp_core.domain.pricing import format_money
+from ocpp_core.domain.transactions import TransactionFilter
+from ocpp_core.management.admin_forms import day_after, day_start, page, parse_date
+from ocpp_core.management.auth import Viewer
+from ocpp_core.management.context import ContextDep, ManagementContext
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_PATH = "/Home/Transactions"
+CSV_PATH = "/Home/Export"
+XLSX_PATH = "/Home/ExportXlsx"
+PAGE_LIMIT = 1000
+EXPORT_LIMIT = 100_000
+CSV_SEPARATOR = ";"  # as the original: what spreadsheets in most of Europe expect
+_CENT = Decimal("0.01")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Filters:
+    """The query as typed, and the problems found in it."""
+
+    cp: str = ""
+    conn: str = ""
+    since: str = ""
+    until: str = ""
+    errors: dict[str, str] | None = None
+
+    def to_filter(self, limit: int) -> TransactionFilter:
+        errors: dict[str, str] = {}
+        connector = None
+        if self.conn:
+            if self.conn.isdigit() and len(self.conn) < 6:
+                connector = int(self.conn)
+            else:
+                errors["conn"] = "A connector number, e.g. 1."
+        dates = {}
+        for name in ("since", "until"):
+            try:
+                dates[name] = parse_date(getattr(self, name))
+            except ValueError:
+                errors[name] = "A date as YYYY-MM-DD."
+        since, until = dates.get("since"), dates.get("until")
+        if since and until and until < since:
+            errors["until"] = "The end is before the start."
+        self.errors = errors
+        return TransactionFilter(
+            charge_point_id=self.cp or None,
+            connector_id=connector,
+            since=day_start(since) if since else None,
+            until=day_after(until) if until else None,  # the whole last day
+            limit=limit,
+        )
+
+    def query(self) -> dict[str, str]:
+        return {"cp": self.cp, "conn": self.conn, "since": self.since, "until": self.until}
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    transaction: Transaction
+    start_tag_name: str | None
+    stop_tag_name: str | None
+    reservation: PaymentReservation | None
+
+    @property
+    def energy_kwh(self) -> Decimal | None:
+        wh = self.transaction.energy_wh
+        return None if wh is None else Decimal(wh) / 1000
+
+    @property
+    def cost_cents(self) -> int | None:
+        row = self.reservation
+        if row is None:
+            return None
+        if row.free:
+            return 0
+        if row.captured_cents is not None:
+            return row.captured_cents
+        return row.amount_due_cents
+
+    @property
+    def currency(self) -> str | None:
+        return self.reservation.currency if self.reservation else None
+
+    @property
+    def cost_text(self) -> str:
+        cents = self.cost_cents
+        if cents is None or self.currency is None:
+            return ""
+        text = format_money(cents, self.currency)
+        return f"{text} (free)" if self.reservation and self.reservation.free else text
+
+
+async def _lines(context: ManagementContext, where: TransactionFilter) -> list[Line]:
+    async with context.db.session() as session:
+        found = await transactions.search(session, where)
+        ids = [row.id for row in found]
+        tags = {row.start_tag for row in found} | {row.stop_tag for row in found if row.stop_tag}
+        names: dict[str, str | None] = {}
+        if tags:
+            found_names = await session.execute(
+                select(ChargeTag.id, ChargeTag.name).where(ChargeTag.id.in_(tags))
+            )
+            names = dict(found_names.all())
+        reservations: dict[int, PaymentReservation] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for reservation in await session.scalars(
+                select(PaymentReservation).where(PaymentReservation.transaction_id.in_(chunk))
+            ):
+                assert reservation.transaction_id is not None
+                reservations[reservation.transaction_id] = reservation
+    return [
+        Line(
+            row,
+            names.get(row.start_tag),
+            names.get(row.stop_tag) if row.stop_tag else None,
+            reservations.get(row.id),
+        )
+        for row in found
+    ]
+
+
+@router.get(PAGE_PATH)
+async def transactions_page(
+    request: Request,
+    user: Viewer,
+    context: ContextDep,
+    cp: str = "",
+    conn: str = "",
+    since: str = "",
+    until: str = "",
+) -> Response:
+    filters = Filters(cp.strip(), conn.strip(), since.strip(), until.strip())
+    where = filters.to_filter(PAGE_LIMIT)
+    lines = [] if filters.errors else await _lines(context, where)
+    async with context.db.session() as session:
+        stations = (await session.scalars(select(ChargePoint.id).order_by(ChargePoint.id))).all()
+    total_wh = sum(line.transaction.energy_wh or 0 for line in lines)
+    values = {
+        "filters": filters,
+        "errors": filters.errors or {},
+        "lines": lines,
+        "stations": stations,
+        "limit": PAGE_LIMIT,
+        "total_kwh": f"{Decimal(total_wh) / 1000:.3f}",
+        "export_query": filters.query(),
+    }
+    return page(
+        request, "admin/transactions.html", values, status_code=400 if filters.errors else 200
+    )
+
+
+HEADER = (
+    "Transaction",
+    "Charge point",
+    "Connector",
+    "Start (UTC)",
+    "Start tag",
+    "Start tag name",
+    "Meter start (kWh)",
+    "Stop (UTC)",
+    "Stop tag",
+    "Stop tag name",
+    "Meter stop (kWh)",
+    "Energy (kWh)",
+    "Review",
+    "Cost",
+    "Currency",
+    "Payment status",
+)
+
+Cell = str | int | Decimal | datetime | None
+
+
+def _cells(line: Line) -> tuple[Cell, ...]:
+    row = line.transaction
+    cost = line.cost_cents
+    return (
+        row.id,
+        row.charge_point_id,
+        row.connector_id,
+        row.start_at,
+        row.start_tag,
+        line.start_tag_name,
+        Decimal(row.meter_start_wh) / 1000,
+        row.stop_at,
+        row.stop_tag,
+        line.stop_tag_name,
+        None if row.meter_stop_wh is None else Decimal(row.meter_stop_wh) / 1000,
+        line.energy_kwh,
+        row.review_reason,
+        None if cost is None else (Decimal(cost) / 100).quantize(_CENT),
+        line.currency.upper() if line.currency else None,
+        line.reservation.status if line.reservation else None,
+    )
+
+
+async def _export_lines(
+    context: ManagementContext, cp: str, conn: str, since: str, until: str
+) -> tuple[Filters, list[Line]]:
+    filters = Filters(cp.strip(), conn.strip(), since.strip(), until.strip())
+    where = filters.to_filter(EXPORT_LIMIT)
+    return filters, ([] if filters.errors else await _lines(context, where))
+
+
+def _file_name(filters: Filters, extension: str) -> str:
+    parts = ["Transactions"]
+    if filters.cp:
+        parts.append("".join(c if c.isalnum() or c in "-_" else "_" for c in filters.cp))
+    if filters.conn and not (filters.errors or {}).get("conn"):
+        parts.append(filters.conn)
+    return f"{'_'.join(parts)}.{extension}"
+
+
+@router.get(CSV_PATH)
+async def export_csv(
+    user: Viewer,
+    context: ContextDep,
+    cp: str = "",
+    conn: str = "",
+    since: str = "",
+    until: str = "",
+) -> Response:
+    filters, lines = await _export_lines(context, cp, conn, since, until)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=CSV_SEPARATOR, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for line in lines:
+        writer.writerow([_csv_text(value) for value in _cells(line)])
+    data = ("\ufeff" + buffer.getvalue()).encode()  # the BOM tells Excel it is UTF-8
+    return Response(
+        data,
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(_file_name(filters, "csv")),
+    )
+
+
+def _csv_text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, str):
+        # A name such as "=HYPERLINK(...)" must stay text in a spreadsheet.
+        return f"'{value}" if value.startswith(_FORMULA_START) else value
+    return str(value)
+
+
+@router.get(XLSX_PATH)
+async def export_xlsx(
+    user: Viewer,
+    context: ContextDep,
+    cp: str = "",
+    conn: str = "",
+    since: str = "",
+    until: str = "",
+) -> Response:
+    filters, lines = await _export_lines(context, cp, conn, since, until)
+    return Response(
+        _workbook(lines),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=_attachment(_file_name(filters, "xlsx")),
+    )
+
+
+def _workbook(lines: Sequence[Line]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Transactions"
+    sheet.append(list(HEADER))
+    for line in lines:
+        sheet.append([_xlsx_value(value) for value in _cells(line)])
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+            elif isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+    for index, title in enumerate(HEADER, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = max(12, len(title) + 2)
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_value(value: Cell) -> Cell:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)  # XLSX has no time zones: the column says UTC
+    return value
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -1,0 +1,177 @@
+"""Payments page over real HTTP: a reservation made through the server API with the Stripe
+simulator is listed with its money, and Cancel (through the server) releases it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import stripe
+import uvicorn
+from ocpp.v16 import call
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from builders import add_charge_point, timestamp
+from integration.management.admin_helpers import follow, post_form
+from integration.management.pages import ADMIN, VIEWER, RunningManagement, csrf_token, log_in
+from ocpp_core.config import PaymentSettings, Settings, StripeSettings
+from ocpp_core.db.models import PaymentReservation
+from ocpp_core.domain import tariffs
+from ocpp_core.domain.pricing import Tariff
+from ocpp_core.simulators.stripe.app import create_stripe_simulator
+from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
+from servers import ConnectCharger, RunningServer, listening_socket, serving
+from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim
+
+# 0.40 EUR/kWh up to 20 kWh and 1.00 EUR per session: a hold of 9.00 EUR.
+TARIFF = Tariff(price_kwh_millicents=40_000, session_fee_cents=100, max_energy_wh=20_000)
+
+
+@pytest.fixture
+async def stripe_sim(server_socket: tuple[socket.socket, str]) -> AsyncIterator[StripeSim]:
+    sock, url = listening_socket()
+    app = create_stripe_simulator(
+        StripeSimulatorSettings(
+            public_base_url=url,
+            webhook_url=f"{server_socket[1]}/API/Payments/Webhook",
+            webhook_secret=WEBHOOK_SECRET,
+            retry_delays=(0.2, 0.5, 1.0),
+        )
+    )
+    http = stripe.HTTPXClient(timeout=10)
+    client = stripe.StripeClient(
+        STRIPE_KEY, base_addresses={"api": url}, http_client=http, max_network_retries=0
+    )
+    async with (
+        serving(uvicorn.Config(app, log_level="warning"), sock),
+        httpx.AsyncClient(base_url=url) as web,
+    ):
+        yield StripeSim(url, client, web)
+    await http.close_async()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def settings(settings: Settings, stripe_sim: StripeSim) -> Settings:
+    stripe_settings = StripeSettings(
+        enabled=True,
+        api_key=SecretStr(STRIPE_KEY),
+        webhook_secret=SecretStr(WEBHOOK_SECRET),
+        return_base_url="http://127.0.0.1:9",
+        api_base=stripe_sim.url,
+        timeout=2,
+    )
+    payments = PaymentSettings(sweep_interval_seconds=3600)
+    return settings.model_copy(update={"stripe": stripe_settings, "payments": payments})
+
+
+async def reservation_made_through_the_server(
+    server: RunningServer, charger: ConnectCharger
+) -> str:
+    await add_charge_point(server.runtime.db, "CP1")
+    async with server.runtime.db.session() as session:
+        await tariffs.set_tariff(session, "CP1", TARIFF)
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    body = {"chargePointId": "CP1", "connectorId": 1, "chargeTagId": "WEB-DRIVER"}
+    created = await server.api.post("/API/Payments/Create", json=body)
+    assert created.status_code == 200, created.text
+    assert created.json()["status"] == "Redirect"
+    reservation_id: str = created.json()["reservationId"]
+    return reservation_id
+
+
+async def test_a_reservation_is_listed_with_its_money_and_cancel_releases_it(
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    management: RunningManagement,
+    client: httpx.AsyncClient,
+) -> None:
+    reservation_id = await reservation_made_through_the_server(server, charger)
+    await log_in(client, *ADMIN)
+
+    html = (await client.get("/Home/Payments")).text
+    row = html[html.index(f'data-reservation="{reservation_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-status="PendingPayment"' in row
+    assert "9.00 EUR" in row
+    assert "WEB-DRIVER" in row
+    assert "cs_" in row  # the Checkout Session id
+    assert f'aria-label="Cancel reservation {reservation_id}"' in row
+
+    cancelled = await post_form(
+        client,
+        "/Home/Payments",
+        {"reservation_id": reservation_id, "back": "/Home/Payments"},
+        "/Home/Payments/Cancel",
+    )
+    after = await follow(client, cancelled)
+
+    assert "Reservation cancelled; its card hold is released." in after
+    row = after[after.index(f'data-reservation="{reservation_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-status="Cancelled"' in row
+    assert "Cancel reservation" not in row
+    async with management.db.session() as session:
+        stored = await session.scalar(
+            select(PaymentReservation).where(PaymentReservation.id == reservation_id)
+        )
+        assert stored is not None
+        assert stored.status == "Cancelled"
+        checkout_id = stored.checkout_session_id
+    assert checkout_id is not None
+    checkout = await stripe_sim.client.v1.checkout.sessions.retrieve_async(checkout_id)
+    assert checkout.status == "expired"  # the driver can no longer pay it
+
+    filtered = (await client.get("/Home/Payments", params={"status": "Authorized"})).text
+    assert reservation_id not in filtered
+
+
+async def test_a_viewer_sees_reservations_but_can_not_cancel(
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    management: RunningManagement,
+    client: httpx.AsyncClient,
+) -> None:
+    reservation_id = await reservation_made_through_the_server(server, charger)
+    await log_in(client, *VIEWER)
+    html = (await client.get("/Home/Payments")).text
+
+    response = await client.post(
+        "/Home/Payments/Cancel",
+        data={"csrf_token": csrf_token(html), "reservation_id": reservation_id},
+    )
+
+    assert reservation_id in html
+    assert "Cancel reservation" not in html
+    assert response.status_code == 403
+    async with management.db.session() as session:
+        stored = await session.get(PaymentReservation, reservation_id)
+        assert stored is not None
+        assert stored.status == "PendingPayment"
+
+
+async def test_a_charge_point_with_a_reservation_in_progress_is_not_deleted(
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    management: RunningManagement,
+    client: httpx.AsyncClient,
+) -> None:
+    reservation_id = await reservation_made_through_the_server(server, charger)
+    await log_in(client, *ADMIN)
+
+    refused = await post_form(
+        client,
+        "/Home/ChargePoint/CP1?confirm=delete",
+        {"action": "delete"},
+        "/Home/ChargePoint/CP1",
+    )
+
+    assert "has a payment reservation in progress" in await follow(client, refused)
+    async with management.db.session() as session:
+        assert await session.get(PaymentReservation, reservation_id) is not None
