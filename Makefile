@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
-CHECKED := src tests
+CHECKED := src tests scripts
 
 .PHONY: demo test lint typecheck pytest lock clean
 

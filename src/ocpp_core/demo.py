@@ -43,8 +43,8 @@ from ocpp_core.simulators.chargepoint.settings import FleetSettings
 from ocpp_core.simulators.stripe.app import create_stripe_simulator
 from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
 
-DEMO_DB = Path("ocpp-core-demo.sqlite")
-DEMO_LABELS = Path("ocpp-core-demo-labels.pdf")
+DEMO_DB = "ocpp-core-demo.sqlite"
+DEMO_LABELS = "ocpp-core-demo-labels.pdf"
 PREFIX = "DEMO-"
 CARD = "DEMO-CARD"
 TARIFFS = (
@@ -68,10 +68,10 @@ class Ports:
     stripe: int
 
 
-def demo_settings(ports: Ports) -> Settings:
+def demo_settings(ports: Ports, database: Path) -> Settings:
     management_url = f"http://127.0.0.1:{ports.management}"
     return Settings(
-        database_url=f"sqlite:///{DEMO_DB}",
+        database_url=f"sqlite:///{database}",
         api_key=SecretStr(secrets.token_urlsafe(24)),
         port=ports.server,
         log_level="warning",
@@ -92,7 +92,9 @@ def demo_settings(ports: Ports) -> Settings:
     )
 
 
-async def provision(settings: Settings, count: int, password: str, admin_password: str) -> None:
+async def provision(
+    settings: Settings, count: int, password: str, admin_password: str, labels_pdf: Path
+) -> None:
     await upgrade(settings.database_url)
     db = Database(settings.database_url)
     now = utc_now()
@@ -113,7 +115,7 @@ async def provision(settings: Settings, count: int, password: str, admin_passwor
             labels = await labels_for(
                 session, settings.public_base_url, None, settings.stripe.currency
             )
-        await asyncio.to_thread(DEMO_LABELS.write_bytes, label_sheet_pdf(labels))
+        await asyncio.to_thread(labels_pdf.write_bytes, label_sheet_pdf(labels))
     finally:
         await db.close()
 
@@ -140,11 +142,21 @@ async def running(*configs: uvicorn.Config) -> AsyncIterator[None]:
             sock.close()
 
 
-async def run_demo(ports: Ports, count: int, duration: float | None) -> None:
-    await asyncio.to_thread(DEMO_DB.unlink, missing_ok=True)
-    settings = demo_settings(ports)
-    password, admin_password = secrets.token_urlsafe(18), secrets.token_urlsafe(12)
-    await provision(settings, count, password, admin_password)
+async def run_demo(
+    ports: Ports,
+    count: int,
+    duration: float | None,
+    *,
+    folder: Path = Path(),
+    admin_password: str | None = None,
+) -> None:
+    """Run until ``duration`` passes (or forever); files go to ``folder``."""
+    database, labels_pdf = folder / DEMO_DB, folder / DEMO_LABELS
+    await asyncio.to_thread(database.unlink, missing_ok=True)
+    settings = demo_settings(ports, database)
+    password = secrets.token_urlsafe(18)
+    admin_password = admin_password or secrets.token_urlsafe(12)
+    await provision(settings, count, password, admin_password, labels_pdf)
     settings = settings.model_copy(update={"migrate_on_start": False})  # done just now
     stripe_sim = create_stripe_simulator(
         StripeSimulatorSettings(
@@ -169,7 +181,7 @@ async def run_demo(ports: Ports, count: int, duration: float | None) -> None:
     async with running(*configs), Fleet(fleet_settings) as fleet:
         async with asyncio.timeout(30):
             await fleet.wait_booted()
-        _banner(settings, ports, count, admin_password)
+        _banner(settings, ports, count, admin_password, labels_pdf)
         headers = {"X-API-Key": settings.api_key.get_secret_value()}
         base = f"http://127.0.0.1:{ports.server}"
         async with httpx.AsyncClient(base_url=base, headers=headers) as api:
@@ -182,7 +194,9 @@ async def run_demo(ports: Ports, count: int, duration: float | None) -> None:
                 await asyncio.gather(plugging, return_exceptions=True)
 
 
-def _banner(settings: Settings, ports: Ports, count: int, admin_password: str) -> None:
+def _banner(
+    settings: Settings, ports: Ports, count: int, admin_password: str, labels_pdf: Path
+) -> None:
     management = f"http://127.0.0.1:{ports.management}"
     server = f"http://127.0.0.1:{ports.server}"
     click.echo(
@@ -190,7 +204,7 @@ def _banner(settings: Settings, ports: Ports, count: int, admin_password: str) -
         f"  dashboard:    {management}/  (user admin, password {admin_password})\n"
         f"  pay to charge: {management}/cp/{PREFIX}0001/1  (card 4242 4242 4242 4242)\n"
         f"  free station: {management}/cp/{PREFIX}0003/1\n"
-        f"  QR labels to print: {DEMO_LABELS.resolve()}\n"
+        f"  QR labels to print: {labels_pdf.resolve()}\n"
         f"  server API:   curl -H 'X-API-Key: {settings.api_key.get_secret_value()}' "
         f"{server}/API/Status\n"
         f"  Stripe simulator: http://127.0.0.1:{ports.stripe}\n"
