@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import stripe
+import uvicorn
+
+from ocpp_core.simulators.stripe.app import create_stripe_simulator
+from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
+from servers import listening_socket, serving
 
 STRIPE_KEY = "sk_test_ocpp_core_tests_0123456789"
 WEBHOOK_SECRET = "whsec_ocpp_core_tests"
@@ -49,3 +55,27 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5) -
     async with asyncio.timeout(timeout):
         while not await check():  # noqa: ASYNC110 -- the state lives in a database
             await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running_stripe_sim(webhook_url: str) -> AsyncIterator[StripeSim]:
+    """The simulator on a free port, its signed webhooks going to ``webhook_url``."""
+    sock, url = listening_socket()
+    app = create_stripe_simulator(
+        StripeSimulatorSettings(
+            public_base_url=url,
+            webhook_url=webhook_url,
+            webhook_secret=WEBHOOK_SECRET,
+            retry_delays=(0.2, 0.5, 1.0),
+        )
+    )
+    http = stripe.HTTPXClient(timeout=10)
+    client = stripe.StripeClient(
+        STRIPE_KEY, base_addresses={"api": url}, http_client=http, max_network_retries=0
+    )
+    async with (
+        serving(uvicorn.Config(app, log_level="warning"), sock),
+        httpx.AsyncClient(base_url=url) as web,
+    ):
+        yield StripeSim(url, client, web)
+    await http.close_async()  # type: ignore[no-untyped-call]

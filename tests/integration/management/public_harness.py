@@ -16,8 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import stripe
-import uvicorn
 from ocpp.v16 import call
 from pydantic import SecretStr
 
@@ -32,8 +30,6 @@ from ocpp_core.management.app import create_management_app
 from ocpp_core.management.run import uvicorn_config as management_uvicorn_config
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config as server_uvicorn_config
-from ocpp_core.simulators.stripe.app import create_stripe_simulator
-from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
 from servers import (
     API_KEY,
     ChargerFactory,
@@ -42,7 +38,7 @@ from servers import (
     listening_socket,
     serving,
 )
-from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim
+from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim, running_stripe_sim
 
 OPERATOR = "Volt & Co"
 SUPPORT_EMAIL = "help@volt.example"
@@ -61,25 +57,8 @@ def site_socket() -> tuple[socket.socket, str]:
 
 @pytest.fixture
 async def stripe_sim(server_socket: tuple[socket.socket, str]) -> AsyncIterator[StripeSim]:
-    sock, url = listening_socket()
-    app = create_stripe_simulator(
-        StripeSimulatorSettings(
-            public_base_url=url,
-            webhook_url=f"{server_socket[1]}/API/Payments/Webhook",
-            webhook_secret=WEBHOOK_SECRET,
-            retry_delays=(0.2, 0.5, 1.0),
-        )
-    )
-    http = stripe.HTTPXClient(timeout=10)
-    client = stripe.StripeClient(
-        STRIPE_KEY, base_addresses={"api": url}, http_client=http, max_network_retries=0
-    )
-    async with (
-        serving(uvicorn.Config(app, log_level="warning"), sock),
-        httpx.AsyncClient(base_url=url) as web,
-    ):
-        yield StripeSim(url, client, web)
-    await http.close_async()  # type: ignore[no-untyped-call]
+    async with running_stripe_sim(f"{server_socket[1]}/API/Payments/Webhook") as sim:
+        yield sim
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import stripe
-import uvicorn
 from ocpp.v16 import call
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -21,10 +19,8 @@ from ocpp_core.config import PaymentSettings, Settings, StripeSettings
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
-from ocpp_core.simulators.stripe.app import create_stripe_simulator
-from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
-from servers import ConnectCharger, RunningServer, listening_socket, serving
-from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim
+from servers import ConnectCharger, RunningServer
+from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim, running_stripe_sim
 
 # 0.40 EUR/kWh up to 20 kWh and 1.00 EUR per session: a hold of 9.00 EUR.
 TARIFF = Tariff(price_kwh_millicents=40_000, session_fee_cents=100, max_energy_wh=20_000)
@@ -32,25 +28,8 @@ TARIFF = Tariff(price_kwh_millicents=40_000, session_fee_cents=100, max_energy_w
 
 @pytest.fixture
 async def stripe_sim(server_socket: tuple[socket.socket, str]) -> AsyncIterator[StripeSim]:
-    sock, url = listening_socket()
-    app = create_stripe_simulator(
-        StripeSimulatorSettings(
-            public_base_url=url,
-            webhook_url=f"{server_socket[1]}/API/Payments/Webhook",
-            webhook_secret=WEBHOOK_SECRET,
-            retry_delays=(0.2, 0.5, 1.0),
-        )
-    )
-    http = stripe.HTTPXClient(timeout=10)
-    client = stripe.StripeClient(
-        STRIPE_KEY, base_addresses={"api": url}, http_client=http, max_network_retries=0
-    )
-    async with (
-        serving(uvicorn.Config(app, log_level="warning"), sock),
-        httpx.AsyncClient(base_url=url) as web,
-    ):
-        yield StripeSim(url, client, web)
-    await http.close_async()  # type: ignore[no-untyped-call]
+    async with running_stripe_sim(f"{server_socket[1]}/API/Payments/Webhook") as sim:
+        yield sim
 
 
 @pytest.fixture
