@@ -42,6 +42,9 @@ class ChargePoint(Base):
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(100))
     comment: Mapped[str | None] = mapped_column(String(200))
+    # What drivers read on the label and the start page, instead of the OCPP identity.
+    display_code: Mapped[str | None] = mapped_column(String(20), unique=True)
+    location: Mapped[str | None] = mapped_column(String(200))
     auth_user: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     client_cert_thumbprint: Mapped[str | None] = mapped_column(String(64))
