@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
-CHECKED := src tests scripts
+CHECKED := src tests scripts bench
 
-.PHONY: demo test lint typecheck pytest lock clean
+.PHONY: demo test bench lint typecheck pytest lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocpp-core needs Python 3.11 or newer")'
@@ -36,6 +36,11 @@ pytest: $(STAMP)
 		echo "== the same suite on PostgreSQL =="; \
 		$(BIN)/pytest; \
 	fi
+
+# Throughput, latency, CPU and memory against the baselines (see the README's
+# benchmark section); BENCH_ARGS="--size full" runs the 10k/19k-charger targets.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Re-pin every dependency (with hashes) after changing pyproject.toml.
 lock: $(STAMP)

@@ -1,0 +1,1 @@
+"""Benchmarks: ocpp-core under load, next to the baselines it is measured against."""

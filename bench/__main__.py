@@ -1,0 +1,242 @@
+"""``python -m bench`` (``make bench``): every scenario against ocpp-core and the two baselines.
+
+Each scenario runs against a fresh server process: the raw websockets echo
+(the floor), the bare ``ocpp`` library central system (the usual start), and
+ocpp-core on SQLite and/or PostgreSQL (``--database``). The load
+generator is a process of its own; the server's CPU and memory are read from
+/proc at each phase the generator announces. The result is a table (and JSON
+with ``--json``); every figure of ocpp-core is also a ratio to the echo's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import targets
+from bench.proc import Sample
+from bench.targets import Running
+
+
+@dataclass(frozen=True)
+class Size:
+    closed_loop_connections: int
+    closed_loop_seconds: float
+    storm: int
+    steady: int
+    steady_idle: float
+    steady_seconds: float
+    heartbeat: float
+    meter: float
+    charging: float
+
+
+SIZES = {
+    # Seconds: proves every scenario runs end to end (the test suite runs this one).
+    "smoke": Size(4, 1, 40, 40, 1, 2, 1, 0.5, 0.5),
+    # A few minutes: the shape of every figure, at a size any laptop takes.
+    "quick": Size(50, 10, 2_000, 2_000, 35, 30, 60, 10, 0.30),
+    # The issue's targets: 10,000 booting at once, 19,000 connected at realistic rates.
+    "full": Size(50, 20, 10_000, 19_000, 65, 120, 300, 60, 0.15),
+}
+
+
+@dataclass
+class Row:
+    scenario: str
+    target: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def run_loadgen(
+    running: Running, scenario: str, *options: str
+) -> tuple[dict[str, Any], dict[str, Sample]]:
+    """The generator's result, and a sample of the server at the start of every phase."""
+    argv = [sys.executable, "-m", "bench.loadgen", scenario, "--url", running.url, *options]
+    phases = {"start": running.sample()}
+    result: dict[str, Any] | None = None
+    with subprocess.Popen(argv, stdout=subprocess.PIPE) as generator:
+        assert generator.stdout is not None
+        for line in generator.stdout:
+            message = orjson.loads(line)
+            if "phase" in message:
+                phases[message["phase"]] = running.sample()
+            else:
+                result = message["result"]
+    if generator.returncode != 0 or result is None:
+        raise RuntimeError(f"the load generator failed ({scenario} against {running.name})")
+    return result, phases
+
+
+def closed_loop(running: Running, size: Size, action: str) -> dict[str, Any]:
+    result, phases = run_loadgen(
+        running,
+        "closed-loop",
+        f"--action={action}",
+        f"--count={size.closed_loop_connections}",
+        f"--seconds={size.closed_loop_seconds}",
+    )
+    cpu = phases["done"].cpu_seconds - phases["measure"].cpu_seconds
+    return {
+        "msg/s": result["per_second"],
+        "p50 ms": result["p50_ms"],
+        "p99 ms": result["p99_ms"],
+        "CPU µs/msg": 1e6 * cpu / result["messages"] if result["messages"] else None,
+        "errors": sum(result["errors"].values()),
+    }
+
+
+def storm(running: Running, size: Size) -> dict[str, Any]:
+    result, phases = run_loadgen(running, "storm", f"--count={size.storm}", "--seconds=120")
+    return {
+        "accepted": f"{result['accepted']}/{result['count']}",
+        "s to all": result["seconds_to_all"],
+        "p99 ms": result["p99_ms"],
+        "CPU s": phases["booted"].cpu_seconds - phases["storm"].cpu_seconds,
+        "errors": sum(result["errors"].values()),
+    }
+
+
+def steady(running: Running, size: Size) -> dict[str, Any]:
+    result, phases = run_loadgen(
+        running,
+        "steady",
+        f"--count={size.steady}",
+        f"--idle={size.steady_idle}",
+        f"--seconds={size.steady_seconds}",
+        f"--heartbeat={size.heartbeat}",
+        f"--meter={size.meter}",
+        f"--charging={size.charging}",
+    )
+    connections = result["connections"]
+    idle_rss = phases["load"].rss_bytes
+    return {
+        "connections": connections,
+        "msg/s": result["per_second"],
+        "p50 ms": result["p50_ms"],
+        "p99 ms": result["p99_ms"],
+        "idle CPU %": 100 * phases["load"].cpu_share_since(phases["idle"]),
+        "load CPU %": 100 * phases["done"].cpu_share_since(phases["load"]),
+        "RSS MiB": max(idle_rss, phases["done"].rss_bytes) / 2**20,
+        "KiB/conn": (idle_rss - phases["start"].rss_bytes) / 1024 / max(1, connections),
+        "errors": sum(result["errors"].values()),
+    }
+
+
+Target = Callable[[int], AbstractContextManager[Running]]
+
+
+def plan(args: argparse.Namespace) -> Iterator[tuple[str, Target]]:
+    yield "echo", lambda _: targets.echo()
+    yield "ocpp lib", lambda _: targets.ocpp_library()
+    for database in args.database or ["sqlite"]:
+        kind = "sqlite" if database == "sqlite" else "postgresql"
+        yield f"ocpp-core {kind}", partial(targets.ocpp_core, database=database)
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    size = SIZES[args.size]
+    scenarios: list[tuple[str, int, Callable[[Running], dict[str, Any]]]] = [
+        (
+            "heartbeat closed loop",
+            size.closed_loop_connections,
+            lambda r: closed_loop(r, size, "Heartbeat"),
+        ),
+        (
+            "meter values closed loop",
+            size.closed_loop_connections,
+            lambda r: closed_loop(r, size, "MeterValues"),
+        ),
+        (f"storm of {size.storm}", size.storm, lambda r: storm(r, size)),
+        (f"steady, {size.steady} chargers", size.steady, lambda r: steady(r, size)),
+    ]
+    rows: list[Row] = []
+    for scenario, chargers, measure in scenarios:
+        if args.only and not any(word in scenario for word in args.only):
+            continue
+        for name, target in plan(args):
+            print(f"… {scenario} against {name}", file=sys.stderr, flush=True)
+            with target(chargers) as running:
+                rows.append(Row(scenario, name, measure(running)))
+    return rows
+
+
+def ratios(rows: list[Row]) -> None:
+    """ocpp-core's (and the library's) throughput as a share of the echo's in the same scenario."""
+    floor = {row.scenario: row.values.get("msg/s") for row in rows if row.target == "echo"}
+    for row in rows:
+        base = floor.get(row.scenario)
+        if base and row.values.get("msg/s") and row.scenario.endswith("closed loop"):
+            row.values["x echo"] = row.values["msg/s"] / base
+
+
+def table(rows: list[Row]) -> str:
+    lines: list[str] = []
+    for scenario in dict.fromkeys(row.scenario for row in rows):
+        group = [row for row in rows if row.scenario == scenario]
+        columns = list(dict.fromkeys(key for row in group for key in row.values))
+        lines.append(f"\n{scenario}\n")
+        lines.append("| target | " + " | ".join(columns) + " |")
+        lines.append("|---|" + "---:|" * len(columns))
+        for row in group:
+            cells = [_cell(row.values.get(column)) for column in columns]
+            lines.append(f"| {row.target} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} x {cpu}, Python {platform.python_version()}, {system}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="quick")
+    parser.add_argument(
+        "--database",
+        action="append",
+        metavar="sqlite|URL",
+        help="ocpp-core's database: sqlite (the default) or a postgresql:// URL; repeatable",
+    )
+    parser.add_argument("--only", nargs="*", help="scenarios whose name holds one of these words")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args()
+    rows = run(args)
+    ratios(rows)
+    print(f"\nmachine: {machine()}")
+    print(table(rows))
+    if args.json:
+        args.json.write_bytes(
+            orjson.dumps([row.__dict__ for row in rows], option=orjson.OPT_INDENT_2)
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,405 @@
+"""The load generator: simulated OCPP 1.6 chargers as cheap as they can be, in their own process.
+
+It speaks raw JSON frames over ``websockets`` (uvloop, orjson) rather than the
+``ocpp`` library, so that the generator costs far less than what it measures.
+Connections are spread over several loopback source addresses (127.0.0.1,
+127.0.0.2, ...): one source address has only ~28,000 ephemeral ports towards one
+server port. Every run is bounded in count and in time, and talks to loopback only.
+
+Run as ``python -m bench.loadgen SCENARIO --url ws://127.0.0.1:PORT/OCPP/ --count N``.
+It prints JSON lines: ``{"phase": ...}`` when a phase begins (so the caller can
+read the server's CPU and memory at that moment), and last ``{"result": {...}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import itertools
+import random
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import uvloop
+from websockets.asyncio.client import ClientConnection, connect
+
+MAX_COUNT = 25_000
+MAX_SECONDS = 900.0
+SOURCE_ADDRESSES = 8
+CONNECT_BATCH = 500
+ID_PREFIX = "BENCH"
+BENCH_TAG = "BENCHTAG"
+
+BOOT = {"chargePointVendor": "ocpp-core", "chargePointModel": "bench"}
+
+
+def charger_id(number: int) -> str:
+    return f"{ID_PREFIX}{number:06d}"
+
+
+def status(state: str) -> dict[str, Any]:
+    return {"connectorId": 1, "errorCode": "NoError", "status": state}
+
+
+def meter_values(transaction_id: int | None, energy_wh: int) -> dict[str, Any]:
+    """A realistic 9-sample MeterValues: energy, power, SoC, current and voltage per phase."""
+    samples: list[dict[str, Any]] = [
+        {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+        {"value": "55", "measurand": "SoC", "unit": "Percent", "location": "EV"},
+    ]
+    for phase in ("L1", "L2", "L3"):
+        samples.append(
+            {"value": "16.0", "measurand": "Current.Import", "unit": "A", "phase": phase}
+        )
+        samples.append(
+            {"value": "230.0", "measurand": "Voltage", "unit": "V", "phase": f"{phase}-N"}
+        )
+    payload: dict[str, Any] = {
+        "connectorId": 1,
+        "meterValue": [{"timestamp": _now(), "sampledValue": samples}],
+    }
+    if transaction_id is not None:
+        payload["transactionId"] = transaction_id
+    return payload
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class CallFailed(Exception):
+    """The server answered a CALL with a CALLERROR."""
+
+
+@dataclass
+class Charger:
+    """One connection with one outstanding CALL at a time, as OCPP 1.6 prescribes."""
+
+    number: int
+    socket: ClientConnection
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)  # heartbeats and meter values queue
+    transaction_id: int | None = None
+    energy_wh: int = 0
+
+    async def call(self, action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Send a CALL and wait for its answer: the answer's payload and the latency in ns."""
+        async with self.turn:
+            return await self._call(action, payload)
+
+    async def _call(self, action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        message_id = str(next(self.ids))
+        started = time.perf_counter_ns()
+        await self.socket.send(orjson.dumps([2, message_id, action, payload]).decode())
+        while True:
+            frame = orjson.loads(await self.socket.recv())
+            if frame[0] == 2:  # the server asks something: accept it, keep waiting
+                await self.socket.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
+                continue
+            if frame[1] != message_id:
+                continue
+            latency = time.perf_counter_ns() - started
+            if frame[0] != 3:
+                raise CallFailed(f"{action}: {frame[2]} {frame[3]}")
+            return frame[2], latency
+
+    async def boot(self) -> int:
+        answer, latency = await self.call("BootNotification", BOOT)
+        if answer.get("status") != "Accepted":
+            raise CallFailed(f"BootNotification: {answer.get('status')}")
+        return latency
+
+    async def start_charging(self) -> None:
+        await self.call("StatusNotification", status("Preparing"))
+        answer, _ = await self.call(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": BENCH_TAG, "meterStart": 0, "timestamp": _now()},
+        )
+        self.transaction_id = int(answer["transactionId"])
+        await self.call("StatusNotification", status("Charging"))
+
+    async def send_meter_values(self) -> int:
+        self.energy_wh += 183  # 11 kW for a minute
+        _, latency = await self.call(
+            "MeterValues", meter_values(self.transaction_id, self.energy_wh)
+        )
+        return latency
+
+
+@dataclass
+class Recorder:
+    latencies_ns: list[int] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def failed(self, error: BaseException) -> None:
+        self.errors[type(error).__name__] += 1
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ns)
+        return {
+            "messages": len(ordered),
+            "p50_ms": _percentile(ordered, 0.50),
+            "p99_ms": _percentile(ordered, 0.99),
+            "max_ms": ordered[-1] / 1e6 if ordered else None,
+            "errors": dict(self.errors),
+        }
+
+
+def _percentile(ordered: list[int], share: float) -> float | None:
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] / 1e6
+
+
+def phase(name: str, **values: Any) -> None:
+    sys.stdout.write(orjson.dumps({"phase": name, **values}).decode() + "\n")
+    sys.stdout.flush()
+
+
+def source_address(url: str, number: int) -> str | None:
+    """Spread loopback connections over 127.0.0.1 ... 127.0.0.8; elsewhere, let the OS choose."""
+    host = urlsplit(url).hostname or ""
+    try:
+        if not ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).version != 4:
+            return None
+    except ValueError:
+        return None
+    return f"127.0.0.{1 + number % SOURCE_ADDRESSES}"
+
+
+async def open_charger(url: str, number: int) -> Charger:
+    address = source_address(url, number)
+    extra: dict[str, Any] = {"local_addr": (address, 0)} if address else {}
+    socket = await connect(
+        url + charger_id(number),
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        compression=None,
+        ping_interval=None,  # the server pings; the charger answers
+        open_timeout=60,
+        max_queue=4,
+        **extra,
+    )
+    return Charger(number, socket)
+
+
+async def connect_all(url: str, count: int, recorder: Recorder) -> list[Charger]:
+    """Connect and boot in batches, as a fleet does after a rolling restart."""
+    chargers: list[Charger] = []
+    for first in range(0, count, CONNECT_BATCH):
+        numbers = range(first, min(count, first + CONNECT_BATCH))
+        booted = await asyncio.gather(
+            *(_connect_and_boot(url, n) for n in numbers), return_exceptions=True
+        )
+        for outcome in booted:
+            if isinstance(outcome, BaseException):
+                recorder.failed(outcome)
+            else:
+                chargers.append(outcome)
+    return chargers
+
+
+async def _connect_and_boot(url: str, number: int) -> Charger:
+    charger = await open_charger(url, number)
+    await charger.boot()
+    return charger
+
+
+async def close_all(chargers: list[Charger]) -> None:
+    await asyncio.gather(*(c.socket.close() for c in chargers), return_exceptions=True)
+
+
+async def storm(args: argparse.Namespace) -> dict[str, Any]:
+    """Every charger connects and boots at the same moment: how long until all are Accepted."""
+    recorder = Recorder()
+    started = time.perf_counter_ns()
+    done_at: list[int] = []
+
+    async def one(number: int) -> Charger:
+        charger = await open_charger(args.url, number)
+        await charger.boot()
+        done_at.append(time.perf_counter_ns() - started)
+        return charger
+
+    phase("storm")
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(one(n) for n in range(args.count)), return_exceptions=True),
+        timeout=args.seconds,
+    )
+    chargers = [o for o in outcomes if isinstance(o, Charger)]
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            recorder.failed(outcome)
+    recorder.latencies_ns = done_at
+    phase("booted")
+    await close_all(chargers)
+    return {
+        "count": args.count,
+        "accepted": len(chargers),
+        "seconds_to_all": max(done_at) / 1e9 if done_at else None,
+        **recorder.summary(),
+    }
+
+
+async def closed_loop(args: argparse.Namespace) -> dict[str, Any]:
+    """Each connection sends its next message the moment the last is answered."""
+    recorder = Recorder()
+    chargers = await connect_all(args.url, args.count, recorder)
+    if args.action == "MeterValues":
+        await asyncio.gather(*(c.start_charging() for c in chargers))
+    send: Callable[[Charger], Awaitable[int]] = (
+        Charger.send_meter_values
+        if args.action == "MeterValues"
+        else lambda c: _latency(c.call("Heartbeat", {}))
+    )
+    stop = time.perf_counter() + args.warmup
+    await asyncio.gather(*(_loop(c, send, stop, None) for c in chargers))
+    phase("measure")
+    stop = time.perf_counter() + args.seconds
+    await asyncio.gather(*(_loop(c, send, stop, recorder) for c in chargers))
+    phase("done")
+    await close_all(chargers)
+    summary = recorder.summary()
+    return {
+        "connections": len(chargers),
+        "action": args.action,
+        "per_second": summary["messages"] / args.seconds,
+        **summary,
+    }
+
+
+async def _latency(answer: Awaitable[tuple[dict[str, Any], int]]) -> int:
+    return (await answer)[1]
+
+
+async def _loop(
+    charger: Charger,
+    send: Callable[[Charger], Awaitable[int]],
+    stop: float,
+    recorder: Recorder | None,
+) -> None:
+    while time.perf_counter() < stop:
+        try:
+            latency = await send(charger)
+        except Exception as error:  # counted; a broken connection ends this charger's loop
+            if recorder is not None:
+                recorder.failed(error)
+            return
+        if recorder is not None:
+            recorder.latencies_ns.append(latency)
+
+
+async def steady(args: argparse.Namespace) -> dict[str, Any]:
+    """A connected fleet at realistic rates: idle first (pings only), then the message load."""
+    recorder = Recorder()
+    phase("connecting")
+    chargers = await connect_all(args.url, args.count, recorder)
+    charging = chargers[: int(len(chargers) * args.charging)]
+    await _in_batches([c.call("StatusNotification", status("Available")) for c in chargers])
+    await _in_batches([c.start_charging() for c in charging])
+    phase("idle", connections=len(chargers))
+    await asyncio.sleep(args.idle)
+    phase("load")
+    stop = time.perf_counter() + args.seconds
+    tasks = [
+        _every(c, args.heartbeat, lambda c: _latency(c.call("Heartbeat", {})), stop, recorder)
+        for c in chargers
+    ]
+    tasks += [_every(c, args.meter, Charger.send_meter_values, stop, recorder) for c in charging]
+    await asyncio.gather(*tasks)
+    phase("done")
+    await close_all(chargers)
+    summary = recorder.summary()
+    return {
+        "connections": len(chargers),
+        "charging": len(charging),
+        "per_second": summary["messages"] / args.seconds,
+        **summary,
+    }
+
+
+async def _in_batches(calls: list[Awaitable[Any]]) -> None:
+    for first in range(0, len(calls), CONNECT_BATCH):
+        await asyncio.gather(*calls[first : first + CONNECT_BATCH])
+
+
+async def _every(
+    charger: Charger,
+    interval: float,
+    send: Callable[[Charger], Awaitable[int]],
+    stop: float,
+    recorder: Recorder,
+) -> None:
+    """Send at a fixed interval from a random offset, as a fleet's clocks are spread."""
+    await asyncio.sleep(random.uniform(0, interval))
+    while time.perf_counter() < stop:
+        due = time.perf_counter() + interval
+        try:
+            recorder.latencies_ns.append(await send(charger))
+        except Exception as error:  # counted; a broken connection ends this charger's loop
+            recorder.failed(error)
+            return
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+
+
+SCENARIOS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]] = {
+    "storm": storm,
+    "closed-loop": closed_loop,
+    "steady": steady,
+}
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__)
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument(
+        "--url", required=True, help="ws://127.0.0.1:PORT/OCPP/ (the id is appended)"
+    )
+    parser.add_argument("--count", type=int, default=100, help="chargers (connections)")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="measured time (storm: time limit)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="closed loop: unmeasured seconds first"
+    )
+    parser.add_argument("--action", choices=("Heartbeat", "MeterValues"), default="Heartbeat")
+    parser.add_argument(
+        "--idle", type=float, default=30.0, help="steady: idle seconds before the load"
+    )
+    parser.add_argument(
+        "--heartbeat", type=float, default=300.0, help="steady: seconds between heartbeats"
+    )
+    parser.add_argument(
+        "--meter", type=float, default=60.0, help="steady: seconds between meter values"
+    )
+    parser.add_argument(
+        "--charging", type=float, default=0.15, help="steady: share of chargers charging"
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.count <= MAX_COUNT:
+        parser.error(f"--count must be 1..{MAX_COUNT}")
+    if not 0 < args.seconds <= MAX_SECONDS or args.idle > MAX_SECONDS:
+        parser.error(f"--seconds and --idle must be at most {MAX_SECONDS}")
+    if urlsplit(args.url).hostname not in {"127.0.0.1", "localhost", "::1"}:
+        parser.error("the load generator only talks to loopback")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    result: dict[str, Any] = uvloop.run(SCENARIOS[args.scenario](args))
+    sys.stdout.write(orjson.dumps({"result": result}).decode() + "\n")
+
+
+if __name__ == "__main__":
+    main()
