@@ -15,6 +15,7 @@ from ocpp_core.domain.users import Operator
 from ocpp_core.management import auth, throttle
 from ocpp_core.management.auth import Admin
 from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.management.i18n import gettext
 from ocpp_core.management.templating import render
 
 router = APIRouter(prefix="/Account", include_in_schema=False)
@@ -46,7 +47,7 @@ async def login(
     if isinstance(outcome, timedelta):
         return _throttled(request, outcome, name=name, target=target)
     if outcome is None:
-        error = "Wrong name or password."
+        error = gettext("Wrong name or password.")
         return _login_form(request, target=target, name=name, error=error, status_code=401)
     auth.log_in(request, outcome)
     return RedirectResponse(target, 303)
@@ -74,7 +75,7 @@ async def _attempt(
 
 def _throttled(request: Request, wait: timedelta, *, name: str, target: str) -> Response:
     minutes = max(1, math.ceil(wait.total_seconds() / 60))
-    error = f"Too many failed logins. Try again in {minutes} min."
+    error = gettext("Too many failed logins. Try again in %(minutes)s min.", minutes=minutes)
     headers = {"Retry-After": str(math.ceil(wait.total_seconds()))}
     return _login_form(
         request, target=target, name=name, error=error, status_code=429, headers=headers

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from ocpp_core.management.context import ManagementContext
+from ocpp_core.management.i18n import N_, gettext
 
 COMMAND_TIMEOUT = 15.0  # the original's command timeout
 START_TIMEOUT = 30.0
@@ -48,12 +49,12 @@ async def cancel_reservation(context: ManagementContext, reservation_id: str) ->
     if isinstance(answer, dict) and answer.get("status") == "Cancelled":
         applied = bool(answer.get("cancellationApplied"))
         message = (
-            "Reservation cancelled; its card hold is released."
+            gettext("Reservation cancelled; its card hold is released.")
             if applied
-            else "The reservation had already ended; nothing changed."
+            else gettext("The reservation had already ended; nothing changed.")
         )
         return Outcome(applied, "Cancelled", message)
-    return _outcome("Cancel", answer)
+    return _outcome(gettext("Cancel"), answer)
 
 
 async def _call(
@@ -68,24 +69,24 @@ async def _call(
         ) as client:
             response = await client.request(method, path, **kwargs)
     except httpx.TimeoutException:
-        return "The OCPP server did not answer in time."
+        return gettext("The OCPP server did not answer in time.")
     except httpx.HTTPError:
-        return "The OCPP server can't be reached."
+        return gettext("The OCPP server can't be reached.")
     try:
         body = response.json()
     except ValueError:
-        return f"The OCPP server answered HTTP {response.status_code}."
+        return gettext("The OCPP server answered HTTP %(status)s.", status=response.status_code)
     if not isinstance(body, dict):
-        return f"The OCPP server answered HTTP {response.status_code}."
+        return gettext("The OCPP server answered HTTP %(status)s.", status=response.status_code)
     return body
 
 
 _EXPLAINED = {
-    "ChargerOffline": "the charger is not connected",
-    "Timeout": "the charger did not answer in time",
-    "NoOpenTransaction": "there is no open transaction on that connector",
-    "NotSupported": "the charger does not support it",
-    "NotFound": "unknown",
+    "ChargerOffline": N_("the charger is not connected"),
+    "Timeout": N_("the charger did not answer in time"),
+    "NoOpenTransaction": N_("there is no open transaction on that connector"),
+    "NotSupported": N_("the charger does not support it"),
+    "NotFound": N_("unknown"),
 }
 
 
@@ -97,7 +98,7 @@ def _outcome(what: str, answer: dict[str, Any] | str) -> Outcome:
     error = answer.get("error")
     text = f"{what}: {status}"
     if detail:
-        text += f" ({detail})"
+        text += f" ({gettext(detail)})"
     elif error:
         text += f" ({error})"
     return Outcome(status in _OK, status, text + ".")

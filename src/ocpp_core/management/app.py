@@ -22,6 +22,7 @@ from ocpp_core.management.auth import LoginRequired, to_login
 from ocpp_core.management.context import ManagementContext
 from ocpp_core.management.csrf import CsrfMiddleware
 from ocpp_core.management.headers import SecurityHeaders
+from ocpp_core.management.i18n import N_, LanguageMiddleware, gettext
 from ocpp_core.management.server_api import ServerApi
 from ocpp_core.management.templating import STATIC_PREFIX, StaticAssets, build_templates, render
 from ocpp_core.management.throttle import Limits
@@ -82,9 +83,10 @@ def _build_context(settings: Settings, clock: Clock) -> ManagementContext:
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    """Outermost last: compression, headers, the session, then the CSRF check inside it."""
+    """Outermost last: compression, headers, the session, the language, then the CSRF check."""
     management = settings.management
     app.add_middleware(CsrfMiddleware, rejected=_csrf_rejected)
+    app.add_middleware(LanguageMiddleware, secure_cookie=management.secure_cookies)
     app.add_middleware(
         SessionMiddleware,
         secret_key=management.session_secret.get_secret_value(),
@@ -100,16 +102,16 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 async def _error_page(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
-    message = _MESSAGES.get(error.status_code, error.detail)
+    message = gettext(_MESSAGES.get(error.status_code, error.detail))
     return _error(request, error.status_code, message, headers=error.headers)
 
 
 async def _bad_request(request: Request, _: Exception) -> Response:
-    return _error(request, 400, _MESSAGES[400])
+    return _error(request, 400, gettext(_MESSAGES[400]))
 
 
 async def _csrf_rejected(request: Request) -> Response:
-    return _error(request, 403, _CSRF_MESSAGE)
+    return _error(request, 403, gettext(_CSRF_MESSAGE))
 
 
 def _error(
@@ -120,10 +122,10 @@ def _error(
 
 
 _MESSAGES = {
-    400: "The request was not understood.",
-    404: "There is no such page.",
-    405: "That is not how this page is used.",
+    400: N_("The request was not understood."),
+    404: N_("There is no such page."),
+    405: N_("That is not how this page is used."),
 }
-_CSRF_MESSAGE = (
+_CSRF_MESSAGE = N_(
     "The form has expired or was sent from another site. Go back, reload the page and try again."
 )

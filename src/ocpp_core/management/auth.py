@@ -19,6 +19,7 @@ from ocpp_core.domain import users
 from ocpp_core.domain.users import Operator, Role
 from ocpp_core.management import csrf
 from ocpp_core.management.context import ManagementContext
+from ocpp_core.management.i18n import N_
 
 SESSION_USER = "uid"
 LOGIN_PATH = "/Account/Login"
@@ -57,7 +58,7 @@ def require_user(role: Role = Role.VIEWER) -> Callable[[Request], Awaitable[Oper
             raise LoginRequired
         request.state.user = user
         if role is Role.ADMIN and not user.is_admin:
-            raise HTTPException(403, "This page is for administrators.")
+            raise HTTPException(403, N_("This page is for administrators."))
         return user
 
     return guard

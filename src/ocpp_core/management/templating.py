@@ -1,4 +1,4 @@
-"""Pages: Jinja2 templates with autoescaping, gettext hooks and fingerprinted static URLs."""
+"""Pages: Jinja2 templates with autoescaping, translations and fingerprinted static URLs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from ocpp_core.management import csrf
+from ocpp_core.management import csrf, i18n
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -30,9 +30,14 @@ def build_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # English for now; the translations (Babel catalogues) plug in here.
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # The request's language is looked up at each call, so one environment serves them all.
+    i18n.load_all()
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.translate, i18n.translate_plural, newstyle=True
+    )
     env.globals["static"] = static_url
+    env.globals["page_language"] = i18n.current
+    env.globals["language_links"] = i18n.switch_links
     return Jinja2Templates(env=env)
 
 

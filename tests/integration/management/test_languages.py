@@ -1,0 +1,147 @@
+"""The pages in the driver's or operator's language: chosen by link, remembered, or negotiated."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+
+import httpx
+import pytest
+
+from integration.management.pages import VIEWER, RunningManagement, log_in, post_login
+from integration.management.public_harness import price_station
+from servers import RunningServer
+
+START = {"cp": "CP1", "conn": "1"}
+
+
+def words(response: httpx.Response) -> str:
+    return " ".join(html.unescape(response.text).split())
+
+
+def html_lang(response: httpx.Response) -> str:
+    start = response.text.index("<html lang=")
+    return response.text[start + 12 : response.text.index('"', start + 12)]
+
+
+@pytest.mark.parametrize(
+    ("accept", "lang", "phrases"),
+    [
+        (
+            "de-DE,de;q=0.9,en;q=0.8",
+            "de",
+            ("Anschluss 1", "Bezahlen und Laden starten", "Brauchen Sie Hilfe?", "Preise"),
+        ),
+        ("fr-FR,fr;q=0.9", "fr", ("Prise 1", "Payer et démarrer la recharge", "Tarifs")),
+        ("nl-BE,nl;q=0.9,en;q=0.5", "nl", ("Aansluiting 1", "Betalen en laden starten")),
+        ("es-ES,es;q=0.9", "es", ("Conector 1", "Pagar e iniciar la carga", "Precios")),
+    ],
+)
+async def test_a_driver_gets_the_start_page_in_the_browsers_language(
+    pay_server: RunningServer,
+    driver: httpx.AsyncClient,
+    accept: str,
+    lang: str,
+    phrases: tuple[str, ...],
+) -> None:
+    await price_station(pay_server, "CP1", name="Harbour")
+
+    page = await driver.get("/Public/Start", params=START, headers={"Accept-Language": accept})
+
+    assert page.status_code == 200
+    assert html_lang(page) == lang
+    for phrase in phrases:
+        assert phrase in words(page)
+    assert "Pay and start charging" not in words(page)
+    # The switcher offers the other driver languages, keeping the page's query.
+    assert f'<strong lang="{lang}" aria-current="true">' in page.text
+    assert 'href="/Public/Start?cp=CP1&amp;conn=1&amp;lang=en"' in page.text
+
+
+async def test_quality_values_decide_and_an_unknown_language_falls_back_to_english(
+    pay_server: RunningServer, driver: httpx.AsyncClient
+) -> None:
+    await price_station(pay_server, "CP1")
+
+    preferred = await driver.get(
+        "/Public/Start", params=START, headers={"Accept-Language": "fr;q=0.4, de;q=0, nl;q=0.8"}
+    )
+    unknown = await driver.get(
+        "/Public/Start", params=START, headers={"Accept-Language": "ja, zh-CN;q=0.9"}
+    )
+
+    assert html_lang(preferred) == "nl"
+    assert "Betalen en laden starten" in words(preferred)
+    assert html_lang(unknown) == "en"
+    assert "Pay and start charging" in words(unknown)
+
+
+async def test_the_chosen_language_is_remembered_and_beats_the_browsers(
+    pay_server: RunningServer, driver: httpx.AsyncClient
+) -> None:
+    await price_station(pay_server, "CP1")
+    german = {"Accept-Language": "de"}
+
+    chosen = await driver.get("/Public/Start", params={**START, "lang": "es"}, headers=german)
+    later = await driver.get("/Public/Start", params=START, headers=german)
+    # The operator pages have no Spanish: the browser's German it is.
+    operator = await driver.get("/Account/Login", headers=german)
+
+    assert "lang=es" in chosen.headers["set-cookie"]
+    assert html_lang(chosen) == "es"
+    assert html_lang(later) == "es"
+    assert "Pagar e iniciar la carga" in words(later)
+    assert html_lang(operator) == "de"
+
+
+async def test_the_driver_error_pages_speak_the_drivers_language(
+    public_site: RunningManagement, driver: httpx.AsyncClient
+) -> None:
+    french = {"Accept-Language": "fr"}
+
+    charger = await driver.get("/Public/Start", params={"cp": "NOPE"}, headers=french)
+    no_page = await driver.get("/Payments/Nowhere", headers={"Accept-Language": "nl"})
+    operator_page = await driver.get("/Nowhere", headers=french)
+
+    assert charger.status_code == 404
+    assert "Borne introuvable" in words(charger)
+    assert no_page.status_code == 404
+    assert "Deze pagina bestaat niet." in words(no_page)
+    assert html_lang(operator_page) == "en"
+    assert "There is no such page." in words(operator_page)
+
+
+async def test_interleaved_requests_keep_their_own_language(
+    pay_server: RunningServer, driver: httpx.AsyncClient
+) -> None:
+    await price_station(pay_server, "CP1")
+    languages = ["de", "fr", "nl", "es", "en"] * 4
+
+    pages = await asyncio.gather(
+        *(
+            driver.get("/Public/Start", params=START, headers={"Accept-Language": lang})
+            for lang in languages
+        )
+    )
+
+    assert [html_lang(page) for page in pages] == languages
+
+
+async def test_the_operator_gets_the_login_and_dashboard_in_german(
+    management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    client.headers["Accept-Language"] = "de-AT, en;q=0.5"
+
+    login = await client.get("/Account/Login")
+    refused = await post_login(client, VIEWER[0], "not the password")
+    await log_in(client, *VIEWER)
+    dashboard = await client.get("/")
+
+    assert html_lang(login) == "de"
+    assert "Anmelden" in words(login)
+    assert "Falscher Name oder falsches Passwort." in words(refused)
+    assert html_lang(dashboard) == "de"
+    for phrase in ("Übersicht", "Ladestationen", "Ladevorgänge", "vic abmelden"):
+        assert phrase in words(dashboard)
+    assert 'href="/?lang=en"' in dashboard.text
+    assert "Français" not in dashboard.text  # the operator pages are English and German only
