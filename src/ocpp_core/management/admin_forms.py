@@ -17,9 +17,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from ocpp_core.management.i18n import N_, gettext
 from ocpp_core.management.templating import render
 
 _FLASH = "flash"
+DATE_ERROR = N_("A date as YYYY-MM-DD.")
 
 
 def flash(request: Request, message: str, *, ok: bool = True) -> None:
@@ -87,6 +89,20 @@ def decimal_text(value: int, scale: int, *, min_places: int = 0) -> str:
 def parse_date(value: str) -> date | None:
     """A ``YYYY-MM-DD`` field; raises ValueError for anything else."""
     return date.fromisoformat(value) if value else None
+
+
+def parse_days(fields: Mapping[str, str], errors: dict[str, str]) -> dict[str, date]:
+    """The date fields filled in; ``DATE_ERROR`` in ``errors`` for each that is not a date."""
+    days: dict[str, date] = {}
+    for name, value in fields.items():
+        try:
+            day = parse_date(value)
+        except ValueError:
+            errors[name] = gettext(DATE_ERROR)
+        else:
+            if day is not None:
+                days[name] = day
+    return days
 
 
 def day_start(day: date) -> datetime:

@@ -7,10 +7,11 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ocpp_core.db.models import ChargePoint, MessageLogEntry
-from ocpp_core.management.admin_forms import day_after, day_start, page, parse_date, query_string
+from ocpp_core.db.models import MessageLogEntry
+from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep
+from ocpp_core.management.listing import Pager, station_ids
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,7 +56,7 @@ async def message_log(
     page_no: int = 1,
 ) -> Response:
     cp, action, since, until = cp.strip(), action.strip(), since.strip(), until.strip()
-    page_no = max(1, min(page_no, MAX_PAGE))
+    pager = Pager.at(page_no, PAGE_SIZE, last=MAX_PAGE)
     errors: dict[str, str] = {}
     query = select(MessageLogEntry).order_by(
         MessageLogEntry.logged_at.desc(), MessageLogEntry.id.desc()
@@ -64,31 +65,21 @@ async def message_log(
         query = query.where(MessageLogEntry.charge_point_id == cp)
     if action:
         query = query.where(MessageLogEntry.action == action)
-    for name, value in (("since", since), ("until", until)):
-        try:
-            day = parse_date(value)
-        except ValueError:
-            errors[name] = "A date as YYYY-MM-DD."
-            continue
-        if day is not None and name == "since":
-            query = query.where(MessageLogEntry.logged_at >= day_start(day))
-        elif day is not None:
-            query = query.where(MessageLogEntry.logged_at < day_after(day))
-    query = query.offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    days = parse_days({"since": since, "until": until}, errors)
+    if "since" in days:
+        query = query.where(MessageLogEntry.logged_at >= day_start(days["since"]))
+    if "until" in days:
+        query = query.where(MessageLogEntry.logged_at < day_after(days["until"]))
     async with context.db.session() as session:
-        rows = [] if errors else (await session.scalars(query)).all()
-        stations = (await session.scalars(select(ChargePoint.id).order_by(ChargePoint.id))).all()
+        rows = [] if errors else (await session.scalars(pager.window(query))).all()
+        stations = await station_ids(session)
     filters = {"cp": cp, "action": action, "since": since, "until": until}
     values = {
-        "entries": rows[:PAGE_SIZE],
+        "entries": pager.shown(rows),
         "stations": stations,
         "actions": ACTIONS,
         "filters": filters,
         "errors": errors,
-        "page_no": page_no,
-        "newer": query_string({**filters, "page_no": page_no - 1}) if page_no > 1 else None,
-        "older": query_string({**filters, "page_no": page_no + 1})
-        if len(rows) > PAGE_SIZE
-        else None,
+        **pager.links(rows, filters),
     }
     return page(request, "admin/messagelog.html", values, status_code=400 if errors else 200)

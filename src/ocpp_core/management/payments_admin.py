@@ -13,12 +13,14 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ocpp_core.db.models import ChargePoint, PaymentReservation
+from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain.pricing import format_money
 from ocpp_core.management import admin_api
 from ocpp_core.management.admin_forms import page, query_string, redirect, text
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep
+from ocpp_core.management.i18n import gettext
+from ocpp_core.management.listing import Pager, station_ids
 from ocpp_core.payments.states import CANCELABLE, Money, Status
 
 router = APIRouter(include_in_schema=False)
@@ -26,6 +28,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_PATH = "/Home/Payments"
 CANCEL_PATH = "/Home/Payments/Cancel"
 PAGE_SIZE = 50
+MAX_PAGE = 100_000
 NONE = "\N{EN DASH}"
 
 
@@ -68,7 +71,7 @@ async def payments_page(
     status: str = "",
     page_no: int = 1,
 ) -> Response:
-    page_no = max(1, min(page_no, 100_000))
+    pager = Pager.at(page_no, PAGE_SIZE, last=MAX_PAGE)
     query = select(PaymentReservation).order_by(
         PaymentReservation.created_at.desc(), PaymentReservation.id
     )
@@ -76,22 +79,17 @@ async def payments_page(
         query = query.where(PaymentReservation.charge_point_id == cp)
     if status:
         query = query.where(PaymentReservation.status == status)
-    query = query.offset((page_no - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
     async with context.db.session() as session:
-        rows = (await session.scalars(query)).all()
-        stations = (await session.scalars(select(ChargePoint.id).order_by(ChargePoint.id))).all()
+        rows = (await session.scalars(pager.window(query))).all()
+        stations = await station_ids(session)
     filters = {"cp": cp, "status": status}
     values = {
-        "views": [ReservationView(row) for row in rows[:PAGE_SIZE]],
+        "views": [ReservationView(row) for row in pager.shown(rows)],
         "stations": stations,
         "statuses": [s.value for s in Status],
         "filters": filters,
-        "page_no": page_no,
-        "newer": query_string({**filters, "page_no": page_no - 1}) if page_no > 1 else None,
-        "older": (
-            query_string({**filters, "page_no": page_no + 1}) if len(rows) > PAGE_SIZE else None
-        ),
-        "back": PAGE_PATH + query_string({**filters, "page_no": page_no if page_no > 1 else ""}),
+        **pager.links(rows, filters),
+        "back": PAGE_PATH + query_string({**filters, "page_no": pager.no if pager.no > 1 else ""}),
     }
     return page(request, "admin/payments.html", values)
 
@@ -104,6 +102,6 @@ async def cancel(request: Request, user: Admin, context: ContextDep) -> Response
     if not back.startswith(PAGE_PATH):
         back = PAGE_PATH
     if not reservation_id:
-        return redirect(request, back, "Cancel: no reservation given.", ok=False)
+        return redirect(request, back, gettext("Cancel: no reservation given."), ok=False)
     outcome = await admin_api.cancel_reservation(context, reservation_id)
     return redirect(request, back, f"{reservation_id}: {outcome.message}", ok=outcome.ok)

@@ -17,11 +17,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ocpp_core.db.models import ChargePoint, ChargeTag, ChargeTagPrivilege
+from ocpp_core.db.models import ChargeTag, ChargeTagPrivilege
 from ocpp_core.domain import tags, tariffs
 from ocpp_core.domain.pricing import TariffError
 from ocpp_core.domain.tags import MAX_NAME_LENGTH, MAX_TAG_LENGTH, NewTag, TagError
 from ocpp_core.management.admin_forms import (
+    DATE_ERROR,
     checked,
     day_start,
     page,
@@ -32,6 +33,8 @@ from ocpp_core.management.admin_forms import (
 )
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.management.i18n import gettext
+from ocpp_core.management.listing import station_ids
 
 router = APIRouter(include_in_schema=False)
 
@@ -85,15 +88,15 @@ class TagForm:
         if new and not 0 < len(self.id) <= MAX_TAG_LENGTH:
             self.errors["id"] = f"1-{MAX_TAG_LENGTH} characters (an OCPP 1.6 IdToken)."
         if len(self.parent) > MAX_TAG_LENGTH:
-            self.errors["parent"] = f"At most {MAX_TAG_LENGTH} characters."
+            self.errors["parent"] = gettext("At most %(n)s characters.", n=MAX_TAG_LENGTH)
         if len(self.name) > MAX_NAME_LENGTH:
-            self.errors["name"] = f"At most {MAX_NAME_LENGTH} characters."
+            self.errors["name"] = gettext("At most %(n)s characters.", n=MAX_NAME_LENGTH)
         if len(self.note) > tariffs.MAX_NOTE_LENGTH:
-            self.errors["note"] = f"At most {tariffs.MAX_NOTE_LENGTH} characters."
+            self.errors["note"] = gettext("At most %(n)s characters.", n=tariffs.MAX_NOTE_LENGTH)
         try:
             return parse_date(self.expires)
         except ValueError:
-            self.errors["expires"] = "A date as YYYY-MM-DD."
+            self.errors["expires"] = gettext(DATE_ERROR)
             return None
 
 
@@ -157,7 +160,9 @@ async def create(request: Request, user: Admin, context: ContextDep) -> Response
             await _set_privilege(session, context, form)
     except _Refused:
         return await _edit_page(request, context, form, new=True, status_code=400)
-    return redirect(request, f"{LIST_PATH}/{path_part(form.id)}", f"Tag {form.id} added.")
+    return redirect(
+        request, f"{LIST_PATH}/{path_part(form.id)}", gettext("Tag %(id)s added.", id=form.id)
+    )
 
 
 @router.get(LIST_PATH + "/{tag_id:path}")
@@ -181,7 +186,7 @@ async def save(request: Request, tag_id: str, user: Admin, context: ContextDep) 
             await _get(session, tag_id)
             # Its privileges go with it (ON DELETE CASCADE); transactions keep the tag id.
             await session.execute(delete(ChargeTag).where(ChargeTag.id == tag_id))
-        return redirect(request, LIST_PATH, f"Tag {tag_id} deleted.")
+        return redirect(request, LIST_PATH, gettext("Tag %(id)s deleted.", id=tag_id))
     form = await TagForm.read(request)
     form.id = tag_id
     expires = form.check(new=False)
@@ -197,7 +202,9 @@ async def save(request: Request, tag_id: str, user: Admin, context: ContextDep) 
             await _set_privilege(session, context, form)
     except _Refused:
         return await _edit_page(request, context, form, new=False, status_code=400)
-    return redirect(request, f"{LIST_PATH}/{path_part(tag_id)}", f"Tag {tag_id} saved.")
+    return redirect(
+        request, f"{LIST_PATH}/{path_part(tag_id)}", gettext("Tag %(id)s saved.", id=tag_id)
+    )
 
 
 async def _set_privilege(session: AsyncSession, context: ManagementContext, form: TagForm) -> None:
@@ -236,7 +243,7 @@ async def _edit_page(
     status_code: int = 200,
 ) -> Response:
     async with context.db.session() as session:
-        stations = (await session.scalars(select(ChargePoint.id).order_by(ChargePoint.id))).all()
+        stations = await station_ids(session)
         groups = (
             await session.scalars(
                 select(ChargeTag.parent_id)

@@ -119,3 +119,39 @@ async def test_price_remote_start_stop_and_csv_export(
         stored = await session.get(ChargePoint, "CP1")
         assert stored is not None
         assert (stored.price_kwh_millicents, stored.max_session_wh) == (45_000, 30_000)
+
+
+async def test_a_tag_is_saved_and_deleted_and_a_list_filtered_through_the_forms(
+    server: RunningServer, management: RunningManagement, browser: Browser
+) -> None:
+    for station in ("CP1", "CP2"):
+        await add_charge_point(server.runtime.db, station)
+    await add_tag(server.runtime.db, "TAG8")
+    site = management.url
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await log_in(page, site)
+
+        await page.goto(f"{site}/Home/ChargeTag/TAG8")
+        await page.get_by_label("Name", exact=True).fill("Grace")
+        await page.get_by_role("button", name="Save", exact=True).click()
+        await expect(page.get_by_role("status")).to_have_text("Tag TAG8 saved.")
+        await expect(page.get_by_label("Name", exact=True)).to_have_value("Grace")
+
+        await page.goto(f"{site}/Home/Transactions")
+        await page.get_by_label("Charge point", exact=True).select_option("CP2")
+        await page.get_by_role("button", name="Show").click()
+        await expect(page).to_have_url(f"{site}/Home/Transactions?cp=CP2&conn=&since=&until=")
+        await expect(page.get_by_label("Charge point", exact=True)).to_have_value("CP2")
+
+        await page.goto(f"{site}/Home/ChargeTag/TAG8?confirm=delete")
+        await page.get_by_role("button", name="Keep it").click()
+        await expect(page).to_have_url(f"{site}/Home/ChargeTag/TAG8")
+        await page.get_by_role("link", name="Delete this tag…").click()
+        await page.get_by_role("button", name="Delete TAG8").click()
+        await expect(page).to_have_url(f"{site}/Home/ChargeTag")
+        await expect(page.get_by_role("status")).to_have_text("Tag TAG8 deleted.")
+        await expect(page.locator('tr[data-tag="TAG8"]')).to_have_count(0)
+    finally:
+        await context.close()

@@ -3,8 +3,10 @@ simulator is listed with its money, and Cancel (through the server) releases it.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,7 +14,7 @@ from ocpp.v16 import call
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from builders import add_charge_point, timestamp
+from builders import NOW, add_charge_point, timestamp
 from integration.management.admin_helpers import follow, post_form
 from integration.management.pages import ADMIN, VIEWER, RunningManagement, csrf_token, log_in
 from ocpp_core.config import PaymentSettings, Settings, StripeSettings
@@ -154,3 +156,53 @@ async def test_a_charge_point_with_a_reservation_in_progress_is_not_deleted(
     assert "has a payment reservation in progress" in await follow(client, refused)
     async with management.db.session() as session:
         assert await session.get(PaymentReservation, reservation_id) is not None
+
+
+def waiting_reservation(number: int) -> PaymentReservation:
+    """A reservation waiting for payment at connector ``number``, made ``number`` minutes ago."""
+    made = NOW - timedelta(minutes=number)
+    return PaymentReservation(
+        id=f"r-{number:02d}",
+        charge_point_id="CP1",
+        connector_id=number,
+        charge_tag_id="WEB-DRIVER",
+        ocpp_id_tag="WEB-DRIVER",
+        status="PendingPayment",
+        price_kwh_millicents=TARIFF.price_kwh_millicents,
+        session_fee_cents=TARIFF.session_fee_cents,
+        usage_fee_minute_millicents=0,
+        usage_grace_minutes=0,
+        usage_max_minutes=0,
+        usage_after_charging=False,
+        max_energy_wh=TARIFF.max_energy_wh,
+        currency="eur",
+        hold_cents=900,
+        created_at=made,
+        updated_at=made,
+    )
+
+
+async def test_reservations_come_fifty_a_page_and_cancel_comes_back_to_the_page(
+    server: RunningServer, management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    async with server.runtime.db.session() as session:
+        session.add_all(waiting_reservation(number) for number in range(1, 52))
+    await log_in(client, *ADMIN)
+
+    first = (await client.get("/Home/Payments", params={"cp": "CP1"})).text
+    second = (await client.get("/Home/Payments", params={"cp": "CP1", "page_no": "2"})).text
+    below = (await client.get("/Home/Payments", params={"page_no": "0"})).text
+
+    shown = re.compile(r'data-reservation="([^"]+)"')
+    assert shown.findall(first) == [f"r-{number:02d}" for number in range(1, 51)]  # newest first
+    assert 'href="/Home/Payments?cp=CP1&amp;page_no=2" rel="next"' in first
+    assert 'rel="prev"' not in first
+    assert 'name="back" value="/Home/Payments?cp=CP1"' in first
+    assert shown.findall(second) == ["r-51"]
+    assert 'href="/Home/Payments?cp=CP1&amp;page_no=1" rel="prev"' in second
+    assert 'rel="next"' not in second
+    assert "Page 2" in second
+    assert 'name="back" value="/Home/Payments?cp=CP1&amp;page_no=2"' in second
+    assert "Page 1" in below
+    assert shown.findall(below) == shown.findall(first)

@@ -171,3 +171,25 @@ async def test_a_free_station_starts_after_plugging_in(
     await expect(page).to_have_url(f"{site}/Payments/Status?reservationId={row.id}")
     await expect(page.locator("#stage")).to_be_visible(timeout=SLOW)
     assert phone.errors == []
+
+
+async def test_the_shared_styles_reach_the_driver_pages(
+    phone: Phone, public_site: RunningManagement
+) -> None:
+    page = phone.page
+    await page.goto(f"{public_site.url}/cp/NOPE/1")  # the public layout, with no station
+    skip = page.get_by_role("link", name="Skip to content")
+    await expect(skip).not_to_be_in_viewport()
+
+    await page.keyboard.press("Tab")
+
+    await expect(skip).to_be_in_viewport()
+    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineWidth")
+    brand = await page.evaluate(
+        "[getComputedStyle(document.querySelector('.brand')).fontWeight,"
+        " getComputedStyle(document.querySelector('.brand')).marginBottom]"
+    )
+    loaded = await page.evaluate("[...document.styleSheets].map(s => s.cssRules.length > 0)")
+    assert outline == "3px"
+    assert brand == ["700", "0px"]
+    assert loaded == [True, True, True]  # Pico, the shared styles and the driver pages'
