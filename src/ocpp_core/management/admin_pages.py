@@ -9,6 +9,8 @@ from ocpp_core.management import (
     connectors,
     messagelog,
     payments_admin,
+    report_charts,
+    reports,
     tags,
     transactions,
 )
@@ -18,6 +20,8 @@ ROUTERS = (
     connectors.router,
     tags.router,
     transactions.router,
+    reports.router,
+    report_charts.router,
     payments_admin.router,
     messagelog.router,
 )

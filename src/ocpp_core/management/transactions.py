@@ -8,27 +8,30 @@ Exports take the same filter as the page.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ocpp_core.db.models import ChargePoint, ChargeTag, PaymentReservation, Transaction
+from ocpp_core.db.models import ChargeTag, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
 from ocpp_core.domain.pricing import format_money
 from ocpp_core.domain.transactions import TransactionFilter
-from ocpp_core.management.admin_forms import day_after, day_start, page, parse_date
+from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.management.exports import Cell, attachment, csv_response, file_part, money_cell
+from ocpp_core.management.i18n import gettext
+from ocpp_core.management.listing import station_ids
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,9 +40,6 @@ CSV_PATH = "/Home/Export"
 XLSX_PATH = "/Home/ExportXlsx"
 PAGE_LIMIT = 1000
 EXPORT_LIMIT = 100_000
-CSV_SEPARATOR = ";"  # as the original: what spreadsheets in most of Europe expect
-_CENT = Decimal("0.01")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -59,16 +59,11 @@ class Filters:
             if self.conn.isdigit() and len(self.conn) < 6:
                 connector = int(self.conn)
             else:
-                errors["conn"] = "A connector number, e.g. 1."
-        dates = {}
-        for name in ("since", "until"):
-            try:
-                dates[name] = parse_date(getattr(self, name))
-            except ValueError:
-                errors[name] = "A date as YYYY-MM-DD."
+                errors["conn"] = gettext("A connector number, e.g. 1.")
+        dates = parse_days({"since": self.since, "until": self.until}, errors)
         since, until = dates.get("since"), dates.get("until")
         if since and until and until < since:
-            errors["until"] = "The end is before the start."
+            errors["until"] = gettext("The end is before the start.")
         self.errors = errors
         return TransactionFilter(
             charge_point_id=self.cp or None,
@@ -80,6 +75,14 @@ class Filters:
 
     def query(self) -> dict[str, str]:
         return {"cp": self.cp, "conn": self.conn, "since": self.since, "until": self.until}
+
+
+def _typed_filters(cp: str = "", conn: str = "", since: str = "", until: str = "") -> Filters:
+    """The query of the page and of its exports, as typed."""
+    return Filters(cp.strip(), conn.strip(), since.strip(), until.strip())
+
+
+FiltersDep = Annotated[Filters, Depends(_typed_filters)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,21 +151,19 @@ async def _lines(context: ManagementContext, where: TransactionFilter) -> list[L
     ]
 
 
+async def _found(context: ManagementContext, filters: Filters, limit: int) -> list[Line]:
+    """The lines that match, or none when the filter has errors."""
+    where = filters.to_filter(limit)
+    return [] if filters.errors else await _lines(context, where)
+
+
 @router.get(PAGE_PATH)
 async def transactions_page(
-    request: Request,
-    user: Viewer,
-    context: ContextDep,
-    cp: str = "",
-    conn: str = "",
-    since: str = "",
-    until: str = "",
+    request: Request, user: Viewer, context: ContextDep, filters: FiltersDep
 ) -> Response:
-    filters = Filters(cp.strip(), conn.strip(), since.strip(), until.strip())
-    where = filters.to_filter(PAGE_LIMIT)
-    lines = [] if filters.errors else await _lines(context, where)
+    lines = await _found(context, filters, PAGE_LIMIT)
     async with context.db.session() as session:
-        stations = (await session.scalars(select(ChargePoint.id).order_by(ChargePoint.id))).all()
+        stations = await station_ids(session)
     total_wh = sum(line.transaction.energy_wh or 0 for line in lines)
     values = {
         "filters": filters,
@@ -197,8 +198,6 @@ HEADER = (
     "Payment status",
 )
 
-Cell = str | int | Decimal | datetime | None
-
 
 def _cells(line: Line) -> tuple[Cell, ...]:
     row = line.transaction
@@ -217,77 +216,34 @@ def _cells(line: Line) -> tuple[Cell, ...]:
         None if row.meter_stop_wh is None else Decimal(row.meter_stop_wh) / 1000,
         line.energy_kwh,
         row.review_reason,
-        None if cost is None else (Decimal(cost) / 100).quantize(_CENT),
+        money_cell(cost),
         line.currency.upper() if line.currency else None,
         line.reservation.status if line.reservation else None,
     )
 
 
-async def _export_lines(
-    context: ManagementContext, cp: str, conn: str, since: str, until: str
-) -> tuple[Filters, list[Line]]:
-    filters = Filters(cp.strip(), conn.strip(), since.strip(), until.strip())
-    where = filters.to_filter(EXPORT_LIMIT)
-    return filters, ([] if filters.errors else await _lines(context, where))
-
-
 def _file_name(filters: Filters, extension: str) -> str:
     parts = ["Transactions"]
     if filters.cp:
-        parts.append("".join(c if c.isalnum() or c in "-_" else "_" for c in filters.cp))
+        parts.append(file_part(filters.cp))
     if filters.conn and not (filters.errors or {}).get("conn"):
         parts.append(filters.conn)
     return f"{'_'.join(parts)}.{extension}"
 
 
 @router.get(CSV_PATH)
-async def export_csv(
-    user: Viewer,
-    context: ContextDep,
-    cp: str = "",
-    conn: str = "",
-    since: str = "",
-    until: str = "",
-) -> Response:
-    filters, lines = await _export_lines(context, cp, conn, since, until)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=CSV_SEPARATOR, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    for line in lines:
-        writer.writerow([_csv_text(value) for value in _cells(line)])
-    data = ("\ufeff" + buffer.getvalue()).encode()  # the BOM tells Excel it is UTF-8
-    return Response(
-        data,
-        media_type="text/csv; charset=utf-8",
-        headers=_attachment(_file_name(filters, "csv")),
-    )
-
-
-def _csv_text(value: Cell) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, str):
-        # A name such as "=HYPERLINK(...)" must stay text in a spreadsheet.
-        return f"'{value}" if value.startswith(_FORMULA_START) else value
-    return str(value)
+async def export_csv(user: Viewer, context: ContextDep, filters: FiltersDep) -> Response:
+    lines = await _found(context, filters, EXPORT_LIMIT)
+    return csv_response(_file_name(filters, "csv"), HEADER, (_cells(line) for line in lines))
 
 
 @router.get(XLSX_PATH)
-async def export_xlsx(
-    user: Viewer,
-    context: ContextDep,
-    cp: str = "",
-    conn: str = "",
-    since: str = "",
-    until: str = "",
-) -> Response:
-    filters, lines = await _export_lines(context, cp, conn, since, until)
+async def export_xlsx(user: Viewer, context: ContextDep, filters: FiltersDep) -> Response:
+    lines = await _found(context, filters, EXPORT_LIMIT)
     return Response(
         _workbook(lines),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=_attachment(_file_name(filters, "xlsx")),
+        headers=attachment(_file_name(filters, "xlsx")),
     )
 
 
@@ -317,7 +273,3 @@ def _xlsx_value(value: Cell) -> Cell:
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)  # XLSX has no time zones: the column says UTC
     return value
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
