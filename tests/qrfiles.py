@@ -102,9 +102,13 @@ def svg_modules(data: bytes) -> Modules:
 def pdf_streams(data: bytes) -> list[bytes]:
     """Every stream, inflated when it is Flate-compressed."""
     streams = []
-    for match in re.finditer(rb"<<(.*?)>>\s*stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        body = match.group(2)
-        streams.append(zlib.decompress(body) if b"/FlateDecode" in match.group(1) else body)
+    for match in re.finditer(rb">>\s*stream\r?\n", data):
+        # Sliced by /Length, not up to "endstream": compressed data may itself end in \r.
+        head = data[data.rindex(b" obj", 0, match.start()) : match.start()]
+        length = re.search(rb"/Length (\d+)", head)
+        assert length, "a stream without /Length"
+        body = data[match.end() : match.end() + int(length.group(1))]
+        streams.append(zlib.decompress(body) if b"/FlateDecode" in head else body)
     return streams
 
 
