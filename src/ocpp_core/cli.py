@@ -160,7 +160,10 @@ def chargepoint_add(
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.pass_context
 def chargepoint_import(ctx: click.Context, csv_file: Any) -> None:
-    """Add charge points from a CSV file with the header row id,name,password."""
+    """Add charge points from a CSV file with the header row id,name,password.
+
+    Optional columns: display_code (what drivers read on the label) and location.
+    """
     rows = _read_charge_points(csv_file)
     now = utc_now()
     added = run(
@@ -170,11 +173,14 @@ def chargepoint_import(ctx: click.Context, csv_file: Any) -> None:
     click.echo(f"imported {added} charge points, skipped {len(rows) - added} that already exist")
 
 
+_CSV_COLUMNS = frozenset({"id", "name", "password", "display_code", "location"})
+
+
 def _read_charge_points(handle: Any) -> list[NewChargePoint]:
     reader = csv.DictReader(handle)
     if reader.fieldnames is None or "id" not in reader.fieldnames:
         raise click.ClickException("the CSV needs a header row: id,name,password")
-    unknown = set(reader.fieldnames) - {"id", "name", "password"}
+    unknown = set(reader.fieldnames) - _CSV_COLUMNS
     if unknown:
         raise click.ClickException(f"unknown CSV columns: {', '.join(sorted(unknown))}")
     return [
@@ -182,6 +188,8 @@ def _read_charge_points(handle: Any) -> list[NewChargePoint]:
             (row.get("id") or "").strip(),
             (row.get("name") or "").strip() or None,
             (row.get("password") or "") or None,
+            display_code=(row.get("display_code") or "").strip() or None,
+            location=(row.get("location") or "").strip() or None,
         )
         for row in reader
     ]

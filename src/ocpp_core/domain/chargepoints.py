@@ -19,6 +19,9 @@ _ID_PATTERN = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}")
 _CHUNK = 1000  # rows per INSERT: stays under SQLite's limit on bound parameters
 MAX_NAME_LENGTH = 100  # the column's size: PostgreSQL refuses longer, SQLite would keep it
 MAX_COMMENT_LENGTH = 200
+MAX_LOCATION_LENGTH = 200
+# Printed on labels and read aloud to support: no spaces or signs that blur in print.
+_DISPLAY_CODE = re.compile(r"[A-Za-z0-9._-]{1,20}")
 
 
 class ProvisioningError(ValueError):
@@ -31,6 +34,8 @@ class NewChargePoint:
     name: str | None = None
     password: str | None = None
     comment: str | None = None
+    display_code: str | None = None
+    location: str | None = None
 
     def problem(self) -> str | None:
         if not _ID_PATTERN.fullmatch(self.id):
@@ -39,10 +44,29 @@ class NewChargePoint:
             return f"id {self.id!r}: name must be at most {MAX_NAME_LENGTH} characters"
         if self.comment is not None and len(self.comment) > MAX_COMMENT_LENGTH:
             return f"id {self.id!r}: comment must be at most {MAX_COMMENT_LENGTH} characters"
+        code_problem = display_code_problem(self.display_code)
+        if code_problem:
+            return f"id {self.id!r}: {code_problem}"
+        if self.location is not None and len(self.location) > MAX_LOCATION_LENGTH:
+            return f"id {self.id!r}: location must be at most {MAX_LOCATION_LENGTH} characters"
         if self.password is not None:
             problem = charger_password_problem(self.password)
             return f"id {self.id!r}: {problem}" if problem else None
         return None
+
+
+def display_code_problem(code: str | None) -> str | None:
+    if code is None or _DISPLAY_CODE.fullmatch(code):
+        return None
+    return "display code: use 1-20 of the characters A-Z a-z 0-9 - _ ."
+
+
+async def display_code_owner(session: AsyncSession, code: str) -> str | None:
+    """The charge point that shows ``code`` to drivers, if any."""
+    owner: str | None = await session.scalar(
+        select(ChargePoint.id).where(ChargePoint.display_code == code)
+    )
+    return owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +98,7 @@ async def add_many(session: AsyncSession, rows: Sequence[NewChargePoint], *, now
     Checking the whole batch before the first insert means a bad file stores nothing.
     """
     check_all(rows)
+    await _reject_taken_codes(session, rows)
     added = 0
     for start in range(0, len(rows), _CHUNK):
         chunk = [_row_values(row, now) for row in rows[start : start + _CHUNK]]
@@ -85,15 +110,33 @@ def check_all(rows: Sequence[NewChargePoint]) -> None:
     problems = [p for p in (row.problem() for row in rows) if p]
     if problems:
         raise ProvisioningError("; ".join(problems[:20]))
-    _reject_duplicates(row.id for row in rows)
+    _reject_duplicates("id", (row.id for row in rows))
+    _reject_duplicates("display code", (row.display_code for row in rows if row.display_code))
 
 
-def _reject_duplicates(ids: Iterable[str]) -> None:
+def _reject_duplicates(what: str, values: Iterable[str]) -> None:
     seen: set[str] = set()
-    for charge_point_id in ids:
-        if charge_point_id in seen:
-            raise ProvisioningError(f"id {charge_point_id!r} appears twice")
-        seen.add(charge_point_id)
+    for value in values:
+        if value in seen:
+            raise ProvisioningError(f"{what} {value!r} appears twice")
+        seen.add(value)
+
+
+async def _reject_taken_codes(session: AsyncSession, rows: Sequence[NewChargePoint]) -> None:
+    """A code held by another charge point is refused, not skipped as the insert would."""
+    wanted = {row.display_code: row.id for row in rows if row.display_code}
+    if not wanted:
+        return
+    taken = await session.execute(
+        select(ChargePoint.display_code, ChargePoint.id).where(
+            ChargePoint.display_code.in_(list(wanted))
+        )
+    )
+    owners = dict(taken.all())
+    for code, charge_point_id in wanted.items():
+        owner = owners.get(code)
+        if owner is not None and owner != charge_point_id:
+            raise ProvisioningError(f"display code {code!r} is used by charge point {owner!r}")
 
 
 def _row_values(row: NewChargePoint, now: datetime) -> dict[str, object]:
@@ -101,6 +144,8 @@ def _row_values(row: NewChargePoint, now: datetime) -> dict[str, object]:
         "id": row.id,
         "name": row.name or row.id,
         "comment": row.comment,
+        "display_code": row.display_code,
+        "location": row.location,
         "auth_user": row.id if row.password else None,
         "password_hash": hash_secret(row.password) if row.password else None,
         "created_at": now,

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from markupsafe import Markup
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,7 +31,13 @@ from ocpp_core.db.models import (
     Transaction,
 )
 from ocpp_core.domain import chargepoints, tariffs
-from ocpp_core.domain.chargepoints import NewChargePoint, ProvisioningError
+from ocpp_core.domain.chargepoints import (
+    MAX_LOCATION_LENGTH,
+    NewChargePoint,
+    ProvisioningError,
+    display_code_owner,
+    display_code_problem,
+)
 from ocpp_core.domain.pricing import (
     MILLICENTS_PER_CENT,
     WH_PER_KWH,
@@ -51,6 +58,7 @@ from ocpp_core.management.admin_forms import (
 )
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.management.i18n import N_, gettext
 from ocpp_core.qr import connector_ids, label_sheet_pdf, labels_for, qr_png, qr_svg, start_url
 from ocpp_core.security import charger_password_problem, hash_secret
 
@@ -63,16 +71,18 @@ _HEX = re.compile(r"[0-9a-f]+")
 _ID_PREFIX = re.compile(r"^(?:id|charge point) '[^']*': ")
 # The domain's messages name CLI options; the page names its fields.
 _OPTIONS = {
-    "--per-kwh": ("per_kwh", "Price per kWh"),
-    "--session-fee": ("session_fee", "Session fee"),
-    "--usage-fee-per-minute": ("usage_fee", "Usage fee per minute"),
-    "--usage-grace-minutes": ("usage_grace", "Grace minutes"),
-    "--usage-max-minutes": ("usage_max", "Most billed minutes"),
-    "--max-kwh": ("max_kwh", "Max kWh per session"),
-    "--currency": ("currency", "Currency"),
-    "--free": ("free", "Free charging"),
+    "--per-kwh": ("per_kwh", N_("Price per kWh")),
+    "--session-fee": ("session_fee", N_("Session fee")),
+    "--usage-fee-per-minute": ("usage_fee", N_("Usage fee per minute")),
+    "--usage-grace-minutes": ("usage_grace", N_("Grace minutes")),
+    "--usage-max-minutes": ("usage_max", N_("Most billed minutes")),
+    "--max-kwh": ("max_kwh", N_("Max kWh per session")),
+    "--currency": ("currency", N_("Currency")),
+    "--free": ("free", N_("Free charging")),
 }
 TARIFF_ERROR = "tariff"  # a problem of the tariff as a whole (e.g. the hold)
+# Problems the template words itself (so they are translated); the field's error is the key.
+CODE_FORMAT, CODE_TAKEN, LOCATION_TOO_LONG = "code-format", "code-taken", "location-too-long"
 
 
 @dataclass
@@ -82,6 +92,8 @@ class ChargePointForm:
     id: str = ""
     name: str = ""
     comment: str = ""
+    display_code: str = ""
+    location: str = ""
     password: str = ""
     remove_password: bool = False
     thumbprint: str = ""
@@ -103,6 +115,8 @@ class ChargePointForm:
             id=text(form, "id"),
             name=text(form, "name"),
             comment=text(form, "comment"),
+            display_code=text(form, "display_code"),
+            location=text(form, "location"),
             password=_raw(form.get("password")),
             remove_password=checked(form, "remove_password"),
             thumbprint=text(form, "thumbprint"),
@@ -124,6 +138,8 @@ class ChargePointForm:
             id=row.id,
             name=row.name or "",
             comment=row.comment or "",
+            display_code=row.display_code or "",
+            location=row.location or "",
             thumbprint=row.client_cert_thumbprint or "",
             per_kwh=decimal_text(tariff.price_kwh_millicents, _RATE_SCALE, min_places=2),
             session_fee=decimal_text(tariff.session_fee_cents, 100, min_places=2),
@@ -149,12 +165,16 @@ class ChargePointForm:
             problem = candidate.problem()
             if problem:
                 self.errors[name] = _without_prefix(problem)
+        if display_code_problem(self.display_code or None):
+            self.errors["display_code"] = CODE_FORMAT
+        if len(self.location) > MAX_LOCATION_LENGTH:
+            self.errors["location"] = LOCATION_TOO_LONG
         if self.password:
             problem = charger_password_problem(self.password)
             if problem:
                 self.errors["password"] = problem[:1].upper() + problem[1:]
         if self.thumbprint and self.normalized_thumbprint() is None:
-            self.errors["thumbprint"] = (
+            self.errors["thumbprint"] = gettext(
                 "Use the certificate's SHA-256 (64 hex digits) or SHA-1 (40) fingerprint."
             )
 
@@ -188,7 +208,9 @@ class ChargePointForm:
             elif raw.isdigit() and len(raw) <= 9:
                 values[key] = int(raw)
             else:
-                self.errors[name] = f"{_label(name)}: a whole number of minutes, 0 or more."
+                self.errors[name] = gettext(
+                    "%(field)s: a whole number of minutes, 0 or more.", field=_label(name)
+                )
         if any(name in self.errors for name in _TARIFF_FIELDS):
             return None
         return Tariff(
@@ -207,7 +229,7 @@ class ChargePointForm:
             if at != -1 and at < first:
                 first, field_name = at, name
         for option in sorted(_OPTIONS, key=len, reverse=True):
-            message = message.replace(option, f"“{_OPTIONS[option][1]}”")
+            message = message.replace(option, f"“{gettext(_OPTIONS[option][1])}”")
         self.errors[field_name] = message[:1].upper() + message[1:]
 
 
@@ -220,7 +242,7 @@ _TARIFF_FIELDS = ("per_kwh", "session_fee", "usage_fee", "usage_grace", "usage_m
 
 
 def _label(name: str) -> str:
-    return next(label for field_name, label in _OPTIONS.values() if field_name == name)
+    return gettext(next(label for field_name, label in _OPTIONS.values() if field_name == name))
 
 
 def _without_prefix(message: str) -> str:
@@ -299,13 +321,21 @@ async def create(request: Request, user: Admin, context: ContextDep) -> Response
     except _Refused:
         return _edit_page(request, form, new=True, status_code=400)
     url = f"{LIST_PATH}/{path_part(form.id)}"
-    return redirect(request, url, f"Charge point {form.id} added.")
+    return redirect(request, url, gettext("Charge point %(id)s added.", id=form.id))
 
 
 async def _create(
     session: AsyncSession, context: ManagementContext, form: ChargePointForm, tariff: Tariff
 ) -> None:
-    new = NewChargePoint(form.id, form.name or None, form.password or None, form.comment or None)
+    await _check_code_free(session, form)
+    new = NewChargePoint(
+        form.id,
+        form.name or None,
+        form.password or None,
+        form.comment or None,
+        display_code=form.display_code or None,
+        location=form.location or None,
+    )
     try:
         await chargepoints.add(session, new, now=context.clock())
     except ProvisioningError as error:
@@ -354,7 +384,7 @@ async def save(request: Request, cp_id: str, user: Admin, context: ContextDep) -
     if action == "reset":
         mode = "Hard" if submitted.get("mode") == "Hard" else "Soft"
         outcome = await admin_api.command(
-            context, f"{mode} reset", f"Reset/{admin_api.part(cp_id)}/{mode}"
+            context, gettext("%(mode)s reset", mode=mode), f"Reset/{admin_api.part(cp_id)}/{mode}"
         )
         return redirect(request, f"{LIST_PATH}/{path_part(cp_id)}", outcome.message, ok=outcome.ok)
     form = await ChargePointForm.read(request)
@@ -367,12 +397,23 @@ async def save(request: Request, cp_id: str, user: Admin, context: ContextDep) -
             if form.errors or tariff is None:
                 raise _Refused
             await _update(session, context, row, form, tariff)
+    except IntegrityError:  # the code was taken between the check and the commit
+        form.errors["display_code"] = CODE_TAKEN
+        return await _refused_edit(request, context, form)
     except _Refused:
-        async with context.db.session() as session:
-            row = await _get(session, cp_id)
-            codes = await _codes(session, context, cp_id)
-        return _edit_page(request, form, new=False, row=row, codes=codes, status_code=400)
-    return redirect(request, f"{LIST_PATH}/{path_part(cp_id)}", f"Charge point {cp_id} saved.")
+        return await _refused_edit(request, context, form)
+    return redirect(
+        request, f"{LIST_PATH}/{path_part(cp_id)}", gettext("Charge point %(id)s saved.", id=cp_id)
+    )
+
+
+async def _refused_edit(
+    request: Request, context: ManagementContext, form: ChargePointForm
+) -> Response:
+    async with context.db.session() as session:
+        row = await _get(session, form.id)
+        codes = await _codes(session, context, form.id)
+    return _edit_page(request, form, new=False, row=row, codes=codes, status_code=400)
 
 
 async def _update(
@@ -382,8 +423,11 @@ async def _update(
     form: ChargePointForm,
     tariff: Tariff,
 ) -> None:
+    await _check_code_free(session, form)
     row.name = form.name or None
     row.comment = form.comment or None
+    row.display_code = form.display_code or None
+    row.location = form.location or None
     row.client_cert_thumbprint = form.normalized_thumbprint()
     if form.password:
         row.auth_user = row.id
@@ -393,6 +437,16 @@ async def _update(
         row.password_hash = None
     if tariff != tariffs.tariff_of(row, _default_currency(context)):
         await _set_tariff(session, context, form, tariff)
+
+
+async def _check_code_free(session: AsyncSession, form: ChargePointForm) -> None:
+    """Another station's code is a form error; the unique index still guards a race."""
+    if not form.display_code:
+        return
+    owner = await display_code_owner(session, form.display_code)
+    if owner is not None and owner != form.id:
+        form.errors["display_code"] = CODE_TAKEN
+        raise _Refused
 
 
 async def _delete(request: Request, context: ManagementContext, cp_id: str) -> Response:
@@ -408,7 +462,7 @@ async def _delete(request: Request, context: ManagementContext, cp_id: str) -> R
             return redirect(request, url, message, ok=False)
         # Connectors, transactions, reservations and privileges go with it (ON DELETE CASCADE).
         await session.execute(delete(ChargePoint).where(ChargePoint.id == cp_id))
-    return redirect(request, LIST_PATH, f"Charge point {cp_id} deleted.")
+    return redirect(request, LIST_PATH, gettext("Charge point %(id)s deleted.", id=cp_id))
 
 
 async def _impact(session: AsyncSession, row: ChargePoint) -> dict[str, Any]:
@@ -451,7 +505,7 @@ async def _codes(session: AsyncSession, context: ManagementContext, cp_id: str) 
     codes = []
     for number in numbers:
         url = start_url(context.settings.public_base_url, cp_id, number)
-        title = f"QR code: start charging at {cp_id}, connector {number}"
+        title = gettext("QR code: start charging at %(id)s, connector %(n)s", id=cp_id, n=number)
         svg = qr_svg(url, 4, title=title, xml_declaration=False).decode()
         codes.append(Code(number, url, Markup(svg)))  # noqa: S704 -- segno's own SVG, escaped
     return codes
@@ -486,7 +540,7 @@ async def _sheet(context: ManagementContext, ids: Sequence[str] | None, name: st
             session, context.settings.public_base_url, ids, _default_currency(context)
         )
     if not labels:
-        raise HTTPException(404, "There are no charge points to print labels for.")
+        raise HTTPException(404, N_("There are no charge points to print labels for."))
     return Response(
         label_sheet_pdf(labels), media_type="application/pdf", headers=_attachment(name)
     )

@@ -57,6 +57,8 @@ class Prices:
 class Station:
     charge_point_id: str
     name: str
+    display_code: str | None  # the code on the label, which drivers quote to support
+    location: str | None
     connector_id: int
     connector_label: str | None  # the operator's name for it, if any
     status: str  # available | occupied | out_of_order | offline | unknown
@@ -142,6 +144,8 @@ async def load_station(
     return Station(
         charge_point_id=charge_point.id,
         name=charge_point.name or charge_point.id,
+        display_code=charge_point.display_code,
+        location=charge_point.location,
         connector_id=connector_id,
         connector_label=row.name if row else None,
         status=_public_status(

@@ -59,11 +59,15 @@ class Label:
     connector_name: str | None = None
     short_url: str | None = None  # printed under the code, for typing
     call_to_action: str = SCAN_AND_PAY
+    display_code: str | None = None  # the station's public code, when it has one
 
     @property
     def code(self) -> str:
-        """``CP-1 · connector 2`` (and the connector's name when it has one)."""
-        text = f"{self.charge_point_id} · connector {self.connector_id}"
+        """``HR-ZG-01 · connector 2`` (and the connector's name when it has one).
+
+        The public code is what drivers quote to support, so it wins over the OCPP id.
+        """
+        text = f"{self.display_code or self.charge_point_id} · connector {self.connector_id}"
         return f"{text} · {self.connector_name}" if self.connector_name else text
 
 

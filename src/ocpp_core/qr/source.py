@@ -60,6 +60,7 @@ async def labels_for(
                     connector_name=connector_name,
                     short_url=short_url(base_url, charge_point.id, connector_id),
                     call_to_action=SCAN_FREE if tariff.free else SCAN_AND_PAY,
+                    display_code=charge_point.display_code,
                 )
             )
     return labels

@@ -50,6 +50,10 @@ async def test_create_a_charge_point_with_the_keyboard(
         await type_into(page, "name", "Keyboard yard")
         await page.keyboard.press("Tab")
         await type_into(page, "comment", "made without a mouse")
+        await page.keyboard.press("Tab")
+        await type_into(page, "display_code", "KB-01")
+        await page.keyboard.press("Tab")
+        await type_into(page, "location", "Back yard")
         for _ in range(3):  # password, certificate, the free checkbox
             await page.keyboard.press("Tab")
         await page.keyboard.press("Tab")
