@@ -2,7 +2,8 @@
 
 The database holds each connector's last report; the server's ``/API/Status``
 says which chargers are connected and what they report now. Commands go to
-the server's API and their answer comes back as the page's message.
+the server's API and their answer comes back as the page's message. The live
+values poll a fragment as the dashboard does (:mod:`.live`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,26 @@ from ocpp_core.management.admin_api import part
 from ocpp_core.management.admin_forms import page, path_part, redirect, text
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.management.dashboard import refresh
+from ocpp_core.management.i18n import gettext
+from ocpp_core.management.live import VERSION, fragment, version_of
 from ocpp_core.management.server_api import LiveConnector
 
 router = APIRouter(include_in_schema=False)
 
 LIST_PATH = "/Home/Connector"
+LIVE_LIST_PATH = f"{LIST_PATH}/Live"
 MAX_NAME_LENGTH = 100  # the column's size
 _LIMIT = re.compile(r"\d{1,7}")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTransaction:
+    """The connector's running transaction; plain values, so a view has a stable version."""
+
+    id: int
+    start_tag: str
+    start_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +59,15 @@ class ConnectorView:
     meter_kwh: str | None
     power_kw: str | None
     soc_percent: int | None
-    transaction: Transaction | None
+    transaction: OpenTransaction | None
 
     @property
     def label(self) -> str:
         return self.name or f"{self.charge_point_name}:{self.connector_id}"
+
+    @property
+    def url(self) -> str:
+        return f"{LIST_PATH}/{path_part(self.charge_point_id)}/{self.connector_id}"
 
 
 async def _views(
@@ -77,7 +95,10 @@ async def _views(
         open_rows = await session.scalars(
             select(Transaction).where(Transaction.stop_at.is_(None)).order_by(Transaction.id)
         )
-        open_tx = {(t.charge_point_id, t.connector_id): t for t in open_rows}
+        open_tx = {
+            (t.charge_point_id, t.connector_id): OpenTransaction(t.id, t.start_tag, t.start_at)
+            for t in open_rows
+        }
     views = []
     for connector, cp_name in rows:
         key = (connector.charge_point_id, connector.connector_id)
@@ -108,9 +129,21 @@ async def _views(
 
 @router.get(LIST_PATH)
 async def list_page(request: Request, user: Viewer, context: ContextDep) -> Response:
+    return page(request, "admin/connectors.html", await _list_values(context))
+
+
+@router.get(LIVE_LIST_PATH)
+async def list_live(request: Request, user: Viewer, context: ContextDep, v: str = "") -> Response:
+    """The list's table alone; 204 while it would show the same (``v``)."""
+    return fragment(request, "admin/_connectors_live.html", await _list_values(context), seen=v)
+
+
+async def _list_values(context: ManagementContext) -> dict[str, object]:
     views = await _views(context)
     reachable = any(view.online is not None for view in views) or not views
-    return page(request, "admin/connectors.html", {"views": views, "reachable": reachable})
+    shown = {"views": views, "reachable": reachable}
+    live = {VERSION: version_of(shown), "live_url": LIVE_LIST_PATH, "refresh": refresh(context)}
+    return {**shown, **live}
 
 
 @router.get(LIST_PATH + "/{cp_id}/{conn:int}")
@@ -118,6 +151,27 @@ async def connector_page(
     request: Request, cp_id: str, conn: int, user: Viewer, context: ContextDep
 ) -> Response:
     return await _page(request, context, cp_id, conn)
+
+
+@router.get(LIST_PATH + "/{cp_id}/{conn:int}/Live")
+async def connector_live(
+    request: Request, cp_id: str, conn: int, user: Viewer, context: ContextDep, v: str = ""
+) -> Response:
+    """The connector's live values alone; 204 while they are the same (``v``)."""
+    values = _live_values(context, await _view(context, cp_id, conn))
+    return fragment(request, "admin/_connector_live.html", values, seen=v)
+
+
+async def _view(context: ManagementContext, cp_id: str, conn: int) -> ConnectorView:
+    views = await _views(context, cp_id, conn)
+    if not views:
+        raise HTTPException(404)
+    return views[0]
+
+
+def _live_values(context: ManagementContext, view: ConnectorView) -> dict[str, object]:
+    live = {VERSION: version_of(view), "live_url": f"{view.url}/Live", "refresh": refresh(context)}
+    return {"view": view, **live}
 
 
 async def _page(
@@ -130,18 +184,15 @@ async def _page(
     name_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    views = await _views(context, cp_id, conn)
-    if not views:
-        raise HTTPException(404)
+    view = await _view(context, cp_id, conn)
     async with context.db.session() as session:
         tags = (
             await session.scalars(
                 select(ChargeTag).where(ChargeTag.blocked.is_(False)).order_by(ChargeTag.id)
             )
         ).all()
-    view = views[0]
     values = {
-        "view": view,
+        **_live_values(context, view),
         "tags": tags,
         "name": view.name or "" if name is None else name,
         "name_error": name_error,
@@ -165,35 +216,39 @@ async def act(
         if action == "name":
             name = text(form, "name")
             if len(name) > MAX_NAME_LENGTH:
-                problem = f"At most {MAX_NAME_LENGTH} characters."
+                problem = gettext("At most %(n)s characters.", n=MAX_NAME_LENGTH)
                 return await _page(
                     request, context, cp_id, conn, name=name, name_error=problem, status_code=400
                 )
             connector.name = name or None
-            return redirect(request, here, "Name saved.")
+            return redirect(request, here, gettext("Name saved."))
     where = f"{part(cp_id)}/{conn}"
     if action == "unlock":
-        outcome = await admin_api.command(context, "Unlock", f"UnlockConnector/{where}")
+        outcome = await admin_api.command(context, gettext("Unlock"), f"UnlockConnector/{where}")
     elif action == "start":
         tag = text(form, "tag")
         if not tag:
-            return redirect(request, here, "Start: choose a tag.", ok=False)
+            return redirect(request, here, gettext("Start: choose a tag."), ok=False)
         outcome = await admin_api.command(
-            context, f"Start with tag {tag}", f"StartTransaction/{where}/{part(tag)}"
+            context,
+            gettext("Start with tag %(tag)s", tag=tag),
+            f"StartTransaction/{where}/{part(tag)}",
         )
     elif action == "stop":
-        outcome = await admin_api.command(context, "Stop", f"StopTransaction/{where}")
+        outcome = await admin_api.command(context, gettext("Stop"), f"StopTransaction/{where}")
     elif action == "limit":
         value, unit = text(form, "limit"), text(form, "unit")
         if not _LIMIT.fullmatch(value) or unit not in ("A", "W"):
-            message = "Charging limit: a whole number of amperes (A) or watts (W)."
+            message = gettext("Charging limit: a whole number of amperes (A) or watts (W).")
             return redirect(request, here, message, ok=False)
         outcome = await admin_api.command(
-            context, f"Charging limit {value} {unit}", f"SetChargingLimit/{where}/{value}{unit}"
+            context,
+            gettext("Charging limit %(value)s %(unit)s", value=value, unit=unit),
+            f"SetChargingLimit/{where}/{value}{unit}",
         )
     elif action == "clear-limit":
         outcome = await admin_api.command(
-            context, "Clear charging limit", f"ClearChargingLimit/{where}"
+            context, gettext("Clear charging limit"), f"ClearChargingLimit/{where}"
         )
     else:
         raise HTTPException(400)

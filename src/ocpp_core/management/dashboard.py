@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.management.live import VERSION, fragment
 from ocpp_core.management.templating import render
 from ocpp_core.management.tiles import Board, build_board, load_snapshot
 
@@ -34,11 +35,18 @@ async def index(request: Request, user: Viewer, context: ContextDep) -> Response
 async def tiles(request: Request, user: Viewer, context: ContextDep, v: str = "") -> Response:
     """The tiles alone; 204 when the browser already shows this board (``v``)."""
     board = await current_board(context)
-    if v == board.version:
-        return Response(status_code=204)
-    return render(request, "dashboard/_tiles.html", _values(context, board))
+    return fragment(request, "dashboard/_tiles.html", _values(context, board), seen=v)
+
+
+def refresh(context: ManagementContext) -> str:
+    """How often the operator pages poll their live fragments, as htmx writes it."""
+    return f"{context.settings.management.dashboard_refresh_seconds:g}s"
 
 
 def _values(context: ManagementContext, board: Board) -> dict[str, object]:
-    seconds = context.settings.management.dashboard_refresh_seconds
-    return {"board": board, "tiles_path": TILES_PATH, "refresh": f"{seconds:g}s"}
+    return {
+        "board": board,
+        VERSION: board.version,
+        "tiles_path": TILES_PATH,
+        "refresh": refresh(context),
+    }

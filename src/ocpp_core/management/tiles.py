@@ -8,7 +8,6 @@ shows and an unchanged board costs no repaint.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,11 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, Connector, Transaction
+from ocpp_core.management.admin_forms import path_part, query_string
+from ocpp_core.management.live import version_of
 from ocpp_core.management.server_api import LiveCharger, LiveConnector
 
 OCCUPIED = frozenset(
     {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
 )
+# Not imported from their pages' modules, which build on this one.
+TRANSACTIONS_PATH = "/Home/Transactions"
+CONNECTORS_PATH = "/Home/Connector"
 _KINDS = {"Available": "available", "Faulted": "faulted", "Unavailable": "unavailable"}
 
 
@@ -58,6 +62,18 @@ class Tile:
     def key(self) -> str:
         return f"{self.charge_point_id}/{self.connector_id or 0}"
 
+    @property
+    def transactions_url(self) -> str:
+        """The transactions page filtered to this connector (or station, before it reports)."""
+        where = {"cp": self.charge_point_id, "conn": self.connector_id}
+        return TRANSACTIONS_PATH + query_string(where)
+
+    @property
+    def connector_url(self) -> str | None:
+        if self.connector_id is None:
+            return None
+        return f"{CONNECTORS_PATH}/{path_part(self.charge_point_id)}/{self.connector_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class Board:
@@ -67,7 +83,7 @@ class Board:
     @property
     def version(self) -> str:
         """Changes whenever anything shown changes (durations tick by the minute)."""
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
+        return version_of(self)
 
 
 @dataclass(frozen=True, slots=True)
