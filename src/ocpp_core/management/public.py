@@ -4,18 +4,22 @@
 ``POST /Public/Start`` (server ``Payments/Create``) → Stripe Checkout →
 ``/Payments/Success`` (server ``Payments/Confirm``) → ``/Payments/Status``,
 which polls a fragment until the receipt. ``/Payments/Cancel`` is Checkout's
-way back without paying.
+way back without paying; ``POST /Public/CancelRecovery`` cancels an attempt
+left unpaid.
 
 A driver's reservations are remembered in a signed cookie for a day, so one
-who closes the browser and scans again is shown their session. The
-reservation id (a random UUID) is what gives access to a session's status;
-nothing here lists sessions.
+who closes the browser and scans again is shown their session. That cookie,
+not the reservation id, is what gives access to a session: ids travel in URLs
+(history, screenshots, a shared phone), so an id alone shows, stops or cancels
+nothing. The one exception is the way back from Checkout with the Checkout
+session's id, which the server checks: it proves the payer, so it adds the
+reservation to the cookie (a driver may pay in another browser than the one
+that scanned).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 import re
 import secrets
@@ -33,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ocpp_core.management.context import ContextDep, ManagementContext, get_context
+from ocpp_core.management.live import VERSION, fragment, version_of
 from ocpp_core.management.public_api import UNREACHABLE, ApiAnswer, PaymentsApi
 from ocpp_core.management.public_station import Station, load_station, station_name
 from ocpp_core.management.public_status import SessionView, session_view
@@ -43,6 +48,7 @@ router = APIRouter(include_in_schema=False)
 START_PATH = "/Public/Start"
 STATUS_PATH = "/Payments/Status"
 FRAGMENT_PATH = "/Payments/StatusFragment"
+CANCEL_UNPAID_PATH = "/Public/CancelRecovery"
 COOKIE = "ocpp_core_driver"
 COOKIE_SECONDS = 24 * 3600
 MAX_REMEMBERED = 5
@@ -191,7 +197,8 @@ async def start(
             request, station, problem=problem, tag=tag, status_code=status_code
         )
     if reservation_id:
-        _remember(request, response, station, reservation_id)
+        here = (station.charge_point_id, station.connector_id)
+        _remember(request, response, *here, reservation_id)
     return response
 
 
@@ -244,23 +251,24 @@ class Earlier:
     """This browser's session on this connector, from the cookie."""
 
     status_url: str
-    checkout_url: str | None  # still to be paid
+    checkout_url: str | None  # still to be paid, and the checkout still open
     ended: bool
+    unpaid: bool = False  # the driver may cancel it (CANCEL_UNPAID_PATH)
 
 
 async def _earlier_session(request: Request, station: Station) -> Earlier | None:
-    for cp, conn, reservation_id in reversed(_remembered(request)):
-        if (cp, conn) != (station.charge_point_id, station.connector_id):
-            continue
-        answer = await _public(request).api.resume(reservation_id)
-        if not answer.ok:
-            return None
-        if answer.body.get("locksConnector") is True:
-            checkout = answer.text("checkoutUrl") if answer.status == "Redirect" else None
-            return Earlier(_status_url(reservation_id), checkout, ended=False)
-        if answer.text("reservationStatus") == "Completed":
-            return Earlier(_status_url(reservation_id), None, ended=True)
+    reservation_id = _remembered_at(request, station.charge_point_id, station.connector_id)
+    if reservation_id is None:
         return None
+    answer = await _public(request).api.resume(reservation_id)
+    if not answer.ok:
+        return None
+    if answer.body.get("locksConnector") is True:
+        checkout = answer.text("checkoutUrl") if answer.status == "Redirect" else None
+        unpaid = answer.text("reservationStatus") == "PendingPayment"
+        return Earlier(_status_url(reservation_id), checkout, ended=False, unpaid=unpaid)
+    if answer.text("reservationStatus") == "Completed":
+        return Earlier(_status_url(reservation_id), None, ended=True)
     return None
 
 
@@ -285,9 +293,16 @@ async def payment_success(
     """Stripe's return after paying: confirm the hold (and start), then show the status."""
     if not _valid_id(reservation_id) or not session_id or len(session_id) > 200:
         return _not_found(request, "session")
-    answer = await _public(request).api.confirm(reservation_id, session_id)
+    api = _public(request).api
+    answer = await api.confirm(reservation_id, session_id)
     if answer.ok:
-        return RedirectResponse(_status_url(reservation_id), 303)
+        response = RedirectResponse(_status_url(reservation_id), 303)
+        if not _owns(request, reservation_id):  # paid in another browser than it started in
+            seen = await api.status(reservation_id)
+            cp, conn = seen.text("chargePointId"), seen.body.get("connectorId")
+            if cp and isinstance(conn, int):
+                _remember(request, response, cp, conn, reservation_id)
+        return response
     if answer.http_status == 404:
         return _not_found(request, "session")
     values = {
@@ -301,10 +316,24 @@ async def payment_success(
 @router.get("/Payments/Cancel")
 async def payment_cancelled(request: Request, reservation_id: ReservationQuery = "") -> Response:
     """Checkout's way back without paying: cancel the reservation, say so."""
-    if not _valid_id(reservation_id):
+    if not _owns(request, reservation_id):
         return _not_found(request, "session")
+    return await _cancel(request, reservation_id, "checkout_cancelled")
+
+
+@router.post(CANCEL_UNPAID_PATH)
+async def cancel_unpaid(request: Request, cp: FormText = "", conn: FormText = "") -> Response:
+    """ "Cancel this unpaid attempt": this browser's own, the id taken from its cookie."""
+    reservation_id = _remembered_at(request, cp, int(conn) if conn.isdigit() else -1)
+    if reservation_id is None:
+        return _not_found(request, "session")
+    return await _cancel(request, reservation_id, "public_recovery_cancelled")
+
+
+async def _cancel(request: Request, reservation_id: str, reason: str) -> Response:
+    """Cancel through the server, which expires the checkout and releases any hold."""
     api = _public(request).api
-    answer = await api.cancel(reservation_id, "checkout_cancelled")
+    answer = await api.cancel(reservation_id, reason)
     if answer.http_status == 404:
         return _not_found(request, "session")
     if not answer.ok:
@@ -356,15 +385,13 @@ async def status_fragment(
         return answer
     view = session_view(answer.body)
     values = _status_values(context, view)
-    if v and v == values["version"]:
-        return Response(status_code=204)  # the page already shows this
-    return _page(request, "public/_status.html", values)
+    return fragment(request, "public/_status.html", values, seen=v)
 
 
 @router.post("/Payments/Stop")
 async def stop_session(request: Request, reservation_id: ReservationForm = "") -> Response:
     """The Stop button: the server asks the charger to stop (or cancels before charging)."""
-    if not _valid_id(reservation_id):
+    if not _owns(request, reservation_id):
         return _not_found(request, "session")
     answer = await _public(request).api.stop(reservation_id)
     if answer.http_status == 404:
@@ -375,7 +402,7 @@ async def stop_session(request: Request, reservation_id: ReservationForm = "") -
 
 
 async def _session(request: Request, reservation_id: str) -> ApiAnswer | Response:
-    if not _valid_id(reservation_id):
+    if not _owns(request, reservation_id):
         return _not_found(request, "session")
     answer = await _public(request).api.status(reservation_id)
     if answer.http_status == 404:
@@ -389,7 +416,7 @@ def _status_values(context: ManagementContext, view: SessionView) -> dict[str, o
     seconds = context.settings.management.public_status_refresh_seconds
     return {
         "view": view,
-        "version": hashlib.sha256(repr(view).encode()).hexdigest()[:16],
+        VERSION: version_of(view),
         "fragment_path": FRAGMENT_PATH,
         "refresh": f"{seconds:g}s",
     }
@@ -467,8 +494,25 @@ def _remembered(request: Request) -> list[tuple[str, int, str]]:
     ]
 
 
-def _remember(request: Request, response: Response, station: Station, reservation_id: str) -> None:
-    here = (station.charge_point_id, station.connector_id)
+def _remembered_at(request: Request, charge_point_id: str, connector_id: int) -> str | None:
+    """The reservation this browser made on the connector, if it remembers one."""
+    here = (charge_point_id, connector_id)
+    return next((e[2] for e in _remembered(request) if (e[0], e[1]) == here), None)
+
+
+def _owns(request: Request, reservation_id: str) -> bool:
+    """Whether the reservation is this browser's own (a valid id alone is not enough)."""
+    return _valid_id(reservation_id) and any(e[2] == reservation_id for e in _remembered(request))
+
+
+def _remember(
+    request: Request,
+    response: Response,
+    charge_point_id: str,
+    connector_id: int,
+    reservation_id: str,
+) -> None:
+    here = (charge_point_id, connector_id)
     entries = [e for e in _remembered(request) if (e[0], e[1]) != here]
     entries.append((*here, reservation_id))
     value = _public(request).cookies.dumps([list(e) for e in entries[-MAX_REMEMBERED:]])

@@ -15,6 +15,7 @@ from ocpp_core.management.public_station import rate
 
 STAGES = ("waiting", "awaitingPlug", "charging", "waitingForDisconnect", "done", "error")
 _MONEY_PENDING = frozenset({"CapturePending", "ReleasePending"})
+UNPAID = "PendingPayment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class SessionView:
     failure_code: str | None
     ended_at: str | None  # "2026-11-28 13:00 UTC"
     can_stop: bool
+    unpaid: bool  # still at Checkout: cancelled, not stopped (one button, not two)
     receipt: Receipt | None
     final: bool  # nothing will change any more: the page stops refreshing
 
@@ -73,6 +75,7 @@ def session_view(body: dict[str, Any]) -> SessionView:
     energy = _int(body.get("energyWh"))
     cost = _int(body.get("costSoFarCents"))
     hold = _int(body.get("authorizedCents")) or _int(body.get("maxAmountCents"))
+    unpaid = body.get("status") == UNPAID
     return SessionView(
         reservation_id=_str(body.get("reservationId")) or "",
         charge_point_id=_str(body.get("chargePointId")) or "",
@@ -92,7 +95,8 @@ def session_view(body: dict[str, Any]) -> SessionView:
         usage_after_charging=prices.get("usageAfterCharging") is True,
         failure_code=_str(body.get("failureCode")),
         ended_at=_time(body.get("stoppedAt")),
-        can_stop=stage in ("waiting", "awaitingPlug", "charging"),
+        can_stop=stage in ("waiting", "awaitingPlug", "charging") and not unpaid,
+        unpaid=unpaid,
         receipt=receipt,
         final=stage in ("done", "error") and not pending,
     )
