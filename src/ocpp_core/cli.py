@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
 import secrets
@@ -15,7 +14,7 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.cli_support import cli_settings, in_session, run, user_errors
+from ocpp_core.cli_support import cli_settings, in_session, run, serve_forever, user_errors
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ConfigError
 from ocpp_core.db.migrate import upgrade
@@ -77,7 +76,7 @@ def server(ctx: click.Context, host: str | None, port: int | None) -> None:
     configure_logging(settings.log_level)
     with user_errors(ConfigError):
         app = create_server_app(settings)
-    asyncio.run(run_server(app, settings))
+    serve_forever(run_server(app, settings))
 
 
 @main.command()
@@ -371,7 +370,7 @@ def demo(
     """Everything on a fresh SQLite file: server, management, Stripe simulator, chargers."""
     configure_logging("warning")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(Ports(port, management_port, stripe_port), chargers, duration))
+        serve_forever(run_demo(Ports(port, management_port, stripe_port), chargers, duration))
 
 
 main.add_command(simulate)

@@ -39,6 +39,20 @@ def cli_settings(ctx: click.Context, **overrides: Any) -> Settings:
         return load_settings(config, **overrides)
 
 
+def serve_forever(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a long-lived service on uvloop where it exists (not on Windows).
+
+    The event loop's own work is a large share of each OCPP message's cost;
+    uvloop roughly halves it. ``uvicorn.Server.serve`` runs in whatever loop
+    calls it, so the choice is made here rather than by uvicorn's ``loop`` option.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def run(coroutine: Coroutine[Any, Any, T], *errors: type[Exception]) -> T:
     """Run the coroutine; the given user errors and database failures end the command cleanly."""
     try:

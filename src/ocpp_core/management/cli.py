@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 from typing import Any
@@ -11,7 +10,7 @@ import click
 import uvicorn
 from pydantic import SecretStr
 
-from ocpp_core.cli_support import cli_settings, in_session, run, user_errors
+from ocpp_core.cli_support import cli_settings, in_session, run, serve_forever, user_errors
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ConfigError, Settings
 from ocpp_core.domain import users
@@ -78,7 +77,7 @@ def management_command(ctx: click.Context, host: str | None, port: int | None) -
 def run_servers(*configs: uvicorn.Config) -> None:
     """Serve until Ctrl-C or SIGTERM; a port that can't be bound is a clear error."""
     with user_errors(ListenError), contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_all(*configs))
+        serve_forever(serve_all(*configs))
 
 
 @click.group("user")
