@@ -199,7 +199,11 @@ def parse_money(text: str, *, scale: int, name: str) -> int:
     return int(value)
 
 
+def money_value(minor_units: Decimal | int) -> Decimal:
+    """``1234`` cents → ``Decimal("12.34")``: exact, two places, for any language to write."""
+    return (Decimal(minor_units) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def format_money(minor_units: Decimal | int, currency: str) -> str:
     """``1234`` cents → ``"12.34 EUR"`` for messages and the CLI."""
-    value = (Decimal(minor_units) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{value} {currency.upper()}"
+    return f"{money_value(minor_units)} {currency.upper()}"

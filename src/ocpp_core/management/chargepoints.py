@@ -43,7 +43,6 @@ from ocpp_core.domain.pricing import (
     WH_PER_KWH,
     Tariff,
     TariffError,
-    format_money,
     hold_cents,
     parse_money,
 )
@@ -59,6 +58,7 @@ from ocpp_core.management.admin_forms import (
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import N_, gettext
+from ocpp_core.management.numbers import money
 from ocpp_core.qr import connector_ids, label_sheet_pdf, labels_for, qr_png, qr_svg, start_url
 from ocpp_core.security import charger_password_problem, hash_secret
 
@@ -292,7 +292,7 @@ async def list_page(request: Request, user: Viewer, context: ContextDep) -> Resp
             Row(
                 row,
                 described,
-                None if hold is None else format_money(hold, tariff.currency),
+                None if hold is None else money(hold, tariff.currency),
                 counts.get(row.id, 0),
             )
         )

@@ -27,6 +27,7 @@ from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.dashboard import refresh
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.live import VERSION, fragment, version_of
+from ocpp_core.management.numbers import thousandths
 from ocpp_core.management.server_api import LiveConnector
 
 router = APIRouter(include_in_schema=False)
@@ -116,8 +117,8 @@ async def _views(
                 status=(now.status if now and now.status else connector.status),
                 error_code=(now.errorCode if now else connector.error_code),
                 status_at=(now.statusAt if now and now.statusAt else connector.status_at),
-                meter_kwh=None if meter is None else f"{meter / 1000:.2f}",
-                power_kw=None if power is None else f"{power / 1000:.1f}",
+                meter_kwh=None if meter is None else thousandths(meter, 2),
+                power_kw=None if power is None else thousandths(power, 1),
                 soc_percent=(
                     now.socPercent if now and now.socPercent is not None else connector.soc_percent
                 ),

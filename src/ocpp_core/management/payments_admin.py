@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.db.models import PaymentReservation
-from ocpp_core.domain.pricing import format_money
 from ocpp_core.management import admin_api
 from ocpp_core.management.admin_forms import page, query_string, redirect, text
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import Pager, station_ids
+from ocpp_core.management.numbers import money
 from ocpp_core.payments.states import CANCELABLE, Money, Status
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +37,7 @@ class ReservationView:
     row: PaymentReservation
 
     def _money(self, cents: int | None) -> str:
-        return NONE if cents is None else format_money(cents, self.row.currency)
+        return NONE if cents is None else money(cents, self.row.currency)
 
     @property
     def hold(self) -> str:

@@ -10,30 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import ChargePoint, Connector, Transaction
-from ocpp_core.domain.pricing import (
-    MILLICENTS_PER_CENT,
-    WH_PER_KWH,
-    Tariff,
-    format_money,
-    hold_cents,
-    usage_cents,
+from ocpp_core.db.models import (
+    ACTIVE_RESERVATION_STATES,
+    ChargePoint,
+    Connector,
+    PaymentReservation,
+    Transaction,
 )
+from ocpp_core.domain.pricing import Tariff, hold_cents, usage_cents
 from ocpp_core.domain.tariffs import tariff_of
+from ocpp_core.management.numbers import kwh, money, rate
 from ocpp_core.management.server_api import LiveCharger
 
 FIRST_CONNECTOR = 1  # a charger that has not reported its connectors yet has this one
 # Public words for OCPP statuses: a plugged-in car (Preparing) may be this driver's own.
 _AVAILABLE = frozenset({"Available", "Preparing"})
 _OUT_OF_ORDER = frozenset({"Faulted", "Unavailable"})
-_OCCUPIED = frozenset(
-    {"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
-)
+_OCCUPIED = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Occupied"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,23 +58,10 @@ class Station:
     location: str | None
     connector_id: int
     connector_label: str | None  # the operator's name for it, if any
-    status: str  # available | occupied | out_of_order | offline | unknown
+    status: str  # available | reserved | occupied | out_of_order | offline | unknown
     reported: str | None  # the OCPP status behind it
     live: bool  # False: the server could not be asked, the status is the stored one
     prices: Prices
-
-
-def rate(millicents: int, currency: str) -> str:
-    """A rate with the decimals it needs and at least two: 35_500 → ``0.355 EUR``."""
-    units = Decimal(millicents) / (100 * MILLICENTS_PER_CENT)
-    cents = units.quantize(Decimal("0.01"))
-    return f"{units if units != cents else cents} {currency.upper()}"
-
-
-def kwh(wh: int) -> str:
-    """Energy in kWh without trailing zeros: 20_000 → ``20``, 12_500 → ``12.5``."""
-    value = (Decimal(wh) / WH_PER_KWH).normalize()
-    return f"{value:f}"
 
 
 def prices_of(tariff: Tariff) -> Prices:
@@ -90,18 +74,16 @@ def prices_of(tariff: Tariff) -> Prices:
         per_kwh=rate(tariff.price_kwh_millicents, currency)
         if tariff.price_kwh_millicents
         else None,
-        session_fee=format_money(tariff.session_fee_cents, currency)
-        if tariff.session_fee_cents
-        else None,
+        session_fee=money(tariff.session_fee_cents, currency) if tariff.session_fee_cents else None,
         usage_fee=rate(usage, currency) if usage else None,
         usage_grace_minutes=tariff.usage_grace_minutes,
         usage_max_minutes=tariff.usage_max_minutes,
-        usage_max_amount=format_money(usage_cents(tariff, tariff.usage_max_minutes), currency)
+        usage_max_amount=money(usage_cents(tariff, tariff.usage_max_minutes), currency)
         if usage
         else None,
         usage_after_charging=tariff.usage_after_charging,
         max_kwh=kwh(tariff.max_energy_wh) if tariff.max_energy_wh else None,
-        hold=format_money(hold_cents(tariff), currency) if configured else None,
+        hold=money(hold_cents(tariff), currency) if configured else None,
     )
 
 
@@ -141,6 +123,7 @@ async def load_station(
     )
     row = rows.get(connector_id)
     last = reported.get(connector_id) or (row.status if row else None)
+    held = await _held(session, charge_point_id, connector_id)
     return Station(
         charge_point_id=charge_point.id,
         name=charge_point.name or charge_point.id,
@@ -149,7 +132,10 @@ async def load_station(
         connector_id=connector_id,
         connector_label=row.name if row else None,
         status=_public_status(
-            last, online=None if live is None else charger is not None, busy=busy is not None
+            last,
+            online=None if live is None else charger is not None,
+            busy=busy is not None,
+            held=held,
         ),
         reported=last,
         live=live is not None,
@@ -157,11 +143,28 @@ async def load_station(
     )
 
 
-def _public_status(reported: str | None, *, online: bool | None, busy: bool) -> str:
+async def _held(session: AsyncSession, charge_point_id: str, connector_id: int) -> bool:
+    """Whether a driver's reservation holds the connector: the server starts nobody else there."""
+    held = await session.scalar(
+        select(PaymentReservation.id)
+        .where(
+            PaymentReservation.charge_point_id == charge_point_id,
+            PaymentReservation.connector_id == connector_id,
+            PaymentReservation.status.in_(ACTIVE_RESERVATION_STATES),
+        )
+        .limit(1)
+    )
+    return held is not None
+
+
+def _public_status(reported: str | None, *, online: bool | None, busy: bool, held: bool) -> str:
+    """``held``: a driver has paid (or is paying) and not plugged in yet; nobody else may start."""
     if busy:
         return "occupied"
     if online is False:
         return "offline"
+    if held or reported == "Reserved":
+        return "reserved"
     if reported in _AVAILABLE:
         return "available"
     if reported in _OUT_OF_ORDER:

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ocpp_core.domain.pricing import format_money
-from ocpp_core.management.public_station import rate
+from ocpp_core.management.numbers import money, rate, thousandths
 
 STAGES = ("waiting", "awaitingPlug", "charging", "waitingForDisconnect", "done", "error")
 _MONEY_PENDING = frozenset({"CapturePending", "ReleasePending"})
@@ -65,11 +64,11 @@ class SessionView:
 
 def session_view(body: dict[str, Any]) -> SessionView:
     currency = _str(body.get("currency")) or "eur"
-    prices, live, money = (_dict(body.get(key)) for key in ("prices", "live", "money"))
+    prices, live, payment = (_dict(body.get(key)) for key in ("prices", "live", "money"))
     stage = _str(body.get("sessionStage")) or "waiting"
     free = body.get("free") is True
     receipt = _receipt(body.get("receipt"), currency, free=free)
-    states = (_str(money.get("state")), _str(_dict(body.get("receipt")).get("moneyState")))
+    states = (_str(payment.get("state")), _str(_dict(body.get("receipt")).get("moneyState")))
     pending = any(state in _MONEY_PENDING for state in states)
     power = _int(live.get("powerW")) if stage == "charging" else None
     energy = _int(body.get("energyWh"))
@@ -83,10 +82,10 @@ def session_view(body: dict[str, Any]) -> SessionView:
         stage=stage,
         status=_str(body.get("status")) or "",
         free=free,
-        power_kw=None if power is None else f"{power / 1000:.1f}",
-        energy_kwh=None if energy is None else f"{energy / 1000:.2f}",
-        cost_so_far=None if cost is None or free else format_money(cost, currency),
-        hold=format_money(hold, currency) if hold and not free else None,
+        power_kw=None if power is None else thousandths(power, 1),
+        energy_kwh=None if energy is None else thousandths(energy, 2),
+        cost_so_far=None if cost is None or free else money(cost, currency),
+        hold=money(hold, currency) if hold and not free else None,
         per_kwh=_rate(prices.get("perKwhMillicents"), currency),
         session_fee=_money(prices.get("sessionFeeCents"), currency),
         usage_fee=_rate(prices.get("usageFeePerMinuteMillicents"), currency),
@@ -108,14 +107,14 @@ def _receipt(value: object, currency: str, *, free: bool) -> Receipt | None:
     captured = _int(value.get("capturedCents"))
     state = _str(value.get("moneyState"))
     return Receipt(
-        energy_kwh=f"{(_int(value.get('energyWh')) or 0) / 1000:.2f}",
+        energy_kwh=thousandths(_int(value.get("energyWh")) or 0, 2),
         duration=duration(_int(value.get("durationSeconds"))),
         energy_cost=None if free else _money(value.get("energyCents"), currency, zero=True),
         usage_minutes=_int(value.get("usageMinutes")) or 0,
         usage_cost=None if free else _money(value.get("usageCents"), currency),
         session_fee=None if free else _money(value.get("sessionFeeCents"), currency),
         amount_due=None if free else _money(value.get("amountDueCents"), currency, zero=True),
-        captured=None if free else format_money(captured or 0, currency),
+        captured=None if free else money(captured or 0, currency),
         captured_cents=captured,
         released=None if free else _money(value.get("releasedCents"), currency, zero=True),
         settled=free or state in ("Captured", "Released"),
@@ -154,7 +153,7 @@ def _money(value: object, currency: str, *, zero: bool = False) -> str | None:
     number = _int(value)
     if number is None or (number == 0 and not zero):
         return None
-    return format_money(number, currency)
+    return money(number, currency)
 
 
 def _int(value: object) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import partial
 
 from fastapi import APIRouter
@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.domain import reporting
-from ocpp_core.domain.pricing import format_money
 from ocpp_core.domain.reporting import Amounts, ConnectorUse, Period
 from ocpp_core.management.admin_forms import page
 from ocpp_core.management.auth import Viewer
@@ -27,12 +26,12 @@ from ocpp_core.management.charts import Chart, Point, Shape
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import station_ids
+from ocpp_core.management.numbers import fixed, money, thousandths
 from ocpp_core.management.periods import PeriodDep
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_PATH = "/Home/Charts"
-_TENTH = Decimal("0.1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +49,12 @@ class Figure:
 
 def kwh_text(wh: int) -> str:
     """One decimal place: enough to compare bars."""
-    return f"{(Decimal(wh) / 1000).quantize(_TENTH, rounding=ROUND_HALF_UP)} kWh"
+    return f"{thousandths(wh, 1)} kWh"
 
 
 def share_text(basis_points: int) -> str:
     """Hundredths of a percent, shown to a tenth."""
-    return f"{(Decimal(basis_points) / 100).quantize(_TENTH, rounding=ROUND_HALF_UP)} %"
+    return f"{fixed(Decimal(basis_points) / 100, 1)} %"
 
 
 def _bucket_point(amounts: Amounts, value: int, *, monthly: bool) -> Point:
@@ -81,7 +80,7 @@ def _money_charts(
                 f"{key}-{code}",
                 shape,
                 [point(row, row.revenue_cents.get(code, 0)) for row in rows],
-                partial(format_money, currency=code),
+                partial(money, currency=code),
             ),
         )
         for code in codes

@@ -8,15 +8,15 @@ formatted here, and each currency keeps a column of its own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.domain import reporting
-from ocpp_core.domain.pricing import format_money
 from ocpp_core.domain.reporting import ChargeReport, Period, Tally
+from ocpp_core.management import numbers
 from ocpp_core.management.admin_forms import page
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
@@ -29,17 +29,16 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_PATH = "/Home/Reports"
 CSV_PATH = "/Home/Reports/Csv"
-_THOUSANDTH = Decimal("0.001")
 
 
 def kwh(wh: int) -> str:
     """``12_500`` Wh → ``"12.500"``: three places, as on the transactions page."""
-    return str((Decimal(wh) / 1000).quantize(_THOUSANDTH, rounding=ROUND_HALF_UP))
+    return numbers.thousandths(wh, 3)
 
 
 def money(tally: Tally, currency: str) -> str | None:
     cents = tally.revenue_cents.get(currency)
-    return None if cents is None else format_money(cents, currency)
+    return None if cents is None else numbers.money(cents, currency)
 
 
 def currencies(report: ChargeReport) -> list[str]:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ocpp_core.db.models import ChargePoint, Connector, Transaction
 from ocpp_core.management.admin_forms import path_part, query_string
 from ocpp_core.management.live import version_of
+from ocpp_core.management.numbers import thousandths
 from ocpp_core.management.server_api import LiveCharger, LiveConnector
 
 OCCUPIED = frozenset(
@@ -185,7 +186,7 @@ def _live(connector: LiveConnector) -> State:
 
 
 def _kw(power_w: int | None) -> str | None:
-    return None if power_w is None else f"{power_w / 1000:.1f}"
+    return None if power_w is None else thousandths(power_w, 1)
 
 
 def _session_kwh(transaction: Transaction | None, state: State) -> str | None:
@@ -195,7 +196,7 @@ def _session_kwh(transaction: Transaction | None, state: State) -> str | None:
     if state.meter_wh is not None and (register is None or state.meter_wh > register):
         register = state.meter_wh
     energy = max(0, (register or transaction.meter_start_wh) - transaction.meter_start_wh)
-    return f"{energy / 1000:.2f}"
+    return thousandths(energy, 2)
 
 
 def _duration(elapsed: timedelta) -> str:

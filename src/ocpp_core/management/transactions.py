@@ -24,7 +24,6 @@ from starlette.responses import Response
 
 from ocpp_core.db.models import ChargeTag, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
-from ocpp_core.domain.pricing import format_money
 from ocpp_core.domain.transactions import TransactionFilter
 from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days
 from ocpp_core.management.auth import Viewer
@@ -32,6 +31,7 @@ from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.exports import Cell, attachment, csv_response, file_part, money_cell
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import station_ids
+from ocpp_core.management.numbers import money, thousandths
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,6 +98,11 @@ class Line:
         return None if wh is None else Decimal(wh) / 1000
 
     @property
+    def energy_text(self) -> str | None:
+        wh = self.transaction.energy_wh
+        return None if wh is None else thousandths(wh, 3)
+
+    @property
     def cost_cents(self) -> int | None:
         row = self.reservation
         if row is None:
@@ -117,7 +122,7 @@ class Line:
         cents = self.cost_cents
         if cents is None or self.currency is None:
             return ""
-        text = format_money(cents, self.currency)
+        text = money(cents, self.currency)
         return f"{text} (free)" if self.reservation and self.reservation.free else text
 
 
@@ -171,7 +176,7 @@ async def transactions_page(
         "lines": lines,
         "stations": stations,
         "limit": PAGE_LIMIT,
-        "total_kwh": f"{Decimal(total_wh) / 1000:.3f}",
+        "total_kwh": thousandths(total_wh, 3),
         "export_query": filters.query(),
     }
     return page(

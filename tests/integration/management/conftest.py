@@ -24,6 +24,7 @@ from integration.management.pages import (
 )
 from integration.management.public_harness import (  # noqa: F401 -- the driver pages' fixtures
     driver,
+    other_driver,
     pay_charger,
     pay_server,
     public_site,

@@ -136,6 +136,13 @@ async def driver(public_site: RunningManagement) -> AsyncIterator[httpx.AsyncCli
         yield phone
 
 
+@pytest.fixture
+async def other_driver(public_site: RunningManagement) -> AsyncIterator[httpx.AsyncClient]:
+    """A second phone, with a cookie jar of its own."""
+    async with httpx.AsyncClient(base_url=public_site.url) as phone:
+        yield phone
+
+
 # --- steps --------------------------------------------------------------------------------
 
 

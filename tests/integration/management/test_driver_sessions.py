@@ -7,7 +7,6 @@ server, the Stripe simulator and a real OCPP charger.
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -63,13 +62,6 @@ async def assert_cancelled_and_nothing_held(
     assert (row.status, row.failure_message) == ("Cancelled", "public_recovery_cancelled")
     assert (await checkout(stripe_sim, checkout_url)).status == "expired"
     await assert_nothing_held(stripe_sim, checkout_url)
-
-
-@pytest.fixture
-async def other_driver(public_site: RunningManagement) -> AsyncIterator[httpx.AsyncClient]:
-    """A second phone, with a cookie jar of its own."""
-    async with httpx.AsyncClient(base_url=public_site.url) as phone:
-        yield phone
 
 
 @pytest.mark.parametrize("where", ["start", "status"])
@@ -177,7 +169,7 @@ async def test_one_drivers_cookie_never_reveals_another_drivers_session(
         assert (await tampered.get(status_url)).status_code == 404
         start = await tampered.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
         assert "You have a session" not in words(start)
-        token = csrf_token(start.text)
+        token = csrf_token((await tampered.get("/Public/Start?cp=CP1&conn=2")).text)
         stop = await tampered.post(
             "/Payments/Stop", data={"csrf_token": token, "reservationId": a_id}
         )
@@ -212,3 +204,36 @@ async def test_paying_in_another_browser_makes_the_session_that_browsers(
     status = await other_driver.get(back.headers["location"])
     assert status.status_code == 200
     assert "Plug in your cable" in words(status)
+
+
+async def test_a_connector_held_by_a_paid_driver_shows_as_reserved_to_others(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    driver: httpx.AsyncClient,
+    other_driver: httpx.AsyncClient,
+) -> None:
+    await price_station(pay_server, "CP1")
+    cp = await online(pay_charger, "CP1")
+    await report(cp, "Available", 2)
+    paid = await stripe_sim.pay((await post_start(driver)).headers["location"])
+    status_url = (await driver.get(paid.headers["location"])).headers["location"]
+    assert (await reservation(pay_server, reservation_of(status_url))).status == "Authorized"
+
+    held = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
+    german = await other_driver.get(
+        "/Public/Start", params={"cp": "CP1", "conn": "1", "lang": "de"}
+    )
+    free = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "2", "lang": "en"})
+    own = await driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
+
+    assert 'data-status="reserved"' in held.text
+    assert "Reserved" in words(held)
+    assert "Pay and start charging" not in words(held)
+    assert "Reserviert" in words(german)
+    assert 'data-status="available"' in free.text
+    assert "Pay and start charging" in words(free)
+    # The driver who holds it is shown their session, as before.
+    assert 'data-status="reserved"' in own.text
+    assert "You have a session on this connector." in words(own)
+    assert status_url in html.unescape(own.text)

@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from integration.management.pages import VIEWER, RunningManagement, log_in, post_login
-from integration.management.public_harness import price_station
-from servers import RunningServer
+from integration.management.public_harness import online, post_start, price_station
+from ocpp_core.domain.pricing import Tariff
+from servers import ConnectCharger, RunningServer
+from stripe_harness import StripeSim
 
 START = {"cp": "CP1", "conn": "1"}
 
@@ -145,3 +147,38 @@ async def test_the_operator_gets_the_login_and_dashboard_in_german(
         assert phrase in words(dashboard)
     assert 'href="/?lang=en"' in dashboard.text
     assert "Français" not in dashboard.text  # the operator pages are English and German only
+
+
+async def test_prices_are_written_with_the_languages_decimal_separator(
+    pay_server: RunningServer, driver: httpx.AsyncClient
+) -> None:
+    tariff = Tariff(price_kwh_millicents=35_500, session_fee_cents=100, max_energy_wh=12_500)
+    await price_station(pay_server, "CP1", tariff)
+
+    german = words(await driver.get("/Public/Start", params={**START, "lang": "de"}))
+    english = words(await driver.get("/Public/Start", params={**START, "lang": "en"}))
+
+    for shown in ("0,355 EUR", "1,00 EUR", "12,5 kWh"):
+        assert shown in german, shown
+    assert "0.355" not in german
+    for shown in ("0.355 EUR", "1.00 EUR", "12.5 kWh"):
+        assert shown in english, shown
+
+
+async def test_the_french_status_page_writes_the_hold_with_a_comma(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    driver: httpx.AsyncClient,
+) -> None:
+    await price_station(pay_server, "CP1")  # a hold of 9.00 EUR
+    await online(pay_charger, "CP1")
+    paid = await stripe_sim.pay((await post_start(driver)).headers["location"])
+    status_url = (await driver.get(paid.headers["location"])).headers["location"]
+
+    french = words(await driver.get(status_url, headers={"Accept-Language": "fr"}))
+    english = words(await driver.get(status_url, headers={"Accept-Language": "en"}))
+
+    assert "9,00 EUR" in french
+    assert "9.00 EUR" not in french
+    assert "9.00 EUR" in english

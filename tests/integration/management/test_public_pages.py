@@ -137,9 +137,12 @@ async def test_paying_goes_to_checkout_and_back_to_the_status_page(
     stripe_sim: StripeSim,
     public_site: RunningManagement,
     driver: httpx.AsyncClient,
+    other_driver: httpx.AsyncClient,
 ) -> None:
     await price_station(pay_server, "CP1")
     await online(pay_charger, "CP1")
+    # Another driver opens the page at the same time.
+    stale_page = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
 
     started = await post_start(driver)
 
@@ -175,9 +178,13 @@ async def test_paying_goes_to_checkout_and_back_to_the_status_page(
     assert "You have a session on this connector." in text(again)
     assert f"/Payments/Status?reservationId={row.id}" in again.text
 
-    # Another driver finds the connector taken.
-    async with httpx.AsyncClient(base_url=public_site.url) as other:
-        busy = await post_start(other)
+    # Another driver finds the connector reserved, with no Start button; one who had the
+    # page open before still can't take it.
+    seen = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
+    form = {"csrf_token": csrf_token(stale_page.text), "cp": "CP1", "conn": "1"}
+    busy = await other_driver.post("/Public/Start", data=form)
+    assert 'data-status="reserved"' in seen.text
+    assert "Pay and start charging" not in text(seen)
     assert busy.status_code == 409
     assert "in use or reserved by another driver" in text(busy)
 
