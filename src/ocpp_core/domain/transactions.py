@@ -15,7 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Transaction
+from ocpp_core.domain.commands import RemoteStop
 from ocpp_core.domain.meter import implausibility
+
+# The tag of a transaction the charger started before anyone identified (2.0.1 can
+# start at plug-in); a later event names the tag, and only then is it "started" for us.
+NOT_IDENTIFIED = "NotIdentified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +195,9 @@ def identify(row: Transaction, *, tag: str, result: str) -> None:
     """Give a transaction its tag when the charger started it before anyone identified."""
     row.start_tag = tag
     row.start_result = result
+
+
+async def stop_command(session: AsyncSession, transaction_id: int) -> RemoteStop:
+    """The command that stops this transaction, naming it the way its charger knows it."""
+    row = await session.get(Transaction, transaction_id)
+    return RemoteStop(transaction_id, row.uid if row is not None else None)

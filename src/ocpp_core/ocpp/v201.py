@@ -30,9 +30,6 @@ from ocpp_core.ocpp.schemas import SchemaSet
 
 logger = logging.getLogger(__name__)
 
-# A transaction the charger started before anyone identified (e.g. at plug-in).
-NOT_IDENTIFIED = "NotIdentified"
-
 # The domain's connector status words; 2.0.1 splits them into the plug's status
 # and the transaction's charging state.
 _CHARGING_STATES = {
@@ -154,7 +151,7 @@ async def transaction_event(ctx: ChargerContext, p: Payload) -> Payload:
             if p["eventType"] != "Started":
                 return _unknown_transaction(p)
             row = await _start(ctx, session, p, uid, readings)
-            step = _Step(row, identified=row.start_tag != NOT_IDENTIFIED)
+            step = _Step(row, identified=row.start_tag != transactions.NOT_IDENTIFIED)
         else:
             step = await _continue(ctx, session, row, p, readings)
     status = _charging_status(p["transactionInfo"].get("chargingState"), p["eventType"])
@@ -205,7 +202,7 @@ async def _start(
     begin = transactions.TransactionStart(
         charge_point_id=ctx.charge_point_id,
         connector_id=evse["id"],
-        tag=tag or NOT_IDENTIFIED,
+        tag=tag or transactions.NOT_IDENTIFIED,
         started_at=timestamp(p["timestamp"]),
         # Without a register at the start the energy is unknowable: a negative start
         # sends the transaction to review instead of billing the whole register.
@@ -245,7 +242,7 @@ async def _continue(
     if row.remote_start_id is None:
         row.remote_start_id = info.get("remoteStartId")
     identified = False
-    if "idToken" in p and row.start_tag == NOT_IDENTIFIED:
+    if "idToken" in p and row.start_tag == transactions.NOT_IDENTIFIED:
         tag = p["idToken"]["idToken"]
         auth = await common.authorize_start(ctx, session, tag)
         transactions.identify(row, tag=tag, result=auth.status.value)
@@ -322,6 +319,8 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
         case commands.SetVariables(variable=variable, value=value):
             data = {"attributeValue": value, **_variable(variable)}
             return "SetVariables", {"setVariableData": [data]}
+        case commands.GetConfiguration(keys=()):
+            raise CommandNotSupported("2.0.1 has no list of all keys; use GetBaseReport")
         case commands.GetConfiguration(keys=keys):
             return encode(commands.GetVariables(tuple(_variable_of(key) for key in keys)), settings)
         case commands.ChangeConfiguration(key=key, value=value):

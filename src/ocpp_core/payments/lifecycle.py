@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
-from ocpp_core.domain import events
-from ocpp_core.domain.commands import RemoteStop
+from ocpp_core.domain import events, transactions
 from ocpp_core.domain.pricing import Tariff, amount_to_capture, settle
 from ocpp_core.ocpp.errors import CommandError
 from ocpp_core.payments import money, reservations, starting
@@ -106,8 +105,10 @@ async def _check_energy_cap(ctx: PaymentContext, event: events.SessionEnergy) ->
 
 async def _remote_stop(ctx: PaymentContext, charge_point_id: str, transaction_id: int) -> None:
     """Stop at the energy cap; if the charger refuses, the next reading asks again."""
+    async with ctx.runtime.db.session() as session:
+        command = await transactions.stop_command(session, transaction_id)
     try:
-        answer = await ctx.runtime.router.send(charge_point_id, RemoteStop(transaction_id))
+        answer = await ctx.runtime.router.send(charge_point_id, command)
         accepted = answer.get("status") == "Accepted"
     except CommandError as error:
         logger.warning("stopping transaction %s failed: %s", transaction_id, error)
