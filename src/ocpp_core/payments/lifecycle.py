@@ -80,7 +80,9 @@ async def _plugged_in(ctx: PaymentContext, charge_point_id: str, connector_id: i
 
 async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:
     async with ctx.runtime.db.session() as session:
-        row = await reservations.starting_with_tag(session, event.charge_point_id, event.tag)
+        row = await reservations.starting_for(
+            session, event.charge_point_id, event.tag, event.remote_start_id
+        )
         if row is None:
             return
         move(row, Status.CHARGING)
