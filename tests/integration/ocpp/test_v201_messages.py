@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+from ocpp.messages import MessageType, get_validator
 from ocpp.v201 import call
 from sqlalchemy import select
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from builders import NOW, add_charge_point, add_tag, timestamp
 from events201 import energy, status, transaction_event
-from ocpp_core.db.models import ChargePoint, Connector, EvseConnector, Transaction
+from ocpp_core.db.models import ChargePoint, Connector, EvseConnector, MessageLogEntry, Transaction
 from servers import ConnectCharger201, RunningServer
 
 
@@ -312,3 +316,68 @@ async def test_invalid_messages_get_the_2_0_1_error_spellings(
     async with server.runtime.db.session() as session:
         assert (await session.scalars(select(Transaction))).all() == []
         assert (await session.scalars(select(Connector))).all() == []
+
+
+async def test_the_other_charger_messages_are_answered_and_kept(
+    server: RunningServer, charger201: ConnectCharger201
+) -> None:
+    await add_charge_point(server.runtime.db, "CP2")
+    cp = await charger201("CP2")
+    now = timestamp()
+    event = {
+        "event_id": 1,
+        "timestamp": now,
+        "trigger": "Delta",
+        "actual_value": "Faulted",
+        "event_notification_type": "HardWiredNotification",
+        "component": {"name": "Connector", "evse": {"id": 1, "connector_id": 1}},
+        "variable": {"name": "AvailabilityState"},
+    }
+    limit = {"charging_limit_source": "EMS", "is_grid_critical": False}
+    needs = {"requested_energy_transfer": "AC_three_phase"}
+    assert await cp.call(call.NotifyEvent(now, 0, [event])) is not None
+    assert await cp.call(call.SecurityEventNotification("FirmwareUpdated", now)) is not None
+    assert await cp.call(call.FirmwareStatusNotification("Installed", request_id=3)) is not None
+    assert await cp.call(call.LogStatusNotification("Uploaded", request_id=4)) is not None
+    assert await cp.call(call.NotifyChargingLimit(limit, evse_id=1)) is not None
+    assert await cp.call(call.ClearedChargingLimit("EMS", evse_id=1)) is not None
+    assert await cp.call(call.ReservationStatusUpdate(7, "Expired")) is not None
+    answered = await cp.call(call.NotifyEVChargingNeeds(needs, 1))
+    assert answered.status == "Rejected"  # no smart charging: no schedule will follow
+    transfer = await cp.call(call.DataTransfer("com.unknown", message_id="x", data={"a": 1}))
+    assert transfer.status == "UnknownVendorId"
+    await server.runtime.message_log.flush()
+    async with server.runtime.db.session() as session:
+        station = await session.get(ChargePoint, "CP2")
+        logged = (await session.scalars(select(MessageLogEntry.action))).all()
+    assert station is not None
+    assert (station.firmware_status, station.diagnostics_status) == ("Installed", "Uploaded")
+    assert "SecurityEventNotification" in logged
+    assert "NotifyEvent" in logged
+
+
+async def test_a_2_1_charger_is_served_by_the_same_handlers(server: RunningServer) -> None:
+    await add_charge_point(server.runtime.db, "CP21")
+    boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "ACME", "model": "X21"}}
+    status_ = {
+        "timestamp": timestamp(),
+        "connectorStatus": "Occupied",
+        "evseId": 1,
+        "connectorId": 1,
+    }
+    async with connect(f"{server.ws_url}/CP21", subprotocols=[Subprotocol("ocpp2.1")]) as websocket:
+        assert websocket.subprotocol == "ocpp2.1"
+        for number, (action, payload) in enumerate(
+            (("BootNotification", boot), ("StatusNotification", status_))
+        ):
+            await websocket.send(json.dumps([2, f"m{number}", action, payload]))
+            answer = json.loads(await websocket.recv())
+            assert answer[:2] == [3, f"m{number}"]
+            validator = get_validator(MessageType.CallResult, action, "2.1")
+            assert list(validator.iter_errors(answer[2])) == []
+    async with server.runtime.db.session() as session:
+        station = await session.get(ChargePoint, "CP21")
+        evse = await session.get(Connector, ("CP21", 1))
+    assert station is not None
+    assert evse is not None
+    assert (station.protocol, station.model, evse.status) == ("ocpp2.1", "X21", "Preparing")
