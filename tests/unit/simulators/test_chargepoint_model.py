@@ -73,7 +73,7 @@ def test_fleet_names_chargers_and_shares_options() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"protocol": "ocpp2.0.1"},
+        {"protocol": "ocpp2.0"},
         {"url": "http://example.com/OCPP"},
         {"connectors": 0},
         {"speed": 0},

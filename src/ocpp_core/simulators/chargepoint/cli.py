@@ -9,8 +9,8 @@ import logging
 import click
 
 from .fleet import run_fleet
-from .ocpp16 import WIRE_LOGGER
 from .settings import SUPPORTED_PROTOCOLS, FleetSettings
+from .wire import WIRE_LOGGER
 
 _POSITIVE = click.FloatRange(min=0, min_open=True)
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
-SUPPORTED_PROTOCOLS: Final = ("ocpp1.6",)
+SUPPORTED_PROTOCOLS: Final = ("ocpp1.6", "ocpp2.0.1")
 
 
 @dataclass(frozen=True, kw_only=True)
