@@ -211,7 +211,6 @@ async def record_status(
     )
 
 
-def energy_of(readings: Iterable[tuple[datetime, MeterReading]]) -> int | None:
-    """The last energy register among the readings, if any carries one."""
-    values = [reading.energy_wh for _, reading in readings if reading.energy_wh is not None]
-    return values[-1] if values else None
+def registers(readings: Iterable[tuple[datetime, MeterReading]]) -> list[int]:
+    """The energy registers among the readings, in the order sent."""
+    return [reading.energy_wh for _, reading in readings if reading.energy_wh is not None]

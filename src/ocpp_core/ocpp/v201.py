@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,7 +151,8 @@ async def transaction_event(ctx: ChargerContext, p: Payload) -> Payload:
             if p["eventType"] != "Started":
                 return _unknown_transaction(p)
             row = await _start(ctx, session, p, uid, readings)
-            step = _Step(row, identified=row.start_tag != transactions.NOT_IDENTIFIED)
+            identified = row.start_tag != transactions.NOT_IDENTIFIED
+            step = _Step(row, _recorded(row), identified=identified)
         else:
             step = await _continue(ctx, session, row, p, readings)
     status = _charging_status(p["transactionInfo"].get("chargingState"), p["eventType"])
@@ -161,23 +162,19 @@ async def transaction_event(ctx: ChargerContext, p: Payload) -> Payload:
     return {"idTokenInfo": _id_token_info(step.auth)} if "idToken" in p else {}
 
 
+@dataclass(frozen=True, slots=True)
 class _Step:
     """What one TransactionEvent did, for the events published once it is committed."""
 
-    def __init__(
-        self,
-        row: Transaction,
-        *,
-        identified: bool = False,
-        progress: dict[int, int] | None = None,
-        stopped: bool = False,
-        auth: Authorization | None = None,
-    ) -> None:
-        self.row = row
-        self.identified = identified
-        self.progress = progress or {}
-        self.stopped = stopped
-        self.auth = auth or Authorization(AuthStatus(row.start_result))
+    row: Transaction
+    auth: Authorization  # the answer for the event's idToken
+    identified: bool = False  # the transaction got its tag now: it starts for the payments
+    progress: dict[int, int] = field(default_factory=dict)
+    stopped: bool = False
+
+
+def _recorded(row: Transaction) -> Authorization:
+    return Authorization(AuthStatus(row.start_result))
 
 
 def _unknown_transaction(p: Payload) -> Payload:
@@ -206,7 +203,7 @@ async def _start(
         started_at=timestamp(p["timestamp"]),
         # Without a register at the start the energy is unknowable: a negative start
         # sends the transaction to review instead of billing the whole register.
-        meter_start_wh=_first_energy(readings),
+        meter_start_wh=next(iter(common.registers(readings)), -1),
         uid=uid,
         seq_no=p["seqNo"],
         remote_start_id=info.get("remoteStartId"),
@@ -215,11 +212,6 @@ async def _start(
     row = await transactions.start(session, begin, result=result)
     await common.apply_readings(ctx, session, row.connector_id, row.id, readings)
     return row
-
-
-def _first_energy(readings: common.Readings) -> int:
-    values = [reading.energy_wh for _, reading in readings if reading.energy_wh is not None]
-    return values[0] if values else -1
 
 
 async def _continue(
@@ -249,17 +241,19 @@ async def _continue(
         identified = True
     if p["eventType"] != "Ended" or row.stop_at is not None:
         progress = await common.apply_readings(ctx, session, row.connector_id, row.id, readings)
-        return _Step(row, identified=identified, progress=progress)
+        return _Step(row, _recorded(row), identified, progress)
+    # Without a register in the end event, the newest one seen is the stop register.
+    seen = [row.meter_start_wh, row.last_meter_wh, *common.registers(readings)]
     end = transactions.TransactionStop(
         charge_point_id=ctx.charge_point_id,
         transaction_id=row.id,
         tag=p["idToken"]["idToken"] if "idToken" in p else None,
         stopped_at=timestamp(p["timestamp"]),
-        meter_stop_wh=common.energy_of(readings) or row.last_meter_wh or row.meter_start_wh,
+        meter_stop_wh=[wh for wh in seen if wh is not None][-1],
         reason=info.get("stoppedReason", "Local"),
     )
     auth = await common.finish_transaction(ctx, session, row, end, readings)
-    return _Step(row, identified=identified, stopped=True, auth=auth)
+    return _Step(row, auth, identified, stopped=True)
 
 
 def _charging_status(state: str | None, event_type: str) -> str | None:

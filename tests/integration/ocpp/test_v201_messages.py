@@ -349,11 +349,15 @@ async def test_the_other_charger_messages_are_answered_and_kept(
     await server.runtime.message_log.flush()
     async with server.runtime.db.session() as session:
         station = await session.get(ChargePoint, "CP2")
-        logged = (await session.scalars(select(MessageLogEntry.action))).all()
+        rows = (
+            await session.execute(select(MessageLogEntry.action, MessageLogEntry.connector_id))
+        ).all()
+    logged = dict(rows)
     assert station is not None
     assert (station.firmware_status, station.diagnostics_status) == ("Installed", "Uploaded")
     assert "SecurityEventNotification" in logged
     assert "NotifyEvent" in logged
+    assert logged["NotifyChargingLimit"] == 1  # logged against its EVSE
 
 
 async def test_a_2_1_charger_is_served_by_the_same_handlers(server: RunningServer) -> None:
