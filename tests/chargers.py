@@ -18,9 +18,9 @@ from typing import Any, TypeVar, cast
 
 import ocpp
 from jsonschema import Draft4Validator
+from ocpp import v16, v201
 from ocpp.messages import MessageType, get_validator
 from ocpp.routing import on as untyped_on
-from ocpp.v16 import ChargePoint, call_result
 from websockets.asyncio.client import ClientConnection
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
@@ -32,25 +32,42 @@ def on(action: str) -> Callable[[_Handler], _Handler]:
 
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
-_CALLERROR_CODES_16 = {
-    "NotImplemented",
-    "NotSupported",
-    "InternalError",
-    "ProtocolError",
-    "SecurityError",
-    "FormationViolation",
-    "PropertyConstraintViolation",
-    "OccurenceConstraintViolation",
-    "TypeConstraintViolation",
-    "GenericError",
+_CALLERROR_CODES = {
+    "1.6": {
+        "NotImplemented",
+        "NotSupported",
+        "InternalError",
+        "ProtocolError",
+        "SecurityError",
+        "FormationViolation",
+        "PropertyConstraintViolation",
+        "OccurenceConstraintViolation",
+        "TypeConstraintViolation",
+        "GenericError",
+    },
+    "2.0.1": {
+        "FormatViolation",
+        "GenericError",
+        "InternalError",
+        "MessageTypeNotSupported",
+        "NotImplemented",
+        "NotSupported",
+        "OccurrenceConstraintViolation",
+        "PropertyConstraintViolation",
+        "ProtocolError",
+        "RpcFrameworkError",
+        "SecurityError",
+        "TypeConstraintViolation",
+    },
 }
 
 
 class SchemaCheckedConnection:
     """Wraps the client socket; collects every schema problem in what the server sends."""
 
-    def __init__(self, websocket: ClientConnection) -> None:
+    def __init__(self, websocket: ClientConnection, version: str = "1.6") -> None:
         self.websocket = websocket
+        self.version = version
         self.problems: list[str] = []
         self.received: list[list[Any]] = []
         self._our_calls: dict[str, str] = {}
@@ -79,20 +96,20 @@ class SchemaCheckedConnection:
                 self.problems.append(f"result for a call we never sent: {frame}")
             else:
                 self._validate(MessageType.CallResult, action, frame[2])
-        elif kind == MessageType.CallError and frame[2] not in _CALLERROR_CODES_16:
-            self.problems.append(f"CALLERROR code not in OCPP 1.6: {frame}")
+        elif kind == MessageType.CallError and frame[2] not in _CALLERROR_CODES[self.version]:
+            self.problems.append(f"CALLERROR code not in OCPP {self.version}: {frame}")
 
     def _validate(self, kind: int, action: str, payload: dict[str, Any]) -> None:
-        if (kind, action) in _DECIMAL_MESSAGES:
+        if self.version == "1.6" and (kind, action) in _DECIMAL_MESSAGES:
             exact = json.loads(json.dumps(payload), parse_float=Decimal)
             errors = list(_decimal_validator(kind, action).iter_errors(exact))
         else:
-            errors = list(get_validator(kind, action, "1.6").iter_errors(payload))
+            errors = list(get_validator(kind, action, self.version).iter_errors(payload))
         self.problems.extend(f"{action}: {error.message}" for error in errors)
         self.problems.extend(f"{action}: {t} lacks Z" for t in _timestamps(payload))
 
 
-# Their charging rates carry ``multipleOf: 0.1``, which only decimals pass reliably.
+# In 1.6, their charging rates carry ``multipleOf: 0.1``, which only decimals pass reliably.
 # The library validates these with Decimal numbers and caches validators by action
 # alone, so they get validators of their own here rather than sharing its cache.
 _DECIMAL_MESSAGES = {
@@ -119,22 +136,32 @@ def _timestamps(node: Any) -> list[str]:
     return []
 
 
-class TestCharger(ChargePoint):  # type: ignore[misc]
-    """Answers server commands like an obliging charger and records what it was asked."""
+class _Recorder:
+    """Records what the server asked and answers from ``answers`` or a default."""
+
+    def _setup_recording(self) -> None:
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.answers: dict[str, dict[str, Any]] = {}
+        self.received = asyncio.Queue[tuple[str, dict[str, Any]]]()
+
+    def _record(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
+        self.requests.append((action, request))
+        self.received.put_nowait((action, request))
+        return self.answers.get(action, default)
+
+
+class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
+    """Answers server commands like an obliging 1.6 charger and records what it was asked."""
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, charge_point_id: str, connection: SchemaCheckedConnection) -> None:
         super().__init__(charge_point_id, connection, response_timeout=10)
         self.connection = connection
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-        self.answers: dict[str, dict[str, Any]] = {}
-        self.received = asyncio.Queue[tuple[str, dict[str, Any]]]()
+        self._setup_recording()
 
     def _answer(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
-        self.requests.append((action, request))
-        self.received.put_nowait((action, request))
-        return getattr(call_result, action)(**self.answers.get(action, default))
+        return getattr(v16.call_result, action)(**self._record(action, default, request))
 
     @on("Reset")
     def on_reset(self, **request: Any) -> Any:
@@ -168,6 +195,89 @@ class TestCharger(ChargePoint):  # type: ignore[misc]
     @on("ChangeConfiguration")
     def on_change_configuration(self, **request: Any) -> Any:
         return self._answer("ChangeConfiguration", {"status": "Accepted"}, request)
+
+    @on("TriggerMessage")
+    def on_trigger(self, **request: Any) -> Any:
+        return self._answer("TriggerMessage", {"status": "Accepted"}, request)
+
+    @on("ChangeAvailability")
+    def on_change_availability(self, **request: Any) -> Any:
+        return self._answer("ChangeAvailability", {"status": "Accepted"}, request)
+
+    @on("ClearCache")
+    def on_clear_cache(self, **request: Any) -> Any:
+        return self._answer("ClearCache", {"status": "Accepted"}, request)
+
+    @on("DataTransfer")
+    def on_data_transfer(self, **request: Any) -> Any:
+        return self._answer("DataTransfer", {"status": "Accepted", "data": "pong"}, request)
+
+
+class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
+    """The same obliging charger, speaking OCPP 2.0.1."""
+
+    __test__ = False
+
+    def __init__(self, charge_point_id: str, connection: SchemaCheckedConnection) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=10)
+        self.connection = connection
+        self._setup_recording()
+
+    def _answer(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
+        return getattr(v201.call_result, action)(**self._record(action, default, request))
+
+    @on("Reset")
+    def on_reset(self, **request: Any) -> Any:
+        return self._answer("Reset", {"status": "Accepted"}, request)
+
+    @on("UnlockConnector")
+    def on_unlock(self, **request: Any) -> Any:
+        return self._answer("UnlockConnector", {"status": "Unlocked"}, request)
+
+    @on("RequestStartTransaction")
+    def on_request_start(self, **request: Any) -> Any:
+        return self._answer("RequestStartTransaction", {"status": "Accepted"}, request)
+
+    @on("RequestStopTransaction")
+    def on_request_stop(self, **request: Any) -> Any:
+        return self._answer("RequestStopTransaction", {"status": "Accepted"}, request)
+
+    @on("SetChargingProfile")
+    def on_set_profile(self, **request: Any) -> Any:
+        return self._answer("SetChargingProfile", {"status": "Accepted"}, request)
+
+    @on("ClearChargingProfile")
+    def on_clear_profile(self, **request: Any) -> Any:
+        return self._answer("ClearChargingProfile", {"status": "Accepted"}, request)
+
+    @on("GetVariables")
+    def on_get_variables(self, **request: Any) -> Any:
+        results = [
+            {
+                "attribute_status": "Accepted",
+                "attribute_value": "300",
+                "component": data["component"],
+                "variable": data["variable"],
+            }
+            for data in request["get_variable_data"]
+        ]
+        return self._answer("GetVariables", {"get_variable_result": results}, request)
+
+    @on("SetVariables")
+    def on_set_variables(self, **request: Any) -> Any:
+        results = [
+            {
+                "attribute_status": "Accepted",
+                "component": data["component"],
+                "variable": data["variable"],
+            }
+            for data in request["set_variable_data"]
+        ]
+        return self._answer("SetVariables", {"set_variable_result": results}, request)
+
+    @on("GetBaseReport")
+    def on_get_base_report(self, **request: Any) -> Any:
+        return self._answer("GetBaseReport", {"status": "Accepted"}, request)
 
     @on("TriggerMessage")
     def on_trigger(self, **request: Any) -> Any:

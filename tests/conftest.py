@@ -29,6 +29,7 @@ from servers import (
     API_KEY,
     ChargerFactory,
     ConnectCharger,
+    ConnectCharger201,
     RunningServer,
     listening_socket,
     serving,
@@ -134,8 +135,20 @@ async def server(
 
 
 @pytest.fixture
-async def charger(server: RunningServer) -> AsyncIterator[ConnectCharger]:
+async def chargers(server: RunningServer) -> AsyncIterator[ChargerFactory]:
     """Connect chargers; at the end, every frame the server sent must have met the schema."""
     factory = ChargerFactory(server)
     yield factory
     assert await factory.close_all() == []
+
+
+@pytest.fixture
+def charger(chargers: ChargerFactory) -> ConnectCharger:
+    """Connect OCPP 1.6 chargers."""
+    return chargers
+
+
+@pytest.fixture
+def charger201(chargers: ChargerFactory) -> ConnectCharger201:
+    """Connect OCPP 2.0.1 chargers."""
+    return chargers.v201

@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
-from chargers import SchemaCheckedConnection, TestCharger
+from chargers import SchemaCheckedConnection, TestCharger, TestCharger201
 from ocpp_core.runtime import Runtime
 
 
@@ -79,24 +79,40 @@ def basic_auth(user: str, password: str) -> dict[str, str]:
 @dataclass
 class ChargerFactory:
     server: RunningServer
-    opened: list[tuple[TestCharger, asyncio.Task[None], ClientConnection]] = field(
+    opened: list[tuple[TestCharger | TestCharger201, asyncio.Task[None], ClientConnection]] = field(
         default_factory=list
     )
 
     async def __call__(
         self, charge_point_id: str, *, password: str | None = None, **options: Any
     ) -> TestCharger:
+        websocket = await self._connect(charge_point_id, "ocpp1.6", password, options)
+        charger = TestCharger(charge_point_id, SchemaCheckedConnection(websocket))
+        self._run(charger, websocket)
+        return charger
+
+    async def v201(
+        self, charge_point_id: str, *, password: str | None = None, **options: Any
+    ) -> TestCharger201:
+        websocket = await self._connect(charge_point_id, "ocpp2.0.1", password, options)
+        charger = TestCharger201(charge_point_id, SchemaCheckedConnection(websocket, "2.0.1"))
+        self._run(charger, websocket)
+        return charger
+
+    async def _connect(
+        self, charge_point_id: str, subprotocol: str, password: str | None, options: Any
+    ) -> ClientConnection:
         headers = basic_auth(charge_point_id, password) if password else None
-        websocket = await connect(
+        return await connect(
             f"{self.server.ws_url}/{charge_point_id}",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            subprotocols=[subprotocol],  # type: ignore[list-item]
             additional_headers=headers,
             **options,
         )
-        charger = TestCharger(charge_point_id, SchemaCheckedConnection(websocket))
+
+    def _run(self, charger: TestCharger | TestCharger201, websocket: ClientConnection) -> None:
         task = asyncio.create_task(charger.start())
         self.opened.append((charger, task, websocket))
-        return charger
 
     async def close_all(self) -> list[str]:
         problems: list[str] = []
@@ -109,3 +125,4 @@ class ChargerFactory:
 
 
 ConnectCharger = Callable[..., Awaitable[TestCharger]]
+ConnectCharger201 = Callable[..., Awaitable[TestCharger201]]

@@ -42,13 +42,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Subprotocol = Literal["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]
+IdTokenType = Literal[
+    "Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"
+]
+
+
 class OcppSettings(_Section):
     """The charger-facing side."""
 
-    subprotocols: tuple[Literal["ocpp1.6"], ...] = Field(
-        default=("ocpp1.6",),
+    subprotocols: tuple[Subprotocol, ...] = Field(
+        default=("ocpp1.6", "ocpp2.0.1", "ocpp2.1"),
         min_length=1,
         description="Accepted OCPP subprotocols, in order of preference.",
+    )
+    id_token_type: IdTokenType = Field(
+        default="ISO14443",
+        description="idToken type of remote starts on 2.x chargers (some refuse Central).",
     )
     heartbeat_interval: int = Field(
         default=300, gt=0, le=86_400, description="Seconds, sent in BootNotification."

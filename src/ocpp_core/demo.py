@@ -47,6 +47,7 @@ DEMO_DB = "ocpp-core-demo.sqlite"
 DEMO_LABELS = "ocpp-core-demo-labels.pdf"
 PREFIX = "DEMO-"
 CARD = "DEMO-CARD"
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")  # a mixed fleet: every other charger speaks 2.0.1
 TARIFFS = (
     Tariff(price_kwh_millicents=39_000, session_fee_cents=100, max_energy_wh=30_000),
     Tariff(
@@ -177,6 +178,7 @@ async def run_demo(
         password=password,
         speed=20.0,  # 220 kW apparent: quick to watch, under the plausibility limit
         meter_interval=2.0,
+        protocol_mix=PROTOCOLS,
     )
     async with running(*configs), Fleet(fleet_settings) as fleet:
         async with asyncio.timeout(30):
@@ -200,7 +202,9 @@ def _banner(
     management = f"http://127.0.0.1:{ports.management}"
     server = f"http://127.0.0.1:{ports.server}"
     click.echo(
-        f"\nocpp-core demo: {count} simulated chargers, database {DEMO_DB}\n"
+        f"\nocpp-core demo: {count} simulated chargers "
+        f"(OCPP {' and '.join(p.removeprefix('ocpp') for p in PROTOCOLS)} in turn), "
+        f"database {DEMO_DB}\n"
         f"  dashboard:    {management}/  (user admin, password {admin_password})\n"
         f"  pay to charge: {management}/cp/{PREFIX}0001/1  (card 4242 4242 4242 4242)\n"
         f"  free station: {management}/cp/{PREFIX}0003/1\n"

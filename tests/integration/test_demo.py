@@ -38,7 +38,9 @@ def test_the_demo_runs_everything_and_prints_where_to_look(
     assert re.search(r"user admin, password \S{12,}", output)
     for charger in ("DEMO-0001", "DEMO-0002", "DEMO-0003"):
         assert f"card session on {charger} connector 2: Accepted" in output
-    assert re.search(r"DEMO-0001\s+2 Charging", output)
+    assert "OCPP 1.6 and 2.0.1 in turn" in output
+    assert re.search(r"DEMO-0001\s+2 Charging", output)  # OCPP 1.6
+    assert re.search(r"DEMO-0002\s+2 Charging", output)  # OCPP 2.0.1
     labels = tmp_path / "ocpp-core-demo-labels.pdf"
     assert labels.read_bytes().startswith(b"%PDF")
     assert (tmp_path / "ocpp-core-demo.sqlite").is_file()

@@ -44,7 +44,8 @@ def test_defaults() -> None:
     assert settings.port == 8081
     assert settings.log_level == "info"
     assert settings.ocpp == OcppSettings(
-        subprotocols=("ocpp1.6",),
+        subprotocols=("ocpp1.6", "ocpp2.0.1", "ocpp2.1"),
+        id_token_type="ISO14443",
         heartbeat_interval=300,
         max_message_size=1_048_576,
         message_log_level=1,

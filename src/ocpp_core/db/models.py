@@ -92,7 +92,11 @@ class ChargeTag(Base):
 
 
 class Connector(Base):
-    """Last known state of one connector; connector 0 (the whole charger) is not kept."""
+    """Last known state of one charging position; 0 (the whole charger) is not kept.
+
+    A position is what a driver picks, a transaction runs on and a reservation holds:
+    a 1.6 connector, or a 2.0.1 EVSE (whose plugs are :class:`EvseConnector` rows).
+    """
 
     __tablename__ = "connectors"
 
@@ -111,6 +115,20 @@ class Connector(Base):
     soc_percent: Mapped[int | None] = mapped_column(Integer)
 
 
+class EvseConnector(Base):
+    """One plug of a 2.0.1 EVSE: only one plug of an EVSE is in use at a time."""
+
+    __tablename__ = "evse_connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(50))
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Transaction(Base):
     __tablename__ = "transactions"
     __table_args__ = (
@@ -120,6 +138,7 @@ class Transaction(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The charger's own id where it chooses one (2.0.1 transactionId); None in 1.6.
     uid: Mapped[str | None] = mapped_column(String(50), index=True)
     charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
     connector_id: Mapped[int] = mapped_column(Integer)
@@ -135,6 +154,11 @@ class Transaction(Base):
     last_meter_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     energy_wh: Mapped[int | None] = mapped_column(BigInteger)
     review_reason: Mapped[str | None] = mapped_column(String(200))
+    # Chargers that number their transaction events (2.0.1 seqNo): the highest seen,
+    # and how many numbers were skipped, i.e. events that never reached us.
+    seq_no: Mapped[int | None] = mapped_column(Integer)
+    seq_gaps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class MeterAnomaly(Base):
@@ -167,6 +191,22 @@ class MessageLogEntry(Base):
     action: Mapped[str] = mapped_column(String(50))
     payload: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(50))
+
+
+class ChargerReport(Base):
+    """One part of a report a charger sent (2.0.1 NotifyReport), kept as it came."""
+
+    __tablename__ = "charger_reports"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    request_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    more_follows: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[str] = mapped_column(Text)
 
 
 class ChargeTagPrivilege(Base):
@@ -248,6 +288,8 @@ class PaymentReservation(Base):
     start_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     awaiting_plug: Mapped[bool] = mapped_column(Boolean, default=False)
     remote_start_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Chargers that number remote starts (2.0.1 remoteStartId) echo it in the transaction.
+    remote_start_id: Mapped[int | None] = mapped_column(Integer, unique=True)
     remote_start_result: Mapped[str | None] = mapped_column(String(50))
     transaction_id: Mapped[int | None] = mapped_column(Integer, index=True)
     charging_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,13 +1,14 @@
-"""Connector state: the last status and reading each connector reported."""
+"""Connector state: the last status and reading each charging position (and plug) reported."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.dialect import upsert
-from ocpp_core.db.models import Connector
+from ocpp_core.db.models import Connector, EvseConnector
 from ocpp_core.domain.meter import MeterReading
 
 
@@ -58,3 +59,28 @@ async def record_reading(
 
 async def find(session: AsyncSession, charge_point_id: str, connector_id: int) -> Connector | None:
     return await session.get(Connector, (charge_point_id, connector_id))
+
+
+async def record_plug_status(
+    session: AsyncSession,
+    charge_point_id: str,
+    position_id: int,
+    plug_id: int,
+    *,
+    status: str,
+    at: datetime,
+) -> list[str]:
+    """Keep one plug's status; the statuses of every plug of its position, this one's included."""
+    await upsert(
+        session,
+        EvseConnector,
+        {"charge_point_id": charge_point_id, "evse_id": position_id, "connector_id": plug_id},
+        {"status": status, "status_at": at},
+    )
+    rows = await session.scalars(
+        select(EvseConnector.status).where(
+            EvseConnector.charge_point_id == charge_point_id,
+            EvseConnector.evse_id == position_id,
+        )
+    )
+    return list(rows)

@@ -33,6 +33,7 @@ class TransactionStarted:
     tag: str
     at: datetime
     accepted: bool
+    remote_start_id: int | None = None  # echoed by chargers that number remote starts
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Transaction
+from ocpp_core.domain.commands import RemoteStop
 from ocpp_core.domain.meter import implausibility
+
+# The tag of a transaction the charger started before anyone identified (2.0.1 can
+# start at plug-in); a later event names the tag, and only then is it "started" for us.
+NOT_IDENTIFIED = "NotIdentified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,8 @@ class TransactionStart:
     started_at: datetime
     meter_start_wh: int
     uid: str | None = None
+    seq_no: int | None = None
+    remote_start_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,8 @@ class TransactionFilter:
 
 async def find_replay(session: AsyncSession, begin: TransactionStart) -> Transaction | None:
     """The transaction an identical earlier start created: chargers resend unanswered calls."""
+    if begin.uid is not None:
+        return await find_by_uid(session, begin.charge_point_id, begin.uid)
     return await session.scalar(
         select(Transaction).where(
             Transaction.charge_point_id == begin.charge_point_id,
@@ -71,6 +80,9 @@ async def start(session: AsyncSession, begin: TransactionStart, *, result: str) 
         start_at=begin.started_at,
         meter_start_wh=begin.meter_start_wh,
         start_result=result,
+        seq_no=begin.seq_no,
+        seq_gaps=0,
+        remote_start_id=begin.remote_start_id,
     )
     session.add(row)
     await session.flush()
@@ -155,3 +167,37 @@ async def search(session: AsyncSession, where: TransactionFilter) -> Sequence[Tr
     if where.until is not None:
         query = query.where(Transaction.start_at < where.until)
     return (await session.scalars(query)).all()
+
+
+async def find_by_uid(session: AsyncSession, charge_point_id: str, uid: str) -> Transaction | None:
+    """The transaction the charger names with its own id, open or not."""
+    return await session.scalar(
+        select(Transaction)
+        .where(Transaction.charge_point_id == charge_point_id, Transaction.uid == uid)
+        .order_by(Transaction.id.desc())
+        .limit(1)
+    )
+
+
+def note_sequence(row: Transaction, seq_no: int) -> int:
+    """Keep the highest event number; how many numbers this one skipped (events we never got).
+
+    A number at or below the highest is a late or replayed event and skips nothing.
+    """
+    skipped = 0 if row.seq_no is None else max(0, seq_no - row.seq_no - 1)
+    row.seq_gaps += skipped
+    if row.seq_no is None or seq_no > row.seq_no:
+        row.seq_no = seq_no
+    return skipped
+
+
+def identify(row: Transaction, *, tag: str, result: str) -> None:
+    """Give a transaction its tag when the charger started it before anyone identified."""
+    row.start_tag = tag
+    row.start_result = result
+
+
+async def stop_command(session: AsyncSession, transaction_id: int) -> RemoteStop:
+    """The command that stops this transaction, naming it the way its charger knows it."""
+    row = await session.get(Transaction, transaction_id)
+    return RemoteStop(transaction_id, row.uid if row is not None else None)

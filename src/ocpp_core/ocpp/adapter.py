@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ocpp_core.config import OcppSettings
 from ocpp_core.domain.commands import Command
 from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
@@ -34,7 +35,8 @@ class ProtocolAdapter:
     subprotocol: str
     schemas: SchemaSet
     handlers: Mapping[str, Handler]
-    encode: Callable[[Command], tuple[str, dict[str, Any]]]
+    # Settings, because some spellings are the operator's choice (e.g. the idToken type).
+    encode: Callable[[Command, OcppSettings], tuple[str, dict[str, Any]]]
     error_spelling: Mapping[ErrorCode, str] = field(default_factory=dict)
     always_logged: frozenset[str] = frozenset()
 

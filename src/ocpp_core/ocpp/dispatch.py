@@ -122,7 +122,8 @@ def _log(
     always = error_code is not None or action in adapter.always_logged
     if not log.wants(action, always=always):
         return
-    connector = payload.get("connectorId") if payload else None
+    # The charging position: a 2.x EVSE (whose connectorId is a plug) or a 1.6 connector.
+    connector = payload.get("evseId", payload.get("connectorId")) if payload else None
     log.record(
         LogEntry(
             logged_at=ctx.runtime.clock(),

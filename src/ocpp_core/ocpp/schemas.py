@@ -41,7 +41,18 @@ _RULE_CODES = {
 
 # Integers the database keeps in 32-bit columns (ids); every other integer gets 64 bits.
 # Unbounded, a huge number passes the schema and then fails in the driver.
-_INT32_PROPERTIES = frozenset({"connectorId", "evseId", "transactionId", "reservationId"})
+_INT32_PROPERTIES = frozenset(
+    {
+        "connectorId",
+        "evseId",
+        "transactionId",
+        "reservationId",
+        # 2.x numbers we keep: a transaction's event number and remote start, a report's ids.
+        "seqNo",
+        "remoteStartId",
+        "requestId",
+    }
+)
 
 
 def _adapted(node: Any, name: str | None = None) -> Any:

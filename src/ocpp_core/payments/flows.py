@@ -13,8 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ocpp_core.db.models import ChargePoint, PaymentReservation
-from ocpp_core.domain import tariffs
-from ocpp_core.domain.commands import RemoteStop
+from ocpp_core.domain import tariffs, transactions
 from ocpp_core.domain.pricing import Tariff, hold_cents
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.payments import money, reservations, starting
@@ -267,14 +266,15 @@ async def stop(ctx: PaymentContext, reservation_id: str) -> Answer:
         if row is None:
             return Answer(404, {"status": "NotFound"})
         status, cp, tx = status_of(row), row.charge_point_id, row.transaction_id
+        command = None if tx is None else await transactions.stop_command(session, tx)
     base = {"reservationId": reservation_id}
     if status in TERMINAL:
         return Answer(200, {"status": "AlreadyStopped", "reservationStatus": status.value, **base})
-    if tx is None:
+    if command is None:
         cancelled = await cancel(ctx, reservation_id, "stopped before charging")
         return Answer(200, {"status": "Cancelled", **base, **cancelled.body})
     try:
-        answer = await ctx.runtime.router.send(cp, RemoteStop(tx))
+        answer = await ctx.runtime.router.send(cp, command)
     except ChargerOffline:
         return Answer(200, {"status": "ChargerOffline", "transactionId": tx, **base})
     except CommandTimeout:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
-from ocpp_core.domain import events
-from ocpp_core.domain.commands import RemoteStop
+from ocpp_core.domain import events, transactions
 from ocpp_core.domain.pricing import Tariff, amount_to_capture, settle
 from ocpp_core.ocpp.errors import CommandError
 from ocpp_core.payments import money, reservations, starting
@@ -81,7 +80,9 @@ async def _plugged_in(ctx: PaymentContext, charge_point_id: str, connector_id: i
 
 async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:
     async with ctx.runtime.db.session() as session:
-        row = await reservations.starting_with_tag(session, event.charge_point_id, event.tag)
+        row = await reservations.starting_for(
+            session, event.charge_point_id, event.tag, event.remote_start_id
+        )
         if row is None:
             return
         move(row, Status.CHARGING)
@@ -106,8 +107,10 @@ async def _check_energy_cap(ctx: PaymentContext, event: events.SessionEnergy) ->
 
 async def _remote_stop(ctx: PaymentContext, charge_point_id: str, transaction_id: int) -> None:
     """Stop at the energy cap; if the charger refuses, the next reading asks again."""
+    async with ctx.runtime.db.session() as session:
+        command = await transactions.stop_command(session, transaction_id)
     try:
-        answer = await ctx.runtime.router.send(charge_point_id, RemoteStop(transaction_id))
+        answer = await ctx.runtime.router.send(charge_point_id, command)
         accepted = answer.get("status") == "Accepted"
     except CommandError as error:
         logger.warning("stopping transaction %s failed: %s", transaction_id, error)

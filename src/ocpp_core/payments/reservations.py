@@ -6,12 +6,13 @@ import base64
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
+from ocpp_core.domain.transactions import NOT_IDENTIFIED
 from ocpp_core.payments.states import ACTIVE, START_PENDING, Status
 
 STARTABLE_STATUSES = frozenset({"Available", "Preparing"})
@@ -60,13 +61,19 @@ async def active_on(
     return await session.scalar(query.with_for_update())
 
 
-async def starting_with_tag(
-    session: AsyncSession, charge_point_id: str, id_tag: str
+async def starting_for(
+    session: AsyncSession, charge_point_id: str, id_tag: str, remote_start_id: int | None
 ) -> PaymentReservation | None:
-    """The reservation a StartTransaction with this tag belongs to, on any of its connectors."""
+    """The reservation a started transaction belongs to, on any of its connectors.
+
+    Its tag identifies it; so does the remote start id, where the charger echoes one.
+    """
+    identified = PaymentReservation.ocpp_id_tag == id_tag
+    if remote_start_id is not None:
+        identified = or_(identified, PaymentReservation.remote_start_id == remote_start_id)
     query = select(PaymentReservation).where(
         PaymentReservation.charge_point_id == charge_point_id,
-        PaymentReservation.ocpp_id_tag == id_tag,
+        identified,
         PaymentReservation.status.in_([s.value for s in START_PENDING]),
     )
     return await session.scalar(query.with_for_update())
@@ -100,10 +107,13 @@ async def busy_reason(
     connector = await session.get(Connector, (charge_point_id, connector_id))
     if connector is not None and connector.status not in STARTABLE_STATUSES | {None}:
         return f"Status:{connector.status}"
+    # A transaction nobody identified yet (started at plug-in) is the one a remote
+    # start will claim, so it does not make the connector busy.
     open_tx = exists().where(
         Transaction.charge_point_id == charge_point_id,
         Transaction.connector_id == connector_id,
         Transaction.stop_at.is_(None),
+        Transaction.start_tag != NOT_IDENTIFIED,
     )
     if await session.scalar(select(open_tx)):
         return "OpenTransaction"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, PaymentReservation
-from ocpp_core.domain.commands import RemoteStart
+from ocpp_core.domain.commands import RemoteStart, new_request_id
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.payments import money, reservations
 from ocpp_core.payments.context import PaymentContext, logger
@@ -76,7 +76,10 @@ async def _prepare(
         row.awaiting_plug = False
         row.remote_start_sent_at = now
         row.updated_at = now
-        return row.charge_point_id, RemoteStart(row.connector_id, row.ocpp_id_tag)
+        if row.remote_start_id is None:  # kept across retries: a late answer still links
+            row.remote_start_id = new_request_id()
+        command = RemoteStart(row.connector_id, row.ocpp_id_tag, row.remote_start_id)
+        return row.charge_point_id, command
 
 
 async def _plugged(session: AsyncSession, row: PaymentReservation) -> bool:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import Path
+from fastapi import Path, Query
 
-from ocpp_core.domain import authorization, commands, transactions
+from ocpp_core.clock import format_timestamp
+from ocpp_core.domain import authorization, commands, reports, transactions
 from ocpp_core.ocpp.errors import (
     ChargerOffline,
     ChargerRejectedCall,
@@ -38,8 +39,10 @@ _TRIGGERABLE = (
     "DiagnosticsStatusNotification",
     "FirmwareStatusNotification",
     "Heartbeat",
+    "LogStatusNotification",
     "MeterValues",
     "StatusNotification",
+    "TransactionEvent",
 )
 _NOT_SUPPORTED_CODES = {"NotSupported", "NotImplemented"}
 
@@ -62,7 +65,10 @@ async def send(runtime: Runtime, charge_point_id: str, command: commands.Command
 
 
 def status_of(answer: Answer) -> Answer:
-    return {"status": answer.get("status", "Accepted"), **_error_fields(answer)}
+    # Chargers with a device model answer per variable rather than with one status.
+    per_variable = answer.get("setVariableResult") or [{}]
+    status = answer.get("status", per_variable[0].get("attributeStatus", "Accepted"))
+    return {"status": status, **_error_fields(answer)}
 
 
 def _error_fields(answer: Answer) -> Answer:
@@ -71,17 +77,25 @@ def _error_fields(answer: Answer) -> Answer:
 
 @router.get("/Reset/{cp}")
 @router.get("/Reset/{cp}/{mode}")
-async def reset(runtime: RuntimeDep, cp: ChargerId, mode: str = "Soft") -> Answer:
-    """Reset the charger: Soft (default) or Hard."""
+@router.get("/Reset/{cp}/{mode}/{conn}")
+async def reset(
+    runtime: RuntimeDep, cp: ChargerId, mode: str = "Soft", conn: int | None = None
+) -> Answer:
+    """Reset the charger, or one connector (EVSE) of it: Soft (default, when idle) or Hard."""
     if mode not in ("Hard", "Soft"):
         raise ApiError(400, "InvalidResetMode", error="mode must be Hard or Soft")
-    return status_of(await send(runtime, cp, commands.Reset(hard=mode == "Hard")))
+    if conn is not None and conn < 1:
+        raise ApiError(400, "InvalidConnector", error="connector must be 1 or more")
+    return status_of(await send(runtime, cp, commands.Reset(mode == "Hard", conn)))
 
 
 @router.get("/UnlockConnector/{cp}/{conn}")
-async def unlock(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo) -> Answer:
-    """Unlock a connector's cable."""
-    return status_of(await send(runtime, cp, commands.UnlockConnector(conn)))
+@router.get("/UnlockConnector/{cp}/{conn}/{plug}")
+async def unlock(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, plug: int = 1) -> Answer:
+    """Unlock a connector's cable; on chargers with EVSEs, ``plug`` picks the EVSE's connector."""
+    if plug < 1:
+        raise ApiError(400, "InvalidConnector", error="plug must be 1 or more")
+    return status_of(await send(runtime, cp, commands.UnlockConnector(conn, plug)))
 
 
 @router.get("/SetChargingLimit/{cp}/{conn}/{limit}")
@@ -115,7 +129,8 @@ async def start(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, tag: str)
         )
     if auth.status is not authorization.AuthStatus.ACCEPTED:
         return {"status": "Rejected", "error": f"tag {auth.status.value}"}
-    return status_of(await send(runtime, cp, commands.RemoteStart(conn, tag)))
+    command = commands.RemoteStart(conn, tag, commands.new_request_id())
+    return status_of(await send(runtime, cp, command))
 
 
 @router.get("/StopTransaction/{cp}/{conn}")
@@ -125,9 +140,10 @@ async def stop(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo) -> Answer:
         raise ApiError(404, "ChargerOffline", chargePointId=cp)
     async with runtime.db.session() as session:
         open_tx = await transactions.latest_open_on(session, cp, conn)
-    if open_tx is None:
-        raise ApiError(424, "NoOpenTransaction", error="no open transaction on that connector")
-    answer = await send(runtime, cp, commands.RemoteStop(open_tx.id))
+        if open_tx is None:
+            raise ApiError(424, "NoOpenTransaction", error="no open transaction on that connector")
+        command = await transactions.stop_command(session, open_tx.id)
+    answer = await send(runtime, cp, command)
     return {**status_of(answer), "transactionId": open_tx.id}
 
 
@@ -142,6 +158,82 @@ async def get_configuration(runtime: RuntimeDep, cp: ChargerId, key: str | None 
 async def change_configuration(runtime: RuntimeDep, cp: ChargerId, key: str, value: str) -> Answer:
     """Set one configuration key."""
     return status_of(await send(runtime, cp, commands.ChangeConfiguration(key, value)))
+
+
+def _variable(
+    component: str,
+    variable: str,
+    evse: int | None,
+    connector: int | None,
+    instance: str | None,
+) -> commands.Variable:
+    if connector is not None and evse is None:
+        raise ApiError(400, "InvalidParameter", error="a connector needs its evse")
+    return commands.Variable(component, variable, evse, connector, instance)
+
+
+@router.get("/GetVariables/{cp}/{component}/{variable}")
+async def get_variables(
+    runtime: RuntimeDep,
+    cp: ChargerId,
+    component: str,
+    variable: str,
+    evse: Annotated[int | None, Query(ge=0)] = None,
+    connector: Annotated[int | None, Query(ge=1)] = None,
+    instance: str | None = None,
+) -> Answer:
+    """One device-model variable, as the charger reports it (chargers with a device model)."""
+    wanted = _variable(component, variable, evse, connector, instance)
+    return await send(runtime, cp, commands.GetVariables((wanted,)))
+
+
+@router.get("/SetVariables/{cp}/{component}/{variable}/{value}")
+async def set_variables(
+    runtime: RuntimeDep,
+    cp: ChargerId,
+    component: str,
+    variable: str,
+    value: str,
+    evse: Annotated[int | None, Query(ge=0)] = None,
+    connector: Annotated[int | None, Query(ge=1)] = None,
+    instance: str | None = None,
+) -> Answer:
+    """Set one device-model variable; the status is the charger's for that variable."""
+    wanted = _variable(component, variable, evse, connector, instance)
+    answer = await send(runtime, cp, commands.SetVariables(wanted, value))
+    return {**answer, **status_of(answer)}
+
+
+@router.get("/GetBaseReport/{cp}")
+@router.get("/GetBaseReport/{cp}/{report}")
+async def get_base_report(
+    runtime: RuntimeDep,
+    cp: ChargerId,
+    report: Literal["ConfigurationInventory", "FullInventory", "SummaryInventory"] = (
+        "FullInventory"
+    ),
+) -> Answer:
+    """Ask for the charger's device model; it arrives later, to be read at ``/API/Report``."""
+    request_id = commands.new_request_id()
+    answer = await send(runtime, cp, commands.GetBaseReport(request_id, report))
+    return {**status_of(answer), "requestId": request_id}
+
+
+@router.get("/Report/{cp}")
+async def stored_report(
+    runtime: RuntimeDep, cp: ChargerId, request_id: Annotated[int | None, Query()] = None
+) -> Answer:
+    """The newest report the charger sent (or the one ``?request_id=`` names)."""
+    async with runtime.db.session() as session:
+        found = await reports.latest(session, cp, request_id=request_id)
+    if found is None:
+        raise ApiError(404, "NoReport", chargePointId=cp)
+    return {
+        "requestId": found.request_id,
+        "generatedAt": format_timestamp(found.generated_at),
+        "complete": found.complete,
+        "reportData": found.entries,
+    }
 
 
 @router.get("/TriggerMessage/{cp}/{message}")

@@ -14,17 +14,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from ocpp_core.clock import Clock, utc_now
-from ocpp_core.config import ConfigError, Settings
+from ocpp_core.config import ConfigError, OcppSettings, Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
 from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
 from ocpp_core.metrics import Metrics
-from ocpp_core.ocpp import v16
+from ocpp_core.ocpp import v16, v201
 from ocpp_core.ocpp.adapter import ProtocolAdapter
 from ocpp_core.ocpp.endpoint import ocpp_endpoint
 from ocpp_core.ocpp.registry import ConnectionRegistry
-from ocpp_core.ocpp.router import LocalCommandRouter
+from ocpp_core.ocpp.router import Encoder, LocalCommandRouter
 from ocpp_core.payments import lifecycle, sweeps
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import StripeGateway
@@ -34,7 +34,13 @@ from ocpp_core.server.api_auth import fallback, install_error_handler
 
 logger = logging.getLogger(__name__)
 
-ADAPTERS: dict[str, ProtocolAdapter] = {v16.ADAPTER.subprotocol: v16.ADAPTER}
+ADAPTERS: dict[str, ProtocolAdapter] = {
+    adapter.subprotocol: adapter for adapter in (v16.ADAPTER, v201.ADAPTER, v201.ADAPTER_21)
+}
+
+
+def _encoder(adapter: ProtocolAdapter, settings: OcppSettings) -> Encoder:
+    return lambda command: adapter.encode(command, settings)
 
 
 def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
@@ -49,7 +55,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
 
     router = LocalCommandRouter(
         registry,
-        {name: adapter.encode for name, adapter in ADAPTERS.items()},
+        {name: _encoder(adapter, settings.ocpp) for name, adapter in ADAPTERS.items()},
         settings.ocpp.command_timeout,
         observe,
     )

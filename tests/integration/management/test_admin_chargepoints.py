@@ -11,6 +11,7 @@ from builders import NOW, add_charge_point, add_tag, timestamp
 from integration.management.admin_helpers import error_of, post_form
 from integration.management.pages import ADMIN, VIEWER, RunningManagement, csrf_token, log_in
 from ocpp_core.db.models import ChargePoint, Connector, Transaction
+from ocpp_core.domain import chargepoints
 from ocpp_core.security import verify_secret
 from qrdecode import decode
 from qrfiles import png_modules
@@ -130,6 +131,22 @@ async def test_delete_takes_connectors_and_transactions_with_it(
         connectors = await session.scalar(select(func.count()).select_from(Connector))
     assert left == ["CP2"]
     assert connectors == 1
+
+
+async def test_the_list_shows_which_ocpp_version_each_charger_speaks(
+    management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    await log_in(client, *ADMIN)
+    for charge_point_id, protocol in (("CP-16", "ocpp1.6"), ("CP-201", "ocpp2.0.1")):
+        await add_charge_point(management.db, charge_point_id)
+        async with management.db.session() as session:
+            info = chargepoints.BootInfo("ACME", "W")
+            await chargepoints.record_boot(
+                session, charge_point_id, info, protocol=protocol, now=NOW
+            )
+    listed = (await client.get("/Home/ChargePoint")).text
+    assert '<small class="muted" data-protocol>OCPP 1.6</small>' in listed
+    assert '<small class="muted" data-protocol>OCPP 2.0.1</small>' in listed
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from websockets.http11 import Response
 from websockets.typing import Subprotocol
 
 from builders import PASSWORD, add_charge_point
+from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.security import verify_secret
 from servers import RunningServer, basic_auth
@@ -57,9 +58,33 @@ async def test_without_a_supported_subprotocol_the_upgrade_is_a_400(
     await add_charge_point(server.runtime.db, "CP1")
     url = f"{server.ws_url}/CP1"
     assert (await refused(url, subprotocols=None)).status_code == 400
-    assert (await refused(url, subprotocols=[Subprotocol("ocpp2.0.1")])).status_code == 400
+    assert (await refused(url, subprotocols=[Subprotocol("ocpp2.0")])).status_code == 400
     assert await rejected_count(server, 400) == 2
     assert "CP1" not in server.runtime.registry
+
+
+async def negotiated(url: str, offered: Sequence[str]) -> str | None:
+    async with connect(url, subprotocols=[Subprotocol(p) for p in offered]) as websocket:
+        return websocket.subprotocol
+
+
+async def test_the_first_supported_subprotocol_in_our_order_wins(server: RunningServer) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    url = f"{server.ws_url}/CP1"
+    assert await negotiated(url, ["ocpp2.1", "ocpp2.0.1", "ocpp1.6"]) == "ocpp1.6"
+    assert await negotiated(url, ["ocpp2.1", "ocpp2.0.1"]) == "ocpp2.0.1"
+    assert await negotiated(url, ["ocpp2.1"]) == "ocpp2.1"
+
+
+@pytest.mark.parametrize(
+    "ocpp_settings", [OcppSettings(subprotocols=("ocpp2.0.1", "ocpp1.6"))], indirect=False
+)
+async def test_the_preference_order_comes_from_the_settings(server: RunningServer) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    url = f"{server.ws_url}/CP1"
+    assert await negotiated(url, ["ocpp1.6", "ocpp2.0.1"]) == "ocpp2.0.1"
+    assert await negotiated(url, ["ocpp1.6"]) == "ocpp1.6"
+    assert (await refused(url, subprotocols=[Subprotocol("ocpp2.1")])).status_code == 400
 
 
 class Collect(logging.Handler):

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from stripe.params import EventListParams
 
 from builders import NOW, add_charge_point, timestamp
-from chargers import TestCharger
+from chargers import TestCharger, TestCharger201
 from ocpp_core.clock import utc_now
 from ocpp_core.config import Settings
 from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
@@ -149,7 +149,7 @@ async def report(
     await cp.call(call.StatusNotification(connector, "NoError", status, timestamp=clock.stamp(at)))
 
 
-async def next_call(cp: TestCharger, action: str) -> dict[str, Any]:
+async def next_call(cp: TestCharger | TestCharger201, action: str) -> dict[str, Any]:
     """The next command of this kind the server sends the charger."""
     async with asyncio.timeout(5):
         while True:

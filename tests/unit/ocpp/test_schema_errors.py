@@ -97,6 +97,29 @@ def test_registers_get_64_bits_and_ids_32() -> None:
     )
 
 
+def test_2_0_1_numbers_we_store_are_bounded_to_32_bits() -> None:
+    event = {
+        "eventType": "Started",
+        "timestamp": "2026-11-28T12:00:00Z",
+        "triggerReason": "RemoteStart",
+        "seqNo": 2**31 - 1,
+        "transactionInfo": {"transactionId": "t1", "remoteStartId": 2**31 - 1},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+    validator = V201.request("TransactionEvent")
+    assert validator is not None
+    check(validator, event, "id")
+    assert violation("TransactionEvent", {**event, "seqNo": 2**31}, V201) == (
+        ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+    )
+    info = {"transactionId": "t1", "remoteStartId": 2**31}
+    assert violation("TransactionEvent", {**event, "transactionInfo": info}, V201) == (
+        ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+    )
+    report = {"requestId": 2**31, "generatedAt": "2026-11-28T12:00:00Z", "seqNo": 0}
+    assert violation("NotifyReport", report, V201) == ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+
+
 def test_charging_rates_are_not_held_to_multiple_of() -> None:
     validator = V16.request("SetChargingProfile")
     assert validator is not None

@@ -70,10 +70,18 @@ def test_fleet_names_chargers_and_shares_options() -> None:
         FleetSettings(url="http://example.com/OCPP", count=2)
 
 
+def test_a_mixed_fleet_takes_the_protocols_in_turn() -> None:
+    fleet = FleetSettings(url=URL, count=3, protocol_mix=("ocpp1.6", "ocpp2.0.1"))
+    protocols = [fleet.charger_settings(i).protocol for i in (1, 2, 3)]
+    assert protocols == ["ocpp1.6", "ocpp2.0.1", "ocpp1.6"]
+    with pytest.raises(ValueError, match="unsupported"):
+        FleetSettings(url=URL, protocol_mix=("ocpp1.6", "ocpp9"))
+
+
 @pytest.mark.parametrize(
     "bad",
     [
-        {"protocol": "ocpp2.0.1"},
+        {"protocol": "ocpp2.0"},
         {"url": "http://example.com/OCPP"},
         {"connectors": 0},
         {"speed": 0},
@@ -109,6 +117,10 @@ def test_cli_maps_options_onto_fleet_settings(monkeypatch: pytest.MonkeyPatch) -
     [settings] = seen
     assert (settings.count, settings.speed, settings.auto_start) == (5, 60.0, "DEMO")
     assert (settings.duration, settings.connectors, settings.id_prefix) == (30.0, 2, "SIM-")
+    assert (settings.protocol, settings.protocol_mix) == ("ocpp1.6", ())
+    mixed = ["--url", URL, "--protocol", "ocpp2.0.1", "--protocol", "ocpp1.6"]
+    assert CliRunner().invoke(cli.simulate, mixed).exit_code == 0
+    assert seen[-1].protocol_mix == ("ocpp2.0.1", "ocpp1.6")
 
 
 def test_cli_help_documents_every_option() -> None:

@@ -15,6 +15,7 @@ from .connection import backoff_delay, open_connection
 from .link import ChargerLink, LinkError
 from .model import Registration, StopReason
 from .ocpp16 import V16Link
+from .ocpp201 import V201Link
 from .settings import ChargerSettings
 
 BOOT_RETRY_S = 10.0
@@ -25,6 +26,8 @@ def create_link(charger: ChargerBehaviour, connection: ClientConnection) -> Char
     """The one place that knows which protocol module serves which version."""
     if charger.settings.protocol == "ocpp1.6":
         return V16Link(charger, connection, charger.settings.response_timeout)
+    if charger.settings.protocol == "ocpp2.0.1":
+        return V201Link(charger, connection, charger.settings.response_timeout)
     raise ValueError(f"unsupported protocol {charger.settings.protocol!r}")
 
 

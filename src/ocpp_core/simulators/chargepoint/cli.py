@@ -9,8 +9,8 @@ import logging
 import click
 
 from .fleet import run_fleet
-from .ocpp16 import WIRE_LOGGER
 from .settings import SUPPORTED_PROTOCOLS, FleetSettings
+from .wire import WIRE_LOGGER
 
 _POSITIVE = click.FloatRange(min=0, min_open=True)
 
@@ -43,9 +43,11 @@ def _configure_logging(verbose: bool) -> None:
 @click.option(
     "--protocol",
     type=click.Choice(SUPPORTED_PROTOCOLS),
-    default=SUPPORTED_PROTOCOLS[0],
+    multiple=True,
+    default=SUPPORTED_PROTOCOLS[:1],
     show_default=True,
-    help="OCPP version (WebSocket subprotocol) to speak.",
+    help="OCPP version (WebSocket subprotocol) to speak; "
+    "given more than once, the chargers take them in turn (a mixed fleet).",
 )
 @click.option(
     "--connectors",
@@ -101,7 +103,7 @@ def simulate(
     url: str,
     count: int,
     id_prefix: str,
-    protocol: str,
+    protocol: tuple[str, ...],
     connectors: int,
     password: str | None,
     power_w: float,
@@ -117,7 +119,8 @@ def simulate(
             url=url,
             count=count,
             id_prefix=id_prefix,
-            protocol=protocol,
+            protocol=protocol[0],
+            protocol_mix=protocol if len(protocol) > 1 else (),
             connectors=connectors,
             password=password,
             power_w=power_w,

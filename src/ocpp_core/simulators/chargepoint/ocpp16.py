@@ -1,28 +1,15 @@
-"""OCPP 1.6-J mapping: the ``ocpp`` library's ChargePoint in the charger role.
-
-Handlers only translate; decisions live in the behaviour. Anything a handler
-must send afterwards runs as a follow-up once the reply is on the wire, because
-calling out from inside a handler would block the receive loop it runs on.
-"""
+"""OCPP 1.6-J mapping: the ``ocpp`` library's ChargePoint in the charger role."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable, Coroutine
-from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from ocpp.exceptions import OCPPError
-from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from .behaviour import ChargerBehaviour
 from .config import ConfigEntry
-from .link import LinkError
 from .model import (
     AvailabilityOutcome,
     BootResult,
@@ -36,25 +23,7 @@ from .model import (
     Trigger,
     utc_now,
 )
-
-VENDOR = "ocpp-core"
-MODEL = "Simulator"
-WIRE_LOGGER = logging.getLogger("ocpp_core.simulator.ocpp")
-
-_Handler = TypeVar("_Handler", bound=Callable[..., Any])
-FollowUp = Callable[[], Coroutine[Any, Any, None]]
-
-
-def _on(action: str) -> Callable[[_Handler], _Handler]:
-    return cast(Callable[[_Handler], _Handler], on(action))
-
-
-def _after(action: str) -> Callable[[_Handler], _Handler]:
-    return cast(Callable[[_Handler], _Handler], after(action))
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from .wire import MODEL, VENDOR, WIRE_LOGGER, LinkBase, after_call, on_call, timestamp
 
 
 def _sampled_values(sample: MeterSample, context: SampleContext) -> list[dict[str, str]]:
@@ -84,7 +53,7 @@ def _sampled_values(sample: MeterSample, context: SampleContext) -> list[dict[st
 
 def _meter_value(sample: MeterSample, context: SampleContext) -> dict[str, Any]:
     return {
-        "timestamp": _timestamp(sample.timestamp),
+        "timestamp": timestamp(sample.timestamp),
         "sampled_value": _sampled_values(sample, context),
     }
 
@@ -93,47 +62,14 @@ def _key_value(key: str, entry: ConfigEntry) -> dict[str, Any]:
     return {"key": key, "readonly": entry.readonly, "value": entry.value}
 
 
-class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
+class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package is untyped
     """One OCPP 1.6 connection of a virtual charger."""
 
     def __init__(
         self, charger: ChargerBehaviour, connection: ClientConnection, response_timeout: float
     ) -> None:
         super().__init__(charger.id, connection, response_timeout, logger=WIRE_LOGGER)
-        self._charger = charger
-        self._closed = asyncio.Event()
-        self._follow_ups: dict[str, FollowUp] = {}
-
-    # -- connection --------------------------------------------------------
-
-    async def serve(self) -> None:
-        try:
-            await self.start()
-        except ConnectionClosed:
-            pass
-        finally:
-            self._closed.set()
-
-    async def close(self) -> None:
-        await self._connection.close()
-
-    async def _request(self, payload: Any) -> Any:
-        """A CALL that gives up as soon as the connection is gone, not at the timeout."""
-        if self._closed.is_set():
-            raise LinkError("connection closed")
-        request = asyncio.ensure_future(self.call(payload, suppress=False))
-        closed = asyncio.ensure_future(self._closed.wait())
-        try:
-            await asyncio.wait((request, closed), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            request.cancel()
-            closed.cancel()
-        if not request.done() or request.cancelled():
-            raise LinkError("connection closed")
-        try:
-            return request.result()
-        except (OCPPError, TimeoutError, ConnectionClosed) as exc:
-            raise LinkError(f"{type(payload).__name__}: {exc}") from exc
+        self._setup(charger)
 
     # -- charger -> central system ---------------------------------------
 
@@ -171,7 +107,7 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
                 connector_id=connector_id,
                 id_tag=id_tag,
                 meter_start=meter_start,
-                timestamp=_timestamp(utc_now()),
+                timestamp=timestamp(utc_now()),
             )
         )
         accepted = result.id_tag_info["status"] == "Accepted"
@@ -199,7 +135,7 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
                 transaction_id=tx.transaction_id,
                 id_tag=tx.id_tag,
                 meter_stop=round(final.energy_wh),
-                timestamp=_timestamp(final.timestamp),
+                timestamp=timestamp(final.timestamp),
                 reason=finished.reason.value,
                 transaction_data=[_meter_value(final, SampleContext.TRANSACTION_END)],
             )
@@ -207,20 +143,7 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
 
     # -- central system -> charger ---------------------------------------
 
-    def _defer(self, unique_id: str, follow_up: FollowUp) -> None:
-        self._follow_ups[unique_id] = follow_up
-
-    def _run_follow_up(self, unique_id: str) -> None:
-        follow_up = self._follow_ups.pop(unique_id, None)
-        if follow_up is not None:
-            self._charger.spawn(follow_up())
-
-    def _valid_connector(self, connector_id: int | None, allow_zero: bool = True) -> bool:
-        if connector_id is None:
-            return True
-        return connector_id in self._charger.connectors or (allow_zero and connector_id == 0)
-
-    @_on(Action.remote_start_transaction)
+    @on_call(Action.remote_start_transaction)
     def on_remote_start(
         self, id_tag: str, call_unique_id: str, connector_id: int | None = None, **_: Any
     ) -> Any:
@@ -230,11 +153,11 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
         self._defer(call_unique_id, lambda: self._charger.remote_start(connector, id_tag))
         return call_result.RemoteStartTransaction(status="Accepted")
 
-    @_after(Action.remote_start_transaction)
+    @after_call(Action.remote_start_transaction)
     def after_remote_start(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
 
-    @_on(Action.remote_stop_transaction)
+    @on_call(Action.remote_stop_transaction)
     def on_remote_stop(self, transaction_id: int, call_unique_id: str, **_: Any) -> Any:
         connector = self._charger.claim_remote_stop(transaction_id)
         if connector is None:
@@ -242,20 +165,20 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
         self._defer(call_unique_id, lambda: self._charger.remote_stop(connector))
         return call_result.RemoteStopTransaction(status="Accepted")
 
-    @_after(Action.remote_stop_transaction)
+    @after_call(Action.remote_stop_transaction)
     def after_remote_stop(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
 
-    @_on(Action.reset)
+    @on_call(Action.reset)
     def on_reset(self, type: str, call_unique_id: str, **_: Any) -> Any:
         self._defer(call_unique_id, lambda: self._charger.reset(hard=type == "Hard"))
         return call_result.Reset(status="Accepted")
 
-    @_after(Action.reset)
+    @after_call(Action.reset)
     def after_reset(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
 
-    @_on(Action.change_availability)
+    @on_call(Action.change_availability)
     def on_change_availability(
         self, connector_id: int, type: str, call_unique_id: str, **_: Any
     ) -> Any:
@@ -268,11 +191,11 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
             )
         return call_result.ChangeAvailability(status=outcome.value)
 
-    @_after(Action.change_availability)
+    @after_call(Action.change_availability)
     def after_change_availability(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
 
-    @_on(Action.trigger_message)
+    @on_call(Action.trigger_message)
     def on_trigger_message(
         self,
         requested_message: str,
@@ -288,11 +211,11 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
         self._defer(call_unique_id, lambda: self._charger.trigger(what, connector_id))
         return call_result.TriggerMessage(status="Accepted")
 
-    @_after(Action.trigger_message)
+    @after_call(Action.trigger_message)
     def after_trigger_message(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
 
-    @_on(Action.unlock_connector)
+    @on_call(Action.unlock_connector)
     def on_unlock_connector(self, connector_id: int, call_unique_id: str, **_: Any) -> Any:
         if not self._valid_connector(connector_id, allow_zero=False):
             return call_result.UnlockConnector(status="NotSupported")
@@ -301,11 +224,11 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
         )
         return call_result.UnlockConnector(status="Unlocked")
 
-    @_after(Action.unlock_connector)
+    @after_call(Action.unlock_connector)
     def after_unlock_connector(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
 
-    @_on(Action.get_configuration)
+    @on_call(Action.get_configuration)
     def on_get_configuration(self, key: list[str] | None = None, **_: Any) -> Any:
         known, unknown = self._charger.config.lookup(key)
         return call_result.GetConfiguration(
@@ -313,24 +236,24 @@ class V16Link(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
             unknown_key=unknown or None,
         )
 
-    @_on(Action.change_configuration)
+    @on_call(Action.change_configuration)
     def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
         return call_result.ChangeConfiguration(status=self._charger.config.change(key, value).value)
 
-    @_on(Action.set_charging_profile)
+    @on_call(Action.set_charging_profile)
     def on_set_charging_profile(self, cs_charging_profiles: dict[str, Any], **_: Any) -> Any:
         self._charger.charging_profiles.add(int(cs_charging_profiles["charging_profile_id"]))
         return call_result.SetChargingProfile(status="Accepted")
 
-    @_on(Action.clear_charging_profile)
+    @on_call(Action.clear_charging_profile)
     def on_clear_charging_profile(self, id: int | None = None, **_: Any) -> Any:
         found = self._charger.clear_charging_profiles(id)
         return call_result.ClearChargingProfile(status="Accepted" if found else "Unknown")
 
-    @_on(Action.clear_cache)
+    @on_call(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> Any:
         return call_result.ClearCache(status="Accepted")
 
-    @_on(Action.data_transfer)
+    @on_call(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
         return call_result.DataTransfer(status="UnknownVendorId")

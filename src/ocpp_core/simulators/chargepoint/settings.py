@@ -9,7 +9,7 @@ from urllib.parse import quote
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
-SUPPORTED_PROTOCOLS: Final = ("ocpp1.6",)
+SUPPORTED_PROTOCOLS: Final = ("ocpp1.6", "ocpp2.0.1")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,13 +79,18 @@ class ChargerSettings(ChargerOptions):
 
 @dataclass(frozen=True, kw_only=True)
 class FleetSettings(ChargerOptions):
-    """A fleet of identical chargers named ``{id_prefix}{i:04d}`` from 1."""
+    """A fleet of alike chargers named ``{id_prefix}{i:04d}`` from 1.
+
+    With ``protocol_mix`` the chargers take its protocols in turn instead of
+    ``protocol``: a mixed fleet, as operators run them.
+    """
 
     url: str
     count: int = 1
     id_prefix: str = "SIM-"
     duration: float | None = None
     stagger: float = 0.01
+    protocol_mix: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -95,9 +100,14 @@ class FleetSettings(ChargerOptions):
             raise ValueError("duration must be positive")
         if self.stagger < 0:
             raise ValueError("stagger must not be negative")
+        for protocol in self.protocol_mix:
+            if protocol not in SUPPORTED_PROTOCOLS:
+                raise ValueError(f"unsupported protocol {protocol!r}")
         self.charger_settings(self.count)  # the url and id prefix must suit every charger
 
     def charger_settings(self, index: int) -> ChargerSettings:
         """Settings of the charger numbered ``index`` (1-based)."""
         shared = {f.name: getattr(self, f.name) for f in fields(ChargerOptions)}
+        if self.protocol_mix:
+            shared["protocol"] = self.protocol_mix[(index - 1) % len(self.protocol_mix)]
         return ChargerSettings(url=self.url, charger_id=f"{self.id_prefix}{index:04d}", **shared)

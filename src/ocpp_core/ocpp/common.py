@@ -1,0 +1,216 @@
+"""What the protocol adapters share: the handlers and steps that read the same in every version.
+
+Each version's module decodes its own payload shapes and calls these; anything
+here is spelled in domain terms, never in one version's field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.clock import format_timestamp, parse_timestamp
+from ocpp_core.db.models import Transaction
+from ocpp_core.domain import (
+    authorization,
+    chargepoints,
+    commands,
+    connectors,
+    events,
+    metering,
+    transactions,
+)
+from ocpp_core.domain.authorization import Authorization
+from ocpp_core.domain.meter import MeterReading
+from ocpp_core.ocpp.adapter import ChargerContext, Handler
+from ocpp_core.ocpp.framing import ErrorCode, FrameError
+
+Payload = dict[str, Any]
+Readings = list[tuple[datetime, MeterReading]]
+
+
+def timestamp(value: str) -> datetime:
+    """Read a timestamp the schema's date-time pattern let through, e.g. a leap second."""
+    try:
+        return parse_timestamp(value.upper())  # RFC 3339 allows a lower-case t and z
+    except (ValueError, OverflowError):
+        raise FrameError(
+            ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"timestamp {value!r} is not a valid date-time"
+        ) from None
+
+
+def without_none(**fields: Any) -> Payload:
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def limit_profile_id(connector_id: int) -> int:
+    # One id per connector: a charger replaces a profile with the same id on *any* connector.
+    return commands.CHARGING_LIMIT_PROFILE_ID + connector_id
+
+
+async def boot(ctx: ChargerContext, info: chargepoints.BootInfo) -> Payload:
+    now = ctx.runtime.clock()
+    async with ctx.runtime.db.session() as session:
+        await chargepoints.record_boot(
+            session, ctx.charge_point_id, info, protocol=ctx.protocol, now=now
+        )
+    return {
+        "status": "Accepted",
+        "currentTime": format_timestamp(now),
+        "interval": ctx.runtime.settings.ocpp.heartbeat_interval,
+    }
+
+
+async def heartbeat(ctx: ChargerContext, p: Payload) -> Payload:
+    now = ctx.runtime.clock()
+    async with ctx.runtime.db.session() as session:
+        await chargepoints.mark_seen(session, ctx.charge_point_id, now=now)
+    return {"currentTime": format_timestamp(now)}
+
+
+async def data_transfer(ctx: ChargerContext, p: Payload) -> Payload:
+    known = p["vendorId"] in ctx.runtime.settings.ocpp.data_transfer_vendors
+    return {"status": "Accepted" if known else "UnknownVendorId"}
+
+
+async def acknowledge(ctx: ChargerContext, p: Payload) -> Payload:
+    """Messages whose content the message log keeps; the answer is empty."""
+    return {}
+
+
+async def sign_certificate(ctx: ChargerContext, p: Payload) -> Payload:
+    # ocpp-core does not run a certificate authority; saying so lets the charger stop asking.
+    return {"status": "Rejected"}
+
+
+def progress(kind: str) -> Handler:
+    """Firmware or log/diagnostics upload progress, shown beside the charger."""
+
+    async def record(ctx: ChargerContext, p: Payload) -> Payload:
+        async with ctx.runtime.db.session() as session:
+            await chargepoints.record_firmware_status(
+                session, ctx.charge_point_id, status=p["status"], kind=kind, now=ctx.runtime.clock()
+            )
+        return {}
+
+    return record
+
+
+async def authorize(ctx: ChargerContext, tag: str) -> Authorization:
+    # No ConcurrentTx here: a tag is also authorized to *stop* its running transaction.
+    async with ctx.runtime.db.session() as session:
+        return await authorization.authorize(session, tag, now=ctx.runtime.clock())
+
+
+async def authorize_start(ctx: ChargerContext, session: AsyncSession, tag: str) -> Authorization:
+    return await authorization.authorize(
+        session,
+        tag,
+        now=ctx.runtime.clock(),
+        deny_concurrent=ctx.runtime.settings.ocpp.deny_concurrent_tx,
+    )
+
+
+async def record_start_reading(
+    ctx: ChargerContext, session: AsyncSession, begin: transactions.TransactionStart
+) -> None:
+    await connectors.record_reading(
+        session,
+        ctx.charge_point_id,
+        begin.connector_id,
+        MeterReading(begin.meter_start_wh, None, None, None, "Transaction.Begin"),
+        at=begin.started_at,
+    )
+
+
+async def publish_started(ctx: ChargerContext, row: Transaction, accepted: bool) -> None:
+    await ctx.runtime.events.publish(
+        events.TransactionStarted(
+            ctx.charge_point_id,
+            row.connector_id,
+            row.id,
+            row.start_tag,
+            row.start_at,
+            accepted,
+            row.remote_start_id,
+        )
+    )
+
+
+async def apply_readings(
+    ctx: ChargerContext,
+    session: AsyncSession,
+    connector_id: int,
+    transaction_id: int | None,
+    readings: Readings,
+) -> dict[int, int]:
+    """Apply each reading; the energy each open transaction reached, for the energy cap."""
+    progress: dict[int, int] = {}
+    for sampled_at, reading in readings:
+        applied = await metering.apply_reading(
+            session,
+            metering.ReadingAt(
+                ctx.charge_point_id, connector_id, transaction_id, reading, sampled_at
+            ),
+            max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
+            now=ctx.runtime.clock(),
+        )
+        if applied.transaction_id is not None and applied.session_wh is not None:
+            progress[applied.transaction_id] = applied.session_wh
+    return progress
+
+
+async def publish_energy(ctx: ChargerContext, connector_id: int, progress: dict[int, int]) -> None:
+    for transaction_id, energy_wh in progress.items():
+        await ctx.runtime.events.publish(
+            events.SessionEnergy(ctx.charge_point_id, connector_id, transaction_id, energy_wh)
+        )
+
+
+async def finish_transaction(
+    ctx: ChargerContext,
+    session: AsyncSession,
+    row: Transaction,
+    end: transactions.TransactionStop,
+    readings: Readings,
+) -> Authorization:
+    """Apply the readings sent with the stop, then close the transaction.
+
+    It closes even when the stop tag is refused: the charger has stopped either way.
+    """
+    await apply_readings(ctx, session, row.connector_id, row.id, readings)
+    auth = await authorization.authorize_stop(
+        session, start_tag=row.start_tag, stop_tag=end.tag, now=ctx.runtime.clock()
+    )
+    transactions.stop(row, end, max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w)
+    return auth
+
+
+async def publish_stopped(ctx: ChargerContext, row: Transaction) -> None:
+    assert row.stop_at is not None
+    assert row.stop_reason is not None
+    await ctx.runtime.events.publish(
+        events.TransactionStopped(
+            ctx.charge_point_id, row.connector_id, row.id, row.stop_at, row.stop_reason
+        )
+    )
+
+
+async def record_status(
+    ctx: ChargerContext, connector_id: int, status: str, error_code: str | None, at: datetime
+) -> None:
+    async with ctx.runtime.db.session() as session:
+        await connectors.record_status(
+            session, ctx.charge_point_id, connector_id, status=status, error_code=error_code, at=at
+        )
+    await ctx.runtime.events.publish(
+        events.ConnectorStatusChanged(ctx.charge_point_id, connector_id, status, at)
+    )
+
+
+def registers(readings: Iterable[tuple[datetime, MeterReading]]) -> list[int]:
+    """The energy registers among the readings, in the order sent."""
+    return [reading.energy_wh for _, reading in readings if reading.energy_wh is not None]

@@ -1,0 +1,383 @@
+"""OCPP 2.0.1 mapping: the ``ocpp`` library's v201 ChargePoint in the charger role.
+
+Each connector of the behaviour is an EVSE with one plug. The behaviour numbers
+transactions with integers; a 2.0.1 charger names them itself, so the number is
+drawn at random and its decimal string is the ``transactionId`` — the mapping
+needs no state and survives reconnects. Event numbers (``seqNo``) are counted
+per transaction for the life of the process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from ocpp.v201 import ChargePoint, call, call_result
+from websockets.asyncio.client import ClientConnection
+
+from ocpp_core.ocpp.v201 import CONFIGURATION_KEYS
+
+from .behaviour import ChargerBehaviour
+from .config import ConfigChange
+from .model import (
+    AvailabilityOutcome,
+    BootResult,
+    ConnectorStatus,
+    FinishedTransaction,
+    MeterSample,
+    Registration,
+    SampleContext,
+    StartResult,
+    StopReason,
+    Trigger,
+    utc_now,
+)
+from .wire import MODEL, VENDOR, WIRE_LOGGER, LinkBase, after_call, on_call, timestamp
+
+_PLUG_STATUS = {
+    ConnectorStatus.AVAILABLE: "Available",
+    ConnectorStatus.UNAVAILABLE: "Unavailable",
+}
+_CHARGING_STATE = {
+    ConnectorStatus.PREPARING: "EVConnected",
+    ConnectorStatus.CHARGING: "Charging",
+    ConnectorStatus.SUSPENDED_EV: "SuspendedEV",
+}
+_STOPPED = {
+    StopReason.LOCAL: ("StopAuthorized", "Local"),
+    StopReason.REMOTE: ("RemoteStop", "Remote"),
+    StopReason.EV_DISCONNECTED: ("EVCommunicationLost", "EVDisconnected"),
+    StopReason.SOFT_RESET: ("ResetCommand", "Reboot"),
+    StopReason.HARD_RESET: ("ResetCommand", "ImmediateReset"),
+    StopReason.UNLOCK_COMMAND: ("UnlockCommand", "Other"),
+}
+_TRIGGERS = {
+    "BootNotification": Trigger.BOOT,
+    "Heartbeat": Trigger.HEARTBEAT,
+    "StatusNotification": Trigger.STATUS,
+    "MeterValues": Trigger.METER_VALUES,
+}
+_KEYS = {(v.component, v.variable): key for key, v in CONFIGURATION_KEYS.items()}
+_TAG_TYPE = "ISO14443"  # an RFID card, the kind a driver presents
+_SET_STATUS = {
+    ConfigChange.ACCEPTED: "Accepted",
+    ConfigChange.REJECTED: "Rejected",
+    ConfigChange.NOT_SUPPORTED: "NotSupportedAttributeType",
+}
+
+
+def _meter_value(sample: MeterSample, context: SampleContext) -> dict[str, Any]:
+    def value(measurand: str, number: float, unit: str, **extra: str) -> dict[str, Any]:
+        return {
+            "measurand": measurand,
+            "value": round(number, 3),
+            "unit_of_measure": {"unit": unit},
+            "context": context.value,
+            **extra,
+        }
+
+    values = [
+        value("Energy.Active.Import.Register", sample.energy_wh / 1000, "kWh"),
+        value("Power.Active.Import", sample.power_w, "W"),
+        *(value("Current.Import", sample.current_a, "A", phase=p) for p in ("L1", "L2", "L3")),
+    ]
+    if sample.soc is not None:
+        values.append(value("SoC", sample.soc, "Percent", location="EV"))
+    return {"timestamp": timestamp(sample.timestamp), "sampled_value": values}
+
+
+def _token(id_tag: str) -> dict[str, str]:
+    return {"id_token": id_tag, "type": _TAG_TYPE}
+
+
+class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package is untyped
+    """One OCPP 2.0.1 connection of a virtual charger."""
+
+    _sequences: ClassVar[dict[int, Iterator[int]]] = {}
+
+    def __init__(
+        self, charger: ChargerBehaviour, connection: ClientConnection, response_timeout: float
+    ) -> None:
+        super().__init__(charger.id, connection, response_timeout, logger=WIRE_LOGGER)
+        self._setup(charger)
+        self._remote_start_ids: dict[int, int] = {}
+
+    def _next_seq_no(self, transaction_id: int) -> int:
+        return next(self._sequences.setdefault(transaction_id, itertools.count()))
+
+    async def _event(
+        self, kind: str, transaction_id: int, trigger: str, **fields: Any
+    ) -> call_result.TransactionEvent:
+        info = {"transaction_id": str(transaction_id), **fields.pop("info", {})}
+        return await self._request(
+            call.TransactionEvent(
+                event_type=kind,
+                timestamp=timestamp(utc_now()),
+                trigger_reason=trigger,
+                seq_no=self._next_seq_no(transaction_id),
+                transaction_info=info,
+                **fields,
+            )
+        )
+
+    # -- charger -> central system ---------------------------------------
+
+    async def boot(self) -> BootResult:
+        settings = self._charger.settings
+        station = {
+            "vendor_name": VENDOR,
+            "model": MODEL,
+            "serial_number": settings.serial_number,
+            "firmware_version": settings.firmware_version,
+        }
+        result = await self._request(call.BootNotification(station, "PowerUp"))
+        return BootResult(Registration(result.status), int(result.interval))
+
+    async def heartbeat(self) -> None:
+        await self._request(call.Heartbeat())
+
+    async def status(self, connector_id: int, status: ConnectorStatus) -> None:
+        if connector_id == 0:
+            return  # 2.0.1 reports the station's availability per EVSE only
+        plug = _PLUG_STATUS.get(status, "Occupied")
+        await self._request(call.StatusNotification(timestamp(utc_now()), plug, connector_id, 1))
+        transaction = self._charger.connector(connector_id).transaction
+        if transaction is not None and status in _CHARGING_STATE:
+            await self._event(
+                "Updated",
+                transaction.transaction_id,
+                "ChargingStateChanged",
+                info={"charging_state": _CHARGING_STATE[status]},
+            )
+
+    async def authorize(self, id_tag: str) -> bool:
+        result = await self._request(call.Authorize(_token(id_tag)))
+        return bool(result.id_token_info["status"] == "Accepted")
+
+    async def start_transaction(
+        self, connector_id: int, id_tag: str, meter_start: int
+    ) -> StartResult:
+        transaction_id = secrets.randbelow(2**31 - 1) + 1
+        remote_start_id = self._remote_start_ids.pop(connector_id, None)
+        begin = {
+            "measurand": "Energy.Active.Import.Register",
+            "value": meter_start,
+            "unit_of_measure": {"unit": "Wh"},
+            "context": "Transaction.Begin",
+        }
+        result = await self._event(
+            "Started",
+            transaction_id,
+            "Authorized" if remote_start_id is None else "RemoteStart",
+            evse={"id": connector_id, "connector_id": 1},
+            id_token=_token(id_tag),
+            meter_value=[{"timestamp": timestamp(utc_now()), "sampled_value": [begin]}],
+            info={"charging_state": "Charging", "remote_start_id": remote_start_id},
+        )
+        accepted = result.id_token_info is not None and result.id_token_info["status"] == "Accepted"
+        return StartResult(transaction_id, accepted)
+
+    async def meter_values(
+        self,
+        connector_id: int,
+        transaction_id: int | None,
+        sample: MeterSample,
+        context: SampleContext,
+    ) -> None:
+        reading = [_meter_value(sample, context)]
+        if transaction_id is None:
+            await self._request(call.MeterValues(evse_id=connector_id, meter_value=reading))
+            return
+        trigger = "Trigger" if context is SampleContext.TRIGGER else "MeterValuePeriodic"
+        await self._event("Updated", transaction_id, trigger, meter_value=reading)
+
+    async def stop_transaction(self, finished: FinishedTransaction) -> None:
+        tx, final = finished.transaction, finished.final
+        trigger, reason = _STOPPED[finished.reason]
+        await self._event(
+            "Ended",
+            tx.transaction_id,
+            trigger,
+            meter_value=[_meter_value(final, SampleContext.TRANSACTION_END)],
+            info={"stopped_reason": reason},
+        )
+        self._sequences.pop(tx.transaction_id, None)
+
+    # -- central system -> charger ---------------------------------------
+
+    @on_call("RequestStartTransaction")
+    def on_request_start(
+        self,
+        id_token: dict[str, Any],
+        remote_start_id: int,
+        call_unique_id: str,
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> Any:
+        connector = self._charger.claim_remote_start(evse_id)
+        if connector is None:
+            return call_result.RequestStartTransaction(status="Rejected")
+        self._remote_start_ids[connector.connector_id] = remote_start_id
+        tag = str(id_token["id_token"])
+        self._defer(call_unique_id, lambda: self._charger.remote_start(connector, tag))
+        return call_result.RequestStartTransaction(status="Accepted")
+
+    @after_call("RequestStartTransaction")
+    def after_request_start(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call("RequestStopTransaction")
+    def on_request_stop(self, transaction_id: str, call_unique_id: str, **_: Any) -> Any:
+        ours = int(transaction_id) if transaction_id.isdigit() else None
+        connector = None if ours is None else self._charger.claim_remote_stop(ours)
+        if connector is None:
+            return call_result.RequestStopTransaction(status="Rejected")
+        self._defer(call_unique_id, lambda: self._charger.remote_stop(connector))
+        return call_result.RequestStopTransaction(status="Accepted")
+
+    @after_call("RequestStopTransaction")
+    def after_request_stop(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call("Reset")
+    def on_reset(self, type: str, call_unique_id: str, evse_id: int | None = None, **_: Any) -> Any:
+        if evse_id is not None:
+            return call_result.Reset(status="Rejected")  # the simulator resets whole
+        self._defer(call_unique_id, lambda: self._charger.reset(hard=type == "Immediate"))
+        return call_result.Reset(status="Accepted")
+
+    @after_call("Reset")
+    def after_reset(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call("ChangeAvailability")
+    def on_change_availability(
+        self,
+        operational_status: str,
+        call_unique_id: str,
+        evse: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        connector_id = 0 if evse is None else int(evse["id"])
+        outcome = self._charger.availability_outcome(connector_id)
+        if outcome is not AvailabilityOutcome.REJECTED:
+            operative = operational_status == "Operative"
+            self._defer(
+                call_unique_id,
+                lambda: self._charger.change_availability(connector_id, operative),
+            )
+        return call_result.ChangeAvailability(status=outcome.value)
+
+    @after_call("ChangeAvailability")
+    def after_change_availability(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call("TriggerMessage")
+    def on_trigger_message(
+        self,
+        requested_message: str,
+        call_unique_id: str,
+        evse: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        what = _TRIGGERS.get(requested_message)
+        if what is None:
+            return call_result.TriggerMessage(status="NotImplemented")
+        connector_id = None if evse is None else int(evse["id"])
+        if not self._valid_connector(connector_id):
+            return call_result.TriggerMessage(status="Rejected")
+        self._defer(call_unique_id, lambda: self._charger.trigger(what, connector_id))
+        return call_result.TriggerMessage(status="Accepted")
+
+    @after_call("TriggerMessage")
+    def after_trigger_message(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call("UnlockConnector")
+    def on_unlock_connector(
+        self, evse_id: int, connector_id: int, call_unique_id: str, **_: Any
+    ) -> Any:
+        if connector_id != 1 or not self._valid_connector(evse_id, allow_zero=False):
+            return call_result.UnlockConnector(status="UnknownConnector")
+        self._defer(
+            call_unique_id, lambda: self._charger.unplug(evse_id, StopReason.UNLOCK_COMMAND)
+        )
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @after_call("UnlockConnector")
+    def after_unlock_connector(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call("GetVariables")
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        return call_result.GetVariables([self._get(data) for data in get_variable_data])
+
+    def _get(self, data: dict[str, Any]) -> dict[str, Any]:
+        key = _KEYS.get((data["component"]["name"], data["variable"]["name"]))
+        known, _unknown = self._charger.config.lookup([key] if key else [])
+        entry = known.get(key) if key else None
+        if entry is None:
+            return {"attribute_status": "UnknownVariable", **_named(data)}
+        return {"attribute_status": "Accepted", "attribute_value": entry.value, **_named(data)}
+
+    @on_call("SetVariables")
+    def on_set_variables(self, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        return call_result.SetVariables([self._set(data) for data in set_variable_data])
+
+    def _set(self, data: dict[str, Any]) -> dict[str, Any]:
+        key = _KEYS.get((data["component"]["name"], data["variable"]["name"]))
+        if key is None:
+            return {"attribute_status": "UnknownVariable", **_named(data)}
+        outcome = self._charger.config.change(key, str(data["attribute_value"]))
+        return {"attribute_status": _SET_STATUS[outcome], **_named(data)}
+
+    @on_call("GetBaseReport")
+    def on_get_base_report(self, request_id: int, call_unique_id: str, **_: Any) -> Any:
+        self._defer(call_unique_id, lambda: self._report(request_id))
+        return call_result.GetBaseReport(status="Accepted")
+
+    @after_call("GetBaseReport")
+    def after_get_base_report(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    async def _report(self, request_id: int) -> None:
+        """The variables this charger has, in one part."""
+        known, _unknown = self._charger.config.lookup(CONFIGURATION_KEYS)
+        entries = [
+            {
+                "component": {"name": CONFIGURATION_KEYS[key].component},
+                "variable": {"name": CONFIGURATION_KEYS[key].variable},
+                "variable_attribute": [
+                    {
+                        "value": entry.value,
+                        "mutability": "ReadOnly" if entry.readonly else "ReadWrite",
+                    }
+                ],
+            }
+            for key, entry in known.items()
+        ]
+        await self._request(call.NotifyReport(request_id, timestamp(utc_now()), 0, entries or None))
+
+    @on_call("SetChargingProfile")
+    def on_set_charging_profile(self, charging_profile: dict[str, Any], **_: Any) -> Any:
+        self._charger.charging_profiles.add(int(charging_profile["id"]))
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on_call("ClearChargingProfile")
+    def on_clear_charging_profile(self, charging_profile_id: int | None = None, **_: Any) -> Any:
+        found = self._charger.clear_charging_profiles(charging_profile_id)
+        return call_result.ClearChargingProfile(status="Accepted" if found else "Unknown")
+
+    @on_call("ClearCache")
+    def on_clear_cache(self, **_: Any) -> Any:
+        return call_result.ClearCache(status="Accepted")
+
+    @on_call("DataTransfer")
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+
+def _named(data: dict[str, Any]) -> dict[str, Any]:
+    return {"component": data["component"], "variable": data["variable"]}
