@@ -9,6 +9,7 @@ from ocpp_core.config import Settings
 from ocpp_core.db.session import Database
 from ocpp_core.domain.events import EventBus
 from ocpp_core.domain.messagelog import MessageLog
+from ocpp_core.domain.presence import Presence
 from ocpp_core.metrics import Metrics
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import CommandRouter
@@ -21,6 +22,7 @@ class Runtime:
     registry: ConnectionRegistry
     router: CommandRouter
     message_log: MessageLog
+    presence: Presence
     metrics: Metrics = field(default_factory=Metrics)
     clock: Clock = utc_now
     events: EventBus = field(default_factory=EventBus)

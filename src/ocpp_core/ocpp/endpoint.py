@@ -114,6 +114,7 @@ async def _serve(
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
+            runtime.presence.seen(charge_point_id, runtime.clock())
             raw = message.get("text")
             await handle_message(
                 ctx, adapter, connection, raw if raw is not None else message["bytes"]

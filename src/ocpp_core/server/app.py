@@ -19,6 +19,7 @@ from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
 from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
+from ocpp_core.domain.presence import Presence
 from ocpp_core.metrics import Metrics
 from ocpp_core.ocpp import v16, v201
 from ocpp_core.ocpp.adapter import ProtocolAdapter
@@ -59,7 +60,8 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         settings.ocpp.command_timeout,
         observe,
     )
-    return Runtime(settings, db, registry, router, message_log, metrics, clock)
+    presence = Presence(db)
+    return Runtime(settings, db, registry, router, message_log, presence, metrics, clock)
 
 
 def build_payments(runtime: Runtime) -> PaymentContext:
@@ -85,6 +87,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
         runtime.message_log.start()
+        runtime.presence.start()
         sweeper = asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps")
         try:
             yield
@@ -132,4 +135,5 @@ async def _shut_down(runtime: Runtime, payments: PaymentContext) -> None:
     if payments.gateway is not None:
         await payments.gateway.close()
     await runtime.message_log.close()
+    await runtime.presence.close()
     await runtime.db.close()

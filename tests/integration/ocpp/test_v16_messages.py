@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ocpp.v16 import call
 from sqlalchemy import select
@@ -40,15 +40,26 @@ async def test_boot_is_accepted_and_stored(server: RunningServer, charger: Conne
     assert row.booted_at is not None
 
 
-async def test_heartbeat_updates_last_seen(server: RunningServer, charger: ConnectCharger) -> None:
-    await add_charge_point(server.runtime.db, "CP1")
-    cp = await charger("CP1")
-    answer = await cp.call(call.Heartbeat())
-    assert answer.current_time.endswith("Z")
+async def last_seen(server: RunningServer) -> datetime | None:
     async with server.runtime.db.session() as session:
         row = await session.get(ChargePoint, "CP1")
     assert row is not None
-    assert row.last_seen_at is not None
+    return row.last_seen_at
+
+
+async def test_heartbeat_updates_last_seen(server: RunningServer, charger: ConnectCharger) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    connected = await last_seen(server)
+    assert connected is not None
+
+    answer = await cp.call(call.Heartbeat())
+    assert answer.current_time.endswith("Z")
+    await server.runtime.presence.flush()  # what its timer does every few seconds
+
+    heard = await last_seen(server)
+    assert heard is not None
+    assert heard > connected
 
 
 async def test_status_notification_is_kept_per_connector(

@@ -1,0 +1,91 @@
+"""Last-seen times, kept in memory and written in batches, against a real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from builders import NOW
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.models import ChargePoint
+from ocpp_core.db.session import Database
+from ocpp_core.domain import chargepoints
+from ocpp_core.domain.chargepoints import NewChargePoint
+from ocpp_core.domain.presence import Presence
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    await upgrade(database_url)
+    database = Database(database_url)
+    async with database.session() as session:
+        for cp in ("CP1", "CP2", "CP3"):
+            await chargepoints.add(session, NewChargePoint(cp, None, None), now=NOW)
+    yield database
+    await database.close()
+
+
+async def last_seen(db: Database) -> dict[str, object]:
+    async with db.session() as session:
+        rows = await session.execute(select(ChargePoint.id, ChargePoint.last_seen_at))
+        return {row.id: row.last_seen_at for row in rows}
+
+
+async def test_nothing_is_written_until_a_flush_and_then_all_at_once(db: Database) -> None:
+    presence = Presence(db)
+    presence.seen("CP1", NOW + timedelta(seconds=1))
+    presence.seen("CP2", NOW + timedelta(seconds=2))
+    presence.seen("CP1", NOW + timedelta(seconds=3))  # the newest counts
+    assert await last_seen(db) == {"CP1": None, "CP2": None, "CP3": None}
+
+    await presence.flush()
+
+    assert await last_seen(db) == {
+        "CP1": NOW + timedelta(seconds=3),
+        "CP2": NOW + timedelta(seconds=2),
+        "CP3": None,
+    }
+
+
+async def test_a_flush_never_moves_a_time_backwards(db: Database) -> None:
+    async with db.session() as session:  # a disconnect, written directly, is newer
+        await chargepoints.mark_seen(session, "CP1", now=NOW + timedelta(minutes=5))
+    presence = Presence(db)
+    presence.seen("CP1", NOW + timedelta(minutes=1))
+    presence.seen("CP2", NOW + timedelta(minutes=1))
+
+    await presence.flush()
+
+    assert (await last_seen(db))["CP1"] == NOW + timedelta(minutes=5)
+    assert (await last_seen(db))["CP2"] == NOW + timedelta(minutes=1)
+
+
+async def test_a_deleted_charger_is_skipped_and_close_writes_the_rest(db: Database) -> None:
+    presence = Presence(db, flush_interval=3600)
+    presence.start()
+    presence.seen("GONE", NOW)
+    presence.seen("CP3", NOW)
+
+    await presence.close()
+
+    assert (await last_seen(db))["CP3"] == NOW
+
+
+async def test_what_the_database_refuses_waits_for_the_next_flush(db: Database) -> None:
+    presence = Presence(db)
+    presence.seen("CP1", NOW)
+    await db.close()
+    broken = Database("postgresql://nobody@127.0.0.1:9/none")
+    presence._db = broken  # the same presence, its database gone
+    with pytest.raises(ConnectionRefusedError):
+        await presence.flush()
+    await broken.close()
+    presence._db = db
+    presence.seen("CP2", NOW)
+
+    await presence.flush()
+
+    assert await last_seen(db) == {"CP1": NOW, "CP2": NOW, "CP3": None}
