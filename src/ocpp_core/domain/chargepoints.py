@@ -179,17 +179,6 @@ async def record_boot(
     )
 
 
-async def mark_seen(
-    session: AsyncSession, charge_point_id: str, *, now: datetime, protocol: str | None = None
-) -> None:
-    values: dict[str, object] = {"last_seen_at": now}
-    if protocol is not None:
-        values["protocol"] = protocol
-    await session.execute(
-        update(ChargePoint).where(ChargePoint.id == charge_point_id).values(**values)
-    )
-
-
 async def record_firmware_status(
     session: AsyncSession, charge_point_id: str, *, status: str, kind: str, now: datetime
 ) -> None:

@@ -6,6 +6,8 @@ time is what operators read ("last seen 10:42:07"); whether a charger is
 online comes from its live websocket, not from this column. So the times are
 kept in memory and written together every few seconds, one statement for the
 lot. A crash loses at most that many seconds of "last seen", never a message.
+The OCPP version a charger connected with travels the same way: BootNotification
+stores it at once, and a charger that reconnects without booting keeps its version.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ _TOUCH = (
     .where(or_(_table.c.last_seen_at.is_(None), _table.c.last_seen_at < bindparam("at")))
     .values(last_seen_at=bindparam("at"))
 )
+_PROTOCOL = (
+    update(_table).where(_table.c.id == bindparam("cp")).values(protocol=bindparam("protocol"))
+)
 
 
 class Presence:
@@ -39,10 +44,13 @@ class Presence:
         self._db = db
         self._interval = flush_interval
         self._pending: dict[str, datetime] = {}
+        self._protocols: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def seen(self, charge_point_id: str, at: datetime) -> None:
+    def seen(self, charge_point_id: str, at: datetime, protocol: str | None = None) -> None:
         self._pending[charge_point_id] = at
+        if protocol is not None:
+            self._protocols[charge_point_id] = protocol
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="presence")
@@ -61,13 +69,18 @@ class Presence:
         if not self._pending:
             return
         batch, self._pending = self._pending, {}
-        rows = [{"cp": cp, "at": at} for cp, at in batch.items()]
+        protocols, self._protocols = self._protocols, {}
         try:
             async with self._db.session() as session:
-                await session.execute(_TOUCH, rows)
+                await session.execute(_TOUCH, [{"cp": cp, "at": at} for cp, at in batch.items()])
+                if protocols:
+                    rows = [{"cp": cp, "protocol": p} for cp, p in protocols.items()]
+                    await session.execute(_PROTOCOL, rows)
         except BaseException:
             for cp, at in batch.items():
                 self._pending.setdefault(cp, at)
+            for cp, protocol in protocols.items():
+                self._protocols.setdefault(cp, protocol)
             raise
 
     async def _run(self) -> None:

@@ -107,7 +107,7 @@ async def _serve(
         runtime.metrics.connected.inc()
     ctx = ChargerContext(charge_point_id, adapter.subprotocol, runtime)
     try:
-        await _mark_seen(runtime, charge_point_id, adapter.subprotocol)
+        runtime.presence.seen(charge_point_id, runtime.clock(), adapter.subprotocol)
         # Once this side closed the socket (a reconnect replaced it, or shutdown),
         # frames still queued are left unanswered: the charger resends them.
         while not connection.closed:
@@ -125,14 +125,7 @@ async def _serve(
         connection.abandon()
         if runtime.registry.remove(connection):
             runtime.metrics.connected.dec()
-            await _mark_seen(runtime, charge_point_id, None)
-
-
-async def _mark_seen(runtime: Runtime, charge_point_id: str, protocol: str | None) -> None:
-    async with runtime.db.session() as session:
-        await chargepoints.mark_seen(
-            session, charge_point_id, now=runtime.clock(), protocol=protocol
-        )
+            runtime.presence.seen(charge_point_id, runtime.clock())
 
 
 async def _close_quietly(connection: Connection) -> None:

@@ -141,6 +141,7 @@ async def test_plain_http_on_the_ocpp_path_is_a_400(server: RunningServer) -> No
 async def test_the_id_is_the_last_path_segment(server: RunningServer, path: str) -> None:
     await add_charge_point(server.runtime.db, "CP1")
     assert await heartbeat_over(f"{server.ws_url}/{path}") == "ocpp1.6"
+    await server.runtime.presence.flush()
     async with server.runtime.db.session() as session:
         row = await session.get(ChargePoint, "CP1")
     assert row is not None

@@ -113,6 +113,7 @@ async def test_a_connected_charger_is_online(
     connection = server.runtime.registry.get("CP1")
     assert connection is not None
     assert connection.protocol == "ocpp1.6"
+    await server.runtime.presence.flush()
     async with server.runtime.db.session() as session:
         row = await session.get(ChargePoint, "CP1")
     assert row is not None

@@ -212,6 +212,7 @@ async def test_the_pinned_certificate_connects(server: RunningServer, pki: Pki) 
     await add_charge_point(server.runtime.db, "CP1")
     await pin(server, "CP1", pki.cp1.sha256)
     await heartbeat(wss_url(server.port), client_context(pki, pki.cp1))
+    await server.runtime.presence.flush()
     async with server.runtime.db.session() as session:
         row = await session.get(ChargePoint, "CP1")
     assert row is not None

@@ -50,6 +50,7 @@ async def last_seen(server: RunningServer) -> datetime | None:
 async def test_heartbeat_updates_last_seen(server: RunningServer, charger: ConnectCharger) -> None:
     await add_charge_point(server.runtime.db, "CP1")
     cp = await charger("CP1")
+    await server.runtime.presence.flush()
     connected = await last_seen(server)
     assert connected is not None
 

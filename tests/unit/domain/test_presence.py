@@ -51,8 +51,14 @@ async def test_nothing_is_written_until_a_flush_and_then_all_at_once(db: Databas
 
 
 async def test_a_flush_never_moves_a_time_backwards(db: Database) -> None:
-    async with db.session() as session:  # a disconnect, written directly, is newer
-        await chargepoints.mark_seen(session, "CP1", now=NOW + timedelta(minutes=5))
+    async with db.session() as session:  # a boot, written directly, is newer
+        await chargepoints.record_boot(
+            session,
+            "CP1",
+            chargepoints.BootInfo("Vendor", "Model"),
+            protocol="ocpp1.6",
+            now=NOW + timedelta(minutes=5),
+        )
     presence = Presence(db)
     presence.seen("CP1", NOW + timedelta(minutes=1))
     presence.seen("CP2", NOW + timedelta(minutes=1))
@@ -61,6 +67,24 @@ async def test_a_flush_never_moves_a_time_backwards(db: Database) -> None:
 
     assert (await last_seen(db))["CP1"] == NOW + timedelta(minutes=5)
     assert (await last_seen(db))["CP2"] == NOW + timedelta(minutes=1)
+
+
+async def test_the_version_a_charger_connected_with_is_stored(db: Database) -> None:
+    presence = Presence(db)
+    presence.seen("CP1", NOW, "ocpp2.0.1")
+    presence.seen("CP1", NOW + timedelta(seconds=1))  # a later message keeps the version
+    presence.seen("CP2", NOW)
+
+    await presence.flush()
+
+    async with db.session() as session:
+        rows = await session.execute(select(ChargePoint.id, ChargePoint.protocol))
+        assert {row.id: row.protocol for row in rows} == {
+            "CP1": "ocpp2.0.1",
+            "CP2": None,
+            "CP3": None,
+        }
+    assert (await last_seen(db))["CP1"] == NOW + timedelta(seconds=1)
 
 
 async def test_a_deleted_charger_is_skipped_and_close_writes_the_rest(db: Database) -> None:
