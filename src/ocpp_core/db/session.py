@@ -80,5 +80,11 @@ class Database:
         async with self._turns, self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads alone: it never waits its turn (WAL readers don't block)."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
     async def close(self) -> None:
         await self.engine.dispose()

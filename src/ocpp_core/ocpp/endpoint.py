@@ -62,7 +62,7 @@ async def _admit(runtime: Runtime, websocket: WebSocket) -> tuple[str, str] | No
     if not charge_point_id:
         await _deny(runtime, websocket, 400, "charge point id missing from the path")
         return None
-    async with runtime.db.session() as session:
+    async with runtime.db.reading() as session:
         charge_point = await chargepoints.find(session, charge_point_id)
     if charge_point is None:
         logger.warning("unknown charge point %r refused", charge_point_id)
