@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ CONNECT_BATCH = 500
 ID_PREFIX = "BENCH"
 BENCH_TAG = "BENCHTAG"
 
+POWER_W = 11_000
 BOOT = {"chargePointVendor": "ocpp-core", "chargePointModel": "bench"}
 
 
@@ -53,7 +55,7 @@ def meter_values(transaction_id: int | None, energy_wh: int) -> dict[str, Any]:
     """A realistic 9-sample MeterValues: energy, power, SoC, current and voltage per phase."""
     samples: list[dict[str, Any]] = [
         {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+        {"value": str(POWER_W), "measurand": "Power.Active.Import", "unit": "W"},
         {"value": "55", "measurand": "SoC", "unit": "Percent", "location": "EV"},
     ]
     for phase in ("L1", "L2", "L3"):
@@ -73,7 +75,8 @@ def meter_values(transaction_id: int | None, energy_wh: int) -> dict[str, Any]:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """Milliseconds, as real meters send: energy within one second is plausible only then."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CallFailed(Exception):
@@ -90,6 +93,7 @@ class Charger:
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)  # heartbeats and meter values queue
     transaction_id: int | None = None
     energy_wh: int = 0
+    charging_since: float = 0.0
 
     async def call(self, action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Send a CALL and wait for its answer: the answer's payload and the latency in ns."""
@@ -124,11 +128,14 @@ class Charger:
             "StartTransaction",
             {"connectorId": 1, "idTag": BENCH_TAG, "meterStart": 0, "timestamp": _now()},
         )
+        self.charging_since = time.monotonic()
         self.transaction_id = int(answer["transactionId"])
         await self.call("StatusNotification", status("Charging"))
 
     async def send_meter_values(self) -> int:
-        self.energy_wh += 183  # 11 kW for a minute
+        # The register follows an 11 kW charge in real time: a faster one would be an
+        # implausible reading, which the server rightly keeps apart for review.
+        self.energy_wh = int((time.monotonic() - self.charging_since) * POWER_W / 3600)
         _, latency = await self.call(
             "MeterValues", meter_values(self.transaction_id, self.energy_wh)
         )
