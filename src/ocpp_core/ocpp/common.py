@@ -6,7 +6,7 @@ here is spelled in domain terms, never in one version's field names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from ocpp_core.domain import (
     transactions,
 )
 from ocpp_core.domain.authorization import Authorization
-from ocpp_core.domain.meter import MeterReading
+from ocpp_core.domain.meter import InvalidSample, MeterReading, Sample, summarize
 from ocpp_core.ocpp.adapter import ChargerContext, Handler
 from ocpp_core.ocpp.framing import ErrorCode, FrameError
 
@@ -40,6 +40,25 @@ def timestamp(value: str) -> datetime:
         raise FrameError(
             ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"timestamp {value!r} is not a valid date-time"
         ) from None
+
+
+def decode_readings(
+    meter_values: list[Payload], decode: Callable[[Payload], Sample | None]
+) -> Readings:
+    """Decode every sample first, so a bad one rejects the message before anything is stored.
+
+    ``decode`` is the version's reading of one sampledValue (1.6 and 2.0.1 differ).
+    """
+    try:
+        return [
+            (
+                timestamp(mv["timestamp"]),
+                summarize(s for raw in mv["sampledValue"] if (s := decode(raw))),
+            )
+            for mv in meter_values
+        ]
+    except InvalidSample as error:
+        raise FrameError(ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"sampledValue: {error}") from None
 
 
 def without_none(**fields: Any) -> Payload:

@@ -6,12 +6,12 @@ from ocpp_core.clock import format_timestamp, utc_now
 from ocpp_core.config import OcppSettings
 from ocpp_core.domain import authorization, chargepoints, commands, transactions
 from ocpp_core.domain.authorization import Authorization
-from ocpp_core.domain.meter import InvalidSample, sample_from_v16, summarize
+from ocpp_core.domain.meter import sample_from_v16
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
 from ocpp_core.ocpp.errors import CommandNotSupported
-from ocpp_core.ocpp.framing import ErrorCode, FrameError
+from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
 
 
@@ -100,17 +100,7 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
 
 
 def _readings(meter_values: list[Payload]) -> common.Readings:
-    """Decode every sample first, so a bad one rejects the message before anything is stored."""
-    try:
-        return [
-            (
-                timestamp(mv["timestamp"]),
-                summarize(s for raw in mv["sampledValue"] if (s := sample_from_v16(raw))),
-            )
-            for mv in meter_values
-        ]
-    except InvalidSample as error:
-        raise FrameError(ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"sampledValue: {error}") from None
+    return common.decode_readings(meter_values, sample_from_v16)
 
 
 async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:

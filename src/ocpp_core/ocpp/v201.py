@@ -20,7 +20,7 @@ from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import Transaction
 from ocpp_core.domain import chargepoints, commands, connectors, reports, transactions
 from ocpp_core.domain.authorization import Authorization, AuthStatus
-from ocpp_core.domain.meter import InvalidSample, sample_from_v201, summarize
+from ocpp_core.domain.meter import sample_from_v201
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
@@ -129,17 +129,7 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
 
 
 def _readings(meter_values: list[Payload]) -> common.Readings:
-    """Decode every sample first, so a bad one rejects the message before anything is stored."""
-    try:
-        return [
-            (
-                timestamp(mv["timestamp"]),
-                summarize(s for raw in mv["sampledValue"] if (s := sample_from_v201(raw))),
-            )
-            for mv in meter_values
-        ]
-    except InvalidSample as error:
-        raise FrameError(ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"sampledValue: {error}") from None
+    return common.decode_readings(meter_values, sample_from_v201)
 
 
 async def transaction_event(ctx: ChargerContext, p: Payload) -> Payload:
