@@ -137,7 +137,13 @@ def _timestamps(node: Any) -> list[str]:
 
 
 class _Recorder:
-    """Records what the server asked and answers from ``answers`` or a default."""
+    """Records what the server asked and answers from ``answers`` or a default.
+
+    The commands both versions spell alike are answered here, in the version's
+    ``results`` classes.
+    """
+
+    results: Any  # the version's call_result module
 
     def _setup_recording(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
@@ -149,19 +155,36 @@ class _Recorder:
         self.received.put_nowait((action, request))
         return self.answers.get(action, default)
 
+    def _answer(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
+        return getattr(self.results, action)(**self._record(action, default, request))
+
+    @on("TriggerMessage")
+    def on_trigger(self, **request: Any) -> Any:
+        return self._answer("TriggerMessage", {"status": "Accepted"}, request)
+
+    @on("ChangeAvailability")
+    def on_change_availability(self, **request: Any) -> Any:
+        return self._answer("ChangeAvailability", {"status": "Accepted"}, request)
+
+    @on("ClearCache")
+    def on_clear_cache(self, **request: Any) -> Any:
+        return self._answer("ClearCache", {"status": "Accepted"}, request)
+
+    @on("DataTransfer")
+    def on_data_transfer(self, **request: Any) -> Any:
+        return self._answer("DataTransfer", {"status": "Accepted", "data": "pong"}, request)
+
 
 class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
     """Answers server commands like an obliging 1.6 charger and records what it was asked."""
 
     __test__ = False  # not a pytest test class
+    results = v16.call_result
 
     def __init__(self, charge_point_id: str, connection: SchemaCheckedConnection) -> None:
         super().__init__(charge_point_id, connection, response_timeout=10)
         self.connection = connection
         self._setup_recording()
-
-    def _answer(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
-        return getattr(v16.call_result, action)(**self._record(action, default, request))
 
     @on("Reset")
     def on_reset(self, **request: Any) -> Any:
@@ -196,35 +219,17 @@ class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
     def on_change_configuration(self, **request: Any) -> Any:
         return self._answer("ChangeConfiguration", {"status": "Accepted"}, request)
 
-    @on("TriggerMessage")
-    def on_trigger(self, **request: Any) -> Any:
-        return self._answer("TriggerMessage", {"status": "Accepted"}, request)
-
-    @on("ChangeAvailability")
-    def on_change_availability(self, **request: Any) -> Any:
-        return self._answer("ChangeAvailability", {"status": "Accepted"}, request)
-
-    @on("ClearCache")
-    def on_clear_cache(self, **request: Any) -> Any:
-        return self._answer("ClearCache", {"status": "Accepted"}, request)
-
-    @on("DataTransfer")
-    def on_data_transfer(self, **request: Any) -> Any:
-        return self._answer("DataTransfer", {"status": "Accepted", "data": "pong"}, request)
-
 
 class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
     """The same obliging charger, speaking OCPP 2.0.1."""
 
     __test__ = False
+    results = v201.call_result
 
     def __init__(self, charge_point_id: str, connection: SchemaCheckedConnection) -> None:
         super().__init__(charge_point_id, connection, response_timeout=10)
         self.connection = connection
         self._setup_recording()
-
-    def _answer(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
-        return getattr(v201.call_result, action)(**self._record(action, default, request))
 
     @on("Reset")
     def on_reset(self, **request: Any) -> Any:
@@ -278,19 +283,3 @@ class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
     @on("GetBaseReport")
     def on_get_base_report(self, **request: Any) -> Any:
         return self._answer("GetBaseReport", {"status": "Accepted"}, request)
-
-    @on("TriggerMessage")
-    def on_trigger(self, **request: Any) -> Any:
-        return self._answer("TriggerMessage", {"status": "Accepted"}, request)
-
-    @on("ChangeAvailability")
-    def on_change_availability(self, **request: Any) -> Any:
-        return self._answer("ChangeAvailability", {"status": "Accepted"}, request)
-
-    @on("ClearCache")
-    def on_clear_cache(self, **request: Any) -> Any:
-        return self._answer("ClearCache", {"status": "Accepted"}, request)
-
-    @on("DataTransfer")
-    def on_data_transfer(self, **request: Any) -> Any:
-        return self._answer("DataTransfer", {"status": "Accepted", "data": "pong"}, request)
