@@ -33,6 +33,7 @@ class ReportPart:
 class Report:
     request_id: int
     generated_at: datetime
+    received_at: datetime  # of the newest part
     complete: bool
     entries: list[Any]
 
@@ -86,4 +87,5 @@ def _joined(request_id: int, parts: Sequence[ChargerReport]) -> Report:
     numbers = [part.seq_no for part in parts]
     complete = not parts[-1].more_follows and numbers == list(range(len(parts)))
     entries = [entry for part in parts for entry in json.loads(part.data)]
-    return Report(request_id, parts[0].generated_at, complete, entries)
+    received_at = max(part.received_at for part in parts)
+    return Report(request_id, parts[0].generated_at, received_at, complete, entries)

@@ -29,7 +29,8 @@ class Outcome:
     message: str
 
 
-_OK = frozenset({"Accepted", "Unlocked", "Cancelled", "Scheduled"})
+# RebootRequired: a setting was taken and applies after the charger restarts.
+_OK = frozenset({"Accepted", "Unlocked", "Cancelled", "Scheduled", "RebootRequired"})
 
 
 def part(value: str | int) -> str:
@@ -93,6 +94,9 @@ _EXPLAINED = {
 def _outcome(what: str, answer: dict[str, Any] | str) -> Outcome:
     if isinstance(answer, str):
         return Outcome(False, "Unreachable", f"{what}: {answer}")
+    read = answer.get("getVariableResult")
+    if read:  # a device-model read answers per variable, with no overall status
+        return _read_outcome(what, read[0])
     status = str(answer.get("status", "?"))
     detail = _EXPLAINED.get(status)
     error = answer.get("error")
@@ -102,3 +106,11 @@ def _outcome(what: str, answer: dict[str, Any] | str) -> Outcome:
     elif error:
         text += f" ({error})"
     return Outcome(status in _OK, status, text + ".")
+
+
+def _read_outcome(what: str, result: dict[str, Any]) -> Outcome:
+    status = str(result.get("attributeStatus", "?"))
+    value = result.get("attributeValue")
+    if status != "Accepted" or value is None:
+        return Outcome(status == "Accepted", status, f"{what}: {status}.")
+    return Outcome(True, status, gettext("%(what)s: %(value)s", what=what, value=value))

@@ -64,7 +64,7 @@ def query_string(values: Mapping[str, object]) -> str:
     return f"?{urlencode(kept)}" if kept else ""
 
 
-def text(form: FormData, name: str) -> str:
+def text(form: Mapping[str, object], name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
 

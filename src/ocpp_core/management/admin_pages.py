@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from ocpp_core.management import (
     chargepoints,
     connectors,
+    device_model,
     messagelog,
     payments_admin,
     report_charts,
@@ -17,6 +18,7 @@ from ocpp_core.management import (
 
 ROUTERS = (
     chargepoints.router,
+    device_model.router,
     connectors.router,
     tags.router,
     transactions.router,

@@ -46,7 +46,7 @@ from ocpp_core.domain.pricing import (
     hold_cents,
     parse_money,
 )
-from ocpp_core.management import admin_api
+from ocpp_core.management import admin_api, device_model
 from ocpp_core.management.admin_forms import (
     checked,
     decimal_text,
@@ -568,6 +568,7 @@ def _edit_page(
         "new": new,
         "row": row,
         "codes": codes or [],
+        "device_model_url": None if row is None else device_model.url_of(row),
         "tariff_error": form.errors.get(TARIFF_ERROR),
         "action": f"{LIST_PATH}/{NEW if new else path_part(form.id)}",
     }
