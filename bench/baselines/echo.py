@@ -7,16 +7,15 @@ are reported as a share of this one's, measured in the same run.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import itertools
-import resource
 import time
 from typing import Any
 
 import orjson
 import uvloop
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
+
+from bench.baselines import listen
 
 _transactions = itertools.count(1)
 
@@ -42,27 +41,8 @@ async def _answer(connection: ServerConnection) -> None:
             await connection.send(orjson.dumps([3, frame[1], _result(frame[2])]).decode())
 
 
-async def _serve(host: str, port: int) -> None:
-    async with serve(
-        _answer,
-        host,
-        port,
-        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-        compression=None,
-        ping_interval=None,
-        backlog=4096,
-    ):
-        await asyncio.Future()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    uvloop.run(_serve(args.host, args.port))
+    listen.main(_answer, __doc__, uvloop.run)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,8 @@ persistence. This is what most Python central systems start from.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
-import resource
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -18,7 +16,9 @@ from typing import Any, cast
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
+
+from bench.baselines import listen
 
 _transactions = itertools.count(1)
 _Handler = Callable[..., Awaitable[Any]]
@@ -68,27 +68,8 @@ async def _connected(connection: ServerConnection) -> None:
         return
 
 
-async def _serve(host: str, port: int) -> None:
-    async with serve(
-        _connected,
-        host,
-        port,
-        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-        compression=None,
-        ping_interval=None,
-        backlog=4096,
-    ):
-        await asyncio.Future()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    asyncio.run(_serve(args.host, args.port))
+    listen.main(_connected, __doc__, asyncio.run)
 
 
 if __name__ == "__main__":
