@@ -159,6 +159,10 @@ class Transaction(Base):
     seq_no: Mapped[int | None] = mapped_column(Integer)
     seq_gaps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    # A paid session's energy cap, copied here when the session links to the
+    # transaction, so each MeterValues can tell from the row it already reads
+    # whether the cap is reached, without asking the payments side every time.
+    energy_limit_wh: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class MeterAnomaly(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -15,6 +15,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import Executable
+
+from ocpp_core.db.group import GroupCommit, Parameters, Write
+
+T = TypeVar("T")
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -45,7 +50,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(target)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(target, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Connections beyond pool_size are closed when handed back, so a pool smaller
+    # than the usual concurrency reconnects (TLS negotiation included) all the time.
+    return create_async_engine(target, pool_size=20, max_overflow=10, pool_pre_ping=True)
 
 
 class Database:
@@ -65,6 +72,7 @@ class Database:
         self.engine = create_engine(url)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._turns = asyncio.Lock() if one_at_a_time and self.is_sqlite else None
+        self._group = GroupCommit(self.session)
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,5 +94,14 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    async def group_commit(self, write: Write[T]) -> T:
+        """Run ``write`` in a transaction shared with other callers' (see :mod:`.group`)."""
+        return await self._group.run(write)
+
+    async def group_execute(self, statement: Executable, parameters: Parameters) -> None:
+        """One statement in a shared transaction, run once for every caller's parameters."""
+        await self._group.execute(statement, parameters)
+
     async def close(self) -> None:
+        await self._group.close()
         await self.engine.dispose()

@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.dialect import insert_ignoring_conflicts
@@ -85,6 +86,11 @@ async def find(session: AsyncSession, charge_point_id: str) -> ChargePoint | Non
     return await session.get(ChargePoint, charge_point_id)
 
 
+async def find_many(session: AsyncSession, ids: Iterable[str]) -> dict[str, ChargePoint]:
+    rows = await session.scalars(select(ChargePoint).where(ChargePoint.id.in_(list(ids))))
+    return {row.id: row for row in rows}
+
+
 async def add(session: AsyncSession, new: NewChargePoint, *, now: datetime) -> None:
     """Add one charge point; raises :class:`ProvisioningError` if invalid or taken."""
     # The insert itself detects a taken id: a look-up first would race a concurrent add.
@@ -157,25 +163,48 @@ async def list_all(session: AsyncSession) -> Sequence[ChargePoint]:
     return result.all()
 
 
+_BOOT_FIELDS = (
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "iccid",
+    "imsi",
+    "meter_type",
+    "meter_serial_number",
+)
+_charge_points = cast(Table, ChargePoint.__table__)
+# One statement for every boot, so a storm of boots is one executemany (see db.group).
+BOOT = (
+    update(_charge_points)
+    .where(_charge_points.c.id == bindparam("cp"))
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in (*_BOOT_FIELDS, "protocol")},
+            "booted_at": bindparam("now"),
+            "last_seen_at": bindparam("now"),
+        }
+    )
+)
+
+
+def boot_parameters(
+    charge_point_id: str, info: BootInfo, *, protocol: str, now: datetime
+) -> dict[str, Any]:
+    """``BOOT``'s parameters for one charger's BootNotification."""
+    return {
+        "cp": charge_point_id,
+        **{f"new_{name}": getattr(info, name) for name in _BOOT_FIELDS},
+        "new_protocol": protocol,
+        "now": now,
+    }
+
+
 async def record_boot(
     session: AsyncSession, charge_point_id: str, info: BootInfo, *, protocol: str, now: datetime
 ) -> None:
     await session.execute(
-        update(ChargePoint)
-        .where(ChargePoint.id == charge_point_id)
-        .values(
-            vendor=info.vendor,
-            model=info.model,
-            serial_number=info.serial_number,
-            firmware_version=info.firmware_version,
-            iccid=info.iccid,
-            imsi=info.imsi,
-            meter_type=info.meter_type,
-            meter_serial_number=info.meter_serial_number,
-            protocol=protocol,
-            booted_at=now,
-            last_seen_at=now,
-        )
+        BOOT, [boot_parameters(charge_point_id, info, protocol=protocol, now=now)]
     )
 
 

@@ -46,8 +46,8 @@ class TransactionStopped:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionEnergy:
-    """Energy delivered so far in an open transaction, after the plausibility check."""
+class EnergyLimitReached:
+    """A plausible reading took an open transaction to its energy limit (sent on each one after)."""
 
     charge_point_id: str
     connector_id: int
@@ -55,7 +55,7 @@ class SessionEnergy:
     energy_wh: int
 
 
-Event = ConnectorStatusChanged | TransactionStarted | TransactionStopped | SessionEnergy
+Event = ConnectorStatusChanged | TransactionStarted | TransactionStopped | EnergyLimitReached
 Subscriber = Callable[[Event], Awaitable[None]]
 
 

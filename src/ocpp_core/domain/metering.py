@@ -25,7 +25,8 @@ class ReadingAt:
 class Applied:
     anomaly: str | None
     transaction_id: int | None
-    session_wh: int | None  # energy of the open transaction so far, when this reading moved it
+    # The open transaction's energy so far, when this reading took it to its limit.
+    limit_reached_wh: int | None
 
 
 async def apply_reading(
@@ -47,12 +48,12 @@ async def apply_reading(
                 new_at=sample.sampled_at,
                 max_power_w=max_power_w,
             )
-    session_wh = None
+    limit_reached_wh = None
     if reason is not None and energy is not None:
         _keep_anomaly(session, sample, tx, energy, previous_wh, reason, now)
     elif tx is not None and energy is not None:
         transactions.record_sample(tx, energy_wh=energy, at=sample.sampled_at)
-        session_wh = energy - tx.meter_start_wh
+        limit_reached_wh = transactions.limit_reached(tx, energy)
     await connectors.record_reading(
         session,
         sample.charge_point_id,
@@ -61,7 +62,7 @@ async def apply_reading(
         at=sample.sampled_at,
         include_energy=reason is None and energy is not None,
     )
-    return Applied(reason, tx.id if tx is not None else None, session_wh)
+    return Applied(reason, tx.id if tx is not None else None, limit_reached_wh)
 
 
 async def _transaction_of(session: AsyncSession, sample: ReadingAt) -> Transaction | None:

@@ -123,6 +123,14 @@ def record_sample(row: Transaction, *, energy_wh: int, at: datetime) -> None:
         row.last_meter_at = at
 
 
+def limit_reached(row: Transaction, register_wh: int) -> int | None:
+    """The energy delivered so far, if the register took the transaction to its limit."""
+    delivered = register_wh - row.meter_start_wh
+    if row.energy_limit_wh is None or delivered < row.energy_limit_wh:
+        return None
+    return delivered
+
+
 def stop(row: Transaction, end: TransactionStop, *, max_power_w: int) -> None:
     row.stop_tag = end.tag
     row.stop_at = end.stopped_at

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,10 +73,10 @@ def limit_profile_id(connector_id: int) -> int:
 
 async def boot(ctx: ChargerContext, info: chargepoints.BootInfo) -> Payload:
     now = ctx.runtime.clock()
-    async with ctx.runtime.db.session() as session:
-        await chargepoints.record_boot(
-            session, ctx.charge_point_id, info, protocol=ctx.protocol, now=now
-        )
+    await ctx.runtime.db.group_execute(
+        chargepoints.BOOT,
+        chargepoints.boot_parameters(ctx.charge_point_id, info, protocol=ctx.protocol, now=now),
+    )
     return {
         "status": "Accepted",
         "currentTime": format_timestamp(now),
@@ -164,8 +165,8 @@ async def apply_readings(
     transaction_id: int | None,
     readings: Readings,
 ) -> dict[int, int]:
-    """Apply each reading; the energy each open transaction reached, for the energy cap."""
-    progress: dict[int, int] = {}
+    """Apply each reading; the energy of each open transaction that reached its limit."""
+    at_limit: dict[int, int] = {}
     for sampled_at, reading in readings:
         applied = await metering.apply_reading(
             session,
@@ -175,15 +176,25 @@ async def apply_readings(
             max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
             now=ctx.runtime.clock(),
         )
-        if applied.transaction_id is not None and applied.session_wh is not None:
-            progress[applied.transaction_id] = applied.session_wh
-    return progress
+        if applied.transaction_id is not None and applied.limit_reached_wh is not None:
+            at_limit[applied.transaction_id] = applied.limit_reached_wh
+    return at_limit
 
 
-async def publish_energy(ctx: ChargerContext, connector_id: int, progress: dict[int, int]) -> None:
-    for transaction_id, energy_wh in progress.items():
+async def store_readings(
+    ctx: ChargerContext, connector_id: int, transaction_id: int | None, readings: Readings
+) -> None:
+    """A MeterValues message: committed together with other chargers' (they come often)."""
+    at_limit = await ctx.runtime.db.group_commit(
+        lambda session: apply_readings(ctx, session, connector_id, transaction_id, readings)
+    )
+    await publish_limits(ctx, connector_id, at_limit)
+
+
+async def publish_limits(ctx: ChargerContext, connector_id: int, at_limit: dict[int, int]) -> None:
+    for transaction_id, energy_wh in at_limit.items():
         await ctx.runtime.events.publish(
-            events.SessionEnergy(ctx.charge_point_id, connector_id, transaction_id, energy_wh)
+            events.EnergyLimitReached(ctx.charge_point_id, connector_id, transaction_id, energy_wh)
         )
 
 
@@ -219,10 +230,16 @@ async def publish_stopped(ctx: ChargerContext, row: Transaction) -> None:
 async def record_status(
     ctx: ChargerContext, connector_id: int, status: str, error_code: str | None, at: datetime
 ) -> None:
-    async with ctx.runtime.db.session() as session:
-        await connectors.record_status(
-            session, ctx.charge_point_id, connector_id, status=status, error_code=error_code, at=at
+    await ctx.runtime.db.group_commit(
+        partial(
+            connectors.record_status,
+            charge_point_id=ctx.charge_point_id,
+            connector_id=connector_id,
+            status=status,
+            error_code=error_code,
+            at=at,
         )
+    )
     await ctx.runtime.events.publish(
         events.ConnectorStatusChanged(ctx.charge_point_id, connector_id, status, at)
     )

@@ -90,12 +90,9 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
     connector_id = p["connectorId"]
     if connector_id == 0:
         return {}  # the charger's main meter: no connector to show it on
-    readings = _readings(p["meterValue"])
-    async with ctx.runtime.db.session() as session:
-        progress = await common.apply_readings(
-            ctx, session, connector_id, p.get("transactionId"), readings
-        )
-    await common.publish_energy(ctx, connector_id, progress)
+    await common.store_readings(
+        ctx, connector_id, p.get("transactionId"), _readings(p["meterValue"])
+    )
     return {}
 
 

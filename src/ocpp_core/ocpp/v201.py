@@ -121,10 +121,7 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
     evse_id = p["evseId"]
     if evse_id == 0:
         return {}  # the station's main meter: no EVSE to show it on
-    readings = _readings(p["meterValue"])
-    async with ctx.runtime.db.session() as session:
-        progress = await common.apply_readings(ctx, session, evse_id, None, readings)
-    await common.publish_energy(ctx, evse_id, progress)
+    await common.store_readings(ctx, evse_id, None, _readings(p["meterValue"]))
     return {}
 
 
@@ -159,7 +156,7 @@ class _Step:
     row: Transaction
     auth: Authorization  # the answer for the event's idToken
     identified: bool = False  # the transaction got its tag now: it starts for the payments
-    progress: dict[int, int] = field(default_factory=dict)
+    at_limit: dict[int, int] = field(default_factory=dict)
     stopped: bool = False
 
 
@@ -230,8 +227,8 @@ async def _continue(
         transactions.identify(row, tag=tag, result=auth.status.value)
         identified = True
     if p["eventType"] != "Ended" or row.stop_at is not None:
-        progress = await common.apply_readings(ctx, session, row.connector_id, row.id, readings)
-        return _Step(row, _recorded(row), identified, progress)
+        at_limit = await common.apply_readings(ctx, session, row.connector_id, row.id, readings)
+        return _Step(row, _recorded(row), identified, at_limit)
     # Without a register in the end event, the newest one seen is the stop register.
     seen = [row.meter_start_wh, row.last_meter_wh, *common.registers(readings)]
     end = transactions.TransactionStop(
@@ -258,7 +255,7 @@ async def _publish(ctx: ChargerContext, step: _Step) -> None:
     row = step.row
     if step.identified:
         await common.publish_started(ctx, row, row.start_result == AuthStatus.ACCEPTED.value)
-    await common.publish_energy(ctx, row.connector_id, step.progress)
+    await common.publish_limits(ctx, row.connector_id, step.at_limit)
     if step.stopped:
         await common.publish_stopped(ctx, row)
 

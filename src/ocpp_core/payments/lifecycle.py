@@ -26,8 +26,8 @@ async def on_event(ctx: PaymentContext, event: events.Event) -> None:
             await _status_changed(ctx, event)
         case events.TransactionStarted(accepted=True):
             await _link(ctx, event)
-        case events.SessionEnergy():
-            await _check_energy_cap(ctx, event)
+        case events.EnergyLimitReached():
+            await _limit_reached(ctx, event)
         case events.TransactionStopped():
             await stopped(ctx, event.transaction_id, event.at, event.reason)
 
@@ -91,14 +91,19 @@ async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:
         row.charging_started_at = event.at
         row.awaiting_plug = False
         row.updated_at = ctx.now()
+        if row.max_energy_wh:
+            transaction = await session.get(Transaction, event.transaction_id)
+            if transaction is not None:
+                transaction.energy_limit_wh = row.max_energy_wh
 
 
-async def _check_energy_cap(ctx: PaymentContext, event: events.SessionEnergy) -> None:
+async def _limit_reached(ctx: PaymentContext, event: events.EnergyLimitReached) -> None:
+    """Ask the charger to stop, once: the stop not answered yet is not asked again."""
     async with ctx.runtime.db.session() as session:
         row = await reservations.by_transaction(session, event.transaction_id)
-        if row is None or status_of(row) is not Status.CHARGING or not row.max_energy_wh:
+        if row is None or status_of(row) is not Status.CHARGING:
             return
-        if event.energy_wh < row.max_energy_wh or row.max_energy_stop_sent_at is not None:
+        if row.max_energy_stop_sent_at is not None:
             return
         row.max_energy_stop_sent_at = ctx.now()
     logger.info("reservation %s reached its %d Wh; stopping", row.id, row.max_energy_wh)
