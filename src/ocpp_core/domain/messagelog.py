@@ -1,8 +1,13 @@
-"""The OCPP message log, written in batches off the message path.
+"""The OCPP message log, written in batches.
 
-A row per message would put a database round trip on every OCPP message; the
-log instead queues entries and one task writes them together. ``close`` writes
-what is still queued, so an orderly shutdown loses nothing.
+A transaction per message would put a commit on every OCPP message; the log
+instead queues entries and one task writes all that is queued in one statement,
+then at once the next batch (what queued while it wrote). A charger's message
+is answered only after the batch holding its entry was written (``record``
+hands back what to wait for), so a crash loses no message that was answered:
+the charger resends what it got no answer for. While the database is away the
+entries wait in memory and the answers go out anyway: the charger's data
+matters more than its log.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 # Level 1 leaves out the chatter that says little and comes often.
 _ROUTINE = frozenset({"BootNotification", "Heartbeat", "StatusNotification", "DataTransfer"})
-_BATCH = 500
 _MAX_BACKLOG = 100_000  # while the database is away; beyond this the oldest go
+_RETRY_AFTER = 0.5  # seconds, while the database is away
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +45,11 @@ class LogEntry:
 
 
 class MessageLog:
-    def __init__(self, db: Database, level: int, flush_interval: float = 0.5) -> None:
+    def __init__(self, db: Database, level: int) -> None:
         self._db = db
         self._level = level
-        self._interval = flush_interval
         self._queue: list[LogEntry] = []
+        self._written: asyncio.Future[None] | None = None  # done once the queue's batch is
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -54,24 +59,29 @@ class MessageLog:
             return False
         return always or self._level == 2 or action not in _ROUTINE
 
-    def record(self, entry: LogEntry, *, always: bool = False) -> None:
+    def record(self, entry: LogEntry, *, always: bool = False) -> asyncio.Future[None] | None:
+        """Queue the entry; what is done once it was written (None if not kept)."""
         if not self.wants(entry.action, always=always):
-            return
+            return None
         self._queue.append(entry)
-        if len(self._queue) >= _BATCH:
-            self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="message-log")
+        if self._written is None:
+            self._written = asyncio.get_running_loop().create_future()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="message-log")
+        self._wake.set()
+        return self._written
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
         try:
             await self.flush()
         except DBAPIError:
             logger.exception("message log: %d entries could not be written", len(self._queue))
+        _settle(self._written)
+        self._written = None
 
     async def flush(self) -> None:
         """Write the queue; while the database is unreachable the entries wait for the next try.
@@ -103,16 +113,23 @@ class MessageLog:
 
     async def _run(self) -> None:
         while True:
-            try:
-                async with asyncio.timeout(self._interval):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await self._wake.wait()
             self._wake.clear()
+            written, self._written = self._written, None
             try:
                 await self.flush()
-            except DBAPIError:
+            except Exception:
                 logger.exception("writing the message log failed; retrying")
+                _settle(written)
+                await asyncio.sleep(_RETRY_AFTER)
+                self._wake.set()
+            else:
+                _settle(written)
+
+
+def _settle(written: asyncio.Future[None] | None) -> None:
+    if written is not None and not written.done():
+        written.set_result(None)
 
 
 def _row(entry: LogEntry) -> dict[str, Any]:

@@ -63,7 +63,7 @@ async def _handle_call(
             ctx, adapter, connection, error, action=call.action, payload=call.payload
         )
         return
-    _log(ctx, adapter, call.action, call.payload, None)
+    await _log(ctx, adapter, call.action, call.payload, None)
     await connection.send(encode_result(call.unique_id, response))
 
 
@@ -107,24 +107,25 @@ async def _reply_error(
     code = adapter.wire_code(error.code)
     ctx.runtime.metrics.errors.labels(code).inc()
     logger.warning("%s: %s rejected with %s: %s", ctx.charge_point_id, action, code, error)
-    _log(ctx, adapter, action, payload, code)
+    await _log(ctx, adapter, action, payload, code)
     await connection.send(encode_error(error.unique_id, code, error.description))
 
 
-def _log(
+async def _log(
     ctx: ChargerContext,
     adapter: ProtocolAdapter,
     action: str,
     payload: dict[str, Any] | None,
     error_code: str | None,
 ) -> None:
+    """Keep the message in the log; the answer waits until it is written (see ``MessageLog``)."""
     log = ctx.runtime.message_log
     always = error_code is not None or action in adapter.always_logged
     if not log.wants(action, always=always):
         return
     # The charging position: a 2.x EVSE (whose connectorId is a plug) or a 1.6 connector.
     connector = payload.get("evseId", payload.get("connectorId")) if payload else None
-    log.record(
+    written = log.record(
         LogEntry(
             logged_at=ctx.runtime.clock(),
             charge_point_id=ctx.charge_point_id,
@@ -136,3 +137,5 @@ def _log(
         ),
         always=always,
     )
+    if written is not None:
+        await written

@@ -86,7 +86,6 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
-        runtime.message_log.start()
         runtime.presence.start()
         sweeper = asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps")
         try:

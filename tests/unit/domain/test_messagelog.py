@@ -45,7 +45,7 @@ async def test_levels_choose_what_is_kept(db: Database, level: int, expected: li
     log = MessageLog(db, level)
     for action in ("Heartbeat", "Authorize", "StatusNotification", "MeterValues"):
         log.record(entry(action))
-    await log.flush()
+    await log.close()
     assert await actions(db) == expected
 
 
@@ -59,7 +59,7 @@ async def test_one_bad_entry_is_dropped_and_the_rest_written(db: Database) -> No
     log.record(entry("Authorize"))
     log.record(entry("Broken", charge_point_id=None))  # violates NOT NULL on both databases
     log.record(entry("MeterValues"))
-    await log.flush()
+    await log.close()
     assert await actions(db) == ["Authorize", "MeterValues"]
     await log.flush()  # nothing left behind to retry
     async with db.session() as session:
@@ -67,8 +67,26 @@ async def test_one_bad_entry_is_dropped_and_the_rest_written(db: Database) -> No
 
 
 async def test_close_writes_what_is_still_queued(db: Database) -> None:
-    log = MessageLog(db, 2, flush_interval=60)
-    log.start()
-    log.record(entry("StopTransaction"))
+    log = MessageLog(db, 2)
+    written = log.record(entry("StopTransaction"))
     await log.close()
+    assert written is not None
+    assert written.done()
     assert await actions(db) == ["StopTransaction"]
+
+
+async def test_what_was_recorded_is_written_once_its_batch_is_done(db: Database) -> None:
+    """The answer to a charger waits for this: once done, the entry is in the database."""
+    log = MessageLog(db, 1)
+    first = log.record(entry("Authorize"))
+    second = log.record(entry("MeterValues"))
+    assert log.record(entry("Heartbeat")) is None  # not kept at level 1: nothing to wait for
+    assert first is not None
+    assert second is not None
+    await first
+    assert await actions(db) == ["Authorize", "MeterValues"]
+    later = log.record(entry("StopTransaction"))
+    assert later is not None
+    await later
+    assert await actions(db) == ["Authorize", "MeterValues", "StopTransaction"]
+    await log.close()
