@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ocpp_core.domain import chargepoints
 from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
 from ocpp_core.ocpp.auth import authentication_problem
 from ocpp_core.ocpp.connection import Connection
@@ -62,8 +61,7 @@ async def _admit(runtime: Runtime, websocket: WebSocket) -> tuple[str, str] | No
     if not charge_point_id:
         await _deny(runtime, websocket, 400, "charge point id missing from the path")
         return None
-    async with runtime.db.reading() as session:
-        charge_point = await chargepoints.find(session, charge_point_id)
+    charge_point = await runtime.charge_points.get(charge_point_id)
     if charge_point is None:
         logger.warning("unknown charge point %r refused", charge_point_id)
         await _deny(runtime, websocket, 412, "unknown charge point")
