@@ -2,7 +2,8 @@
 
 Each scenario runs against a fresh server process: the raw websockets echo
 (the floor), the bare ``ocpp`` library central system (the usual start), and
-ocpp-core on SQLite and/or PostgreSQL (``--database``). The load
+ocpp-core on SQLite and/or PostgreSQL (``--database``); the paid session runs
+against ocpp-core alone, as the baselines take no payments. The load
 generator is a process of its own; the server's CPU and memory are read from
 /proc at each phase the generator announces. The result is a table (and JSON
 with ``--json``); every figure of ocpp-core is also a ratio to the echo's.
@@ -25,8 +26,11 @@ from typing import Any
 import orjson
 
 from bench import targets
+from bench.paid import LEGS
 from bench.proc import Sample
 from bench.targets import Running
+
+PAID = "paid session"  # the scenario's name starts so; --only paid picks it
 
 
 @dataclass(frozen=True)
@@ -40,15 +44,19 @@ class Size:
     heartbeat: float
     meter: float
     charging: float
+    paid_chargers: int  # one driver each: the paid sessions under way at once
+    paid_sessions: int
 
 
 SIZES = {
     # Seconds: proves every scenario runs end to end (the test suite runs this one).
-    "smoke": Size(4, 1, 40, 40, 1, 2, 1, 0.5, 0.5),
+    "smoke": Size(4, 1, 40, 40, 1, 2, 1, 0.5, 0.5, paid_chargers=2, paid_sessions=4),
     # A few minutes: the shape of every figure, at a size any laptop takes.
-    "quick": Size(50, 10, 2_000, 2_000, 35, 30, 60, 10, 0.30),
+    "quick": Size(50, 10, 2_000, 2_000, 35, 30, 60, 10, 0.30, paid_chargers=4, paid_sessions=200),
     # The issue's targets: 10,000 booting at once, 19,000 connected at realistic rates.
-    "full": Size(50, 20, 10_000, 19_000, 65, 120, 300, 60, 0.15),
+    "full": Size(
+        50, 20, 10_000, 19_000, 65, 120, 300, 60, 0.15, paid_chargers=10, paid_sessions=1_000
+    ),
 }
 
 
@@ -62,11 +70,17 @@ class Row:
 def run_loadgen(
     running: Running, scenario: str, *options: str
 ) -> tuple[dict[str, Any], dict[str, Sample]]:
+    return run_generator(running, "bench.loadgen", scenario, *options)
+
+
+def run_generator(
+    running: Running, module: str, *options: str, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, Sample]]:
     """The generator's result, and a sample of the server at the start of every phase."""
-    argv = [sys.executable, "-m", "bench.loadgen", scenario, "--url", running.url, *options]
+    argv = [sys.executable, "-m", module, *options, "--url", running.url]
     phases = {"start": running.sample()}
     result: dict[str, Any] | None = None
-    with subprocess.Popen(argv, stdout=subprocess.PIPE) as generator:
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, env=env) as generator:
         assert generator.stdout is not None
         for line in generator.stdout:
             message = orjson.loads(line)
@@ -75,7 +89,7 @@ def run_loadgen(
             else:
                 result = message["result"]
     if generator.returncode != 0 or result is None:
-        raise RuntimeError(f"the load generator failed ({scenario} against {running.name})")
+        raise RuntimeError(f"{module} {' '.join(options)} failed against {running.name}")
     return result, phases
 
 
@@ -134,15 +148,42 @@ def steady(running: Running, size: Size) -> dict[str, Any]:
     }
 
 
+def paid_session(running: Running, size: Size) -> dict[str, Any]:
+    assert running.api_key is not None, "only ocpp-core takes payments"
+    result, phases = run_generator(
+        running,
+        "bench.paid",
+        f"--chargers={size.paid_chargers}",
+        f"--sessions={size.paid_sessions}",
+        "--seconds=600",
+        env={**os.environ, "OCPP_CORE_API_KEY": running.api_key},
+    )
+    cpu = phases["done"].cpu_seconds - phases["sessions"].cpu_seconds
+    legs = [result[f"{leg}_p50_ms"] for leg in LEGS]
+    return {
+        "reached": f"{result['reached']}/{result['sessions']}",
+        "sessions/s": result["per_second"],
+        "p50 ms": result["p50_ms"],
+        "p99 ms": result["p99_ms"],
+        # Create (checkout made) / hosted page paid / Confirm or webhook until the charger hears.
+        "p50 ms: create / pay / start": " / ".join(_cell(ms) for ms in legs),
+        "started by webhook": result["started_by_webhook"],
+        "CPU ms/session": 1e3 * cpu / result["reached"] if result["reached"] else None,
+        "errors": sum(result["errors"].values()),
+    }
+
+
 Target = Callable[[int], AbstractContextManager[Running]]
 
 
-def plan(args: argparse.Namespace) -> Iterator[tuple[str, Target]]:
-    yield "echo", lambda _: targets.echo()
-    yield "ocpp lib", lambda _: targets.ocpp_library()
+def plan(args: argparse.Namespace, *, paid: bool = False) -> Iterator[tuple[str, Target]]:
+    if not paid:
+        yield "echo", lambda _: targets.echo()
+        yield "ocpp lib", lambda _: targets.ocpp_library()
+    server = targets.ocpp_core_paid if paid else targets.ocpp_core
     for database in args.database or ["sqlite"]:
         kind = "sqlite" if database == "sqlite" else "postgresql"
-        yield f"ocpp-core {kind}", partial(targets.ocpp_core, database=database)
+        yield f"ocpp-core {kind}", partial(server, database=database)
 
 
 def run(args: argparse.Namespace) -> list[Row]:
@@ -160,12 +201,17 @@ def run(args: argparse.Namespace) -> list[Row]:
         ),
         (f"storm of {size.storm}", size.storm, lambda r: storm(r, size)),
         (f"steady, {size.steady} chargers", size.steady, lambda r: steady(r, size)),
+        (
+            f"{PAID}, {size.paid_sessions} on {size.paid_chargers} chargers",
+            size.paid_chargers,
+            lambda r: paid_session(r, size),
+        ),
     ]
     rows: list[Row] = []
     for scenario, chargers, measure in scenarios:
         if args.only and not any(word in scenario for word in args.only):
             continue
-        for name, target in plan(args):
+        for name, target in plan(args, paid=scenario.startswith(PAID)):
             print(f"… {scenario} against {name}", file=sys.stderr, flush=True)
             with target(chargers) as running:
                 rows.append(Row(scenario, name, measure(running)))

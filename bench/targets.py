@@ -2,7 +2,9 @@
 
 ocpp-core runs exactly as an operator runs it (``ocpp-core server``) on a fresh
 database (SQLite in a temporary folder, or a new PostgreSQL database), with the
-benchmark's chargers and tag provisioned through the CLI beforehand.
+benchmark's chargers and tag provisioned through the CLI beforehand. For the
+paid session it takes payments from the Stripe simulator (``ocpp-core
+stripe-sim``, a process of its own), every charger priced through the CLI.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
@@ -28,6 +31,8 @@ from bench.proc import Sample, sample
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 60.0
+# 0.40 EUR/kWh up to 20 kWh and 1.00 EUR a session: a card hold of 9.00 EUR.
+PAID_TARIFF = ("--per-kwh", "0.40", "--max-kwh", "20", "--session-fee", "1.00")
 
 
 @dataclass(frozen=True)
@@ -35,16 +40,23 @@ class Running:
     name: str
     url: str
     process: subprocess.Popen[bytes]
+    api_key: str | None = None  # the X-API-Key of ocpp-core's /API
 
     def sample(self) -> Sample:
         return sample(self.process.pid)
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports: every probe stays bound until all are chosen."""
+    with ExitStack() as probes:
+        sockets = [probes.enter_context(socket.socket()) for _ in range(count)]
+        for probe in sockets:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in sockets]
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -102,6 +114,51 @@ def ocpp_library() -> Iterator[Running]:
 @contextmanager
 def ocpp_core(chargers: int, database: str) -> Iterator[Running]:
     """``ocpp-core server`` on a new database with ``chargers`` charge points and the bench tag."""
+    with _provisioned(chargers, database) as env:
+        _cli(env, "tag", "add", BENCH_TAG)
+        with _server(env) as running:
+            yield running
+
+
+@contextmanager
+def ocpp_core_paid(chargers: int, database: str) -> Iterator[Running]:
+    """``ocpp-core server`` taking payments from the Stripe simulator, every charger priced.
+
+    The simulator's signed webhooks go to the server, as Stripe's would, so a
+    paid session can start from the webhook or from the driver's Confirm,
+    whichever comes first.
+    """
+    with _provisioned(chargers, database) as env:
+        # A CLI call is mostly Python starting up: one per core at a time.
+        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+            prices = [(charger_id(n), *PAID_TARIFF) for n in range(chargers)]
+            list(pool.map(lambda args: _cli(env, "chargepoint", "price", *args), prices))
+        port, stripe_port = free_ports(2)
+        paying = env | {
+            "OCPP_CORE_STRIPE__ENABLED": "true",
+            "OCPP_CORE_STRIPE__API_KEY": f"sk_test_bench_{secrets.token_hex(12)}",
+            "OCPP_CORE_STRIPE__WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
+            "OCPP_CORE_STRIPE__API_BASE": f"http://127.0.0.1:{stripe_port}",
+            # Never opened: the bench's driver calls Confirm itself, as the page there would.
+            "OCPP_CORE_STRIPE__RETURN_BASE_URL": "http://127.0.0.1:9",
+        }
+        simulator = [
+            str(BIN / "ocpp-core"),
+            "stripe-sim",
+            f"--port={stripe_port}",
+            f"--webhook-url=http://127.0.0.1:{port}/API/Payments/Webhook",
+            "--log-level=warning",
+        ]  # the webhook secret comes from the environment, the server's own
+        with (
+            _process("Stripe simulator", simulator, stripe_port, paying),
+            _server(paying, port) as running,
+        ):
+            yield running
+
+
+@contextmanager
+def _provisioned(chargers: int, database: str) -> Iterator[dict[str, str]]:
+    """The environment of ``ocpp-core`` on a new, migrated database holding ``chargers``."""
     with (
         tempfile.TemporaryDirectory(prefix="ocpp-core-bench-") as folder,
         _database(database, Path(folder)) as url,
@@ -112,17 +169,23 @@ def ocpp_core(chargers: int, database: str) -> Iterator[Running]:
             "OCPP_CORE_API_KEY": secrets.token_urlsafe(24),
             "OCPP_CORE_LOG_LEVEL": "warning",
         }
-        cli = str(BIN / "ocpp-core")
-        subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+        _cli(env, "db", "upgrade")
         table = Path(folder) / "chargers.csv"
         table.write_text("id\n" + "".join(f"{charger_id(n)}\n" for n in range(chargers)))
-        subprocess.run(
-            [cli, "chargepoint", "import", str(table)], env=env, check=True, capture_output=True
-        )
-        subprocess.run([cli, "tag", "add", BENCH_TAG], env=env, check=True, capture_output=True)
-        port = free_port()
-        with _process("ocpp-core", [cli, "server", "--port", str(port)], port, env) as running:
-            yield running
+        _cli(env, "chargepoint", "import", str(table))
+        yield env
+
+
+def _cli(env: dict[str, str], *args: str) -> None:
+    subprocess.run([str(BIN / "ocpp-core"), *args], env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def _server(env: dict[str, str], port: int | None = None) -> Iterator[Running]:
+    port = port or free_port()
+    argv = [str(BIN / "ocpp-core"), "server", "--port", str(port)]
+    with _process("ocpp-core", argv, port, env) as running:
+        yield replace(running, api_key=env["OCPP_CORE_API_KEY"])
 
 
 @contextmanager

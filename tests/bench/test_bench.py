@@ -1,7 +1,8 @@
 """``make bench`` works end to end: every scenario against every target, at the smallest size.
 
 The figures themselves are never asserted (speed is measured, not tested); what is
-checked is that each server took every charger and answered every message.
+checked is that each server took every charger and answered every message, and
+that every paid session's remote start reached its charger.
 """
 
 from __future__ import annotations
@@ -28,15 +29,17 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
 
     rows = orjson.loads(results.read_bytes())
     ours = "ocpp-core sqlite" if database == "sqlite" else "ocpp-core postgresql"
-    expected_targets = ["echo", "ocpp lib", ours]
     scenarios = list(dict.fromkeys(row["scenario"] for row in rows))
     assert scenarios == [
         "heartbeat closed loop",
         "meter values closed loop",
         "storm of 40",
         "steady, 40 chargers",
+        "paid session, 4 on 2 chargers",
     ]
     for scenario in scenarios:
+        # The baselines take no payments: the paid session runs against ocpp-core alone.
+        expected_targets = [ours] if scenario.startswith("paid") else ["echo", "ocpp lib", ours]
         assert [r["target"] for r in rows if r["scenario"] == scenario] == expected_targets
     for row in rows:
         values = row["values"]
@@ -46,6 +49,8 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
         elif row["scenario"].startswith("steady"):
             assert values["connections"] == 40
             assert values["msg/s"] > 0
+        elif row["scenario"].startswith("paid"):
+            assert values["reached"] == "4/4"
         else:
             assert values["msg/s"] > 0
     assert f"| {ours} |" in run.stdout
