@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._received: dict[str, Counter] = {}
         self.connected = Gauge(
             "ocpp_connected_chargers", "Chargers with an open websocket", registry=self.registry
         )
@@ -26,3 +27,14 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+
+    def received(self, action: str) -> None:
+        """Count an incoming message; the labelled counter is looked up once per action.
+
+        Callers pass only actions of the protocol: a charger's made-up names must
+        not each become a time series.
+        """
+        counter = self._received.get(action)
+        if counter is None:
+            counter = self._received[action] = self.messages.labels(action, "in")
+        counter.inc()

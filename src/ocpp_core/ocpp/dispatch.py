@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 # can't be written would hold up the whole batch.
 _LOGGED_ACTION_LENGTH = 50
 _INT32 = range(-(2**31), 2**31)
+_UNKNOWN_ACTION = "(unknown)"
 
 
 async def handle_message(
@@ -54,8 +55,8 @@ async def handle_message(
 async def _handle_call(
     ctx: ChargerContext, adapter: ProtocolAdapter, connection: Connection, call: Call
 ) -> None:
-    runtime = ctx.runtime
-    runtime.metrics.messages.labels(call.action, "in").inc()
+    known = adapter.schemas.knows(call.action)
+    ctx.runtime.metrics.received(call.action if known else _UNKNOWN_ACTION)
     try:
         response = await _respond(ctx, adapter, call)
     except FrameError as error:

@@ -100,23 +100,31 @@ class SchemaSet:
     def __init__(self, folder: str, request_suffix: str = "") -> None:
         self._folder = folder
         self._request_suffix = request_suffix
+        # Every message looks its validators up: after the first, one dict look-up.
+        self._requests: dict[str, Validator] = {}
+        self._responses: dict[str, Validator] = {}
 
     def knows(self, action: str) -> bool:
         return self.request(action) is not None
 
     def request(self, action: str) -> Validator | None:
-        return self._validator(action, self._request_suffix)
+        return self._requests.get(action) or self._find(
+            self._requests, action, self._request_suffix
+        )
 
     def response(self, action: str) -> Validator | None:
-        return self._validator(action, "Response")
+        return self._responses.get(action) or self._find(self._responses, action, "Response")
 
-    def _validator(self, action: str, suffix: str) -> Validator | None:
+    def _find(self, found: dict[str, Validator], action: str, suffix: str) -> Validator | None:
         # Action names come from the charger: only names of shipped schemas reach the
-        # (cached) compiler, so no path is built from them and the cache stays bounded.
+        # (cached) compiler and the tables, so no path is built from them and both stay bounded.
         if action.endswith("Response") or action.endswith("Request"):
             return None
         name = action + suffix
-        return _compiled(self._folder, name) if name in _schema_names(self._folder) else None
+        if name not in _schema_names(self._folder):
+            return None
+        validator = found[action] = _compiled(self._folder, name)
+        return validator
 
 
 def check(validator: Validator, payload: dict[str, Any], unique_id: str) -> None:
