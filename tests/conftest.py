@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from ocpp_core.config import OcppSettings, Settings
 from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.session import Database
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config
 from servers import (
@@ -95,6 +96,14 @@ async def migrated(database_url: str) -> str:
     """The test database, migrated up front (for tests that look at what a command left)."""
     await upgrade(database_url)
     return database_url
+
+
+@pytest.fixture
+async def db(migrated: str) -> AsyncIterator[Database]:
+    """The migrated test database, opened as the code under test opens it."""
+    database = Database(migrated)
+    yield database
+    await database.close()
 
 
 @pytest.fixture

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from builders import NOW, add_charge_point
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint, ChargeTag
 from ocpp_core.db.session import Database
 from ocpp_core.domain import chargepoints, tags
 from ocpp_core.domain.chargepoints import BootInfo
 from ocpp_core.domain.tags import NewTag
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await upgrade(database_url)
-    database = Database(database_url, one_at_a_time=True)
-    yield database
-    await database.close()
 
 
 def commits(db: Database) -> list[int]:

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import event
 
 from builders import add_charge_point
 from ocpp_core.db.lookup import BatchedLookup
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
 from ocpp_core.domain import chargepoints
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await upgrade(database_url)
-    database = Database(database_url)
-    yield database
-    await database.close()
 
 
 def charge_point_lookup(db: Database) -> BatchedLookup[str, ChargePoint]:

@@ -1,12 +1,10 @@
 """Who may charge and who may stop: reference section 2.4, on a real database."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
 from builders import NOW, add_charge_point, add_tag
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
 from ocpp_core.domain import transactions
 from ocpp_core.domain.authorization import Authorization, AuthStatus, authorize, authorize_stop
@@ -16,12 +14,9 @@ CP = "CP-AUTH-1"
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await upgrade(database_url)
-    database = Database(database_url)
-    await add_charge_point(database, CP)
-    yield database
-    await database.close()
+async def db(db: Database) -> Database:
+    await add_charge_point(db, CP)
+    return db
 
 
 async def check(db: Database, tag: str, *, deny_concurrent: bool = False) -> Authorization:

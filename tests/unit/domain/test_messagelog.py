@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from builders import NOW
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await upgrade(database_url)
-    database = Database(database_url)
-    yield database
-    await database.close()
 
 
 def entry(action: str, charge_point_id: Any = "CP1") -> LogEntry:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from builders import NOW
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
 from ocpp_core.domain import chargepoints
@@ -18,14 +16,11 @@ from ocpp_core.domain.presence import Presence
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await upgrade(database_url)
-    database = Database(database_url)
-    async with database.session() as session:
+async def db(db: Database) -> Database:
+    async with db.session() as session:
         for cp in ("CP1", "CP2", "CP3"):
             await chargepoints.add(session, NewChargePoint(cp, None, None), now=NOW)
-    yield database
-    await database.close()
+    return db
 
 
 async def last_seen(db: Database) -> dict[str, object]:

@@ -1,6 +1,5 @@
 """Stored tariffs and free-charging privileges, on a real database."""
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -8,7 +7,6 @@ import pytest
 from sqlalchemy import select
 
 from builders import NOW, add_charge_point, add_tag
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint, ChargeTagPrivilege
 from ocpp_core.db.session import Database
 from ocpp_core.domain.pricing import Tariff, TariffError
@@ -38,14 +36,11 @@ PAID = Tariff(
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await upgrade(database_url)
-    database = Database(database_url)
-    await add_charge_point(database, CP)
-    await add_charge_point(database, OTHER_CP)
-    await add_tag(database, TAG)
-    yield database
-    await database.close()
+async def db(db: Database) -> Database:
+    await add_charge_point(db, CP)
+    await add_charge_point(db, OTHER_CP)
+    await add_tag(db, TAG)
+    return db
 
 
 async def stored(db: Database, charge_point_id: str = CP) -> Tariff:

@@ -1,12 +1,10 @@
 """Transactions: billable energy, review reasons, replays and search, on a real database."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 
 from builders import NOW, add_charge_point
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import Transaction
 from ocpp_core.db.session import Database
 from ocpp_core.domain import transactions
@@ -19,13 +17,10 @@ HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await upgrade(database_url)
-    database = Database(database_url)
-    await add_charge_point(database, CP)
-    await add_charge_point(database, OTHER_CP)
-    yield database
-    await database.close()
+async def db(db: Database) -> Database:
+    await add_charge_point(db, CP)
+    await add_charge_point(db, OTHER_CP)
+    return db
 
 
 def begin(

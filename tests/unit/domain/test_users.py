@@ -1,13 +1,11 @@
 """Operators on a real database: adding, roles, checking passwords, upgrading old hashes."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from builders import NOW
-from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import User
 from ocpp_core.db.session import Database
 from ocpp_core.domain import users
@@ -15,14 +13,6 @@ from ocpp_core.domain.users import Operator, Role, UserError
 from ocpp_core.security import ScryptCost, hash_password
 
 PASSWORD = "ada-says-correct-horse"
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    await upgrade(database_url)
-    database = Database(database_url)
-    yield database
-    await database.close()
 
 
 async def add(db: Database, name: str = "ada", role: Role = Role.ADMIN) -> Operator:
