@@ -177,7 +177,7 @@ Target = Callable[[int], AbstractContextManager[Running]]
 
 
 def plan(args: argparse.Namespace, *, paid: bool = False) -> Iterator[tuple[str, Target]]:
-    if not paid:
+    if not paid and args.baselines:
         yield "echo", lambda _: targets.echo()
         yield "ocpp lib", lambda _: targets.ocpp_library()
     server = targets.ocpp_core_paid if paid else targets.ocpp_core
@@ -273,6 +273,12 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="*", help="scenarios whose name holds one of these words")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--no-baselines",
+        dest="baselines",
+        action="store_false",
+        help="ocpp-core alone, e.g. to re-measure it after a change (no ratios then)",
+    )
     args = parser.parse_args()
     rows = run(args)
     ratios(rows)

@@ -346,7 +346,8 @@ async def _every(
     recorder: Recorder,
 ) -> None:
     """Send at a fixed interval from a random offset, as a fleet's clocks are spread."""
-    await asyncio.sleep(random.uniform(0, interval))
+    # An offset past the end (intervals can outlast the run) sends nothing and waits no longer.
+    await asyncio.sleep(min(random.uniform(0, interval), max(0.0, stop - time.perf_counter())))
     while time.perf_counter() < stop:
         due = time.perf_counter() + interval
         try:
