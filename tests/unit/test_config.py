@@ -51,7 +51,7 @@ def test_defaults() -> None:
         message_log_level=1,
         deny_concurrent_tx=False,
         command_timeout=30.0,
-        keepalive_interval=30.0,
+        keepalive_interval=50.0,
         keepalive_timeout=30.0,
         max_charger_power_w=400_000,
         data_transfer_vendors=(),
@@ -116,7 +116,7 @@ def test_environment_variables_with_prefix_and_nesting(
     assert settings.ocpp.deny_concurrent_tx is True
     assert settings.ocpp.command_timeout == 5.5
     assert settings.ocpp.data_transfer_vendors == ("acme", "example")
-    assert settings.ocpp.keepalive_interval == 30.0  # untouched keys of a section keep defaults
+    assert settings.ocpp.keepalive_interval == 50.0  # untouched keys of a section keep defaults
     assert settings.tls.certfile == tmp_path / "server.pem"
     assert settings.tls.require_client_cert is True
 
