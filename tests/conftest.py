@@ -13,6 +13,7 @@ import itertools
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -79,16 +80,31 @@ async def _drop(url: str, name: str) -> None:
         await connection.close()
 
 
-@pytest.fixture
-async def database_url(tmp_path: Path, pg_template: str | None) -> AsyncIterator[str]:
+@asynccontextmanager
+async def _new_database(tmp_path: Path, template: str | None) -> AsyncIterator[str]:
+    """A new SQLite file, or a new PostgreSQL database (a copy of ``template`` if given)."""
     base = os.environ.get(PG_URL_VAR)
-    if base is None or pg_template is None:
+    if base is None:
         yield f"sqlite:///{tmp_path / 'test.sqlite'}"
         return
     name = f"ocpp_core_t_{os.getpid()}_{next(_counter)}"
-    await _recreate(base, name, template=pg_template)
+    await _recreate(base, name, template=template)
     yield _pg_with_database(base, name)
     await _drop(base, name)
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path, pg_template: str | None) -> AsyncIterator[str]:
+    """The test's database: on PostgreSQL a copy of the migrated template, on SQLite empty."""
+    async with _new_database(tmp_path, pg_template) as url:
+        yield url
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database without any schema, for tests of the migrations themselves."""
+    async with _new_database(tmp_path, None) as url:
+        yield url
 
 
 @pytest.fixture

@@ -11,9 +11,12 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
-from ocpp_core.db.models import Base
+from builders import NOW
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.models import Base, ChargePoint, PaymentReservation, Transaction
 from ocpp_core.db.session import create_engine
 
 
@@ -30,3 +33,73 @@ async def test_the_migrated_schema_matches_the_models(migrated: str) -> None:
     finally:
         await engine.dispose()
     assert differences == []
+
+
+async def test_paid_sessions_charging_during_the_upgrade_keep_their_energy_cap(
+    empty_database_url: str,
+) -> None:
+    """0006 moves the cap onto the transaction; a session already charging must keep it."""
+    database_url = empty_database_url
+    await upgrade(database_url, "0005")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(ChargePoint), [{"id": "CP1", "created_at": NOW}])
+            await connection.execute(
+                insert(Transaction),
+                [
+                    {
+                        "id": tx_id,
+                        "charge_point_id": "CP1",
+                        "connector_id": tx_id,
+                        "start_tag": "TAG",
+                        "start_at": NOW,
+                        "meter_start_wh": 0,
+                        "start_result": "Accepted",
+                        "stop_at": stopped,
+                    }
+                    for tx_id, stopped in ((1, None), (2, None), (3, NOW))
+                ],
+            )
+            await connection.execute(
+                insert(PaymentReservation),
+                [
+                    reservation(1, "Charging", 20_000),  # capped and charging: keeps its cap
+                    reservation(2, "Charging", 0),  # no cap
+                    reservation(3, "Charging", 20_000),  # transaction over: nothing to stop
+                ],
+            )
+        await upgrade(database_url)
+        async with engine.connect() as connection:
+            limits = await connection.execute(
+                text("SELECT id, energy_limit_wh FROM transactions ORDER BY id")
+            )
+            assert limits.all() == [(1, 20_000), (2, None), (3, None)]
+    finally:
+        await engine.dispose()
+
+
+def reservation(transaction_id: int, status: str, max_energy_wh: int) -> dict[str, Any]:
+    return {
+        "id": f"res-{transaction_id}",
+        "charge_point_id": "CP1",
+        "connector_id": transaction_id,  # one active reservation per connector
+        "charge_tag_id": f"PAY{transaction_id}",
+        "ocpp_id_tag": f"PAY{transaction_id}",
+        "free": False,
+        "status": status,
+        "price_kwh_millicents": 40_000,
+        "session_fee_cents": 0,
+        "usage_fee_minute_millicents": 0,
+        "usage_grace_minutes": 0,
+        "usage_max_minutes": 0,
+        "usage_after_charging": False,
+        "max_energy_wh": max_energy_wh,
+        "currency": "eur",
+        "hold_cents": 900,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "awaiting_plug": False,
+        "transaction_id": transaction_id,
+        "idle_seconds": 0,
+    }
