@@ -200,14 +200,6 @@ def boot_parameters(
     }
 
 
-async def record_boot(
-    session: AsyncSession, charge_point_id: str, info: BootInfo, *, protocol: str, now: datetime
-) -> None:
-    await session.execute(
-        BOOT, [boot_parameters(charge_point_id, info, protocol=protocol, now=now)]
-    )
-
-
 async def record_firmware_status(
     session: AsyncSession, charge_point_id: str, *, status: str, kind: str, now: datetime
 ) -> None:

@@ -139,11 +139,11 @@ async def test_the_list_shows_which_ocpp_version_each_charger_speaks(
     await log_in(client, *ADMIN)
     for charge_point_id, protocol in (("CP-16", "ocpp1.6"), ("CP-201", "ocpp2.0.1")):
         await add_charge_point(management.db, charge_point_id)
-        async with management.db.session() as session:
-            info = chargepoints.BootInfo("ACME", "W")
-            await chargepoints.record_boot(
-                session, charge_point_id, info, protocol=protocol, now=NOW
-            )
+        info = chargepoints.BootInfo("ACME", "W")
+        await management.db.group_execute(
+            chargepoints.BOOT,
+            chargepoints.boot_parameters(charge_point_id, info, protocol=protocol, now=NOW),
+        )
     listed = (await client.get("/Home/ChargePoint")).text
     assert '<small class="muted" data-protocol>OCPP 1.6</small>' in listed
     assert '<small class="muted" data-protocol>OCPP 2.0.1</small>' in listed

@@ -46,14 +46,15 @@ async def test_nothing_is_written_until_a_flush_and_then_all_at_once(db: Databas
 
 
 async def test_a_flush_never_moves_a_time_backwards(db: Database) -> None:
-    async with db.session() as session:  # a boot, written directly, is newer
-        await chargepoints.record_boot(
-            session,
+    await db.group_execute(  # a boot, written as the server writes it, is newer
+        chargepoints.BOOT,
+        chargepoints.boot_parameters(
             "CP1",
             chargepoints.BootInfo("Vendor", "Model"),
             protocol="ocpp1.6",
             now=NOW + timedelta(minutes=5),
-        )
+        ),
+    )
     presence = Presence(db)
     presence.seen("CP1", NOW + timedelta(minutes=1))
     presence.seen("CP2", NOW + timedelta(minutes=1))
