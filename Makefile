@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
 CHECKED := src tests scripts bench
 
-.PHONY: demo test bench lint typecheck pytest lock clean
+.PHONY: demo test browser bench lint typecheck pytest lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocpp-core needs Python 3.11 or newer")'
@@ -19,7 +19,13 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ocpp-core demo
 
-test: lint typecheck pytest
+# The browser comes first: a missing one must stop the run at once, not error
+# thirteen page tests ten minutes in.
+test: browser
+	$(MAKE) --no-print-directory lint typecheck pytest
+
+browser:
+	@scripts/ensure-chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CHECKED)
