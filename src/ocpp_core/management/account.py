@@ -17,6 +17,7 @@ from ocpp_core.management.auth import Admin
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.templating import render
+from ocpp_core.proxies import client_address
 
 router = APIRouter(prefix="/Account", include_in_schema=False)
 
@@ -42,7 +43,7 @@ async def login(
 ) -> Response:
     """Check the password, within the throttling limits; on success start a new session."""
     target = auth.safe_return_url(ReturnUrl)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     outcome = await _attempt(context, name=name, password=password, address=address)
     if isinstance(outcome, timedelta):
         return _throttled(request, outcome, name=name, target=target)
