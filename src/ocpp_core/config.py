@@ -8,6 +8,7 @@ the user would write it (the environment variable and the TOML path).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -216,6 +217,9 @@ class ManagementSettings(_Section):
     session_hours: int = Field(
         default=12, ge=1, le=24 * 30, description="Hours a login lasts without any request."
     )
+    session_max_days: int = Field(
+        default=7, ge=1, le=365, description="Days a login lasts at most, however busy."
+    )
     secure_cookies: bool = Field(
         default=False, description="Send the session cookie only over https (set behind TLS)."
     )
@@ -292,6 +296,10 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8082",
         description="Base URL drivers reach the management app at; QR codes link under it.",
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description="Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.",
+    )
     ocpp: OcppSettings = OcppSettings()
     tls: TlsSettings = TlsSettings()
     stripe: StripeSettings = StripeSettings()
@@ -307,6 +315,11 @@ class Settings(BaseSettings):
         if scheme not in {"sqlite", "postgresql", "postgres"}:
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_network(item) for item in value)
 
     @field_validator("public_base_url")
     @classmethod
@@ -339,6 +352,17 @@ class Settings(BaseSettings):
                 f"{MIN_API_KEY_LENGTH} characters, e.g. the output of "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
+
+
+def _network(value: str) -> str:
+    """``10.0.0.0/8`` or ``::1``, normalised; a host name or ``*`` is refused, not ignored."""
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
 
 
 @contextmanager

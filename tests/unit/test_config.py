@@ -43,6 +43,7 @@ def test_defaults() -> None:
     assert settings.host == "127.0.0.1"
     assert settings.port == 8081
     assert settings.log_level == "info"
+    assert settings.trusted_proxies == ()
     assert settings.ocpp == OcppSettings(
         subprotocols=("ocpp1.6", "ocpp2.0.1", "ocpp2.1"),
         id_token_type="ISO14443",
@@ -211,6 +212,8 @@ def test_precedence_overrides_then_environment_then_toml_then_defaults(
         ("OCPP_CORE_LOG_LEVEL", "loud", "log_level"),
         ("OCPP_CORE_MIGRATE_ON_START", "sometimes", "migrate_on_start"),
         ("OCPP_CORE_DATABASE_URL", "mysql://root@localhost/ocpp", "database_url"),
+        ("OCPP_CORE_TRUSTED_PROXIES", '["*"]', "trusted_proxies"),
+        ("OCPP_CORE_TRUSTED_PROXIES", '["proxy.internal"]', "trusted_proxies"),
     ],
 )
 def test_a_wrong_environment_value_names_the_variable(
@@ -222,6 +225,14 @@ def test_a_wrong_environment_value_names_the_variable(
         load_settings()
 
     assert f"{variable} ({key}" in str(raised.value)
+
+
+def test_trusted_proxies_are_addresses_and_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "OCPP_CORE_TRUSTED_PROXIES", '["127.0.0.1", " 10.1.2.3/8", "::1", "fd00::/8", "::1/128"]'
+    )
+
+    assert load_settings().trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8", "::1")
 
 
 def test_an_environment_list_that_is_not_json_names_the_section(

@@ -42,11 +42,13 @@ def page(
     values: Mapping[str, Any] | None = None,
     *,
     status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """The page with the flash message (once) and the helpers the admin templates use."""
     shown = request.session.pop(_FLASH, None)
     extra = {"flash": shown, "q": path_part, "query": query_string, "can_edit": _is_admin(request)}
-    return render(request, template, {**extra, **(values or {})}, status_code=status_code)
+    values = {**extra, **(values or {})}
+    return render(request, template, values, status_code=status_code, headers=headers)
 
 
 def _is_admin(request: Request) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -17,8 +18,15 @@ from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
-from ocpp_core.management import account, admin_pages, dashboard, public
-from ocpp_core.management.auth import LoginRequired, to_login
+from ocpp_core.management import (
+    account,
+    admin_pages,
+    dashboard,
+    operators,
+    public,
+    session_sweep,
+)
+from ocpp_core.management.auth import LoginRequired, session_policy, to_login
 from ocpp_core.management.context import ManagementContext
 from ocpp_core.management.csrf import CsrfMiddleware
 from ocpp_core.management.headers import SecurityHeaders
@@ -39,9 +47,14 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
+        sweeper = asyncio.create_task(
+            session_sweep.sweep_forever(context.db, clock), name="operator-session-purge"
+        )
         try:
             yield
         finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
             await context.server.close()
             await context.db.close()
 
@@ -54,6 +67,7 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
     )
     app.state.management = context
     app.include_router(account.router)
+    app.include_router(operators.router)
     app.include_router(dashboard.router)
     admin_pages.install(app)  # charge points, connectors, tags, transactions, payments, log
     public.install(app)  # the anonymous driver pages
@@ -78,12 +92,17 @@ def _build_context(settings: Settings, clock: Clock) -> ManagementContext:
         server=server,
         templates=build_templates(),
         limits=Limits.from_settings(management),
+        sessions=session_policy(management),
         clock=clock,
     )
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    """Outermost last: compression, headers, the session, the language, then the CSRF check."""
+    """Outermost last: compression, headers, the session, the language, then the CSRF check.
+
+    The signed session cookie holds the CSRF token and flash messages, never who
+    is logged in (that is the login cookie, see :mod:`.auth`).
+    """
     management = settings.management
     app.add_middleware(CsrfMiddleware, rejected=_csrf_rejected)
     app.add_middleware(LanguageMiddleware, secure_cookie=management.secure_cookies)

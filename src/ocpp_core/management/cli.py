@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
 import uvicorn
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.cli_support import cli_settings, in_session, run, serve_forever, user_errors
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ConfigError, Settings
 from ocpp_core.domain import users
-from ocpp_core.domain.users import Role, UserError
+from ocpp_core.domain.users import Operator, Role, UserError
 from ocpp_core.logs import configure_logging
 from ocpp_core.management.app import create_management_app
 from ocpp_core.management.run import ListenError, serve_all, uvicorn_config
@@ -40,7 +43,8 @@ def one_process_settings(settings: Settings) -> Settings:
     if not management.session_secret.get_secret_value():
         section["session_secret"] = SecretStr(secrets.token_urlsafe(32))
         click.echo(
-            "no OCPP_CORE_MANAGEMENT__SESSION_SECRET set: logins last until this process stops",
+            "no OCPP_CORE_MANAGEMENT__SESSION_SECRET set: open forms and drivers' cookies "
+            "last until this process stops",
             err=True,
         )
     if "server_api_url" not in management.model_fields_set:
@@ -113,3 +117,73 @@ def user_add(ctx: click.Context, name: str, admin: bool, password: str | None, a
     click.echo(f"added {'administrator' if added.is_admin else 'viewer'} {added.name}")
     if generated:
         click.echo(f"password (shown once): {secret}")
+
+
+@user.command("password")
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    "from_stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+@click.pass_context
+def user_password(ctx: click.Context, name: str, from_stdin: bool) -> None:
+    """Set an operator's password (typed, hidden) and end their sessions."""
+    if from_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    else:
+        secret = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    changed = _change(ctx, name, lambda s, i: users.set_password(s, user_id=i, password=secret))
+    click.echo(f"new password for {changed.name}; their sessions are ended")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice([role.value for role in Role]))
+@click.pass_context
+def user_role(ctx: click.Context, name: str, role: str) -> None:
+    """Make an operator an admin or a viewer (never the last enabled admin a viewer)."""
+    changed = _change(ctx, name, lambda s, i: users.set_role(s, user_id=i, role=Role(role)))
+    click.echo(f"{changed.name} is {'an administrator' if changed.is_admin else 'a viewer'}")
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_context
+def user_disable(ctx: click.Context, name: str) -> None:
+    """Stop an operator from logging in and end their sessions (never the last admin)."""
+    changed = _change(ctx, name, lambda s, i: users.disable(s, user_id=i))
+    click.echo(f"disabled {changed.name}; their sessions are ended")
+
+
+@user.command("enable")
+@click.argument("name")
+@click.pass_context
+def user_enable(ctx: click.Context, name: str) -> None:
+    """Let a disabled operator log in again."""
+    changed = _change(ctx, name, lambda s, i: users.enable(s, user_id=i))
+    click.echo(f"enabled {changed.name}")
+
+
+@user.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
+@click.pass_context
+def user_delete(ctx: click.Context, name: str, yes: bool) -> None:
+    """Delete an operator and their sessions (never the last admin)."""
+    if not yes:
+        click.confirm(f"Delete user {name}? It can't be undone", abort=True)
+    changed = _change(ctx, name, lambda s, i: users.delete(s, user_id=i))
+    click.echo(f"deleted {changed.name}")
+
+
+def _change(
+    ctx: click.Context, name: str, change: Callable[[AsyncSession, int], Awaitable[Operator]]
+) -> Operator:
+    """Apply ``change`` to the user called ``name``; a user error ends the command cleanly."""
+
+    async def work(session: AsyncSession) -> Operator:
+        return await change(session, (await users.find(session, name)).id)
+
+    return run(in_session(cli_settings(ctx), work), UserError)

@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 from ocpp_core.clock import Clock
 from ocpp_core.config import Settings
 from ocpp_core.db.session import Database
+from ocpp_core.domain.operator_sessions import SessionPolicy
 from ocpp_core.management.server_api import ServerApi
 from ocpp_core.management.throttle import Limits
 
@@ -23,6 +24,7 @@ class ManagementContext:
     server: ServerApi
     templates: Jinja2Templates
     limits: Limits
+    sessions: SessionPolicy
     clock: Clock
 
 

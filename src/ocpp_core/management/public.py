@@ -42,6 +42,7 @@ from ocpp_core.management.public_api import UNREACHABLE, ApiAnswer, PaymentsApi
 from ocpp_core.management.public_station import Station, load_station, station_name
 from ocpp_core.management.public_status import SessionView, session_view
 from ocpp_core.management.templating import render
+from ocpp_core.proxies import client_address
 
 router = APIRouter(include_in_schema=False)
 
@@ -168,7 +169,7 @@ async def start(
 ) -> Response:
     """Reserve the connector: to Checkout, or straight to charging when it is free."""
     public = _public(request)
-    wait = public.limiter.hit(_client_address(request))
+    wait = public.limiter.hit(client_address(request))
     if wait is not None:
         headers = {"Retry-After": str(math.ceil(wait))}
         return _page(request, "public/too_many.html", {}, status_code=429, headers=headers)
@@ -463,10 +464,6 @@ def _status_url(reservation_id: str, **extra: str) -> str:
 
 def _valid_id(reservation_id: str) -> bool:
     return 0 < len(reservation_id) <= 36
-
-
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 # --- the cookie that remembers a driver's sessions -------------------------------------------

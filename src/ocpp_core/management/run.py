@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from ocpp_core import proxies
 from ocpp_core.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "lifespan": "on",
         "server_header": False,
         "ws": "none",  # pages and htmx only; no websockets here
+        **proxies.uvicorn_options(settings),
         **overrides,
     }
     return uvicorn.Config(app, **options)

@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from ocpp_core import proxies
 from ocpp_core.config import Settings
 from ocpp_core.ocpp.tls import ClientCertWebSocketProtocol
 
@@ -26,6 +27,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "log_level": settings.log_level,
         "lifespan": "on",
         "server_header": False,
+        **proxies.uvicorn_options(settings),
         **_tls_options(settings),
     }
     options.update(overrides)

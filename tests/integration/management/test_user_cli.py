@@ -1,11 +1,13 @@
-"""``ocpp-core user add``, driven in-process against a real database."""
+"""``ocpp-core user ...``, driven in-process against a real database."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from cli_harness import Env, env_for, query, run
 from ocpp_core.clock import utc_now
+from ocpp_core.db.models import User
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Operator, Role
 
@@ -86,3 +88,96 @@ def test_the_management_command_refuses_a_missing_session_secret(env: Env) -> No
     result = run(["management", "--port", "0"], with_key, exit_code=1)
 
     assert "OCPP_CORE_MANAGEMENT__SESSION_SECRET" in result.output
+
+
+# --- changing operators ----------------------------------------------------------------------
+
+
+def stored(env: Env, name: str) -> User | None:
+    return query(
+        str(env["OCPP_CORE_DATABASE_URL"]),
+        lambda s: s.scalar(select(User).where(User.name == name)),
+    )
+
+
+@pytest.fixture
+def team(env: Env) -> Env:
+    """ada, the administrator, and vic, a viewer."""
+    run(["user", "add", "ada", "--admin", "--password", "ada-says-correct-horse"], env)
+    run(["user", "add", "vic", "--password", "vic-says-battery-staple"], env)
+    return env
+
+
+def test_a_password_is_typed_hidden_and_confirmed(team: Env) -> None:
+    result = run(["user", "password", "vic"], team, stdin="typed-new-secret\ntyped-new-secret\n")
+
+    assert "typed-new-secret" not in result.output
+    assert "new password for vic; their sessions are ended" in result.output
+    assert log_in(team, "vic", "typed-new-secret") is not None
+    assert log_in(team, "vic", "vic-says-battery-staple") is None
+
+
+def test_a_password_may_come_from_standard_input(team: Env) -> None:
+    result = run(["user", "password", "vic", "--password-stdin"], team, stdin="from-a-script\n")
+
+    assert result.output == "new password for vic; their sessions are ended\n"
+    assert log_in(team, "vic", "from-a-script") is not None
+
+
+def test_a_weak_password_is_one_clear_error(team: Env) -> None:
+    args = ["user", "password", "vic", "--password-stdin"]
+
+    result = run(args, team, stdin="short\n", exit_code=1)
+
+    assert result.output == "Error: password must be at least 8 characters\n"
+    assert log_in(team, "vic", "vic-says-battery-staple") is not None
+
+
+def test_disable_and_enable(team: Env) -> None:
+    assert run(["user", "disable", "vic"], team).output == (
+        "disabled vic; their sessions are ended\n"
+    )
+    assert log_in(team, "vic", "vic-says-battery-staple") is None
+
+    assert run(["user", "enable", "vic"], team).output == "enabled vic\n"
+    assert log_in(team, "vic", "vic-says-battery-staple") is not None
+
+
+def test_role(team: Env) -> None:
+    assert run(["user", "role", "vic", "admin"], team).output == "vic is an administrator\n"
+    assert run(["user", "role", "ada", "viewer"], team).output == "ada is a viewer\n"
+
+    result = run(["user", "role", "vic", "owner"], team, exit_code=2)
+    assert "'owner' is not one of 'admin', 'viewer'" in result.output
+
+
+def test_delete_asks_unless_told_yes(team: Env) -> None:
+    kept = run(["user", "delete", "vic"], team, stdin="n\n", exit_code=1)
+    assert "Aborted" in kept.output
+    assert stored(team, "vic") is not None
+
+    assert run(["user", "delete", "vic"], team, stdin="y\n").output.endswith("deleted vic\n")
+    run(["user", "add", "vic", "--password", "vic-says-battery-staple"], team)
+    assert run(["user", "delete", "vic", "--yes"], team).output == "deleted vic\n"
+    assert stored(team, "vic") is None
+
+
+@pytest.mark.parametrize(
+    "args", [["disable", "ada"], ["delete", "ada", "--yes"], ["role", "ada", "viewer"]]
+)
+def test_the_last_admin_stays(team: Env, args: list[str]) -> None:
+    result = run(["user", *args], team, exit_code=1)
+
+    assert result.output == (
+        "Error: ada is the last enabled administrator: make another one first\n"
+    )
+    row = stored(team, "ada")
+    assert row is not None
+    assert (row.role, row.disabled) == ("admin", False)
+
+
+@pytest.mark.parametrize(
+    "args", [["disable", "nobody"], ["role", "nobody", "admin"], ["delete", "nobody", "--yes"]]
+)
+def test_an_unknown_user_is_one_clear_error(team: Env, args: list[str]) -> None:
+    assert run(["user", *args], team, exit_code=1).output == "Error: there is no user 'nobody'\n"

@@ -23,6 +23,7 @@ def test_defaults() -> None:
         server_api_timeout=4.0,
         session_secret=SecretStr(""),
         session_hours=12,
+        session_max_days=7,
         secure_cookies=False,
         login_max_failures=5,
         login_max_failures_per_address=20,
