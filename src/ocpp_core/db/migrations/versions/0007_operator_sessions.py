@@ -1,6 +1,6 @@
 """Operator sessions kept in the database; operators that can be disabled
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-05 04:00:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import ocpp_core.db.types
 
-revision: str = "0008"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
