@@ -97,3 +97,17 @@ async def test_a_body_just_under_the_limit_is_answered_as_usual(
     assert plain.status_code != 413
     assert (status, json.loads(answer)) == (plain.status_code, plain.json())
     assert header(head_bytes, b"connection") is None  # kept alive, as any answer
+
+
+async def test_a_body_of_unknown_fields_is_answered_with_the_first_few_problems(
+    server: RunningServer,
+) -> None:
+    request: dict[str, object] = {"chargePointId": "CP1", "chargeTagId": "T1"}
+    request |= {f"unknown{n}": n for n in range(500)}
+
+    response = await server.api.post(CREATE, json=request)
+
+    assert response.status_code == 400
+    problems = response.json()["error"].split("; ")
+    assert problems[0] == "body.unknown0: Extra inputs are not permitted"
+    assert problems[10:] == ["and 490 more"]
