@@ -117,6 +117,23 @@ class TlsSettings(_Section):
 class HttpSettings(_Section):
     """What an HTTP client may make a listener hold: time and bytes, on every port."""
 
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds to send a whole request head, from connecting or its first byte.",
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds to send a request body after its head."
+    )
+    # Above httpx's 5 s pool expiry, so the management app's own calls to the API never race
+    # the server closing the connection they are about to reuse.
+    keepalive_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_header_size: int = Field(
+        default=32_768, ge=4096, description="Bytes of one request head; more closes with 431."
+    )
     # Sized so that the largest body parses in a few ms on the event loop that serves the
     # chargers. The API's JSON bodies are under 1 KiB; 1 MiB of unknown keys held the loop
     # for over a second, 16 KiB of the worst JSON takes about 3 ms. Forms parse in pure

@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ocpp_core.config import Settings
+from ocpp_core.http_protocol import uvicorn_options
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "lifespan": "on",
         "server_header": False,
         "ws": "none",  # pages and htmx only; no websockets here
+        **uvicorn_options(settings.http),
         **overrides,
     }
     return uvicorn.Config(app, **options)

@@ -9,6 +9,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ocpp_core.config import Settings
+from ocpp_core.http_protocol import uvicorn_options
 from ocpp_core.ocpp.tls import ClientCertWebSocketProtocol
 
 
@@ -26,6 +27,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "log_level": settings.log_level,
         "lifespan": "on",
         "server_header": False,
+        **uvicorn_options(settings.http),  # until the upgrade, a charger is an HTTP client
         **_tls_options(settings),
     }
     options.update(overrides)
