@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -177,3 +178,26 @@ def charger(chargers: ChargerFactory) -> ConnectCharger:
 def charger201(chargers: ChargerFactory) -> ConnectCharger201:
     """Connect OCPP 2.0.1 chargers."""
     return chargers.v201
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def server_errors() -> Iterator[list[logging.LogRecord]]:
+    """ERROR records from uvicorn (which does not propagate) and from ocpp-core."""
+    handler = _Collect()
+    loggers = [logging.getLogger("uvicorn.error"), logging.getLogger("ocpp_core")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)

@@ -115,6 +115,42 @@ class TlsSettings(_Section):
     )
 
 
+class HttpSettings(_Section):
+    """What an HTTP client may make a listener hold: time and bytes, on every port."""
+
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds to send a whole request head, from connecting or its first byte.",
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds to send a request body after its head."
+    )
+    # Above httpx's 5 s pool expiry, so the management app's own calls to the API never race
+    # the server closing the connection they are about to reuse.
+    keepalive_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_header_size: int = Field(
+        default=32_768, ge=4096, description="Bytes of one request head; more closes with 431."
+    )
+    # Sized so that the largest body parses in a few ms on the event loop that serves the
+    # chargers. The API's JSON bodies are under 1 KiB; 1 MiB of unknown keys held the loop
+    # for over a second, 16 KiB of the worst JSON takes about 3 ms. Forms parse in pure
+    # Python: 13 ms for 64 KiB of multipart fields, 5 ms for 16 KiB. A webhook is parsed
+    # only once its signature checks out; until then it is only hashed (under 1 ms a MiB).
+    api_max_body: int = Field(
+        default=16_384, ge=1024, description="Bytes of one /API request body; more is a 413."
+    )
+    webhook_max_body: int = Field(
+        default=262_144, ge=1024, description="Bytes of one Stripe webhook event; more is a 413."
+    )
+    management_max_body: int = Field(
+        default=16_384, ge=1024, description="Bytes of one management form; more is a 413."
+    )
+
+
 class StripeSettings(_Section):
     """Stripe Checkout with manual capture; off unless enabled with a key and return URL."""
 
@@ -302,6 +338,7 @@ class Settings(BaseSettings):
     )
     ocpp: OcppSettings = OcppSettings()
     tls: TlsSettings = TlsSettings()
+    http: HttpSettings = HttpSettings()
     stripe: StripeSettings = StripeSettings()
     payments: PaymentSettings = PaymentSettings()
     management: ManagementSettings = Field(

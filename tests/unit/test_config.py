@@ -8,6 +8,7 @@ from pydantic import BaseModel, SecretStr
 
 from ocpp_core.config import (
     ConfigError,
+    HttpSettings,
     OcppSettings,
     PaymentSettings,
     Settings,
@@ -70,10 +71,10 @@ def test_the_default_database_is_a_sqlite_file_in_the_working_directory() -> Non
 
 
 @pytest.mark.parametrize(
-    "model", [Settings, OcppSettings, TlsSettings, StripeSettings, PaymentSettings]
+    "model", [Settings, OcppSettings, TlsSettings, HttpSettings, StripeSettings, PaymentSettings]
 )
 def test_every_key_is_described(model: type[BaseModel]) -> None:
-    nested = {"ocpp", "tls", "stripe", "payments"}  # sections describe their own keys
+    nested = {"ocpp", "tls", "http", "stripe", "payments"}  # sections describe their own keys
     undescribed = [
         name
         for name, field in model.model_fields.items()

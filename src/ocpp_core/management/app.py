@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ocpp_core.body_limit import BodyLimit
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
 from ocpp_core.db.migrate import upgrade
@@ -98,13 +99,18 @@ def _build_context(settings: Settings, clock: Clock) -> ManagementContext:
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
-    """Outermost last: compression, headers, the session, the language, then the CSRF check.
+    """Outermost last: compression, headers, the session, the language, the body's size, CSRF.
+
+    One body limit for every form, logged in or not: the app takes no uploads (a
+    charge point file is imported with the CLI), so no caller needs a large one.
 
     The signed session cookie holds the CSRF token and flash messages, never who
     is logged in (that is the login cookie, see :mod:`.auth`).
     """
     management = settings.management
     app.add_middleware(CsrfMiddleware, rejected=_csrf_rejected)
+    max_body = settings.http.management_max_body
+    app.add_middleware(BodyLimit, limit_for=lambda _: max_body, too_large=_too_large)
     app.add_middleware(LanguageMiddleware, secure_cookie=management.secure_cookies)
     app.add_middleware(
         SessionMiddleware,
@@ -129,6 +135,10 @@ async def _bad_request(request: Request, _: Exception) -> Response:
     return _error(request, 400, gettext(_MESSAGES[400]))
 
 
+async def _too_large(request: Request, limit: int) -> Response:
+    return _error(request, 413, gettext(_MESSAGES[413]))
+
+
 async def _csrf_rejected(request: Request) -> Response:
     return _error(request, 403, gettext(_CSRF_MESSAGE))
 
@@ -144,6 +154,7 @@ _MESSAGES = {
     400: N_("The request was not understood."),
     404: N_("There is no such page."),
     405: N_("That is not how this page is used."),
+    413: N_("That was more than this page takes. Go back and send less."),
 }
 _CSRF_MESSAGE = N_(
     "The form has expired or was sent from another site. Go back, reload the page and try again."

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocpp_core.security import keys_equal
@@ -23,7 +23,6 @@ SESSION_KEY = "csrf"
 FORM_FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_FORM_BYTES = 1 << 20
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 Rejection = Callable[[Request], Awaitable[Response]]
@@ -63,10 +62,6 @@ class CsrfMiddleware:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        if body is None:
-            response: Response = PlainTextResponse("Request too large\n", status_code=413)
-            await response(scope, receive, send)
-            return
         replay = _replaying(body, receive)
         given = Request(scope).headers.get(HEADER) or await _form_token(scope, body)
         if not matches(scope["session"], given):
@@ -76,19 +71,14 @@ class CsrfMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body, or None beyond :data:`MAX_FORM_BYTES` (operator forms are small)."""
+async def _read_body(receive: Receive) -> bytes:
+    """The whole body; its size is bounded by the app's BodyLimit, outside this middleware."""
     chunks: list[bytes] = []
-    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            return None
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
     return b"".join(chunks)

@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from ocpp_core import proxies
+from ocpp_core import http_protocol, proxies
 from ocpp_core.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "server_header": False,
         "ws": "none",  # pages and htmx only; no websockets here
         **proxies.uvicorn_options(settings),
+        **http_protocol.uvicorn_options(settings.http),
         **overrides,
     }
     return uvicorn.Config(app, **options)

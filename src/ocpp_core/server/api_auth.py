@@ -1,10 +1,13 @@
 """The ``/API`` guard, the runtime dependency and the JSON error shape.
 
-Every route under ``/API`` depends on :func:`require_api_key`, including the
-catch-all at the end, so an unknown path without a key is a 401, not a 404
-that would tell a scanner which paths exist. Every error, a bad parameter
-included, answers ``{"status": ..., "error": ...}`` (a bad parameter is a 400,
-not FastAPI's 422 with its own shape).
+:class:`ApiKeyGate` refuses a request without the key before its body is read:
+FastAPI reads and parses a body before it solves a route's dependencies, so a
+keyless caller could otherwise make the server hold and parse whatever it sent.
+Every route under ``/API`` also depends on :func:`require_api_key`, including
+the catch-all at the end, so an unknown path without a key is a 401, not a 404
+that would tell a scanner which paths exist, and the schema shows the key.
+Every error, a bad parameter included, answers ``{"status": ..., "error": ...}``
+(a bad parameter is a 400, not FastAPI's 422 with its own shape).
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from starlette.datastructures import Headers
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ocpp_core.runtime import Runtime
 from ocpp_core.security import keys_equal
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+API_KEY_HEADER = "X-API-Key"
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+_UNAUTHORIZED = {"status": "Unauthorized", "error": "missing or wrong X-API-Key header"}
 
 
 class ApiError(Exception):
@@ -43,9 +50,38 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 async def require_api_key(
     runtime: RuntimeDep, key: Annotated[str | None, Security(_api_key_header)]
 ) -> None:
-    expected = runtime.settings.api_key.get_secret_value()
-    if key is None or not keys_equal(key, expected):
-        raise ApiError(401, "Unauthorized", error="missing or wrong X-API-Key header")
+    if not key_matches(key, runtime.settings.api_key.get_secret_value()):
+        raise ApiError(401, **_UNAUTHORIZED)
+
+
+def key_matches(given: str | None, expected: str) -> bool:
+    return given is not None and keys_equal(given, expected)
+
+
+class ApiKeyGate:
+    """Answers 401 to an ``/API`` request without the key, before one byte of its body is read.
+
+    ``open_paths`` (the Stripe webhook) carry their own proof instead of the key.
+    """
+
+    def __init__(self, app: ASGIApp, *, api_key: str, open_paths: frozenset[str]) -> None:
+        self.app = app
+        self.api_key = api_key
+        self.open_paths = open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._refuses(scope):
+            # Closed after the answer: the body the caller may still be sending is never read.
+            headers = {"connection": "close"}
+            await JSONResponse(_UNAUTHORIZED, 401, headers)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _refuses(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        if not (path == "/API" or path.startswith("/API/")) or path in self.open_paths:
+            return False
+        return not key_matches(Headers(scope=scope).get(API_KEY_HEADER), self.api_key)
 
 
 def api_router(tag: str) -> APIRouter:
@@ -72,13 +108,22 @@ async def _api_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(error.body, status_code=error.status_code)
 
 
+# A body of unknown fields has one problem per field: describing thousands of them took
+# longer than anything else the request cost, on the loop that serves the chargers.
+_MAX_PROBLEMS = 10
+
+
 async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    problems = "; ".join(
+    found = error.errors()
+    problems = [
         f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-        for problem in error.errors()
-    )
-    return JSONResponse({"status": "InvalidParameter", "error": problems}, status_code=400)
+        for problem in found[:_MAX_PROBLEMS]
+    ]
+    if len(found) > _MAX_PROBLEMS:
+        problems.append(f"and {len(found) - _MAX_PROBLEMS} more")
+    body = {"status": "InvalidParameter", "error": "; ".join(problems)}
+    return JSONResponse(body, status_code=400)
 
 
 def install_error_handler(app: FastAPI) -> None:

@@ -107,5 +107,6 @@ async def _webhook(payments: Payments, request: Request) -> JSONResponse:
 
 
 # Verified by its Stripe-Signature, not by the API key: Stripe can't send one.
-webhook_router.add_api_route("/API/Payments/Webhook", _webhook, methods=["POST"])
-webhook_router.add_api_route("/Payments/Webhook", _webhook, methods=["POST"])
+WEBHOOK_PATHS = frozenset({"/API/Payments/Webhook", "/Payments/Webhook"})
+for _path in sorted(WEBHOOK_PATHS):
+    webhook_router.add_api_route(_path, _webhook, methods=["POST"])

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from ocpp_core.body_limit import BodyLimit
 from ocpp_core.clock import Clock, utc_now
-from ocpp_core.config import ConfigError, OcppSettings, Settings
+from ocpp_core.config import ConfigError, HttpSettings, OcppSettings, Settings
 from ocpp_core.db.lookup import BatchedLookup
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
@@ -36,7 +37,8 @@ from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
 from ocpp_core.server import api_commands, api_payments, api_status, api_transactions
-from ocpp_core.server.api_auth import fallback, install_error_handler
+from ocpp_core.server.api_auth import ApiKeyGate, fallback, install_error_handler
+from ocpp_core.server.api_payments import WEBHOOK_PATHS
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +153,30 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.include_router(api_payments.webhook_router)
     app.include_router(fallback)
     install_error_handler(app)
+    _guard_requests(app, settings)
     return app
+
+
+def _guard_requests(app: FastAPI, settings: Settings) -> None:
+    """The key first, then the body's size; both before a route reads a byte of the body.
+
+    Only HTTP requests pass here: the OCPP websockets are taken before this stack.
+    """
+    app.add_middleware(BodyLimit, limit_for=_body_limit(settings.http), too_large=_too_large)
+    api_key = settings.api_key.get_secret_value()
+    app.add_middleware(ApiKeyGate, api_key=api_key, open_paths=WEBHOOK_PATHS)
+
+
+def _body_limit(http: HttpSettings) -> Callable[[Scope], int]:
+    def limit_for(scope: Scope) -> int:
+        return http.webhook_max_body if scope["path"] in WEBHOOK_PATHS else http.api_max_body
+
+    return limit_for
+
+
+async def _too_large(request: Request, limit: int) -> Response:
+    error = f"request body over {limit} bytes"
+    return JSONResponse({"status": "PayloadTooLarge", "error": error}, status_code=413)
 
 
 async def _not_a_websocket() -> Response:

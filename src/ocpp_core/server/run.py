@@ -8,7 +8,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from ocpp_core import proxies
+from ocpp_core import http_protocol, proxies
 from ocpp_core.config import Settings
 from ocpp_core.ocpp.tls import ClientCertWebSocketProtocol
 
@@ -28,6 +28,8 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "lifespan": "on",
         "server_header": False,
         **proxies.uvicorn_options(settings),
+        # Until the upgrade, a charger is an HTTP client like any other.
+        **http_protocol.uvicorn_options(settings.http),
         **_tls_options(settings),
     }
     options.update(overrides)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import httpx
 import pytest
@@ -87,35 +87,14 @@ async def test_the_preference_order_comes_from_the_settings(server: RunningServe
     assert (await refused(url, subprotocols=[Subprotocol("ocpp2.1")])).status_code == 400
 
 
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def uvicorn_errors() -> Iterator[list[logging.LogRecord]]:
-    """ERROR records of uvicorn's own logger (which does not propagate to the root)."""
-    logger = logging.getLogger("uvicorn.error")
-    handler = Collect()
-    logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-
-
 async def test_refusals_are_not_logged_as_server_errors(
-    server: RunningServer, uvicorn_errors: list[logging.LogRecord]
+    server: RunningServer, server_errors: list[logging.LogRecord]
 ) -> None:
     await add_charge_point(server.runtime.db, "CP1", password=PASSWORD)
     assert (await refused(f"{server.ws_url}/CP1", subprotocols=None)).status_code == 400
     assert (await refused(f"{server.ws_url}/NOBODY")).status_code == 412
     assert (await refused(f"{server.ws_url}/CP1")).status_code == 401
-    assert [record.getMessage() for record in uvicorn_errors] == []
+    assert [record.getMessage() for record in server_errors] == []
 
 
 async def test_an_unknown_charger_is_a_412(server: RunningServer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -27,29 +27,6 @@ def ocpp_settings() -> OcppSettings:
     return OcppSettings(
         command_timeout=3, keepalive_interval=KEEPALIVE, keepalive_timeout=KEEPALIVE
     )
-
-
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def server_errors() -> Iterator[list[logging.LogRecord]]:
-    """ERROR records from uvicorn (which does not propagate) and from ocpp-core."""
-    handler = Collect()
-    loggers = [logging.getLogger("uvicorn.error"), logging.getLogger("ocpp_core")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from integration.payments.payflow import (
     stop_charging,
     stored_event_ids,
 )
+from rawhttp import raw_connection, request_head
 from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim, eventually
 
@@ -365,6 +366,39 @@ async def test_signed_payloads_that_are_not_events_get_400(
             answer = await post_webhook(server, payload, signature(payload), path)
             assert answer.status_code == 400, (payload, path, answer.text)
     assert await stored_event_ids(server) == {}
+
+
+def padded_event(size: int) -> bytes:
+    """A signed-able event of a type we ignore, exactly ``size`` bytes long."""
+    payload = event_payload("customer.created", {"id": "cus_1", "note": ""})
+    return payload.replace(b'"note": ""', b'"note": "' + b"x" * (size - len(payload)) + b'"')
+
+
+async def test_an_event_over_the_size_limit_gets_413_before_it_is_read(
+    server: RunningServer, stripe_sim: StripeSim
+) -> None:
+    limit = server.runtime.settings.http.webhook_max_body
+    for path in WEBHOOK_PATHS:
+        too_big = padded_event(limit + 1)
+        head = request_head(
+            "POST",
+            path,
+            Content_Type="application/json",
+            Content_Length=str(len(too_big)),
+            Stripe_Signature=signature(too_big),
+        )
+        async with raw_connection(server.port) as connection:
+            await connection.send(head + too_big[:1000])
+
+            status_code, answer = await connection.json_response()
+
+            assert (status_code, answer["status"]) == (413, "PayloadTooLarge"), path
+            assert await connection.closed_by_server()
+    assert await stored_event_ids(server) == {}
+
+    fits = padded_event(limit)
+    answer = await post_webhook(server, fits, signature(fits))
+    assert (answer.status_code, answer.json()) == (200, {"status": "Processed"})
 
 
 async def test_a_correctly_signed_but_stale_event_is_refused_as_a_replay(
