@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import events, transactions
-from ocpp_core.domain.pricing import Tariff, amount_to_capture, settle
+from ocpp_core.domain.pricing import settle
 from ocpp_core.ocpp.errors import CommandError
 from ocpp_core.payments import money, reservations, starting
+from ocpp_core.payments.billing import capture_amount, tariff_of, usage_seconds
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.states import Status, move, status_of
 
@@ -161,29 +162,6 @@ def available_since(connector: Connector | None, not_before: datetime | None) ->
     return connector.status_at
 
 
-def tariff_of(row: PaymentReservation) -> Tariff:
-    return Tariff(
-        price_kwh_millicents=row.price_kwh_millicents,
-        session_fee_cents=row.session_fee_cents,
-        usage_fee_minute_millicents=row.usage_fee_minute_millicents,
-        usage_grace_minutes=row.usage_grace_minutes,
-        usage_max_minutes=row.usage_max_minutes,
-        usage_after_charging=row.usage_after_charging,
-        max_energy_wh=row.max_energy_wh,
-        currency=row.currency,
-        free=row.free,
-    )
-
-
-def usage_seconds(row: PaymentReservation, end: datetime) -> int:
-    """Occupancy from the start, or idle time after charging, up to when the car left."""
-    if not row.usage_after_charging:
-        start = row.charging_started_at or end
-        return max(0, int(((row.stopped_at or end) - start).total_seconds()))
-    running = 0 if row.idle_since is None else int((end - row.idle_since).total_seconds())
-    return row.idle_seconds + max(0, running)
-
-
 def settle_now(
     ctx: PaymentContext, row: PaymentReservation, tx: Transaction | None, at: datetime
 ) -> None:
@@ -200,14 +178,7 @@ def settle_now(
     row.energy_cents = bill.energy_cents
     row.usage_minutes = bill.usage_minutes
     row.usage_cents = bill.usage_cents
-    amount = 0
-    if not row.free:
-        amount = amount_to_capture(
-            bill,
-            authorized_cents=row.authorized_cents or 0,
-            min_energy_wh=ctx.settings.min_session_energy_wh,
-            min_charge_cents=ctx.settings.min_charge_cents,
-        )
+    amount = capture_amount(row, bill, ctx.settings)
     row.amount_due_cents = amount
     move(row, Status.COMPLETED)
     row.updated_at = now

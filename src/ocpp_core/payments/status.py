@@ -8,8 +8,8 @@ from typing import Any
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain.pricing import settle
 from ocpp_core.payments import reservations
+from ocpp_core.payments.billing import tariff_of, usage_seconds
 from ocpp_core.payments.context import PaymentContext
-from ocpp_core.payments.lifecycle import tariff_of, usage_seconds
 from ocpp_core.payments.states import Money, Status, status_of
 
 _ERROR = frozenset(

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, select
 from ocpp_core.db.locks import exclusive
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
-from ocpp_core.payments import lifecycle, money, reservations, starting
+from ocpp_core.payments import billing, lifecycle, money, reservations, starting
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.states import MONEY_PENDING, START_PENDING, Status, move, status_of
 
@@ -173,7 +173,7 @@ async def _finish(ctx: PaymentContext, reservation_id: str) -> None:
 def _idle_fee_capped(row: PaymentReservation, now: datetime) -> bool:
     """Past grace + cap the fee no longer grows, so waiting for the unplug gains nothing."""
     billable = (row.usage_grace_minutes + row.usage_max_minutes) * 60
-    return lifecycle.usage_seconds(row, now) >= billable
+    return billing.usage_seconds(row, now) >= billable
 
 
 async def retry_money(ctx: PaymentContext) -> None:
