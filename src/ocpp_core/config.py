@@ -230,6 +230,14 @@ class PaymentSettings(_Section):
     max_attempts: int = Field(
         default=8, ge=1, le=50, description="Capture/release attempts before review is required."
     )
+    # Stripe cancels an uncaptured card authorization after 7 days; releasing well
+    # before that keeps the decision ours, with a day's margin for sweeps and retries.
+    review_release_after_hours: int = Field(
+        default=96,
+        ge=1,
+        le=144,
+        description="A meter review nobody decided is released this long after the hold.",
+    )
 
 
 class ManagementSettings(_Section):

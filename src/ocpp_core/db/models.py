@@ -317,6 +317,11 @@ class PaymentReservation(Base):
     money_last_error: Mapped[str | None] = mapped_column(String(500))
     failure_code: Mapped[str | None] = mapped_column(String(50))
     failure_message: Mapped[str | None] = mapped_column(String(500))
+    # An operator's (or the auto-release's) decision on a reservation under review.
+    review_decision: Mapped[str | None] = mapped_column(String(20))
+    review_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    review_decided_by: Mapped[str | None] = mapped_column(String(100))
+    review_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class StripeWebhookEvent(Base):

@@ -58,6 +58,40 @@ async def cancel_reservation(context: ManagementContext, reservation_id: str) ->
     return _outcome(gettext("Cancel"), answer)
 
 
+# The server's answers to a review decision: whether it was taken, and what to say.
+_REVIEWED = {
+    "Captured": (True, N_("Captured; the rest of the card hold is released.")),
+    "Released": (True, N_("The card hold is released; nothing is charged.")),
+    "AlreadyDecided": (False, N_("Someone else decided this payment first; nothing changed.")),
+    "NotUnderReview": (False, N_("This payment is not waiting for a decision; nothing changed.")),
+    "AmountAboveHold": (False, N_("More than the card hold: at most the hold can be captured.")),
+    "AmountNotPositive": (False, N_("An amount above zero; to charge nothing, release the hold.")),
+    "NotFound": (False, N_("There is no such payment.")),
+}
+
+
+async def decide_review(
+    context: ManagementContext,
+    reservation_id: str,
+    action: str,
+    amount_cents: int | None,
+    decided_by: str,
+) -> Outcome:
+    """Capture ``amount_cents`` or release, as ``decided_by``; the server takes it once."""
+    body: dict[str, Any] = {"reservationId": reservation_id, "action": action}
+    body |= {"decidedBy": decided_by, "amountCents": amount_cents}
+    answer = await _call(context, "POST", "/API/Payments/Review", timeout=START_TIMEOUT, json=body)
+    if isinstance(answer, str):
+        return Outcome(False, "Unreachable", answer)
+    status = str(answer.get("status"))
+    known = _REVIEWED.get(status)
+    if known is not None:
+        return Outcome(known[0], status, gettext(known[1]))
+    # Taken, but Stripe has not confirmed it: retried by the sweeps, or back for review.
+    error = answer.get("error") or status
+    return Outcome(False, status, gettext("Stripe did not confirm it: %(error)s.", error=error))
+
+
 async def _call(
     context: ManagementContext, method: str, path: str, *, timeout: float, **kwargs: Any
 ) -> dict[str, Any] | str:

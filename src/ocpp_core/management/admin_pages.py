@@ -12,6 +12,7 @@ from ocpp_core.management import (
     payments_admin,
     report_charts,
     reports,
+    reviews,
     tags,
     transactions,
 )
@@ -25,6 +26,7 @@ ROUTERS = (
     reports.router,
     report_charts.router,
     payments_admin.router,
+    reviews.router,
     messagelog.router,
 )
 

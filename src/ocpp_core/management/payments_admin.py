@@ -21,6 +21,7 @@ from ocpp_core.management.context import ContextDep
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import Pager, station_ids
 from ocpp_core.management.numbers import money
+from ocpp_core.management.reviews import decision_of
 from ocpp_core.payments.states import CANCELABLE, Money, Status
 
 router = APIRouter(include_in_schema=False)
@@ -56,6 +57,15 @@ class ReservationView:
         if row.free or row.money_state not in (Money.CAPTURED, Money.RELEASED):
             return NONE
         return self._money((row.authorized_cents or 0) - (row.captured_cents or 0))
+
+    @property
+    def decision(self) -> str | None:
+        return decision_of(self.row)
+
+    @property
+    def reviewable(self) -> bool:
+        """Waiting for a decision, or decided: the review page shows which."""
+        return self.row.money_state == Money.REVIEW_REQUIRED or self.row.review_decision is not None
 
     @property
     def cancelable(self) -> bool:

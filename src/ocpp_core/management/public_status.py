@@ -19,7 +19,7 @@ UNPAID = "PendingPayment"
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    energy_kwh: str
+    energy_kwh: str | None  # None: the meter reading could not be believed
     duration: str | None
     energy_cost: str | None
     usage_minutes: int
@@ -30,6 +30,12 @@ class Receipt:
     captured_cents: int | None
     released: str | None
     settled: bool  # the money has moved (captured and/or released)
+    meter_review: bool  # the amount is (or was) set by a person, the meter being implausible
+
+    @property
+    def checking(self) -> bool:
+        """The amount is still being decided: nothing to show but the hold."""
+        return self.meter_review and not self.settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +112,9 @@ def _receipt(value: object, currency: str, *, free: bool) -> Receipt | None:
         return None
     captured = _int(value.get("capturedCents"))
     state = _str(value.get("moneyState"))
+    energy = _int(value.get("energyWh"))
     return Receipt(
-        energy_kwh=thousandths(_int(value.get("energyWh")) or 0, 2),
+        energy_kwh=None if energy is None else thousandths(energy, 2),
         duration=duration(_int(value.get("durationSeconds"))),
         energy_cost=None if free else _money(value.get("energyCents"), currency, zero=True),
         usage_minutes=_int(value.get("usageMinutes")) or 0,
@@ -118,6 +125,7 @@ def _receipt(value: object, currency: str, *, free: bool) -> Receipt | None:
         captured_cents=captured,
         released=None if free else _money(value.get("releasedCents"), currency, zero=True),
         settled=free or state in ("Captured", "Released"),
+        meter_review=value.get("meterReview") is True,
     )
 
 

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import events, transactions
-from ocpp_core.domain.pricing import Tariff, amount_to_capture, settle
+from ocpp_core.domain.pricing import settle
 from ocpp_core.ocpp.errors import CommandError
-from ocpp_core.payments import money, reservations, starting
+from ocpp_core.payments import money, reservations, review, starting
+from ocpp_core.payments.billing import capture_amount, tariff_of, usage_seconds
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.states import Status, move, status_of
 
@@ -161,57 +162,45 @@ def available_since(connector: Connector | None, not_before: datetime | None) ->
     return connector.status_at
 
 
-def tariff_of(row: PaymentReservation) -> Tariff:
-    return Tariff(
-        price_kwh_millicents=row.price_kwh_millicents,
-        session_fee_cents=row.session_fee_cents,
-        usage_fee_minute_millicents=row.usage_fee_minute_millicents,
-        usage_grace_minutes=row.usage_grace_minutes,
-        usage_max_minutes=row.usage_max_minutes,
-        usage_after_charging=row.usage_after_charging,
-        max_energy_wh=row.max_energy_wh,
-        currency=row.currency,
-        free=row.free,
-    )
-
-
-def usage_seconds(row: PaymentReservation, end: datetime) -> int:
-    """Occupancy from the start, or idle time after charging, up to when the car left."""
-    if not row.usage_after_charging:
-        start = row.charging_started_at or end
-        return max(0, int(((row.stopped_at or end) - start).total_seconds()))
-    running = 0 if row.idle_since is None else int((end - row.idle_since).total_seconds())
-    return row.idle_seconds + max(0, running)
-
-
 def settle_now(
     ctx: PaymentContext, row: PaymentReservation, tx: Transaction | None, at: datetime
 ) -> None:
-    """Decide what the session costs and arm the capture (or the release)."""
+    """Decide what the session costs and arm the capture (or the release).
+
+    Energy under review is never billed blindly, nor given away: the hold is
+    kept for an operator to decide (see :mod:`ocpp_core.payments.decisions`).
+    """
     now = ctx.now()
     end = row.disconnected_at or at
     energy = tx.energy_wh if tx is not None else None
-    if energy is None:
-        logger.error("reservation %s: energy under review, nothing is charged", row.id)
-        row.failure_code = "MeterReview"
-        row.failure_message = (tx.review_reason if tx else None) or "no transaction"
     bill = settle(tariff_of(row), energy_wh=energy or 0, usage_seconds=usage_seconds(row, end))
-    row.energy_wh = bill.energy_wh
-    row.energy_cents = bill.energy_cents
     row.usage_minutes = bill.usage_minutes
     row.usage_cents = bill.usage_cents
-    amount = 0
-    if not row.free:
-        amount = amount_to_capture(
-            bill,
-            authorized_cents=row.authorized_cents or 0,
-            min_energy_wh=ctx.settings.min_session_energy_wh,
-            min_charge_cents=ctx.settings.min_charge_cents,
-        )
-    row.amount_due_cents = amount
     move(row, Status.COMPLETED)
     row.updated_at = now
+    if energy is None:
+        _under_review(row, tx, now)
+        return
+    row.energy_wh = bill.energy_wh
+    row.energy_cents = bill.energy_cents
+    amount = capture_amount(row, bill, ctx.settings)
+    row.amount_due_cents = amount
     if amount > 0:
         money.arm_capture(row, amount, now)
     else:
         money.arm_release(row, now)
+
+
+def _under_review(row: PaymentReservation, tx: Transaction | None, now: datetime) -> None:
+    row.failure_code = review.METER_REVIEW
+    row.failure_message = ((tx.review_reason if tx else None) or "no transaction")[:500]
+    if row.free or not row.authorized_cents:
+        row.amount_due_cents = 0
+        money.arm_release(row, now)  # nothing to decide: no card is held for this session
+        return
+    logger.warning(
+        "reservation %s: energy under review (%s); the hold is kept for an operator's decision",
+        row.id,
+        row.failure_message,
+    )
+    money.keep_for_review(row, now)

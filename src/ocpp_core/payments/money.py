@@ -40,6 +40,14 @@ def arm_capture(row: PaymentReservation, amount_cents: int, now: datetime) -> No
     _arm(row, Money.CAPTURE_PENDING, now)
 
 
+def keep_for_review(row: PaymentReservation, now: datetime) -> None:
+    """Leave the hold as it is until someone decides: nothing is captured or released."""
+    row.money_state = Money.REVIEW_REQUIRED.value
+    row.money_next_at = None
+    row.amount_due_cents = None
+    row.updated_at = now
+
+
 def _arm(row: PaymentReservation, state: Money, now: datetime) -> None:
     if row.money_state in (Money.CAPTURED, Money.RELEASED):
         return

@@ -8,8 +8,9 @@ from typing import Any
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain.pricing import settle
 from ocpp_core.payments import reservations
+from ocpp_core.payments.billing import tariff_of, usage_seconds
 from ocpp_core.payments.context import PaymentContext
-from ocpp_core.payments.lifecycle import tariff_of, usage_seconds
+from ocpp_core.payments.review import METER_REVIEW
 from ocpp_core.payments.states import Money, Status, status_of
 
 _ERROR = frozenset(
@@ -48,6 +49,8 @@ def _describe(
     energy = _session_energy(row, connector, tx)
     end = row.disconnected_at or now
     so_far = settle(tariff_of(row), energy_wh=energy or 0, usage_seconds=usage_seconds(row, end))
+    # Energy under review has no price until an operator decides one.
+    unpriced = row.free or (status_of(row) is Status.COMPLETED and energy is None)
     return {
         "reservationId": row.id,
         "status": row.status,
@@ -68,7 +71,7 @@ def _describe(
         "disconnectedAt": row.disconnected_at,
         "live": _live(connector),
         "energyWh": energy,
-        "costSoFarCents": None if row.free else so_far.total_cents,
+        "costSoFarCents": None if unpriced else so_far.total_cents,
         "money": _money(row),
         "receipt": _receipt(row),
         "failureCode": row.failure_code,
@@ -79,8 +82,8 @@ def _describe(
 def _session_energy(
     row: PaymentReservation, connector: Connector | None, tx: Transaction | None
 ) -> int | None:
-    if row.energy_wh is not None:
-        return row.energy_wh
+    if row.energy_wh is not None or status_of(row) is Status.COMPLETED:
+        return row.energy_wh  # None when settled under review: the registers are not believed
     if tx is None:
         return None
     latest = tx.meter_stop_wh if tx.meter_stop_wh is not None else tx.last_meter_wh
@@ -138,6 +141,8 @@ def _receipt(row: PaymentReservation) -> dict[str, Any] | None:
         "capturedCents": money["capturedCents"],
         "releasedCents": money["releasedCents"],
         "moneyState": money["state"],
+        # The energy could not be believed: an operator sets the amount (at most the hold).
+        "meterReview": row.failure_code == METER_REVIEW,
         "durationSeconds": _duration(row),
     }
 

@@ -10,12 +10,12 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 
 from ocpp_core.db.locks import exclusive
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
-from ocpp_core.payments import lifecycle, money, reservations, starting
+from ocpp_core.payments import billing, decisions, lifecycle, money, reservations, starting
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.states import MONEY_PENDING, START_PENDING, Status, move, status_of
 
@@ -41,6 +41,7 @@ async def sweep_once(ctx: PaymentContext) -> None:
     await recover_unplugged(ctx)
     await finish_waiting(ctx)
     await retry_money(ctx)
+    await release_undecided_reviews(ctx)
 
 
 async def _ids(ctx: PaymentContext, *conditions: ColumnElement[bool]) -> Sequence[str]:
@@ -173,7 +174,7 @@ async def _finish(ctx: PaymentContext, reservation_id: str) -> None:
 def _idle_fee_capped(row: PaymentReservation, now: datetime) -> bool:
     """Past grace + cap the fee no longer grows, so waiting for the unplug gains nothing."""
     billable = (row.usage_grace_minutes + row.usage_max_minutes) * 60
-    return lifecycle.usage_seconds(row, now) >= billable
+    return billing.usage_seconds(row, now) >= billable
 
 
 async def retry_money(ctx: PaymentContext) -> None:
@@ -183,3 +184,14 @@ async def retry_money(ctx: PaymentContext) -> None:
         PaymentReservation.money_next_at <= ctx.now(),
     ):
         await money.perform(ctx, reservation_id)
+
+
+async def release_undecided_reviews(ctx: PaymentContext) -> None:
+    """Meter reviews nobody decided, released well before Stripe drops the authorization.
+
+    Counted from the authorization, Stripe's clock, not from when the review began.
+    """
+    cutoff = ctx.now() - timedelta(hours=ctx.settings.review_release_after_hours)
+    held_since = func.coalesce(PaymentReservation.authorized_at, PaymentReservation.created_at)
+    for reservation_id in await _ids(ctx, *decisions.UNDECIDED_METER_REVIEW, held_since <= cutoff):
+        await decisions.auto_release(ctx, reservation_id)

@@ -124,7 +124,12 @@ async def _release_late_payment(ctx: PaymentContext, reservation_id: str, intent
 
 
 def _owes(row: PaymentReservation) -> bool:
-    return row.captured_cents is not None or (row.amount_due_cents or 0) > 0
+    """Money is, or may be, taken from this hold: a capture, one due, or one under review."""
+    return (
+        row.captured_cents is not None
+        or (row.amount_due_cents or 0) > 0
+        or row.money_state == Money.REVIEW_REQUIRED
+    )
 
 
 async def _expired(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ocpp_core.payments import flows, status, webhooks
+from ocpp_core.domain.pricing import MAX_HOLD_CENTS
+from ocpp_core.payments import decisions, flows, status, webhooks
 from ocpp_core.payments.context import PaymentContext
+from ocpp_core.payments.review import Decision
 from ocpp_core.server.api_auth import ApiError, api_router
 
 router = api_router("payments")
@@ -46,6 +48,13 @@ class ConfirmBody(_Body):
 class ReservationBody(_Body):
     reservation_id: str = Field(alias="reservationId", min_length=1, max_length=36)
     reason: str | None = Field(default=None, max_length=200)
+
+
+class ReviewBody(_Body):
+    reservation_id: str = Field(alias="reservationId", min_length=1, max_length=36)
+    action: Literal["capture", "release"]
+    amount_cents: int | None = Field(default=None, alias="amountCents", le=MAX_HOLD_CENTS)
+    decided_by: str = Field(alias="decidedBy", min_length=1, max_length=100)
 
 
 def _answer(answer: flows.Answer) -> JSONResponse:
@@ -87,6 +96,18 @@ async def stop(payments: Payments, body: ReservationBody) -> JSONResponse:
 async def resume(payments: Payments, body: ReservationBody) -> JSONResponse:
     """Where a driver who comes back should go: the open checkout, or the status page."""
     return _answer(await flows.resume(payments, body.reservation_id))
+
+
+@router.post("/Payments/Review")
+async def review(payments: Payments, body: ReviewBody) -> JSONResponse:
+    """Decide a reservation under review: capture an amount up to the hold, or release it."""
+    request = decisions.Request(
+        body.reservation_id,
+        Decision.CAPTURE if body.action == "capture" else Decision.RELEASE,
+        body.amount_cents if body.action == "capture" else None,
+        body.decided_by,
+    )
+    return _answer(await decisions.decide(payments, request))
 
 
 @router.get("/Payments/Status")
