@@ -74,7 +74,7 @@ def _build_context(settings: Settings, clock: Clock) -> ManagementContext:
     )
     return ManagementContext(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, limits=settings.database),
         server=server,
         templates=build_templates(),
         limits=Limits.from_settings(management),

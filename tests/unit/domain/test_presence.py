@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from builders import NOW
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
 from ocpp_core.domain import chargepoints
@@ -100,7 +101,7 @@ async def test_what_the_database_refuses_waits_for_the_next_flush(db: Database) 
     await db.close()
     broken = Database("postgresql://nobody@127.0.0.1:9/none")
     presence._db = broken  # the same presence, its database gone
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(DatabaseUnavailable):
         await presence.flush()
     await broken.close()
     presence._db = db
