@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
 from ocpp_core.management import account, admin_pages, dashboard, public
@@ -61,6 +62,7 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
     app.add_exception_handler(LoginRequired, to_login)
     app.add_exception_handler(HTTPException, _error_page)
     app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     _add_middleware(app, settings)
     return app
 
@@ -110,6 +112,11 @@ async def _bad_request(request: Request, _: Exception) -> Response:
     return _error(request, 400, gettext(_MESSAGES[400]))
 
 
+async def _database_unavailable(request: Request, _: Exception) -> Response:
+    # The database's health logs the outage, once; no traceback per page.
+    return _error(request, 503, gettext(_DATABASE_MESSAGE))
+
+
 async def _csrf_rejected(request: Request) -> Response:
     return _error(request, 403, gettext(_CSRF_MESSAGE))
 
@@ -126,6 +133,7 @@ _MESSAGES = {
     404: N_("There is no such page."),
     405: N_("That is not how this page is used."),
 }
+_DATABASE_MESSAGE = N_("The database can't be reached at the moment. Please try again in a minute.")
 _CSRF_MESSAGE = N_(
     "The form has expired or was sent from another site. Go back, reload the page and try again."
 )
