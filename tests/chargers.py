@@ -1,4 +1,5 @@
-"""Chargers for the tests: the ``ocpp`` library's own ChargePoint over a real websocket.
+"""Chargers for the tests: the ``ocpp`` library's own ChargePoint over a real websocket,
+and a raw one that sends any frame by hand.
 
 Every frame the server sends is checked against the OCA schema with the
 library's ``jsonschema`` validators (not the server's compiled ones), and every
@@ -13,6 +14,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
+from itertools import count
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -134,6 +136,61 @@ def _timestamps(node: Any) -> list[str]:
     if isinstance(node, str) and _TIMESTAMP.match(node) and not node.endswith("Z"):
         return [node]
     return []
+
+
+class RawCharger:
+    """A charger that speaks OCPP-J by hand; one CALL in flight at a time."""
+
+    def __init__(
+        self, websocket: ClientConnection, version: str = "1.6", *, answer_timeout: float = 10
+    ) -> None:
+        self.connection = SchemaCheckedConnection(websocket, version)
+        self.answer_timeout = answer_timeout
+        self._ids = count(1)
+
+    @property
+    def websocket(self) -> ClientConnection:
+        return self.connection.websocket
+
+    async def exchange(self, message: str | bytes) -> list[Any]:
+        """Send anything, return the server's next frame."""
+        await self.websocket.send(message)
+        return await self._next_frame()
+
+    async def call(self, action: str, payload: dict[str, Any]) -> list[Any]:
+        """A CALL; the whole answer frame, a CALLRESULT's payload checked against the schema."""
+        unique_id = f"m{next(self._ids)}"
+        await self.connection.send(json.dumps([MessageType.Call, unique_id, action, payload]))
+        frame = await self._next_frame()
+        assert frame[1] == unique_id, frame
+        assert self.connection.problems == []
+        return frame
+
+    async def result(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        frame = await self.call(action, payload)
+        assert frame[0] == MessageType.CallResult, frame
+        answer: dict[str, Any] = frame[2]
+        return answer
+
+    async def error_code(self, action: str, payload: dict[str, Any]) -> str:
+        frame = await self.call(action, payload)
+        assert frame[0] == MessageType.CallError, frame
+        assert len(frame) == 5
+        assert isinstance(frame[3], str)
+        assert frame[4] == {}
+        code: str = frame[2]
+        return code
+
+    async def still_up(self) -> None:
+        """The connection survived: a Heartbeat gets its CALLRESULT."""
+        answer = await self.result("Heartbeat", {})
+        assert answer["currentTime"].endswith("Z")
+
+    async def _next_frame(self) -> list[Any]:
+        async with asyncio.timeout(self.answer_timeout):
+            frame = json.loads(await self.connection.recv())
+        assert isinstance(frame, list)
+        return frame
 
 
 class _Recorder:

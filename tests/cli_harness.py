@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from click.testing import CliRunner, Result
@@ -49,3 +50,16 @@ def query(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
             await db.close()
 
     return asyncio.run(go())
+
+
+def provision(
+    database_url: str, folder: Path, charge_point_ids: Sequence[str], tags: Sequence[str]
+) -> None:
+    """Migrate, then add the chargers (from a CSV file) and tags as an operator would."""
+    env = env_for(database_url)
+    run(["db", "upgrade"], env)
+    table = folder / "chargers.csv"
+    table.write_text("".join(f"{line}\n" for line in ["id", *charge_point_ids]))
+    run(["chargepoint", "import", str(table)], env)
+    for tag in tags:
+        run(["tag", "add", tag], env)

@@ -3,7 +3,9 @@
 The database is SQLite in a temporary folder, or PostgreSQL when
 ``OCPP_CORE_TEST_DATABASE_URL`` names one: then every test gets its own
 database cloned from a template migrated once per run. An unreachable
-PostgreSQL fails the run; it is never skipped.
+PostgreSQL fails the run; it is never skipped. Tests marked ``postgresql``
+(a database server that goes away, which a SQLite file can't) are skipped
+only when the suite runs on SQLite.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from faults import DatabaseProxy, database_proxy
 from ocpp_core.config import OcppSettings, Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
@@ -40,6 +43,15 @@ from servers import (
 
 PG_URL_VAR = "OCPP_CORE_TEST_DATABASE_URL"
 _counter = itertools.count()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.environ.get(PG_URL_VAR):
+        return
+    not_here = pytest.mark.skip(reason=f"PostgreSQL only; the suite runs on SQLite ({PG_URL_VAR})")
+    for item in items:
+        if item.get_closest_marker("postgresql") is not None:
+            item.add_marker(not_here)
 
 
 def _pg_admin_dsn(url: str) -> str:
@@ -106,6 +118,13 @@ async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
     """A database without any schema, for tests of the migrations themselves."""
     async with _new_database(tmp_path, None) as url:
         yield url
+
+
+@pytest.fixture
+async def db_proxy(database_url: str) -> AsyncIterator[DatabaseProxy]:
+    """A relay to the test's PostgreSQL database that the test can cut (see ``faults``)."""
+    async with database_proxy(database_url) as proxy:
+        yield proxy
 
 
 @pytest.fixture

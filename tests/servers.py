@@ -1,24 +1,32 @@
 """Real servers on loopback sockets, and real chargers connected to them.
 
 Sockets are bound before the apps that must know their own URLs are built.
+``ocpp_core_server`` runs the real ``ocpp-core server`` command in a process of
+its own instead, for tests that kill it or cut it off from its database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
-from chargers import SchemaCheckedConnection, TestCharger, TestCharger201
+from chargers import RawCharger, SchemaCheckedConnection, TestCharger, TestCharger201
+from cli_harness import env_for
 from ocpp_core.runtime import Runtime
 
 
@@ -27,6 +35,14 @@ def listening_socket() -> tuple[socket.socket, str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def free_port() -> int:
+    """A port nobody listens on now, for a server that binds it itself."""
+    sock, _ = listening_socket()
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
 
 
 @asynccontextmanager
@@ -126,3 +142,93 @@ class ChargerFactory:
 
 ConnectCharger = Callable[..., Awaitable[TestCharger]]
 ConnectCharger201 = Callable[..., Awaitable[TestCharger201]]
+
+
+# -- ``ocpp-core server`` in a process of its own -------------------------------------------
+
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    process: asyncio.subprocess.Process
+    port: int
+    log: Path
+
+    def ws_url(self, charge_point_id: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/OCPP/{charge_point_id}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def server_env(database_url: str, settings: dict[str, str]) -> dict[str, str]:
+    """How an operator would run it, every incoming message kept in the message log."""
+    ours = {
+        **env_for(database_url),
+        "OCPP_CORE_API_KEY": API_KEY,
+        "OCPP_CORE_LOG_LEVEL": "warning",
+        "OCPP_CORE_OCPP__MESSAGE_LOG_LEVEL": "2",
+        **settings,
+    }
+    merged = {**os.environ, **ours}
+    return {name: value for name, value in merged.items() if value is not None}
+
+
+@asynccontextmanager
+async def ocpp_core_server(
+    database_url: str, log: Path, **settings: str
+) -> AsyncIterator[ServerProcess]:
+    """``ocpp-core server``, which the test may SIGKILL at any time; ``settings``: more env.
+
+    Its output goes to a file: a pipe nobody reads would stall it once full.
+    """
+    port = free_port()  # the server binds it again; `ocpp-core server` can't take a socket
+    with log.open("ab") as output:
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "ocpp-core"),
+            "server",
+            f"--port={port}",
+            env=server_env(database_url, settings),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        await until_listening(port, process, log)
+        yield ServerProcess(process, port, log)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def until_listening(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
+    """Uvicorn binds only after the app's start-up (migrations included) is done."""
+    async with asyncio.timeout(START_TIMEOUT):
+        while True:
+            if process.returncode is not None:
+                raise AssertionError(f"the server exited with {process.returncode}; see {log}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
+@asynccontextmanager
+async def raw_chargers(
+    server: ServerProcess, charge_point_ids: Sequence[str], *, answer_timeout: float = 10
+) -> AsyncIterator[list[RawCharger]]:
+    """One raw 1.6 charger connected to ``server`` for each id, in that order."""
+    async with AsyncExitStack() as stack:
+        chargers = []
+        for charge_point_id in charge_point_ids:
+            websocket = await stack.enter_async_context(
+                connect(server.ws_url(charge_point_id), subprotocols=[Subprotocol("ocpp1.6")])
+            )
+            chargers.append(RawCharger(websocket, answer_timeout=answer_timeout))
+        yield chargers

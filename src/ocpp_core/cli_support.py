@@ -79,7 +79,7 @@ async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitabl
     """Migrate first if configured to, then do the work in one session of a fresh database."""
     if settings.migrate_on_start:
         await upgrade(settings.database_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, limits=settings.database)
     try:
         async with db.session() as session:
             return await work(session)

@@ -102,6 +102,27 @@ class OcppSettings(_Section):
     )
 
 
+class DatabaseSettings(_Section):
+    """How long to wait for PostgreSQL before giving up (SQLite is a local file).
+
+    A database that went away must give errors within seconds, not hang every
+    charger's answer until the operating system gives up on the connection.
+    """
+
+    connect_timeout: float = Field(
+        default=5.0, gt=0, le=600, description="Seconds to open a connection (TCP, TLS, login)."
+    )
+    command_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds one statement may take; raise it if big reports need longer.",
+    )
+    pool_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="Seconds to wait for a free pooled connection."
+    )
+
+
 class TlsSettings(_Section):
     """TLS for the listener (OCPP security profiles 2 and 3)."""
 
@@ -328,6 +349,9 @@ class Settings(BaseSettings):
         description="sqlite:///path or postgresql://user@host/db; the async driver is chosen.",
     )
     migrate_on_start: bool = Field(default=True, description="Apply migrations at start-up.")
+    database: DatabaseSettings = Field(
+        default=DatabaseSettings(), description="Time limits of the database connections."
+    )
     api_key: SecretStr = Field(
         default=SecretStr(""), description="Required X-API-Key for /API (16+ characters)."
     )

@@ -97,7 +97,7 @@ async def provision(
     settings: Settings, count: int, password: str, admin_password: str, labels_pdf: Path
 ) -> None:
     await upgrade(settings.database_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, limits=settings.database)
     now = utc_now()
     try:
         async with db.session() as session:
@@ -227,7 +227,7 @@ async def _start_card_sessions(api: httpx.AsyncClient, count: int) -> None:
 async def _plug_in_paid(settings: Settings, fleet: Fleet) -> None:
     """The driver who paid plugs the car in: the simulated connector reports Preparing."""
     chargers = {charger.id: charger for charger in fleet.chargers}
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, limits=settings.database)
     try:
         while True:
             async with db.session() as session:

@@ -16,6 +16,10 @@ parameter sets (executemany), instead of once per charger.
 A failing write must not take its neighbours down with it: when a shared
 transaction fails, each of its writes is retried in a transaction of its own.
 A write may therefore run twice and must keep its effects to the session.
+Not so when the database can't be reached: each write alone would only wait
+out the same timeout, so the group fails at once, and with it every write
+queued behind it. That also bounds the queue while the database is away: it
+holds what arrives during one attempt, never a whole outage's worth.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
+
+from ocpp_core.db.health import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +72,7 @@ class GroupCommit:
     def _enqueue(self, write: Write[Any] | tuple[Executable, Parameters]) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(write, future))
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._writer(), name="group-commit")
         self._wake.set()
         return future
@@ -110,6 +116,11 @@ class GroupCommit:
                         results.append(await item.write(session))
                 for statement, rows in statements.items():
                     await session.execute(statement, rows)
+        except DatabaseUnavailable as error:
+            queued, self._queue = self._queue, []
+            for item in [*group, *queued]:
+                _settle(item.future, error=error)
+            return
         except Exception as error:
             if len(group) == 1:
                 _settle(group[0].future, error=error)

@@ -23,7 +23,7 @@ async def exclusive(db: Database, name: str) -> AsyncIterator[bool]:
         yield True
         return
     key = zlib.crc32(name.encode())
-    async with db.engine.connect() as connection:
+    async with db.connection() as connection:
         granted = bool(await connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
         try:
             yield granted

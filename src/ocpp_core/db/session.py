@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -17,7 +18,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql import Executable
 
+from ocpp_core.config import DatabaseSettings
 from ocpp_core.db.group import GroupCommit, Parameters, Write
+from ocpp_core.db.health import Health
 
 T = TypeVar("T")
 
@@ -44,7 +47,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, limits: DatabaseSettings | None = None) -> AsyncEngine:
+    """An engine for ``url``; without ``limits`` (migrations) statements may take any time."""
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         engine = create_async_engine(target)
@@ -52,13 +56,29 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     # Connections beyond pool_size are closed when handed back, so a pool smaller
     # than the usual concurrency reconnects (TLS negotiation included) all the time.
-    return create_async_engine(target, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    options: dict[str, Any] = {"pool_size": 20, "max_overflow": 10, "pool_pre_ping": True}
+    if limits is not None:
+        # Without these, a database cut off by the network holds every answer until
+        # the operating system gives up on the connection (minutes); asyncpg's
+        # command timeout also bounds the pre-ping on a pooled connection.
+        options["pool_timeout"] = limits.pool_timeout
+        options["connect_args"] = {
+            "timeout": limits.connect_timeout,
+            "command_timeout": limits.command_timeout,
+        }
+    return create_async_engine(target, **options)
 
 
 class Database:
     """One engine per process and a factory for short units of work."""
 
-    def __init__(self, url: str, *, one_at_a_time: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        one_at_a_time: bool = False,
+        limits: DatabaseSettings | None = None,
+    ) -> None:
         """``one_at_a_time``: on SQLite, sessions of this object take turns.
 
         SQLite has one writer; a second one waits in SQLite's busy handler, which
@@ -67,12 +87,23 @@ class Database:
         lock instead wakes the next session the moment the last one commits. Only
         for code that never opens a session inside another (the OCPP server does
         not; a nested one would wait for itself).
+
+        Every unit of work goes through ``health`` (see :mod:`.health`): while
+        the database can't be reached, it raises ``DatabaseUnavailable``.
         """
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, limits or DatabaseSettings())
+        self.health = Health()
+        if not self.is_sqlite:
+            # The database answered: a long unit of work that probes it must not keep
+            # every other one failing until it ends.
+            event.listen(self.engine.sync_engine, "checkout", self._answered)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._turns = asyncio.Lock() if one_at_a_time and self.is_sqlite else None
         self._group = GroupCommit(self.session)
+
+    def _answered(self, *_: Any) -> None:
+        self.health.answered()
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,24 +113,37 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session that commits when the block ends cleanly and rolls back otherwise."""
         if self._turns is None:
-            async with self._sessions() as session, session.begin():
+            async with self.health.attempt(), self._sessions() as session, session.begin():
                 yield session
             return
-        async with self._turns, self._sessions() as session, session.begin():
+        async with (
+            self.health.attempt(),
+            self._turns,
+            self._sessions() as session,
+            session.begin(),
+        ):
             yield session
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session for reads alone: it never waits its turn (WAL readers don't block)."""
-        async with self._sessions() as session, session.begin():
+        async with self.health.attempt(), self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection of its own, for what must outlive a transaction (advisory locks)."""
+        async with self.health.attempt(), self.engine.connect() as connection:
+            yield connection
 
     async def group_commit(self, write: Write[T]) -> T:
         """Run ``write`` in a transaction shared with other callers' (see :mod:`.group`)."""
+        self.health.refuse_while_probing()
         return await self._group.run(write)
 
     async def group_execute(self, statement: Executable, parameters: Parameters) -> None:
         """One statement in a shared transaction, run once for every caller's parameters."""
+        self.health.refuse_while_probing()
         await self._group.execute(statement, parameters)
 
     async def close(self) -> None:

@@ -5,6 +5,11 @@ payments subscribe. Subscribers run in order, in the charger's message loop,
 so they see one charger's events in the order the charger sent them; they
 must not wait for the charger themselves (a command's answer arrives through
 that same loop), so anything that sends a command starts a task instead.
+
+A subscriber that could not reach the database fails the charger's message
+(after the other subscribers had their turn): the charger gets an error and
+sends it again, and the handler publishes the replay's events anew, so a
+payment never misses the start of its transaction for an outage.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from ocpp_core.db.health import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +74,14 @@ class EventBus:
         self._subscribers.append(subscriber)
 
     async def publish(self, event: Event) -> None:
-        """Deliver to every subscriber; one failing never keeps the charger from its answer."""
+        """Deliver to every subscriber; only an unreachable database fails the message."""
+        unavailable: DatabaseUnavailable | None = None
         for subscriber in self._subscribers:
             try:
                 await subscriber(event)
+            except DatabaseUnavailable as error:
+                unavailable = error
             except Exception:
                 logger.exception("handling %r failed", event)
+        if unavailable is not None:
+            raise unavailable

@@ -5,9 +5,13 @@ instead queues entries and one task writes all that is queued in one statement,
 then at once the next batch (what queued while it wrote). A charger's message
 is answered only after the batch holding its entry was written (``record``
 hands back what to wait for), so a crash loses no message that was answered:
-the charger resends what it got no answer for. While the database is away the
-entries wait in memory and the answers go out anyway: the charger's data
-matters more than its log.
+the charger resends what it got no answer for.
+
+While the database can't be reached, that holds too: a batch that could not be
+written tells its waiters so, and their chargers get an error and resend (then
+the entry is written with the resent message). Nobody waits for the entries of
+our own calls to chargers; those wait in memory for the next try, at most
+``_MAX_BACKLOG`` of them, the oldest dropped first.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
 
@@ -29,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 # Level 1 leaves out the chatter that says little and comes often.
 _ROUTINE = frozenset({"BootNotification", "Heartbeat", "StatusNotification", "DataTransfer"})
-_MAX_BACKLOG = 100_000  # while the database is away; beyond this the oldest go
-_RETRY_AFTER = 0.5  # seconds, while the database is away
+_MAX_BACKLOG = 10_000  # our calls' entries kept while the database is away
+_RETRY_AFTER = 1.0  # seconds between tries while entries wait for the database
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,9 @@ class MessageLog:
         self._db = db
         self._level = level
         self._queue: list[LogEntry] = []
-        self._written: asyncio.Future[None] | None = None  # done once the queue's batch is
+        # The queue's batch: True once written, False if the database could not be reached.
+        self._written: asyncio.Future[bool] | None = None
+        self._dropped = 0  # our calls' entries dropped from a full backlog
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,14 +66,14 @@ class MessageLog:
             return False
         return always or self._level == 2 or action not in _ROUTINE
 
-    def record(self, entry: LogEntry, *, always: bool = False) -> asyncio.Future[None] | None:
-        """Queue the entry; what is done once it was written (None if not kept)."""
+    def record(self, entry: LogEntry, *, always: bool = False) -> asyncio.Future[bool] | None:
+        """Queue the entry; whether it was written, once that is known (None if not kept)."""
         if not self.wants(entry.action, always=always):
             return None
         self._queue.append(entry)
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()
-        if self._task is None:
+        if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="message-log")
         self._wake.set()
         return self._written
@@ -76,36 +83,49 @@ class MessageLog:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        try:
-            await self.flush()
-        except DBAPIError:
-            logger.exception("message log: %d entries could not be written", len(self._queue))
-        _settle(self._written)
+        written = await self.flush()
+        if self._queue:
+            logger.error("message log: %d entries could not be written", len(self._queue))
+        _settle(self._written, written)
         self._written = None
 
-    async def flush(self) -> None:
-        """Write the queue; while the database is unreachable the entries wait for the next try.
+    async def flush(self) -> bool:
+        """Write the queue; False if the database could not be reached.
 
         A batch that fails for its content is retried row by row, so one bad entry
         is dropped (and logged) instead of blocking every entry after it.
         """
         batch, self._queue = self._queue, []
         if not batch:
-            return
+            return True
         try:
             await self._insert(batch)
-        except (OperationalError, InterfaceError):
-            self._queue[:0] = batch[-_MAX_BACKLOG:]
-            raise
+        except DatabaseUnavailable:
+            self._keep_unawaited(batch)
+            return False
         except DBAPIError:
-            for position, entry in enumerate(batch):
-                try:
-                    await self._insert([entry])
-                except (OperationalError, InterfaceError):
-                    self._queue[:0] = batch[position:][-_MAX_BACKLOG:]
-                    raise
-                except DBAPIError:
-                    logger.exception("message log entry dropped: %r", entry)
+            return await self._insert_each(batch)
+        return True
+
+    async def _insert_each(self, batch: list[LogEntry]) -> bool:
+        for position, entry in enumerate(batch):
+            try:
+                await self._insert([entry])
+            except DatabaseUnavailable:
+                self._keep_unawaited(batch[position:])
+                return False
+            except DBAPIError:
+                logger.exception("message log entry dropped: %r", entry)
+        return True
+
+    def _keep_unawaited(self, batch: list[LogEntry]) -> None:
+        """Keep our calls' entries for the next try; the chargers resend the rest."""
+        kept = [entry for entry in batch if entry.direction == "out"] + self._queue
+        overflow = max(0, len(kept) - _MAX_BACKLOG)
+        if overflow and not self._dropped:
+            logger.warning("message log: the backlog is full; the oldest entries are dropped")
+        self._dropped += overflow
+        self._queue = kept[overflow:]
 
     async def _insert(self, entries: list[LogEntry]) -> None:
         async with self._db.session() as session:
@@ -117,19 +137,26 @@ class MessageLog:
             self._wake.clear()
             written, self._written = self._written, None
             try:
-                await self.flush()
-            except Exception:
-                logger.exception("writing the message log failed; retrying")
-                _settle(written)
+                ok = await self.flush()
+            except Exception:  # a bug: logged, and the log keeps running
+                logger.exception("writing the message log failed")
+                ok = False
+            _settle(written, ok)
+            if ok:
+                self._report_dropped()
+            elif self._queue:
                 await asyncio.sleep(_RETRY_AFTER)
                 self._wake.set()
-            else:
-                _settle(written)
+
+    def _report_dropped(self) -> None:
+        if self._dropped:
+            logger.warning("message log: %d entries dropped from a full backlog", self._dropped)
+            self._dropped = 0
 
 
-def _settle(written: asyncio.Future[None] | None) -> None:
+def _settle(written: asyncio.Future[bool] | None, ok: bool) -> None:
     if written is not None and not written.done():
-        written.set_result(None)
+        written.set_result(ok)
 
 
 def _row(entry: LogEntry) -> dict[str, Any]:

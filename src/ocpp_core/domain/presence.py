@@ -6,6 +6,8 @@ time is what operators read ("last seen 10:42:07"); whether a charger is
 online comes from its live websocket, not from this column. So the times are
 kept in memory and written together every few seconds, one statement for the
 lot. A crash loses at most that many seconds of "last seen", never a message.
+While the database can't be reached the times wait (one per charger, newest
+wins), and the next round after it is back writes them.
 The OCPP version a charger connected with travels the same way: BootNotification
 stores it at once, and a charger that reconnects without booting keeps its version.
 """
@@ -18,8 +20,8 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, or_, update
-from sqlalchemy.exc import DBAPIError
 
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
 
@@ -61,8 +63,8 @@ class Presence:
             await asyncio.gather(self._task, return_exceptions=True)
         try:
             await self.flush()
-        except (DBAPIError, OSError):
-            logger.exception("presence: %d last-seen times not written", len(self._pending))
+        except DatabaseUnavailable:
+            logger.error("presence: %d last-seen times not written", len(self._pending))
 
     async def flush(self) -> None:
         """Write what is pending; if the database refuses, keep it (newest wins) for next time."""
@@ -88,5 +90,7 @@ class Presence:
             await asyncio.sleep(self._interval)
             try:
                 await self.flush()
-            except (DBAPIError, OSError):
-                logger.warning("presence: the database is unreachable; retrying", exc_info=True)
+            except DatabaseUnavailable:
+                pass  # the database's health says so; the next round tries again
+            except Exception:  # a bug: logged, and the writer keeps running
+                logger.exception("presence: writing last-seen times failed")

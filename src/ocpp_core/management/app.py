@@ -17,6 +17,7 @@ from starlette.responses import Response
 from ocpp_core.body_limit import BodyLimit
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
 from ocpp_core.management import (
@@ -76,6 +77,7 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
     app.add_exception_handler(LoginRequired, to_login)
     app.add_exception_handler(HTTPException, _error_page)
     app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     _add_middleware(app, settings)
     return app
 
@@ -89,7 +91,7 @@ def _build_context(settings: Settings, clock: Clock) -> ManagementContext:
     )
     return ManagementContext(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, limits=settings.database),
         server=server,
         templates=build_templates(),
         limits=Limits.from_settings(management),
@@ -139,6 +141,11 @@ async def _too_large(request: Request, limit: int) -> Response:
     return _error(request, 413, gettext(_MESSAGES[413]))
 
 
+async def _database_unavailable(request: Request, _: Exception) -> Response:
+    # The database's health logs the outage, once; no traceback per page.
+    return _error(request, 503, gettext(_DATABASE_MESSAGE))
+
+
 async def _csrf_rejected(request: Request) -> Response:
     return _error(request, 403, gettext(_CSRF_MESSAGE))
 
@@ -156,6 +163,7 @@ _MESSAGES = {
     405: N_("That is not how this page is used."),
     413: N_("That was more than this page takes. Go back and send less."),
 }
+_DATABASE_MESSAGE = N_("The database can't be reached at the moment. Please try again in a minute.")
 _CSRF_MESSAGE = N_(
     "The form has expired or was sent from another site. Go back, reload the page and try again."
 )

@@ -3,6 +3,13 @@
 Every failure becomes the CALLERROR the specification prescribes and the
 connection stays up; a bug in a handler is an InternalError, logged with its
 traceback, never a dropped socket.
+
+A message is answered with success only once what it says is stored. While the
+database can't be reached, it gets an InternalError instead (the database's
+health logs that, once): a charger resends a transaction message that got an
+error, and the handlers take the resent one as a replay. A Heartbeat has
+nothing to store and is answered all the same, so the charger keeps its clock
+and doesn't take the central system for gone.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.domain.messagelog import LogEntry
 from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
 from ocpp_core.ocpp.connection import Connection
@@ -30,6 +38,7 @@ logger = logging.getLogger(__name__)
 _LOGGED_ACTION_LENGTH = 50
 _INT32 = range(-(2**31), 2**31)
 _UNKNOWN_ACTION = "(unknown)"
+_NOTHING_TO_STORE = frozenset({"Heartbeat"})
 
 
 async def handle_message(
@@ -64,7 +73,13 @@ async def _handle_call(
             ctx, adapter, connection, error, action=call.action, payload=call.payload
         )
         return
-    await _log(ctx, adapter, call.action, call.payload, None)
+    except DatabaseUnavailable:
+        await _reply_unavailable(ctx, adapter, connection, call)
+        return
+    logged = await _log(ctx, adapter, call.action, call.payload, None)
+    if not logged and call.action not in _NOTHING_TO_STORE:
+        await _reply_unavailable(ctx, adapter, connection, call)
+        return
     await connection.send(encode_result(call.unique_id, response))
 
 
@@ -87,6 +102,8 @@ async def _respond(ctx: ChargerContext, adapter: ProtocolAdapter, call: Call) ->
             check(response_schema, response, call.unique_id)
     except FrameError as error:
         error.unique_id = call.unique_id
+        raise
+    except DatabaseUnavailable:
         raise
     except Exception:
         logger.exception("%s: handling %s failed", ctx.charge_point_id, call.action)
@@ -112,18 +129,31 @@ async def _reply_error(
     await connection.send(encode_error(error.unique_id, code, error.description))
 
 
+async def _reply_unavailable(
+    ctx: ChargerContext, adapter: ProtocolAdapter, connection: Connection, call: Call
+) -> None:
+    """No log line and no log row: the database's health reports the outage, once."""
+    code = adapter.wire_code(ErrorCode.INTERNAL_ERROR)
+    ctx.runtime.metrics.errors.labels(code).inc()
+    description = "the central system can't store this now; send it again later"
+    await connection.send(encode_error(call.unique_id, code, description))
+
+
 async def _log(
     ctx: ChargerContext,
     adapter: ProtocolAdapter,
     action: str,
     payload: dict[str, Any] | None,
     error_code: str | None,
-) -> None:
-    """Keep the message in the log; the answer waits until it is written (see ``MessageLog``)."""
+) -> bool:
+    """Keep the message in the log; the answer waits until it is written (see ``MessageLog``).
+
+    False if the database could not be reached to write it.
+    """
     log = ctx.runtime.message_log
     always = error_code is not None or action in adapter.always_logged
     if not log.wants(action, always=always):
-        return
+        return True
     # The charging position: a 2.x EVSE (whose connectorId is a plug) or a 1.6 connector.
     connector = payload.get("evseId", payload.get("connectorId")) if payload else None
     written = log.record(
@@ -138,5 +168,4 @@ async def _log(
         ),
         always=always,
     )
-    if written is not None:
-        await written
+    return written is None or await written

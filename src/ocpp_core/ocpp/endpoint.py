@@ -2,7 +2,8 @@
 
 Admission answers in HTTP before the upgrade, as chargers and proxies expect:
 400 without a supported subprotocol, 412 for an unknown charger, 401 with a
-``WWW-Authenticate`` challenge for wrong credentials.
+``WWW-Authenticate`` challenge for wrong credentials, 503 while the database
+that knows the chargers can't be reached (the charger tries again later).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
 from ocpp_core.ocpp.auth import authentication_problem
 from ocpp_core.ocpp.connection import Connection
@@ -61,7 +63,11 @@ async def _admit(runtime: Runtime, websocket: WebSocket) -> tuple[str, str] | No
     if not charge_point_id:
         await _deny(runtime, websocket, 400, "charge point id missing from the path")
         return None
-    charge_point = await runtime.charge_points.get(charge_point_id)
+    try:
+        charge_point = await runtime.charge_points.get(charge_point_id)
+    except DatabaseUnavailable:
+        await _deny(runtime, websocket, 503, "the central system is unavailable; try again later")
+        return None
     if charge_point is None:
         logger.warning("unknown charge point %r refused", charge_point_id)
         await _deny(runtime, websocket, 412, "unknown charge point")

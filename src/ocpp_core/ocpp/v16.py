@@ -51,13 +51,15 @@ async def start_transaction(ctx: ChargerContext, p: Payload) -> Payload:
         meter_start_wh=p["meterStart"],
     )
     async with ctx.runtime.db.session() as session:
-        replayed = await transactions.find_replay(session, begin)
-        if replayed is not None:
-            auth = Authorization(authorization.AuthStatus(replayed.start_result))
-            return {"transactionId": replayed.id, "idTagInfo": _id_tag_info(auth)}
-        auth = await common.authorize_start(ctx, session, begin.tag)
-        row = await transactions.start(session, begin, result=auth.status.value)
-        await common.record_start_reading(ctx, session, begin)
+        row = await transactions.find_replay(session, begin)
+        if row is not None:
+            auth = Authorization(authorization.AuthStatus(row.start_result))
+        else:
+            auth = await common.authorize_start(ctx, session, begin.tag)
+            row = await transactions.start(session, begin, result=auth.status.value)
+            await common.record_start_reading(ctx, session, begin)
+    # A replay is published again: the first answer may have been an error because
+    # the payments could not reach the database to follow the start.
     await common.publish_started(ctx, row, auth.status is authorization.AuthStatus.ACCEPTED)
     return {"transactionId": row.id, "idTagInfo": _id_tag_info(auth)}
 

@@ -155,7 +155,7 @@ class _Step:
 
     row: Transaction
     auth: Authorization  # the answer for the event's idToken
-    identified: bool = False  # the transaction got its tag now: it starts for the payments
+    identified: bool = False  # the transaction got its tag now (or again): it starts for payments
     at_limit: dict[int, int] = field(default_factory=dict)
     stopped: bool = False
 
@@ -208,6 +208,7 @@ async def _continue(
     p: Payload,
     readings: common.Readings,
 ) -> _Step:
+    replayed = row.seq_no is not None and p["seqNo"] <= row.seq_no
     skipped = transactions.note_sequence(row, p["seqNo"])
     if skipped:
         logger.warning(
@@ -220,7 +221,9 @@ async def _continue(
     info = p["transactionInfo"]
     if row.remote_start_id is None:
         row.remote_start_id = info.get("remoteStartId")
-    identified = False
+    # A replay of the event that identified the transaction announces it again: the
+    # first answer may have been an error because the payments could not follow it.
+    identified = "idToken" in p and replayed
     if "idToken" in p and row.start_tag == transactions.NOT_IDENTIFIED:
         tag = p["idToken"]["idToken"]
         auth = await common.authorize_start(ctx, session, tag)

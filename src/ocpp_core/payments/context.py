@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ocpp_core.config import PaymentSettings
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
 
@@ -49,7 +50,12 @@ class PaymentContext:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled() or task.exception() is None:
+            return
+        if isinstance(task.exception(), DatabaseUnavailable):
+            # The database's health logged the outage; the sweeps take this up again.
+            logger.warning("%s: the database is unreachable; the sweep retries", task.get_name())
+        else:
             logger.error("%s failed", task.get_name(), exc_info=task.exception())
 
     async def drain(self) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.locks import exclusive
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
@@ -29,6 +30,8 @@ async def run_forever(ctx: PaymentContext) -> None:
             async with exclusive(ctx.runtime.db, "payment-sweeps") as mine:
                 if mine:
                     await sweep_once(ctx)
+        except DatabaseUnavailable:
+            pass  # the database's health says so; the next round tries again
         except Exception:
             logger.exception("payment sweep failed; trying again next round")
         await asyncio.sleep(ctx.settings.sweep_interval_seconds)

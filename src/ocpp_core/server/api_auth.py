@@ -7,7 +7,8 @@ Every route under ``/API`` also depends on :func:`require_api_key`, including
 the catch-all at the end, so an unknown path without a key is a 401, not a 404
 that would tell a scanner which paths exist, and the schema shows the key.
 Every error, a bad parameter included, answers ``{"status": ..., "error": ...}``
-(a bad parameter is a 400, not FastAPI's 422 with its own shape).
+(a bad parameter is a 400, not FastAPI's 422 with its own shape; an unreachable
+database a 503).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.runtime import Runtime
 from ocpp_core.security import keys_equal
 
@@ -126,6 +128,13 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=400)
 
 
+async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    # The database's health logs the outage, once; no traceback per request.
+    body = {"status": "DatabaseUnavailable", "error": "the database can't be reached; try later"}
+    return JSONResponse(body, status_code=503)
+
+
 def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)

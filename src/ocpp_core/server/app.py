@@ -52,7 +52,7 @@ def _encoder(adapter: ProtocolAdapter, settings: OcppSettings) -> Encoder:
 
 
 def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
-    db = Database(settings.database_url, one_at_a_time=True)
+    db = Database(settings.database_url, one_at_a_time=True, limits=settings.database)
     registry = ConnectionRegistry()
     message_log = MessageLog(db, settings.ocpp.message_log_level)
     metrics = Metrics()

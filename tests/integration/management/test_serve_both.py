@@ -16,16 +16,9 @@ from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
-from servers import listening_socket
+from servers import free_port
 
 KEY_LINE = "this run's API key is "
-
-
-def free_port() -> int:
-    sock, _ = listening_socket()
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 async def add_admin(database_url: str) -> None:

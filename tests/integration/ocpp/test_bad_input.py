@@ -1,7 +1,7 @@
 """Bad input from a charger: the prescribed CALLERROR, nothing lost, the socket stays up.
 
-The charger here is a bare websocket client, so frames can be as broken as needed;
-every CALLRESULT the server sends is still checked against the OCA 1.6 schema.
+The charger here is a raw one (see ``chargers.RawCharger``), so frames can be as
+broken as needed; every frame the server sends is still checked against the OCA 1.6 schema.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from ocpp.messages import MessageType, get_validator
 from sqlalchemy import func, select
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from builders import NOW, add_charge_point, add_tag, timestamp
+from chargers import RawCharger
 from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import Connector, MessageLogEntry, MeterAnomaly, Transaction
 from servers import RunningServer
@@ -35,57 +35,6 @@ def ocpp_settings() -> OcppSettings:
         keepalive_timeout=5,
         max_message_size=MAX_MESSAGE_SIZE,
     )
-
-
-class RawCharger:
-    """A charger that speaks OCPP-J by hand; one message in flight at a time."""
-
-    def __init__(self, websocket: ClientConnection) -> None:
-        self.websocket = websocket
-        self._ids = 0
-
-    async def exchange(self, message: str | bytes) -> list[Any]:
-        """Send anything, return the server's next frame."""
-        await self.websocket.send(message)
-        async with asyncio.timeout(5):
-            answer = await self.websocket.recv()
-        assert isinstance(answer, str), "the server must answer with text frames"
-        frame = json.loads(answer)
-        assert isinstance(frame, list)
-        return frame
-
-    async def call(self, action: str, payload: dict[str, Any]) -> list[Any]:
-        """A CALL; returns the whole answer frame, validating a CALLRESULT's payload."""
-        self._ids += 1
-        unique_id = f"m{self._ids}"
-        frame = await self.exchange(json.dumps([2, unique_id, action, payload]))
-        assert frame[1] == unique_id
-        if frame[0] == MessageType.CallResult:
-            errors = list(
-                get_validator(MessageType.CallResult, action, "1.6").iter_errors(frame[2])
-            )
-            assert errors == []
-        return frame
-
-    async def result(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        frame = await self.call(action, payload)
-        assert frame[0] == MessageType.CallResult, frame
-        answer: dict[str, Any] = frame[2]
-        return answer
-
-    async def error_code(self, action: str, payload: dict[str, Any]) -> str:
-        frame = await self.call(action, payload)
-        assert frame[0] == MessageType.CallError, frame
-        assert len(frame) == 5
-        assert isinstance(frame[3], str)
-        assert frame[4] == {}
-        code: str = frame[2]
-        return code
-
-    async def still_up(self) -> None:
-        """The connection survived: a Heartbeat gets its CALLRESULT."""
-        answer = await self.result("Heartbeat", {})
-        assert answer["currentTime"].endswith("Z")
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from integration.payments.payflow import (
     settled,
     stage_is,
 )
+from ocpp_core.domain import transactions
+from ocpp_core.domain.transactions import TransactionStart
 from servers import ConnectCharger201, RunningServer
 from stripe_harness import StripeSim
 
@@ -88,3 +90,39 @@ async def test_a_paid_201_session_captures_exactly_what_was_delivered(
     intent = await stripe_sim.intent_of(checkout_session_id(created["checkoutUrl"]))
     assert (intent.status, intent.amount_received, intent.amount) == ("succeeded", 600, HOLD)
     assert intent.amount_capturable == 0
+
+
+async def test_a_resent_started_event_that_the_payments_missed_starts_the_paid_session(
+    server: RunningServer, charger201: ConnectCharger201, stripe_sim: StripeSim
+) -> None:
+    """As in 1.6: the first Started event was stored, the payments never heard of it
+    (the database went away), the charger got an error and resends it."""
+    await price_station(server, TARIFF, "CP2")
+    cp = await charger201("CP2")
+    await status(cp, 1, 1, "Available", NOW)
+    created = (await create_answer(server, cp_id="CP2")).json()
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+    await stage_is(server, created["reservationId"], "awaitingPlug")
+    await status(cp, 1, 1, "Occupied", NOW)
+    start = await next_call(cp, "RequestStartTransaction")
+    tag, remote_start_id = start["id_token"]["id_token"], start["remote_start_id"]
+    first = TransactionStart("CP2", 1, tag, NOW, 1_000, "tx-resent", 0, remote_start_id)
+    async with server.runtime.db.session() as session:
+        stored = await transactions.start(session, first, result="Accepted")
+
+    began = await transaction_event(
+        cp,
+        "Started",
+        "tx-resent",
+        0,
+        NOW,
+        trigger="RemoteStart",
+        evse=1,
+        tag=tag,
+        meter=[energy(1_000, NOW, "Transaction.Begin")],
+        remote_start_id=remote_start_id,
+        charging_state="Charging",
+    )
+    assert began.id_token_info["status"] == "Accepted"
+    await stage_is(server, created["reservationId"], "charging")
+    assert (await reservation(server, created["reservationId"])).transaction_id == stored.id

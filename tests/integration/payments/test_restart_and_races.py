@@ -38,6 +38,7 @@ from integration.payments.payflow import (
     pay,
     price_station,
     report,
+    reservation,
     reusable,
     running_server,
     send_meter,
@@ -51,6 +52,8 @@ from integration.payments.payflow import (
 )
 from ocpp_core.config import Settings
 from ocpp_core.db.models import PaymentReservation
+from ocpp_core.domain import transactions
+from ocpp_core.domain.transactions import TransactionStart
 from ocpp_core.payments import reservations
 from ocpp_core.payments.reservations import ConnectorBusy
 from servers import ChargerFactory, ConnectCharger, RunningServer
@@ -326,3 +329,30 @@ def _copy(row: PaymentReservation, **changes: Any) -> PaymentReservation:
     mapper: Mapper[PaymentReservation] = PaymentReservation.__mapper__
     values = {column.key: getattr(row, column.key) for column in mapper.column_attrs}
     return PaymentReservation(**(values | changes))
+
+
+# --- a start the payments missed ---------------------------------------------------------------
+
+
+async def test_a_resent_start_that_the_payments_missed_starts_the_paid_session(
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    clock: SteppedClock,
+) -> None:
+    """The first StartTransaction was stored, then the database went away before the
+    payments followed it: the charger got an error for it and resends it (see
+    ``ocpp.dispatch``). The resend must start the paid session, or the start
+    deadline would release the hold of a car that is charging."""
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    paid = await pay(server, stripe_sim, await create(server))
+    await report(cp, clock, 1, "Preparing")
+    id_tag = (await next_call(cp, "RemoteStartTransaction"))["id_tag"]
+    first = TransactionStart(CP, 1, id_tag, clock.start + minutes(1), 1_000)
+    async with server.runtime.db.session() as session:
+        stored = await transactions.start(session, first, result="Accepted")
+
+    assert await start_transaction(cp, clock, id_tag, minutes(1), 1_000) == stored.id
+    await stage_is(server, paid.reservation_id, "charging")
+    assert (await reservation(server, paid.reservation_id)).transaction_id == stored.id

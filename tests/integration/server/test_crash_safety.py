@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import count
@@ -32,18 +29,23 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
-from websockets.typing import Subprotocol
 
 from builders import NOW, timestamp
-from chargers import SchemaCheckedConnection
-from cli_harness import env_for, query, run
+from chargers import RawCharger
+from cli_harness import provision, query
+from messages16 import (
+    Message,
+    boot_notification,
+    meter_values,
+    register,
+    start_transaction,
+    status_notification,
+    stop_transaction,
+)
 from ocpp_core.db.models import ChargePoint, Connector, MessageLogEntry, MeterAnomaly, Transaction
-from servers import API_KEY, listening_socket
+from servers import ServerProcess, ocpp_core_server, raw_chargers
 
-BIN = Path(sys.executable).parent
-START_TIMEOUT = 30.0
 SCENARIO_TIMEOUT = 60.0  # a hang fails the test instead of the run
 
 CHARGERS = ("CRASH-1", "CRASH-2", "CRASH-3")
@@ -53,62 +55,6 @@ STEP_WH = 10  # a sample a second apart: 36 kW, plausible anywhere
 SETUP_MESSAGES = 3  # BootNotification, StatusNotification, StartTransaction
 
 T = TypeVar("T", bound=Hashable)
-
-
-@dataclass(frozen=True)
-class Message:
-    action: str
-    payload: dict[str, Any]
-
-
-def boot_notification(charge_point_id: str) -> Message:
-    return Message(
-        "BootNotification", {"chargePointVendor": "ACME", "chargePointModel": charge_point_id}
-    )
-
-
-def status_notification(status: str, at: datetime) -> Message:
-    return Message(
-        "StatusNotification",
-        {"connectorId": 1, "errorCode": "NoError", "status": status, "timestamp": timestamp(at)},
-    )
-
-
-def start_transaction() -> Message:
-    return Message(
-        "StartTransaction",
-        {"connectorId": 1, "idTag": TAG, "meterStart": METER_START_WH, "timestamp": timestamp(NOW)},
-    )
-
-
-def meter_values(transaction_id: int, register_wh: int, at: datetime) -> Message:
-    sample = {
-        "value": str(register_wh),
-        "context": "Sample.Periodic",
-        "measurand": "Energy.Active.Import.Register",
-        "unit": "Wh",
-    }
-    return Message(
-        "MeterValues",
-        {
-            "connectorId": 1,
-            "transactionId": transaction_id,
-            "meterValue": [{"timestamp": timestamp(at), "sampledValue": [sample]}],
-        },
-    )
-
-
-def stop_transaction(transaction_id: int, register_wh: int, at: datetime) -> Message:
-    return Message(
-        "StopTransaction",
-        {
-            "transactionId": transaction_id,
-            "idTag": TAG,
-            "meterStop": register_wh,
-            "timestamp": timestamp(at),
-            "reason": "EVDisconnected",
-        },
-    )
 
 
 def burst(transaction_id: int) -> Iterator[Message]:
@@ -123,12 +69,6 @@ def burst(transaction_id: int) -> Iterator[Message]:
             yield status_notification("SuspendedEV" if n % 8 else "Charging", at)
 
 
-def register(message: Message) -> tuple[int, str]:
-    """A MeterValues' energy register and when it was sampled."""
-    [value] = message.payload["meterValue"]
-    return int(value["sampledValue"][0]["value"]), value["timestamp"]
-
-
 def status(message: Message) -> tuple[str, str]:
     return message.payload["status"], message.payload["timestamp"]
 
@@ -138,19 +78,15 @@ class Charger:
     """One in flight at a time, like a real charger: ``sent[:acked]`` were answered."""
 
     id: str
-    connection: SchemaCheckedConnection
+    raw: RawCharger
     sent: list[Message] = field(default_factory=list)
     acked: int = 0
     transaction_id: int = 0  # once StartTransaction is answered
 
     async def call(self, message: Message) -> dict[str, Any]:
-        unique_id = str(len(self.sent))
         self.sent.append(message)  # before sending: a CALL the kill cut off counts as unanswered
-        await self.connection.send(json.dumps([2, unique_id, message.action, message.payload]))
-        frame = json.loads(await self.connection.recv())
-        assert frame[:2] == [3, unique_id], f"{self.id}: {message.action} answered {frame}"
+        answer = await self.raw.result(message.action, message.payload)
         self.acked += 1
-        answer: dict[str, Any] = frame[2]
         return answer
 
     def last_sent(self, action: str) -> Message:
@@ -164,90 +100,19 @@ class Charger:
         return {read(m) for m in [answered[-1], *unanswered]}
 
 
-@dataclass(frozen=True)
-class Server:
-    process: asyncio.subprocess.Process
-    port: int
-    log: Path
-
-    def ws_url(self, charge_point_id: str) -> str:
-        return f"ws://127.0.0.1:{self.port}/OCPP/{charge_point_id}"
-
-
-def server_env(database_url: str) -> dict[str, str]:
-    """How an operator would run it, with every incoming message kept in the message log."""
-    settings = {
-        **env_for(database_url),
-        "OCPP_CORE_API_KEY": API_KEY,
-        "OCPP_CORE_LOG_LEVEL": "warning",
-        "OCPP_CORE_OCPP__MESSAGE_LOG_LEVEL": "2",
-    }
-    merged = {**os.environ, **settings}
-    return {name: value for name, value in merged.items() if value is not None}
-
-
-@asynccontextmanager
-async def ocpp_core_server(database_url: str, log: Path) -> AsyncIterator[Server]:
-    """``ocpp-core server`` in a process of its own, which the test may SIGKILL at any time.
-
-    Its output goes to a file: a pipe nobody reads would stall it once full.
-    """
-    sock, _ = listening_socket()
-    port: int = sock.getsockname()[1]
-    sock.close()  # the server binds it again; `ocpp-core server` can't take a socket
-    with log.open("ab") as output:
-        process = await asyncio.create_subprocess_exec(
-            str(BIN / "ocpp-core"),
-            "server",
-            f"--port={port}",
-            env=server_env(database_url),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        await until_listening(port, process, log)
-        yield Server(process, port, log)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-
-
-async def until_listening(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
-    """Uvicorn binds only after the app's start-up (migrations included) is done."""
-    async with asyncio.timeout(START_TIMEOUT):
-        while True:
-            if process.returncode is not None:
-                raise AssertionError(f"the server exited with {process.returncode}; see {log}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.02)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
-
-
 @asynccontextmanager
 async def connected(
-    server: Server, charge_point_ids: Sequence[str]
+    server: ServerProcess, charge_point_ids: Sequence[str]
 ) -> AsyncIterator[list[Charger]]:
-    async with AsyncExitStack() as stack:
-        chargers = []
-        for charge_point_id in charge_point_ids:
-            websocket = await stack.enter_async_context(
-                connect(server.ws_url(charge_point_id), subprotocols=[Subprotocol("ocpp1.6")])
-            )
-            chargers.append(Charger(charge_point_id, SchemaCheckedConnection(websocket)))
-        yield chargers
+    async with raw_chargers(server, charge_point_ids) as raws:
+        yield [Charger(cp, raw) for cp, raw in zip(charge_point_ids, raws, strict=True)]
 
 
 @dataclass
 class Kill:
     """SIGKILLs the server the moment every charger has had ``acks_each`` answers."""
 
-    server: Server
+    server: ServerProcess
     chargers: list[Charger]
     acks_each: int
     done: bool = False
@@ -280,7 +145,7 @@ async def crash_mid_burst(database_url: str, log: Path, acks_each: int) -> list[
             boot = await charger.call(boot_notification(charger.id))
             assert boot["status"] == "Accepted"
             await charger.call(status_notification("Preparing", NOW))
-            started = await charger.call(start_transaction())
+            started = await charger.call(start_transaction(TAG, METER_START_WH))
             assert started["idTagInfo"]["status"] == "Accepted"
             charger.transaction_id = started["transactionId"]
         kill = Kill(server, chargers, SETUP_MESSAGES + acks_each)
@@ -289,7 +154,7 @@ async def crash_mid_burst(database_url: str, log: Path, acks_each: int) -> list[
                 group.create_task(until_killed(charger, kill))
         assert await server.process.wait() == -signal.SIGKILL
     for charger in chargers:
-        assert charger.connection.problems == []
+        assert charger.raw.connection.problems == []
     return chargers
 
 
@@ -313,11 +178,11 @@ async def resume(database_url: str, log: Path, crashed: list[Charger]) -> None:
             last_wh, last_at = register(before.last_sent("MeterValues"))
             at = datetime.fromisoformat(last_at) + timedelta(seconds=1)
             stopped = await charger.call(
-                stop_transaction(before.transaction_id, last_wh + STEP_WH, at)
+                stop_transaction(before.transaction_id, TAG, last_wh + STEP_WH, at)
             )
             assert stopped["idTagInfo"]["status"] == "Accepted"
             await charger.call(status_notification("Available", at))
-            assert charger.connection.problems == []
+            assert charger.raw.connection.problems == []
 
 
 @dataclass(frozen=True)
@@ -376,12 +241,7 @@ async def read_stored(session: AsyncSession) -> dict[str, Stored]:
 @pytest.fixture
 def provisioned(database_url: str, tmp_path: Path) -> str:
     """The chargers and their tag, added with the CLI as an operator would."""
-    env = env_for(database_url)
-    run(["db", "upgrade"], env)
-    table = tmp_path / "chargers.csv"
-    table.write_text("id\n" + "".join(f"{charge_point_id}\n" for charge_point_id in CHARGERS))
-    run(["chargepoint", "import", str(table)], env)
-    run(["tag", "add", TAG], env)
+    provision(database_url, tmp_path, CHARGERS, [TAG])
     return database_url
 
 

@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from builders import NOW
+from faults import DatabaseProxy, Fault
+from ocpp_core.config import DatabaseSettings
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
@@ -80,3 +82,27 @@ async def test_what_was_recorded_is_written_once_its_batch_is_done(db: Database)
     await later
     assert await actions(db) == ["Authorize", "MeterValues", "StopTransaction"]
     await log.close()
+
+
+@pytest.mark.postgresql
+async def test_while_the_database_is_away_waiters_hear_so_and_our_calls_wait(
+    migrated: str, db_proxy: DatabaseProxy
+) -> None:
+    """A charger's entry is not kept (the charger resends); our own calls' entries are."""
+    db = Database(db_proxy.url(migrated), limits=DatabaseSettings(connect_timeout=1))
+    log = MessageLog(db, 2)
+    async with db_proxy.outage(Fault.REFUSE):
+        ours = log.record(LogEntry(NOW, "CP1", "out", "RemoteStartTransaction", {"idTag": "T"}))
+        theirs = log.record(entry("StartTransaction"))
+        assert ours is not None
+        assert theirs is not None
+        assert await theirs is False
+        assert await ours is False
+    later = log.record(entry("MeterValues"))
+    assert later is not None
+    assert await later is True
+    await log.close()
+    await db.close()
+    reading = Database(migrated)
+    assert await actions(reading) == ["RemoteStartTransaction", "MeterValues"]
+    await reading.close()

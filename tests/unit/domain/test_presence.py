@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from builders import NOW
+from faults import DatabaseProxy, Fault
+from ocpp_core.config import DatabaseSettings
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
 from ocpp_core.domain import chargepoints
@@ -100,7 +104,7 @@ async def test_what_the_database_refuses_waits_for_the_next_flush(db: Database) 
     await db.close()
     broken = Database("postgresql://nobody@127.0.0.1:9/none")
     presence._db = broken  # the same presence, its database gone
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(DatabaseUnavailable):
         await presence.flush()
     await broken.close()
     presence._db = db
@@ -108,4 +112,25 @@ async def test_what_the_database_refuses_waits_for_the_next_flush(db: Database) 
 
     await presence.flush()
 
+    assert await last_seen(db) == {"CP1": NOW, "CP2": NOW, "CP3": None}
+
+
+@pytest.mark.postgresql
+async def test_the_writer_outlives_an_outage_and_writes_what_waited(
+    db: Database, db_proxy: DatabaseProxy
+) -> None:
+    relayed = Database(db_proxy.url(db.url), limits=DatabaseSettings(connect_timeout=1))
+    presence = Presence(relayed, flush_interval=0.05)
+    presence.start()
+    async with db_proxy.outage(Fault.BLACKHOLE):
+        presence.seen("CP1", NOW)
+        await asyncio.sleep(2)  # rounds fail meanwhile; none may end the writer
+    presence.seen("CP2", NOW)
+    async with asyncio.timeout(30):
+        while True:
+            if (await last_seen(db))["CP2"] is not None:
+                break
+            await asyncio.sleep(0.05)
+    await presence.close()
+    await relayed.close()
     assert await last_seen(db) == {"CP1": NOW, "CP2": NOW, "CP3": None}
