@@ -21,12 +21,12 @@ from ocpp_core.db.models import (
     PaymentReservation,
     Transaction,
 )
+from ocpp_core.domain.connectors import FIRST_CONNECTOR, known_connectors
 from ocpp_core.domain.pricing import Tariff, hold_cents, usage_cents
 from ocpp_core.domain.tariffs import tariff_of
 from ocpp_core.management.numbers import kwh, money, rate
 from ocpp_core.management.server_api import LiveCharger
 
-FIRST_CONNECTOR = 1  # a charger that has not reported its connectors yet has this one
 # Public words for OCPP statuses: a plugged-in car (Preparing) may be this driver's own.
 _AVAILABLE = frozenset({"Available", "Preparing"})
 _OUT_OF_ORDER = frozenset({"Faulted", "Unavailable"})
@@ -109,8 +109,7 @@ async def load_station(
     }
     charger = next((c for c in live or () if c.id == charge_point_id), None)
     reported = {c.connectorId: c.status for c in charger.connectors} if charger else {}
-    known = set(rows) | {n for n in reported if n >= FIRST_CONNECTOR} or {FIRST_CONNECTOR}
-    if connector_id not in known:
+    if connector_id not in known_connectors(set(rows) | set(reported)):
         return None
     busy = await session.scalar(
         select(Transaction.id)

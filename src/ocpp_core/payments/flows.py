@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ocpp_core.db.models import ChargePoint, PaymentReservation
-from ocpp_core.domain import tariffs, transactions
+from ocpp_core.domain import connectors, tariffs, transactions
 from ocpp_core.domain.pricing import Tariff, hold_cents
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.payments import money, reservations, starting
@@ -46,6 +46,10 @@ async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
         charge_point = await session.get(ChargePoint, request.charge_point_id)
         if charge_point is None:
             return Answer(404, {"status": "UnknownChargePoint"})
+        if not await connectors.has_connector(
+            session, request.charge_point_id, request.connector_id
+        ):
+            return Answer(404, {"status": "UnknownConnector"})
         busy = await reservations.busy_reason(
             session, request.charge_point_id, request.connector_id
         )
