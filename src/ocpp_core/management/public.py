@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import math
-import re
 import secrets
 import time
 from collections import deque
@@ -53,7 +52,6 @@ COOKIE = "ocpp_core_driver"
 COOKIE_SECONDS = 24 * 3600
 MAX_REMEMBERED = 5
 TAG_PREFIX = "WEB-"
-_TAG = re.compile(r"[\x21-\x7e]{1,20}")  # OCPP 1.6 idTag: up to 20 printable characters
 _MAX_ID = 100
 FormText = Annotated[str, Form()]
 ReservationQuery = Annotated[str, Query(alias="reservationId")]
@@ -160,13 +158,14 @@ async def start_page(
 
 @router.post(START_PATH)
 async def start(
-    request: Request,
-    context: ContextDep,
-    cp: FormText = "",
-    conn: FormText = "1",
-    tag: FormText = "",
+    request: Request, context: ContextDep, cp: FormText = "", conn: FormText = "1"
 ) -> Response:
-    """Reserve the connector: to Checkout, or straight to charging when it is free."""
+    """Reserve the connector: to Checkout, or straight to charging when it is free.
+
+    The session always gets a new one-time tag. A tag id typed here would prove
+    nothing (an RFID UID is printed on cards and read by any phone), so none is
+    taken: a free-charging card is honoured where it is presented, at the charger.
+    """
     public = _public(request)
     wait = public.limiter.hit(_client_address(request))
     if wait is not None:
@@ -175,13 +174,10 @@ async def start(
     station = await _station(context, cp, conn)
     if station is None:
         return _not_found(request, "charger")
-    tag = tag.strip()
-    if tag and not _TAG.fullmatch(tag):
-        return await _start_form(request, station, problem="bad_tag", tag=tag, status_code=400)
     answer = await public.api.create(
         station.charge_point_id,
         station.connector_id,
-        tag or new_tag(),
+        new_tag(),
         context.settings.public_base_url,
     )
     reservation_id = answer.text("reservationId")
@@ -193,9 +189,7 @@ async def start(
         response = _page(request, "public/started.html", values)
     else:
         problem, status_code = _create_problem(answer)
-        return await _start_form(
-            request, station, problem=problem, tag=tag, status_code=status_code
-        )
+        return await _start_form(request, station, problem=problem, status_code=status_code)
     if reservation_id:
         here = (station.charge_point_id, station.connector_id)
         _remember(request, response, *here, reservation_id)
@@ -234,13 +228,11 @@ async def _start_form(
     station: Station,
     *,
     problem: str | None = None,
-    tag: str = "",
     status_code: int = 200,
 ) -> Response:
     values = {
         "station": station,
         "problem": problem,
-        "tag": tag[:20],
         "earlier": await _earlier_session(request, station),
     }
     return _page(request, "public/start.html", values, status_code=status_code)

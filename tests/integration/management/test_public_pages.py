@@ -9,6 +9,7 @@ import html
 import httpx
 from sqlalchemy import select
 
+from builders import NOW, add_tag
 from integration.management.pages import RunningManagement, csrf_token
 from integration.management.public_harness import (
     FREE,
@@ -18,9 +19,12 @@ from integration.management.public_harness import (
     online,
     post_start,
     price_station,
+    report,
     reservation_of,
 )
+from integration.payments.payflow import calls
 from ocpp_core.db.models import PaymentReservation
+from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.management.public import COOKIE
 from servers import ConnectCharger, RunningServer
@@ -37,11 +41,19 @@ FULL = Tariff(
     usage_after_charging=True,
     max_energy_wh=20_000,
 )
+KNOWN_TAG = "KNOWN-0001"
+FLEET_TAG = "FLEET-0001"  # free charging at every station
 
 
 def text(response: httpx.Response) -> str:
     """The page's words, whitespace folded, entities decoded."""
     return " ".join(html.unescape(response.text).split())
+
+
+def shape(answer: httpx.Response, prefix: str) -> str:
+    """Where the answer sends the driver, up to what differs on every start."""
+    location: str = answer.headers.get("location", "")
+    return location[: len(prefix)]
 
 
 async def reservations(server: RunningServer) -> list[PaymentReservation]:
@@ -237,20 +249,43 @@ async def test_a_free_station_starts_without_payment(
     assert "Cost so far" not in text(status)
 
 
-async def test_a_driver_may_give_their_own_tag(
-    pay_server: RunningServer, pay_charger: ConnectCharger, driver: httpx.AsyncClient
+async def test_a_tag_typed_on_the_public_page_grants_nothing_and_reveals_nothing(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    public_site: RunningManagement,
 ) -> None:
+    """An RFID UID proves nothing: a privileged one typed (or forged into the form) is
+    answered exactly like an unknown one, and the session is paid like any other."""
     await price_station(pay_server, "CP1")
-    await online(pay_charger, "CP1")
+    cp = await online(pay_charger, "CP1")
+    for connector in (2, 3, 4):
+        await report(cp, "Available", connector)
+    await add_tag(pay_server.runtime.db, KNOWN_TAG)
+    await add_tag(pay_server.runtime.db, FLEET_TAG)
+    async with pay_server.runtime.db.session() as session:
+        await tariffs.grant_free_charging(
+            session, tag_id=FLEET_TAG, charge_point_id=None, note="fleet", now=NOW
+        )
+    typed = (None, "NOBODY-0001", KNOWN_TAG, FLEET_TAG)
 
-    refused = await post_start(driver, tag="has space")
-    assert refused.status_code == 400
-    assert "A charge tag has 1 to 20 characters" in text(refused)
-    assert await reservations(pay_server) == []
+    answers = []
+    for connector, tag in enumerate(typed, start=1):
+        async with httpx.AsyncClient(base_url=public_site.url) as phone:
+            page = await phone.get("/Public/Start", params={"cp": "CP1", "conn": connector})
+            assert 'name="tag"' not in page.text  # nothing to type a tag into
+            extra = {} if tag is None else {"tag": tag}
+            answers.append(await post_start(phone, conn=connector, extra=extra))
 
-    assert (await post_start(driver, tag=" MYCARD-0042 ")).status_code == 303
-    (row,) = await reservations(pay_server)
-    assert row.charge_tag_id == "MYCARD-0042"
+    to_checkout = f"{stripe_sim.url}/checkout/cs_"
+    seen = {(a.status_code, shape(a, to_checkout), a.text, *sorted(a.headers)) for a in answers}
+    assert len(seen) == 1, seen
+    assert (answers[0].status_code, shape(answers[0], to_checkout)) == (303, to_checkout)
+    rows = await reservations(pay_server)
+    assert [(r.free, r.hold_cents, r.status) for r in rows] == [(False, 900, "PendingPayment")] * 4
+    assert all(r.charge_tag_id.startswith("WEB-") for r in rows)
+    assert all(r.ocpp_id_tag not in (KNOWN_TAG, FLEET_TAG) for r in rows)
+    assert calls(cp, "RemoteStartTransaction") == []
 
 
 async def test_an_offline_charger_is_said_so(
