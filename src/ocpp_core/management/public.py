@@ -4,8 +4,13 @@
 ``POST /Public/Start`` (server ``Payments/Create``) → Stripe Checkout →
 ``/Payments/Success`` (server ``Payments/Confirm``) → ``/Payments/Status``,
 which polls a fragment until the receipt. ``/Payments/Cancel`` is Checkout's
-way back without paying; ``POST /Public/CancelRecovery`` cancels an attempt
-left unpaid.
+way back without paying: it offers the way back to the payment and a Cancel
+button; ``POST /Public/CancelRecovery`` cancels an attempt left unpaid.
+
+No GET changes a session: a link from another site carries the driver's
+cookie, so only a POST with the form's CSRF token cancels or stops. The one
+GET that acts, ``/Payments/Success``, only learns from Stripe what the driver
+already did (the payment), exactly as the signed webhook does.
 
 A driver's reservations are remembered in a signed cookie for a day, so one
 who closes the browser and scans again is shown their session. That cookie,
@@ -39,7 +44,7 @@ from ocpp_core.management.context import ContextDep, ManagementContext, get_cont
 from ocpp_core.management.live import VERSION, fragment, version_of
 from ocpp_core.management.public_api import UNREACHABLE, ApiAnswer, PaymentsApi
 from ocpp_core.management.public_station import Station, load_station, station_name
-from ocpp_core.management.public_status import SessionView, session_view
+from ocpp_core.management.public_status import UNPAID, SessionView, session_view
 from ocpp_core.management.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,6 +53,7 @@ START_PATH = "/Public/Start"
 STATUS_PATH = "/Payments/Status"
 FRAGMENT_PATH = "/Payments/StatusFragment"
 CANCEL_UNPAID_PATH = "/Public/CancelRecovery"
+CANCEL_PATH = "/Payments/Cancel"  # Checkout's cancel_url
 COOKIE = "ocpp_core_driver"
 COOKIE_SECONDS = 24 * 3600
 MAX_REMEMBERED = 5
@@ -257,7 +263,7 @@ async def _earlier_session(request: Request, station: Station) -> Earlier | None
         return None
     if answer.body.get("locksConnector") is True:
         checkout = answer.text("checkoutUrl") if answer.status == "Redirect" else None
-        unpaid = answer.text("reservationStatus") == "PendingPayment"
+        unpaid = answer.text("reservationStatus") == UNPAID
         return Earlier(_status_url(reservation_id), checkout, ended=False, unpaid=unpaid)
     if answer.text("reservationStatus") == "Completed":
         return Earlier(_status_url(reservation_id), None, ended=True)
@@ -305,9 +311,28 @@ async def payment_success(
     return _page(request, "public/not_confirmed.html", values, status_code=502)
 
 
-@router.get("/Payments/Cancel")
-async def payment_cancelled(request: Request, reservation_id: ReservationQuery = "") -> Response:
-    """Checkout's way back without paying: cancel the reservation, say so."""
+@router.get(CANCEL_PATH)
+async def left_checkout(request: Request, reservation_id: ReservationQuery = "") -> Response:
+    """Checkout's way back without paying: back to the payment, or a button to cancel."""
+    if not _owns(request, reservation_id):
+        return _not_found(request, "session")
+    answer = await _public(request).api.resume(reservation_id)
+    if answer.http_status == 404:
+        return _not_found(request, "session")
+    if not answer.ok:
+        return _page(request, "public/unavailable.html", {}, status_code=503)
+    if answer.text("reservationStatus") != UNPAID:  # paid meanwhile, or over: nothing to cancel
+        return RedirectResponse(_status_url(reservation_id), 303)
+    values = {
+        "reservation_id": reservation_id,
+        "checkout_url": answer.text("checkoutUrl") if answer.status == "Redirect" else None,
+    }
+    return _page(request, "public/left_checkout.html", values)
+
+
+@router.post(CANCEL_PATH)
+async def cancel_payment(request: Request, reservation_id: ReservationForm = "") -> Response:
+    """The button of the page above."""
     if not _owns(request, reservation_id):
         return _not_found(request, "session")
     return await _cancel(request, reservation_id, "checkout_cancelled")

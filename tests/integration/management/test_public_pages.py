@@ -22,7 +22,7 @@ from integration.management.public_harness import (
     report,
     reservation_of,
 )
-from integration.payments.payflow import calls
+from integration.payments.payflow import calls, checkout, checkout_session_id
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
@@ -201,7 +201,7 @@ async def test_paying_goes_to_checkout_and_back_to_the_status_page(
     assert "in use or reserved by another driver" in text(busy)
 
 
-async def test_cancelling_on_checkout_cancels_the_reservation(
+async def test_leaving_checkout_changes_nothing_until_the_driver_presses_cancel(
     pay_server: RunningServer,
     pay_charger: ConnectCharger,
     stripe_sim: StripeSim,
@@ -215,15 +215,53 @@ async def test_cancelling_on_checkout_cancels_the_reservation(
     assert back.status_code == 303
     page = await driver.get(back.headers["location"])
 
+    # The GET shows what cancelling would do; it cancels nothing.
     assert page.status_code == 200
-    assert "You cancelled the payment. Nothing was charged" in text(page)
-    assert "/Public/Start?cp=CP1&amp;conn=1" in page.text
+    assert "You left the payment page without paying." in text(page)
+    assert f'href="{checkout_url}"' in page.text  # back to the payment
+    (row,) = await reservations(pay_server)
+    assert row.status == "PendingPayment"
+    assert (await checkout(stripe_sim, checkout_url)).status == "open"
+    unsigned = await driver.post("/Payments/Cancel", data={"reservationId": row.id})
+    assert unsigned.status_code == 403
+    assert (await reservations(pay_server))[0].status == "PendingPayment"
+
+    cancelled = await driver.post(
+        "/Payments/Cancel", data={"csrf_token": csrf_token(page.text), "reservationId": row.id}
+    )
+
+    assert cancelled.status_code == 200
+    assert "You cancelled the payment. Nothing was charged" in text(cancelled)
+    assert "/Public/Start?cp=CP1&amp;conn=1" in cancelled.text
     (row,) = await reservations(pay_server)
     assert row.status == "Cancelled"
     assert reservation_of(back.headers["location"]) == row.id
     # Scanning again offers a fresh start, not the cancelled session.
     fresh = await driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
     assert "You have a session" not in text(fresh)
+
+
+async def test_a_link_to_the_cancel_page_never_cancels_a_paid_session(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    driver: httpx.AsyncClient,
+) -> None:
+    """Another site links to ``/Payments/Cancel``: the browser sends the driver's cookie."""
+    await price_station(pay_server, "CP1")
+    await online(pay_charger, "CP1")
+    checkout_url = (await post_start(driver)).headers["location"]
+    paid = await stripe_sim.pay(checkout_url)
+    status_url = (await driver.get(paid.headers["location"])).headers["location"]
+    reservation_id = reservation_of(status_url)
+
+    followed = await driver.get("/Payments/Cancel", params={"reservationId": reservation_id})
+
+    assert (followed.status_code, followed.headers["location"]) == (303, status_url)
+    (row,) = await reservations(pay_server)
+    assert (row.status, row.money_state) == ("Authorized", None)
+    held = await stripe_sim.intent_of(checkout_session_id(checkout_url))
+    assert (held.status, held.amount_capturable) == ("requires_capture", 900)
 
 
 async def test_a_free_station_starts_without_payment(
