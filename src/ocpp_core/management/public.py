@@ -36,16 +36,20 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Query
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ocpp_core.management import driver_cookie
 from ocpp_core.management.context import ContextDep, ManagementContext, get_context
+from ocpp_core.management.driver_cookie import COOKIE
 from ocpp_core.management.live import VERSION, fragment, version_of
 from ocpp_core.management.public_api import UNREACHABLE, ApiAnswer, PaymentsApi
 from ocpp_core.management.public_station import Station, load_station, station_name
 from ocpp_core.management.public_status import UNPAID, SessionView, session_view
 from ocpp_core.management.templating import render
+from ocpp_core.payments.late import PAID_LATE
+from ocpp_core.payments.reservations import unpaid_cutoff
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,9 +58,6 @@ STATUS_PATH = "/Payments/Status"
 FRAGMENT_PATH = "/Payments/StatusFragment"
 CANCEL_UNPAID_PATH = "/Public/CancelRecovery"
 CANCEL_PATH = "/Payments/Cancel"  # Checkout's cancel_url
-COOKIE = "ocpp_core_driver"
-COOKIE_SECONDS = 24 * 3600
-MAX_REMEMBERED = 5
 TAG_PREFIX = "WEB-"
 _MAX_ID = 100
 FormText = Annotated[str, Form()]
@@ -159,7 +160,9 @@ async def start_page(
     station = await _station(context, cp, conn)
     if station is None:
         return _not_found(request, "charger")
-    return await _start_form(request, station)
+    response = await _start_form(request, station)
+    _keep_driver(request, response)
+    return response
 
 
 @router.post(START_PATH)
@@ -185,6 +188,7 @@ async def start(
         station.connector_id,
         new_tag(),
         context.settings.public_base_url,
+        _driver(request),
     )
     reservation_id = answer.text("reservationId")
     checkout_url = answer.text("checkoutUrl")
@@ -219,6 +223,8 @@ def _create_problem(answer: ApiAnswer) -> tuple[str, int]:
         return "not_priced", 409
     if status in _FREE_START_FAILED:
         return "start_rejected", 409
+    if status == "TryAgain":  # e.g. an unpaid attempt's checkout could not be closed yet
+        return "try_again", 503
     if status == UNREACHABLE:
         return "unavailable", 503
     return "error", 502
@@ -275,8 +281,12 @@ async def _station(context: ManagementContext, cp: str, conn: str) -> Station | 
     if not cp or len(cp) > _MAX_ID or not conn.isdigit() or not 1 <= int(conn) <= 1000:
         return None
     live = await context.server.status()
+    settings = context.settings
+    cutoff = unpaid_cutoff(context.clock(), settings.payments.unpaid_hold_minutes)
     async with context.db.session() as session:
-        return await load_station(session, cp, int(conn), live, context.settings.stripe.currency)
+        return await load_station(
+            session, cp, int(conn), live, settings.stripe.currency, unpaid_cutoff=cutoff
+        )
 
 
 # --- back from Checkout, and the session's status -------------------------------------------
@@ -293,7 +303,7 @@ async def payment_success(
         return _not_found(request, "session")
     api = _public(request).api
     answer = await api.confirm(reservation_id, session_id)
-    if answer.ok:
+    if answer.ok or answer.status == PAID_LATE:  # too late: the status page says so
         response = RedirectResponse(_status_url(reservation_id), 303)
         if not _owns(request, reservation_id):  # paid in another browser than it started in
             seen = await api.status(reservation_id)
@@ -436,6 +446,7 @@ def _status_values(context: ManagementContext, view: SessionView) -> dict[str, o
         VERSION: version_of(view),
         "fragment_path": FRAGMENT_PATH,
         "refresh": f"{seconds:g}s",
+        "unpaid_hold_minutes": context.settings.payments.unpaid_hold_minutes,
     }
 
 
@@ -486,40 +497,31 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-# --- the cookie that remembers a driver's sessions -------------------------------------------
+# --- the cookie that remembers a driver ---------------------------------------------------------
 
 
-def _remembered(request: Request) -> list[tuple[str, int, str]]:
-    """``(charge point, connector, reservation)`` this browser started, oldest first."""
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return []
-    try:
-        value = _public(request).cookies.loads(raw, max_age=COOKIE_SECONDS)
-    except BadSignature:  # tampered with, or older than a day
-        return []
-    if not isinstance(value, list):
-        return []
-    return [
-        (entry[0], entry[1], entry[2])
-        for entry in value
-        if isinstance(entry, list)
-        and len(entry) == 3
-        and isinstance(entry[0], str)
-        and isinstance(entry[1], int)
-        and isinstance(entry[2], str)
-    ]
+def _jar(request: Request) -> driver_cookie.Jar:
+    return driver_cookie.read(request.cookies.get(COOKIE), _public(request).cookies)
+
+
+def _driver(request: Request) -> str:
+    """This browser's driver id: the cookie's, or a new one kept for the rest of the request."""
+    driver = _jar(request).driver or getattr(request.state, "driver", None)
+    if driver is None:
+        driver = request.state.driver = driver_cookie.new_driver()
+    return str(driver)
 
 
 def _remembered_at(request: Request, charge_point_id: str, connector_id: int) -> str | None:
     """The reservation this browser made on the connector, if it remembers one."""
     here = (charge_point_id, connector_id)
-    return next((e[2] for e in _remembered(request) if (e[0], e[1]) == here), None)
+    return next((e[2] for e in _jar(request).sessions if e[:2] == here), None)
 
 
 def _owns(request: Request, reservation_id: str) -> bool:
     """Whether the reservation is this browser's own (a valid id alone is not enough)."""
-    return _valid_id(reservation_id) and any(e[2] == reservation_id for e in _remembered(request))
+    sessions = _jar(request).sessions
+    return _valid_id(reservation_id) and any(e[2] == reservation_id for e in sessions)
 
 
 def _remember(
@@ -529,16 +531,17 @@ def _remember(
     connector_id: int,
     reservation_id: str,
 ) -> None:
-    here = (charge_point_id, connector_id)
-    entries = [e for e in _remembered(request) if (e[0], e[1]) != here]
-    entries.append((*here, reservation_id))
-    value = _public(request).cookies.dumps([list(e) for e in entries[-MAX_REMEMBERED:]])
-    response.set_cookie(
-        COOKIE,
-        value,
-        max_age=COOKIE_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=get_context(request).settings.management.secure_cookies,
-    )
+    entry = (charge_point_id, connector_id, reservation_id)
+    _write(request, response, _jar(request).remembering(entry, _driver(request)))
+
+
+def _keep_driver(request: Request, response: Response) -> None:
+    """Give the browser its driver id before it starts anything (two starts at once share it)."""
+    jar = _jar(request)
+    if jar.driver is None:
+        _write(request, response, driver_cookie.Jar(_driver(request), jar.sessions))
+
+
+def _write(request: Request, response: Response, jar: driver_cookie.Jar) -> None:
+    secure = get_context(request).settings.management.secure_cookies
+    driver_cookie.write(response, jar, _public(request).cookies, secure=secure)

@@ -22,7 +22,7 @@ from integration.management.public_harness import (
 )
 from integration.payments.payflow import assert_nothing_held, checkout
 from ocpp_core.db.models import PaymentReservation
-from ocpp_core.management.public import COOKIE
+from ocpp_core.management.driver_cookie import COOKIE
 from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim, eventually
 

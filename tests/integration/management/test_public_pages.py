@@ -26,7 +26,7 @@ from integration.payments.payflow import calls, checkout, checkout_session_id
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
-from ocpp_core.management.public import COOKIE
+from ocpp_core.management.driver_cookie import COOKIE
 from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim, eventually
 
