@@ -55,14 +55,14 @@ async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentR
 
 
 async def active_on(
-    session: AsyncSession, charge_point_id: str, connector_id: int
+    session: AsyncSession, charge_point_id: str, connector_id: int, *, lock: bool = True
 ) -> PaymentReservation | None:
     query = select(PaymentReservation).where(
         PaymentReservation.charge_point_id == charge_point_id,
         PaymentReservation.connector_id == connector_id,
         PaymentReservation.status.in_([s.value for s in ACTIVE]),
     )
-    return await session.scalar(query.with_for_update())
+    return await session.scalar(query.with_for_update() if lock else query)
 
 
 async def starting_for(
@@ -127,7 +127,7 @@ async def unpaid_of(session: AsyncSession, driver_key: str) -> PaymentReservatio
         PaymentReservation.driver_key == driver_key,
         PaymentReservation.status == Status.PENDING_PAYMENT.value,
     )
-    return await session.scalar(query.with_for_update())
+    return await session.scalar(query)
 
 
 async def busy_reason(

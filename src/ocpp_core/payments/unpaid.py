@@ -52,8 +52,11 @@ async def plan(
     driver_key: str | None,
     cutoff: datetime,
 ) -> Way:
-    """Who must give way to a new reservation on this connector, by this driver."""
-    here = await reservations.active_on(session, charge_point_id, connector_id)
+    """Who must give way to a new reservation on this connector, by this driver.
+
+    Nothing is locked here: what is decided is checked again where it is done.
+    """
+    here = await reservations.active_on(session, charge_point_id, connector_id, lock=False)
     mine = await reservations.unpaid_of(session, driver_key) if driver_key else None
     leaving = []
     if mine is not None:
@@ -87,7 +90,8 @@ def retire(leaving: tuple[GiveWay, ...], now: datetime) -> Retire:
     """Ends the reservations whose checkout is closed, in the new reservation's unit of work."""
 
     async def run(session: AsyncSession) -> None:
-        for gone in leaving:
+        # Rows locked in one order everywhere, so two starts can't wait for each other.
+        for gone in sorted(leaving, key=lambda g: g.reservation_id):
             row = await reservations.get(session, gone.reservation_id)
             if row is not None:
                 _end(row, gone, now)

@@ -265,3 +265,28 @@ async def test_a_payment_for_a_reservation_that_lost_its_connector_is_released_a
     view = await status(server, first_id)
     assert (view["status"], view["paidLate"], view["authorizedCents"]) == ("Abandoned", True, None)
     assert (await reservation(server, second["reservationId"])).status == "PendingPayment"
+
+
+async def test_drivers_taking_each_others_connectors_at_once_keep_every_rule(
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    payment_settings: PaymentSettings,
+) -> None:
+    """Each start ends the other's unpaid reservation as well as its own: one lock order."""
+    cp = await priced_charger(server, charger)
+    await connector_status(cp, "Available", 2)
+    await create(server, connector=1, driver="D")
+    later = await create(server, connector=2, driver="E")
+    await age(server, later["reservationId"], unpaid_hold(payment_settings) + SECOND)
+
+    answers = await asyncio.gather(
+        create_answer(server, "WEB-D2", connector=2, driver="D"),
+        create_answer(server, "WEB-E1", connector=1, driver="E"),
+    )
+
+    assert {a.status_code for a in answers} <= {200, 409}, [a.text for a in answers]
+    active = [r for r in await rows(server) if r.status == "PendingPayment"]
+    assert len({r.connector_id for r in active}) == len(active)
+    assert len({r.driver_key for r in active}) == len(active)
+    assert len(active) == sum(a.status_code == 200 for a in answers) >= 1
