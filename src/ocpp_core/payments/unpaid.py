@@ -54,7 +54,7 @@ async def plan(
 ) -> Way:
     """Who must give way to a new reservation on this connector, by this driver.
 
-    Nothing is locked here: what is decided is checked again where it is done.
+    Decided on a look, not under locks held on: :func:`retire` checks again where it acts.
     """
     here = await reservations.active_on(session, charge_point_id, connector_id, lock=False)
     mine = await reservations.unpaid_of(session, driver_key) if driver_key else None
