@@ -13,12 +13,18 @@ from ocpp_core.db.models import PaymentReservation
 from ocpp_core.payments import money, reservations
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import GatewayError
+from ocpp_core.payments.states import Money
 
 PAID_LATE = "PaidLate"
 
 
 def owes(row: PaymentReservation) -> bool:
-    return row.captured_cents is not None or (row.amount_due_cents or 0) > 0
+    """Money is, or may be, taken from this hold: a capture, one due, or one under review."""
+    return (
+        row.captured_cents is not None
+        or (row.amount_due_cents or 0) > 0
+        or row.money_state == Money.REVIEW_REQUIRED
+    )
 
 
 async def release(ctx: PaymentContext, reservation_id: str, intent_id: object) -> None:
