@@ -227,6 +227,12 @@ class PaymentSettings(_Section):
         ge=1,
         description="An unpaid reservation older than this is abandoned and its session expired.",
     )
+    unpaid_hold_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=1440,
+        description="An unpaid reservation keeps other drivers off its connector this long.",
+    )
     require_plug_before_start: bool = Field(
         default=True,
         description="Wait for the connector to report Preparing before the remote start.",

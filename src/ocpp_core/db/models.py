@@ -237,6 +237,7 @@ ACTIVE_RESERVATION_STATES = (
     "WaitingForDisconnect",
 )
 _ACTIVE_LIST = ", ".join(f"'{state}'" for state in ACTIVE_RESERVATION_STATES)
+UNPAID_RESERVATION_STATE = "PendingPayment"
 
 
 class PaymentReservation(Base):
@@ -257,6 +258,14 @@ class PaymentReservation(Base):
             sqlite_where=text(f"status IN ({_ACTIVE_LIST})"),
             postgresql_where=text(f"status IN ({_ACTIVE_LIST})"),
         ),
+        # One driver (their browser's cookie) holds at most one unpaid reservation.
+        Index(
+            "ux_reservation_unpaid_driver",
+            "driver_key",
+            unique=True,
+            sqlite_where=text(f"status = '{UNPAID_RESERVATION_STATE}'"),
+            postgresql_where=text(f"status = '{UNPAID_RESERVATION_STATE}'"),
+        ),
         Index("ix_reservation_id_tag", "ocpp_id_tag"),
         Index("ix_reservation_status", "status"),
         Index("ix_reservation_money", "money_state", "money_next_at"),
@@ -268,6 +277,8 @@ class PaymentReservation(Base):
     charge_tag_id: Mapped[str] = mapped_column(IdTag)
     ocpp_id_tag: Mapped[str] = mapped_column(String(20))
     origin: Mapped[str | None] = mapped_column(String(20))
+    # Who started it, as the caller knows them (the driver pages: a random id in the cookie).
+    driver_key: Mapped[str | None] = mapped_column(String(64))
     free: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(30))
     # The tariff the driver saw, frozen at creation.
@@ -322,6 +333,8 @@ class PaymentReservation(Base):
     review_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
     review_decided_by: Mapped[str | None] = mapped_column(String(100))
     review_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A payment completed after the reservation had ended: its hold was given back.
+    paid_late_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class StripeWebhookEvent(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,6 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ocpp_core.db.dialect import upsert
 from ocpp_core.db.models import Connector, EvseConnector
 from ocpp_core.domain.meter import MeterReading
+
+FIRST_CONNECTOR = 1  # a charger that has not reported its connectors yet has this one
+
+
+def known_connectors(reported: Iterable[int]) -> set[int]:
+    """The connectors a session may be started on: those the charger reported, else the first.
+
+    Connector 0 (1.6's "the whole charger") is never one a car plugs into.
+    """
+    return {n for n in reported if n >= FIRST_CONNECTOR} or {FIRST_CONNECTOR}
+
+
+async def has_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> bool:
+    """Whether the charger has this connector, as far as it has told us."""
+    reported = await session.scalars(
+        select(Connector.connector_id).where(Connector.charge_point_id == charge_point_id)
+    )
+    return connector_id in known_connectors(reported)
 
 
 async def record_status(

@@ -4,8 +4,13 @@
 ``POST /Public/Start`` (server ``Payments/Create``) → Stripe Checkout →
 ``/Payments/Success`` (server ``Payments/Confirm``) → ``/Payments/Status``,
 which polls a fragment until the receipt. ``/Payments/Cancel`` is Checkout's
-way back without paying; ``POST /Public/CancelRecovery`` cancels an attempt
-left unpaid.
+way back without paying: it offers the way back to the payment and a Cancel
+button; ``POST /Public/CancelRecovery`` cancels an attempt left unpaid.
+
+No GET changes a session: a link from another site carries the driver's
+cookie, so only a POST with the form's CSRF token cancels or stops. The one
+GET that acts, ``/Payments/Success``, only learns from Stripe what the driver
+already did (the payment), exactly as the signed webhook does.
 
 A driver's reservations are remembered in a signed cookie for a day, so one
 who closes the browser and scans again is shown their session. That cookie,
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import math
-import re
 import secrets
 import time
 from collections import deque
@@ -32,16 +36,20 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Query
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ocpp_core.management import driver_cookie
 from ocpp_core.management.context import ContextDep, ManagementContext, get_context
+from ocpp_core.management.driver_cookie import COOKIE
 from ocpp_core.management.live import VERSION, fragment, version_of
 from ocpp_core.management.public_api import UNREACHABLE, ApiAnswer, PaymentsApi
 from ocpp_core.management.public_station import Station, load_station, station_name
-from ocpp_core.management.public_status import SessionView, session_view
+from ocpp_core.management.public_status import UNPAID, SessionView, session_view
 from ocpp_core.management.templating import render
+from ocpp_core.payments.late import PAID_LATE
+from ocpp_core.payments.reservations import unpaid_cutoff
 from ocpp_core.proxies import client_address
 
 router = APIRouter(include_in_schema=False)
@@ -50,11 +58,8 @@ START_PATH = "/Public/Start"
 STATUS_PATH = "/Payments/Status"
 FRAGMENT_PATH = "/Payments/StatusFragment"
 CANCEL_UNPAID_PATH = "/Public/CancelRecovery"
-COOKIE = "ocpp_core_driver"
-COOKIE_SECONDS = 24 * 3600
-MAX_REMEMBERED = 5
+CANCEL_PATH = "/Payments/Cancel"  # Checkout's cancel_url
 TAG_PREFIX = "WEB-"
-_TAG = re.compile(r"[\x21-\x7e]{1,20}")  # OCPP 1.6 idTag: up to 20 printable characters
 _MAX_ID = 100
 FormText = Annotated[str, Form()]
 ReservationQuery = Annotated[str, Query(alias="reservationId")]
@@ -156,18 +161,21 @@ async def start_page(
     station = await _station(context, cp, conn)
     if station is None:
         return _not_found(request, "charger")
-    return await _start_form(request, station)
+    response = await _start_form(request, station)
+    _keep_driver(request, response)
+    return response
 
 
 @router.post(START_PATH)
 async def start(
-    request: Request,
-    context: ContextDep,
-    cp: FormText = "",
-    conn: FormText = "1",
-    tag: FormText = "",
+    request: Request, context: ContextDep, cp: FormText = "", conn: FormText = "1"
 ) -> Response:
-    """Reserve the connector: to Checkout, or straight to charging when it is free."""
+    """Reserve the connector: to Checkout, or straight to charging when it is free.
+
+    The session always gets a new one-time tag. A tag id typed here would prove
+    nothing (an RFID UID is printed on cards and read by any phone), so none is
+    taken: a free-charging card is honoured where it is presented, at the charger.
+    """
     public = _public(request)
     wait = public.limiter.hit(client_address(request))
     if wait is not None:
@@ -176,14 +184,12 @@ async def start(
     station = await _station(context, cp, conn)
     if station is None:
         return _not_found(request, "charger")
-    tag = tag.strip()
-    if tag and not _TAG.fullmatch(tag):
-        return await _start_form(request, station, problem="bad_tag", tag=tag, status_code=400)
     answer = await public.api.create(
         station.charge_point_id,
         station.connector_id,
-        tag or new_tag(),
+        new_tag(),
         context.settings.public_base_url,
+        _driver(request),
     )
     reservation_id = answer.text("reservationId")
     checkout_url = answer.text("checkoutUrl")
@@ -194,9 +200,7 @@ async def start(
         response = _page(request, "public/started.html", values)
     else:
         problem, status_code = _create_problem(answer)
-        return await _start_form(
-            request, station, problem=problem, tag=tag, status_code=status_code
-        )
+        return await _start_form(request, station, problem=problem, status_code=status_code)
     if reservation_id:
         here = (station.charge_point_id, station.connector_id)
         _remember(request, response, *here, reservation_id)
@@ -220,6 +224,8 @@ def _create_problem(answer: ApiAnswer) -> tuple[str, int]:
         return "not_priced", 409
     if status in _FREE_START_FAILED:
         return "start_rejected", 409
+    if status == "TryAgain":  # e.g. an unpaid attempt's checkout could not be closed yet
+        return "try_again", 503
     if status == UNREACHABLE:
         return "unavailable", 503
     return "error", 502
@@ -235,13 +241,11 @@ async def _start_form(
     station: Station,
     *,
     problem: str | None = None,
-    tag: str = "",
     status_code: int = 200,
 ) -> Response:
     values = {
         "station": station,
         "problem": problem,
-        "tag": tag[:20],
         "earlier": await _earlier_session(request, station),
     }
     return _page(request, "public/start.html", values, status_code=status_code)
@@ -266,7 +270,7 @@ async def _earlier_session(request: Request, station: Station) -> Earlier | None
         return None
     if answer.body.get("locksConnector") is True:
         checkout = answer.text("checkoutUrl") if answer.status == "Redirect" else None
-        unpaid = answer.text("reservationStatus") == "PendingPayment"
+        unpaid = answer.text("reservationStatus") == UNPAID
         return Earlier(_status_url(reservation_id), checkout, ended=False, unpaid=unpaid)
     if answer.text("reservationStatus") == "Completed":
         return Earlier(_status_url(reservation_id), None, ended=True)
@@ -278,8 +282,12 @@ async def _station(context: ManagementContext, cp: str, conn: str) -> Station | 
     if not cp or len(cp) > _MAX_ID or not conn.isdigit() or not 1 <= int(conn) <= 1000:
         return None
     live = await context.server.status()
+    settings = context.settings
+    cutoff = unpaid_cutoff(context.clock(), settings.payments.unpaid_hold_minutes)
     async with context.db.session() as session:
-        return await load_station(session, cp, int(conn), live, context.settings.stripe.currency)
+        return await load_station(
+            session, cp, int(conn), live, settings.stripe.currency, unpaid_cutoff=cutoff
+        )
 
 
 # --- back from Checkout, and the session's status -------------------------------------------
@@ -296,7 +304,7 @@ async def payment_success(
         return _not_found(request, "session")
     api = _public(request).api
     answer = await api.confirm(reservation_id, session_id)
-    if answer.ok:
+    if answer.ok or answer.status == PAID_LATE:  # too late: the status page says so
         response = RedirectResponse(_status_url(reservation_id), 303)
         if not _owns(request, reservation_id):  # paid in another browser than it started in
             seen = await api.status(reservation_id)
@@ -314,9 +322,28 @@ async def payment_success(
     return _page(request, "public/not_confirmed.html", values, status_code=502)
 
 
-@router.get("/Payments/Cancel")
-async def payment_cancelled(request: Request, reservation_id: ReservationQuery = "") -> Response:
-    """Checkout's way back without paying: cancel the reservation, say so."""
+@router.get(CANCEL_PATH)
+async def left_checkout(request: Request, reservation_id: ReservationQuery = "") -> Response:
+    """Checkout's way back without paying: back to the payment, or a button to cancel."""
+    if not _owns(request, reservation_id):
+        return _not_found(request, "session")
+    answer = await _public(request).api.resume(reservation_id)
+    if answer.http_status == 404:
+        return _not_found(request, "session")
+    if not answer.ok:
+        return _page(request, "public/unavailable.html", {}, status_code=503)
+    if answer.text("reservationStatus") != UNPAID:  # paid meanwhile, or over: nothing to cancel
+        return RedirectResponse(_status_url(reservation_id), 303)
+    values = {
+        "reservation_id": reservation_id,
+        "checkout_url": answer.text("checkoutUrl") if answer.status == "Redirect" else None,
+    }
+    return _page(request, "public/left_checkout.html", values)
+
+
+@router.post(CANCEL_PATH)
+async def cancel_payment(request: Request, reservation_id: ReservationForm = "") -> Response:
+    """The button of the page above."""
     if not _owns(request, reservation_id):
         return _not_found(request, "session")
     return await _cancel(request, reservation_id, "checkout_cancelled")
@@ -420,6 +447,7 @@ def _status_values(context: ManagementContext, view: SessionView) -> dict[str, o
         VERSION: version_of(view),
         "fragment_path": FRAGMENT_PATH,
         "refresh": f"{seconds:g}s",
+        "unpaid_hold_minutes": context.settings.payments.unpaid_hold_minutes,
     }
 
 
@@ -466,40 +494,31 @@ def _valid_id(reservation_id: str) -> bool:
     return 0 < len(reservation_id) <= 36
 
 
-# --- the cookie that remembers a driver's sessions -------------------------------------------
+# --- the cookie that remembers a driver ---------------------------------------------------------
 
 
-def _remembered(request: Request) -> list[tuple[str, int, str]]:
-    """``(charge point, connector, reservation)`` this browser started, oldest first."""
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return []
-    try:
-        value = _public(request).cookies.loads(raw, max_age=COOKIE_SECONDS)
-    except BadSignature:  # tampered with, or older than a day
-        return []
-    if not isinstance(value, list):
-        return []
-    return [
-        (entry[0], entry[1], entry[2])
-        for entry in value
-        if isinstance(entry, list)
-        and len(entry) == 3
-        and isinstance(entry[0], str)
-        and isinstance(entry[1], int)
-        and isinstance(entry[2], str)
-    ]
+def _jar(request: Request) -> driver_cookie.Jar:
+    return driver_cookie.read(request.cookies.get(COOKIE), _public(request).cookies)
+
+
+def _driver(request: Request) -> str:
+    """This browser's driver id: the cookie's, or a new one kept for the rest of the request."""
+    driver = _jar(request).driver or getattr(request.state, "driver", None)
+    if driver is None:
+        driver = request.state.driver = driver_cookie.new_driver()
+    return str(driver)
 
 
 def _remembered_at(request: Request, charge_point_id: str, connector_id: int) -> str | None:
     """The reservation this browser made on the connector, if it remembers one."""
     here = (charge_point_id, connector_id)
-    return next((e[2] for e in _remembered(request) if (e[0], e[1]) == here), None)
+    return next((e[2] for e in _jar(request).sessions if e[:2] == here), None)
 
 
 def _owns(request: Request, reservation_id: str) -> bool:
     """Whether the reservation is this browser's own (a valid id alone is not enough)."""
-    return _valid_id(reservation_id) and any(e[2] == reservation_id for e in _remembered(request))
+    sessions = _jar(request).sessions
+    return _valid_id(reservation_id) and any(e[2] == reservation_id for e in sessions)
 
 
 def _remember(
@@ -509,16 +528,17 @@ def _remember(
     connector_id: int,
     reservation_id: str,
 ) -> None:
-    here = (charge_point_id, connector_id)
-    entries = [e for e in _remembered(request) if (e[0], e[1]) != here]
-    entries.append((*here, reservation_id))
-    value = _public(request).cookies.dumps([list(e) for e in entries[-MAX_REMEMBERED:]])
-    response.set_cookie(
-        COOKIE,
-        value,
-        max_age=COOKIE_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=get_context(request).settings.management.secure_cookies,
-    )
+    entry = (charge_point_id, connector_id, reservation_id)
+    _write(request, response, _jar(request).remembering(entry, _driver(request)))
+
+
+def _keep_driver(request: Request, response: Response) -> None:
+    """Give the browser its driver id before it starts anything (two starts at once share it)."""
+    jar = _jar(request)
+    if jar.driver is None:
+        _write(request, response, driver_cookie.Jar(_driver(request), jar.sessions))
+
+
+def _write(request: Request, response: Response, jar: driver_cookie.Jar) -> None:
+    secure = get_context(request).settings.management.secure_cookies
+    driver_cookie.write(response, jar, _public(request).cookies, secure=secure)

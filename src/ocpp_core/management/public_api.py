@@ -57,7 +57,12 @@ class PaymentsApi:
         return self._client
 
     async def create(
-        self, charge_point_id: str, connector_id: int, tag: str, return_base_url: str
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        tag: str,
+        return_base_url: str,
+        driver_key: str,
     ) -> ApiAnswer:
         body = {
             "chargePointId": charge_point_id,
@@ -65,6 +70,7 @@ class PaymentsApi:
             "chargeTagId": tag,
             "origin": "public",
             "returnBaseUrl": return_base_url,
+            "driverKey": driver_key,
         }
         return await self._post("Create", body)
 

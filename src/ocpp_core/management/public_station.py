@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,12 +22,13 @@ from ocpp_core.db.models import (
     PaymentReservation,
     Transaction,
 )
+from ocpp_core.domain.connectors import FIRST_CONNECTOR, known_connectors
 from ocpp_core.domain.pricing import Tariff, hold_cents, usage_cents
 from ocpp_core.domain.tariffs import tariff_of
 from ocpp_core.management.numbers import kwh, money, rate
 from ocpp_core.management.server_api import LiveCharger
+from ocpp_core.payments.reservations import gives_way
 
-FIRST_CONNECTOR = 1  # a charger that has not reported its connectors yet has this one
 # Public words for OCPP statuses: a plugged-in car (Preparing) may be this driver's own.
 _AVAILABLE = frozenset({"Available", "Preparing"})
 _OUT_OF_ORDER = frozenset({"Faulted", "Unavailable"})
@@ -93,8 +95,13 @@ async def load_station(
     connector_id: int,
     live: Sequence[LiveCharger] | None,
     default_currency: str,
+    *,
+    unpaid_cutoff: datetime,
 ) -> Station | None:
-    """The connector as a driver sees it; None if the charger or connector is unknown."""
+    """The connector as a driver sees it; None if the charger or connector is unknown.
+
+    An unpaid reservation made before ``unpaid_cutoff`` no longer holds the connector.
+    """
     charge_point = await session.get(ChargePoint, charge_point_id)
     if charge_point is None:
         return None
@@ -109,8 +116,7 @@ async def load_station(
     }
     charger = next((c for c in live or () if c.id == charge_point_id), None)
     reported = {c.connectorId: c.status for c in charger.connectors} if charger else {}
-    known = set(rows) | {n for n in reported if n >= FIRST_CONNECTOR} or {FIRST_CONNECTOR}
-    if connector_id not in known:
+    if connector_id not in known_connectors(set(rows) | set(reported)):
         return None
     busy = await session.scalar(
         select(Transaction.id)
@@ -123,7 +129,7 @@ async def load_station(
     )
     row = rows.get(connector_id)
     last = reported.get(connector_id) or (row.status if row else None)
-    held = await _held(session, charge_point_id, connector_id)
+    held = await _held(session, charge_point_id, connector_id, unpaid_cutoff)
     return Station(
         charge_point_id=charge_point.id,
         name=charge_point.name or charge_point.id,
@@ -143,10 +149,12 @@ async def load_station(
     )
 
 
-async def _held(session: AsyncSession, charge_point_id: str, connector_id: int) -> bool:
+async def _held(
+    session: AsyncSession, charge_point_id: str, connector_id: int, unpaid_cutoff: datetime
+) -> bool:
     """Whether a driver's reservation holds the connector: the server starts nobody else there."""
     held = await session.scalar(
-        select(PaymentReservation.id)
+        select(PaymentReservation)
         .where(
             PaymentReservation.charge_point_id == charge_point_id,
             PaymentReservation.connector_id == connector_id,
@@ -154,7 +162,7 @@ async def _held(session: AsyncSession, charge_point_id: str, connector_id: int) 
         )
         .limit(1)
     )
-    return held is not None
+    return held is not None and not gives_way(held, unpaid_cutoff)
 
 
 def _public_status(reported: str | None, *, online: bool | None, busy: bool, held: bool) -> str:

@@ -57,6 +57,7 @@ class SessionView:
     usage_max_minutes: int
     usage_after_charging: bool
     failure_code: str | None
+    paid_late: bool  # paid after the reservation had ended: the hold is given back
     ended_at: str | None  # "2026-11-28 13:00 UTC"
     can_stop: bool
     unpaid: bool  # still at Checkout: cancelled, not stopped (one button, not two)
@@ -99,6 +100,7 @@ def session_view(body: dict[str, Any]) -> SessionView:
         usage_max_minutes=_int(prices.get("usageMaxMinutes")) or 0,
         usage_after_charging=prices.get("usageAfterCharging") is True,
         failure_code=_str(body.get("failureCode")),
+        paid_late=body.get("paidLate") is True,
         ended_at=_time(body.get("stoppedAt")),
         can_stop=stage in ("waiting", "awaitingPlug", "charging") and not unpaid,
         unpaid=unpaid,

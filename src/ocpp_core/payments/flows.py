@@ -13,11 +13,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ocpp_core.db.models import ChargePoint, PaymentReservation
-from ocpp_core.domain import tariffs, transactions
+from ocpp_core.domain import connectors, tariffs, transactions
 from ocpp_core.domain.pricing import Tariff, hold_cents
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
-from ocpp_core.payments import money, reservations, starting
-from ocpp_core.payments.context import PaymentContext
+from ocpp_core.payments import late, money, reservations, starting, unpaid
+from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import CheckoutRequest, GatewayError
 from ocpp_core.payments.reservations import ConnectorBusy
 from ocpp_core.payments.states import CANCELABLE, TERMINAL, Status, move, status_of
@@ -36,33 +36,38 @@ class CreateRequest:
     charge_tag_id: str
     origin: str | None = None
     return_base_url: str | None = None
+    driver_key: str | None = None  # who asks: at most one unpaid reservation each
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    tariff: Tariff
+    privileged: bool
+    way: unpaid.Way
+
+
+_TRY_AGAIN = Answer(503, {"status": "TryAgain", "reason": "PaymentProviderUnavailable"})
 
 
 async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
     if not await ctx.runtime.router.is_online(request.charge_point_id):
         return Answer(404, {"status": "ChargerOffline", "reason": "Offline"})
-    now = ctx.now()
-    async with ctx.runtime.db.session() as session:
-        charge_point = await session.get(ChargePoint, request.charge_point_id)
-        if charge_point is None:
-            return Answer(404, {"status": "UnknownChargePoint"})
-        busy = await reservations.busy_reason(
-            session, request.charge_point_id, request.connector_id
-        )
-        if busy is not None:
-            return Answer(409, {"status": "ConnectorBusy", "reason": busy})
-        tariff = tariffs.tariff_of(charge_point, ctx.runtime.settings.stripe.currency)
-        privileged = await tariffs.has_free_charging(
-            session, tag_id=request.charge_tag_id, charge_point_id=request.charge_point_id, now=now
-        )
-    free = tariff.is_free or privileged
-    if not free and (problem := _cannot_take_payment(ctx, tariff)):
+    found = await _look(ctx, request)
+    if isinstance(found, Answer):
+        return found
+    free = found.tariff.is_free or found.privileged
+    if not free and (problem := _cannot_take_payment(ctx, found.tariff)):
         return Answer(503 if problem == "PaymentsDisabled" else 409, {"status": problem})
-    row = _new_reservation(ctx, request, tariff, free=free, privileged=privileged)
+    if (refused := await _clear_the_way(ctx, found.way.leaving)) is not None:
+        return refused
+    row = _new_reservation(ctx, request, found.tariff, free=free, privileged=found.privileged)
+    retire = unpaid.retire(found.way.leaving, row.created_at)
     try:
-        await reservations.insert(ctx.runtime.db, row)
-    except ConnectorBusy as busy_error:
-        return Answer(409, {"status": "ConnectorBusy", "reason": busy_error.reason})
+        await reservations.insert(ctx.runtime.db, row, first=retire)
+    except ConnectorBusy:
+        return await _lost_race(ctx, request)
+    for gone in found.way.leaving:  # their checkouts are closed: the release finds nothing held
+        ctx.spawn(money.perform(ctx, gone.reservation_id), f"release-{gone.reservation_id}")
     if free:
         outcome = await starting.try_start(ctx, row.id)
         return Answer(
@@ -70,6 +75,57 @@ async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
             {"status": _free_status(outcome), "reason": outcome.reason, "reservationId": row.id},
         )
     return await _checkout(ctx, row, request)
+
+
+async def _look(ctx: PaymentContext, request: CreateRequest) -> _Found | Answer:
+    """The station's tariff, and which reservations must give way; or why there is none."""
+    now = ctx.now()
+    cp, connector = request.charge_point_id, request.connector_id
+    async with ctx.runtime.db.session() as session:
+        charge_point = await session.get(ChargePoint, cp)
+        if charge_point is None:
+            return Answer(404, {"status": "UnknownChargePoint"})
+        if not await connectors.has_connector(session, cp, connector):
+            return Answer(404, {"status": "UnknownConnector"})
+        cutoff = reservations.unpaid_cutoff(now, ctx.settings.unpaid_hold_minutes)
+        way = await unpaid.plan(session, cp, connector, request.driver_key, cutoff)
+        if way.busy is not None:
+            return Answer(409, {"status": "ConnectorBusy", "reason": way.busy})
+        tariff = tariffs.tariff_of(charge_point, ctx.runtime.settings.stripe.currency)
+        privileged = await tariffs.has_free_charging(
+            session, tag_id=request.charge_tag_id, charge_point_id=cp, now=now
+        )
+    return _Found(tariff, privileged, way)
+
+
+async def _clear_the_way(ctx: PaymentContext, leaving: tuple[unpaid.GiveWay, ...]) -> Answer | None:
+    """Close the checkouts of the reservations that give way; why not, if one can't be."""
+    for gone in leaving:
+        try:
+            paid = await unpaid.paid_before_closing(ctx, gone)
+        except GatewayError as error:
+            logger.warning("reservation %s can't give way now: %s", gone.reservation_id, error)
+            return _TRY_AGAIN  # nothing changed: the earlier driver can still pay
+        if not paid:
+            continue
+        # Paid after all: that reservation stands, authorized now if the webhook is late.
+        async with ctx.lock(gone.reservation_id):
+            problem = await authorize_payment(ctx, gone.reservation_id)
+        if problem is not None and problem.startswith("StripeError"):
+            return _TRY_AGAIN
+        ctx.spawn(starting.try_start(ctx, gone.reservation_id), f"start-{gone.reservation_id}")
+        if gone.code == unpaid.TAKEN:
+            return Answer(409, {"status": "ConnectorBusy", "reason": "ActiveReservation"})
+    return None
+
+
+async def _lost_race(ctx: PaymentContext, request: CreateRequest) -> Answer:
+    """Another start won: for the connector, or for this driver's one unpaid reservation."""
+    async with ctx.runtime.db.session() as session:
+        held = await reservations.active_on(session, request.charge_point_id, request.connector_id)
+    if held is not None:
+        return Answer(409, {"status": "ConnectorBusy", "reason": "ActiveReservation"})
+    return Answer(409, {"status": "TryAgain", "reason": "ConcurrentStart"})
 
 
 def _cannot_take_payment(ctx: PaymentContext, tariff: Tariff) -> str | None:
@@ -97,6 +153,7 @@ def _new_reservation(
         charge_tag_id=request.charge_tag_id,
         ocpp_id_tag=request.charge_tag_id if own_tag else reservations.new_id_tag(),
         origin=request.origin,
+        driver_key=request.driver_key,
         free=free,
         status=(Status.AUTHORIZED if free else Status.PENDING_PAYMENT).value,
         price_kwh_millicents=tariff.price_kwh_millicents,
@@ -154,6 +211,12 @@ async def _checkout(ctx: PaymentContext, row: PaymentReservation, request: Creat
         stored.checkout_session_id = session.id
         stored.checkout_url = session.url
         stored.updated_at = ctx.now()
+        ended = status_of(stored) in TERMINAL
+        if ended:  # replaced by the driver's next start while Stripe made the session
+            money.arm_release(stored, ctx.now())
+    if ended:
+        ctx.spawn(money.perform(ctx, row.id), f"release-{row.id}")
+        return Answer(409, {"status": "TryAgain", "reason": "ConcurrentStart"})
     return Answer(
         200,
         {
@@ -228,6 +291,9 @@ async def authorize_payment(ctx: PaymentContext, reservation_id: str) -> str | N
     return None
 
 
+_ENDED = frozenset(status.value for status in TERMINAL)
+
+
 async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> Answer:
     if ctx.gateway is None:
         return Answer(400, {"status": "Disabled"})
@@ -239,6 +305,8 @@ async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> 
             return Answer(400, {"status": "SessionMismatch"})
     async with ctx.lock(reservation_id):
         problem = await authorize_payment(ctx, reservation_id)
+    if problem in _ENDED and await late.found(ctx, reservation_id):
+        return Answer(409, {"status": late.PAID_LATE, "error": late.PAID_LATE})
     if problem is not None:
         return Answer(400, {"status": problem, "error": problem})
     outcome = await starting.try_start(ctx, reservation_id)

@@ -112,6 +112,22 @@ class StripeGateway:
         call = self._client.v1.checkout.sessions.expire_async(session_id, None, options)
         return _session(await self._call(call))
 
+    async def close_checkout(self, session_id: str, reservation_id: str) -> CheckoutSession:
+        """The session once it can no longer take a card: ``expired``, or ``complete`` if paid.
+
+        An expiry Stripe refuses (the driver paid a moment before) is read again,
+        so a payment that won the race is reported, not mistaken for an error.
+        """
+        session = await self.checkout_session(session_id)
+        if session.status != "open":
+            return session
+        try:
+            return await self.expire_checkout(session_id, reservation_id)
+        except GatewayError as error:
+            if error.transient:
+                raise
+            return await self.checkout_session(session_id)
+
     async def payment_intent(self, intent_id: str) -> Intent:
         return _intent(await self._call(self._client.v1.payment_intents.retrieve_async(intent_id)))
 

@@ -97,9 +97,7 @@ async def _act(gateway: StripeGateway, state: Money, snap: _Snapshot) -> _Outcom
     intent_id = snap.intent_id
     if snap.session_id is not None and (intent_id is None or state is Money.RELEASE_PENDING):
         # An open Checkout Session can still take the driver's card: close it first.
-        session = await gateway.checkout_session(snap.session_id)
-        if session.status == "open":
-            session = await gateway.expire_checkout(snap.session_id, snap.id)
+        session = await gateway.close_checkout(snap.session_id, snap.id)
         intent_id = session.payment_intent_id or intent_id
     if intent_id is None:
         return Money.RELEASED, None, None  # the driver never paid: nothing is held

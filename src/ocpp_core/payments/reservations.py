@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
 from ocpp_core.domain.transactions import NOT_IDENTIFIED
-from ocpp_core.payments.states import ACTIVE, START_PENDING, Status
+from ocpp_core.payments.states import ACTIVE, START_PENDING, Status, status_of
 
 STARTABLE_STATUSES = frozenset({"Available", "Preparing"})
 MAX_ID_TAG = 20  # OCPP 1.6 IdToken is CiString20
+
+
+Retire = Callable[[AsyncSession], Awaitable[None]]
 
 
 class ConnectorBusy(Exception):
@@ -51,14 +55,14 @@ async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentR
 
 
 async def active_on(
-    session: AsyncSession, charge_point_id: str, connector_id: int
+    session: AsyncSession, charge_point_id: str, connector_id: int, *, lock: bool = True
 ) -> PaymentReservation | None:
     query = select(PaymentReservation).where(
         PaymentReservation.charge_point_id == charge_point_id,
         PaymentReservation.connector_id == connector_id,
         PaymentReservation.status.in_([s.value for s in ACTIVE]),
     )
-    return await session.scalar(query.with_for_update())
+    return await session.scalar(query.with_for_update() if lock else query)
 
 
 async def starting_for(
@@ -91,13 +95,39 @@ async def awaiting_plug(
     return (await session.scalars(query)).all()
 
 
-async def insert(db: Database, row: PaymentReservation) -> None:
-    """Insert in a unit of work of its own, letting the database decide a race for the connector."""
+async def insert(db: Database, row: PaymentReservation, *, first: Retire | None = None) -> None:
+    """Insert in a unit of work of its own, letting the database decide a race for the connector.
+
+    ``first`` ends, in the same unit of work, the reservations that give way to
+    this one: the connector passes from one to the other in one commit or not at all.
+    """
     try:
         async with db.session() as session:
+            if first is not None:
+                await first(session)
+                await session.flush()  # out of the unique indexes before the new row goes in
             session.add(row)
     except IntegrityError:
         raise ConnectorBusy("ActiveReservation") from None
+
+
+def unpaid_cutoff(now: datetime, hold_minutes: int) -> datetime:
+    """Unpaid reservations created before this no longer keep other drivers off."""
+    return now - timedelta(minutes=hold_minutes)
+
+
+def gives_way(row: PaymentReservation, cutoff: datetime) -> bool:
+    """An unpaid reservation past its brief hold: a driver ready to pay may take the connector."""
+    return status_of(row) is Status.PENDING_PAYMENT and row.created_at <= cutoff
+
+
+async def unpaid_of(session: AsyncSession, driver_key: str) -> PaymentReservation | None:
+    """The driver's one unpaid reservation, if any (a unique index allows no second)."""
+    query = select(PaymentReservation).where(
+        PaymentReservation.driver_key == driver_key,
+        PaymentReservation.status == Status.PENDING_PAYMENT.value,
+    )
+    return await session.scalar(query)
 
 
 async def busy_reason(

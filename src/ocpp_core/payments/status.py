@@ -76,6 +76,7 @@ def _describe(
         "receipt": _receipt(row),
         "failureCode": row.failure_code,
         "failureMessage": row.failure_message,
+        "paidLate": row.paid_late_at is not None,
     }
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
-from ocpp_core.payments import flows, money, reservations, starting
+from ocpp_core.db.models import StripeWebhookEvent
+from ocpp_core.payments import flows, late, reservations, starting, unpaid
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import InvalidSignature
 from ocpp_core.payments.states import TERMINAL, Money, Status, move, status_of
@@ -103,33 +103,7 @@ async def _completed(ctx: PaymentContext, reservation_id: str, obj: Json) -> Non
     elif problem.startswith("StripeError"):
         raise StripeUnavailable(problem)
     elif problem in {s.value for s in TERMINAL}:
-        await _release_late_payment(ctx, reservation_id, obj.get("payment_intent"))
-
-
-async def _release_late_payment(ctx: PaymentContext, reservation_id: str, intent: Any) -> None:
-    """Paid after we gave up on the reservation: the hold must go back.
-
-    Never for a session that owes money: its hold is what the capture (pending,
-    or waiting for review) will take.
-    """
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        assert row is not None
-        if isinstance(intent, str) and row.payment_intent_id is None:
-            row.payment_intent_id = intent
-        if not _owes(row):
-            row.money_state = None  # re-arm even if an earlier release found nothing held
-            money.arm_release(row, ctx.now())
-    ctx.spawn(money.perform(ctx, reservation_id), f"release-{reservation_id}")
-
-
-def _owes(row: PaymentReservation) -> bool:
-    """Money is, or may be, taken from this hold: a capture, one due, or one under review."""
-    return (
-        row.captured_cents is not None
-        or (row.amount_due_cents or 0) > 0
-        or row.money_state == Money.REVIEW_REQUIRED
-    )
+        await late.release(ctx, reservation_id, obj.get("payment_intent"))
 
 
 async def _expired(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
@@ -137,7 +111,7 @@ async def _expired(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
         row = await reservations.get(session, reservation_id)
         if row is not None and status_of(row) is Status.PENDING_PAYMENT:
             move(row, Status.ABANDONED)
-            row.failure_code = "CheckoutExpired"
+            row.failure_code = unpaid.CHECKOUT_EXPIRED
             row.updated_at = ctx.now()
 
 
@@ -154,9 +128,9 @@ async def _payment_failed(ctx: PaymentContext, reservation_id: str, obj: Json) -
 async def _capturable(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
     async with ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
-        late = row is not None and status_of(row) in TERMINAL and not _owes(row)
-    if late:
-        await _release_late_payment(ctx, reservation_id, obj.get("id"))
+        ended = row is not None and status_of(row) in TERMINAL and not late.owes(row)
+    if ended:
+        await late.release(ctx, reservation_id, obj.get("id"))
 
 
 async def _canceled(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:

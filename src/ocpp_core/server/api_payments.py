@@ -38,6 +38,8 @@ class CreateBody(_Body):
     return_base_url: str | None = Field(
         default=None, alias="returnBaseUrl", pattern=r"^https?://", max_length=500
     )
+    # The caller's id for the driver: their earlier unpaid reservation is replaced.
+    driver_key: str | None = Field(default=None, alias="driverKey", min_length=1, max_length=64)
 
 
 class ConfirmBody(_Body):
@@ -70,6 +72,7 @@ async def create(payments: Payments, body: CreateBody) -> JSONResponse:
         body.charge_tag_id,
         body.origin,
         body.return_base_url,
+        body.driver_key,
     )
     return _answer(await flows.create(payments, request))
 

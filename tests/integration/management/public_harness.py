@@ -169,13 +169,12 @@ async def post_start(
     phone: httpx.AsyncClient,
     cp_id: str = "CP1",
     conn: int = 1,
-    tag: str = "",
     extra: dict[str, Any] | None = None,
 ) -> httpx.Response:
-    """Open the start page and send its form, as a browser does."""
+    """Open the start page and send its form, as a browser does (``extra``: fields it has not)."""
     page = await phone.get("/Public/Start", params={"cp": cp_id, "conn": conn})
     assert page.status_code == 200, page.text
-    form = {"csrf_token": csrf_token(page.text), "cp": cp_id, "conn": str(conn), "tag": tag}
+    form = {"csrf_token": csrf_token(page.text), "cp": cp_id, "conn": str(conn)}
     return await phone.post("/Public/Start", data={**form, **(extra or {})})
 
 

@@ -54,6 +54,11 @@ def assert_png(path: Path) -> None:
     assert len(data) > 1000
 
 
+def page_of(checkout: re.Match[str]) -> str:
+    """The hosted page's address, as the match found it."""
+    return checkout.group(0)
+
+
 async def reservation_rows(server: RunningServer) -> list[PaymentReservation]:
     async with server.runtime.db.session() as session:
         rows = await session.scalars(
@@ -82,10 +87,15 @@ async def test_a_driver_cancels_on_checkout_and_nothing_is_held(
     assert first is not None
     await page.get_by_role("button", name="Cancel").click()
 
-    # Back on our page: cancelled, nothing charged.
+    # Back on our page, which only offers the choice; its button cancels: nothing charged.
     await expect(page).to_have_url(
         re.compile(rf"^{re.escape(site)}/Payments/Cancel\?reservationId=[0-9a-f-]{{36}}(&|$)")
     )
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Payment not completed")
+    await expect(page.get_by_role("button", name="Continue to payment")).to_have_attribute(
+        "href", page_of(first)
+    )
+    await page.get_by_role("button", name="Cancel this unpaid attempt").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Payment cancelled")
     await expect(page.get_by_role("status")).to_contain_text(
         "You cancelled the payment. Nothing was charged"

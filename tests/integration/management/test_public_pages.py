@@ -9,6 +9,7 @@ import html
 import httpx
 from sqlalchemy import select
 
+from builders import NOW, add_tag
 from integration.management.pages import RunningManagement, csrf_token
 from integration.management.public_harness import (
     FREE,
@@ -18,11 +19,14 @@ from integration.management.public_harness import (
     online,
     post_start,
     price_station,
+    report,
     reservation_of,
 )
+from integration.payments.payflow import calls, checkout, checkout_session_id
 from ocpp_core.db.models import PaymentReservation
+from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
-from ocpp_core.management.public import COOKIE
+from ocpp_core.management.driver_cookie import COOKIE
 from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim, eventually
 
@@ -37,11 +41,19 @@ FULL = Tariff(
     usage_after_charging=True,
     max_energy_wh=20_000,
 )
+KNOWN_TAG = "KNOWN-0001"
+FLEET_TAG = "FLEET-0001"  # free charging at every station
 
 
 def text(response: httpx.Response) -> str:
     """The page's words, whitespace folded, entities decoded."""
     return " ".join(html.unescape(response.text).split())
+
+
+def shape(answer: httpx.Response, prefix: str) -> str:
+    """Where the answer sends the driver, up to what differs on every start."""
+    location: str = answer.headers.get("location", "")
+    return location[: len(prefix)]
 
 
 async def reservations(server: RunningServer) -> list[PaymentReservation]:
@@ -189,7 +201,7 @@ async def test_paying_goes_to_checkout_and_back_to_the_status_page(
     assert "in use or reserved by another driver" in text(busy)
 
 
-async def test_cancelling_on_checkout_cancels_the_reservation(
+async def test_leaving_checkout_changes_nothing_until_the_driver_presses_cancel(
     pay_server: RunningServer,
     pay_charger: ConnectCharger,
     stripe_sim: StripeSim,
@@ -203,15 +215,53 @@ async def test_cancelling_on_checkout_cancels_the_reservation(
     assert back.status_code == 303
     page = await driver.get(back.headers["location"])
 
+    # The GET shows what cancelling would do; it cancels nothing.
     assert page.status_code == 200
-    assert "You cancelled the payment. Nothing was charged" in text(page)
-    assert "/Public/Start?cp=CP1&amp;conn=1" in page.text
+    assert "You left the payment page without paying." in text(page)
+    assert f'href="{checkout_url}"' in page.text  # back to the payment
+    (row,) = await reservations(pay_server)
+    assert row.status == "PendingPayment"
+    assert (await checkout(stripe_sim, checkout_url)).status == "open"
+    unsigned = await driver.post("/Payments/Cancel", data={"reservationId": row.id})
+    assert unsigned.status_code == 403
+    assert (await reservations(pay_server))[0].status == "PendingPayment"
+
+    cancelled = await driver.post(
+        "/Payments/Cancel", data={"csrf_token": csrf_token(page.text), "reservationId": row.id}
+    )
+
+    assert cancelled.status_code == 200
+    assert "You cancelled the payment. Nothing was charged" in text(cancelled)
+    assert "/Public/Start?cp=CP1&amp;conn=1" in cancelled.text
     (row,) = await reservations(pay_server)
     assert row.status == "Cancelled"
     assert reservation_of(back.headers["location"]) == row.id
     # Scanning again offers a fresh start, not the cancelled session.
     fresh = await driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
     assert "You have a session" not in text(fresh)
+
+
+async def test_a_link_to_the_cancel_page_never_cancels_a_paid_session(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    driver: httpx.AsyncClient,
+) -> None:
+    """Another site links to ``/Payments/Cancel``: the browser sends the driver's cookie."""
+    await price_station(pay_server, "CP1")
+    await online(pay_charger, "CP1")
+    checkout_url = (await post_start(driver)).headers["location"]
+    paid = await stripe_sim.pay(checkout_url)
+    status_url = (await driver.get(paid.headers["location"])).headers["location"]
+    reservation_id = reservation_of(status_url)
+
+    followed = await driver.get("/Payments/Cancel", params={"reservationId": reservation_id})
+
+    assert (followed.status_code, followed.headers["location"]) == (303, status_url)
+    (row,) = await reservations(pay_server)
+    assert (row.status, row.money_state) == ("Authorized", None)
+    held = await stripe_sim.intent_of(checkout_session_id(checkout_url))
+    assert (held.status, held.amount_capturable) == ("requires_capture", 900)
 
 
 async def test_a_free_station_starts_without_payment(
@@ -237,20 +287,43 @@ async def test_a_free_station_starts_without_payment(
     assert "Cost so far" not in text(status)
 
 
-async def test_a_driver_may_give_their_own_tag(
-    pay_server: RunningServer, pay_charger: ConnectCharger, driver: httpx.AsyncClient
+async def test_a_tag_typed_on_the_public_page_grants_nothing_and_reveals_nothing(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    public_site: RunningManagement,
 ) -> None:
+    """An RFID UID proves nothing: a privileged one typed (or forged into the form) is
+    answered exactly like an unknown one, and the session is paid like any other."""
     await price_station(pay_server, "CP1")
-    await online(pay_charger, "CP1")
+    cp = await online(pay_charger, "CP1")
+    for connector in (2, 3, 4):
+        await report(cp, "Available", connector)
+    await add_tag(pay_server.runtime.db, KNOWN_TAG)
+    await add_tag(pay_server.runtime.db, FLEET_TAG)
+    async with pay_server.runtime.db.session() as session:
+        await tariffs.grant_free_charging(
+            session, tag_id=FLEET_TAG, charge_point_id=None, note="fleet", now=NOW
+        )
+    typed = (None, "NOBODY-0001", KNOWN_TAG, FLEET_TAG)
 
-    refused = await post_start(driver, tag="has space")
-    assert refused.status_code == 400
-    assert "A charge tag has 1 to 20 characters" in text(refused)
-    assert await reservations(pay_server) == []
+    answers = []
+    for connector, tag in enumerate(typed, start=1):
+        async with httpx.AsyncClient(base_url=public_site.url) as phone:
+            page = await phone.get("/Public/Start", params={"cp": "CP1", "conn": connector})
+            assert 'name="tag"' not in page.text  # nothing to type a tag into
+            extra = {} if tag is None else {"tag": tag}
+            answers.append(await post_start(phone, conn=connector, extra=extra))
 
-    assert (await post_start(driver, tag=" MYCARD-0042 ")).status_code == 303
-    (row,) = await reservations(pay_server)
-    assert row.charge_tag_id == "MYCARD-0042"
+    to_checkout = f"{stripe_sim.url}/checkout/cs_"
+    seen = {(a.status_code, shape(a, to_checkout), a.text, *sorted(a.headers)) for a in answers}
+    assert len(seen) == 1, seen
+    assert (answers[0].status_code, shape(answers[0], to_checkout)) == (303, to_checkout)
+    rows = await reservations(pay_server)
+    assert [(r.free, r.hold_cents, r.status) for r in rows] == [(False, 900, "PendingPayment")] * 4
+    assert all(r.charge_tag_id.startswith("WEB-") for r in rows)
+    assert all(r.ocpp_id_tag not in (KNOWN_TAG, FLEET_TAG) for r in rows)
+    assert calls(cp, "RemoteStartTransaction") == []
 
 
 async def test_an_offline_charger_is_said_so(

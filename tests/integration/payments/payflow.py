@@ -29,6 +29,7 @@ import httpx
 import stripe
 from ocpp.v16 import call, call_result
 from sqlalchemy import select
+from sqlalchemy.orm import Mapper
 from stripe.params import EventListParams
 
 from builders import NOW, add_charge_point, timestamp
@@ -235,17 +236,23 @@ async def send_meter(
 
 
 async def create_answer(
-    server: RunningServer, tag: str = "WEB-DRIVER", cp_id: str = CP, connector: int = 1
+    server: RunningServer,
+    tag: str = "WEB-DRIVER",
+    cp_id: str = CP,
+    connector: int = 1,
+    driver: str | None = None,
 ) -> httpx.Response:
-    body = {"chargePointId": cp_id, "connectorId": connector, "chargeTagId": tag}
+    body: dict[str, Any] = {"chargePointId": cp_id, "connectorId": connector, "chargeTagId": tag}
+    if driver is not None:
+        body["driverKey"] = driver
     return await server.api.post("/API/Payments/Create", json=body)
 
 
 async def create(
-    server: RunningServer, tag: str = "WEB-DRIVER", connector: int = 1
+    server: RunningServer, tag: str = "WEB-DRIVER", connector: int = 1, driver: str | None = None
 ) -> dict[str, Any]:
     """A reservation that sends the driver to Stripe's hosted page."""
-    response = await create_answer(server, tag, connector=connector)
+    response = await create_answer(server, tag, connector=connector, driver=driver)
     assert response.status_code == 200, response.text
     created: dict[str, Any] = response.json()
     assert created["status"] == "Redirect", created
@@ -371,6 +378,13 @@ async def reservation(server: RunningServer, reservation_id: str) -> PaymentRese
         return row
 
 
+def copy_of(row: PaymentReservation, **changes: Any) -> PaymentReservation:
+    """A new row with ``row``'s values but ``changes``, to see what the database allows."""
+    mapper: Mapper[PaymentReservation] = PaymentReservation.__mapper__
+    values = {column.key: getattr(row, column.key) for column in mapper.column_attrs}
+    return PaymentReservation(**(values | changes))
+
+
 async def money_state_is(server: RunningServer, reservation_id: str, state: str) -> None:
     async def reached() -> bool:
         return (await reservation(server, reservation_id)).money_state == state
@@ -470,6 +484,21 @@ async def attempts_of(stripe_sim: StripeSim, event_id: str) -> list[dict[str, An
     response = await stripe_sim.web.get("/_sim/deliveries", params={"event_id": event_id})
     attempts: list[dict[str, Any]] = response.json()["deliveries"]
     return attempts
+
+
+async def delivery_over(stripe_sim: StripeSim, event_type: str) -> dict[str, Any]:
+    """The event once it was delivered, or once the simulator gave up retrying it."""
+
+    async def over() -> bool:
+        found = await events(stripe_sim, event_type)
+        if not found:
+            return False
+        attempts = await attempts_of(stripe_sim, found[0]["id"])
+        # The harness's simulator tries four times (retry delays 0.2, 0.5, 1.0 s).
+        return any(a["delivered"] for a in attempts) or len(attempts) == 4
+
+    await eventually(over)
+    return (await events(stripe_sim, event_type))[0]
 
 
 async def delivered(stripe_sim: StripeSim, event_type: str, times: int = 1) -> dict[str, Any]:

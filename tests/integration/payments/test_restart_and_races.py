@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Mapper
 
 from chargers import TestCharger
 from integration.payments.payflow import (
@@ -30,6 +29,7 @@ from integration.payments.payflow import (
     assert_captured,
     checkout_session_id,
     connect,
+    copy_of,
     create,
     create_answer,
     intent,
@@ -310,11 +310,11 @@ async def test_drivers_racing_for_a_connector_leave_exactly_one_winner(
     assert [row.id for row in rows] == [winner["reservationId"]]
 
     # The database itself refuses a second active reservation on the connector.
-    copy = _copy(rows[0], id="second-reservation", ocpp_id_tag="RSECOND")
+    copy = copy_of(rows[0], id="second-reservation", ocpp_id_tag="RSECOND")
     with pytest.raises(ConnectorBusy):
         await reservations.insert(server.runtime.db, copy)
     # Ended reservations are history: any number of them may name the connector.
-    ended = _copy(rows[0], id="ended-reservation", ocpp_id_tag="RENDED", status="Completed")
+    ended = copy_of(rows[0], id="ended-reservation", ocpp_id_tag="RENDED", status="Completed")
     await reservations.insert(server.runtime.db, ended)
     async with server.runtime.db.session() as db:
         count = await db.scalar(select(func.count()).select_from(PaymentReservation))
@@ -323,12 +323,6 @@ async def test_drivers_racing_for_a_connector_leave_exactly_one_winner(
     # The winner pays; its hold is the only one taken.
     paid = await pay(server, stripe_sim, winner)
     assert (await intent(stripe_sim, paid.checkout_url)).amount_capturable == HOLD
-
-
-def _copy(row: PaymentReservation, **changes: Any) -> PaymentReservation:
-    mapper: Mapper[PaymentReservation] = PaymentReservation.__mapper__
-    values = {column.key: getattr(row, column.key) for column in mapper.column_attrs}
-    return PaymentReservation(**(values | changes))
 
 
 # --- a start the payments missed ---------------------------------------------------------------

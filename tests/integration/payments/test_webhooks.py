@@ -27,6 +27,7 @@ from integration.payments.payflow import (
     create,
     create_and_pay,
     delivered,
+    delivery_over,
     event_payload,
     events,
     intent,
@@ -84,21 +85,6 @@ async def all_delivered(stripe_sim: StripeSim, times: int = 1) -> list[dict[str,
 
     await eventually(done)
     return await events(stripe_sim)
-
-
-async def delivery_over(stripe_sim: StripeSim, event_type: str) -> dict[str, Any]:
-    """The event once it was delivered, or once the simulator gave up retrying it."""
-
-    async def over() -> bool:
-        found = await events(stripe_sim, event_type)
-        if not found:
-            return False
-        attempts = await attempts_of(stripe_sim, found[0]["id"])
-        # The harness's simulator tries four times (retry delays 0.2, 0.5, 1.0 s).
-        return any(a["delivered"] for a in attempts) or len(attempts) == 4
-
-    await eventually(over)
-    return (await events(stripe_sim, event_type))[0]
 
 
 # 1. Who authorizes: the webhook alone, or the browser's Confirm first
