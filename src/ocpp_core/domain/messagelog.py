@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
+from ocpp_core.domain.redaction import may_hold_secret, redact
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,13 @@ class MessageLog:
                 except (OperationalError, InterfaceError):
                     self._queue[:0] = batch[position:][-_MAX_BACKLOG:]
                     raise
-                except DBAPIError:
-                    logger.exception("message log entry dropped: %r", entry)
+                except DBAPIError:  # the payload stays out of the application log
+                    logger.exception(
+                        "message log entry dropped: %s %s of %r",
+                        entry.direction,
+                        entry.action,
+                        entry.charge_point_id,
+                    )
 
     async def _insert(self, entries: list[LogEntry]) -> None:
         async with self._db.session() as session:
@@ -139,6 +145,16 @@ def _row(entry: LogEntry) -> dict[str, Any]:
         "connector_id": entry.connector_id,
         "direction": entry.direction,
         "action": entry.action,
-        "payload": orjson.dumps(entry.payload).decode() if entry.payload is not None else None,
+        "payload": _stored(entry.payload),
         "error_code": entry.error_code,
     }
+
+
+def _stored(payload: dict[str, Any] | None) -> str | None:
+    """The payload as the log keeps it: JSON, without secrets."""
+    if payload is None:
+        return None
+    data = orjson.dumps(payload)
+    if may_hold_secret(data):
+        data = orjson.dumps(redact(payload))
+    return data.decode()

@@ -17,6 +17,7 @@ from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
+from ocpp_core.logs import hide_secrets
 from ocpp_core.management import account, admin_pages, dashboard, public
 from ocpp_core.management.auth import LoginRequired, to_login
 from ocpp_core.management.context import ManagementContext
@@ -33,6 +34,7 @@ SESSION_COOKIE = "ocpp_core_session"
 def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     settings.require_api_key()
     settings.management.require_session_secret()
+    hide_secrets()
     context = _build_context(settings, clock)
 
     @asynccontextmanager

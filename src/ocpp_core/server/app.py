@@ -25,6 +25,7 @@ from ocpp_core.domain import chargepoints
 from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
 from ocpp_core.domain.presence import Presence
+from ocpp_core.logs import hide_secrets
 from ocpp_core.metrics import Metrics
 from ocpp_core.ocpp import v16, v201
 from ocpp_core.ocpp.adapter import ProtocolAdapter
@@ -118,6 +119,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     settings.require_api_key()
     if problem := settings.stripe.problem():
         raise ConfigError(problem)
+    hide_secrets()
     runtime = build_runtime(settings, clock)
     payments = build_payments(runtime)
 
