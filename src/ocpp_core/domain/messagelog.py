@@ -1,4 +1,9 @@
-"""The OCPP message log, written in batches.
+"""The OCPP message log, written in batches: one row per exchange, bounded and without secrets.
+
+A row holds a call and its answer (or the CALLERROR), whichever side called.
+Each of the two is kept up to a configured size, cut at a character boundary
+with a visible marker, so a frame of a megabyte costs the log a few KiB; known
+secrets are redacted before anything is kept (see :mod:`.redaction`).
 
 A transaction per message would put a commit on every OCPP message; the log
 instead queues entries and one task writes all that is queued in one statement,
@@ -30,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 # Level 1 leaves out the chatter that says little and comes often.
 _ROUTINE = frozenset({"BootNotification", "Heartbeat", "StatusNotification", "DataTransfer"})
+# The columns' widths; what a charger sends may not fit, and one row that can't be
+# written would hold up the whole batch.
+_ACTION_LENGTH = _ERROR_CODE_LENGTH = 50
 _MAX_BACKLOG = 100_000  # while the database is away; beyond this the oldest go
 _RETRY_AFTER = 0.5  # seconds, while the database is away
 
@@ -43,12 +51,14 @@ class LogEntry:
     payload: dict[str, Any] | None
     error_code: str | None = None
     connector_id: int | None = None
+    answer: dict[str, Any] | None = None  # a result's payload, or a CALLERROR's text and details
 
 
 class MessageLog:
-    def __init__(self, db: Database, level: int) -> None:
+    def __init__(self, db: Database, level: int, *, max_bytes: int) -> None:
         self._db = db
         self._level = level
+        self._max_bytes = max_bytes
         self._queue: list[LogEntry] = []
         self._written: asyncio.Future[None] | None = None  # done once the queue's batch is
         self._wake = asyncio.Event()
@@ -115,7 +125,8 @@ class MessageLog:
 
     async def _insert(self, entries: list[LogEntry]) -> None:
         async with self._db.session() as session:
-            await session.execute(insert(MessageLogEntry), [_row(e) for e in entries])
+            rows = [_row(entry, self._max_bytes) for entry in entries]
+            await session.execute(insert(MessageLogEntry), rows)
 
     async def _run(self) -> None:
         while True:
@@ -138,23 +149,33 @@ def _settle(written: asyncio.Future[None] | None) -> None:
         written.set_result(None)
 
 
-def _row(entry: LogEntry) -> dict[str, Any]:
+def _row(entry: LogEntry, max_bytes: int) -> dict[str, Any]:
     return {
         "logged_at": entry.logged_at,
         "charge_point_id": entry.charge_point_id,
         "connector_id": entry.connector_id,
         "direction": entry.direction,
-        "action": entry.action,
-        "payload": _stored(entry.payload),
-        "error_code": entry.error_code,
+        "action": entry.action[:_ACTION_LENGTH],
+        "payload": _stored(entry.payload, max_bytes),
+        "answer": _stored(entry.answer, max_bytes),
+        "error_code": entry.error_code[:_ERROR_CODE_LENGTH] if entry.error_code else None,
     }
 
 
-def _stored(payload: dict[str, Any] | None) -> str | None:
-    """The payload as the log keeps it: JSON, without secrets."""
+def _stored(payload: dict[str, Any] | None, max_bytes: int) -> str | None:
+    """The payload as the log keeps it: JSON, without secrets, at most ``max_bytes``."""
     if payload is None:
         return None
     data = orjson.dumps(payload)
     if may_hold_secret(data):
         data = orjson.dumps(redact(payload))
-    return data.decode()
+    return capped(data, max_bytes)
+
+
+def capped(data: bytes, max_bytes: int) -> str:
+    """UTF-8 text of at most ``max_bytes``; a longer one is cut and says how long it was."""
+    if len(data) <= max_bytes:
+        return data.decode()
+    marker = f"…[truncated, {len(data)} bytes]"
+    kept = data[: max(0, max_bytes - len(marker.encode()))]
+    return kept.decode(errors="ignore") + marker  # "ignore": a character cut in two goes

@@ -21,14 +21,11 @@ from ocpp_core.ocpp.framing import (
     encode_error,
     encode_result,
 )
+from ocpp_core.ocpp.journal import connector_of, error_answer
 from ocpp_core.ocpp.schemas import check
 
 logger = logging.getLogger(__name__)
 
-# The message log's columns: what a charger sends may not fit, and one row that
-# can't be written would hold up the whole batch.
-_LOGGED_ACTION_LENGTH = 50
-_INT32 = range(-(2**31), 2**31)
 _UNKNOWN_ACTION = "(unknown)"
 
 
@@ -64,7 +61,7 @@ async def _handle_call(
             ctx, adapter, connection, error, action=call.action, payload=call.payload
         )
         return
-    await _log(ctx, adapter, call.action, call.payload, None)
+    await _log(ctx, adapter, call.action, call.payload, response)
     await connection.send(encode_result(call.unique_id, response))
 
 
@@ -108,7 +105,7 @@ async def _reply_error(
     code = adapter.wire_code(error.code)
     ctx.runtime.metrics.errors.labels(code).inc()
     logger.warning("%s: %s rejected with %s: %s", ctx.charge_point_id, action, code, error)
-    await _log(ctx, adapter, action, payload, code)
+    await _log(ctx, adapter, action, payload, error_answer(error.description), code)
     await connection.send(encode_error(error.unique_id, code, error.description))
 
 
@@ -117,24 +114,24 @@ async def _log(
     adapter: ProtocolAdapter,
     action: str,
     payload: dict[str, Any] | None,
-    error_code: str | None,
+    answer: dict[str, Any],
+    error_code: str | None = None,
 ) -> None:
-    """Keep the message in the log; the answer waits until it is written (see ``MessageLog``)."""
+    """Keep the call and our answer in the log; the answer waits until it is written."""
     log = ctx.runtime.message_log
     always = error_code is not None or action in adapter.always_logged
     if not log.wants(action, always=always):
         return
-    # The charging position: a 2.x EVSE (whose connectorId is a plug) or a 1.6 connector.
-    connector = payload.get("evseId", payload.get("connectorId")) if payload else None
     written = log.record(
         LogEntry(
             logged_at=ctx.runtime.clock(),
             charge_point_id=ctx.charge_point_id,
             direction="in",
-            action=action[:_LOGGED_ACTION_LENGTH],
+            action=action,
             payload=payload,
             error_code=error_code,
-            connector_id=connector if type(connector) is int and connector in _INT32 else None,
+            connector_id=connector_of(payload),
+            answer=answer,
         ),
         always=always,
     )

@@ -23,13 +23,14 @@ from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
 from ocpp_core.domain import chargepoints
 from ocpp_core.domain.events import Event
-from ocpp_core.domain.messagelog import LogEntry, MessageLog
+from ocpp_core.domain.messagelog import MessageLog
 from ocpp_core.domain.presence import Presence
 from ocpp_core.logs import hide_secrets
 from ocpp_core.metrics import Metrics
 from ocpp_core.ocpp import v16, v201
 from ocpp_core.ocpp.adapter import ProtocolAdapter
 from ocpp_core.ocpp.endpoint import Endpoint, ocpp_endpoint
+from ocpp_core.ocpp.journal import CommandJournal
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import Encoder, LocalCommandRouter
 from ocpp_core.payments import lifecycle, sweeps
@@ -53,18 +54,15 @@ def _encoder(adapter: ProtocolAdapter, settings: OcppSettings) -> Encoder:
 def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     db = Database(settings.database_url, one_at_a_time=True)
     registry = ConnectionRegistry()
-    message_log = MessageLog(db, settings.ocpp.message_log_level)
+    ocpp = settings.ocpp
+    message_log = MessageLog(db, ocpp.message_log_level, max_bytes=ocpp.message_log_max_bytes)
     metrics = Metrics()
-
-    def observe(charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
-        metrics.messages.labels(action, "out").inc()
-        message_log.record(LogEntry(clock(), charge_point_id, "out", action, payload))
-
     router = LocalCommandRouter(
         registry,
-        {name: _encoder(adapter, settings.ocpp) for name, adapter in ADAPTERS.items()},
-        settings.ocpp.command_timeout,
-        observe,
+        {name: _encoder(adapter, ocpp) for name, adapter in ADAPTERS.items()},
+        ocpp.command_timeout,
+        CommandJournal(message_log, metrics, clock),
+        clock,
     )
     presence = Presence(db)
 
