@@ -21,7 +21,7 @@ from ocpp_core.db.lookup import BatchedLookup
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
-from ocpp_core.domain import chargepoints
+from ocpp_core.domain import chargepoints, retention
 from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import MessageLog
 from ocpp_core.domain.presence import Presence
@@ -126,12 +126,19 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
         runtime.presence.start()
-        sweeper = asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps")
+        background = [
+            asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps"),
+            asyncio.create_task(
+                retention.run_forever(runtime.db, settings.ocpp.message_log_retention_days, clock),
+                name="message-log-retention",
+            ),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await _shut_down(runtime, payments)
 
     app = ServerApp(
