@@ -6,7 +6,7 @@ import logging
 
 from websockets.frames import Frame, Opcode
 
-from ocpp_core.domain.redaction import may_hold_secret, redact_text
+from ocpp_core.domain.redaction import redact_text, text_may_hold_secret
 
 # Loggers of libraries that write what passes through them: request lines with the
 # API's paths (a ChangeConfiguration value is in the path), and at debug level
@@ -34,7 +34,7 @@ class _HideSecrets(logging.Filter):
     """Redacts a record's text and arguments; a frame is logged as its kind and size only."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and may_hold_secret(record.msg):
+        if isinstance(record.msg, str) and text_may_hold_secret(record.msg):
             record.msg = redact_text(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(_hidden(arg) for arg in record.args)
@@ -49,4 +49,4 @@ def _hidden(arg: object) -> object:
     if isinstance(arg, int | float):
         return arg  # kept for %d and the like
     text = str(arg)
-    return redact_text(text) if may_hold_secret(text) else arg
+    return redact_text(text) if text_may_hold_secret(text) else arg

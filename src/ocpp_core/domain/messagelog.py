@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
-from ocpp_core.domain.redaction import may_hold_secret, redact
+from ocpp_core.domain.redaction import payload_may_hold_secret, redact
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def _stored(payload: dict[str, Any] | None, max_bytes: int) -> str | None:
     if payload is None:
         return None
     data = orjson.dumps(payload)
-    if may_hold_secret(data):
+    if payload_may_hold_secret(payload, data):
         data = orjson.dumps(redact(payload))
     return capped(data, max_bytes)
 

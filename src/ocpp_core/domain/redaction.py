@@ -7,7 +7,7 @@ is one table per shape, whatever the OCPP version:
 - 1.6 configuration keys (``ChangeConfiguration``, ``GetConfiguration``: ``key``/``value``);
 - 2.x device-model variables (``SetVariables``, ``GetVariables``, ``NotifyReport``,
   ``NotifyEvent``: a component, a variable and its value);
-- credentials wherever they appear (2.x ``SetNetworkProfile``'s APN and VPN);
+- network credentials (2.x ``SetNetworkProfile``: its APN's and VPN's);
 - any PEM private key, in any text.
 
 Names compare without case: 1.6 keys are case-insensitive strings, and so are
@@ -31,14 +31,27 @@ SECRET_FIELDS = {"apn": ("apnPassword", "simPin"), "vpn": ("password", "key")}
 # Where a 2.x variable's value sits: a set or read value, a report's attributes, an event.
 _VARIABLE_VALUES = ("attributeValue", "actualValue")
 
-# What a text must hold (in lower case) for anything in it to be secret: checked before a walk.
-MARKERS = (
+# The top-level fields of the messages that carry the above: 1.6 ChangeConfiguration and
+# GetConfiguration's answer; 2.x SetVariables, GetVariables' answer, NotifyReport,
+# NotifyEvent, SetNetworkProfile. Any other message is walked only for a private key.
+_SECRET_HOLDERS = frozenset(
+    {
+        "key",
+        "configurationKey",
+        "setVariableData",
+        "getVariableResult",
+        "reportData",
+        "eventData",
+        "connectionData",
+    }
+)
+_PEM_MARKER = b"PRIVATE KEY"
+# What a log line must hold (in lower case) for anything in it to be secret.
+_TEXT_MARKERS = (
     *SECRET_KEYS,
     *(variable for _component, variable in SECRET_VARIABLES),
-    *(f'"{holder}"' for holder in SECRET_FIELDS),
     "private key",
 )
-_MARKER_BYTES = tuple(marker.encode() for marker in MARKERS)
 
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.DOTALL
@@ -61,13 +74,16 @@ def is_secret_variable(component: str, variable: str) -> bool:
     return (component.lower(), variable.lower()) in SECRET_VARIABLES
 
 
-def may_hold_secret(text: str | bytes) -> bool:
-    """False when a text (or serialized JSON) certainly holds no secret: the cheap test first."""
-    if isinstance(text, bytes):
-        lowered_bytes = text.lower()
-        return any(marker in lowered_bytes for marker in _MARKER_BYTES)
+def payload_may_hold_secret(payload: dict[str, Any], serialized: bytes) -> bool:
+    """False when a payload certainly holds no secret: the test before a walk, on every
+    message the log keeps, so a few set and substring look-ups (no lower-casing)."""
+    return not payload.keys().isdisjoint(_SECRET_HOLDERS) or _PEM_MARKER in serialized
+
+
+def text_may_hold_secret(text: str) -> bool:
+    """False when a log line certainly holds no secret."""
     lowered = text.lower()
-    return any(marker in lowered for marker in MARKERS)
+    return any(marker in lowered for marker in _TEXT_MARKERS)
 
 
 def redact(payload: dict[str, Any]) -> dict[str, Any]:

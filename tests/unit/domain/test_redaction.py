@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ocpp_core.domain.redaction import HIDDEN, may_hold_secret, redact, redact_text
+from ocpp_core.domain.redaction import HIDDEN, payload_may_hold_secret, redact, redact_text
 
 PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBk\n-----END EC PRIVATE KEY-----"
 PASSWORD = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}
@@ -99,7 +99,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("payload", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_secrets_are_hidden(payload: dict[str, Any], expected: dict[str, Any]) -> None:
-    assert may_hold_secret(orjson.dumps(payload))
+    assert payload_may_hold_secret(payload, orjson.dumps(payload))
     assert redact(payload) == expected
 
 
@@ -114,7 +114,7 @@ def test_ordinary_messages_are_neither_suspected_nor_changed() -> None:
         "connectorId": 1,
         "meterValue": [{"timestamp": "t", "sampledValue": [{"value": "10", "unit": "Wh"}]}],
     }
-    assert not may_hold_secret(orjson.dumps(meter))
+    assert not payload_may_hold_secret(meter, orjson.dumps(meter))
     assert redact(meter) == meter
     assert redact({"key": "HeartbeatInterval", "value": "60"})["value"] == "60"
 
