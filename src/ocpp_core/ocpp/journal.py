@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp_core.clock import Clock
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
 from ocpp_core.metrics import Metrics
-from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandError
+from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall
 from ocpp_core.ocpp.router import Exchange
 
 _INT32 = range(-(2**31), 2**31)
@@ -34,10 +33,9 @@ def error_answer(description: str, details: dict[str, Any] | None = None) -> dic
 class CommandJournal:
     """The command router's observer: counts what goes out and logs how it ended."""
 
-    def __init__(self, log: MessageLog, metrics: Metrics, clock: Clock) -> None:
+    def __init__(self, log: MessageLog, metrics: Metrics) -> None:
         self._log = log
         self._metrics = metrics
-        self._clock = clock
 
     def sent(self, charge_point_id: str, action: str) -> None:
         self._metrics.messages.labels(action, "out").inc()
@@ -59,7 +57,7 @@ class CommandJournal:
 
 def _outcome(exchange: Exchange) -> tuple[str | None, dict[str, Any] | None]:
     """The error code (None: answered) and what to keep as the answer."""
-    error: CommandError | None = exchange.error
+    error = exchange.error
     if error is None:
         return None, exchange.answer
     if isinstance(error, ChargerRejectedCall):

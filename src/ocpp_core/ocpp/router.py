@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.domain.commands import Command
+from ocpp_core.ocpp.connection import Connection
 from ocpp_core.ocpp.errors import ChargerOffline, CommandError
 from ocpp_core.ocpp.registry import ConnectionRegistry
 
@@ -79,9 +80,15 @@ class LocalCommandRouter:
         if connection is None:
             raise ChargerOffline(charge_point_id)
         action, payload = self._encoders[connection.protocol](command)
-        observer = self._observer
-        if observer is None:
+        if self._observer is None:
             return await connection.call(action, payload, self._timeout)
+        return await self._observed(connection, action, payload, self._observer)
+
+    async def _observed(
+        self, connection: Connection, action: str, payload: dict[str, Any], observer: Observer
+    ) -> dict[str, Any]:
+        """The call, told to the observer as it goes out and once it ended (however)."""
+        charge_point_id = connection.charge_point_id
         went_out: Exchange | None = None
 
         def going_out() -> None:

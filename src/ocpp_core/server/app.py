@@ -61,7 +61,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         registry,
         {name: _encoder(adapter, ocpp) for name, adapter in ADAPTERS.items()},
         ocpp.command_timeout,
-        CommandJournal(message_log, metrics, clock),
+        CommandJournal(message_log, metrics),
         clock,
     )
     presence = Presence(db)
