@@ -76,6 +76,17 @@ class OcppSettings(_Section):
         le=2,
         description="0 none, 1 all but Boot/Heartbeat/Status/DataTransfer, 2 all.",
     )
+    # A normal MeterValues (a few sampled values) is well under 2 KiB; a CALLERROR's
+    # details or a DataTransfer can be as big as a frame, and the log page shows them.
+    message_log_max_bytes: int = Field(
+        default=4096,
+        ge=256,
+        le=1_048_576,
+        description="Bytes the message log keeps of a message or an answer; more is cut.",
+    )
+    message_log_retention_days: int = Field(
+        default=30, ge=0, le=36_500, description="Days the message log keeps; 0 keeps it for ever."
+    )
     deny_concurrent_tx: bool = Field(
         default=False, description="Reject a tag that already has an open transaction."
     )

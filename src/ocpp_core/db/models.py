@@ -184,8 +184,14 @@ class MeterAnomaly(Base):
 
 
 class MessageLogEntry(Base):
+    """One exchange: a call and its answer (or the CALLERROR), either way round."""
+
     __tablename__ = "message_log"
-    __table_args__ = (Index("ix_message_log_cp_time", "charge_point_id", "logged_at"),)
+    __table_args__ = (
+        Index("ix_message_log_cp_time", "charge_point_id", "logged_at"),
+        # The log's order (newest first, paged by key) and its retention (oldest first).
+        Index("ix_message_log_time", "logged_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     logged_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -194,6 +200,7 @@ class MessageLogEntry(Base):
     direction: Mapped[str] = mapped_column(String(3))
     action: Mapped[str] = mapped_column(String(50))
     payload: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)  # the result's payload or the error's text
     error_code: Mapped[str | None] = mapped_column(String(50))
 
 

@@ -1,4 +1,9 @@
-"""The OCPP message log, written in batches.
+"""The OCPP message log, written in batches: one row per exchange, bounded and without secrets.
+
+A row holds a call and its answer (or the CALLERROR), whichever side called.
+Each of the two is kept up to a configured size, cut at a character boundary
+with a visible marker, so a frame of a megabyte costs the log a few KiB; known
+secrets are redacted before anything is kept (see :mod:`.redaction`).
 
 A transaction per message would put a commit on every OCPP message; the log
 instead queues entries and one task writes all that is queued in one statement,
@@ -29,11 +34,15 @@ from sqlalchemy.exc import DBAPIError
 from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
+from ocpp_core.domain.redaction import payload_may_hold_secret, redact
 
 logger = logging.getLogger(__name__)
 
 # Level 1 leaves out the chatter that says little and comes often.
 _ROUTINE = frozenset({"BootNotification", "Heartbeat", "StatusNotification", "DataTransfer"})
+# The columns' widths; what a charger sends may not fit, and one row that can't be
+# written would hold up the whole batch.
+_ACTION_LENGTH = _ERROR_CODE_LENGTH = 50
 _MAX_BACKLOG = 10_000  # our calls' entries kept while the database is away
 _RETRY_AFTER = 1.0  # seconds between tries while entries wait for the database
 
@@ -47,12 +56,14 @@ class LogEntry:
     payload: dict[str, Any] | None
     error_code: str | None = None
     connector_id: int | None = None
+    answer: dict[str, Any] | None = None  # a result's payload, or a CALLERROR's text and details
 
 
 class MessageLog:
-    def __init__(self, db: Database, level: int) -> None:
+    def __init__(self, db: Database, level: int, *, max_bytes: int) -> None:
         self._db = db
         self._level = level
+        self._max_bytes = max_bytes
         self._queue: list[LogEntry] = []
         # The queue's batch: True once written, False if the database could not be reached.
         self._written: asyncio.Future[bool] | None = None
@@ -114,8 +125,13 @@ class MessageLog:
             except DatabaseUnavailable:
                 self._keep_unawaited(batch[position:])
                 return False
-            except DBAPIError:
-                logger.exception("message log entry dropped: %r", entry)
+            except DBAPIError:  # the payload stays out of the application log
+                logger.exception(
+                    "message log entry dropped: %s %s of %r",
+                    entry.direction,
+                    entry.action,
+                    entry.charge_point_id,
+                )
         return True
 
     def _keep_unawaited(self, batch: list[LogEntry]) -> None:
@@ -129,7 +145,8 @@ class MessageLog:
 
     async def _insert(self, entries: list[LogEntry]) -> None:
         async with self._db.session() as session:
-            await session.execute(insert(MessageLogEntry), [_row(e) for e in entries])
+            rows = [_row(entry, self._max_bytes) for entry in entries]
+            await session.execute(insert(MessageLogEntry), rows)
 
     async def _run(self) -> None:
         while True:
@@ -159,13 +176,33 @@ def _settle(written: asyncio.Future[bool] | None, ok: bool) -> None:
         written.set_result(ok)
 
 
-def _row(entry: LogEntry) -> dict[str, Any]:
+def _row(entry: LogEntry, max_bytes: int) -> dict[str, Any]:
     return {
         "logged_at": entry.logged_at,
         "charge_point_id": entry.charge_point_id,
         "connector_id": entry.connector_id,
         "direction": entry.direction,
-        "action": entry.action,
-        "payload": orjson.dumps(entry.payload).decode() if entry.payload is not None else None,
-        "error_code": entry.error_code,
+        "action": entry.action[:_ACTION_LENGTH],
+        "payload": _stored(entry.payload, max_bytes),
+        "answer": _stored(entry.answer, max_bytes),
+        "error_code": entry.error_code[:_ERROR_CODE_LENGTH] if entry.error_code else None,
     }
+
+
+def _stored(payload: dict[str, Any] | None, max_bytes: int) -> str | None:
+    """The payload as the log keeps it: JSON, without secrets, at most ``max_bytes``."""
+    if payload is None:
+        return None
+    data = orjson.dumps(payload)
+    if payload_may_hold_secret(payload, data):
+        data = orjson.dumps(redact(payload))
+    return capped(data, max_bytes)
+
+
+def capped(data: bytes, max_bytes: int) -> str:
+    """UTF-8 text of at most ``max_bytes``; a longer one is cut and says how long it was."""
+    if len(data) <= max_bytes:
+        return data.decode()
+    marker = f"…[truncated, {len(data)} bytes]"
+    kept = data[: max(0, max_bytes - len(marker.encode()))]
+    return kept.decode(errors="ignore") + marker  # "ignore": a character cut in two goes

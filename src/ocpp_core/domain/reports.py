@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.dialect import upsert
 from ocpp_core.db.models import ChargerReport
+from ocpp_core.domain.redaction import redact
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class ReportPart:
     seq_no: int
     generated_at: datetime
     more_follows: bool
-    data: str  # JSON, as the charger sent it
+    entries: list[dict[str, Any]]  # as the charger sent them
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,8 @@ async def store(session: AsyncSession, part: ReportPart, *, now: datetime) -> No
             "generated_at": part.generated_at,
             "received_at": now,
             "more_follows": part.more_follows,
-            "data": part.data,
+            # A write-only variable has no business in a report; a charger may send it anyway.
+            "data": json.dumps([redact(entry) for entry in part.entries]),
         },
     )
 

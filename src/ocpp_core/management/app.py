@@ -20,6 +20,7 @@ from ocpp_core.config import Settings
 from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
+from ocpp_core.logs import hide_secrets
 from ocpp_core.management import (
     account,
     admin_pages,
@@ -43,6 +44,7 @@ SESSION_COOKIE = "ocpp_core_session"
 def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     settings.require_api_key()
     settings.management.require_session_secret()
+    hide_secrets()
     context = _build_context(settings, clock)
 
     @asynccontextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.domain import chargepoints, reports
+from ocpp_core.domain.redaction import HIDDEN, is_secret_variable
 from ocpp_core.management import admin_api
 from ocpp_core.management.admin_api import part
 from ocpp_core.management.admin_forms import page, path_part, query_string, redirect, text
@@ -118,6 +119,12 @@ class VariableForm:
             return gettext("Set: enter the new value.")
         return None
 
+    def shown(self) -> VariableForm:
+        """The form as it may come back in a URL or a message: without a write-only value."""
+        if is_secret_variable(self.component, self.variable):
+            return replace(self, value="")
+        return self
+
     @property
     def label(self) -> str:
         return f"{self.component}.{self.variable}"
@@ -171,12 +178,13 @@ async def act(request: Request, cp_id: str, user: Admin, context: ContextDep) ->
         raise HTTPException(400)
     variable = VariableForm.read(form)
     setting = action == "set"
-    back = here + query_string(asdict(variable))
+    shown = variable.shown()
+    back = here + query_string(asdict(shown))
     problem = variable.problem(setting=setting)
     if problem:
         return redirect(request, back, problem, ok=False)
     what = (
-        gettext("Set %(name)s to %(value)s", name=variable.label, value=variable.value)
+        gettext("Set %(name)s to %(value)s", name=variable.label, value=shown.value or HIDDEN)
         if setting
         else gettext("Get %(name)s", name=variable.label)
     )

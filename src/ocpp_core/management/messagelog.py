@@ -1,23 +1,38 @@
-"""``/Home/MessageLog``: the OCPP messages of each charger, newest first, filtered and paged."""
+"""``/Home/MessageLog``: the OCPP exchanges of each charger, newest first, filtered and paged.
+
+The log can hold millions of rows, and one row up to ``ocpp.message_log_max_bytes``
+twice over (older rows, kept before that limit, even more): so the list pages by
+key (never more than a page of rows per response) and shows the start of each
+message, and one exchange in full is a page of its own.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlalchemy import select
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import ColumnElement, Select, func, select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.db.models import MessageLogEntry
-from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days
+from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days, query_string
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep
-from ocpp_core.management.listing import Pager, station_ids
+from ocpp_core.management.listing import CURSOR_PATTERN, Cursor, Keyset, station_ids
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_PATH = "/Home/MessageLog"
 PAGE_SIZE = 50
-MAX_PAGE = 10_000
+PREVIEW = 120  # characters of a message or answer shown in the list
+KEYSET = Keyset(MessageLogEntry.logged_at, MessageLogEntry.id, PAGE_SIZE)
+PageCursor = Annotated[str, Query(pattern=CURSOR_PATTERN)]
+EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
 ACTIONS = (
     "Authorize",
     "BootNotification",
@@ -53,33 +68,116 @@ async def message_log(
     action: str = "",
     since: str = "",
     until: str = "",
-    page_no: int = 1,
+    before: PageCursor = "",
+    after: PageCursor = "",
 ) -> Response:
-    cp, action, since, until = cp.strip(), action.strip(), since.strip(), until.strip()
-    pager = Pager.at(page_no, PAGE_SIZE, last=MAX_PAGE)
+    filters = {"cp": cp.strip(), "action": action.strip()}
+    filters |= {"since": since.strip(), "until": until.strip()}
     errors: dict[str, str] = {}
-    query = select(MessageLogEntry).order_by(
-        MessageLogEntry.logged_at.desc(), MessageLogEntry.id.desc()
-    )
-    if cp:
-        query = query.where(MessageLogEntry.charge_point_id == cp)
-    if action:
-        query = query.where(MessageLogEntry.action == action)
-    days = parse_days({"since": since, "until": until}, errors)
-    if "since" in days:
-        query = query.where(MessageLogEntry.logged_at >= day_start(days["since"]))
-    if "until" in days:
-        query = query.where(MessageLogEntry.logged_at < day_after(days["until"]))
-    async with context.db.session() as session:
-        rows = [] if errors else (await session.scalars(pager.window(query))).all()
+    days = parse_days({"since": filters["since"], "until": filters["until"]}, errors)
+    query = _listed().where(*_conditions(filters["cp"], filters["action"], days))
+    async with context.db.reading() as session:
+        found = None
+        if not errors:
+            older, newer = Cursor.read(before), Cursor.read(after)
+            found = await KEYSET.page(session, query, before=older, after=newer)
         stations = await station_ids(session)
-    filters = {"cp": cp, "action": action, "since": since, "until": until}
     values = {
-        "entries": pager.shown(rows),
+        "entries": [_shown(row) for row in found.rows] if found else [],
         "stations": stations,
         "actions": ACTIONS,
         "filters": filters,
         "errors": errors,
-        **pager.links(rows, filters),
+        "newest": None if found is None or found.is_newest else query_string(filters),
+        "newer": _link(filters, "after", found.newer if found else None),
+        "older": _link(filters, "before", found.older if found else None),
     }
     return page(request, "admin/messagelog.html", values, status_code=400 if errors else 200)
+
+
+@router.get(PAGE_PATH + "/{entry_id}")
+async def exchange(
+    request: Request, entry_id: EntryId, user: Viewer, context: ContextDep
+) -> Response:
+    """One exchange in full: as much of it as the log keeps of a new one."""
+    limit = context.settings.ocpp.message_log_max_bytes
+    query = _columns(limit + 1).where(MessageLogEntry.id == entry_id)
+    async with context.db.reading() as session:
+        row = (await session.execute(query)).first()
+    if row is None:
+        raise HTTPException(404)
+    values = {
+        "e": row,
+        "payload": _readable(row.payload, limit),
+        "answer": _readable(row.answer, limit),
+        "back": PAGE_PATH + query_string({"cp": row.charge_point_id}),
+    }
+    return page(request, "admin/messagelog_entry.html", values)
+
+
+def _columns(characters: int) -> Select[Any]:
+    """The row, its message and answer cut to ``characters`` by the database."""
+    log = MessageLogEntry
+    return select(
+        log.id,
+        log.logged_at,
+        log.charge_point_id,
+        log.connector_id,
+        log.direction,
+        log.action,
+        log.error_code,
+        func.substr(log.payload, 1, characters).label("payload"),
+        func.substr(log.answer, 1, characters).label("answer"),
+    )
+
+
+def _listed() -> Select[Any]:
+    return _columns(PREVIEW + 1)
+
+
+def _conditions(cp: str, action: str, days: dict[str, date]) -> list[ColumnElement[bool]]:
+    log = MessageLogEntry
+    conditions = []
+    if cp:
+        conditions.append(log.charge_point_id == cp)
+    if action:
+        conditions.append(log.action == action)
+    if "since" in days:
+        conditions.append(log.logged_at >= day_start(days["since"]))
+    if "until" in days:
+        conditions.append(log.logged_at < day_after(days["until"]))
+    return conditions
+
+
+def _link(filters: dict[str, str], name: str, cursor: Cursor | None) -> str | None:
+    return None if cursor is None else query_string({**filters, name: str(cursor)})
+
+
+def _shown(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "logged_at": row.logged_at,
+        "charge_point_id": row.charge_point_id,
+        "connector_id": row.connector_id,
+        "direction": row.direction,
+        "action": row.action,
+        "error_code": row.error_code,
+        "payload": _cut(row.payload, PREVIEW),
+        "answer": _cut(row.answer, PREVIEW),
+    }
+
+
+def _cut(text: str | None, characters: int) -> str | None:
+    if text is None or len(text) <= characters:
+        return text
+    return text[:characters] + "…"
+
+
+def _readable(text: str | None, characters: int) -> str | None:
+    """Indented JSON where the whole of it is here; else the text as kept, cut."""
+    if text is None or len(text) > characters:
+        return _cut(text, characters)
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text

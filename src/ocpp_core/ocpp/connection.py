@@ -94,14 +94,15 @@ class Connection:
             return False
         action, future = entry
         if isinstance(frame, CallError):
-            future.set_exception(ChargerRejectedCall(frame.code, frame.description))
+            future.set_exception(ChargerRejectedCall(frame.code, frame.description, frame.details))
             return True
         response_schema = self._schemas.response(action)
         try:
             if response_schema is not None:
                 check(response_schema, frame.payload, frame.unique_id)
         except FrameError as error:
-            future.set_exception(ChargerRejectedCall(error.code, error.description))
+            refusal = ChargerRejectedCall(error.code, error.description, answer=frame.payload)
+            future.set_exception(refusal)
         else:
             future.set_result(frame.payload)
         return True

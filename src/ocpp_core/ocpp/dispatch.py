@@ -29,14 +29,11 @@ from ocpp_core.ocpp.framing import (
     encode_error,
     encode_result,
 )
+from ocpp_core.ocpp.journal import connector_of, error_answer
 from ocpp_core.ocpp.schemas import check
 
 logger = logging.getLogger(__name__)
 
-# The message log's columns: what a charger sends may not fit, and one row that
-# can't be written would hold up the whole batch.
-_LOGGED_ACTION_LENGTH = 50
-_INT32 = range(-(2**31), 2**31)
 _UNKNOWN_ACTION = "(unknown)"
 _NOTHING_TO_STORE = frozenset({"Heartbeat"})
 
@@ -76,7 +73,7 @@ async def _handle_call(
     except DatabaseUnavailable:
         await _reply_unavailable(ctx, adapter, connection, call)
         return
-    logged = await _log(ctx, adapter, call.action, call.payload, None)
+    logged = await _log(ctx, adapter, call.action, call.payload, response)
     if not logged and call.action not in _NOTHING_TO_STORE:
         await _reply_unavailable(ctx, adapter, connection, call)
         return
@@ -125,7 +122,7 @@ async def _reply_error(
     code = adapter.wire_code(error.code)
     ctx.runtime.metrics.errors.labels(code).inc()
     logger.warning("%s: %s rejected with %s: %s", ctx.charge_point_id, action, code, error)
-    await _log(ctx, adapter, action, payload, code)
+    await _log(ctx, adapter, action, payload, error_answer(error.description), code)
     await connection.send(encode_error(error.unique_id, code, error.description))
 
 
@@ -144,9 +141,10 @@ async def _log(
     adapter: ProtocolAdapter,
     action: str,
     payload: dict[str, Any] | None,
-    error_code: str | None,
+    answer: dict[str, Any],
+    error_code: str | None = None,
 ) -> bool:
-    """Keep the message in the log; the answer waits until it is written (see ``MessageLog``).
+    """Keep the call and our answer in the log; the answer waits until it is written.
 
     False if the database could not be reached to write it.
     """
@@ -154,17 +152,16 @@ async def _log(
     always = error_code is not None or action in adapter.always_logged
     if not log.wants(action, always=always):
         return True
-    # The charging position: a 2.x EVSE (whose connectorId is a plug) or a 1.6 connector.
-    connector = payload.get("evseId", payload.get("connectorId")) if payload else None
     written = log.record(
         LogEntry(
             logged_at=ctx.runtime.clock(),
             charge_point_id=ctx.charge_point_id,
             direction="in",
-            action=action[:_LOGGED_ACTION_LENGTH],
+            action=action,
             payload=payload,
             error_code=error_code,
-            connector_id=connector if type(connector) is int and connector in _INT32 else None,
+            connector_id=connector_of(payload),
+            answer=answer,
         ),
         always=always,
     )

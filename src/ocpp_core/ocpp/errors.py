@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CommandError(Exception):
     """Base of the failures a command's caller must handle."""
@@ -18,10 +20,18 @@ class CommandTimeout(CommandError):
 class ChargerRejectedCall(CommandError):
     """The charger answered with a CALLERROR, or with a response that breaks the schema."""
 
-    def __init__(self, code: str, description: str) -> None:
+    def __init__(
+        self,
+        code: str,
+        description: str,
+        details: dict[str, Any] | None = None,
+        answer: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
+        self.details = details or {}  # a CALLERROR's errorDetails
+        self.answer = answer  # the response that broke the schema, if that was the refusal
 
 
 class CommandNotSupported(CommandError):

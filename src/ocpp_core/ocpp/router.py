@@ -9,14 +9,37 @@ implements the same :class:`CommandRouter` over a broker.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
+from ocpp_core.clock import Clock, utc_now
 from ocpp_core.domain.commands import Command
-from ocpp_core.ocpp.errors import ChargerOffline
+from ocpp_core.ocpp.connection import Connection
+from ocpp_core.ocpp.errors import ChargerOffline, CommandError
 from ocpp_core.ocpp.registry import ConnectionRegistry
 
 Encoder = Callable[[Command], tuple[str, dict[str, Any]]]
-Observer = Callable[[str, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A CALL sent to a charger and how it ended: its answer, or the error instead."""
+
+    charge_point_id: str
+    action: str
+    payload: dict[str, Any]
+    sent_at: datetime
+    answer: dict[str, Any] | None = None
+    error: CommandError | None = None
+
+
+class Observer(Protocol):
+    def sent(self, charge_point_id: str, action: str) -> None:
+        """The CALL passed its schema and goes out."""
+
+    def ended(self, exchange: Exchange) -> None:
+        """The charger answered or refused it, or never answered."""
 
 
 class CommandRouter(Protocol):
@@ -37,12 +60,14 @@ class LocalCommandRouter:
         registry: ConnectionRegistry,
         encoders: Mapping[str, Encoder],
         timeout: float,
-        observe: Observer | None = None,
+        observer: Observer | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self._registry = registry
         self._encoders = encoders
         self._timeout = timeout
-        self._observe = observe
+        self._observer = observer
+        self._clock = clock
 
     async def is_online(self, charge_point_id: str) -> bool:
         return charge_point_id in self._registry
@@ -55,6 +80,29 @@ class LocalCommandRouter:
         if connection is None:
             raise ChargerOffline(charge_point_id)
         action, payload = self._encoders[connection.protocol](command)
-        observe = self._observe
-        sent = None if observe is None else lambda: observe(charge_point_id, action, payload)
-        return await connection.call(action, payload, self._timeout, sent)
+        if self._observer is None:
+            return await connection.call(action, payload, self._timeout)
+        return await self._observed(connection, action, payload, self._observer)
+
+    async def _observed(
+        self, connection: Connection, action: str, payload: dict[str, Any], observer: Observer
+    ) -> dict[str, Any]:
+        """The call, told to the observer as it goes out and once it ended (however)."""
+        charge_point_id = connection.charge_point_id
+        went_out: Exchange | None = None
+
+        def going_out() -> None:
+            nonlocal went_out
+            went_out = Exchange(charge_point_id, action, payload, self._clock())
+            observer.sent(charge_point_id, action)
+
+        try:
+            answer = await connection.call(action, payload, self._timeout, going_out)
+        except BaseException as error:
+            if went_out is not None:  # else our own schema check refused it: nothing went out
+                failure = error if isinstance(error, CommandError) else None
+                observer.ended(replace(went_out, error=failure))
+            raise
+        if went_out is not None:
+            observer.ended(replace(went_out, answer=answer))
+        return answer

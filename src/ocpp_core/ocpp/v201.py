@@ -8,7 +8,6 @@ handlers against its own schemas: the messages handled here kept their shape.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -270,7 +269,7 @@ async def notify_report(ctx: ChargerContext, p: Payload) -> Payload:
         seq_no=p["seqNo"],
         generated_at=timestamp(p["generatedAt"]),
         more_follows=p.get("tbc", False),
-        data=json.dumps(p.get("reportData", [])),
+        entries=p.get("reportData", []),
     )
     async with ctx.runtime.db.session() as session:
         await reports.store(session, part, now=ctx.runtime.clock())

@@ -16,6 +16,7 @@ from fastapi import Path, Query
 
 from ocpp_core.clock import format_timestamp
 from ocpp_core.domain import authorization, commands, reports, transactions
+from ocpp_core.domain.redaction import redact
 from ocpp_core.ocpp.errors import (
     ChargerOffline,
     ChargerRejectedCall,
@@ -48,9 +49,13 @@ _NOT_SUPPORTED_CODES = {"NotSupported", "NotImplemented"}
 
 
 async def send(runtime: Runtime, charge_point_id: str, command: commands.Command) -> Answer:
-    """Send through the router and turn every failure into the API's answer."""
+    """Send through the router and turn every failure into the API's answer.
+
+    The charger's answer is echoed without its secrets (a charger may report a
+    write-only password when read).
+    """
     try:
-        return await runtime.router.send(charge_point_id, command)
+        answer = await runtime.router.send(charge_point_id, command)
     except ChargerOffline:
         raise ApiError(404, "ChargerOffline", chargePointId=charge_point_id) from None
     except FrameError as error:  # our own CALL would break the schema: nothing was sent
@@ -62,6 +67,7 @@ async def send(runtime: Runtime, charge_point_id: str, command: commands.Command
     except ChargerRejectedCall as error:
         status = "NotSupported" if error.code in _NOT_SUPPORTED_CODES else "Rejected"
         return {"status": status, "error": error.code, "description": error.description}
+    return redact(answer)
 
 
 def status_of(answer: Answer) -> Answer:

@@ -22,14 +22,16 @@ from ocpp_core.db.lookup import BatchedLookup
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
-from ocpp_core.domain import chargepoints
+from ocpp_core.domain import chargepoints, retention
 from ocpp_core.domain.events import Event
-from ocpp_core.domain.messagelog import LogEntry, MessageLog
+from ocpp_core.domain.messagelog import MessageLog
 from ocpp_core.domain.presence import Presence
+from ocpp_core.logs import hide_secrets
 from ocpp_core.metrics import Metrics
 from ocpp_core.ocpp import v16, v201
 from ocpp_core.ocpp.adapter import ProtocolAdapter
 from ocpp_core.ocpp.endpoint import Endpoint, ocpp_endpoint
+from ocpp_core.ocpp.journal import CommandJournal
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import Encoder, LocalCommandRouter
 from ocpp_core.payments import lifecycle, sweeps
@@ -54,18 +56,15 @@ def _encoder(adapter: ProtocolAdapter, settings: OcppSettings) -> Encoder:
 def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     db = Database(settings.database_url, one_at_a_time=True, limits=settings.database)
     registry = ConnectionRegistry()
-    message_log = MessageLog(db, settings.ocpp.message_log_level)
+    ocpp = settings.ocpp
+    message_log = MessageLog(db, ocpp.message_log_level, max_bytes=ocpp.message_log_max_bytes)
     metrics = Metrics()
-
-    def observe(charge_point_id: str, action: str, payload: dict[str, Any]) -> None:
-        metrics.messages.labels(action, "out").inc()
-        message_log.record(LogEntry(clock(), charge_point_id, "out", action, payload))
-
     router = LocalCommandRouter(
         registry,
-        {name: _encoder(adapter, settings.ocpp) for name, adapter in ADAPTERS.items()},
-        settings.ocpp.command_timeout,
-        observe,
+        {name: _encoder(adapter, ocpp) for name, adapter in ADAPTERS.items()},
+        ocpp.command_timeout,
+        CommandJournal(message_log, metrics),
+        clock,
     )
     presence = Presence(db)
 
@@ -120,6 +119,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     settings.require_api_key()
     if problem := settings.stripe.problem():
         raise ConfigError(problem)
+    hide_secrets()
     runtime = build_runtime(settings, clock)
     payments = build_payments(runtime)
 
@@ -128,12 +128,19 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
         runtime.presence.start()
-        sweeper = asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps")
+        background = [
+            asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps"),
+            asyncio.create_task(
+                retention.run_forever(runtime.db, settings.ocpp.message_log_retention_days, clock),
+                name="message-log-retention",
+            ),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await _shut_down(runtime, payments)
 
     app = ServerApp(

@@ -11,12 +11,18 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
 
 from builders import NOW
 from ocpp_core.db.migrate import upgrade
-from ocpp_core.db.models import Base, ChargePoint, PaymentReservation, Transaction
+from ocpp_core.db.models import (
+    Base,
+    ChargePoint,
+    MessageLogEntry,
+    PaymentReservation,
+    Transaction,
+)
 from ocpp_core.db.session import create_engine
 
 
@@ -103,3 +109,29 @@ def reservation(transaction_id: int, status: str, max_energy_wh: int) -> dict[st
         "transaction_id": transaction_id,
         "idle_seconds": 0,
     }
+
+
+async def test_the_message_log_keeps_its_rows_and_gets_its_time_index(
+    empty_database_url: str,
+) -> None:
+    """0010 adds the answer column and (concurrently, on PostgreSQL) the index on time."""
+    database_url = empty_database_url
+    await upgrade(database_url, "0006")
+    engine = create_engine(database_url)
+    row = {"logged_at": NOW, "charge_point_id": "CP1", "direction": "in", "action": "Authorize"}
+    try:
+        async with engine.begin() as connection:
+            # Only the columns 0006 has: the model's insert names just the keys given.
+            await connection.execute(insert(MessageLogEntry), [row])
+        await upgrade(database_url)
+        async with engine.connect() as connection:
+            kept = await connection.execute(text("SELECT action, answer FROM message_log"))
+            assert kept.all() == [("Authorize", None)]
+            indexes = await connection.run_sync(
+                lambda sync: inspect(sync).get_indexes("message_log")
+            )
+            assert {"name": "ix_message_log_time", "columns": ["logged_at", "id"]} in [
+                {"name": index["name"], "columns": index["column_names"]} for index in indexes
+            ]
+    finally:
+        await engine.dispose()
