@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, Connector, Transaction
+from ocpp_core.domain import transactions
 from ocpp_core.management.admin_forms import path_part, query_string
 from ocpp_core.management.live import version_of
 from ocpp_core.management.numbers import thousandths
@@ -192,11 +193,8 @@ def _kw(power_w: int | None) -> str | None:
 def _session_kwh(transaction: Transaction | None, state: State) -> str | None:
     if transaction is None:
         return None
-    register = transaction.last_meter_wh
-    if state.meter_wh is not None and (register is None or state.meter_wh > register):
-        register = state.meter_wh
-    energy = max(0, (register or transaction.meter_start_wh) - transaction.meter_start_wh)
-    return thousandths(energy, 2)
+    energy = transactions.energy_so_far(transaction, state.meter_wh)
+    return None if energy is None else thousandths(energy, 2)
 
 
 def _duration(elapsed: timedelta) -> str:

@@ -188,9 +188,8 @@ async def _start(
         connector_id=evse["id"],
         tag=tag or transactions.NOT_IDENTIFIED,
         started_at=timestamp(p["timestamp"]),
-        # Without a register at the start the energy is unknowable: a negative start
-        # sends the transaction to review instead of billing the whole register.
-        meter_start_wh=next(iter(common.registers(readings)), -1),
+        # Without one, the transaction's first register (an Updated event's) stands in.
+        meter_start_wh=next(iter(common.registers(readings)), None),
         uid=uid,
         seq_no=p["seqNo"],
         remote_start_id=info.get("remoteStartId"),
@@ -229,14 +228,12 @@ async def _continue(
     if p["eventType"] != "Ended" or row.stop_at is not None:
         at_limit = await common.apply_readings(ctx, session, row.connector_id, row.id, readings)
         return _Step(row, _recorded(row), identified, at_limit)
-    # Without a register in the end event, the newest one seen is the stop register.
-    seen = [row.meter_start_wh, row.last_meter_wh, *common.registers(readings)]
     end = transactions.TransactionStop(
         charge_point_id=ctx.charge_point_id,
         transaction_id=row.id,
         tag=p["idToken"]["idToken"] if "idToken" in p else None,
         stopped_at=timestamp(p["timestamp"]),
-        meter_stop_wh=[wh for wh in seen if wh is not None][-1],
+        meter_stop_wh=next(reversed(common.registers(readings)), None),
         reason=info.get("stoppedReason", "Local"),
     )
     auth = await common.finish_transaction(ctx, session, row, end, readings)
