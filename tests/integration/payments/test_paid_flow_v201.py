@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from builders import NOW
 from chargers import TestCharger201
 from events201 import energy, status, transaction_event
@@ -172,3 +174,49 @@ async def test_the_energy_cap_stops_a_201_session_that_started_without_a_registe
     assert calls(cp, "RequestStopTransaction") == []
     await meter_event(cp, 3, 2_020_000, timedelta(minutes=61))  # 20 kWh since the first register
     assert (await next_call(cp, "RequestStopTransaction")) == {"transaction_id": "tx-late-meter"}
+
+
+@pytest.mark.parametrize("evses", [1, 2], ids=["one-evse", "two-evses"])
+async def test_a_paid_201_session_whose_started_event_was_lost_still_bills(
+    server: RunningServer, charger201: ConnectCharger201, stripe_sim: StripeSim, evses: int
+) -> None:
+    """The charger started as asked, but only its Updated events reached us (without evse)."""
+    await price_station(server, TARIFF, "CP2")
+    cp = await charger201("CP2")
+    for evse in range(1, evses + 1):
+        await status(cp, evse, 1, "Available", NOW)
+    created = (await create_answer(server, cp_id="CP2", connector=evses)).json()
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+    reservation_id = created["reservationId"]
+    await stage_is(server, reservation_id, "awaitingPlug")
+    await status(cp, evses, 1, "Occupied", NOW)
+    start = await next_call(cp, "RequestStartTransaction")
+
+    await transaction_event(
+        cp,
+        "Updated",
+        "tx-lost",
+        1,
+        NOW + timedelta(minutes=1),
+        trigger="Authorized",
+        tag=start["id_token"]["id_token"],
+        remote_start_id=start["remote_start_id"],
+        meter=[energy(50_000, NOW + timedelta(minutes=1), "Transaction.Begin")],
+    )
+    view = await stage_is(server, reservation_id, "charging")
+    assert view["connectorId"] == evses
+    await transaction_event(
+        cp,
+        "Ended",
+        "tx-lost",
+        2,
+        NOW + timedelta(hours=1),
+        trigger="EVCommunicationLost",
+        meter=[energy(60_000, NOW + timedelta(hours=1), "Transaction.End")],
+        stopped_reason="EVDisconnected",
+    )
+    await status(cp, evses, 1, "Available", NOW + timedelta(hours=1, minutes=1))
+
+    receipt = await settled(server, reservation_id, "Captured")
+    # 10 kWh x 0.40 EUR = 4.00 EUR, plus the 1.00 EUR session fee.
+    assert (receipt["energyWh"], receipt["capturedCents"]) == (10_000, 500)
