@@ -90,7 +90,7 @@ async def _judge(
 async def _transaction_of(session: AsyncSession, sample: ReadingAt) -> Transaction | None:
     if sample.transaction_id is not None:
         return await transactions.find_open(session, sample.charge_point_id, sample.transaction_id)
-    return await transactions.latest_open_on(session, sample.charge_point_id, sample.connector_id)
+    return await transactions.running_on(session, sample.charge_point_id, sample.connector_id)
 
 
 async def _baseline(

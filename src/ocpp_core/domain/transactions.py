@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Transaction
+from ocpp_core.domain.authorization import AuthStatus
 from ocpp_core.domain.commands import RemoteStop
 from ocpp_core.domain.meter import END_CONTEXT, implausibility
 
@@ -140,15 +141,40 @@ async def find_open(
     )
 
 
-async def latest_open_on(
+def accepted() -> ColumnElement[bool]:
+    """Transactions whose start the server accepted; a refused one charged nobody."""
+    return Transaction.start_result == AuthStatus.ACCEPTED.value
+
+
+def running() -> ColumnElement[bool]:
+    """Transactions something charges under: open, and started with an accepted id.
+
+    A start answered Invalid, Blocked, Expired or ConcurrentTx is recorded and stays
+    open until the charger stops it (its StopTransaction must still find the row), but
+    it keeps no connector busy and is nobody's to stop.
+    """
+    return and_(Transaction.stop_at.is_(None), accepted())
+
+
+def holding() -> ColumnElement[bool]:
+    """Running transactions that keep another driver off their connector.
+
+    All but one nobody has identified yet (2.0.1 can start at plug-in): that one is the
+    car of the driver about to identify, whose start takes it over.
+    """
+    return and_(running(), Transaction.start_tag != NOT_IDENTIFIED)
+
+
+async def running_on(
     session: AsyncSession, charge_point_id: str, connector_id: int
 ) -> Transaction | None:
+    """The newest transaction running on a connector."""
     return await session.scalar(
         select(Transaction)
         .where(
             Transaction.charge_point_id == charge_point_id,
             Transaction.connector_id == connector_id,
-            Transaction.stop_at.is_(None),
+            running(),
         )
         .order_by(Transaction.id.desc())
         .limit(1)

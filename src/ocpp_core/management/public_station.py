@@ -21,6 +21,7 @@ from ocpp_core.db.models import (
     PaymentReservation,
     Transaction,
 )
+from ocpp_core.domain import transactions
 from ocpp_core.domain.pricing import Tariff, hold_cents, usage_cents
 from ocpp_core.domain.tariffs import tariff_of
 from ocpp_core.management.numbers import kwh, money, rate
@@ -117,7 +118,7 @@ async def load_station(
         .where(
             Transaction.charge_point_id == charge_point_id,
             Transaction.connector_id == connector_id,
-            Transaction.stop_at.is_(None),
+            transactions.holding(),  # what keeps the server from starting anyone else
         )
         .limit(1)
     )

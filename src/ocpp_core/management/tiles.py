@@ -102,7 +102,7 @@ async def load_snapshot(session: AsyncSession) -> Snapshot:
     connectors = (await session.scalars(select(Connector))).all()
     open_transactions = (
         await session.scalars(
-            select(Transaction).where(Transaction.stop_at.is_(None)).order_by(Transaction.id)
+            select(Transaction).where(transactions.running()).order_by(Transaction.id)
         )
     ).all()
     return Snapshot(charge_points, connectors, open_transactions)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
-from ocpp_core.domain.transactions import NOT_IDENTIFIED
+from ocpp_core.domain import transactions
 from ocpp_core.payments.states import ACTIVE, START_PENDING, Status
 
 STARTABLE_STATUSES = frozenset({"Available", "Preparing"})
@@ -107,13 +107,10 @@ async def busy_reason(
     connector = await session.get(Connector, (charge_point_id, connector_id))
     if connector is not None and connector.status not in STARTABLE_STATUSES | {None}:
         return f"Status:{connector.status}"
-    # A transaction nobody identified yet (started at plug-in) is the one a remote
-    # start will claim, so it does not make the connector busy.
     open_tx = exists().where(
         Transaction.charge_point_id == charge_point_id,
         Transaction.connector_id == connector_id,
-        Transaction.stop_at.is_(None),
-        Transaction.start_tag != NOT_IDENTIFIED,
+        transactions.holding(),
     )
     if await session.scalar(select(open_tx)):
         return "OpenTransaction"

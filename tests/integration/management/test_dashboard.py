@@ -87,6 +87,23 @@ async def test_a_charging_tile_shows_power_energy_soc_and_duration(
     assert '<time datetime="2026-11-28T12:00:00+00:00">12:00 UTC</time>' in tile
 
 
+async def test_a_refused_start_does_not_make_a_tile_busy(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    refused = await cp.call(call.StartTransaction(2, "UNKNOWN", 10_000, timestamp()))
+    assert refused.id_tag_info["status"] == "Invalid"
+    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    await log_in(client, *VIEWER)
+
+    html = (await client.get("/")).text
+
+    # Connector 2 never reported a status: only a running transaction would make it busy.
+    assert tiles(html) == {"CP1/1": ("available", "Available"), "CP1/2": ("unknown", "Unknown")}
+    assert "Since" not in tile_html(html, "CP1/2")
+
+
 async def test_several_connectors_are_numbered_and_a_name_wins(
     server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
 ) -> None:

@@ -339,20 +339,21 @@ async def test_find_open_needs_the_right_charge_point_and_an_open_transaction(
         assert await transactions.find_open(session, CP, tx) is None
 
 
-async def test_latest_open_on_a_connector(db: Database) -> None:
+async def test_the_newest_running_transaction_on_a_connector(db: Database) -> None:
     older = await start(db, begin(connector_id=1))
     newer = await start(db, begin(connector_id=1, started_at_offset=HOUR))
+    await start(db, begin(connector_id=1, started_at_offset=2 * HOUR), result="Blocked")
     await start(db, begin(connector_id=2, started_at_offset=2 * HOUR))
 
     async with db.session() as session:
-        latest = await transactions.latest_open_on(session, CP, 1)
+        latest = await transactions.running_on(session, CP, 1)
         assert latest is not None
         assert latest.id == newer
-        assert await transactions.latest_open_on(session, CP, 3) is None
+        assert await transactions.running_on(session, CP, 3) is None
     await stop(db, newer, 2000)
 
     async with db.session() as session:
-        latest = await transactions.latest_open_on(session, CP, 1)
+        latest = await transactions.running_on(session, CP, 1)
         assert latest is not None
         assert latest.id == older
 
