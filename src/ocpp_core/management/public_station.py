@@ -14,18 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import (
-    ACTIVE_RESERVATION_STATES,
-    ChargePoint,
-    Connector,
-    PaymentReservation,
-    Transaction,
-)
+from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
 from ocpp_core.domain.pricing import Tariff, hold_cents, usage_cents
 from ocpp_core.domain.tariffs import tariff_of
 from ocpp_core.management.numbers import kwh, money, rate
 from ocpp_core.management.server_api import LiveCharger
+from ocpp_core.payments import reservations
 
 FIRST_CONNECTOR = 1  # a charger that has not reported its connectors yet has this one
 # Public words for OCPP statuses: a plugged-in car (Preparing) may be this driver's own.
@@ -151,7 +146,7 @@ async def _held(session: AsyncSession, charge_point_id: str, connector_id: int) 
         .where(
             PaymentReservation.charge_point_id == charge_point_id,
             PaymentReservation.connector_id == connector_id,
-            PaymentReservation.status.in_(ACTIVE_RESERVATION_STATES),
+            reservations.holding(),
         )
         .limit(1)
     )

@@ -9,18 +9,19 @@ shows and an unchanged board costs no repaint.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import ChargePoint, Connector, Transaction
+from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
 from ocpp_core.management.admin_forms import path_part, query_string
 from ocpp_core.management.live import version_of
 from ocpp_core.management.numbers import thousandths
 from ocpp_core.management.server_api import LiveCharger, LiveConnector
+from ocpp_core.payments import reservations
 
 OCCUPIED = frozenset(
     {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
@@ -29,6 +30,7 @@ OCCUPIED = frozenset(
 TRANSACTIONS_PATH = "/Home/Transactions"
 CONNECTORS_PATH = "/Home/Connector"
 _KINDS = {"Available": "available", "Faulted": "faulted", "Unavailable": "unavailable"}
+_FREE = frozenset({"Available", None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,8 @@ class Snapshot:
     charge_points: Sequence[ChargePoint]
     connectors: Sequence[Connector]
     open_transactions: Sequence[Transaction]
+    # Connectors a driver's reservation holds, as the driver's page counts them.
+    held: frozenset[tuple[str, int]] = frozenset()
 
 
 async def load_snapshot(session: AsyncSession) -> Snapshot:
@@ -105,7 +109,13 @@ async def load_snapshot(session: AsyncSession) -> Snapshot:
             select(Transaction).where(transactions.running()).order_by(Transaction.id)
         )
     ).all()
-    return Snapshot(charge_points, connectors, open_transactions)
+    held = await session.execute(
+        select(PaymentReservation.charge_point_id, PaymentReservation.connector_id).where(
+            reservations.holding()
+        )
+    )
+    held_keys = frozenset((cp_id, number) for cp_id, number in held)
+    return Snapshot(charge_points, connectors, open_transactions, held_keys)
 
 
 def build_board(snapshot: Snapshot, live: Sequence[LiveCharger] | None, now: datetime) -> Board:
@@ -126,9 +136,11 @@ def build_board(snapshot: Snapshot, live: Sequence[LiveCharger] | None, now: dat
         for number in numbers:
             key = (cp.id, number)
             label = names.get(key) or _label(cp, number, several=len(numbers) > 1)
-            tiles.append(
-                _tile(cp.id, number, label, states[key], cp_online, sessions.get(key), now)
-            )
+            session = sessions.get(key)
+            state = states[key]
+            if key in snapshot.held and session is None:
+                state = _reserved(state)
+            tiles.append(_tile(cp.id, number, label, state, cp_online, session, now))
     return Board(tuple(tiles), server_reachable=live is not None)
 
 
@@ -167,6 +179,13 @@ def _tile(
         started_at=transaction.start_at if transaction else None,
         duration=_duration(now - transaction.start_at) if transaction else None,
     )
+
+
+def _reserved(state: State) -> State:
+    """A held connector that reports nothing busier waits for its driver: Reserved."""
+    if state.status in _FREE:
+        return replace(state, status="Reserved")
+    return state
 
 
 def _stored(row: Connector) -> State:

@@ -6,7 +6,7 @@ import base64
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,13 +50,18 @@ async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentR
     return await session.scalar(query.with_for_update())
 
 
+def holding() -> ColumnElement[bool]:
+    """Reservations that hold their connector: the server starts nobody else there."""
+    return PaymentReservation.status.in_([s.value for s in ACTIVE])
+
+
 async def active_on(
     session: AsyncSession, charge_point_id: str, connector_id: int
 ) -> PaymentReservation | None:
     query = select(PaymentReservation).where(
         PaymentReservation.charge_point_id == charge_point_id,
         PaymentReservation.connector_id == connector_id,
-        PaymentReservation.status.in_([s.value for s in ACTIVE]),
+        holding(),
     )
     return await session.scalar(query.with_for_update())
 

@@ -18,6 +18,7 @@ from integration.management.pages import (
     log_in,
     running_management,
 )
+from integration.management.public_harness import online, post_start, price_station
 from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.models import Connector
 from ocpp_core.domain import users
@@ -207,3 +208,26 @@ async def test_the_dashboard_polls_at_the_configured_pace(
     html = (await client.get("/")).text
 
     assert 'hx-get="/Home/Tiles" hx-trigger="every 0.5s"' in html
+
+
+async def test_a_connector_held_by_a_payment_shows_reserved_as_on_the_driver_page(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    public_site: RunningManagement,
+    driver: httpx.AsyncClient,
+    other_driver: httpx.AsyncClient,
+) -> None:
+    await price_station(pay_server, "CP1")
+    cp = await online(pay_charger, "CP1")
+    await cp.call(call.StatusNotification(2, "NoError", "Available", timestamp=timestamp()))
+    assert (await post_start(driver)).status_code == 303  # held for the driver at Checkout
+    async with public_site.db.session() as session:
+        await users.add(session, name=VIEWER[0], password=VIEWER[1], role=Role.VIEWER, now=NOW)
+    async with httpx.AsyncClient(base_url=public_site.url) as operator:
+        await log_in(operator, *VIEWER)
+
+        html = (await operator.get("/")).text
+
+    assert tiles(html) == {"CP1/1": ("occupied", "Reserved"), "CP1/2": ("available", "Available")}
+    seen = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
+    assert 'data-status="reserved"' in seen.text
