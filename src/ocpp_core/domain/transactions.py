@@ -238,11 +238,11 @@ def energy_so_far(row: Transaction, live_wh: int | None = None) -> int | None:
 
     ``live_wh``: the connector's meter as last shown, which may be newer than the samples.
     """
+    if row.stop_at is not None:
+        return row.energy_wh  # as the stop settled it: None while under review
     start = start_register(row)
     if start is None or row.meter_start_source in PENDING:
         return None
-    if row.meter_stop_wh is not None:
-        return max(0, row.meter_stop_wh - start)
     seen = [wh for wh in (row.last_meter_wh, live_wh) if wh is not None]
     return max(0, max(seen, default=start) - start)
 

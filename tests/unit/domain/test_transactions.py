@@ -241,6 +241,17 @@ async def test_a_start_register_taken_from_the_first_register_bills_from_there(
     assert (row.energy_wh, row.review_reason) == (10_000, None)
 
 
+@pytest.mark.parametrize(("stop_wh", "expected"), [(2_000, 2_000), (90_000, None)])
+async def test_a_stopped_transaction_delivered_what_its_stop_settled(
+    db: Database, stop_wh: int, expected: int | None
+) -> None:
+    tx = await start(db, begin(meter_start_wh=0))  # no sample came to confirm the 0
+    await stop(db, tx, stop_wh)
+
+    row = await load(db, tx)
+    assert transactions.energy_so_far(row, live_wh=5_000_000) == expected  # None: in review
+
+
 async def test_a_transaction_without_any_register_is_kept_for_review(db: Database) -> None:
     tx = await start(db, begin(meter_start_wh=None))
     async with db.session() as session:
