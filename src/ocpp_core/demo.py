@@ -176,7 +176,9 @@ async def run_demo(
         count=count,
         id_prefix=PREFIX,
         password=password,
-        speed=20.0,  # 220 kW apparent: quick to watch, under the plausibility limit
+        # A DC fast charger: kWh rise quickly to watch, in real time. A sped-up clock
+        # would date the sessions in the future on the dashboard.
+        power_w=150_000.0,
         meter_interval=2.0,
         protocol_mix=PROTOCOLS,
     )

@@ -145,6 +145,9 @@ class Transaction(Base):
     start_tag: Mapped[str] = mapped_column(IdTag)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     meter_start_wh: Mapped[int] = mapped_column(BigInteger)
+    # Where the start register came from, and whether the transaction's first register
+    # may still replace it (see domain.transactions.StartSource).
+    meter_start_source: Mapped[str] = mapped_column(String(20), server_default="Reported")
     start_result: Mapped[str] = mapped_column(String(50))
     stop_tag: Mapped[str | None] = mapped_column(IdTag)
     stop_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

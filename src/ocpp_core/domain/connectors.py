@@ -57,7 +57,12 @@ async def record_reading(
     at: datetime,
     include_energy: bool = True,
 ) -> None:
-    """Keep the values the reading has; energy only when it passed the plausibility check."""
+    """Keep the values the reading has; energy only when it passed the plausibility check.
+
+    Position 0 is the charger itself (or a transaction's unknown EVSE): nothing to show.
+    """
+    if connector_id < 1:
+        return
     live = {
         "power_w": reading.power_w,
         "current_ma": reading.current_ma,
@@ -78,6 +83,16 @@ async def record_reading(
 
 async def find(session: AsyncSession, charge_point_id: str, connector_id: int) -> Connector | None:
     return await session.get(Connector, (charge_point_id, connector_id))
+
+
+async def positions(session: AsyncSession, charge_point_id: str) -> list[int]:
+    """The charging positions the charger has reported, in order."""
+    rows = await session.scalars(
+        select(Connector.connector_id)
+        .where(Connector.charge_point_id == charge_point_id, Connector.connector_id >= 1)
+        .order_by(Connector.connector_id)
+    )
+    return list(rows)
 
 
 async def record_plug_status(

@@ -18,6 +18,8 @@ ENERGY_REGISTER: Final = "Energy.Active.Import.Register"
 POWER: Final = "Power.Active.Import"
 CURRENT: Final = "Current.Import"
 SOC: Final = "SoC"
+# The context of the register a charger reads when a transaction ends.
+END_CONTEXT: Final = "Transaction.End"
 
 # Per tracked measurand: the spec default unit, and the power of ten that takes each accepted
 # unit to our canonical one (Wh, W, mA, %). Anything else is a charger bug, not a conversion.

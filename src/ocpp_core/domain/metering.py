@@ -29,46 +29,68 @@ class Applied:
     limit_reached_wh: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    energy_wh: int | None  # the register to apply: None if there is none or it came late
+    previous_wh: int | None
+    anomaly: str | None
+
+
 async def apply_reading(
     session: AsyncSession, sample: ReadingAt, *, max_power_w: int, now: datetime
 ) -> Applied:
     """Store what is plausible; keep what is not as an anomaly."""
     tx = await _transaction_of(session, sample)
-    energy = sample.reading.energy_wh
-    reason = None
-    if energy is not None:
-        previous_wh, previous_at = await _baseline(session, sample, tx)
-        if previous_at is not None and sample.sampled_at < previous_at:
-            energy = None  # a late, queued sample: older than what we show, so it changes nothing
-        else:
-            reason = implausibility(
-                previous_wh=previous_wh,
-                previous_at=previous_at,
-                new_wh=energy,
-                new_at=sample.sampled_at,
-                max_power_w=max_power_w,
-            )
+    verdict = await _judge(session, sample, tx, max_power_w)
     limit_reached_wh = None
-    if reason is not None and energy is not None:
-        _keep_anomaly(session, sample, tx, energy, previous_wh, reason, now)
-    elif tx is not None and energy is not None:
-        transactions.record_sample(tx, energy_wh=energy, at=sample.sampled_at)
-        limit_reached_wh = transactions.limit_reached(tx, energy)
+    if verdict.anomaly is not None:
+        _keep_anomaly(session, sample, tx, verdict, now)
+    elif tx is not None and verdict.energy_wh is not None:
+        transactions.record_sample(tx, energy_wh=verdict.energy_wh, at=sample.sampled_at)
+        limit_reached_wh = transactions.limit_reached(tx, verdict.energy_wh)
     await connectors.record_reading(
         session,
         sample.charge_point_id,
         sample.connector_id,
         sample.reading,
         at=sample.sampled_at,
-        include_energy=reason is None and energy is not None,
+        include_energy=verdict.anomaly is None and verdict.energy_wh is not None,
     )
-    return Applied(reason, tx.id if tx is not None else None, limit_reached_wh)
+    return Applied(verdict.anomaly, tx.id if tx is not None else None, limit_reached_wh)
+
+
+async def _judge(
+    session: AsyncSession, sample: ReadingAt, tx: Transaction | None, max_power_w: int
+) -> _Verdict:
+    energy = sample.reading.energy_wh
+    if energy is None:
+        return _Verdict(None, None, None)
+    if tx is not None:
+        transactions.settle_start(
+            tx,
+            register_wh=energy,
+            at=sample.sampled_at,
+            context=sample.reading.context,
+            max_power_w=max_power_w,
+        )
+    previous_wh, previous_at = await _baseline(session, sample, tx)
+    if previous_at is not None and sample.sampled_at < previous_at:
+        # A late, queued sample: older than what we show, so it changes nothing.
+        return _Verdict(None, previous_wh, None)
+    reason = implausibility(
+        previous_wh=previous_wh,
+        previous_at=previous_at,
+        new_wh=energy,
+        new_at=sample.sampled_at,
+        max_power_w=max_power_w,
+    )
+    return _Verdict(energy, previous_wh, reason)
 
 
 async def _transaction_of(session: AsyncSession, sample: ReadingAt) -> Transaction | None:
     if sample.transaction_id is not None:
         return await transactions.find_open(session, sample.charge_point_id, sample.transaction_id)
-    return await transactions.latest_open_on(session, sample.charge_point_id, sample.connector_id)
+    return await transactions.running_on(session, sample.charge_point_id, sample.connector_id)
 
 
 async def _baseline(
@@ -77,7 +99,8 @@ async def _baseline(
     if tx is not None:
         if tx.last_meter_wh is not None:
             return tx.last_meter_wh, tx.last_meter_at
-        return tx.meter_start_wh, tx.start_at
+        start = transactions.start_register(tx)
+        return (start, tx.start_at) if start is not None else (None, None)
     row = await connectors.find(session, sample.charge_point_id, sample.connector_id)
     return (row.meter_wh, row.meter_at) if row is not None else (None, None)
 
@@ -86,19 +109,19 @@ def _keep_anomaly(
     session: AsyncSession,
     sample: ReadingAt,
     tx: Transaction | None,
-    energy_wh: int,
-    previous_wh: int | None,
-    reason: str,
+    verdict: _Verdict,
     now: datetime,
 ) -> None:
+    assert verdict.anomaly is not None
+    assert verdict.energy_wh is not None
     session.add(
         MeterAnomaly(
             charge_point_id=sample.charge_point_id,
             connector_id=sample.connector_id,
             transaction_id=tx.id if tx is not None else sample.transaction_id,
-            reason=reason,
-            value_wh=energy_wh,
-            previous_wh=previous_wh,
+            reason=verdict.anomaly,
+            value_wh=verdict.energy_wh,
+            previous_wh=verdict.previous_wh,
             sampled_at=sample.sampled_at,
             detected_at=now,
         )

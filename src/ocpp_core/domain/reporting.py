@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, ChargeTag, Connector, PaymentReservation, Transaction
+from ocpp_core.domain import transactions
 
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
@@ -299,6 +300,7 @@ async def _busy_intervals(
     ).where(
         Transaction.start_at < end,
         or_(Transaction.stop_at.is_(None), Transaction.stop_at > period.since),
+        transactions.accepted(),  # a refused start kept the connector busy for nobody
     )
     if period.charge_point_id is not None:
         query = query.where(Transaction.charge_point_id == period.charge_point_id)

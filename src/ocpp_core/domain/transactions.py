@@ -10,17 +10,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Transaction
+from ocpp_core.domain.authorization import AuthStatus
 from ocpp_core.domain.commands import RemoteStop
-from ocpp_core.domain.meter import implausibility
+from ocpp_core.domain.meter import END_CONTEXT, implausibility
 
 # The tag of a transaction the charger started before anyone identified (2.0.1 can
 # start at plug-in); a later event names the tag, and only then is it "started" for us.
 NOT_IDENTIFIED = "NotIdentified"
+
+
+class StartSource(StrEnum):
+    """Where a transaction's start register came from; the first two may still change."""
+
+    # The charger said 0. Often true (a new meter), but common firmware counts from 0
+    # at the start and then sends its lifetime register: the first register decides.
+    REPORTED_ZERO = "ReportedZero"
+    # None at the start (2.0.1 allows it: the register follows in an Updated event).
+    MISSING = "Missing"
+    REPORTED = "Reported"
+    # The transaction's first register took the place of a missing start register.
+    FIRST_REGISTER = "FirstRegister"
+    # ... or of a reported 0 that the first register proved a placeholder.
+    REPLACED_ZERO = "ReplacedZero"
+
+
+PENDING = frozenset({StartSource.REPORTED_ZERO, StartSource.MISSING})
+# Stored while the start register is unknown: negative, so anything that reads the column
+# alone (an export, a node running an older version) sees an impossible register, not a 0
+# that would bill the whole meter.
+UNKNOWN_REGISTER_WH = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +53,7 @@ class TransactionStart:
     connector_id: int
     tag: str
     started_at: datetime
-    meter_start_wh: int
+    meter_start_wh: int | None  # None: the charger sent no register with the start
     uid: str | None = None
     seq_no: int | None = None
     remote_start_id: int | None = None
@@ -41,7 +65,7 @@ class TransactionStop:
     transaction_id: int
     tag: str | None
     stopped_at: datetime
-    meter_stop_wh: int
+    meter_stop_wh: int | None  # None: the charger sent no register with the stop
     reason: str
 
 
@@ -59,13 +83,18 @@ async def find_replay(session: AsyncSession, begin: TransactionStart) -> Transac
     """The transaction an identical earlier start created: chargers resend unanswered calls."""
     if begin.uid is not None:
         return await find_by_uid(session, begin.charge_point_id, begin.uid)
+    same_register = Transaction.meter_start_wh == _or_unknown(begin.meter_start_wh)
+    if begin.meter_start_wh == 0:  # which the transaction's first register may have replaced
+        same_register = or_(
+            same_register, Transaction.meter_start_source == StartSource.REPLACED_ZERO
+        )
     return await session.scalar(
         select(Transaction).where(
             Transaction.charge_point_id == begin.charge_point_id,
             Transaction.connector_id == begin.connector_id,
             Transaction.start_tag == begin.tag,
             Transaction.start_at == begin.started_at,
-            Transaction.meter_start_wh == begin.meter_start_wh,
+            same_register,
         )
     )
 
@@ -78,7 +107,8 @@ async def start(session: AsyncSession, begin: TransactionStart, *, result: str) 
         connector_id=begin.connector_id,
         start_tag=begin.tag,
         start_at=begin.started_at,
-        meter_start_wh=begin.meter_start_wh,
+        meter_start_wh=_or_unknown(begin.meter_start_wh),
+        meter_start_source=_source_of(begin.meter_start_wh),
         start_result=result,
         seq_no=begin.seq_no,
         seq_gaps=0,
@@ -87,6 +117,16 @@ async def start(session: AsyncSession, begin: TransactionStart, *, result: str) 
     session.add(row)
     await session.flush()
     return row
+
+
+def _or_unknown(register_wh: int | None) -> int:
+    return UNKNOWN_REGISTER_WH if register_wh is None else register_wh
+
+
+def _source_of(register_wh: int | None) -> StartSource:
+    if register_wh is None:
+        return StartSource.MISSING
+    return StartSource.REPORTED_ZERO if register_wh == 0 else StartSource.REPORTED
 
 
 async def find_open(
@@ -101,19 +141,89 @@ async def find_open(
     )
 
 
-async def latest_open_on(
+def accepted() -> ColumnElement[bool]:
+    """Transactions whose start the server accepted; a refused one charged nobody."""
+    return Transaction.start_result == AuthStatus.ACCEPTED.value
+
+
+def running() -> ColumnElement[bool]:
+    """Transactions something charges under: open, and started with an accepted id.
+
+    A start answered Invalid, Blocked, Expired or ConcurrentTx is recorded and stays
+    open until the charger stops it (its StopTransaction must still find the row), but
+    it keeps no connector busy and is nobody's to stop.
+    """
+    return and_(Transaction.stop_at.is_(None), accepted())
+
+
+def holding() -> ColumnElement[bool]:
+    """Running transactions that keep another driver off their connector.
+
+    All but one nobody has identified yet (2.0.1 can start at plug-in): that one is the
+    car of the driver about to identify, whose start takes it over.
+    """
+    return and_(running(), Transaction.start_tag != NOT_IDENTIFIED)
+
+
+async def running_on(
     session: AsyncSession, charge_point_id: str, connector_id: int
 ) -> Transaction | None:
+    """The newest transaction running on a connector."""
     return await session.scalar(
         select(Transaction)
         .where(
             Transaction.charge_point_id == charge_point_id,
             Transaction.connector_id == connector_id,
-            Transaction.stop_at.is_(None),
+            running(),
         )
         .order_by(Transaction.id.desc())
         .limit(1)
     )
+
+
+def start_register(row: Transaction) -> int | None:
+    """The register billing starts from; None while the transaction has none."""
+    if row.meter_start_source == StartSource.MISSING:
+        return None
+    return row.meter_start_wh
+
+
+def settle_start(
+    row: Transaction, *, register_wh: int, at: datetime, context: str | None, max_power_w: int
+) -> None:
+    """Let the transaction's first register settle a start register the charger left open.
+
+    A missing start takes it. A reported 0 stays, unless the first register cannot follow
+    from 0 (the lifetime register of firmware that reports 0 at the start); billing then
+    starts from that register, and a jump later in the session is still a jump. An end
+    register never stands in for the start: it would bill nothing.
+    """
+    source = StartSource(row.meter_start_source)
+    if source not in PENDING or register_wh < 0 or context == END_CONTEXT:
+        return
+    if source is StartSource.REPORTED_ZERO and not _is_jump_from_zero(
+        row, register_wh, at, max_power_w
+    ):
+        row.meter_start_source = StartSource.REPORTED
+        return
+    row.meter_start_wh = register_wh
+    row.meter_start_source = (
+        StartSource.REPLACED_ZERO
+        if source is StartSource.REPORTED_ZERO
+        else StartSource.FIRST_REGISTER
+    )
+    record_sample(row, energy_wh=register_wh, at=at)
+
+
+def _is_jump_from_zero(row: Transaction, register_wh: int, at: datetime, max_power_w: int) -> bool:
+    reason = implausibility(
+        previous_wh=0,
+        previous_at=row.start_at,
+        new_wh=register_wh,
+        new_at=at,
+        max_power_w=max_power_w,
+    )
+    return reason == "jump"
 
 
 def record_sample(row: Transaction, *, energy_wh: int, at: datetime) -> None:
@@ -123,27 +233,52 @@ def record_sample(row: Transaction, *, energy_wh: int, at: datetime) -> None:
         row.last_meter_at = at
 
 
+def energy_so_far(row: Transaction, live_wh: int | None = None) -> int | None:
+    """What the transaction delivered up to its newest register; None while unknowable.
+
+    ``live_wh``: the connector's meter as last shown, which may be newer than the samples.
+    """
+    if row.stop_at is not None:
+        return row.energy_wh  # as the stop settled it: None while under review
+    start = start_register(row)
+    if start is None or row.meter_start_source in PENDING:
+        return None
+    seen = [wh for wh in (row.last_meter_wh, live_wh) if wh is not None]
+    return max(0, max(seen, default=start) - start)
+
+
 def limit_reached(row: Transaction, register_wh: int) -> int | None:
     """The energy delivered so far, if the register took the transaction to its limit."""
-    delivered = register_wh - row.meter_start_wh
-    if row.energy_limit_wh is None or delivered < row.energy_limit_wh:
+    delivered = energy_so_far(row, register_wh)
+    if row.energy_limit_wh is None or delivered is None or delivered < row.energy_limit_wh:
         return None
     return delivered
+
+
+def stop_register(row: Transaction, reported_wh: int | None) -> int | None:
+    """The register a transaction ends on: the charger's own, else the newest one seen."""
+    if reported_wh is not None:
+        return reported_wh
+    if row.last_meter_wh is not None:
+        return row.last_meter_wh
+    return start_register(row)
 
 
 def stop(row: Transaction, end: TransactionStop, *, max_power_w: int) -> None:
     row.stop_tag = end.tag
     row.stop_at = end.stopped_at
-    row.meter_stop_wh = end.meter_stop_wh
+    row.meter_stop_wh = stop_register(row, end.meter_stop_wh)
     row.stop_reason = end.reason
     problem = _energy_problem(row, max_power_w)
     row.review_reason = problem
-    row.energy_wh = None if problem else end.meter_stop_wh - row.meter_start_wh
+    stop_wh = row.meter_stop_wh
+    row.energy_wh = None if problem or stop_wh is None else stop_wh - row.meter_start_wh
 
 
 def _energy_problem(row: Transaction, max_power_w: int) -> str | None:
-    assert row.meter_stop_wh is not None
     assert row.stop_at is not None
+    if row.meter_start_source == StartSource.MISSING or row.meter_stop_wh is None:
+        return "no start register"
     if row.meter_start_wh < 0:
         return "negative start register"
     if row.last_meter_wh is not None and row.meter_stop_wh < row.last_meter_wh:

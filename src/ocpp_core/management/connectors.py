@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.db.models import ChargePoint, ChargeTag, Connector, Transaction
+from ocpp_core.domain import transactions
 from ocpp_core.management import admin_api
 from ocpp_core.management.admin_api import part
 from ocpp_core.management.admin_forms import page, path_part, redirect, text
@@ -94,7 +95,7 @@ async def _views(
     async with context.db.session() as session:
         rows = (await session.execute(query)).all()
         open_rows = await session.scalars(
-            select(Transaction).where(Transaction.stop_at.is_(None)).order_by(Transaction.id)
+            select(Transaction).where(transactions.running()).order_by(Transaction.id)
         )
         open_tx = {
             (t.charge_point_id, t.connector_id): OpenTransaction(t.id, t.start_tag, t.start_at)

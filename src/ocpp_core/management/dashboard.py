@@ -11,6 +11,7 @@ from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.live import VERSION, fragment
 from ocpp_core.management.templating import render
 from ocpp_core.management.tiles import Board, build_board, load_snapshot
+from ocpp_core.payments.reservations import unpaid_cutoff
 
 router = APIRouter(include_in_schema=False)
 
@@ -19,9 +20,11 @@ TILES_PATH = "/Home/Tiles"
 
 async def current_board(context: ManagementContext) -> Board:
     live = await context.server.status()
+    now = context.clock()
+    cutoff = unpaid_cutoff(now, context.settings.payments.unpaid_hold_minutes)
     async with context.db.session() as session:
-        snapshot = await load_snapshot(session)
-    return build_board(snapshot, live, context.clock())
+        snapshot = await load_snapshot(session, cutoff)
+    return build_board(snapshot, live, now)
 
 
 @router.get("/")

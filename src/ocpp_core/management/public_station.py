@@ -15,19 +15,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import (
-    ACTIVE_RESERVATION_STATES,
-    ChargePoint,
-    Connector,
-    PaymentReservation,
-    Transaction,
-)
+from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
+from ocpp_core.domain import transactions
 from ocpp_core.domain.connectors import FIRST_CONNECTOR, known_connectors
 from ocpp_core.domain.pricing import Tariff, hold_cents, usage_cents
 from ocpp_core.domain.tariffs import tariff_of
 from ocpp_core.management.numbers import kwh, money, rate
 from ocpp_core.management.server_api import LiveCharger
-from ocpp_core.payments.reservations import gives_way
+from ocpp_core.payments import reservations
 
 # Public words for OCPP statuses: a plugged-in car (Preparing) may be this driver's own.
 _AVAILABLE = frozenset({"Available", "Preparing"})
@@ -123,7 +118,7 @@ async def load_station(
         .where(
             Transaction.charge_point_id == charge_point_id,
             Transaction.connector_id == connector_id,
-            Transaction.stop_at.is_(None),
+            transactions.holding(),  # what keeps the server from starting anyone else
         )
         .limit(1)
     )
@@ -154,15 +149,15 @@ async def _held(
 ) -> bool:
     """Whether a driver's reservation holds the connector: the server starts nobody else there."""
     held = await session.scalar(
-        select(PaymentReservation)
+        select(PaymentReservation.id)
         .where(
             PaymentReservation.charge_point_id == charge_point_id,
             PaymentReservation.connector_id == connector_id,
-            PaymentReservation.status.in_(ACTIVE_RESERVATION_STATES),
+            reservations.holding(unpaid_cutoff),
         )
         .limit(1)
     )
-    return held is not None and not gives_way(held, unpaid_cutoff)
+    return held is not None
 
 
 def _public_status(reported: str | None, *, online: bool | None, busy: bool, held: bool) -> str:

@@ -9,17 +9,19 @@ shows and an unchanged board costs no repaint.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import ChargePoint, Connector, Transaction
+from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
+from ocpp_core.domain import transactions
 from ocpp_core.management.admin_forms import path_part, query_string
 from ocpp_core.management.live import version_of
 from ocpp_core.management.numbers import thousandths
 from ocpp_core.management.server_api import LiveCharger, LiveConnector
+from ocpp_core.payments import reservations
 
 OCCUPIED = frozenset(
     {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
@@ -28,6 +30,7 @@ OCCUPIED = frozenset(
 TRANSACTIONS_PATH = "/Home/Transactions"
 CONNECTORS_PATH = "/Home/Connector"
 _KINDS = {"Available": "available", "Faulted": "faulted", "Unavailable": "unavailable"}
+_FREE = frozenset({"Available", None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +97,25 @@ class Snapshot:
     charge_points: Sequence[ChargePoint]
     connectors: Sequence[Connector]
     open_transactions: Sequence[Transaction]
+    # Connectors a driver's reservation holds, as the driver's page counts them.
+    held: frozenset[tuple[str, int]] = frozenset()
 
 
-async def load_snapshot(session: AsyncSession) -> Snapshot:
+async def load_snapshot(session: AsyncSession, unpaid_cutoff: datetime) -> Snapshot:
     charge_points = (await session.scalars(select(ChargePoint).order_by(ChargePoint.id))).all()
     connectors = (await session.scalars(select(Connector))).all()
     open_transactions = (
         await session.scalars(
-            select(Transaction).where(Transaction.stop_at.is_(None)).order_by(Transaction.id)
+            select(Transaction).where(transactions.running()).order_by(Transaction.id)
         )
     ).all()
-    return Snapshot(charge_points, connectors, open_transactions)
+    held = await session.execute(
+        select(PaymentReservation.charge_point_id, PaymentReservation.connector_id).where(
+            reservations.holding(unpaid_cutoff)
+        )
+    )
+    held_keys = frozenset((cp_id, number) for cp_id, number in held)
+    return Snapshot(charge_points, connectors, open_transactions, held_keys)
 
 
 def build_board(snapshot: Snapshot, live: Sequence[LiveCharger] | None, now: datetime) -> Board:
@@ -125,9 +136,11 @@ def build_board(snapshot: Snapshot, live: Sequence[LiveCharger] | None, now: dat
         for number in numbers:
             key = (cp.id, number)
             label = names.get(key) or _label(cp, number, several=len(numbers) > 1)
-            tiles.append(
-                _tile(cp.id, number, label, states[key], cp_online, sessions.get(key), now)
-            )
+            session = sessions.get(key)
+            state = states[key]
+            if key in snapshot.held and session is None:
+                state = _reserved(state)
+            tiles.append(_tile(cp.id, number, label, state, cp_online, session, now))
     return Board(tuple(tiles), server_reachable=live is not None)
 
 
@@ -168,6 +181,13 @@ def _tile(
     )
 
 
+def _reserved(state: State) -> State:
+    """A held connector that reports nothing busier waits for its driver: Reserved."""
+    if state.status in _FREE:
+        return replace(state, status="Reserved")
+    return state
+
+
 def _stored(row: Connector) -> State:
     return State(
         row.status, row.error_code, row.status_at, row.meter_wh, row.power_w, row.soc_percent
@@ -192,11 +212,8 @@ def _kw(power_w: int | None) -> str | None:
 def _session_kwh(transaction: Transaction | None, state: State) -> str | None:
     if transaction is None:
         return None
-    register = transaction.last_meter_wh
-    if state.meter_wh is not None and (register is None or state.meter_wh > register):
-        register = state.meter_wh
-    energy = max(0, (register or transaction.meter_start_wh) - transaction.meter_start_wh)
-    return thousandths(energy, 2)
+    energy = transactions.energy_so_far(transaction, state.meter_wh)
+    return None if energy is None else thousandths(energy, 2)
 
 
 def _duration(elapsed: timedelta) -> str:

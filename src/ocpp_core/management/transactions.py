@@ -214,17 +214,21 @@ def _cells(line: Line) -> tuple[Cell, ...]:
         row.start_at,
         row.start_tag,
         line.start_tag_name,
-        Decimal(row.meter_start_wh) / 1000,
+        _kwh(transactions.start_register(row)),
         row.stop_at,
         row.stop_tag,
         line.stop_tag_name,
-        None if row.meter_stop_wh is None else Decimal(row.meter_stop_wh) / 1000,
+        _kwh(row.meter_stop_wh),
         line.energy_kwh,
         row.review_reason,
         money_cell(cost),
         line.currency.upper() if line.currency else None,
         line.reservation.status if line.reservation else None,
     )
+
+
+def _kwh(register_wh: int | None) -> Decimal | None:
+    return None if register_wh is None else Decimal(register_wh) / 1000
 
 
 def _file_name(filters: Filters, extension: str) -> str:

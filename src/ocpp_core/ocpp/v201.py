@@ -2,45 +2,30 @@
 
 The domain's charging position is the 2.0.1 EVSE (what a transaction runs on and
 a driver pays for); the plugs of an EVSE are kept beside it. Transactions carry
-the charger's own string id as their ``uid``. OCPP 2.1 is served by the same
-handlers against its own schemas: the messages handled here kept their shape.
+the charger's own string id as their ``uid`` (see :mod:`.v201_transactions`).
+OCPP 2.1 is served by the same handlers against its own schemas: the messages
+handled here kept their shape.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from dataclasses import replace
 
 from ocpp_core.clock import format_timestamp, utc_now
 from ocpp_core.config import OcppSettings
-from ocpp_core.db.models import Transaction
-from ocpp_core.domain import chargepoints, commands, connectors, reports, transactions
-from ocpp_core.domain.authorization import Authorization, AuthStatus
-from ocpp_core.domain.meter import sample_from_v201
-from ocpp_core.ocpp import common
+from ocpp_core.domain import chargepoints, commands, connectors, reports
+from ocpp_core.ocpp import common, v201_transactions
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
 from ocpp_core.ocpp.errors import CommandNotSupported
-from ocpp_core.ocpp.framing import ErrorCode, FrameError
 from ocpp_core.ocpp.schemas import SchemaSet
+from ocpp_core.ocpp.v201_transactions import CHARGING_STATES, id_token_info, readings_of
 
-logger = logging.getLogger(__name__)
-
-# The domain's connector status words; 2.0.1 splits them into the plug's status
-# and the transaction's charging state.
-_CHARGING_STATES = {
-    "Charging": "Charging",
-    "SuspendedEV": "SuspendedEV",
-    "SuspendedEVSE": "SuspendedEVSE",
-    "EVConnected": "Preparing",
-}
 # An EVSE is as busy as its busiest plug.
 _PLUG_STATUS_ORDER = ("Occupied", "Faulted", "Reserved", "Unavailable", "Available")
 _PLUG_STATUSES = {"Occupied": "Preparing", "Faulted": "Faulted", "Reserved": "Reserved"}
-_IN_SESSION = frozenset({*_CHARGING_STATES.values(), "Finishing"})
+_IN_SESSION = frozenset({*CHARGING_STATES.values(), "Finishing"})
 
 # 1.6 configuration keys and the 2.0.1 variables that took their place.
 CONFIGURATION_KEYS: Mapping[str, commands.Variable] = {
@@ -61,15 +46,6 @@ CONFIGURATION_KEYS: Mapping[str, commands.Variable] = {
 }
 
 
-def _id_token_info(auth: Authorization) -> Payload:
-    info: Payload = {"status": auth.status.value}
-    if auth.expires_at is not None:
-        info["cacheExpiryDateTime"] = format_timestamp(auth.expires_at)
-    if auth.group is not None:
-        info["groupIdToken"] = {"idToken": auth.group, "type": "Central"}
-    return info
-
-
 async def boot_notification(ctx: ChargerContext, p: Payload) -> Payload:
     station = p["chargingStation"]
     modem = station.get("modem", {})
@@ -85,7 +61,7 @@ async def boot_notification(ctx: ChargerContext, p: Payload) -> Payload:
 
 
 async def authorize(ctx: ChargerContext, p: Payload) -> Payload:
-    return {"idTokenInfo": _id_token_info(await common.authorize(ctx, p["idToken"]["idToken"]))}
+    return {"idTokenInfo": id_token_info(await common.authorize(ctx, p["idToken"]["idToken"]))}
 
 
 async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:
@@ -120,146 +96,8 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
     evse_id = p["evseId"]
     if evse_id == 0:
         return {}  # the station's main meter: no EVSE to show it on
-    await common.store_readings(ctx, evse_id, None, _readings(p["meterValue"]))
+    await common.store_readings(ctx, evse_id, None, readings_of(p["meterValue"]))
     return {}
-
-
-def _readings(meter_values: list[Payload]) -> common.Readings:
-    return common.decode_readings(meter_values, sample_from_v201)
-
-
-async def transaction_event(ctx: ChargerContext, p: Payload) -> Payload:
-    readings = _readings(p.get("meterValue", []))
-    uid = p["transactionInfo"]["transactionId"]
-    async with ctx.runtime.db.session() as session:
-        row = await transactions.find_by_uid(session, ctx.charge_point_id, uid)
-        if row is None:
-            if p["eventType"] != "Started":
-                return _unknown_transaction(p)
-            row = await _start(ctx, session, p, uid, readings)
-            identified = row.start_tag != transactions.NOT_IDENTIFIED
-            step = _Step(row, _recorded(row), identified=identified)
-        else:
-            step = await _continue(ctx, session, row, p, readings)
-    status = _charging_status(p["transactionInfo"].get("chargingState"), p["eventType"])
-    if status is not None:
-        await common.record_status(ctx, row.connector_id, status, None, timestamp(p["timestamp"]))
-    await _publish(ctx, step)
-    return {"idTokenInfo": _id_token_info(step.auth)} if "idToken" in p else {}
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """What one TransactionEvent did, for the events published once it is committed."""
-
-    row: Transaction
-    auth: Authorization  # the answer for the event's idToken
-    identified: bool = False  # the transaction got its tag now (or again): it starts for payments
-    at_limit: dict[int, int] = field(default_factory=dict)
-    stopped: bool = False
-
-
-def _recorded(row: Transaction) -> Authorization:
-    return Authorization(AuthStatus(row.start_result))
-
-
-def _unknown_transaction(p: Payload) -> Payload:
-    if p["eventType"] == "Ended":
-        return {}  # a replayed end of a transaction we closed or never knew: nothing to do
-    raise FrameError(
-        ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
-        f"transaction {p['transactionInfo']['transactionId']!r} was never started",
-    )
-
-
-async def _start(
-    ctx: ChargerContext, session: AsyncSession, p: Payload, uid: str, readings: common.Readings
-) -> Transaction:
-    evse = p.get("evse")
-    if evse is None:
-        raise FrameError(
-            ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION, "a started transaction needs its evse"
-        )
-    tag = p["idToken"]["idToken"] if "idToken" in p else None
-    info = p["transactionInfo"]
-    begin = transactions.TransactionStart(
-        charge_point_id=ctx.charge_point_id,
-        connector_id=evse["id"],
-        tag=tag or transactions.NOT_IDENTIFIED,
-        started_at=timestamp(p["timestamp"]),
-        # Without a register at the start the energy is unknowable: a negative start
-        # sends the transaction to review instead of billing the whole register.
-        meter_start_wh=next(iter(common.registers(readings)), -1),
-        uid=uid,
-        seq_no=p["seqNo"],
-        remote_start_id=info.get("remoteStartId"),
-    )
-    result = (await common.authorize_start(ctx, session, tag)).status.value if tag else "Accepted"
-    row = await transactions.start(session, begin, result=result)
-    await common.apply_readings(ctx, session, row.connector_id, row.id, readings)
-    return row
-
-
-async def _continue(
-    ctx: ChargerContext,
-    session: AsyncSession,
-    row: Transaction,
-    p: Payload,
-    readings: common.Readings,
-) -> _Step:
-    replayed = row.seq_no is not None and p["seqNo"] <= row.seq_no
-    skipped = transactions.note_sequence(row, p["seqNo"])
-    if skipped:
-        logger.warning(
-            "%s: transaction %s skipped %d event(s) before seqNo %d",
-            ctx.charge_point_id,
-            row.uid,
-            skipped,
-            p["seqNo"],
-        )
-    info = p["transactionInfo"]
-    if row.remote_start_id is None:
-        row.remote_start_id = info.get("remoteStartId")
-    # A replay of the event that identified the transaction announces it again: the
-    # first answer may have been an error because the payments could not follow it.
-    identified = "idToken" in p and replayed
-    if "idToken" in p and row.start_tag == transactions.NOT_IDENTIFIED:
-        tag = p["idToken"]["idToken"]
-        auth = await common.authorize_start(ctx, session, tag)
-        transactions.identify(row, tag=tag, result=auth.status.value)
-        identified = True
-    if p["eventType"] != "Ended" or row.stop_at is not None:
-        at_limit = await common.apply_readings(ctx, session, row.connector_id, row.id, readings)
-        return _Step(row, _recorded(row), identified, at_limit)
-    # Without a register in the end event, the newest one seen is the stop register.
-    seen = [row.meter_start_wh, row.last_meter_wh, *common.registers(readings)]
-    end = transactions.TransactionStop(
-        charge_point_id=ctx.charge_point_id,
-        transaction_id=row.id,
-        tag=p["idToken"]["idToken"] if "idToken" in p else None,
-        stopped_at=timestamp(p["timestamp"]),
-        meter_stop_wh=[wh for wh in seen if wh is not None][-1],
-        reason=info.get("stoppedReason", "Local"),
-    )
-    auth = await common.finish_transaction(ctx, session, row, end, readings)
-    return _Step(row, auth, identified, stopped=True)
-
-
-def _charging_status(state: str | None, event_type: str) -> str | None:
-    if state is None or state == "Idle":
-        return None
-    if event_type == "Ended":
-        return "Finishing"  # the transaction is over and the car still plugged in
-    return _CHARGING_STATES[state]
-
-
-async def _publish(ctx: ChargerContext, step: _Step) -> None:
-    row = step.row
-    if step.identified:
-        await common.publish_started(ctx, row, row.start_result == AuthStatus.ACCEPTED.value)
-    await common.publish_limits(ctx, row.connector_id, step.at_limit)
-    if step.stopped:
-        await common.publish_stopped(ctx, row)
 
 
 async def notify_report(ctx: ChargerContext, p: Payload) -> Payload:
@@ -380,7 +218,7 @@ HANDLERS: dict[str, Handler] = {
     "Heartbeat": common.heartbeat,
     "StatusNotification": status_notification,
     "Authorize": authorize,
-    "TransactionEvent": transaction_event,
+    "TransactionEvent": v201_transactions.transaction_event,
     "MeterValues": meter_values,
     "NotifyReport": notify_report,
     "NotifyEvent": common.acknowledge,

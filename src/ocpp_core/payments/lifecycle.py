@@ -88,7 +88,8 @@ async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:
             return
         move(row, Status.CHARGING)
         row.transaction_id = event.transaction_id
-        row.connector_id = event.connector_id
+        if event.connector_id >= 1:  # 0: the charger never said where; the reservation knows
+            row.connector_id = event.connector_id
         row.charging_started_at = event.at
         row.awaiting_plug = False
         row.updated_at = ctx.now()

@@ -7,13 +7,13 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
-from ocpp_core.domain.transactions import NOT_IDENTIFIED
+from ocpp_core.domain import transactions
 from ocpp_core.payments.states import ACTIVE, START_PENDING, Status, status_of
 
 STARTABLE_STATUSES = frozenset({"Available", "Preparing"})
@@ -54,13 +54,29 @@ async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentR
     return await session.scalar(query.with_for_update())
 
 
+def holding(unpaid_cutoff: datetime | None = None) -> ColumnElement[bool]:
+    """Reservations that hold their connector: the server starts nobody else there.
+
+    With ``unpaid_cutoff``, as drivers see it: an unpaid reservation made before
+    the cutoff gives way (see :func:`gives_way`) and no longer counts.
+    """
+    active = PaymentReservation.status.in_([s.value for s in ACTIVE])
+    if unpaid_cutoff is None:
+        return active
+    in_its_hold = or_(
+        PaymentReservation.status != Status.PENDING_PAYMENT.value,
+        PaymentReservation.created_at > unpaid_cutoff,
+    )
+    return and_(active, in_its_hold)
+
+
 async def active_on(
     session: AsyncSession, charge_point_id: str, connector_id: int, *, lock: bool = True
 ) -> PaymentReservation | None:
     query = select(PaymentReservation).where(
         PaymentReservation.charge_point_id == charge_point_id,
         PaymentReservation.connector_id == connector_id,
-        PaymentReservation.status.in_([s.value for s in ACTIVE]),
+        holding(),
     )
     return await session.scalar(query.with_for_update() if lock else query)
 
@@ -137,13 +153,10 @@ async def busy_reason(
     connector = await session.get(Connector, (charge_point_id, connector_id))
     if connector is not None and connector.status not in STARTABLE_STATUSES | {None}:
         return f"Status:{connector.status}"
-    # A transaction nobody identified yet (started at plug-in) is the one a remote
-    # start will claim, so it does not make the connector busy.
     open_tx = exists().where(
         Transaction.charge_point_id == charge_point_id,
         Transaction.connector_id == connector_id,
-        Transaction.stop_at.is_(None),
-        Transaction.start_tag != NOT_IDENTIFIED,
+        transactions.holding(),
     )
     if await session.scalar(select(open_tx)):
         return "OpenTransaction"

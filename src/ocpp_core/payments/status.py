@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
+from ocpp_core.domain import transactions
 from ocpp_core.domain.pricing import settle
 from ocpp_core.payments import reservations
 from ocpp_core.payments.billing import tariff_of, usage_seconds
@@ -87,10 +88,7 @@ def _session_energy(
         return row.energy_wh  # None when settled under review: the registers are not believed
     if tx is None:
         return None
-    latest = tx.meter_stop_wh if tx.meter_stop_wh is not None else tx.last_meter_wh
-    if latest is None and connector is not None:
-        latest = connector.meter_wh
-    return max(0, latest - tx.meter_start_wh) if latest is not None else 0
+    return transactions.energy_so_far(tx, connector.meter_wh if connector is not None else None)
 
 
 def _prices(row: PaymentReservation) -> dict[str, Any]:

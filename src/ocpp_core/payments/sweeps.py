@@ -144,7 +144,7 @@ def _close(tx: Transaction, at: datetime, max_power_w: int) -> None:
         transaction_id=tx.id,
         tag=None,
         stopped_at=at,
-        meter_stop_wh=tx.last_meter_wh if tx.last_meter_wh is not None else tx.meter_start_wh,
+        meter_stop_wh=None,  # the charger never said: the newest register seen
         reason=STOP_REASON_RECOVERED,
     )
     transactions.stop(tx, end, max_power_w=max_power_w)

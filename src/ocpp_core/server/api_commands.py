@@ -145,7 +145,7 @@ async def stop(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo) -> Answer:
     if not await runtime.router.is_online(cp):
         raise ApiError(404, "ChargerOffline", chargePointId=cp)
     async with runtime.db.session() as session:
-        open_tx = await transactions.latest_open_on(session, cp, conn)
+        open_tx = await transactions.running_on(session, cp, conn)
         if open_tx is None:
             raise ApiError(424, "NoOpenTransaction", error="no open transaction on that connector")
         command = await transactions.stop_command(session, open_tx.id)

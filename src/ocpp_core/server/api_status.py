@@ -32,6 +32,12 @@ class ChargerState(BaseModel):
     id: str
     name: str | None
     protocol: str
+    # The last firmware update / diagnostics (2.0.1: log) upload progress the charger sent,
+    # and when it came.
+    firmwareStatus: str | None  # noqa: N815
+    firmwareStatusAt: datetime | None  # noqa: N815
+    diagnosticsStatus: str | None  # noqa: N815
+    diagnosticsStatusAt: datetime | None  # noqa: N815
     connectors: list[ConnectorState]
 
 
@@ -42,10 +48,10 @@ async def status(runtime: RuntimeDep) -> list[dict[str, Any]]:
     if not online:
         return []
     async with runtime.db.session() as session:
-        result = await session.execute(
-            select(ChargePoint.id, ChargePoint.name).where(ChargePoint.id.in_(list(online)))
+        stations = await session.scalars(
+            select(ChargePoint).where(ChargePoint.id.in_(list(online)))
         )
-        names = dict(result.all())
+        about = {station.id: _station(station) for station in stations}
         rows = await session.scalars(
             select(Connector)
             .where(Connector.charge_point_id.in_(list(online)))
@@ -55,9 +61,33 @@ async def status(runtime: RuntimeDep) -> list[dict[str, Any]]:
         for row in rows:
             by_charger[row.charge_point_id].append(_connector(row))
     return [
-        {"id": cp, "name": names.get(cp), "protocol": protocol, "connectors": by_charger[cp]}
+        {
+            "id": cp,
+            "protocol": protocol,
+            **about.get(cp, _UNKNOWN_STATION),
+            "connectors": by_charger[cp],
+        }
         for cp, protocol in sorted(online.items())
     ]
+
+
+_UNKNOWN_STATION: dict[str, Any] = {
+    "name": None,
+    "firmwareStatus": None,
+    "firmwareStatusAt": None,
+    "diagnosticsStatus": None,
+    "diagnosticsStatusAt": None,
+}
+
+
+def _station(row: ChargePoint) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "firmwareStatus": row.firmware_status,
+        "firmwareStatusAt": row.firmware_status_at,
+        "diagnosticsStatus": row.diagnostics_status,
+        "diagnosticsStatusAt": row.diagnostics_status_at,
+    }
 
 
 def _connector(row: Connector) -> dict[str, Any]:

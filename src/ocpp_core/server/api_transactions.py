@@ -22,7 +22,7 @@ class TransactionOut(BaseModel):
     connectorId: int  # noqa: N815
     startTag: str  # noqa: N815
     startAt: datetime  # noqa: N815
-    meterStartWh: int  # noqa: N815
+    meterStartWh: int | None  # noqa: N815 -- None: the charger has sent no register yet
     startResult: str  # noqa: N815
     stopTag: str | None  # noqa: N815
     stopAt: datetime | None  # noqa: N815
@@ -40,7 +40,7 @@ class TransactionOut(BaseModel):
             connectorId=row.connector_id,
             startTag=row.start_tag,
             startAt=row.start_at,
-            meterStartWh=row.meter_start_wh,
+            meterStartWh=transactions.start_register(row),
             startResult=row.start_result,
             stopTag=row.stop_tag,
             stopAt=row.stop_at,

@@ -85,6 +85,54 @@ async def test_paid_sessions_charging_during_the_upgrade_keep_their_energy_cap(
         await engine.dispose()
 
 
+async def test_201_sessions_begun_without_a_register_during_the_upgrade_take_their_first(
+    empty_database_url: str,
+) -> None:
+    """0012: a running 2.0.1 transaction stored with -1 (no register yet) waits for one."""
+    database_url = empty_database_url
+    await upgrade(database_url, "0006")
+    engine = create_engine(database_url)
+    rows = [
+        (1, "tx-a", -1, None),  # 2.0.1, running, no register yet: takes its first
+        (2, "tx-b", -1, NOW),  # over: stays as it was reviewed
+        (3, None, -1, None),  # 1.6 said -1 itself: a broken meter, stays under review
+        (4, "tx-c", 5_000, None),
+    ]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(ChargePoint), [{"id": "CP1", "created_at": NOW}])
+            await connection.execute(
+                insert(Transaction),
+                [
+                    {
+                        "id": tx_id,
+                        "uid": uid,
+                        "charge_point_id": "CP1",
+                        "connector_id": tx_id,
+                        "start_tag": "TAG",
+                        "start_at": NOW,
+                        "meter_start_wh": meter_start_wh,
+                        "start_result": "Accepted",
+                        "stop_at": stopped,
+                    }
+                    for tx_id, uid, meter_start_wh, stopped in rows
+                ],
+            )
+        await upgrade(database_url)
+        async with engine.connect() as connection:
+            sources = await connection.execute(
+                text("SELECT id, meter_start_source FROM transactions ORDER BY id")
+            )
+            assert sources.all() == [
+                (1, "Missing"),
+                (2, "Reported"),
+                (3, "Reported"),
+                (4, "Reported"),
+            ]
+    finally:
+        await engine.dispose()
+
+
 def reservation(transaction_id: int, status: str, max_energy_wh: int) -> dict[str, Any]:
     return {
         "id": f"res-{transaction_id}",

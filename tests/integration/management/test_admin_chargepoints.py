@@ -329,3 +329,34 @@ async def test_replace_and_remove_the_chargers_password(
         assert row is not None
         assert (row.password_hash, row.auth_user) == (None, None)
     assert "No password is set." in (await client.get("/Home/ChargePoint/CP1")).text
+
+
+async def test_firmware_and_diagnostics_progress_is_shown_on_the_charge_point_page(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    await log_in(client, *VIEWER)
+    before = await client.get("/Home/ChargePoint/CP1")
+    assert before.text.count("Nothing reported yet") == 2
+
+    await cp.call(call.FirmwareStatusNotification("Installing"))
+    await cp.call(call.DiagnosticsStatusNotification("UploadFailed"))
+    page = await client.get("/Home/ChargePoint/CP1")
+    german = await client.get("/Home/ChargePoint/CP1", params={"lang": "de"})
+
+    async with server.runtime.db.session() as session:
+        row = await session.get(ChargePoint, "CP1")
+    assert row is not None
+    assert row.firmware_status_at is not None
+    assert row.diagnostics_status_at is not None
+    for status, at, element in (
+        ("Installing", row.firmware_status_at, "firmware-status"),
+        ("UploadFailed", row.diagnostics_status_at, "diagnostics-status"),
+    ):
+        shown = page.text[page.text.index(f'id="{element}"') :]
+        shown = shown[: shown.index("</dd>")]
+        assert status in shown
+        assert f'<time datetime="{at.isoformat()}">' in shown
+    assert "Firmware and diagnostics" in page.text
+    assert "Firmware und Diagnose" in german.text

@@ -47,6 +47,23 @@ async def test_the_list_shows_live_values(
     assert "Offline" in offline[: offline.index("</tr>")]
 
 
+async def test_a_refused_start_is_not_the_connectors_transaction(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    await add_tag(server.runtime.db, "TAG1")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    refused = await cp.call(call.StartTransaction(1, "UNKNOWN", 0, timestamp()))
+    assert refused.id_tag_info["status"] == "Invalid"
+    await log_in(client, *VIEWER)
+
+    html = (await client.get(PAGE)).text
+
+    assert "<dt>Transaction</dt><dd>none</dd>" in html
+    assert "UNKNOWN" not in html
+
+
 async def test_unlock_start_stop_and_limits_reach_the_charger(
     server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
 ) -> None:

@@ -18,6 +18,7 @@ from integration.management.pages import (
     log_in,
     running_management,
 )
+from integration.management.public_harness import online, post_start, price_station
 from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.models import Connector
 from ocpp_core.domain import users
@@ -85,6 +86,23 @@ async def test_a_charging_tile_shows_power_energy_soc_and_duration(
     assert "<dd>1.50 kWh</dd>" in tile
     assert "<dd>42 %</dd>" in tile
     assert '<time datetime="2026-11-28T12:00:00+00:00">12:00 UTC</time>' in tile
+
+
+async def test_a_refused_start_does_not_make_a_tile_busy(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    refused = await cp.call(call.StartTransaction(2, "UNKNOWN", 10_000, timestamp()))
+    assert refused.id_tag_info["status"] == "Invalid"
+    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    await log_in(client, *VIEWER)
+
+    html = (await client.get("/")).text
+
+    # Connector 2 never reported a status: only a running transaction would make it busy.
+    assert tiles(html) == {"CP1/1": ("available", "Available"), "CP1/2": ("unknown", "Unknown")}
+    assert "Since" not in tile_html(html, "CP1/2")
 
 
 async def test_several_connectors_are_numbered_and_a_name_wins(
@@ -190,3 +208,26 @@ async def test_the_dashboard_polls_at_the_configured_pace(
     html = (await client.get("/")).text
 
     assert 'hx-get="/Home/Tiles" hx-trigger="every 0.5s"' in html
+
+
+async def test_a_connector_held_by_a_payment_shows_reserved_as_on_the_driver_page(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    public_site: RunningManagement,
+    driver: httpx.AsyncClient,
+    other_driver: httpx.AsyncClient,
+) -> None:
+    await price_station(pay_server, "CP1")
+    cp = await online(pay_charger, "CP1")
+    await cp.call(call.StatusNotification(2, "NoError", "Available", timestamp=timestamp()))
+    assert (await post_start(driver)).status_code == 303  # held for the driver at Checkout
+    async with public_site.db.session() as session:
+        await users.add(session, name=VIEWER[0], password=VIEWER[1], role=Role.VIEWER, now=NOW)
+    async with httpx.AsyncClient(base_url=public_site.url) as operator:
+        await log_in(operator, *VIEWER)
+
+        html = (await operator.get("/")).text
+
+    assert tiles(html) == {"CP1/1": ("occupied", "Reserved"), "CP1/2": ("available", "Available")}
+    seen = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
+    assert 'data-status="reserved"' in seen.text

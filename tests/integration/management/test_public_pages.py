@@ -7,9 +7,10 @@ import dataclasses
 import html
 
 import httpx
+from ocpp.v16 import call
 from sqlalchemy import select
 
-from builders import NOW, add_tag
+from builders import NOW, add_tag, timestamp
 from integration.management.pages import RunningManagement, csrf_token
 from integration.management.public_harness import (
     FREE,
@@ -199,6 +200,26 @@ async def test_paying_goes_to_checkout_and_back_to_the_status_page(
     assert "Pay and start charging" not in text(seen)
     assert busy.status_code == 409
     assert "in use or reserved by another driver" in text(busy)
+
+
+async def test_a_refused_start_leaves_the_connector_free_for_the_next_driver(
+    pay_server: RunningServer,
+    pay_charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    driver: httpx.AsyncClient,
+) -> None:
+    """Someone held an unknown card to the charger; it stays open until the charger says."""
+    await price_station(pay_server, "CP1")
+    cp = await online(pay_charger, "CP1")
+    refused = await cp.call(call.StartTransaction(1, "UNKNOWN-CARD", 500, timestamp()))
+    assert refused.id_tag_info["status"] == "Invalid"
+
+    page = await driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
+    assert 'data-status="available"' in page.text
+    started = await post_start(driver)
+
+    assert started.status_code == 303  # to Checkout, not "in use"
+    assert started.headers["location"].startswith(f"{stripe_sim.url}/checkout/cs_")
 
 
 async def test_leaving_checkout_changes_nothing_until_the_driver_presses_cancel(

@@ -357,6 +357,27 @@ async def test_utilisation_is_the_share_of_the_day_a_session_was_open(
     assert "share of the period in which a connector had a session open" in html
 
 
+async def test_a_refused_start_left_open_is_no_use_of_the_connector(
+    viewer: httpx.AsyncClient, history: dict[str, int], management: RunningManagement
+) -> None:
+    async with management.db.session() as session:
+        session.add(
+            Transaction(
+                charge_point_id="CP2",
+                connector_id=3,
+                start_tag="UNKNOWN",
+                start_at=at(28, 6),
+                meter_start_wh=0,
+                start_result="Invalid",  # the charger has not sent its stop (yet)
+            )
+        )
+    today = {"since": "2026-11-28", "until": "2026-11-28"}
+
+    html = (await viewer.get("/Home/Charts", params=today)).text
+
+    assert "Garage (CP2:3): 0.0 %" in bars(figure_svg(html, "use"))
+
+
 async def test_utilisation_today_counts_only_up_to_now(
     viewer: httpx.AsyncClient, history: dict[str, int]
 ) -> None:

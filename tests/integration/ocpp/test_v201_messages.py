@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from ocpp.messages import MessageType, get_validator
 from ocpp.v201 import call
 from sqlalchemy import select
@@ -261,13 +262,115 @@ async def test_a_replayed_start_and_end_change_nothing(
             meter=[energy(1_000, NOW + minutes(10), "Transaction.End")],
             stopped_reason="Local",
         )
-    unknown_end = await transaction_event(
-        cp, "Ended", "tx-never", 3, NOW, trigger="StopAuthorized", stopped_reason="Local"
-    )
-    assert unknown_end.id_token_info is None
     async with db.session() as session:
         rows = (await session.scalars(select(Transaction))).all()
     assert [(r.uid, r.energy_wh, r.seq_gaps) for r in rows] == [("tx-c", 1_000, 0)]
+
+
+async def test_events_of_a_transaction_whose_start_was_lost_record_it(
+    server: RunningServer, charger201: ConnectCharger201, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The charger queued its events offline and the Started event never arrived."""
+    db = server.runtime.db
+    await add_charge_point(db, "CP2")
+    await add_tag(db, "TAG1")
+    cp = await charger201("CP2")
+    updated = await transaction_event(
+        cp,
+        "Updated",
+        "tx-lost",
+        3,
+        NOW + minutes(20),
+        trigger="MeterValuePeriodic",
+        evse=2,
+        tag="TAG1",
+        meter=[energy(52_000, NOW + minutes(20))],
+        offline=True,
+        charging_state="Charging",
+    )
+    assert updated.id_token_info == {"status": "Accepted"}  # answered, so it is not sent again
+    assert "transaction 'tx-lost' was never started here" in caplog.text
+    await transaction_event(
+        cp,
+        "Ended",
+        "tx-lost",
+        4,
+        NOW + minutes(50),
+        trigger="EVCommunicationLost",
+        meter=[energy(60_000, NOW + minutes(50), "Transaction.End")],
+        stopped_reason="EVDisconnected",
+    )
+    async with db.session() as session:
+        tx = await session.scalar(select(Transaction).where(Transaction.uid == "tx-lost"))
+        evse = await session.get(Connector, ("CP2", 2))
+    assert tx is not None
+    assert evse is not None
+    assert (tx.connector_id, tx.start_tag, tx.start_result, tx.start_at) == (
+        2,
+        "TAG1",
+        "Accepted",
+        NOW + minutes(20),
+    )
+    # Billed from the first register that reached us; the numbers 0-2 never came.
+    assert (tx.meter_start_wh, tx.meter_stop_wh, tx.energy_wh, tx.review_reason) == (
+        52_000,
+        60_000,
+        8_000,
+        None,
+    )
+    assert (tx.seq_no, tx.seq_gaps, tx.stop_reason) == (4, 0, "EVDisconnected")
+    assert evse.meter_wh == 60_000
+
+
+async def test_an_end_without_an_evse_runs_on_the_stations_only_evse(
+    server: RunningServer, charger201: ConnectCharger201
+) -> None:
+    await add_charge_point(server.runtime.db, "CP2")
+    cp = await charger201("CP2")
+    await status(cp, 1, 1, "Occupied", NOW)
+    ended = await transaction_event(
+        cp,
+        "Ended",
+        "tx-lost",
+        7,
+        NOW + minutes(30),
+        trigger="EVCommunicationLost",
+        meter=[energy(9_000, NOW + minutes(30), "Transaction.End")],
+        stopped_reason="EVDisconnected",
+    )
+    assert ended.id_token_info is None
+    async with server.runtime.db.session() as session:
+        rows = (await session.scalars(select(Transaction))).all()
+    assert [(r.uid, r.connector_id, r.start_tag, r.stop_at) for r in rows] == [
+        ("tx-lost", 1, "NotIdentified", NOW + minutes(30))
+    ]
+    # Where it began is unknown: an end register alone bills nothing blindly.
+    assert (rows[0].meter_stop_wh, rows[0].review_reason) == (9_000, "no start register")
+
+
+async def test_an_event_without_an_evse_on_a_station_of_several_is_kept_apart(
+    server: RunningServer, charger201: ConnectCharger201
+) -> None:
+    await add_charge_point(server.runtime.db, "CP2")
+    cp = await charger201("CP2")
+    await status(cp, 1, 1, "Available", NOW)
+    await status(cp, 2, 1, "Occupied", NOW)
+    await transaction_event(
+        cp,
+        "Updated",
+        "tx-lost",
+        1,
+        NOW + minutes(5),
+        trigger="MeterValuePeriodic",
+        meter=[energy(4_000, NOW + minutes(5))],
+        charging_state="Charging",
+    )
+    async with server.runtime.db.session() as session:
+        tx = await session.scalar(select(Transaction))
+        positions = (await session.scalars(select(Connector.connector_id))).all()
+    assert tx is not None
+    assert (tx.connector_id, tx.meter_start_wh, tx.stop_at) == (0, 4_000, None)
+    assert sorted(positions) == [1, 2]  # no position 0 made up for it
 
 
 async def test_meter_values_per_evse(server: RunningServer, charger201: ConnectCharger201) -> None:
@@ -305,10 +408,6 @@ async def test_invalid_messages_get_the_2_0_1_error_spellings(
         "Started", timestamp(), "Authorized", 0, {"transaction_id": "tx-d"}
     )
     assert await error_code(cp, start_without_evse) == "OccurrenceConstraintViolation"
-    unknown_update = call.TransactionEvent(
-        "Updated", timestamp(), "MeterValuePeriodic", 1, {"transaction_id": "tx-none"}
-    )
-    assert await error_code(cp, unknown_update) == "PropertyConstraintViolation"
     bad_state = call.StatusNotification(timestamp(), "Sleeping", 1, 1)
     assert await error_code(cp, bad_state) == "PropertyConstraintViolation"
     # The socket stayed up and nothing was stored.

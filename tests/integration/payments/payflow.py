@@ -159,7 +159,7 @@ async def next_call(cp: TestCharger | TestCharger201, action: str) -> dict[str, 
                 return request
 
 
-def calls(cp: TestCharger, action: str) -> list[dict[str, Any]]:
+def calls(cp: TestCharger | TestCharger201, action: str) -> list[dict[str, Any]]:
     return [request for received, request in cp.requests if received == action]
 
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from builders import NOW
+from chargers import TestCharger201
 from events201 import energy, status, transaction_event
 from integration.payments.payflow import (
     HOLD,
     TARIFF,
+    calls,
     checkout_session_id,
     create_answer,
     next_call,
+    payments_of,
     price_station,
     reservation,
     settled,
@@ -126,3 +131,130 @@ async def test_a_resent_started_event_that_the_payments_missed_starts_the_paid_s
     assert began.id_token_info["status"] == "Accepted"
     await stage_is(server, created["reservationId"], "charging")
     assert (await reservation(server, created["reservationId"])).transaction_id == stored.id
+
+
+async def paid_and_started_without_a_register(
+    server: RunningServer, cp: TestCharger201, stripe_sim: StripeSim
+) -> str:
+    """A paid session whose Started event carries no meter value (2.0.1 allows it)."""
+    await status(cp, 1, 1, "Available", NOW)
+    created = (await create_answer(server, cp_id="CP2")).json()
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+    reservation_id: str = created["reservationId"]
+    await stage_is(server, reservation_id, "awaitingPlug")
+    await status(cp, 1, 1, "Occupied", NOW)
+    start = await next_call(cp, "RequestStartTransaction")
+    await transaction_event(
+        cp,
+        "Started",
+        "tx-late-meter",
+        0,
+        NOW,
+        trigger="RemoteStart",
+        evse=1,
+        tag=start["id_token"]["id_token"],
+        remote_start_id=start["remote_start_id"],
+        charging_state="Charging",
+    )
+    await stage_is(server, reservation_id, "charging")
+    return reservation_id
+
+
+async def meter_event(
+    cp: TestCharger201, seq_no: int, wh: int, at: timedelta, context: str = "Sample.Periodic"
+) -> None:
+    await transaction_event(
+        cp,
+        "Updated",
+        "tx-late-meter",
+        seq_no,
+        NOW + at,
+        trigger="MeterValuePeriodic",
+        meter=[energy(wh, NOW + at, context)],
+    )
+
+
+async def test_a_paid_201_session_without_a_start_register_bills_from_its_first_register(
+    server: RunningServer, charger201: ConnectCharger201, stripe_sim: StripeSim
+) -> None:
+    await price_station(server, TARIFF, "CP2")
+    cp = await charger201("CP2")
+    reservation_id = await paid_and_started_without_a_register(server, cp, stripe_sim)
+    await meter_event(cp, 1, 200_000, timedelta(0), context="Transaction.Begin")
+    await meter_event(cp, 2, 205_000, timedelta(minutes=30))
+    assert (await stage_is(server, reservation_id, "charging"))["energyWh"] == 5_000
+    await transaction_event(
+        cp,
+        "Ended",
+        "tx-late-meter",
+        3,
+        NOW + timedelta(hours=1),
+        trigger="EVCommunicationLost",
+        meter=[energy(210_000, NOW + timedelta(hours=1), "Transaction.End")],
+        stopped_reason="EVDisconnected",
+    )
+    await status(cp, 1, 1, "Available", NOW + timedelta(hours=1, minutes=1))
+
+    receipt = await settled(server, reservation_id, "Captured")
+    # 10 kWh x 0.40 EUR = 4.00 EUR, plus the 1.00 EUR session fee.
+    assert (receipt["energyWh"], receipt["capturedCents"]) == (10_000, 500)
+
+
+async def test_the_energy_cap_stops_a_201_session_that_started_without_a_register(
+    server: RunningServer, charger201: ConnectCharger201, stripe_sim: StripeSim
+) -> None:
+    await price_station(server, TARIFF, "CP2")  # at most 20 kWh
+    cp = await charger201("CP2")
+    await paid_and_started_without_a_register(server, cp, stripe_sim)
+    await meter_event(cp, 1, 2_000_000, timedelta(minutes=1))  # a meter's lifetime register
+    await meter_event(cp, 2, 2_019_000, timedelta(minutes=55))
+    await payments_of(server).drain()
+    assert calls(cp, "RequestStopTransaction") == []
+    await meter_event(cp, 3, 2_020_000, timedelta(minutes=61))  # 20 kWh since the first register
+    assert (await next_call(cp, "RequestStopTransaction")) == {"transaction_id": "tx-late-meter"}
+
+
+@pytest.mark.parametrize("evses", [1, 2], ids=["one-evse", "two-evses"])
+async def test_a_paid_201_session_whose_started_event_was_lost_still_bills(
+    server: RunningServer, charger201: ConnectCharger201, stripe_sim: StripeSim, evses: int
+) -> None:
+    """The charger started as asked, but only its Updated events reached us (without evse)."""
+    await price_station(server, TARIFF, "CP2")
+    cp = await charger201("CP2")
+    for evse in range(1, evses + 1):
+        await status(cp, evse, 1, "Available", NOW)
+    created = (await create_answer(server, cp_id="CP2", connector=evses)).json()
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+    reservation_id = created["reservationId"]
+    await stage_is(server, reservation_id, "awaitingPlug")
+    await status(cp, evses, 1, "Occupied", NOW)
+    start = await next_call(cp, "RequestStartTransaction")
+
+    await transaction_event(
+        cp,
+        "Updated",
+        "tx-lost",
+        1,
+        NOW + timedelta(minutes=1),
+        trigger="Authorized",
+        tag=start["id_token"]["id_token"],
+        remote_start_id=start["remote_start_id"],
+        meter=[energy(50_000, NOW + timedelta(minutes=1), "Transaction.Begin")],
+    )
+    view = await stage_is(server, reservation_id, "charging")
+    assert view["connectorId"] == evses
+    await transaction_event(
+        cp,
+        "Ended",
+        "tx-lost",
+        2,
+        NOW + timedelta(hours=1),
+        trigger="EVCommunicationLost",
+        meter=[energy(60_000, NOW + timedelta(hours=1), "Transaction.End")],
+        stopped_reason="EVDisconnected",
+    )
+    await status(cp, evses, 1, "Available", NOW + timedelta(hours=1, minutes=1))
+
+    receipt = await settled(server, reservation_id, "Captured")
+    # 10 kWh x 0.40 EUR = 4.00 EUR, plus the 1.00 EUR session fee.
+    assert (receipt["energyWh"], receipt["capturedCents"]) == (10_000, 500)

@@ -386,6 +386,50 @@ async def test_remote_stop_without_an_open_transaction_is_424(
     assert cp.requests == []
 
 
+@pytest.mark.parametrize("refused", ["UNKNOWN", "LOCKED"], ids=["invalid", "blocked"])
+async def test_a_refused_start_is_not_the_transaction_to_stop(
+    server: RunningServer, charger: ConnectCharger, refused: str
+) -> None:
+    db = server.runtime.db
+    cp = await connected(server, charger)
+    await add_tag(db, "TAG1")
+    await add_tag(db, "LOCKED", blocked=True)
+    running = await cp.call(call.StartTransaction(1, "TAG1", 0, timestamp()))
+    refused_start = await cp.call(
+        call.StartTransaction(1, refused, 100, timestamp(NOW + timedelta(minutes=1)))
+    )
+    assert refused_start.id_tag_info["status"] in ("Invalid", "Blocked")
+
+    response = await server.api.get("/API/StopTransaction/CP1/1")
+
+    assert response.json() == {"status": "Accepted", "transactionId": running.transaction_id}
+    await cp.call(
+        call.StopTransaction(
+            100, timestamp(NOW + timedelta(minutes=2)), running.transaction_id, reason="Remote"
+        )
+    )
+    nothing_left = await server.api.get("/API/StopTransaction/CP1/1")
+    assert (nothing_left.status_code, nothing_left.json()["status"]) == (424, "NoOpenTransaction")
+    # The charger's own stop of the refused start is still accepted and recorded.
+    await cp.call(
+        call.StopTransaction(
+            100,
+            timestamp(NOW + timedelta(minutes=3)),
+            refused_start.transaction_id,
+            id_tag=refused,
+            reason="DeAuthorized",
+        )
+    )
+    async with db.session() as session:
+        row = await session.get(Transaction, refused_start.transaction_id)
+    assert row is not None
+    assert (row.start_result, row.stop_reason, row.energy_wh) == (
+        refused_start.id_tag_info["status"],
+        "DeAuthorized",
+        0,
+    )
+
+
 async def test_remote_stop_ignores_another_chargers_transaction(
     server: RunningServer, charger: ConnectCharger
 ) -> None:

@@ -265,3 +265,26 @@ async def test_remote_start_and_stop(server: RunningServer, charger201: ConnectC
     assert tx.remote_start_id == remote_start_id
     assert stopped.json() == {"status": "Accepted", "transactionId": tx.id}
     assert await next_request(cp) == ("RequestStopTransaction", {"transaction_id": "tx-r"})
+
+
+async def test_a_refused_start_is_not_the_transaction_to_stop(
+    server: RunningServer, charger201: ConnectCharger201
+) -> None:
+    cp = await connected(server, charger201)
+    started = await transaction_event(
+        cp, "Started", "tx-refused", 0, NOW, trigger="Authorized", evse=1, tag="UNKNOWN"
+    )
+    assert started.id_token_info == {"status": "Invalid"}
+
+    response = await server.api.get("/API/StopTransaction/CP2/1")
+
+    assert (response.status_code, response.json()["status"]) == (424, "NoOpenTransaction")
+    assert cp.requests == []
+    ended = await transaction_event(
+        cp, "Ended", "tx-refused", 1, NOW, trigger="Deauthorized", stopped_reason="DeAuthorized"
+    )
+    assert ended.id_token_info is None
+    async with server.runtime.db.session() as session:
+        tx = await session.scalar(select(Transaction).where(Transaction.uid == "tx-refused"))
+    assert tx is not None
+    assert (tx.start_result, tx.stop_reason) == ("Invalid", "DeAuthorized")

@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from ocpp.v16 import call
+from ocpp.v201 import call as call201
 
 from builders import NOW, add_charge_point, add_tag, timestamp
-from servers import ConnectCharger, RunningServer
+from servers import ConnectCharger, ConnectCharger201, RunningServer
 
 _UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -55,12 +56,19 @@ async def test_lists_only_connected_chargers(
     await add_charge_point(db, "CP3")
     await charger("CP3")
     await charger("CP1")
+    nothing_reported = {
+        "firmwareStatus": None,
+        "firmwareStatusAt": None,
+        "diagnosticsStatus": None,
+        "diagnosticsStatusAt": None,
+    }
     assert await status(server) == [
-        {"id": "CP1", "name": "Yard", "protocol": "ocpp1.6", "connectors": []},
+        {"id": "CP1", "name": "Yard", "protocol": "ocpp1.6", **nothing_reported, "connectors": []},
         {
             "id": "CP3",
             "name": "CP3",
             "protocol": "ocpp1.6",
+            **nothing_reported,
             "connectors": [],
         },  # name defaults to id
     ]
@@ -183,3 +191,27 @@ async def test_times_are_utc_with_z_even_when_the_charger_sent_an_offset(
     )
     [state] = await status(server)
     assert state["connectors"][0]["statusAt"] == "2026-11-28T12:00:00Z"
+
+
+async def test_firmware_and_diagnostics_progress_is_shown_with_its_time(
+    server: RunningServer, charger: ConnectCharger, charger201: ConnectCharger201
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    await add_charge_point(server.runtime.db, "CP2")
+    cp = await charger("CP1")
+    await cp.call(call.FirmwareStatusNotification("Downloading"))
+    await cp.call(call.DiagnosticsStatusNotification("Uploaded"))
+    cp201 = await charger201("CP2")
+    await cp201.call(call201.FirmwareStatusNotification("InstallationFailed", request_id=3))
+    await cp201.call(call201.LogStatusNotification("Uploading", request_id=4))
+
+    states = {state["id"]: state for state in await status(server)}
+
+    for charge_point_id, firmware, diagnostics in (
+        ("CP1", "Downloading", "Uploaded"),
+        ("CP2", "InstallationFailed", "Uploading"),
+    ):
+        state = states[charge_point_id]
+        assert (state["firmwareStatus"], state["diagnosticsStatus"]) == (firmware, diagnostics)
+        assert _UTC_TIME.match(state["firmwareStatusAt"])  # when the notification came
+        assert _UTC_TIME.match(state["diagnosticsStatusAt"])

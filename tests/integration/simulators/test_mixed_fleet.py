@@ -1,7 +1,7 @@
 """A mixed fleet, one 1.6 and one 2.0.1 virtual charger, on the real server: the same product.
 
-The simulated energy runs at 30x real time, which stays under the server's
-plausibility bound, so every session is billable rather than sent to review.
+The simulators run 30x faster than real time, their clocks with their meters, so
+every session stays plausible: billable rather than sent to review.
 """
 
 from __future__ import annotations

@@ -193,3 +193,30 @@ def test_tiles_are_ordered_by_station_then_connector() -> None:
 
     assert keys == ["A/3", "B/1", "B/2"]
     assert isinstance(board(snapshot, []).tiles[0], Tile)
+
+
+def test_a_connector_held_by_a_payment_is_reserved_until_it_reports_more() -> None:
+    snapshot = Snapshot(
+        [station("CP1")],
+        [
+            connector("CP1", 1, "Available"),
+            connector("CP1", 2, "Charging"),
+            connector("CP1", 3, "Faulted"),
+            connector("CP1", 4, None),
+            connector("CP1", 5, "Available"),
+        ],
+        [],
+        held=frozenset({("CP1", 1), ("CP1", 2), ("CP1", 3), ("CP1", 4)}),
+    )
+
+    tiles = board(snapshot, [online("CP1")]).tiles
+    offline = board(snapshot, []).tiles
+
+    assert [(tile.status, tile.kind) for tile in tiles] == [
+        ("Reserved", "occupied"),
+        ("Charging", "occupied"),
+        ("Faulted", "faulted"),
+        ("Reserved", "occupied"),
+        ("Available", "available"),
+    ]
+    assert offline[0].status == "Offline"

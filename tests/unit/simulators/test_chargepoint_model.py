@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -12,33 +13,77 @@ from hypothesis import strategies as st
 from ocpp_core.simulators.chargepoint import ChargerSettings, FleetSettings, cli
 from ocpp_core.simulators.chargepoint.config import ConfigChange, ConfigStore
 from ocpp_core.simulators.chargepoint.connection import WS_LOGGER, backoff_delay
-from ocpp_core.simulators.chargepoint.model import Meter
+from ocpp_core.simulators.chargepoint.model import Meter, SimClock
 
 URL = "ws://127.0.0.1:8180/OCPP"
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+class RealTime:
+    """The real seconds a SimClock reads, moved by the test."""
+
+    def __init__(self) -> None:
+        self.seconds = 100.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def clock(speed: float = 1.0) -> tuple[SimClock, RealTime]:
+    real = RealTime()
+    return SimClock(speed, real, started_at=NOW), real
 
 
 def test_register_rises_with_power_and_simulated_time() -> None:
-    meter = Meter(max_power_w=11_000, speed=60, battery_wh=60_000, register_wh=500)
-    meter.connect_ev(soc=20, now=100.0)
-    sample = meter.sample(now=101.0)  # one real second = one simulated minute
+    sim, real = clock(speed=60)
+    meter = Meter(max_power_w=11_000, battery_wh=60_000, register_wh=500)
+    meter.connect_ev(soc=20, now=sim.seconds())
+    real.seconds += 1  # one real second = one simulated minute
+    sample = meter.sample(sim)
     assert sample.energy_wh == pytest.approx(500 + 11_000 / 60)
+    assert sample.timestamp == NOW + timedelta(minutes=1)
     assert sample.power_w == 11_000
     assert sample.current_a == pytest.approx(11_000 / 690)
     assert sample.soc == pytest.approx(20 + 11_000 / 60 / 600)
 
 
+@given(
+    st.floats(min_value=1, max_value=3600),
+    st.lists(st.floats(min_value=0.01, max_value=30), min_size=1, max_size=20),
+)
+def test_at_any_speed_the_meter_rises_no_faster_than_its_power(
+    speed: float, pauses: list[float]
+) -> None:
+    """Timestamps advance with the energy, so a central system sees 11 kW, not 11 kW x speed."""
+    sim, real = clock(speed)
+    meter = Meter(max_power_w=11_000, battery_wh=1_000_000)
+    meter.connect_ev(soc=0, now=sim.seconds())
+    previous = meter.sample(sim)
+    for pause in pauses:
+        real.seconds += pause
+        sample = meter.sample(sim)
+        hours = (sample.timestamp - previous.timestamp) / timedelta(hours=1)
+        assert sample.energy_wh - previous.energy_wh <= 11_000 * hours + 1e-3
+        previous = sample
+
+
 def test_a_full_battery_stops_drawing_power() -> None:
-    meter = Meter(max_power_w=11_000, speed=3600, battery_wh=10_000)
-    meter.connect_ev(soc=90, now=0.0)
-    sample = meter.sample(now=10.0)
+    sim, real = clock(speed=3600)
+    meter = Meter(max_power_w=11_000, battery_wh=10_000)
+    meter.connect_ev(soc=90, now=sim.seconds())
+    real.seconds += 10
+    sample = meter.sample(sim)
     assert (sample.energy_wh, sample.soc, sample.power_w) == (1_000, 100.0, 0.0)
-    meter.disconnect_ev(now=20.0)
+    real.seconds += 10
+    meter.disconnect_ev(now=sim.seconds())
     assert (meter.register_wh, meter.soc, meter.power_w) == (1_000, None, 0.0)
 
 
 def test_without_an_ev_the_register_stands_still() -> None:
-    meter = Meter(max_power_w=11_000, speed=1, battery_wh=60_000, register_wh=42)
-    assert meter.sample(now=1_000.0).energy_wh == 42
+    sim, real = clock()
+    meter = Meter(max_power_w=11_000, battery_wh=60_000, register_wh=42)
+    real.seconds += 1_000
+    assert meter.sample(sim).energy_wh == 42
 
 
 @given(st.integers(min_value=0, max_value=10_000))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -26,6 +25,7 @@ from .model import (
     Meter,
     Registration,
     SampleContext,
+    SimClock,
     StopReason,
     Transaction,
     Trigger,
@@ -42,8 +42,9 @@ class ChargerBehaviour:
         self.settings = settings
         self.id = settings.charger_id
         self.config = ConfigStore.defaults(settings)
+        self.clock = SimClock(settings.speed)
         self.connectors = {
-            number: Connector(number, Meter(settings.power_w, settings.speed, settings.battery_wh))
+            number: Connector(number, Meter(settings.power_w, settings.battery_wh))
             for number in range(1, settings.connectors + 1)
         }
         self.operative = True
@@ -321,7 +322,7 @@ class ChargerBehaviour:
             LOGGER.info("%s: id tag refused by the server", self.id)
             return None
         transaction = Transaction(result.transaction_id, id_tag, meter_start)
-        connector.open_transaction(transaction, self.settings.initial_soc, time.monotonic())
+        connector.open_transaction(transaction, self.settings.initial_soc, self.clock.seconds())
         LOGGER.info("%s: transaction %d started", self.id, result.transaction_id)
         return result.transaction_id
 
@@ -334,7 +335,7 @@ class ChargerBehaviour:
                 await asyncio.wait_for(ended.wait(), interval if interval > 0 else 1.0)
             if ended.is_set():
                 return
-            connector.meter.advance(time.monotonic())
+            connector.meter.advance(self.clock.seconds())
             link = self._ready
             if interval > 0 and link is not None:
                 await self._send_sample(link, connector, SampleContext.PERIODIC)
@@ -346,7 +347,7 @@ class ChargerBehaviour:
         self, link: ChargerLink, connector: Connector, context: SampleContext
     ) -> None:
         tx = connector.transaction
-        sample = connector.meter.sample(time.monotonic())
+        sample = connector.meter.sample(self.clock)
         try:
             await link.meter_values(
                 connector.connector_id, tx.transaction_id if tx else None, sample, context
@@ -358,7 +359,7 @@ class ChargerBehaviour:
         ended = self._session_ended.pop(connector.connector_id, None)
         if ended is not None:
             ended.set()
-        closed = connector.close_transaction(time.monotonic())
+        closed = connector.close_transaction(self.clock)
         if closed is None:
             return False
         self._notify()

@@ -81,7 +81,9 @@ def _configure_logging(verbose: bool) -> None:
     type=_POSITIVE,
     default=1.0,
     show_default=True,
-    help="Simulated seconds per real second for energy (60: a minute of charging per second).",
+    help="Simulated seconds per real second (60: a minute of charging per second). The "
+    "charger's clock runs as fast as its meter, so its timestamps run ahead of real time "
+    "and the power it meters stays --power-w.",
 )
 @click.option(
     "--duration",

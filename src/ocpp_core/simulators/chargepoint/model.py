@@ -6,8 +6,10 @@ protocol versions translate them at their edge.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 PHASES = 3
@@ -64,6 +66,36 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class SimClock:
+    """The charger's own clock, running ``speed`` simulated seconds per real second.
+
+    Everything the charger stamps (statuses, meter values, starts and stops) and its
+    meter read this one clock, so a sped-up charger's timestamps advance as fast as its
+    energy: an 11 kW charger still meters 11 kW per timestamped hour, which a central
+    system can believe, however fast a demo runs. At speed 1 it is the real clock.
+    """
+
+    speed: float = 1.0
+    real: Callable[[], float] = time.monotonic  # real seconds, any origin
+    started_at: datetime = field(default_factory=utc_now)
+    _real_start: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._real_start = self.real()
+
+    def seconds(self) -> float:
+        """Simulated seconds since the clock started."""
+        return (self.real() - self._real_start) * self.speed
+
+    def at(self, seconds: float) -> datetime:
+        """The wall-clock time ``seconds`` simulated seconds after the start."""
+        return self.started_at + timedelta(seconds=seconds)
+
+    def now(self) -> datetime:
+        return self.at(self.seconds())
+
+
 @dataclass(frozen=True)
 class BootResult:
     status: Registration
@@ -107,11 +139,10 @@ class FinishedTransaction:
 class Meter:
     """Energy register fed by an EV that draws full power until its battery is full.
 
-    ``speed`` scales real seconds into simulated seconds so demos show kWh fast.
+    Times are the charger's simulated seconds (see :class:`SimClock`).
     """
 
     max_power_w: float
-    speed: float
     battery_wh: float
     register_wh: float = 0.0
     soc: float | None = None
@@ -133,7 +164,7 @@ class Meter:
     def advance(self, now: float) -> None:
         if self._last is None or self.soc is None:
             return
-        wanted_wh = self.power_w * (now - self._last) * self.speed / 3600.0
+        wanted_wh = self.power_w * (now - self._last) / 3600.0
         room_wh = (100.0 - self.soc) / 100.0 * self.battery_wh
         if wanted_wh >= room_wh:
             self.register_wh += room_wh
@@ -143,11 +174,12 @@ class Meter:
             self.soc += wanted_wh / self.battery_wh * 100.0
         self._last = now
 
-    def sample(self, now: float) -> MeterSample:
+    def sample(self, clock: SimClock) -> MeterSample:
+        now = clock.seconds()
         self.advance(now)
         power = self.power_w
         return MeterSample(
-            timestamp=utc_now(),
+            timestamp=clock.at(now),
             energy_wh=self.register_wh,
             power_w=power,
             current_a=power / (PHASES * PHASE_VOLTAGE_V),
@@ -175,12 +207,12 @@ class Connector:
         self.transaction = transaction
         self.meter.connect_ev(soc, now)
 
-    def close_transaction(self, now: float) -> tuple[Transaction, MeterSample] | None:
+    def close_transaction(self, clock: SimClock) -> tuple[Transaction, MeterSample] | None:
         """Detach the running session (if any) together with its final reading."""
         transaction = self.transaction
         if transaction is None:
             return None
-        final = self.meter.sample(now)
-        self.meter.disconnect_ev(now)
+        final = self.meter.sample(clock)
+        self.meter.disconnect_ev(clock.seconds())
         self.transaction = None
         return transaction, final

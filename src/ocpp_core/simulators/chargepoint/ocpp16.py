@@ -21,7 +21,6 @@ from .model import (
     StartResult,
     StopReason,
     Trigger,
-    utc_now,
 )
 from .wire import MODEL, VENDOR, WIRE_LOGGER, LinkBase, after_call, on_call, timestamp
 
@@ -89,9 +88,13 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
         await self._request(call.Heartbeat())
 
     async def status(self, connector_id: int, status: ConnectorStatus) -> None:
+        # Stamped, so a sped-up charger's statuses keep pace with its transactions.
         await self._request(
             call.StatusNotification(
-                connector_id=connector_id, error_code="NoError", status=status.value
+                connector_id=connector_id,
+                error_code="NoError",
+                status=status.value,
+                timestamp=self._now(),
             )
         )
 
@@ -107,7 +110,7 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
                 connector_id=connector_id,
                 id_tag=id_tag,
                 meter_start=meter_start,
-                timestamp=timestamp(utc_now()),
+                timestamp=self._now(),
             )
         )
         accepted = result.id_tag_info["status"] == "Accepted"

@@ -32,7 +32,6 @@ from .model import (
     StartResult,
     StopReason,
     Trigger,
-    utc_now,
 )
 from .wire import MODEL, VENDOR, WIRE_LOGGER, LinkBase, after_call, on_call, timestamp
 
@@ -114,7 +113,7 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
         return await self._request(
             call.TransactionEvent(
                 event_type=kind,
-                timestamp=timestamp(utc_now()),
+                timestamp=self._now(),
                 trigger_reason=trigger,
                 seq_no=self._next_seq_no(transaction_id),
                 transaction_info=info,
@@ -142,7 +141,7 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
         if connector_id == 0:
             return  # 2.0.1 reports the station's availability per EVSE only
         plug = _PLUG_STATUS.get(status, "Occupied")
-        await self._request(call.StatusNotification(timestamp(utc_now()), plug, connector_id, 1))
+        await self._request(call.StatusNotification(self._now(), plug, connector_id, 1))
         transaction = self._charger.connector(connector_id).transaction
         if transaction is not None and status in _CHARGING_STATE:
             await self._event(
@@ -173,7 +172,7 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
             "Authorized" if remote_start_id is None else "RemoteStart",
             evse={"id": connector_id, "connector_id": 1},
             id_token=_token(id_tag),
-            meter_value=[{"timestamp": timestamp(utc_now()), "sampled_value": [begin]}],
+            meter_value=[{"timestamp": self._now(), "sampled_value": [begin]}],
             info={"charging_state": "Charging", "remote_start_id": remote_start_id},
         )
         accepted = result.id_token_info is not None and result.id_token_info["status"] == "Accepted"
@@ -358,7 +357,7 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
             }
             for key, entry in known.items()
         ]
-        await self._request(call.NotifyReport(request_id, timestamp(utc_now()), 0, entries or None))
+        await self._request(call.NotifyReport(request_id, self._now(), 0, entries or None))
 
     @on_call("SetChargingProfile")
     def on_set_charging_profile(self, charging_profile: dict[str, Any], **_: Any) -> Any:

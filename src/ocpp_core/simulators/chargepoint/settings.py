@@ -16,8 +16,9 @@ SUPPORTED_PROTOCOLS: Final = ("ocpp1.6", "ocpp2.0.1")
 class ChargerOptions:
     """Behaviour shared by every charger of a fleet.
 
-    Intervals are real seconds; ``speed`` only scales how much simulated time
-    (and therefore energy) passes per real second, so timestamps stay honest.
+    Intervals are real seconds. ``speed`` runs the charger's clock faster: its EV,
+    its meter and every timestamp it sends together, so the energy per timestamped
+    hour stays ``power_w`` and a central system's plausibility check believes it.
     """
 
     protocol: str = "ocpp1.6"

@@ -53,6 +53,10 @@ class LinkBase:
         self._closed = asyncio.Event()
         self._follow_ups: dict[str, FollowUp] = {}
 
+    def _now(self) -> str:
+        """The charger's own clock (sped up with it), as OCPP writes a time."""
+        return timestamp(self._charger.clock.now())
+
     async def serve(self) -> None:
         try:
             await self.start()
