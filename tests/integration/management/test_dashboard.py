@@ -19,6 +19,7 @@ from integration.management.pages import (
     running_management,
 )
 from integration.management.public_harness import online, post_start, price_station
+from ocpp_core.clock import utc_now
 from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.models import Connector
 from ocpp_core.domain import users
@@ -231,3 +232,13 @@ async def test_a_connector_held_by_a_payment_shows_reserved_as_on_the_driver_pag
     assert tiles(html) == {"CP1/1": ("occupied", "Reserved"), "CP1/2": ("available", "Available")}
     seen = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
     assert 'data-status="reserved"' in seen.text
+
+    # Left unpaid past its brief hold, it keeps nobody off: both pages say so.
+    hold = timedelta(minutes=public_site.context.settings.payments.unpaid_hold_minutes + 1)
+    public_site.context.clock = lambda: utc_now() + hold
+    async with httpx.AsyncClient(base_url=public_site.url) as operator:
+        await log_in(operator, *VIEWER)
+        later = (await operator.get("/")).text
+    assert tiles(later)["CP1/1"] == ("available", "Available")
+    seen = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
+    assert 'data-status="available"' in seen.text
