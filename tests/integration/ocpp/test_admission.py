@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator, Sequence
@@ -164,11 +165,30 @@ async def test_the_subprotocol_is_chosen_from_several_offered(server: RunningSer
         basic_auth("CP1", ""),
         {"Authorization": "Bearer " + PASSWORD},
         {"Authorization": "Basic not-base64!"},
+        basic_auth("CPü", PASSWORD),
+        {"Authorization": "Basic CPü"},
+        {"Authorization": "Basic " + base64.b64encode(b"CP1\xfc:" + PASSWORD.encode()).decode()},
+        {"Authorization": "Basic " + base64.b64encode(f"CP1{PASSWORD}".encode()).decode()},
+        basic_auth("CP1", "x" * 5000),
     ],
-    ids=["none", "wrong-password", "wrong-user", "empty-password", "not-basic", "malformed"],
+    ids=[
+        "none",
+        "wrong-password",
+        "wrong-user",
+        "empty-password",
+        "not-basic",
+        "malformed",
+        "non-ascii-user",
+        "non-ascii-header",
+        "not-utf8",
+        "no-colon",
+        "huge",
+    ],
 )
 async def test_wrong_credentials_are_a_401_with_a_challenge(
-    server: RunningServer, headers: dict[str, str] | None
+    server: RunningServer,
+    headers: dict[str, str] | None,
+    uvicorn_errors: list[logging.LogRecord],
 ) -> None:
     await add_charge_point(server.runtime.db, "CP1", password=PASSWORD)
     await add_charge_point(server.runtime.db, "CP2", password=PASSWORD)
@@ -177,6 +197,7 @@ async def test_wrong_credentials_are_a_401_with_a_challenge(
     assert answer.headers["WWW-Authenticate"].startswith("Basic ")
     assert await rejected_count(server, 401) == 1
     assert "CP1" not in server.runtime.registry
+    assert [record.getMessage() for record in uvicorn_errors] == []
 
 
 async def test_right_credentials_connect(server: RunningServer) -> None:
@@ -203,3 +224,17 @@ async def test_the_password_is_stored_hashed(server: RunningServer) -> None:
 async def test_a_charger_without_a_password_needs_no_credentials(server: RunningServer) -> None:
     await add_charge_point(server.runtime.db, "CP1")
     assert await heartbeat_over(f"{server.ws_url}/CP1") == "ocpp1.6"
+
+
+async def test_credentials_too_large_for_the_handshake_are_a_431_at_once(
+    server: RunningServer, uvicorn_errors: list[logging.LogRecord]
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1", password=PASSWORD)
+    headers = basic_auth("CP1", "x" * 100_000)
+
+    # Without an answer the client gives up with a TimeoutError instead.
+    answer = await refused(f"{server.ws_url}/CP1", headers=headers)
+
+    assert answer.status_code == 431
+    assert "CP1" not in server.runtime.registry
+    assert [record.getMessage() for record in uvicorn_errors] == []
