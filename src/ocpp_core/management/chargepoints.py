@@ -59,6 +59,7 @@ from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import N_, gettext
 from ocpp_core.management.numbers import money
+from ocpp_core.params import DbInt
 from ocpp_core.qr import connector_ids, label_sheet_pdf, labels_for, qr_png, qr_svg, start_url
 from ocpp_core.security import charger_password_problem, hash_secret
 
@@ -521,8 +522,8 @@ async def station_labels(cp_id: str, user: Viewer, context: ContextDep) -> Respo
     return await _sheet(context, [cp_id], f"labels-{_file_safe(cp_id)}.pdf")
 
 
-@router.get("/Home/QR/{cp_id}/{conn:int}.png")
-async def connector_png(cp_id: str, conn: int, user: Viewer, context: ContextDep) -> Response:
+@router.get("/Home/QR/{cp_id}/{conn}.png")
+async def connector_png(cp_id: str, conn: DbInt, user: Viewer, context: ContextDep) -> Response:
     async with context.db.session() as session:
         await _get(session, cp_id)
     if conn < 1:

@@ -12,6 +12,7 @@ from ocpp_core.management.admin_forms import day_after, day_start, page, parse_d
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep
 from ocpp_core.management.listing import Pager, station_ids
+from ocpp_core.params import DbInt
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,7 +54,7 @@ async def message_log(
     action: str = "",
     since: str = "",
     until: str = "",
-    page_no: int = 1,
+    page_no: DbInt = 1,
 ) -> Response:
     cp, action, since, until = cp.strip(), action.strip(), since.strip(), until.strip()
     pager = Pager.at(page_no, PAGE_SIZE, last=MAX_PAGE)
