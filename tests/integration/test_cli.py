@@ -129,10 +129,11 @@ def test_a_password_of_the_wrong_length_is_refused(
     assert charge_point(database_url, "CP-1") is None
 
 
-def test_an_invalid_id_is_refused(env: Env, database_url: str) -> None:
-    result = run(["chargepoint", "add", "CP 1/2"], env, exit_code=1)
+@pytest.mark.parametrize("charge_point_id", ["CP 1/2", ".", "..", "C" * 49, "Zoë"])
+def test_an_invalid_id_is_refused(env: Env, database_url: str, charge_point_id: str) -> None:
+    result = run(["chargepoint", "add", charge_point_id], env, exit_code=1)
 
-    assert "Error: id 'CP 1/2': use 1-48 of the characters" in result.output
+    assert f"Error: id {charge_point_id!r}: use 1-48 of the characters" in result.output
     assert charge_point_count(database_url) == 0
 
 
@@ -236,6 +237,7 @@ def test_a_file_saved_with_a_byte_order_mark_imports(
     ("bad_row", "message"),
     [
         ("bad id,Broken,", "id 'bad id': use 1-48 of the characters"),
+        ("..,Dots,", "id '..': use 1-48 of the characters"),
         ("SHORT-PW,Broken,short", "id 'SHORT-PW': password must be 16 to 40 characters"),
         (",No id,", "id '': use 1-48 of the characters"),
     ],

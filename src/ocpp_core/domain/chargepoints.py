@@ -15,8 +15,13 @@ from ocpp_core.db.dialect import insert_ignoring_conflicts
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.security import charger_password_problem, hash_secret
 
-# OCPP 2.0.1 identifierString, max 48: the id travels in the websocket URL path.
+# OCPP 2.0.1 identifierString, at most 48 characters (the Charging Station identity of
+# OCPP-J 2.0.1 Part 4); it travels as the last segment of the websocket URL's path.
 _ID_PATTERN = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}")
+# URLs read these segments as "this folder" and "up one": clients drop them before a
+# request is sent (RFC 3986 5.2.4), so no charger and no page could ever address them.
+_DOT_SEGMENTS = frozenset({".", ".."})
+ID_RULE = "use 1-48 of the characters A-Z a-z 0-9 * - _ = : + | @ . (not . or .. alone)"
 _CHUNK = 1000  # rows per INSERT: stays under SQLite's limit on bound parameters
 MAX_NAME_LENGTH = 100  # the column's size: PostgreSQL refuses longer, SQLite would keep it
 MAX_COMMENT_LENGTH = 200
@@ -39,8 +44,8 @@ class NewChargePoint:
     location: str | None = None
 
     def problem(self) -> str | None:
-        if not _ID_PATTERN.fullmatch(self.id):
-            return f"id {self.id!r}: use 1-48 of the characters A-Z a-z 0-9 * - _ = : + | @ ."
+        if charge_point_id_problem(self.id):
+            return f"id {self.id!r}: {ID_RULE}"
         if self.name is not None and len(self.name) > MAX_NAME_LENGTH:
             return f"id {self.id!r}: name must be at most {MAX_NAME_LENGTH} characters"
         if self.comment is not None and len(self.comment) > MAX_COMMENT_LENGTH:
@@ -54,6 +59,13 @@ class NewChargePoint:
             problem = charger_password_problem(self.password)
             return f"id {self.id!r}: {problem}" if problem else None
         return None
+
+
+def charge_point_id_problem(charge_point_id: str) -> str | None:
+    """Why this can't be a charge point's id, or None: the one rule wherever ids come in."""
+    if not _ID_PATTERN.fullmatch(charge_point_id) or charge_point_id in _DOT_SEGMENTS:
+        return ID_RULE
+    return None
 
 
 def display_code_problem(code: str | None) -> str | None:

@@ -153,6 +153,8 @@ async def test_the_list_shows_which_ocpp_version_each_charger_speaks(
     ("form", "field", "message"),
     [
         ({"id": "bad id"}, "id", "Use 1-48 of the characters"),
+        ({"id": ".."}, "id", "(not . or .. alone)"),
+        ({"id": "."}, "id", "(not . or .. alone)"),
         ({"id": "CP1", "password": "short"}, "password", "Password must be 16 to 40 characters"),
         (
             {"id": "CP1", "per_kwh": "0.39"},
@@ -181,6 +183,26 @@ async def test_a_refused_field_is_explained_next_to_it_and_nothing_is_stored(
     assert 'role="alert"' in response.text
     async with management.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(ChargePoint)) == 0
+
+
+async def test_rows_with_ids_from_before_the_rule_break_no_page(
+    server: RunningServer, management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    odd = ("..", ".", "CP 1", "Zoë/2")
+    async with management.db.session() as session:
+        for charge_point_id in odd:
+            session.add(ChargePoint(id=charge_point_id, name=None, created_at=NOW))
+            session.add(Connector(charge_point_id=charge_point_id, connector_id=1))
+    await log_in(client, *ADMIN)
+
+    pages = ["/", "/Home/Tiles", "/Home/ChargePoint", "/Home/Connector", "/Home/Transactions"]
+    pages += ["/Home/Connector/Live", "/Home/QR/Labels.pdf", "/Home/Payments", "/Home/Reports"]
+    answers = {url: (await client.get(url)).status_code for url in pages}
+
+    assert answers == dict.fromkeys(pages, 200)
+    listed = (await client.get("/Home/ChargePoint")).text
+    assert all(f'data-cp="{charge_point_id}"' in listed for charge_point_id in ("..", "CP 1"))
+    assert (await server.api.get("/API/Status")).status_code == 200
 
 
 async def test_a_taken_id_and_a_hold_below_the_minimum_are_refused(

@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.http11 import Response
 from websockets.typing import Subprotocol
 
-from builders import PASSWORD, add_charge_point
+from builders import NOW, PASSWORD, add_charge_point
 from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.security import verify_secret
@@ -237,4 +237,26 @@ async def test_credentials_too_large_for_the_handshake_are_a_431_at_once(
 
     assert answer.status_code == 431
     assert "CP1" not in server.runtime.registry
+    assert [record.getMessage() for record in uvicorn_errors] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["%2E", "%2E%2E", "CP%201", "CP%3F1", "C" * 49, "Zo%C3%AB"],
+    ids=["dot", "dot-dot", "space", "question-mark", "too-long", "non-ascii"],
+)
+async def test_an_id_outside_the_charge_point_id_rule_is_a_400_before_any_lookup(
+    server: RunningServer, path: str, uvicorn_errors: list[logging.LogRecord]
+) -> None:
+    # Rows made before the rule (or by hand) must not let such an id in.
+    async with server.runtime.db.session() as session:
+        for odd in ("..", ".", "CP 1", "CP?1", "C" * 49, "Zoë"):
+            session.add(ChargePoint(id=odd, name=odd, created_at=NOW))
+
+    answer = await refused(f"{server.ws_url}/{path}")
+
+    assert answer.status_code == 400
+    assert b"not a charge point id: use 1-48 of the characters" in answer.body
+    assert await rejected_count(server, 400) == 1
+    assert len(server.runtime.registry) == 0
     assert [record.getMessage() for record in uvicorn_errors] == []
