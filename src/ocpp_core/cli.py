@@ -18,9 +18,10 @@ from ocpp_core.cli_support import cli_settings, in_session, run, serve_forever, 
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ConfigError
 from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.models import ChargePoint
 from ocpp_core.demo import Ports, run_demo
 from ocpp_core.domain import chargepoints, tags, tariffs
-from ocpp_core.domain.chargepoints import NewChargePoint, ProvisioningError
+from ocpp_core.domain.chargepoints import NewChargePoint, PasswordNotChosen, ProvisioningError
 from ocpp_core.domain.pricing import (
     MAX_SETTING,
     MILLICENTS_PER_CENT,
@@ -132,6 +133,11 @@ def chargepoint() -> None:
 @click.option("--name", help="Display name.")
 @click.option("--password", help="Basic-auth password (16-40 characters).")
 @click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
+@click.option(
+    "--no-password",
+    is_flag=True,
+    help="No password: any charger may connect under this id (and push the real one off).",
+)
 @click.pass_context
 def chargepoint_add(
     ctx: click.Context,
@@ -139,13 +145,18 @@ def chargepoint_add(
     name: str | None,
     password: str | None,
     generate_password: bool,
+    no_password: bool,
 ) -> None:
-    """Add a charge point that may then connect to /OCPP/CHARGE_POINT_ID."""
+    """Add a charge point that may then connect to /OCPP/CHARGE_POINT_ID.
+
+    It needs a password (--password or --generate-password), or --no-password.
+    """
+    if sum((password is not None, generate_password, no_password)) > 1:
+        raise click.UsageError("give one of --password, --generate-password, --no-password")
     if generate_password:
-        if password is not None:
-            raise click.UsageError("give --password or --generate-password, not both")
         password = secrets.token_urlsafe(24)
-    new = NewChargePoint(charge_point_id, name, password)
+    new = NewChargePoint(charge_point_id, name, password, no_password=no_password)
+    _check([new], "give --password or --generate-password, or --no-password to allow that")
     run(
         in_session(cli_settings(ctx), lambda s: chargepoints.add(s, new, now=utc_now())),
         *_USER_ERRORS,
@@ -157,13 +168,20 @@ def chargepoint_add(
 
 @chargepoint.command("import")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option(
+    "--allow-no-password",
+    is_flag=True,
+    help="Import rows without a password: any charger may connect under their ids.",
+)
 @click.pass_context
-def chargepoint_import(ctx: click.Context, csv_file: Any) -> None:
+def chargepoint_import(ctx: click.Context, csv_file: Any, allow_no_password: bool) -> None:
     """Add charge points from a CSV file with the header row id,name,password.
 
     Optional columns: display_code (what drivers read on the label) and location.
+    Rows without a password are refused unless --allow-no-password is given.
     """
-    rows = _read_charge_points(csv_file)
+    rows = _read_charge_points(csv_file, allow_no_password=allow_no_password)
+    _check(rows, "fill in their passwords, or import with --allow-no-password to allow that")
     now = utc_now()
     added = run(
         in_session(cli_settings(ctx), lambda s: chargepoints.add_many(s, rows, now=now)),
@@ -175,7 +193,17 @@ def chargepoint_import(ctx: click.Context, csv_file: Any) -> None:
 _CSV_COLUMNS = frozenset({"id", "name", "password", "display_code", "location"})
 
 
-def _read_charge_points(handle: Any) -> list[NewChargePoint]:
+def _check(rows: list[NewChargePoint], no_password_hint: str) -> None:
+    """The domain's checks before the database is opened, with this command's own hint."""
+    try:
+        chargepoints.check_all(rows)
+    except PasswordNotChosen as error:
+        raise click.ClickException(f"{error}; {no_password_hint}") from None
+    except ProvisioningError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _read_charge_points(handle: Any, *, allow_no_password: bool) -> list[NewChargePoint]:
     reader = csv.DictReader(handle)
     if reader.fieldnames is None or "id" not in reader.fieldnames:
         raise click.ClickException("the CSV needs a header row: id,name,password")
@@ -186,9 +214,10 @@ def _read_charge_points(handle: Any) -> list[NewChargePoint]:
         NewChargePoint(
             (row.get("id") or "").strip(),
             (row.get("name") or "").strip() or None,
-            (row.get("password") or "") or None,
+            row.get("password") or None,
             display_code=(row.get("display_code") or "").strip() or None,
             location=(row.get("location") or "").strip() or None,
+            no_password=allow_no_password and not row.get("password"),
         )
         for row in reader
     ]
@@ -199,12 +228,17 @@ def _read_charge_points(handle: Any) -> list[NewChargePoint]:
 def chargepoint_list(ctx: click.Context) -> None:
     """List charge points with what they reported at boot."""
     rows = run(in_session(cli_settings(ctx), chargepoints.list_all), *_USER_ERRORS)
-    click.echo(f"{'ID':<24} {'NAME':<24} {'AUTH':<8} {'MODEL':<24} LAST SEEN")
+    click.echo(f"{'ID':<24} {'NAME':<24} {'AUTH':<13} {'MODEL':<24} LAST SEEN")
     for row in rows:
-        auth = "password" if row.password_hash else ("cert" if row.client_cert_thumbprint else "-")
         model = " ".join(filter(None, (row.vendor, row.model))) or "-"
         seen = row.last_seen_at.isoformat(timespec="seconds") if row.last_seen_at else "never"
-        click.echo(f"{row.id:<24} {row.name or '':<24} {auth:<8} {model:<24} {seen}")
+        click.echo(f"{row.id:<24} {row.name or '':<24} {_auth(row):<13} {model:<24} {seen}")
+
+
+def _auth(row: ChargePoint) -> str:
+    """How the charger proves who it is; "NO PASSWORD" stands out: anyone may connect as it."""
+    proofs = (("password", row.password_hash), ("cert", row.client_cert_thumbprint))
+    return "+".join(name for name, stored in proofs if stored) or "NO PASSWORD"
 
 
 _MINUTES = click.IntRange(0, MAX_SETTING)

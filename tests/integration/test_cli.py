@@ -111,12 +111,41 @@ def test_add_a_charge_point_with_a_hashed_password(env: Env, database_url: str) 
     assert verify_secret(PASSWORD, row.password_hash)
 
 
-def test_add_a_charge_point_without_a_password(env: Env, database_url: str) -> None:
-    run(["chargepoint", "add", "CP-1"], env)
+def test_add_a_charge_point_without_a_password_when_asked(env: Env, database_url: str) -> None:
+    run(["chargepoint", "add", "CP-1", "--no-password"], env)
 
     row = charge_point(database_url, "CP-1")
     assert row is not None
     assert (row.name, row.auth_user, row.password_hash) == ("CP-1", None, None)
+    assert "NO PASSWORD" in run(["chargepoint", "list"], env).output
+
+
+def test_a_charge_point_without_a_password_is_refused_unless_asked(
+    env: Env, database_url: str
+) -> None:
+    result = run(["chargepoint", "add", "CP-1", "--name", "Garage"], env, exit_code=1)
+
+    assert result.output == (
+        "Error: no password for 'CP-1': any charger could connect under that id and push "
+        "the real one off; give --password or --generate-password, or --no-password to "
+        "allow that\n"
+    )
+    assert charge_point_count(database_url) == 0
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        ["--no-password", "--password", PASSWORD],
+        ["--no-password", "--generate-password"],
+        ["--password", PASSWORD, "--generate-password"],
+    ],
+)
+def test_password_choices_are_exclusive(env: Env, database_url: str, choices: list[str]) -> None:
+    result = run(["chargepoint", "add", "CP-1", *choices], env, exit_code=2)
+
+    assert "give one of --password, --generate-password, --no-password" in result.output
+    assert charge_point_count(database_url) == 0
 
 
 @pytest.mark.parametrize("password", ["too-short", "x" * (MAX_CHARGER_PASSWORD + 1)])
@@ -131,23 +160,27 @@ def test_a_password_of_the_wrong_length_is_refused(
 
 @pytest.mark.parametrize("charge_point_id", ["CP 1/2", ".", "..", "C" * 49, "Zoë"])
 def test_an_invalid_id_is_refused(env: Env, database_url: str, charge_point_id: str) -> None:
-    result = run(["chargepoint", "add", charge_point_id], env, exit_code=1)
+    result = run(["chargepoint", "add", "--no-password", charge_point_id], env, exit_code=1)
 
     assert f"Error: id {charge_point_id!r}: use 1-48 of the characters" in result.output
     assert charge_point_count(database_url) == 0
 
 
 def test_a_name_too_long_for_the_column_is_refused(env: Env, database_url: str) -> None:
-    result = run(["chargepoint", "add", "CP-1", "--name", "n" * 101], env, exit_code=1)
+    result = run(
+        ["chargepoint", "add", "--no-password", "CP-1", "--name", "n" * 101], env, exit_code=1
+    )
 
     assert "name must be at most 100 characters" in result.output
     assert charge_point_count(database_url) == 0
 
 
 def test_a_duplicate_id_is_refused(env: Env, database_url: str) -> None:
-    run(["chargepoint", "add", "CP-1", "--name", "First"], env)
+    run(["chargepoint", "add", "--no-password", "CP-1", "--name", "First"], env)
 
-    result = run(["chargepoint", "add", "CP-1", "--name", "Second"], env, exit_code=1)
+    result = run(
+        ["chargepoint", "add", "--no-password", "CP-1", "--name", "Second"], env, exit_code=1
+    )
 
     assert "Error: charge point 'CP-1' already exists" in result.output
     row = charge_point(database_url, "CP-1")
@@ -178,15 +211,6 @@ def test_generated_passwords_differ(env: Env) -> None:
     assert first.splitlines()[-1] != second.splitlines()[-1]
 
 
-def test_a_password_and_a_generated_one_are_exclusive(env: Env, database_url: str) -> None:
-    args = ["chargepoint", "add", "CP-1", "--password", PASSWORD, "--generate-password"]
-
-    result = run(args, env, exit_code=2)
-
-    assert "--password or --generate-password, not both" in result.output
-    assert charge_point(database_url, "CP-1") is None
-
-
 # --- chargepoint import -----------------------------------------------------------------------
 
 
@@ -196,7 +220,7 @@ def test_import_thousands_of_charge_points(env: Env, database_url: str, tmp_path
     ]  # every other row without a password
     csv_file = write_csv(tmp_path, ["id,name,password", *rows])
 
-    result = run(["chargepoint", "import", csv_file], env)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     assert "imported 5000 charge points, skipped 0" in result.output
     assert charge_point_count(database_url) == 5000
@@ -210,10 +234,33 @@ def test_import_thousands_of_charge_points(env: Env, database_url: str, tmp_path
     assert (without_password.name, without_password.password_hash) == ("Bay 4998", None)
 
 
+def test_rows_without_a_password_are_refused_unless_allowed(
+    env: Env, database_url: str, tmp_path: Path
+) -> None:
+    rows = [f"CP-{n},Bay {n}," for n in range(12)]
+    csv_file = write_csv(tmp_path, ["id,name,password", f"CP-X,Safe,{PASSWORD}", *rows])
+
+    refused = run(["chargepoint", "import", csv_file], env, exit_code=1)
+
+    assert refused.output.startswith("Error: no password for 'CP-0', 'CP-1', ")
+    assert "'CP-9' and 2 more: any charger could connect under those ids" in refused.output
+    assert "import with --allow-no-password to allow that" in refused.output
+    assert charge_point_count(database_url) == 0
+
+    run(["chargepoint", "import", "--allow-no-password", csv_file], env)
+
+    assert charge_point_count(database_url) == 13
+    safe = charge_point(database_url, "CP-X")
+    assert safe is not None
+    assert safe.password_hash is not None
+    assert verify_secret(PASSWORD, safe.password_hash)
+
+
 def test_the_password_and_name_columns_are_optional(
     env: Env, database_url: str, tmp_path: Path
 ) -> None:
-    run(["chargepoint", "import", write_csv(tmp_path, ["id", "CP-1", "CP-2"])], env)
+    csv_file = write_csv(tmp_path, ["id", "CP-1", "CP-2"])
+    run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     row = charge_point(database_url, "CP-2")
     assert row is not None
@@ -226,7 +273,7 @@ def test_a_file_saved_with_a_byte_order_mark_imports(
     path = tmp_path / "excel.csv"
     path.write_text("id,name\r\nCP-1,Garage\r\n", encoding="utf-8-sig")
 
-    run(["chargepoint", "import", str(path)], env)
+    run(["chargepoint", "import", "--allow-no-password", str(path)], env)
 
     row = charge_point(database_url, "CP-1")
     assert row is not None
@@ -248,7 +295,7 @@ def test_a_bad_row_stores_nothing_and_names_the_row(
     good = [f"GOOD-{n},Bay {n},{PASSWORD}" for n in range(50)]
     csv_file = write_csv(tmp_path, ["id,name,password", *good[:25], bad_row, *good[25:]])
 
-    result = run(["chargepoint", "import", csv_file], env, exit_code=1)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env, exit_code=1)
 
     assert message in result.output
     assert charge_point_count(database_url) == 0
@@ -259,7 +306,7 @@ def test_an_id_twice_in_the_file_stores_nothing(
 ) -> None:
     csv_file = write_csv(tmp_path, ["id,name", "CP-1,First", "CP-2,", "CP-1,Again"])
 
-    result = run(["chargepoint", "import", csv_file], env, exit_code=1)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env, exit_code=1)
 
     assert "id 'CP-1' appears twice" in result.output
     assert charge_point_count(database_url) == 0
@@ -278,7 +325,7 @@ def test_a_wrong_header_is_an_error(
 ) -> None:
     csv_file = write_csv(tmp_path, [header, "CP-1,Garage,x"] if header else [])
 
-    result = run(["chargepoint", "import", csv_file], env, exit_code=1)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env, exit_code=1)
 
     assert message in result.output
     assert charge_point_count(database_url) == 0
@@ -291,11 +338,11 @@ def test_a_missing_file_is_an_error(env: Env, tmp_path: Path) -> None:
 
 
 def test_reimport_skips_existing_charge_points(env: Env, database_url: str, tmp_path: Path) -> None:
-    run(["chargepoint", "add", "CP-1", "--name", "Kept"], env)
+    run(["chargepoint", "add", "--no-password", "CP-1", "--name", "Kept"], env)
     csv_file = write_csv(tmp_path, ["id,name", "CP-1,Replaced?", "CP-2,New", "CP-3,New"])
 
-    first = run(["chargepoint", "import", csv_file], env)
-    again = run(["chargepoint", "import", csv_file], env)
+    first = run(["chargepoint", "import", "--allow-no-password", csv_file], env)
+    again = run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     assert "imported 2 charge points, skipped 1 that already exist" in first.output
     assert "imported 0 charge points, skipped 3 that already exist" in again.output
@@ -310,13 +357,13 @@ def test_reimport_skips_existing_charge_points(env: Env, database_url: str, tmp_
 
 def test_list_shows_the_charge_points(env: Env, tmp_path: Path) -> None:
     csv_file = write_csv(tmp_path, ["id,name,password", f"CP-B,Bay B,{PASSWORD}", "CP-A,Bay A,"])
-    run(["chargepoint", "import", csv_file], env)
+    run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     lines = run(["chargepoint", "list"], env).output.splitlines()
 
     assert lines[0].split() == ["ID", "NAME", "AUTH", "MODEL", "LAST", "SEEN"]
     assert [line.split() for line in lines[1:]] == [
-        ["CP-A", "Bay", "A", "-", "-", "never"],
+        ["CP-A", "Bay", "A", "NO", "PASSWORD", "-", "never"],
         ["CP-B", "Bay", "B", "password", "-", "never"],
     ]
 
@@ -408,8 +455,11 @@ def test_a_toml_config_file_is_used(env: Env, database_url: str, tmp_path: Path)
     config.write_text(f'database_url = "{database_url}"\n', encoding="utf-8")
     without_url = {**env, "OCPP_CORE_DATABASE_URL": None}
 
-    run(["--config", str(config), "chargepoint", "add", "CP-1"], without_url)
-    run(["chargepoint", "add", "CP-2"], {**without_url, "OCPP_CORE_CONFIG": str(config)})
+    run(["--config", str(config), "chargepoint", "add", "--no-password", "CP-1"], without_url)
+    run(
+        ["chargepoint", "add", "--no-password", "CP-2"],
+        {**without_url, "OCPP_CORE_CONFIG": str(config)},
+    )
 
     assert charge_point_count(database_url) == 2
 

@@ -34,6 +34,23 @@ class ProvisioningError(ValueError):
     """A charge point definition that can't be stored; the message says why."""
 
 
+class PasswordNotChosen(ProvisioningError):
+    """Charge points that would let any charger in, without anyone having chosen that.
+
+    Whoever connects under such an id is taken for the charger, and knocks the
+    real one off its connection; so "no password" is refused unless it was asked for.
+    """
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = list(ids)
+        listed = ", ".join(repr(i) for i in self.ids[:10])
+        more = f" and {len(self.ids) - 10} more" if len(self.ids) > 10 else ""
+        super().__init__(
+            f"no password for {listed}{more}: any charger could connect under "
+            f"{'that id' if len(self.ids) == 1 else 'those ids'} and push the real one off"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class NewChargePoint:
     id: str
@@ -42,6 +59,13 @@ class NewChargePoint:
     comment: str | None = None
     display_code: str | None = None
     location: str | None = None
+    thumbprint: str | None = None  # a pinned client certificate (security profile 3)
+    no_password: bool = False  # chosen on purpose: any charger may connect under this id
+
+    @property
+    def open_by_accident(self) -> bool:
+        """Neither a password nor a certificate, and nobody said that was meant."""
+        return self.password is None and self.thumbprint is None and not self.no_password
 
     def problem(self) -> str | None:
         if charge_point_id_problem(self.id):
@@ -56,6 +80,8 @@ class NewChargePoint:
         if self.location is not None and len(self.location) > MAX_LOCATION_LENGTH:
             return f"id {self.id!r}: location must be at most {MAX_LOCATION_LENGTH} characters"
         if self.password is not None:
+            if self.no_password:
+                return f"id {self.id!r}: a password and no password both given"
             problem = charger_password_problem(self.password)
             return f"id {self.id!r}: {problem}" if problem else None
         return None
@@ -128,6 +154,9 @@ def check_all(rows: Sequence[NewChargePoint]) -> None:
     problems = [p for p in (row.problem() for row in rows) if p]
     if problems:
         raise ProvisioningError("; ".join(problems[:20]))
+    unchosen = [row.id for row in rows if row.open_by_accident]
+    if unchosen:
+        raise PasswordNotChosen(unchosen)
     _reject_duplicates("id", (row.id for row in rows))
     _reject_duplicates("display code", (row.display_code for row in rows if row.display_code))
 
@@ -166,6 +195,7 @@ def _row_values(row: NewChargePoint, now: datetime) -> dict[str, object]:
         "location": row.location,
         "auth_user": row.id if row.password else None,
         "password_hash": hash_secret(row.password) if row.password else None,
+        "client_cert_thumbprint": row.thumbprint,
         "created_at": now,
     }
 
