@@ -6,6 +6,7 @@ same tests run on SQLite and, with ``OCPP_CORE_TEST_DATABASE_URL``, PostgreSQL.
 """
 
 import asyncio
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -498,6 +499,110 @@ def test_the_server_needs_an_api_key(env: Env, command: str, api_key: str | None
     result = run([command], unbindable, exit_code=1)
 
     assert "OCPP_CORE_API_KEY" in result.output
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(
+    env: Env, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("id,name\nCP-1,Büro\n".encode("cp1252"))
+
+    result = run(["chargepoint", "import", "--allow-no-password", str(path)], env, exit_code=1)
+
+    assert result.output == (
+        f"Error: {path} is not UTF-8 text (byte 0xfc); "
+        'save it as UTF-8, e.g. "CSV UTF-8" in Excel or LibreOffice\n'
+    )
+    assert charge_point_count(database_url) == 0
+
+
+# Should a check ever regress, the server fails to bind instead of serving (and hanging).
+UNBINDABLE = {"OCPP_CORE_HOST": "256.0.0.1", "OCPP_CORE_API_KEY": "test-api-key-0123456789"}
+
+
+@pytest.fixture
+def pem(tmp_path: Path) -> str:
+    path = tmp_path / "not-a-certificate.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("command", ["server", "serve"])
+@pytest.mark.parametrize(
+    ("tls", "message"),
+    [
+        (
+            {"CLIENT_CA_FILE": "PEM", "REQUIRE_CLIENT_CERT": "true"},
+            "OCPP_CORE_TLS__CLIENT_CA_FILE (tls.client_ca_file), "
+            "OCPP_CORE_TLS__REQUIRE_CLIENT_CERT (tls.require_client_cert) need "
+            "OCPP_CORE_TLS__CERTFILE (tls.certfile): without a server certificate the server "
+            "listens on plain ws://",
+        ),
+        (
+            {"KEYFILE": "PEM"},
+            "OCPP_CORE_TLS__KEYFILE (tls.keyfile) needs OCPP_CORE_TLS__CERTFILE (tls.certfile)",
+        ),
+        (
+            {"CERTFILE": "PEM", "REQUIRE_CLIENT_CERT": "true"},
+            "OCPP_CORE_TLS__REQUIRE_CLIENT_CERT (tls.require_client_cert) needs "
+            "OCPP_CORE_TLS__CLIENT_CA_FILE (tls.client_ca_file)",
+        ),
+        (
+            {"CERTFILE": "/nowhere/server.pem"},
+            "OCPP_CORE_TLS__CERTFILE (tls.certfile): Path does not point to a file",
+        ),
+        (
+            {"CERTFILE": "PEM"},
+            "Error: can't load the TLS certificate PEM with key (in the certificate file): ",
+        ),
+    ],
+    ids=["ca-without-certificate", "key-without-certificate", "no-ca", "missing", "unloadable"],
+)
+def test_a_tls_setup_that_cannot_work_is_one_clear_error(
+    env: Env, pem: str, command: str, tls: dict[str, str], message: str
+) -> None:
+    settings = {f"OCPP_CORE_TLS__{key}": value.replace("PEM", pem) for key, value in tls.items()}
+
+    result = run([command], {**env, **UNBINDABLE, **settings}, exit_code=1)
+
+    assert message.replace("PEM", pem) in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    sock = socket.create_server(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "hint"),
+    [
+        (["server"], "--port", "--port or OCPP_CORE_PORT"),
+        (["serve"], "--port", "--port or OCPP_CORE_PORT"),
+        (["serve"], "--management-port", "--management-port or OCPP_CORE_MANAGEMENT__PORT"),
+        (["management"], "--port", "--port or OCPP_CORE_MANAGEMENT__PORT"),
+    ],
+)
+def test_a_taken_port_is_one_line_naming_the_option_to_change_it(
+    env: Env, taken_port: int, command: list[str], option: str, hint: str
+) -> None:
+    secrets_ = {
+        "OCPP_CORE_API_KEY": "test-api-key-0123456789",
+        "OCPP_CORE_MANAGEMENT__SESSION_SECRET": "s" * 40,
+    }
+    # The other app of ``serve`` gets a port of its own, free by the time it binds.
+    other = "--management-port" if option == "--port" else "--port"
+    others = [other, "0"] if command == ["serve"] else []
+
+    result = run([*command, option, str(taken_port), *others], {**env, **secrets_}, exit_code=1)
+
+    assert result.output.endswith(
+        f"Error: can't listen on 127.0.0.1:{taken_port}: Address already in use; "
+        f"choose another port with {hint}\n"
+    )
+    assert "Traceback" not in result.output
 
 
 def test_the_installed_console_script_runs() -> None:
