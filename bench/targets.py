@@ -172,7 +172,7 @@ def _provisioned(chargers: int, database: str) -> Iterator[dict[str, str]]:
         _cli(env, "db", "upgrade")
         table = Path(folder) / "chargers.csv"
         table.write_text("id\n" + "".join(f"{charger_id(n)}\n" for n in range(chargers)))
-        _cli(env, "chargepoint", "import", str(table))
+        _cli(env, "chargepoint", "import", "--allow-no-password", str(table))
         yield env
 
 

@@ -17,7 +17,8 @@ async def add_charge_point(
     db: Database, charge_point_id: str, *, password: str | None = None, name: str | None = None
 ) -> None:
     async with db.session() as session:
-        await chargepoints.add(session, NewChargePoint(charge_point_id, name, password), now=NOW)
+        new = NewChargePoint(charge_point_id, name, password, no_password=password is None)
+        await chargepoints.add(session, new, now=NOW)
 
 
 async def add_tag(

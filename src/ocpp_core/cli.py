@@ -3,38 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import csv
-import secrets
 import sys
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.chargepoint_cli import chargepoint
 from ocpp_core.cli_support import cli_settings, in_session, run, serve_forever, user_errors
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ConfigError
 from ocpp_core.db.migrate import upgrade
-from ocpp_core.demo import Ports, run_demo
-from ocpp_core.domain import chargepoints, tags, tariffs
-from ocpp_core.domain.chargepoints import NewChargePoint, ProvisioningError
-from ocpp_core.domain.pricing import (
-    MAX_SETTING,
-    MILLICENTS_PER_CENT,
-    WH_PER_KWH,
-    Tariff,
-    TariffError,
-    format_money,
-    hold_cents,
-    parse_money,
-)
+from ocpp_core.demo import DEFAULT_PORTS, Ports, run_demo
+from ocpp_core.domain import tags, tariffs
+from ocpp_core.domain.chargepoints import ProvisioningError
+from ocpp_core.domain.pricing import TariffError
 from ocpp_core.domain.tags import NewTag, TagError
+from ocpp_core.listening import CannotServe, Listener
 from ocpp_core.logs import configure_logging
 from ocpp_core.management.app import create_management_app
 from ocpp_core.management.cli import (
+    MANAGEMENT_PORT,
     listen_overrides,
     management_command,
     one_process_settings,
@@ -44,12 +33,12 @@ from ocpp_core.management.cli import (
 from ocpp_core.management.run import uvicorn_config as management_uvicorn_config
 from ocpp_core.qr.cli import qr
 from ocpp_core.server.app import create_server_app
-from ocpp_core.server.run import serve as run_server
 from ocpp_core.server.run import uvicorn_config as server_uvicorn_config
 from ocpp_core.simulators.chargepoint.cli import simulate
 from ocpp_core.simulators.stripe.cli import stripe_sim
 
 _USER_ERRORS = (ProvisioningError, TagError, TariffError, ConfigError)
+SERVER_PORT = "--port or OCPP_CORE_PORT"
 
 
 @click.group()
@@ -76,7 +65,7 @@ def server(ctx: click.Context, host: str | None, port: int | None) -> None:
     configure_logging(settings.log_level)
     with user_errors(ConfigError):
         app = create_server_app(settings)
-    serve_forever(run_server(app, settings))
+    run_servers(Listener(server_uvicorn_config(app, settings), SERVER_PORT))
 
 
 @main.command()
@@ -101,11 +90,13 @@ def serve(
     with user_errors(ConfigError):
         server_app = create_server_app(settings)
         management_app = create_management_app(settings)
-    configs = (
-        server_uvicorn_config(server_app, settings),
-        management_uvicorn_config(management_app, settings),
+    run_servers(
+        Listener(server_uvicorn_config(server_app, settings), SERVER_PORT),
+        Listener(
+            management_uvicorn_config(management_app, settings),
+            f"--management-port or {MANAGEMENT_PORT}",
+        ),
     )
-    run_servers(*configs)
 
 
 @main.group()
@@ -120,172 +111,6 @@ def db_upgrade(ctx: click.Context) -> None:
     settings = cli_settings(ctx)
     run(upgrade(settings.database_url), *_USER_ERRORS)
     click.echo("database is up to date")
-
-
-@main.group()
-def chargepoint() -> None:
-    """Provision charge points."""
-
-
-@chargepoint.command("add")
-@click.argument("charge_point_id")
-@click.option("--name", help="Display name.")
-@click.option("--password", help="Basic-auth password (16-40 characters).")
-@click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
-@click.pass_context
-def chargepoint_add(
-    ctx: click.Context,
-    charge_point_id: str,
-    name: str | None,
-    password: str | None,
-    generate_password: bool,
-) -> None:
-    """Add a charge point that may then connect to /OCPP/CHARGE_POINT_ID."""
-    if generate_password:
-        if password is not None:
-            raise click.UsageError("give --password or --generate-password, not both")
-        password = secrets.token_urlsafe(24)
-    new = NewChargePoint(charge_point_id, name, password)
-    run(
-        in_session(cli_settings(ctx), lambda s: chargepoints.add(s, new, now=utc_now())),
-        *_USER_ERRORS,
-    )
-    click.echo(f"added charge point {charge_point_id}")
-    if generate_password:
-        click.echo(f"password (shown once): {password}")
-
-
-@chargepoint.command("import")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
-@click.pass_context
-def chargepoint_import(ctx: click.Context, csv_file: Any) -> None:
-    """Add charge points from a CSV file with the header row id,name,password.
-
-    Optional columns: display_code (what drivers read on the label) and location.
-    """
-    rows = _read_charge_points(csv_file)
-    now = utc_now()
-    added = run(
-        in_session(cli_settings(ctx), lambda s: chargepoints.add_many(s, rows, now=now)),
-        *_USER_ERRORS,
-    )
-    click.echo(f"imported {added} charge points, skipped {len(rows) - added} that already exist")
-
-
-_CSV_COLUMNS = frozenset({"id", "name", "password", "display_code", "location"})
-
-
-def _read_charge_points(handle: Any) -> list[NewChargePoint]:
-    reader = csv.DictReader(handle)
-    if reader.fieldnames is None or "id" not in reader.fieldnames:
-        raise click.ClickException("the CSV needs a header row: id,name,password")
-    unknown = set(reader.fieldnames) - _CSV_COLUMNS
-    if unknown:
-        raise click.ClickException(f"unknown CSV columns: {', '.join(sorted(unknown))}")
-    return [
-        NewChargePoint(
-            (row.get("id") or "").strip(),
-            (row.get("name") or "").strip() or None,
-            (row.get("password") or "") or None,
-            display_code=(row.get("display_code") or "").strip() or None,
-            location=(row.get("location") or "").strip() or None,
-        )
-        for row in reader
-    ]
-
-
-@chargepoint.command("list")
-@click.pass_context
-def chargepoint_list(ctx: click.Context) -> None:
-    """List charge points with what they reported at boot."""
-    rows = run(in_session(cli_settings(ctx), chargepoints.list_all), *_USER_ERRORS)
-    click.echo(f"{'ID':<24} {'NAME':<24} {'AUTH':<8} {'MODEL':<24} LAST SEEN")
-    for row in rows:
-        auth = "password" if row.password_hash else ("cert" if row.client_cert_thumbprint else "-")
-        model = " ".join(filter(None, (row.vendor, row.model))) or "-"
-        seen = row.last_seen_at.isoformat(timespec="seconds") if row.last_seen_at else "never"
-        click.echo(f"{row.id:<24} {row.name or '':<24} {auth:<8} {model:<24} {seen}")
-
-
-_MINUTES = click.IntRange(0, MAX_SETTING)
-_RATE_SCALE = 100 * MILLICENTS_PER_CENT  # currency units → millicents
-
-
-@chargepoint.command("price")
-@click.argument("charge_point_id")
-@click.option("--per-kwh", metavar="DEC", help="Price per kWh, e.g. 0.355.")
-@click.option("--session-fee", metavar="DEC", help="Fixed fee per session, e.g. 1.00.")
-@click.option(
-    "--usage-fee-per-minute", metavar="DEC", help="Occupancy or idle fee per started minute."
-)
-@click.option("--usage-grace-minutes", type=_MINUTES, help="Minutes before the usage fee starts.")
-@click.option(
-    "--usage-max-minutes", type=_MINUTES, help="Most minutes billed (bounds the card hold)."
-)
-@click.option(
-    "--usage-after-charging/--usage-from-start",
-    default=None,
-    help="Bill usage once charging ends (idle fee) or from the session start.",
-)
-@click.option("--max-kwh", metavar="DEC", help="Most energy per session; the server stops there.")
-@click.option("--currency", help="ISO 4217 code (default OCPP_CORE_STRIPE__CURRENCY).")
-@click.option("--free/--paid", default=None, help="Free charging for everyone at this station.")
-@click.pass_context
-def chargepoint_price(
-    ctx: click.Context,
-    charge_point_id: str,
-    per_kwh: str | None,
-    session_fee: str | None,
-    usage_fee_per_minute: str | None,
-    usage_grace_minutes: int | None,
-    usage_max_minutes: int | None,
-    usage_after_charging: bool | None,
-    max_kwh: str | None,
-    currency: str | None,
-    free: bool | None,
-) -> None:
-    """Set the price of a charge point; options not given keep their value.
-
-    Prints the tariff and the card hold a driver will be asked for. An invalid
-    tariff is refused and nothing is stored.
-    """
-    options: dict[str, Any] = {
-        "price_kwh_millicents": _decimal(per_kwh, _RATE_SCALE, "--per-kwh"),
-        "session_fee_cents": _decimal(session_fee, 100, "--session-fee"),
-        "usage_fee_minute_millicents": _decimal(
-            usage_fee_per_minute, _RATE_SCALE, "--usage-fee-per-minute"
-        ),
-        "usage_grace_minutes": usage_grace_minutes,
-        "usage_max_minutes": usage_max_minutes,
-        "usage_after_charging": usage_after_charging,
-        "max_energy_wh": _decimal(max_kwh, WH_PER_KWH, "--max-kwh"),
-        "currency": currency.lower() if currency else None,
-        "free": free,
-    }
-    changes = {field: value for field, value in options.items() if value is not None}
-    settings = cli_settings(ctx)
-
-    async def work(session: AsyncSession) -> Tariff:
-        current = await tariffs.current_tariff(
-            session, charge_point_id, default_currency=settings.stripe.currency
-        )
-        tariff = replace(current, **changes)
-        minimum = settings.payments.min_charge_cents
-        await tariffs.set_tariff(session, charge_point_id, tariff, min_hold_cents=minimum)
-        return tariff
-
-    tariff = run(in_session(settings, work), *_USER_ERRORS)
-    click.echo(f"charge point {charge_point_id}: {tariffs.describe(tariff)}")
-    hold = "none (free)" if tariff.free else format_money(hold_cents(tariff), tariff.currency)
-    click.echo(f"card hold: {hold}")
-
-
-def _decimal(text: str | None, scale: int, option: str) -> int | None:
-    """The option in exact integer units; a bad value stops the command before any change."""
-    if text is None:
-        return None
-    with user_errors(TariffError):
-        return parse_money(text, scale=scale, name=option)
 
 
 @main.group()
@@ -358,21 +183,42 @@ def tag_free(
     click.echo(f"tag {tag_id} charges for free {where}")
 
 
+_PORT = click.IntRange(0, 65_535)
+
+
 @main.command()
-@click.option("--port", type=int, default=8081, show_default=True, help="Server port.")
-@click.option("--management-port", type=int, default=8082, show_default=True)
-@click.option("--stripe-port", type=int, default=12111, show_default=True)
+@click.option("--port", type=_PORT, default=DEFAULT_PORTS.server, show_default=True)
+@click.option("--management-port", type=_PORT, default=DEFAULT_PORTS.management, show_default=True)
+@click.option("--stripe-port", type=_PORT, default=DEFAULT_PORTS.stripe, show_default=True)
 @click.option("--chargers", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option("--duration", type=float, help="Stop after this many seconds.")
+@click.pass_context
 def demo(
-    port: int, management_port: int, stripe_port: int, chargers: int, duration: float | None
+    ctx: click.Context,
+    port: int,
+    management_port: int,
+    stripe_port: int,
+    chargers: int,
+    duration: float | None,
 ) -> None:
-    """Everything on a fresh SQLite file: server, management, Stripe simulator, chargers."""
+    """Everything on a fresh SQLite file: server, management, Stripe simulator, chargers.
+
+    A default port that is busy is replaced by a free one (the demo says which);
+    a port given as an option must be free.
+    """
     configure_logging("warning")
-    with contextlib.suppress(KeyboardInterrupt):
-        serve_forever(run_demo(Ports(port, management_port, stripe_port), chargers, duration))
+    ports = Ports(port, management_port, stripe_port)
+    options = {"server": "port", "management": "management_port", "stripe": "stripe_port"}
+    flexible = [
+        name
+        for name, option in options.items()
+        if ctx.get_parameter_source(option) is click.core.ParameterSource.DEFAULT
+    ]
+    with user_errors(CannotServe), contextlib.suppress(KeyboardInterrupt):
+        serve_forever(run_demo(ports, chargers, duration, flexible=flexible))
 
 
+main.add_command(chargepoint)
 main.add_command(simulate)
 main.add_command(management_command)
 main.add_command(user)

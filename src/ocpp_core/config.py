@@ -18,7 +18,17 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -137,14 +147,46 @@ class DatabaseSettings(_Section):
 class TlsSettings(_Section):
     """TLS for the listener (OCPP security profiles 2 and 3)."""
 
-    certfile: Path | None = Field(default=None, description="Server certificate (PEM).")
-    keyfile: Path | None = Field(default=None, description="Server private key (PEM).")
-    client_ca_file: Path | None = Field(
+    certfile: FilePath | None = Field(default=None, description="Server certificate (PEM).")
+    keyfile: FilePath | None = Field(default=None, description="Server private key (PEM).")
+    client_ca_file: FilePath | None = Field(
         default=None, description="CA bundle that signs charger certificates (profile 3)."
     )
     require_client_cert: bool = Field(
         default=False, description="Refuse TLS handshakes without a client certificate."
     )
+
+    @model_validator(mode="after")
+    def _complete(self) -> TlsSettings:
+        """Refuse halves of a TLS set-up rather than quietly serving plain ws://."""
+        if self.certfile is None:
+            given = [name for name in ("keyfile", "client_ca_file") if getattr(self, name)]
+            given += ["require_client_cert"] if self.require_client_cert else []
+            if given:
+                raise _rule(
+                    f"{_names(given)} {'needs' if len(given) == 1 else 'need'} "
+                    f"{_names(['certfile'])}: without a server certificate the server "
+                    "listens on plain ws://"
+                )
+        elif self.require_client_cert and self.client_ca_file is None:
+            raise _rule(
+                f"{_names(['require_client_cert'])} needs {_names(['client_ca_file'])}: "
+                "without the CA that signs the chargers' certificates none can be verified"
+            )
+        return self
+
+
+def _names(keys: list[str]) -> str:
+    """TLS keys as the user writes them: the environment variable and the TOML path."""
+    return ", ".join(f"{ENV_PREFIX}TLS__{key.upper()} (tls.{key})" for key in keys)
+
+
+def _rule(message: str) -> PydanticCustomError:
+    """A rule between keys; its message names them itself (see :func:`_describe`)."""
+    return PydanticCustomError(_RULE, message)
+
+
+_RULE = "config_rule"
 
 
 class HttpSettings(_Section):
@@ -485,6 +527,9 @@ def _config_file_from_env(environ: Mapping[str, str]) -> Path | None:
 def _describe(error: ValidationError) -> str:
     lines = []
     for problem in error.errors():
+        if problem["type"] == _RULE:
+            lines.append(problem["msg"])
+            continue
         path = [str(part) for part in problem["loc"]]
         # An item's index belongs in the TOML path but names no variable of its own.
         names = [str(part) for part in problem["loc"] if not isinstance(part, int)]

@@ -11,9 +11,9 @@ once; connector 1 waits for a driver who scans the QR code.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +32,8 @@ from ocpp_core.domain import chargepoints, tags, tariffs, users
 from ocpp_core.domain.chargepoints import NewChargePoint
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tags import NewTag
+from ocpp_core.listening import CannotServe, bind, load, reason, running
 from ocpp_core.management.app import create_management_app
-from ocpp_core.management.run import listen
 from ocpp_core.management.run import uvicorn_config as management_config
 from ocpp_core.qr import label_sheet_pdf, labels_for
 from ocpp_core.server.app import create_server_app
@@ -43,6 +43,7 @@ from ocpp_core.simulators.chargepoint.settings import FleetSettings
 from ocpp_core.simulators.stripe.app import create_stripe_simulator
 from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
 
+HOST = "127.0.0.1"
 DEMO_DB = "ocpp-core-demo.sqlite"
 DEMO_LABELS = "ocpp-core-demo-labels.pdf"
 PREFIX = "DEMO-"
@@ -67,6 +68,48 @@ class Ports:
     server: int
     management: int
     stripe: int
+
+
+DEFAULT_PORTS = Ports(server=8081, management=8082, stripe=12111)
+PORT_OPTIONS = {"server": "--port", "management": "--management-port", "stripe": "--stripe-port"}
+_APPS = {
+    "server": "the server",
+    "management": "the management app",
+    "stripe": "the Stripe simulator",
+}
+
+
+def bind_ports(wanted: Ports, flexible: Collection[str]) -> tuple[Ports, list[socket.socket]]:
+    """The demo's sockets; a busy port named in ``flexible`` is swapped for a free one.
+
+    The demo exists to just work: a default port some other program holds is no
+    reason to stop. Everything is built from the ports taken here, so the links,
+    the webhook target and the QR codes all point at them.
+    """
+    taken: list[socket.socket] = []
+    try:
+        for name in PORT_OPTIONS:
+            taken.append(_bind(name, getattr(wanted, name), name in flexible))
+    except BaseException:
+        for sock in taken:
+            sock.close()
+        raise
+    ports = Ports(*(sock.getsockname()[1] for sock in taken))
+    return ports, taken
+
+
+def _bind(name: str, port: int, flexible: bool) -> socket.socket:
+    try:
+        return bind(HOST, port)
+    except OSError as error:
+        if not flexible:
+            raise CannotServe(
+                f"can't listen on {HOST}:{port}: {reason(error)}; "
+                f"choose another port with {PORT_OPTIONS[name]}"
+            ) from None
+    sock = bind(HOST, 0)
+    click.echo(f"port {port} is busy: {_APPS[name]} takes {sock.getsockname()[1]} instead")
+    return sock
 
 
 def demo_settings(ports: Ports, database: Path) -> Settings:
@@ -121,37 +164,36 @@ async def provision(
         await db.close()
 
 
-@contextlib.asynccontextmanager
-async def running(*configs: uvicorn.Config) -> AsyncIterator[None]:
-    """Start every app on its bound socket; stop them all at the end."""
-    sockets = [listen(config) for config in configs]
-    servers = [uvicorn.Server(config) for config in configs]
-    tasks = [
-        asyncio.create_task(s.serve(sockets=[k])) for s, k in zip(servers, sockets, strict=True)
-    ]
-    try:
-        while not all(server.started for server in servers):
-            if any(task.done() for task in tasks):
-                raise click.ClickException("an app of the demo could not start")
-            await asyncio.sleep(0.05)
-        yield
-    finally:
-        for server in servers:
-            server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for sock in sockets:
-            sock.close()
-
-
 async def run_demo(
-    ports: Ports,
+    wanted: Ports,
     count: int,
     duration: float | None,
     *,
     folder: Path = Path(),
     admin_password: str | None = None,
+    flexible: Collection[str] = (),
 ) -> None:
-    """Run until ``duration`` passes (or forever); files go to ``folder``."""
+    """Run until ``duration`` passes (or forever); files go to ``folder``.
+
+    Ports named in ``flexible`` (``server``, ``management``, ``stripe``) are
+    replaced by free ones when busy; any other busy port stops the demo.
+    """
+    ports, sockets = bind_ports(wanted, flexible)
+    try:
+        await _run_demo(ports, sockets, count, duration, folder, admin_password)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+async def _run_demo(
+    ports: Ports,
+    sockets: list[socket.socket],
+    count: int,
+    duration: float | None,
+    folder: Path,
+    admin_password: str | None,
+) -> None:
     database, labels_pdf = folder / DEMO_DB, folder / DEMO_LABELS
     await asyncio.to_thread(database.unlink, missing_ok=True)
     settings = demo_settings(ports, database)
@@ -169,8 +211,10 @@ async def run_demo(
     configs = (
         server_config(create_server_app(settings), settings),
         management_config(create_management_app(settings), settings),
-        uvicorn.Config(stripe_sim, host="127.0.0.1", port=ports.stripe, log_level="warning"),
+        uvicorn.Config(stripe_sim, host=HOST, port=ports.stripe, log_level="warning"),
     )
+    for config in configs:
+        load(config)
     fleet_settings = FleetSettings(
         url=f"ws://127.0.0.1:{ports.server}/OCPP",
         count=count,
@@ -182,7 +226,8 @@ async def run_demo(
         meter_interval=2.0,
         protocol_mix=PROTOCOLS,
     )
-    async with running(*configs), Fleet(fleet_settings) as fleet:
+    bound = zip(configs, sockets, strict=True)
+    async with running(*bound), Fleet(fleet_settings) as fleet:
         async with asyncio.timeout(30):
             await fleet.wait_booted()
         _banner(settings, ports, count, admin_password, labels_pdf)

@@ -6,6 +6,7 @@ same tests run on SQLite and, with ``OCPP_CORE_TEST_DATABASE_URL``, PostgreSQL.
 """
 
 import asyncio
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -111,12 +112,41 @@ def test_add_a_charge_point_with_a_hashed_password(env: Env, database_url: str) 
     assert verify_secret(PASSWORD, row.password_hash)
 
 
-def test_add_a_charge_point_without_a_password(env: Env, database_url: str) -> None:
-    run(["chargepoint", "add", "CP-1"], env)
+def test_add_a_charge_point_without_a_password_when_asked(env: Env, database_url: str) -> None:
+    run(["chargepoint", "add", "CP-1", "--no-password"], env)
 
     row = charge_point(database_url, "CP-1")
     assert row is not None
     assert (row.name, row.auth_user, row.password_hash) == ("CP-1", None, None)
+    assert "NO PASSWORD" in run(["chargepoint", "list"], env).output
+
+
+def test_a_charge_point_without_a_password_is_refused_unless_asked(
+    env: Env, database_url: str
+) -> None:
+    result = run(["chargepoint", "add", "CP-1", "--name", "Garage"], env, exit_code=1)
+
+    assert result.output == (
+        "Error: no password for 'CP-1': any charger could connect under that id and push "
+        "the real one off; give --password or --generate-password, or --no-password to "
+        "allow that\n"
+    )
+    assert charge_point_count(database_url) == 0
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        ["--no-password", "--password", PASSWORD],
+        ["--no-password", "--generate-password"],
+        ["--password", PASSWORD, "--generate-password"],
+    ],
+)
+def test_password_choices_are_exclusive(env: Env, database_url: str, choices: list[str]) -> None:
+    result = run(["chargepoint", "add", "CP-1", *choices], env, exit_code=2)
+
+    assert "give one of --password, --generate-password, --no-password" in result.output
+    assert charge_point_count(database_url) == 0
 
 
 @pytest.mark.parametrize("password", ["too-short", "x" * (MAX_CHARGER_PASSWORD + 1)])
@@ -129,24 +159,29 @@ def test_a_password_of_the_wrong_length_is_refused(
     assert charge_point(database_url, "CP-1") is None
 
 
-def test_an_invalid_id_is_refused(env: Env, database_url: str) -> None:
-    result = run(["chargepoint", "add", "CP 1/2"], env, exit_code=1)
+@pytest.mark.parametrize("charge_point_id", ["CP 1/2", ".", "..", "C" * 49, "Zoë"])
+def test_an_invalid_id_is_refused(env: Env, database_url: str, charge_point_id: str) -> None:
+    result = run(["chargepoint", "add", "--no-password", charge_point_id], env, exit_code=1)
 
-    assert "Error: id 'CP 1/2': use 1-48 of the characters" in result.output
+    assert f"Error: id {charge_point_id!r}: use 1-48 of the characters" in result.output
     assert charge_point_count(database_url) == 0
 
 
 def test_a_name_too_long_for_the_column_is_refused(env: Env, database_url: str) -> None:
-    result = run(["chargepoint", "add", "CP-1", "--name", "n" * 101], env, exit_code=1)
+    result = run(
+        ["chargepoint", "add", "--no-password", "CP-1", "--name", "n" * 101], env, exit_code=1
+    )
 
     assert "name must be at most 100 characters" in result.output
     assert charge_point_count(database_url) == 0
 
 
 def test_a_duplicate_id_is_refused(env: Env, database_url: str) -> None:
-    run(["chargepoint", "add", "CP-1", "--name", "First"], env)
+    run(["chargepoint", "add", "--no-password", "CP-1", "--name", "First"], env)
 
-    result = run(["chargepoint", "add", "CP-1", "--name", "Second"], env, exit_code=1)
+    result = run(
+        ["chargepoint", "add", "--no-password", "CP-1", "--name", "Second"], env, exit_code=1
+    )
 
     assert "Error: charge point 'CP-1' already exists" in result.output
     row = charge_point(database_url, "CP-1")
@@ -177,15 +212,6 @@ def test_generated_passwords_differ(env: Env) -> None:
     assert first.splitlines()[-1] != second.splitlines()[-1]
 
 
-def test_a_password_and_a_generated_one_are_exclusive(env: Env, database_url: str) -> None:
-    args = ["chargepoint", "add", "CP-1", "--password", PASSWORD, "--generate-password"]
-
-    result = run(args, env, exit_code=2)
-
-    assert "--password or --generate-password, not both" in result.output
-    assert charge_point(database_url, "CP-1") is None
-
-
 # --- chargepoint import -----------------------------------------------------------------------
 
 
@@ -195,7 +221,7 @@ def test_import_thousands_of_charge_points(env: Env, database_url: str, tmp_path
     ]  # every other row without a password
     csv_file = write_csv(tmp_path, ["id,name,password", *rows])
 
-    result = run(["chargepoint", "import", csv_file], env)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     assert "imported 5000 charge points, skipped 0" in result.output
     assert charge_point_count(database_url) == 5000
@@ -209,10 +235,33 @@ def test_import_thousands_of_charge_points(env: Env, database_url: str, tmp_path
     assert (without_password.name, without_password.password_hash) == ("Bay 4998", None)
 
 
+def test_rows_without_a_password_are_refused_unless_allowed(
+    env: Env, database_url: str, tmp_path: Path
+) -> None:
+    rows = [f"CP-{n},Bay {n}," for n in range(12)]
+    csv_file = write_csv(tmp_path, ["id,name,password", f"CP-X,Safe,{PASSWORD}", *rows])
+
+    refused = run(["chargepoint", "import", csv_file], env, exit_code=1)
+
+    assert refused.output.startswith("Error: no password for 'CP-0', 'CP-1', ")
+    assert "'CP-9' and 2 more: any charger could connect under those ids" in refused.output
+    assert "import with --allow-no-password to allow that" in refused.output
+    assert charge_point_count(database_url) == 0
+
+    run(["chargepoint", "import", "--allow-no-password", csv_file], env)
+
+    assert charge_point_count(database_url) == 13
+    safe = charge_point(database_url, "CP-X")
+    assert safe is not None
+    assert safe.password_hash is not None
+    assert verify_secret(PASSWORD, safe.password_hash)
+
+
 def test_the_password_and_name_columns_are_optional(
     env: Env, database_url: str, tmp_path: Path
 ) -> None:
-    run(["chargepoint", "import", write_csv(tmp_path, ["id", "CP-1", "CP-2"])], env)
+    csv_file = write_csv(tmp_path, ["id", "CP-1", "CP-2"])
+    run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     row = charge_point(database_url, "CP-2")
     assert row is not None
@@ -225,7 +274,7 @@ def test_a_file_saved_with_a_byte_order_mark_imports(
     path = tmp_path / "excel.csv"
     path.write_text("id,name\r\nCP-1,Garage\r\n", encoding="utf-8-sig")
 
-    run(["chargepoint", "import", str(path)], env)
+    run(["chargepoint", "import", "--allow-no-password", str(path)], env)
 
     row = charge_point(database_url, "CP-1")
     assert row is not None
@@ -236,6 +285,7 @@ def test_a_file_saved_with_a_byte_order_mark_imports(
     ("bad_row", "message"),
     [
         ("bad id,Broken,", "id 'bad id': use 1-48 of the characters"),
+        ("..,Dots,", "id '..': use 1-48 of the characters"),
         ("SHORT-PW,Broken,short", "id 'SHORT-PW': password must be 16 to 40 characters"),
         (",No id,", "id '': use 1-48 of the characters"),
     ],
@@ -246,7 +296,7 @@ def test_a_bad_row_stores_nothing_and_names_the_row(
     good = [f"GOOD-{n},Bay {n},{PASSWORD}" for n in range(50)]
     csv_file = write_csv(tmp_path, ["id,name,password", *good[:25], bad_row, *good[25:]])
 
-    result = run(["chargepoint", "import", csv_file], env, exit_code=1)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env, exit_code=1)
 
     assert message in result.output
     assert charge_point_count(database_url) == 0
@@ -257,7 +307,7 @@ def test_an_id_twice_in_the_file_stores_nothing(
 ) -> None:
     csv_file = write_csv(tmp_path, ["id,name", "CP-1,First", "CP-2,", "CP-1,Again"])
 
-    result = run(["chargepoint", "import", csv_file], env, exit_code=1)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env, exit_code=1)
 
     assert "id 'CP-1' appears twice" in result.output
     assert charge_point_count(database_url) == 0
@@ -276,7 +326,7 @@ def test_a_wrong_header_is_an_error(
 ) -> None:
     csv_file = write_csv(tmp_path, [header, "CP-1,Garage,x"] if header else [])
 
-    result = run(["chargepoint", "import", csv_file], env, exit_code=1)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env, exit_code=1)
 
     assert message in result.output
     assert charge_point_count(database_url) == 0
@@ -289,11 +339,11 @@ def test_a_missing_file_is_an_error(env: Env, tmp_path: Path) -> None:
 
 
 def test_reimport_skips_existing_charge_points(env: Env, database_url: str, tmp_path: Path) -> None:
-    run(["chargepoint", "add", "CP-1", "--name", "Kept"], env)
+    run(["chargepoint", "add", "--no-password", "CP-1", "--name", "Kept"], env)
     csv_file = write_csv(tmp_path, ["id,name", "CP-1,Replaced?", "CP-2,New", "CP-3,New"])
 
-    first = run(["chargepoint", "import", csv_file], env)
-    again = run(["chargepoint", "import", csv_file], env)
+    first = run(["chargepoint", "import", "--allow-no-password", csv_file], env)
+    again = run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     assert "imported 2 charge points, skipped 1 that already exist" in first.output
     assert "imported 0 charge points, skipped 3 that already exist" in again.output
@@ -308,13 +358,13 @@ def test_reimport_skips_existing_charge_points(env: Env, database_url: str, tmp_
 
 def test_list_shows_the_charge_points(env: Env, tmp_path: Path) -> None:
     csv_file = write_csv(tmp_path, ["id,name,password", f"CP-B,Bay B,{PASSWORD}", "CP-A,Bay A,"])
-    run(["chargepoint", "import", csv_file], env)
+    run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     lines = run(["chargepoint", "list"], env).output.splitlines()
 
     assert lines[0].split() == ["ID", "NAME", "AUTH", "MODEL", "LAST", "SEEN"]
     assert [line.split() for line in lines[1:]] == [
-        ["CP-A", "Bay", "A", "-", "-", "never"],
+        ["CP-A", "Bay", "A", "NO", "PASSWORD", "-", "never"],
         ["CP-B", "Bay", "B", "password", "-", "never"],
     ]
 
@@ -406,8 +456,11 @@ def test_a_toml_config_file_is_used(env: Env, database_url: str, tmp_path: Path)
     config.write_text(f'database_url = "{database_url}"\n', encoding="utf-8")
     without_url = {**env, "OCPP_CORE_DATABASE_URL": None}
 
-    run(["--config", str(config), "chargepoint", "add", "CP-1"], without_url)
-    run(["chargepoint", "add", "CP-2"], {**without_url, "OCPP_CORE_CONFIG": str(config)})
+    run(["--config", str(config), "chargepoint", "add", "--no-password", "CP-1"], without_url)
+    run(
+        ["chargepoint", "add", "--no-password", "CP-2"],
+        {**without_url, "OCPP_CORE_CONFIG": str(config)},
+    )
 
     assert charge_point_count(database_url) == 2
 
@@ -446,6 +499,110 @@ def test_the_server_needs_an_api_key(env: Env, command: str, api_key: str | None
     result = run([command], unbindable, exit_code=1)
 
     assert "OCPP_CORE_API_KEY" in result.output
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(
+    env: Env, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("id,name\nCP-1,Büro\n".encode("cp1252"))
+
+    result = run(["chargepoint", "import", "--allow-no-password", str(path)], env, exit_code=1)
+
+    assert result.output == (
+        f"Error: {path} is not UTF-8 text (byte 0xfc); "
+        'save it as UTF-8, e.g. "CSV UTF-8" in Excel or LibreOffice\n'
+    )
+    assert charge_point_count(database_url) == 0
+
+
+# Should a check ever regress, the server fails to bind instead of serving (and hanging).
+UNBINDABLE = {"OCPP_CORE_HOST": "256.0.0.1", "OCPP_CORE_API_KEY": "test-api-key-0123456789"}
+
+
+@pytest.fixture
+def pem(tmp_path: Path) -> str:
+    path = tmp_path / "not-a-certificate.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("command", ["server", "serve"])
+@pytest.mark.parametrize(
+    ("tls", "message"),
+    [
+        (
+            {"CLIENT_CA_FILE": "PEM", "REQUIRE_CLIENT_CERT": "true"},
+            "OCPP_CORE_TLS__CLIENT_CA_FILE (tls.client_ca_file), "
+            "OCPP_CORE_TLS__REQUIRE_CLIENT_CERT (tls.require_client_cert) need "
+            "OCPP_CORE_TLS__CERTFILE (tls.certfile): without a server certificate the server "
+            "listens on plain ws://",
+        ),
+        (
+            {"KEYFILE": "PEM"},
+            "OCPP_CORE_TLS__KEYFILE (tls.keyfile) needs OCPP_CORE_TLS__CERTFILE (tls.certfile)",
+        ),
+        (
+            {"CERTFILE": "PEM", "REQUIRE_CLIENT_CERT": "true"},
+            "OCPP_CORE_TLS__REQUIRE_CLIENT_CERT (tls.require_client_cert) needs "
+            "OCPP_CORE_TLS__CLIENT_CA_FILE (tls.client_ca_file)",
+        ),
+        (
+            {"CERTFILE": "/nowhere/server.pem"},
+            "OCPP_CORE_TLS__CERTFILE (tls.certfile): Path does not point to a file",
+        ),
+        (
+            {"CERTFILE": "PEM"},
+            "Error: can't load the TLS certificate PEM with key (in the certificate file): ",
+        ),
+    ],
+    ids=["ca-without-certificate", "key-without-certificate", "no-ca", "missing", "unloadable"],
+)
+def test_a_tls_setup_that_cannot_work_is_one_clear_error(
+    env: Env, pem: str, command: str, tls: dict[str, str], message: str
+) -> None:
+    settings = {f"OCPP_CORE_TLS__{key}": value.replace("PEM", pem) for key, value in tls.items()}
+
+    result = run([command], {**env, **UNBINDABLE, **settings}, exit_code=1)
+
+    assert message.replace("PEM", pem) in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    sock = socket.create_server(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "hint"),
+    [
+        (["server"], "--port", "--port or OCPP_CORE_PORT"),
+        (["serve"], "--port", "--port or OCPP_CORE_PORT"),
+        (["serve"], "--management-port", "--management-port or OCPP_CORE_MANAGEMENT__PORT"),
+        (["management"], "--port", "--port or OCPP_CORE_MANAGEMENT__PORT"),
+    ],
+)
+def test_a_taken_port_is_one_line_naming_the_option_to_change_it(
+    env: Env, taken_port: int, command: list[str], option: str, hint: str
+) -> None:
+    secrets_ = {
+        "OCPP_CORE_API_KEY": "test-api-key-0123456789",
+        "OCPP_CORE_MANAGEMENT__SESSION_SECRET": "s" * 40,
+    }
+    # The other app of ``serve`` gets a port of its own, free by the time it binds.
+    other = "--management-port" if option == "--port" else "--port"
+    others = [other, "0"] if command == ["serve"] else []
+
+    result = run([*command, option, str(taken_port), *others], {**env, **secrets_}, exit_code=1)
+
+    assert result.output.endswith(
+        f"Error: can't listen on 127.0.0.1:{taken_port}: Address already in use; "
+        f"choose another port with {hint}\n"
+    )
+    assert "Traceback" not in result.output
 
 
 def test_the_installed_console_script_runs() -> None:

@@ -39,7 +39,7 @@ def test_code_and_location_columns_are_imported(env: Env, migrated: str, tmp_pat
         "CP-2,Depot,,",
     )
 
-    result = run(["chargepoint", "import", csv_file], env)
+    result = run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     assert "imported 2 charge points" in result.output
     assert codes(migrated) == {
@@ -59,11 +59,11 @@ def test_code_and_location_columns_are_imported(env: Env, migrated: str, tmp_pat
 def test_a_bad_or_taken_code_stores_nothing(
     env: Env, migrated: str, tmp_path: Path, rows: list[str], message: str
 ) -> None:
-    run(["chargepoint", "import", write_csv(tmp_path, "id,display_code", "CP-0,TAKEN")], env)
+    taken = write_csv(tmp_path, "id,display_code", "CP-0,TAKEN")
+    run(["chargepoint", "import", "--allow-no-password", taken], env)
 
-    result = run(
-        ["chargepoint", "import", write_csv(tmp_path, "id,display_code", *rows)], env, exit_code=1
-    )
+    bad = write_csv(tmp_path, "id,display_code", *rows)
+    result = run(["chargepoint", "import", "--allow-no-password", bad], env, exit_code=1)
 
     assert message in result.output
     assert codes(migrated) == {"CP-0": ("TAKEN", None)}
@@ -73,9 +73,9 @@ def test_importing_a_station_again_with_its_own_code_is_no_clash(
     env: Env, migrated: str, tmp_path: Path
 ) -> None:
     csv_file = write_csv(tmp_path, "id,display_code", "CP-1,HR-01")
-    run(["chargepoint", "import", csv_file], env)
+    run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
-    again = run(["chargepoint", "import", csv_file], env)
+    again = run(["chargepoint", "import", "--allow-no-password", csv_file], env)
 
     assert "skipped 1 that already exist" in again.output
     assert codes(migrated) == {"CP-1": ("HR-01", None)}

@@ -28,7 +28,7 @@ PAID = [
 def env(migrated: str) -> Env:
     """A migrated database with charge point CP-1 and tag STAFF."""
     env = env_for(migrated)
-    run(["chargepoint", "add", CP], env)
+    run(["chargepoint", "add", "--no-password", CP], env)
     run(["tag", "add", "STAFF"], env)
     return env
 

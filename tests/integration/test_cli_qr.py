@@ -34,11 +34,11 @@ ODD = "CP+2:x"  # "+" and ":" must be percent-encoded in the link
 def env(migrated: str) -> Env:
     """CP-1 paid, FREE-1 free, CP+2:x without a price; no connector has reported yet."""
     env = env_for(migrated)
-    run(["chargepoint", "add", "CP-1", "--name", "Garage links"], env)
+    run(["chargepoint", "add", "--no-password", "CP-1", "--name", "Garage links"], env)
     run(["chargepoint", "price", "CP-1", "--per-kwh", "0.39", "--max-kwh", "50"], env)
-    run(["chargepoint", "add", "FREE-1", "--name", "Büro Süd"], env)
+    run(["chargepoint", "add", "--no-password", "FREE-1", "--name", "Büro Süd"], env)
     run(["chargepoint", "price", "FREE-1", "--free"], env)
-    run(["chargepoint", "add", ODD], env)
+    run(["chargepoint", "add", "--no-password", ODD], env)
     return env
 
 
@@ -226,7 +226,7 @@ def test_sheet_of_an_empty_database(migrated: str, tmp_path: Path) -> None:
 def test_sheet_runs_over_pages(env: Env, tmp_path: Path) -> None:
     rows = tmp_path / "chargers.csv"
     rows.write_text("id,name\n" + "".join(f"B-{n:02d},Bay {n}\n" for n in range(14)))
-    run(["chargepoint", "import", str(rows)], env)
+    run(["chargepoint", "import", "--allow-no-password", str(rows)], env)
     out = tmp_path / "labels.pdf"
     result = run(["qr", "--sheet", "--out", str(out)], env)
 

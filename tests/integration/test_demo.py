@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from pathlib import Path
 
 import httpx
@@ -68,3 +69,82 @@ async def test_a_demo_login_reaches_the_dashboard(
         assert public.status_code == 200
     demo.cancel()
     await asyncio.gather(demo, return_exceptions=True)
+
+
+def busy_sockets(count: int) -> list[socket.socket]:
+    """Ports some other program holds."""
+    sockets = [listening_socket()[0] for _ in range(count)]
+    for sock in sockets:
+        sock.listen()
+    return sockets
+
+
+async def printed_until(capsys: pytest.CaptureFixture[str], marker: str) -> str:
+    output = ""
+    async with asyncio.timeout(60):
+        while marker not in output:
+            await asyncio.sleep(0.1)
+            output += capsys.readouterr().out
+    return output
+
+
+async def test_busy_default_ports_are_swapped_for_free_ones_and_everything_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ocpp_core.demo import Ports, run_demo
+
+    monkeypatch.chdir(tmp_path)
+    busy = busy_sockets(3)
+    wanted = Ports(*(sock.getsockname()[1] for sock in busy))
+    everything = ("server", "management", "stripe")
+    demo = asyncio.create_task(run_demo(wanted, 1, 30, flexible=everything))
+    try:
+        output = await printed_until(capsys, "Press Ctrl-C to stop.")
+        found = re.findall(r"is busy: (.+?) takes (\d+) instead", output)
+        taken = {app: int(port) for app, port in found}
+        server, management = taken["the server"], taken["the management app"]
+        stripe = taken["the Stripe simulator"]
+        key = re.search(r"X-API-Key: (\S+)' ", output)
+        assert key is not None
+        async with httpx.AsyncClient() as client:
+            login = await client.get(f"http://127.0.0.1:{management}/Account/Login")
+            start = await client.get(
+                f"http://127.0.0.1:{management}/cp/DEMO-0001/1", follow_redirects=True
+            )
+            api = await client.get(
+                f"http://127.0.0.1:{server}/API/Status", headers={"X-API-Key": key.group(1)}
+            )
+            stripe_page = await client.get(f"http://127.0.0.1:{stripe}/")
+    finally:
+        demo.cancel()
+        await asyncio.gather(demo, return_exceptions=True)
+        for sock in busy:
+            sock.close()
+
+    assert sorted(taken) == ["the Stripe simulator", "the management app", "the server"]
+    for port in wanted.server, wanted.management, wanted.stripe:
+        assert f"port {port} is busy" in output
+        assert f":{port}/" not in output  # no link to a busy port
+        assert f":{port}\n" not in output
+    assert f"dashboard:    http://127.0.0.1:{management}/" in output
+    assert f"Stripe simulator: http://127.0.0.1:{stripe}" in output
+    assert (login.status_code, start.status_code, api.status_code) == (200, 200, 200)
+    assert stripe_page.status_code < 500
+
+
+def test_a_port_given_as_an_option_must_be_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    [busy] = busy_sockets(1)
+    port = busy.getsockname()[1]
+    args = ["demo", "--duration", "1", "--port", str(port)]
+
+    result = CliRunner().invoke(main, args)
+    busy.close()
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: can't listen on 127.0.0.1:{port}: Address already in use; "
+        "choose another port with --port\n"
+    )

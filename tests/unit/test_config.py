@@ -100,7 +100,8 @@ def test_environment_variables_with_prefix_and_nesting(
         "OCPP_CORE_OCPP__DENY_CONCURRENT_TX": "true",
         "OCPP_CORE_OCPP__COMMAND_TIMEOUT": "5.5",
         "OCPP_CORE_OCPP__DATA_TRANSFER_VENDORS": '["acme", "example"]',
-        "OCPP_CORE_TLS__CERTFILE": str(tmp_path / "server.pem"),
+        "OCPP_CORE_TLS__CERTFILE": str(pem_file(tmp_path, "server.pem")),
+        "OCPP_CORE_TLS__CLIENT_CA_FILE": str(pem_file(tmp_path, "ca.pem")),
         "OCPP_CORE_TLS__REQUIRE_CLIENT_CERT": "1",
     }
     for name, value in environment.items():
@@ -140,8 +141,23 @@ message_log_level = 0
 data_transfer_vendors = ["acme"]
 
 [tls]
+certfile = "DIR/server.pem"
+client_ca_file = "DIR/ca.pem"
 require_client_cert = true
 """
+
+
+def toml_with_tls(directory: Path) -> Path:
+    """TOML, its TLS files made in ``directory`` (settings check that they exist)."""
+    for name in ("server.pem", "ca.pem"):
+        pem_file(directory, name)
+    return write_toml(directory, TOML.replace("DIR", directory.as_posix()))
+
+
+def pem_file(directory: Path, name: str) -> Path:
+    path = directory / name
+    path.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
+    return path
 
 
 def check_toml_values(settings: Settings) -> None:
@@ -157,13 +173,13 @@ def check_toml_values(settings: Settings) -> None:
 
 
 def test_a_toml_file_given_as_argument(tmp_path: Path) -> None:
-    check_toml_values(load_settings(config_file=write_toml(tmp_path, TOML)))
+    check_toml_values(load_settings(config_file=toml_with_tls(tmp_path)))
 
 
 def test_a_toml_file_named_by_ocpp_core_config(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("OCPP_CORE_CONFIG", str(write_toml(tmp_path, TOML)))
+    monkeypatch.setenv("OCPP_CORE_CONFIG", str(toml_with_tls(tmp_path)))
 
     check_toml_values(load_settings())
 
@@ -173,7 +189,7 @@ def test_the_argument_wins_over_ocpp_core_config(
 ) -> None:
     monkeypatch.setenv("OCPP_CORE_CONFIG", str(tmp_path / "missing.toml"))
 
-    check_toml_values(load_settings(config_file=write_toml(tmp_path, TOML)))
+    check_toml_values(load_settings(config_file=toml_with_tls(tmp_path)))
 
 
 def test_precedence_overrides_then_environment_then_toml_then_defaults(

@@ -15,8 +15,13 @@ from ocpp_core.db.dialect import insert_ignoring_conflicts
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.security import charger_password_problem, hash_secret
 
-# OCPP 2.0.1 identifierString, max 48: the id travels in the websocket URL path.
+# OCPP 2.0.1 identifierString, at most 48 characters (the Charging Station identity of
+# OCPP-J 2.0.1 Part 4); it travels as the last segment of the websocket URL's path.
 _ID_PATTERN = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}")
+# URLs read these segments as "this folder" and "up one": clients drop them before a
+# request is sent (RFC 3986 5.2.4), so no charger and no page could ever address them.
+_DOT_SEGMENTS = frozenset({".", ".."})
+ID_RULE = "use 1-48 of the characters A-Z a-z 0-9 * - _ = : + | @ . (not . or .. alone)"
 _CHUNK = 1000  # rows per INSERT: stays under SQLite's limit on bound parameters
 MAX_NAME_LENGTH = 100  # the column's size: PostgreSQL refuses longer, SQLite would keep it
 MAX_COMMENT_LENGTH = 200
@@ -29,6 +34,23 @@ class ProvisioningError(ValueError):
     """A charge point definition that can't be stored; the message says why."""
 
 
+class PasswordNotChosen(ProvisioningError):
+    """Charge points that would let any charger in, without anyone having chosen that.
+
+    Whoever connects under such an id is taken for the charger, and knocks the
+    real one off its connection; so "no password" is refused unless it was asked for.
+    """
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = list(ids)
+        listed = ", ".join(repr(i) for i in self.ids[:10])
+        more = f" and {len(self.ids) - 10} more" if len(self.ids) > 10 else ""
+        super().__init__(
+            f"no password for {listed}{more}: any charger could connect under "
+            f"{'that id' if len(self.ids) == 1 else 'those ids'} and push the real one off"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class NewChargePoint:
     id: str
@@ -37,10 +59,17 @@ class NewChargePoint:
     comment: str | None = None
     display_code: str | None = None
     location: str | None = None
+    thumbprint: str | None = None  # a pinned client certificate (security profile 3)
+    no_password: bool = False  # chosen on purpose: any charger may connect under this id
+
+    @property
+    def open_by_accident(self) -> bool:
+        """Neither a password nor a certificate, and nobody said that was meant."""
+        return self.password is None and self.thumbprint is None and not self.no_password
 
     def problem(self) -> str | None:
-        if not _ID_PATTERN.fullmatch(self.id):
-            return f"id {self.id!r}: use 1-48 of the characters A-Z a-z 0-9 * - _ = : + | @ ."
+        if charge_point_id_problem(self.id):
+            return f"id {self.id!r}: {ID_RULE}"
         if self.name is not None and len(self.name) > MAX_NAME_LENGTH:
             return f"id {self.id!r}: name must be at most {MAX_NAME_LENGTH} characters"
         if self.comment is not None and len(self.comment) > MAX_COMMENT_LENGTH:
@@ -51,9 +80,18 @@ class NewChargePoint:
         if self.location is not None and len(self.location) > MAX_LOCATION_LENGTH:
             return f"id {self.id!r}: location must be at most {MAX_LOCATION_LENGTH} characters"
         if self.password is not None:
+            if self.no_password:
+                return f"id {self.id!r}: a password and no password both given"
             problem = charger_password_problem(self.password)
             return f"id {self.id!r}: {problem}" if problem else None
         return None
+
+
+def charge_point_id_problem(charge_point_id: str) -> str | None:
+    """Why this can't be a charge point's id, or None: the one rule wherever ids come in."""
+    if not _ID_PATTERN.fullmatch(charge_point_id) or charge_point_id in _DOT_SEGMENTS:
+        return ID_RULE
+    return None
 
 
 def display_code_problem(code: str | None) -> str | None:
@@ -116,6 +154,9 @@ def check_all(rows: Sequence[NewChargePoint]) -> None:
     problems = [p for p in (row.problem() for row in rows) if p]
     if problems:
         raise ProvisioningError("; ".join(problems[:20]))
+    unchosen = [row.id for row in rows if row.open_by_accident]
+    if unchosen:
+        raise PasswordNotChosen(unchosen)
     _reject_duplicates("id", (row.id for row in rows))
     _reject_duplicates("display code", (row.display_code for row in rows if row.display_code))
 
@@ -154,6 +195,7 @@ def _row_values(row: NewChargePoint, now: datetime) -> dict[str, object]:
         "location": row.location,
         "auth_user": row.id if row.password else None,
         "password_hash": hash_secret(row.password) if row.password else None,
+        "client_cert_thumbprint": row.thumbprint,
         "created_at": now,
     }
 

@@ -59,6 +59,7 @@ from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import N_, gettext
 from ocpp_core.management.numbers import money
+from ocpp_core.params import DbInt
 from ocpp_core.qr import connector_ids, label_sheet_pdf, labels_for, qr_png, qr_svg, start_url
 from ocpp_core.security import charger_password_problem, hash_secret
 
@@ -83,6 +84,7 @@ _OPTIONS = {
 TARIFF_ERROR = "tariff"  # a problem of the tariff as a whole (e.g. the hold)
 # Problems the template words itself (so they are translated); the field's error is the key.
 CODE_FORMAT, CODE_TAKEN, LOCATION_TOO_LONG = "code-format", "code-taken", "location-too-long"
+NO_PASSWORD_UNCHOSEN, PASSWORD_AND_NONE = "no-password-unchosen", "password-and-none"
 
 
 @dataclass
@@ -95,6 +97,7 @@ class ChargePointForm:
     display_code: str = ""
     location: str = ""
     password: str = ""
+    no_password: bool = False
     remove_password: bool = False
     thumbprint: str = ""
     per_kwh: str = ""
@@ -118,6 +121,7 @@ class ChargePointForm:
             display_code=text(form, "display_code"),
             location=text(form, "location"),
             password=_raw(form.get("password")),
+            no_password=checked(form, "no_password"),
             remove_password=checked(form, "remove_password"),
             thumbprint=text(form, "thumbprint"),
             per_kwh=text(form, "per_kwh"),
@@ -177,6 +181,26 @@ class ChargePointForm:
             self.errors["thumbprint"] = gettext(
                 "Use the certificate's SHA-256 (64 hex digits) or SHA-1 (40) fingerprint."
             )
+        if new:
+            self._check_password_choice()
+
+    def _check_password_choice(self) -> None:
+        if self.password and self.no_password:
+            self.errors.setdefault("password", PASSWORD_AND_NONE)
+        elif self.as_new().open_by_accident and "thumbprint" not in self.errors:
+            self.errors["password"] = NO_PASSWORD_UNCHOSEN
+
+    def as_new(self) -> NewChargePoint:
+        return NewChargePoint(
+            self.id,
+            self.name or None,
+            self.password or None,
+            self.comment or None,
+            display_code=self.display_code or None,
+            location=self.location or None,
+            thumbprint=self.normalized_thumbprint(),
+            no_password=self.no_password,
+        )
 
     def normalized_thumbprint(self) -> str | None:
         digits = "".join(c for c in self.thumbprint.lower() if c not in ": -")
@@ -328,23 +352,14 @@ async def _create(
     session: AsyncSession, context: ManagementContext, form: ChargePointForm, tariff: Tariff
 ) -> None:
     await _check_code_free(session, form)
-    new = NewChargePoint(
-        form.id,
-        form.name or None,
-        form.password or None,
-        form.comment or None,
-        display_code=form.display_code or None,
-        location=form.location or None,
-    )
     try:
-        await chargepoints.add(session, new, now=context.clock())
+        await chargepoints.add(session, form.as_new(), now=context.clock())
     except ProvisioningError as error:
         form.errors["id"] = _without_prefix(str(error))
         raise _Refused from None
     row = await session.get(ChargePoint, form.id)
     assert row is not None
     row.name = form.name or None
-    row.client_cert_thumbprint = form.normalized_thumbprint()
     if tariff != Tariff(currency=tariff.currency):  # left empty: priced later
         await _set_tariff(session, context, form, tariff)
 
@@ -521,8 +536,8 @@ async def station_labels(cp_id: str, user: Viewer, context: ContextDep) -> Respo
     return await _sheet(context, [cp_id], f"labels-{_file_safe(cp_id)}.pdf")
 
 
-@router.get("/Home/QR/{cp_id}/{conn:int}.png")
-async def connector_png(cp_id: str, conn: int, user: Viewer, context: ContextDep) -> Response:
+@router.get("/Home/QR/{cp_id}/{conn}.png")
+async def connector_png(cp_id: str, conn: DbInt, user: Viewer, context: ContextDep) -> Response:
     async with context.db.session() as session:
         await _get(session, cp_id)
     if conn < 1:

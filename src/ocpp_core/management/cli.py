@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
-import uvicorn
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,9 +17,10 @@ from ocpp_core.clock import utc_now
 from ocpp_core.config import ConfigError, Settings
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Operator, Role, UserError
+from ocpp_core.listening import CannotServe, Listener, serve_all
 from ocpp_core.logs import configure_logging
 from ocpp_core.management.app import create_management_app
-from ocpp_core.management.run import ListenError, serve_all, uvicorn_config
+from ocpp_core.management.run import uvicorn_config
 
 GENERATED_PASSWORD_BYTES = 12  # 16 characters of URL-safe base64: 96 bits
 
@@ -75,13 +75,16 @@ def management_command(ctx: click.Context, host: str | None, port: int | None) -
     configure_logging(settings.log_level)
     with user_errors(ConfigError):
         app = create_management_app(settings)
-    run_servers(uvicorn_config(app, settings))
+    run_servers(Listener(uvicorn_config(app, settings), f"--port or {MANAGEMENT_PORT}"))
 
 
-def run_servers(*configs: uvicorn.Config) -> None:
-    """Serve until Ctrl-C or SIGTERM; a port that can't be bound is a clear error."""
-    with user_errors(ListenError), contextlib.suppress(KeyboardInterrupt):
-        serve_forever(serve_all(*configs))
+MANAGEMENT_PORT = "OCPP_CORE_MANAGEMENT__PORT"
+
+
+def run_servers(*listeners: Listener) -> None:
+    """Serve until Ctrl-C or SIGTERM; a port taken or a certificate unusable is a clear error."""
+    with user_errors(CannotServe), contextlib.suppress(KeyboardInterrupt):
+        serve_forever(serve_all(*listeners))
 
 
 @click.group("user")

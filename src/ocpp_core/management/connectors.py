@@ -30,6 +30,7 @@ from ocpp_core.management.i18n import gettext
 from ocpp_core.management.live import VERSION, fragment, version_of
 from ocpp_core.management.numbers import thousandths
 from ocpp_core.management.server_api import LiveConnector
+from ocpp_core.params import DbInt
 
 router = APIRouter(include_in_schema=False)
 
@@ -148,16 +149,16 @@ async def _list_values(context: ManagementContext) -> dict[str, object]:
     return {**shown, **live}
 
 
-@router.get(LIST_PATH + "/{cp_id}/{conn:int}")
+@router.get(LIST_PATH + "/{cp_id}/{conn}")
 async def connector_page(
-    request: Request, cp_id: str, conn: int, user: Viewer, context: ContextDep
+    request: Request, cp_id: str, conn: DbInt, user: Viewer, context: ContextDep
 ) -> Response:
     return await _page(request, context, cp_id, conn)
 
 
-@router.get(LIST_PATH + "/{cp_id}/{conn:int}/Live")
+@router.get(LIST_PATH + "/{cp_id}/{conn}/Live")
 async def connector_live(
-    request: Request, cp_id: str, conn: int, user: Viewer, context: ContextDep, v: str = ""
+    request: Request, cp_id: str, conn: DbInt, user: Viewer, context: ContextDep, v: str = ""
 ) -> Response:
     """The connector's live values alone; 204 while they are the same (``v``)."""
     values = _live_values(context, await _view(context, cp_id, conn))
@@ -203,9 +204,9 @@ async def _page(
     return page(request, "admin/connector.html", values, status_code=status_code)
 
 
-@router.post(LIST_PATH + "/{cp_id}/{conn:int}")
+@router.post(LIST_PATH + "/{cp_id}/{conn}")
 async def act(
-    request: Request, cp_id: str, conn: int, user: Admin, context: ContextDep
+    request: Request, cp_id: str, conn: DbInt, user: Admin, context: ContextDep
 ) -> Response:
     """Rename the connector, or send it a command; the answer is shown on the page."""
     form = await request.form()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -26,6 +27,8 @@ from babel.support import Translations
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ocpp_core.management.page_path import page_path
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
@@ -166,15 +169,18 @@ def _quality(parameters: str) -> float:
 def switch_links(request: Request) -> list[tuple[str, str, str | None]]:
     """``(code, name, link)`` for the page's language switcher; no link for the current one.
 
-    A posted page has no URL to come back to, so it offers none.
+    The link is the page's route with its parameters and query, never the raw
+    request path (see ``page_path``). A posted page has no URL to come back to,
+    and a path no route took is no page: neither offers links.
     """
-    if request.method not in ("GET", "HEAD"):
+    path = page_path(request) if request.method in ("GET", "HEAD") else None
+    if path is None:
         return []
     page = current()
+    query = [(key, value) for key, value in request.query_params.multi_items() if key != QUERY]
     links: list[tuple[str, str, str | None]] = []
     for code in page.offered:
-        target = request.url.include_query_params(**{QUERY: code})
-        link = None if code == page.code else f"{target.path}?{target.query}"
+        link = None if code == page.code else f"{path}?{urlencode([*query, (QUERY, code)])}"
         links.append((code, NAMES[code], link))
     return links
 

@@ -12,7 +12,7 @@ import json
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, Select, func, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,6 +23,7 @@ from ocpp_core.management.admin_forms import day_after, day_start, page, parse_d
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep
 from ocpp_core.management.listing import CURSOR_PATTERN, Cursor, Keyset, station_ids
+from ocpp_core.params import DbBigInt
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,7 +32,6 @@ PAGE_SIZE = 50
 PREVIEW = 120  # characters of a message or answer shown in the list
 KEYSET = Keyset(MessageLogEntry.logged_at, MessageLogEntry.id, PAGE_SIZE)
 PageCursor = Annotated[str, Query(pattern=CURSOR_PATTERN)]
-EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 ACTIONS = (
     "Authorize",
@@ -97,7 +97,7 @@ async def message_log(
 
 @router.get(PAGE_PATH + "/{entry_id}")
 async def exchange(
-    request: Request, entry_id: EntryId, user: Viewer, context: ContextDep
+    request: Request, entry_id: DbBigInt, user: Viewer, context: ContextDep
 ) -> Response:
     """One exchange in full: as much of it as the log keeps of a new one."""
     limit = context.settings.ocpp.message_log_max_bytes

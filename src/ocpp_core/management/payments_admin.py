@@ -22,6 +22,7 @@ from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import Pager, station_ids
 from ocpp_core.management.numbers import money
 from ocpp_core.management.reviews import decision_of
+from ocpp_core.params import DbInt
 from ocpp_core.payments.states import CANCELABLE, Money, Status
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +80,7 @@ async def payments_page(
     context: ContextDep,
     cp: str = "",
     status: str = "",
-    page_no: int = 1,
+    page_no: DbInt = 1,
 ) -> Response:
     pager = Pager.at(page_no, PAGE_SIZE, last=MAX_PAGE)
     query = select(PaymentReservation).order_by(

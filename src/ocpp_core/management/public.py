@@ -48,6 +48,7 @@ from ocpp_core.management.public_api import UNREACHABLE, ApiAnswer, PaymentsApi
 from ocpp_core.management.public_station import Station, load_station, station_name
 from ocpp_core.management.public_status import UNPAID, SessionView, session_view
 from ocpp_core.management.templating import render
+from ocpp_core.params import parse_db_int
 from ocpp_core.payments.late import PAID_LATE
 from ocpp_core.payments.reservations import unpaid_cutoff
 from ocpp_core.proxies import client_address
@@ -148,9 +149,10 @@ class RateLimiter:
 async def short_link(rest: str) -> Response:
     """``/cp/{id}`` and ``/cp/{id}/{n}``, the short links printed on labels."""
     charge_point_id, _, number = rest.rstrip("/").rpartition("/")
-    if not charge_point_id or not number.isdigit():
-        charge_point_id, number = rest.rstrip("/"), "1"
-    return RedirectResponse(_start_url(charge_point_id, int(number)), 302)
+    connector_id = parse_db_int(number)
+    if not charge_point_id or connector_id is None:
+        charge_point_id, connector_id = rest.rstrip("/"), 1
+    return RedirectResponse(_start_url(charge_point_id, connector_id), 302)
 
 
 @router.get(START_PATH)
@@ -278,15 +280,15 @@ async def _earlier_session(request: Request, station: Station) -> Earlier | None
 
 
 async def _station(context: ManagementContext, cp: str, conn: str) -> Station | None:
-    conn = conn.strip() or "1"
-    if not cp or len(cp) > _MAX_ID or not conn.isdigit() or not 1 <= int(conn) <= 1000:
+    connector_id = parse_db_int(conn.strip() or "1")
+    if not cp or len(cp) > _MAX_ID or connector_id is None or not 1 <= connector_id <= 1000:
         return None
     live = await context.server.status()
     settings = context.settings
     cutoff = unpaid_cutoff(context.clock(), settings.payments.unpaid_hold_minutes)
     async with context.db.session() as session:
         return await load_station(
-            session, cp, int(conn), live, settings.stripe.currency, unpaid_cutoff=cutoff
+            session, cp, connector_id, live, settings.stripe.currency, unpaid_cutoff=cutoff
         )
 
 
@@ -352,7 +354,8 @@ async def cancel_payment(request: Request, reservation_id: ReservationForm = "")
 @router.post(CANCEL_UNPAID_PATH)
 async def cancel_unpaid(request: Request, cp: FormText = "", conn: FormText = "") -> Response:
     """ "Cancel this unpaid attempt": this browser's own, the id taken from its cookie."""
-    reservation_id = _remembered_at(request, cp, int(conn) if conn.isdigit() else -1)
+    connector_id = parse_db_int(conn)
+    reservation_id = _remembered_at(request, cp, -1 if connector_id is None else connector_id)
     if reservation_id is None:
         return _not_found(request, "session")
     return await _cancel(request, reservation_id, "public_recovery_cancelled")

@@ -32,6 +32,7 @@ from ocpp_core.management.exports import Cell, attachment, csv_response, file_pa
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import station_ids
 from ocpp_core.management.numbers import money, thousandths
+from ocpp_core.params import parse_db_int
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,12 +55,9 @@ class Filters:
 
     def to_filter(self, limit: int) -> TransactionFilter:
         errors: dict[str, str] = {}
-        connector = None
-        if self.conn:
-            if self.conn.isdigit() and len(self.conn) < 6:
-                connector = int(self.conn)
-            else:
-                errors["conn"] = gettext("A connector number, e.g. 1.")
+        connector = parse_db_int(self.conn) if self.conn else None
+        if self.conn and connector is None:
+            errors["conn"] = gettext("A connector number, e.g. 1.")
         dates = parse_days({"since": self.since, "until": self.until}, errors)
         since, until = dates.get("since"), dates.get("until")
         if since and until and until < since:

@@ -7,7 +7,6 @@ Each credential configured on the charge point must be presented: a password
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import ssl
@@ -32,19 +31,35 @@ def authentication_problem(
 
 
 def _basic_auth_problem(charge_point: ChargePoint, authorization: str | None) -> str | None:
+    credentials = _basic_credentials(authorization)
+    if isinstance(credentials, str):
+        return credentials
+    user, password = credentials
+    assert charge_point.password_hash is not None
+    expected_user = charge_point.auth_user or charge_point.id
+    # Bytes, not str: compare_digest raises on a str with non-ASCII characters.
+    user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
+    if not (verify_secret(password, charge_point.password_hash) and user_ok):
+        return "wrong user or password"
+    return None
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | str:
+    """User and password of a Basic ``Authorization`` header, or why there are none.
+
+    Header values arrive decoded as ISO-8859-1, so anything a client sends is a
+    str here; base64 refuses non-ASCII input with a plain ValueError.
+    """
     scheme, _, encoded = (authorization or "").partition(" ")
     if scheme.lower() != "basic":
         return "Basic authentication required"
     try:
         user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
         return "malformed Basic credentials"
-    assert charge_point.password_hash is not None
-    expected_user = charge_point.auth_user or charge_point.id
-    password_ok = verify_secret(password, charge_point.password_hash)
-    if not sep or not hmac.compare_digest(user, expected_user) or not password_ok:
-        return "wrong user or password"
-    return None
+    if not sep:
+        return "malformed Basic credentials"
+    return user, password
 
 
 def _certificate_problem(pinned: str, scope: Mapping[str, Any]) -> str | None:

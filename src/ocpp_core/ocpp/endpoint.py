@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ocpp_core.db.health import DatabaseUnavailable
+from ocpp_core.domain.chargepoints import charge_point_id_problem
 from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
 from ocpp_core.ocpp.auth import authentication_problem
 from ocpp_core.ocpp.connection import Connection
@@ -62,6 +63,9 @@ async def _admit(runtime: Runtime, websocket: WebSocket) -> tuple[str, str] | No
         return None
     if not charge_point_id:
         await _deny(runtime, websocket, 400, "charge point id missing from the path")
+        return None
+    if problem := charge_point_id_problem(charge_point_id):
+        await _deny(runtime, websocket, 400, f"not a charge point id: {problem}")
         return None
     try:
         charge_point = await runtime.charge_points.get(charge_point_id)

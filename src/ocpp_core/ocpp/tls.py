@@ -6,7 +6,10 @@
    which the admission check then pins.
 2. A refused upgrade (400/401/412 before the handshake) is a finished request:
    uvicorn's sans-I/O protocol otherwise logs every refusal as an ASGI error.
-3. Keep-alive pings are spread out: chargers that connected together (after a
+3. A request websockets itself refuses (a header line over 8 KiB, too many
+   headers) gets the 431 websockets prepared: uvicorn never sends it, and the
+   client would wait for an answer until it gave up.
+4. Keep-alive pings are spread out: chargers that connected together (after a
    restart, 10,000 within seconds) would otherwise be pinged together, every
    interval, for ever. The first ping comes at a random point of the first
    interval, and every later one within 10 % of the interval.
@@ -34,6 +37,12 @@ class ClientCertWebSocketProtocol(WebSocketsSansIOProtocol):
         spread = random.uniform(1 - _JITTER, 1 + _JITTER)
         delay = max(0.0, self.ping_interval * spread - self.last_ping_rtt)
         self.ping_timer = self.loop.call_later(delay, self.send_keepalive_ping)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self.handshake_initiated and self.conn.handshake_exc is not None:
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
 
     async def run_asgi(self) -> None:
         ssl_object = self.transport.get_extra_info("ssl_object")

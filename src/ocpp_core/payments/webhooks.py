@@ -8,8 +8,6 @@ changes no amount.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.exc import IntegrityError
 
 from ocpp_core.db.models import StripeWebhookEvent
@@ -17,8 +15,7 @@ from ocpp_core.payments import flows, late, reservations, starting, unpaid
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import InvalidSignature
 from ocpp_core.payments.states import TERMINAL, Money, Status, move, status_of
-
-Json = dict[str, Any]
+from ocpp_core.payments.stripe_events import EventObject, MalformedEvent, StripeEvent, decode_event
 
 
 class StripeUnavailable(Exception):
@@ -29,15 +26,21 @@ async def handle(ctx: PaymentContext, payload: bytes, signature: str | None) -> 
     if ctx.gateway is None:
         return flows.Answer(400, {"status": "Disabled"})
     try:
-        event = ctx.gateway.verify_event(payload, signature)
+        raw = ctx.gateway.verify_event(payload, signature)
     except InvalidSignature as error:
         logger.warning("webhook refused: %s", error)
         return flows.Answer(400, {"status": "InvalidSignature"})
+    try:
+        event, obj = decode_event(raw)
+    except MalformedEvent as error:
+        # Signed, so Stripe (or whoever holds the secret) should hear of it: a 400 it retries.
+        logger.warning("webhook refused: not a Stripe event of the expected shape (%s)", error)
+        return flows.Answer(400, {"status": "InvalidEvent"})
     async with ctx.runtime.db.session() as session:
-        if await session.get(StripeWebhookEvent, event["id"]) is not None:
+        if await session.get(StripeWebhookEvent, event.id) is not None:
             return flows.Answer(200, {"status": "Duplicate"})
     try:
-        reservation_id = await _dispatch(ctx, event)
+        reservation_id = await _dispatch(ctx, event.type, obj)
     except StripeUnavailable:
         # Not remembered: Stripe delivers the event again and it is processed then.
         return flows.Answer(503, {"status": "RetryLater"})
@@ -45,13 +48,13 @@ async def handle(ctx: PaymentContext, payload: bytes, signature: str | None) -> 
     return flows.Answer(200, {"status": "Processed"})
 
 
-async def _remember(ctx: PaymentContext, event: Json, reservation_id: str | None) -> None:
+async def _remember(ctx: PaymentContext, event: StripeEvent, reservation_id: str | None) -> None:
     try:
         async with ctx.runtime.db.session() as session:
             session.add(
                 StripeWebhookEvent(
-                    id=event["id"],
-                    type=str(event["type"])[:100],
+                    id=event.id,
+                    type=event.type,
                     reservation_id=reservation_id,
                     processed_at=ctx.now(),
                 )
@@ -60,15 +63,13 @@ async def _remember(ctx: PaymentContext, event: Json, reservation_id: str | None
         pass  # a concurrent delivery of the same event got there first
 
 
-async def _dispatch(ctx: PaymentContext, event: Json) -> str | None:
-    obj: Json = event.get("data", {}).get("object", {})
-    kind = event["type"]
+async def _dispatch(ctx: PaymentContext, kind: str, obj: EventObject | None) -> str | None:
+    if obj is None:  # not a kind of event we act on
+        return None
     if kind.startswith("checkout.session."):
         row_id = await _reservation_for_session(ctx, obj)
-    elif kind.startswith("payment_intent."):
-        row_id = await _reservation_for_intent(ctx, obj)
     else:
-        return None
+        row_id = await _reservation_for_intent(ctx, obj)
     if row_id is None:
         logger.info("webhook %s for no known reservation", kind)
         return None
@@ -78,24 +79,24 @@ async def _dispatch(ctx: PaymentContext, event: Json) -> str | None:
     return row_id
 
 
-async def _reservation_for_session(ctx: PaymentContext, obj: Json) -> str | None:
+async def _reservation_for_session(ctx: PaymentContext, obj: EventObject) -> str | None:
     async with ctx.runtime.db.session() as session:
-        row = await reservations.by_checkout_session(session, str(obj.get("id")))
+        row = await reservations.by_checkout_session(session, obj.id)
         return row.id if row is not None else None
 
 
-async def _reservation_for_intent(ctx: PaymentContext, obj: Json) -> str | None:
+async def _reservation_for_intent(ctx: PaymentContext, obj: EventObject) -> str | None:
     async with ctx.runtime.db.session() as session:
-        row = await reservations.by_payment_intent(session, str(obj.get("id")))
+        row = await reservations.by_payment_intent(session, obj.id)
         if row is None:
-            claimed = (obj.get("metadata") or {}).get("reservation_id")
-            row = await reservations.get(session, str(claimed)) if claimed else None
+            claimed = (obj.metadata or {}).get("reservation_id")
+            row = await reservations.get(session, claimed) if claimed else None
             if row is not None and row.payment_intent_id is None:
-                row.payment_intent_id = str(obj.get("id"))
+                row.payment_intent_id = obj.id
         return row.id if row is not None else None
 
 
-async def _completed(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
+async def _completed(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
     async with ctx.lock(reservation_id):
         problem = await flows.authorize_payment(ctx, reservation_id)
     if problem is None:
@@ -103,10 +104,10 @@ async def _completed(ctx: PaymentContext, reservation_id: str, obj: Json) -> Non
     elif problem.startswith("StripeError"):
         raise StripeUnavailable(problem)
     elif problem in {s.value for s in TERMINAL}:
-        await late.release(ctx, reservation_id, obj.get("payment_intent"))
+        await late.release(ctx, reservation_id, obj.payment_intent)
 
 
-async def _expired(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
+async def _expired(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
     async with ctx.lock(reservation_id), ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
         if row is not None and status_of(row) is Status.PENDING_PAYMENT:
@@ -115,25 +116,25 @@ async def _expired(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
             row.updated_at = ctx.now()
 
 
-async def _payment_failed(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
+async def _payment_failed(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
     # Checkout lets the driver try another card, so a decline does not end the reservation.
-    error = obj.get("last_payment_error") or {}
+    error = obj.last_payment_error
     async with ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
         if row is not None and status_of(row) is Status.PENDING_PAYMENT:
-            row.failure_message = str(error.get("message") or "payment failed")[:500]
+            row.failure_message = ((error and error.message) or "payment failed")[:500]
             row.updated_at = ctx.now()
 
 
-async def _capturable(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
+async def _capturable(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
     async with ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
         ended = row is not None and status_of(row) in TERMINAL and not late.owes(row)
     if ended:
-        await late.release(ctx, reservation_id, obj.get("id"))
+        await late.release(ctx, reservation_id, obj.id)
 
 
-async def _canceled(ctx: PaymentContext, reservation_id: str, obj: Json) -> None:
+async def _canceled(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
     async with ctx.lock(reservation_id), ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
         if row is None:

@@ -24,14 +24,15 @@ from ocpp_core.ocpp.errors import (
     CommandTimeout,
 )
 from ocpp_core.ocpp.framing import FrameError
+from ocpp_core.params import DbInt
 from ocpp_core.runtime import Runtime
 from ocpp_core.server.api_auth import ApiError, RuntimeDep, api_router
 
 router = api_router("commands")
 
 ChargerId = Annotated[str, Path(description="Charge point id", max_length=100)]
-ConnectorNo = Annotated[int, Path(ge=1, description="Connector, counted from 1")]
-AnyConnector = Annotated[int, Path(ge=0, description="Connector; 0 is the whole charger")]
+ConnectorNo = Annotated[DbInt, Path(ge=1, description="Connector, counted from 1")]
+AnyConnector = Annotated[DbInt, Path(ge=0, description="Connector; 0 is the whole charger")]
 Answer = dict[str, Any]
 
 _LIMIT = re.compile(r"^(\d{1,7})([AW])$", re.IGNORECASE)
@@ -85,7 +86,7 @@ def _error_fields(answer: Answer) -> Answer:
 @router.get("/Reset/{cp}/{mode}")
 @router.get("/Reset/{cp}/{mode}/{conn}")
 async def reset(
-    runtime: RuntimeDep, cp: ChargerId, mode: str = "Soft", conn: int | None = None
+    runtime: RuntimeDep, cp: ChargerId, mode: str = "Soft", conn: DbInt | None = None
 ) -> Answer:
     """Reset the charger, or one connector (EVSE) of it: Soft (default, when idle) or Hard."""
     if mode not in ("Hard", "Soft"):
@@ -97,7 +98,7 @@ async def reset(
 
 @router.get("/UnlockConnector/{cp}/{conn}")
 @router.get("/UnlockConnector/{cp}/{conn}/{plug}")
-async def unlock(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, plug: int = 1) -> Answer:
+async def unlock(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, plug: DbInt = 1) -> Answer:
     """Unlock a connector's cable; on chargers with EVSEs, ``plug`` picks the EVSE's connector."""
     if plug < 1:
         raise ApiError(400, "InvalidConnector", error="plug must be 1 or more")
@@ -184,8 +185,8 @@ async def get_variables(
     cp: ChargerId,
     component: str,
     variable: str,
-    evse: Annotated[int | None, Query(ge=0)] = None,
-    connector: Annotated[int | None, Query(ge=1)] = None,
+    evse: Annotated[DbInt | None, Query(ge=0)] = None,
+    connector: Annotated[DbInt | None, Query(ge=1)] = None,
     instance: str | None = None,
 ) -> Answer:
     """One device-model variable, as the charger reports it (chargers with a device model)."""
@@ -200,8 +201,8 @@ async def set_variables(
     component: str,
     variable: str,
     value: str,
-    evse: Annotated[int | None, Query(ge=0)] = None,
-    connector: Annotated[int | None, Query(ge=1)] = None,
+    evse: Annotated[DbInt | None, Query(ge=0)] = None,
+    connector: Annotated[DbInt | None, Query(ge=1)] = None,
     instance: str | None = None,
 ) -> Answer:
     """Set one device-model variable; the status is the charger's for that variable."""
@@ -227,7 +228,7 @@ async def get_base_report(
 
 @router.get("/Report/{cp}")
 async def stored_report(
-    runtime: RuntimeDep, cp: ChargerId, request_id: Annotated[int | None, Query()] = None
+    runtime: RuntimeDep, cp: ChargerId, request_id: DbInt | None = None
 ) -> Answer:
     """The newest report the charger sent (or the one ``?request_id=`` names)."""
     async with runtime.db.session() as session:
@@ -245,7 +246,7 @@ async def stored_report(
 @router.get("/TriggerMessage/{cp}/{message}")
 @router.get("/TriggerMessage/{cp}/{message}/{conn}")
 async def trigger(
-    runtime: RuntimeDep, cp: ChargerId, message: str, conn: int | None = None
+    runtime: RuntimeDep, cp: ChargerId, message: str, conn: DbInt | None = None
 ) -> Answer:
     """Ask the charger to send a message now (e.g. StatusNotification)."""
     if message not in _TRIGGERABLE:

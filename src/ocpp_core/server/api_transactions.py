@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ocpp_core.db.models import Transaction
 from ocpp_core.domain import transactions
+from ocpp_core.params import DbInt
 from ocpp_core.server.api_auth import ApiError, RuntimeDep, api_router
 
 router = api_router("transactions")
@@ -55,7 +56,7 @@ class TransactionOut(BaseModel):
 async def search(
     runtime: RuntimeDep,
     cp: str | None = None,
-    conn: Annotated[int | None, Query(ge=0)] = None,
+    conn: Annotated[DbInt | None, Query(ge=0)] = None,
     tag: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -72,7 +73,7 @@ async def search(
 
 
 @router.get("/Transactions/{transaction_id}")
-async def one(runtime: RuntimeDep, transaction_id: int) -> TransactionOut:
+async def one(runtime: RuntimeDep, transaction_id: DbInt) -> TransactionOut:
     """One transaction by its id."""
     async with runtime.db.session() as session:
         row = await transactions.get(session, transaction_id)

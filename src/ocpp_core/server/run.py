@@ -50,7 +50,3 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
         "ssl_ca_certs": str(tls.client_ca_file) if tls.client_ca_file else None,
         "ssl_cert_reqs": requirement,
     }
-
-
-async def serve(app: FastAPI, settings: Settings) -> None:
-    await uvicorn.Server(uvicorn_config(app, settings)).serve()

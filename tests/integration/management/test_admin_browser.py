@@ -54,7 +54,11 @@ async def test_create_a_charge_point_with_the_keyboard(
         await type_into(page, "display_code", "KB-01")
         await page.keyboard.press("Tab")
         await type_into(page, "location", "Back yard")
-        for _ in range(3):  # password, certificate, the free checkbox
+        await page.keyboard.press("Tab")  # the password, left empty
+        await page.keyboard.press("Tab")
+        assert await focused(page) == "no_password"
+        await page.keyboard.press("Space")  # chosen: any charger may connect as CP-KB
+        for _ in range(2):  # the certificate, the free checkbox
             await page.keyboard.press("Tab")
         await page.keyboard.press("Tab")
         await type_into(page, "per_kwh", "0.39")
@@ -77,6 +81,7 @@ async def test_create_a_charge_point_with_the_keyboard(
         await expect(row.get_by_role("link", name="CP-KB")).to_be_visible()
         await expect(row).to_contain_text("Keyboard yard")
         await expect(row).to_contain_text("0.39 EUR/kWh, max 40 kWh")
+        await expect(row.locator("[data-no-password]")).to_have_text("No password")
         await page.screenshot(path=tmp_path / "chargepoints.png", full_page=True)
     finally:
         await context.close()

@@ -153,6 +153,8 @@ async def test_the_list_shows_which_ocpp_version_each_charger_speaks(
     ("form", "field", "message"),
     [
         ({"id": "bad id"}, "id", "Use 1-48 of the characters"),
+        ({"id": ".."}, "id", "(not . or .. alone)"),
+        ({"id": "."}, "id", "(not . or .. alone)"),
         ({"id": "CP1", "password": "short"}, "password", "Password must be 16 to 40 characters"),
         (
             {"id": "CP1", "per_kwh": "0.39"},
@@ -173,8 +175,9 @@ async def test_a_refused_field_is_explained_next_to_it_and_nothing_is_stored(
     message: str,
 ) -> None:
     await log_in(client, *ADMIN)
+    chosen = {} if "password" in form else {"no_password": "on"}
 
-    response = await post_form(client, "/Home/ChargePoint/@", form)
+    response = await post_form(client, "/Home/ChargePoint/@", {**chosen, **form})
 
     assert response.status_code == 400
     assert message in error_of(response.text, field)
@@ -183,13 +186,75 @@ async def test_a_refused_field_is_explained_next_to_it_and_nothing_is_stored(
         assert await session.scalar(select(func.count()).select_from(ChargePoint)) == 0
 
 
+async def test_rows_with_ids_from_before_the_rule_break_no_page(
+    server: RunningServer, management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    odd = ("..", ".", "CP 1", "Zoë/2")
+    async with management.db.session() as session:
+        for charge_point_id in odd:
+            session.add(ChargePoint(id=charge_point_id, name=None, created_at=NOW))
+            session.add(Connector(charge_point_id=charge_point_id, connector_id=1))
+    await log_in(client, *ADMIN)
+
+    pages = ["/", "/Home/Tiles", "/Home/ChargePoint", "/Home/Connector", "/Home/Transactions"]
+    pages += ["/Home/Connector/Live", "/Home/QR/Labels.pdf", "/Home/Payments", "/Home/Reports"]
+    answers = {url: (await client.get(url)).status_code for url in pages}
+
+    assert answers == dict.fromkeys(pages, 200)
+    listed = (await client.get("/Home/ChargePoint")).text
+    assert all(f'data-cp="{charge_point_id}"' in listed for charge_point_id in ("..", "CP 1"))
+    assert (await server.api.get("/API/Status")).status_code == 200
+
+
+async def test_no_password_is_a_choice_the_form_asks_for_and_the_pages_show(
+    management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    await log_in(client, *ADMIN)
+    unchosen = await post_form(client, "/Home/ChargePoint/@", {"id": "CP-OPEN"})
+    both = {"id": "CP-OPEN", "password": PASSWORD, "no_password": "on"}
+    contradicted = await post_form(client, "/Home/ChargePoint/@", both)
+
+    assert unchosen.status_code == contradicted.status_code == 400
+    assert error_of(unchosen.text, "password") == (
+        "Give a password, or tick “No password” to let any charger connect under this id."
+    )
+    assert error_of(contradicted.text, "password") == (
+        "Give a password or tick “No password”, not both."
+    )
+    async with management.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(ChargePoint)) == 0
+
+    for form in (
+        {"id": "CP-OPEN", "no_password": "on"},
+        {"id": "CP-CERT", "thumbprint": "ab" * 32},  # a pinned certificate is a credential
+        {"id": "CP-PW", "password": PASSWORD},
+    ):
+        assert (await post_form(client, "/Home/ChargePoint/@", form)).status_code == 303
+
+    listed = (await client.get("/Home/ChargePoint")).text
+    marked = [cp for cp in ("CP-OPEN", "CP-CERT", "CP-PW") if "data-no-password" in row(listed, cp)]
+    assert marked == ["CP-OPEN"]
+    page = (await client.get("/Home/ChargePoint/CP-OPEN")).text
+    assert "No password: any charger can connect under this id and push the real one off." in page
+    assert "data-no-password" not in (await client.get("/Home/ChargePoint/CP-CERT")).text
+    client.headers["Accept-Language"] = "de"
+    assert "Kein Passwort" in row((await client.get("/Home/ChargePoint")).text, "CP-OPEN")
+    german = (await client.get("/Home/ChargePoint/CP-OPEN")).text
+    assert "Kein Passwort: Jede Ladestation kann sich unter dieser ID verbinden" in german
+
+
+def row(html: str, charge_point_id: str) -> str:
+    start = html.index(f'data-cp="{charge_point_id}"')
+    return html[start : html.index("</tr>", start)]
+
+
 async def test_a_taken_id_and_a_hold_below_the_minimum_are_refused(
     server: RunningServer, client: httpx.AsyncClient
 ) -> None:
     await add_charge_point(server.runtime.db, "CP1")
     await log_in(client, *ADMIN)
 
-    taken = await post_form(client, "/Home/ChargePoint/@", {"id": "CP1"})
+    taken = await post_form(client, "/Home/ChargePoint/@", {"id": "CP1", "no_password": "on"})
     too_small = await post_form(client, "/Home/ChargePoint/CP1", {"session_fee": "0.10"})
 
     assert "already exists" in error_of(taken.text, "id")
@@ -328,7 +393,8 @@ async def test_replace_and_remove_the_chargers_password(
         row = await session.get(ChargePoint, "CP1")
         assert row is not None
         assert (row.password_hash, row.auth_user) == (None, None)
-    assert "No password is set." in (await client.get("/Home/ChargePoint/CP1")).text
+    warning = "No password: any charger can connect under this id and push the real one off."
+    assert warning in (await client.get("/Home/ChargePoint/CP1")).text
 
 
 async def test_firmware_and_diagnostics_progress_is_shown_on_the_charge_point_page(

@@ -198,7 +198,7 @@ async def test_no_charge_points_says_how_to_add_one(client: httpx.AsyncClient) -
 
     html = (await client.get("/")).text
 
-    assert "ocpp-core chargepoint add ID" in html
+    assert "ocpp-core chargepoint add ID --generate-password" in html
 
 
 async def test_the_dashboard_polls_at_the_configured_pace(

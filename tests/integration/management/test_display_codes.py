@@ -28,6 +28,7 @@ async def test_code_and_location_round_trip_through_the_form(
 ) -> None:
     await log_in(client, *ADMIN)
     form = {"id": "CP-7", "name": "Harbour", "display_code": " HR-ZG.01 ", "location": "Pier 3"}
+    form["no_password"] = "on"
 
     created = await post_form(client, NEW, form)
 
@@ -60,7 +61,8 @@ async def test_a_code_another_station_uses_is_a_form_error(
     taken_on_edit = await post_form(
         client, "/Home/ChargePoint/CP-2", {"display_code": "HR-01", "location": "Yard"}
     )
-    taken_on_create = await post_form(client, NEW, {"id": "CP-3", "display_code": "HR-01"})
+    new = {"id": "CP-3", "display_code": "HR-01", "no_password": "on"}
+    taken_on_create = await post_form(client, NEW, new)
 
     for refused in (taken_on_edit, taken_on_create):
         assert refused.status_code == 400

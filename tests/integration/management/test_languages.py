@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 
 import httpx
 import pytest
 
+from builders import add_charge_point, add_tag
 from integration.management.pages import VIEWER, RunningManagement, log_in, post_login
 from integration.management.public_harness import online, post_start, price_station
 from ocpp_core.domain.pricing import Tariff
@@ -182,3 +184,30 @@ async def test_the_french_status_page_writes_the_hold_with_a_comma(
     assert "9,00 EUR" in french
     assert "9.00 EUR" not in french
     assert "9.00 EUR" in english
+
+
+def switch_hrefs(response: httpx.Response) -> list[str]:
+    nav = response.text[response.text.index('<nav class="languages"') :]
+    nav = nav[: nav.index("</nav>")]
+    return [html.unescape(href) for href in re.findall(r'href="([^"]*)"', nav)]
+
+
+async def test_the_language_links_are_built_from_the_route_never_from_the_raw_path(
+    server: RunningServer, management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP+1")
+    await add_tag(server.runtime.db, "A/B")
+    await log_in(client, *VIEWER)
+
+    station = await client.get("/Home/ChargePoint/CP%2B1", params={"confirm": "", "lang": "de"})
+    tag = await client.get("/Home/ChargeTag/A/B")
+    foreign = [await client.get(path) for path in ("//evil.example/x", "///evil.example/x")]
+    nested = await client.get("/Home/ChargeTag//evil.example/x")
+
+    assert switch_hrefs(station) == ["/Home/ChargePoint/CP%2B1?confirm=&lang=en"]
+    assert switch_hrefs(tag) == ["/Home/ChargeTag/A/B?lang=en"]  # German is remembered
+    for page in foreign:
+        assert page.status_code == 404
+        assert '<nav class="languages"' not in page.text  # no route, so no page to link to
+        assert "evil.example" not in page.text
+    assert all(href.startswith("/Home/") for href in switch_hrefs(nested))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.http11 import Response
 from websockets.typing import Subprotocol
 
-from builders import PASSWORD, add_charge_point
+from builders import NOW, PASSWORD, add_charge_point
 from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.security import verify_secret
@@ -143,11 +144,30 @@ async def test_the_subprotocol_is_chosen_from_several_offered(server: RunningSer
         basic_auth("CP1", ""),
         {"Authorization": "Bearer " + PASSWORD},
         {"Authorization": "Basic not-base64!"},
+        basic_auth("CPü", PASSWORD),
+        {"Authorization": "Basic CPü"},
+        {"Authorization": "Basic " + base64.b64encode(b"CP1\xfc:" + PASSWORD.encode()).decode()},
+        {"Authorization": "Basic " + base64.b64encode(f"CP1{PASSWORD}".encode()).decode()},
+        basic_auth("CP1", "x" * 5000),
     ],
-    ids=["none", "wrong-password", "wrong-user", "empty-password", "not-basic", "malformed"],
+    ids=[
+        "none",
+        "wrong-password",
+        "wrong-user",
+        "empty-password",
+        "not-basic",
+        "malformed",
+        "non-ascii-user",
+        "non-ascii-header",
+        "not-utf8",
+        "no-colon",
+        "huge",
+    ],
 )
 async def test_wrong_credentials_are_a_401_with_a_challenge(
-    server: RunningServer, headers: dict[str, str] | None
+    server: RunningServer,
+    headers: dict[str, str] | None,
+    uvicorn_errors: list[logging.LogRecord],
 ) -> None:
     await add_charge_point(server.runtime.db, "CP1", password=PASSWORD)
     await add_charge_point(server.runtime.db, "CP2", password=PASSWORD)
@@ -156,6 +176,7 @@ async def test_wrong_credentials_are_a_401_with_a_challenge(
     assert answer.headers["WWW-Authenticate"].startswith("Basic ")
     assert await rejected_count(server, 401) == 1
     assert "CP1" not in server.runtime.registry
+    assert [record.getMessage() for record in uvicorn_errors] == []
 
 
 async def test_right_credentials_connect(server: RunningServer) -> None:
@@ -182,3 +203,39 @@ async def test_the_password_is_stored_hashed(server: RunningServer) -> None:
 async def test_a_charger_without_a_password_needs_no_credentials(server: RunningServer) -> None:
     await add_charge_point(server.runtime.db, "CP1")
     assert await heartbeat_over(f"{server.ws_url}/CP1") == "ocpp1.6"
+
+
+async def test_credentials_too_large_for_the_handshake_are_a_431_at_once(
+    server: RunningServer, uvicorn_errors: list[logging.LogRecord]
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1", password=PASSWORD)
+    headers = basic_auth("CP1", "x" * 100_000)
+
+    # Without an answer the client gives up with a TimeoutError instead.
+    answer = await refused(f"{server.ws_url}/CP1", headers=headers)
+
+    assert answer.status_code == 431
+    assert "CP1" not in server.runtime.registry
+    assert [record.getMessage() for record in uvicorn_errors] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["%2E", "%2E%2E", "CP%201", "CP%3F1", "C" * 49, "Zo%C3%AB"],
+    ids=["dot", "dot-dot", "space", "question-mark", "too-long", "non-ascii"],
+)
+async def test_an_id_outside_the_charge_point_id_rule_is_a_400_before_any_lookup(
+    server: RunningServer, path: str, uvicorn_errors: list[logging.LogRecord]
+) -> None:
+    # Rows made before the rule (or by hand) must not let such an id in.
+    async with server.runtime.db.session() as session:
+        for odd in ("..", ".", "CP 1", "CP?1", "C" * 49, "Zoë"):
+            session.add(ChargePoint(id=odd, name=odd, created_at=NOW))
+
+    answer = await refused(f"{server.ws_url}/{path}")
+
+    assert answer.status_code == 400
+    assert b"not a charge point id: use 1-48 of the characters" in answer.body
+    assert await rejected_count(server, 400) == 1
+    assert len(server.runtime.registry) == 0
+    assert [record.getMessage() for record in uvicorn_errors] == []

@@ -7,9 +7,12 @@ Every test ends with the money checked at Stripe.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from typing import Any
 
+import pytest
 from ocpp.v16 import call
 
 from builders import timestamp
@@ -385,6 +388,58 @@ async def test_an_event_over_the_size_limit_gets_413_before_it_is_read(
     fits = padded_event(limit)
     answer = await post_webhook(server, fits, signature(fits))
     assert (answer.status_code, answer.json()) == (200, {"status": "Processed"})
+
+
+def envelope(**fields: Any) -> dict[str, Any]:
+    """A checkout.session.completed event with ``fields`` replaced."""
+    event = json.loads(event_payload(COMPLETED, {"id": "cs_test_1", "object": "checkout.session"}))
+    return {**event, **fields}
+
+
+async def test_signed_events_of_the_wrong_shape_get_400_are_logged_and_change_nothing(
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await priced_charger(server, charger)
+    created = await create(server)
+    session = (await checkout(stripe_sim, created["checkoutUrl"])).to_dict()
+    ours = {"reservation_id": created["reservationId"]}
+    wrong = {
+        "id a number": envelope(id=5),
+        "id an object": envelope(id={"a": 1}),
+        "id too long": envelope(id="evt_" + "x" * 200),
+        "type a number": envelope(type=42),
+        "data a list": envelope(data=[]),
+        "data a string": envelope(data="x"),
+        "no object": envelope(data={}),
+        "object a string": envelope(data={"object": "cs_test_1"}),
+        "object id an object": envelope(data={"object": {**session, "id": {"a": 1}}}),
+        "metadata a list": envelope(
+            type="payment_intent.payment_failed",
+            data={"object": {"id": "pi_unknown", "metadata": ["x"]}},
+        ),
+        "error a string": envelope(
+            type="payment_intent.payment_failed",
+            data={"object": {"id": "pi_unknown", "metadata": ours, "last_payment_error": "no"}},
+        ),
+    }
+    for case, event in wrong.items():
+        payload = json.dumps(event).encode()
+        with caplog.at_level(logging.WARNING, logger="ocpp_core.payments"):
+            answer = await post_webhook(server, payload, signature(payload))
+        assert (answer.status_code, answer.json()) == (400, {"status": "InvalidEvent"}), case
+        assert "webhook refused: not a Stripe event of the expected shape" in caplog.text, case
+        caplog.clear()
+
+    view = await status(server, created["reservationId"])
+    assert (view["status"], view["failureCode"], view["failureMessage"]) == (
+        "PendingPayment",
+        None,
+        None,
+    )
+    assert await stored_event_ids(server) == {}
 
 
 async def test_a_correctly_signed_but_stale_event_is_refused_as_a_replay(

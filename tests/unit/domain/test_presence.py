@@ -23,7 +23,7 @@ from ocpp_core.domain.presence import Presence
 async def db(db: Database) -> Database:
     async with db.session() as session:
         for cp in ("CP1", "CP2", "CP3"):
-            await chargepoints.add(session, NewChargePoint(cp, None, None), now=NOW)
+            await chargepoints.add(session, NewChargePoint(cp, no_password=True), now=NOW)
     return db
 
 
