@@ -8,9 +8,8 @@ changed is logged out everywhere. Operators are added with ``ocpp-core user add`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -25,10 +24,10 @@ from ocpp_core.management.admin_forms import page, redirect, text
 from ocpp_core.management.auth import Admin
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import N_, gettext
+from ocpp_core.params import DbInt
 
 LIST_PATH = "/Account/Users"
 router = APIRouter(prefix=LIST_PATH, include_in_schema=False)
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Change = Callable[[AsyncSession, int, FormData], Awaitable[Operator]]
 
 
@@ -46,7 +45,7 @@ async def user_list(request: Request, user: Admin, context: ContextDep) -> Respo
 
 @router.get("/{user_id}")
 async def user_page(
-    request: Request, user_id: UserId, user: Admin, context: ContextDep, confirm: str = ""
+    request: Request, user_id: DbInt, user: Admin, context: ContextDep, confirm: str = ""
 ) -> Response:
     """One operator's role, access and password; ``?confirm=delete`` asks before deleting."""
     row = await _get(context, user_id)
@@ -57,7 +56,7 @@ async def user_page(
 
 
 @router.post("/{user_id}")
-async def change(request: Request, user_id: UserId, user: Admin, context: ContextDep) -> Response:
+async def change(request: Request, user_id: DbInt, user: Admin, context: ContextDep) -> Response:
     form = await request.form()
     action = text(form, "action")
     if action not in _CHANGES:

@@ -34,6 +34,7 @@ from ocpp_core.management.listing import Pager
 from ocpp_core.management.numbers import money, thousandths
 from ocpp_core.management.public_station import prices_of
 from ocpp_core.management.public_status import duration
+from ocpp_core.params import DbInt
 from ocpp_core.payments import review
 from ocpp_core.payments.billing import tariff_of
 from ocpp_core.payments.states import Money
@@ -106,7 +107,7 @@ def _view(context: ManagementContext, row: PaymentReservation) -> ReviewView:
 
 @router.get(QUEUE_PATH)
 async def queue_page(
-    request: Request, user: Viewer, context: ContextDep, page_no: int = 1
+    request: Request, user: Viewer, context: ContextDep, page_no: DbInt = 1
 ) -> Response:
     pager = Pager.at(page_no, PAGE_SIZE, last=MAX_PAGE)
     query = (

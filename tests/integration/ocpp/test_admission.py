@@ -167,7 +167,7 @@ async def test_the_subprotocol_is_chosen_from_several_offered(server: RunningSer
 async def test_wrong_credentials_are_a_401_with_a_challenge(
     server: RunningServer,
     headers: dict[str, str] | None,
-    uvicorn_errors: list[logging.LogRecord],
+    server_errors: list[logging.LogRecord],
 ) -> None:
     await add_charge_point(server.runtime.db, "CP1", password=PASSWORD)
     await add_charge_point(server.runtime.db, "CP2", password=PASSWORD)
@@ -176,7 +176,7 @@ async def test_wrong_credentials_are_a_401_with_a_challenge(
     assert answer.headers["WWW-Authenticate"].startswith("Basic ")
     assert await rejected_count(server, 401) == 1
     assert "CP1" not in server.runtime.registry
-    assert [record.getMessage() for record in uvicorn_errors] == []
+    assert [record.getMessage() for record in server_errors] == []
 
 
 async def test_right_credentials_connect(server: RunningServer) -> None:
@@ -206,7 +206,7 @@ async def test_a_charger_without_a_password_needs_no_credentials(server: Running
 
 
 async def test_credentials_too_large_for_the_handshake_are_a_431_at_once(
-    server: RunningServer, uvicorn_errors: list[logging.LogRecord]
+    server: RunningServer, server_errors: list[logging.LogRecord]
 ) -> None:
     await add_charge_point(server.runtime.db, "CP1", password=PASSWORD)
     headers = basic_auth("CP1", "x" * 100_000)
@@ -216,7 +216,7 @@ async def test_credentials_too_large_for_the_handshake_are_a_431_at_once(
 
     assert answer.status_code == 431
     assert "CP1" not in server.runtime.registry
-    assert [record.getMessage() for record in uvicorn_errors] == []
+    assert [record.getMessage() for record in server_errors] == []
 
 
 @pytest.mark.parametrize(
@@ -225,7 +225,7 @@ async def test_credentials_too_large_for_the_handshake_are_a_431_at_once(
     ids=["dot", "dot-dot", "space", "question-mark", "too-long", "non-ascii"],
 )
 async def test_an_id_outside_the_charge_point_id_rule_is_a_400_before_any_lookup(
-    server: RunningServer, path: str, uvicorn_errors: list[logging.LogRecord]
+    server: RunningServer, path: str, server_errors: list[logging.LogRecord]
 ) -> None:
     # Rows made before the rule (or by hand) must not let such an id in.
     async with server.runtime.db.session() as session:
@@ -238,4 +238,4 @@ async def test_an_id_outside_the_charge_point_id_rule_is_a_400_before_any_lookup
     assert b"not a charge point id: use 1-48 of the characters" in answer.body
     assert await rejected_count(server, 400) == 1
     assert len(server.runtime.registry) == 0
-    assert [record.getMessage() for record in uvicorn_errors] == []
+    assert [record.getMessage() for record in server_errors] == []
