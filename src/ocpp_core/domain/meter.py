@@ -154,6 +154,9 @@ def summarize(samples: Iterable[Sample]) -> MeterReading:
     )
 
 
+JUMP = "jump"  # a register rising faster than any charger delivers
+
+
 def implausibility(
     *,
     previous_wh: int | None,
@@ -172,7 +175,7 @@ def implausibility(
     if previous_at is not None and new_wh - previous_wh > _max_delta_wh(
         max_power_w, new_at - previous_at
     ):
-        return "jump"
+        return JUMP
     return None
 
 

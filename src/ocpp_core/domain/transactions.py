@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import Transaction
+from ocpp_core.db.models import MeterAnomaly, Transaction
 from ocpp_core.domain.authorization import AuthStatus
 from ocpp_core.domain.commands import RemoteStop
-from ocpp_core.domain.meter import END_CONTEXT, implausibility
+from ocpp_core.domain.meter import END_CONTEXT, JUMP, implausibility
 
 # The tag of a transaction the charger started before anyone identified (2.0.1 can
 # start at plug-in); a later event names the tag, and only then is it "started" for us.
@@ -264,15 +264,40 @@ def stop_register(row: Transaction, reported_wh: int | None) -> int | None:
     return start_register(row)
 
 
-def stop(row: Transaction, end: TransactionStop, *, max_power_w: int) -> None:
+async def lowest_jump(session: AsyncSession, transaction_id: int) -> int | None:
+    """The lowest register of the transaction's readings kept apart as a jump, if any."""
+    query = select(func.min(MeterAnomaly.value_wh)).where(
+        MeterAnomaly.transaction_id == transaction_id, MeterAnomaly.reason == JUMP
+    )
+    return await session.scalar(query)
+
+
+def stop(
+    row: Transaction, end: TransactionStop, *, max_power_w: int, lowest_jump_wh: int | None
+) -> None:
+    """Close the transaction and settle its energy, or leave it to a person.
+
+    ``lowest_jump_wh``: the lowest register the session jumped to (see
+    :func:`lowest_jump`). A stop register at or above it has the jump in it: once
+    enough time has passed at the fastest charger's power the jumped register looks
+    plausible again, so checking the stop register against the start alone would
+    bill the jump. A jump the meter came back down from was a glitch; it is ignored.
+    """
     row.stop_tag = end.tag
     row.stop_at = end.stopped_at
     row.meter_stop_wh = stop_register(row, end.meter_stop_wh)
     row.stop_reason = end.reason
-    problem = _energy_problem(row, max_power_w)
+    problem = _energy_problem(row, max_power_w) or _jump_problem(row, lowest_jump_wh)
     row.review_reason = problem
     stop_wh = row.meter_stop_wh
     row.energy_wh = None if problem or stop_wh is None else stop_wh - row.meter_start_wh
+
+
+def _jump_problem(row: Transaction, lowest_jump_wh: int | None) -> str | None:
+    stop_wh = row.meter_stop_wh
+    if lowest_jump_wh is None or stop_wh is None or stop_wh < lowest_jump_wh:
+        return None
+    return f"stop register includes a jump to {lowest_jump_wh} Wh"
 
 
 def _energy_problem(row: Transaction, max_power_w: int) -> str | None:

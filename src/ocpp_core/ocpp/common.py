@@ -213,7 +213,12 @@ async def finish_transaction(
     auth = await authorization.authorize_stop(
         session, start_tag=row.start_tag, stop_tag=end.tag, now=ctx.runtime.clock()
     )
-    transactions.stop(row, end, max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w)
+    transactions.stop(
+        row,
+        end,
+        max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
+        lowest_jump_wh=await transactions.lowest_jump(session, row.id),
+    )
     return auth
 
 

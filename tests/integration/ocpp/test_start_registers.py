@@ -295,6 +295,18 @@ async def test_a_jump_in_the_middle_of_a_session_still_goes_to_review(
     assert (tx.energy_wh, tx.review_reason) == (None, "stop register jump")
 
 
+async def test_a_jump_that_time_later_makes_plausible_still_goes_to_review(
+    server: RunningServer, cp16: TestCharger
+) -> None:
+    """100 kWh in a minute, then an hour at 7 kW: the stop register alone looks fine."""
+    tx_id = await start16(cp16, meter_start=10_000)
+    await meter16(cp16, tx_id, sample(12_000, 10), sample(112_000, 11), sample(119_000, 71))
+    assert await anomalies(server) == [("jump", 112_000)]
+    await stop16(cp16, tx_id, 120_000, 80)
+    tx, _ = await stored(server, "CP1")
+    assert (tx.energy_wh, tx.review_reason) == (None, "stop register includes a jump to 112000 Wh")
+
+
 async def test_a_reported_start_register_is_never_replaced(
     server: RunningServer, cp16: TestCharger
 ) -> None:

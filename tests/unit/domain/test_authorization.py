@@ -42,7 +42,7 @@ async def close_transaction(db: Database, transaction_id: int) -> None:
         row = await transactions.get(session, transaction_id)
         assert row is not None
         end = TransactionStop(CP, transaction_id, None, NOW, 2000, "Local")
-        transactions.stop(row, end, max_power_w=400_000)
+        transactions.stop(row, end, max_power_w=400_000, lowest_jump_wh=None)
 
 
 async def test_an_unknown_tag_is_invalid(db: Database) -> None:

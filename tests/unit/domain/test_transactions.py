@@ -62,7 +62,7 @@ async def stop(
         end = TransactionStop(
             CP, transaction_id, "DRIVER", row.start_at + after, meter_stop_wh, "EVDisconnected"
         )
-        transactions.stop(row, end, max_power_w=MAX_POWER_W)
+        transactions.stop(row, end, max_power_w=MAX_POWER_W, lowest_jump_wh=None)
 
 
 def settle(
@@ -260,7 +260,7 @@ async def test_a_transaction_without_any_register_is_kept_for_review(db: Databas
         assert transactions.start_register(row) is None
         assert transactions.energy_so_far(row, 5_000) is None
         end = TransactionStop(CP, tx, None, NOW + HOUR, None, "EVDisconnected")
-        transactions.stop(row, end, max_power_w=MAX_POWER_W)
+        transactions.stop(row, end, max_power_w=MAX_POWER_W, lowest_jump_wh=None)
 
     row = await load(db, tx)
     assert (row.meter_stop_wh, row.energy_wh, row.review_reason) == (
