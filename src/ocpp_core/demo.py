@@ -14,7 +14,6 @@ import asyncio
 import secrets
 import socket
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -23,21 +22,19 @@ import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from ocpp_core import one_process
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ManagementSettings, OcppSettings, Settings, StripeSettings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.db.session import Database
+from ocpp_core.demo_ports import PORT_OPTIONS, Ports
 from ocpp_core.domain import chargepoints, tags, tariffs, users
 from ocpp_core.domain.chargepoints import NewChargePoint
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tags import NewTag
 from ocpp_core.listening import CannotServe, bind, load, reason, running
-from ocpp_core.management.app import create_management_app
-from ocpp_core.management.run import uvicorn_config as management_config
 from ocpp_core.qr import label_sheet_pdf, labels_for
-from ocpp_core.server.app import create_server_app
-from ocpp_core.server.run import uvicorn_config as server_config
 from ocpp_core.simulators.chargepoint.fleet import Fleet
 from ocpp_core.simulators.chargepoint.settings import FleetSettings
 from ocpp_core.simulators.stripe.app import create_stripe_simulator
@@ -63,15 +60,6 @@ TARIFFS = (
 )
 
 
-@dataclass(frozen=True)
-class Ports:
-    server: int
-    management: int
-    stripe: int
-
-
-DEFAULT_PORTS = Ports(server=8081, management=8082, stripe=12111)
-PORT_OPTIONS = {"server": "--port", "management": "--management-port", "stripe": "--stripe-port"}
 _APPS = {
     "server": "the server",
     "management": "the management app",
@@ -209,8 +197,7 @@ async def _run_demo(
         )
     )
     configs = (
-        server_config(create_server_app(settings), settings),
-        management_config(create_management_app(settings), settings),
+        *(listener.config for listener in one_process.listeners(settings)),
         uvicorn.Config(stripe_sim, host=HOST, port=ports.stripe, log_level="warning"),
     )
     for config in configs:
