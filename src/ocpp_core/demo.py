@@ -33,7 +33,7 @@ from ocpp_core.domain import chargepoints, tags, tariffs, users
 from ocpp_core.domain.chargepoints import NewChargePoint
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tags import NewTag
-from ocpp_core.listening import CannotServe, bind, load, reason, running
+from ocpp_core.listening import CannotServe, Listener, bind, load, reason, running
 from ocpp_core.qr import label_sheet_pdf, labels_for
 from ocpp_core.simulators.chargepoint.fleet import Fleet
 from ocpp_core.simulators.chargepoint.settings import FleetSettings
@@ -196,12 +196,11 @@ async def _run_demo(
             webhook_secret=settings.stripe.webhook_secret.get_secret_value(),
         )
     )
-    configs = (
-        *(listener.config for listener in one_process.listeners(settings)),
-        uvicorn.Config(stripe_sim, host=HOST, port=ports.stripe, log_level="warning"),
-    )
-    for config in configs:
-        load(config)
+    stripe_config = uvicorn.Config(stripe_sim, host=HOST, port=ports.stripe, log_level="warning")
+    # As ``serve`` runs them: the management app on a loop of its own.
+    listeners = (*one_process.listeners(settings), Listener(stripe_config, PORT_OPTIONS["stripe"]))
+    for listener in listeners:
+        load(listener.config)
     fleet_settings = FleetSettings(
         url=f"ws://127.0.0.1:{ports.server}/OCPP",
         count=count,
@@ -213,7 +212,7 @@ async def _run_demo(
         meter_interval=2.0,
         protocol_mix=PROTOCOLS,
     )
-    bound = zip(configs, sockets, strict=True)
+    bound = zip(listeners, sockets, strict=True)
     async with running(*bound), Fleet(fleet_settings) as fleet:
         async with asyncio.timeout(30):
             await fleet.wait_booted()

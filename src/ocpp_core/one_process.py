@@ -1,4 +1,21 @@
-"""``ocpp-core serve``: the server and the management app in one process."""
+"""``ocpp-core serve``: the server and the management app in one process.
+
+The management app runs on an event loop of its own, in a thread of its own,
+so that nothing an operator does can stall the chargers: a page that computes
+for a minute without yielding once froze every charger's websocket (keep-alives
+and handshakes timed out) when both apps shared one loop. The two apps already
+share nothing but the database (management asks the server over HTTP), so the
+split costs nothing in behaviour.
+
+A thread rather than a process: the threads share the GIL, but Python hands it
+over every few milliseconds (``sys.getswitchinterval()``, 5 ms), so the OCPP
+loop gets the CPU back within milliseconds however busy the management app is.
+A process would not share the GIL, but would double the memory, put two
+processes on one SQLite file and complicate start-up, shutdown and the demo
+that the one-process command exists for. Where the management app's CPU
+matters (a large fleet), run ``ocpp-core server`` and ``ocpp-core management``
+as separate processes, as on several nodes.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +34,13 @@ from ocpp_core.server.app import create_server_app
 
 
 def listeners(settings: Settings) -> tuple[Listener, Listener]:
-    """The server and the management app, each with the flag that moves it off a busy port."""
+    """The server on the caller's loop, the management app on a loop of its own."""
     server = server_run.uvicorn_config(create_server_app(settings), settings)
     management = management_run.uvicorn_config(create_management_app(settings), settings)
     management_option = f"--management-port or {management_run.PORT_SETTING}"
     return (
         Listener(server, server_run.PORT_OPTION),
-        Listener(management, management_option),
+        Listener(management, management_option, own_loop=True),
     )
 
 
