@@ -18,6 +18,7 @@ from ocpp_core.domain.pricing import (
     MAX_SETTING,
     MILLICENTS_PER_CENT,
     WH_PER_KWH,
+    Tariff,
     TariffError,
     format_money,
     hold_cents,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
     from ocpp_core.db.models import ChargePoint
     from ocpp_core.domain.chargepoints import NewChargePoint
-    from ocpp_core.domain.pricing import Tariff
 
 
 def provisioning_errors() -> tuple[type[Exception], ...]:
