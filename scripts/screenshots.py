@@ -17,6 +17,7 @@ from pathlib import Path
 from playwright.async_api import Page, async_playwright, expect
 
 from ocpp_core import demo
+from ocpp_core.demo_ports import Ports
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 CHROMIUM_ARGS = [
@@ -63,7 +64,7 @@ async def paid_session(page: Page, site: str) -> None:
 
 async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    ports = demo.Ports(free_port(), free_port(), free_port())
+    ports = Ports(free_port(), free_port(), free_port())
     password = "screenshots-admin"  # noqa: S105 -- a throwaway demo account
     with tempfile.TemporaryDirectory() as folder:
         running = asyncio.create_task(

@@ -1,21 +1,19 @@
-"""``ocpp-core chargepoint``: provisioning charge points, from one to a file of thousands."""
+"""``ocpp-core chargepoint``: provisioning charge points, from one to a file of thousands.
+
+The database layer is imported by each command as it runs (see ``ocpp_core.cli_support``).
+"""
 
 from __future__ import annotations
 
 import csv
 import secrets
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.cli_support import cli_settings, in_session, run, user_errors
 from ocpp_core.clock import utc_now
-from ocpp_core.config import ConfigError
-from ocpp_core.db.models import ChargePoint
-from ocpp_core.domain import chargepoints, tariffs
-from ocpp_core.domain.chargepoints import NewChargePoint, PasswordNotChosen, ProvisioningError
 from ocpp_core.domain.pricing import (
     MAX_SETTING,
     MILLICENTS_PER_CENT,
@@ -27,7 +25,19 @@ from ocpp_core.domain.pricing import (
     parse_money,
 )
 
-_USER_ERRORS = (ProvisioningError, TariffError, ConfigError)
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ocpp_core.db.models import ChargePoint
+    from ocpp_core.domain.chargepoints import NewChargePoint
+
+
+def provisioning_errors() -> tuple[type[Exception], ...]:
+    """What a command reports as a plain message; imported only once a command runs."""
+    from ocpp_core.config import ConfigError
+    from ocpp_core.domain.chargepoints import ProvisioningError
+
+    return (ProvisioningError, TariffError, ConfigError)
 
 
 @click.group()
@@ -58,6 +68,9 @@ def chargepoint_add(
 
     It needs a password (--password or --generate-password), or --no-password.
     """
+    from ocpp_core.domain import chargepoints
+    from ocpp_core.domain.chargepoints import NewChargePoint
+
     if sum((password is not None, generate_password, no_password)) > 1:
         raise click.UsageError("give one of --password, --generate-password, --no-password")
     if generate_password:
@@ -66,7 +79,7 @@ def chargepoint_add(
     _check([new], "give --password or --generate-password, or --no-password to allow that")
     run(
         in_session(cli_settings(ctx), lambda s: chargepoints.add(s, new, now=utc_now())),
-        *_USER_ERRORS,
+        *provisioning_errors(),
     )
     click.echo(f"added charge point {charge_point_id}")
     if generate_password:
@@ -87,12 +100,14 @@ def chargepoint_import(ctx: click.Context, csv_file: Any, allow_no_password: boo
     Optional columns: display_code (what drivers read on the label) and location.
     Rows without a password are refused unless --allow-no-password is given.
     """
+    from ocpp_core.domain import chargepoints
+
     rows = _read_charge_points(csv_file, allow_no_password=allow_no_password)
     _check(rows, "fill in their passwords, or import with --allow-no-password to allow that")
     now = utc_now()
     added = run(
         in_session(cli_settings(ctx), lambda s: chargepoints.add_many(s, rows, now=now)),
-        *_USER_ERRORS,
+        *provisioning_errors(),
     )
     click.echo(f"imported {added} charge points, skipped {len(rows) - added} that already exist")
 
@@ -102,6 +117,9 @@ _CSV_COLUMNS = frozenset({"id", "name", "password", "display_code", "location"})
 
 def _check(rows: list[NewChargePoint], no_password_hint: str) -> None:
     """The domain's checks before the database is opened, with this command's own hint."""
+    from ocpp_core.domain import chargepoints
+    from ocpp_core.domain.chargepoints import PasswordNotChosen, ProvisioningError
+
     try:
         chargepoints.check_all(rows)
     except PasswordNotChosen as error:
@@ -121,6 +139,8 @@ def _read_charge_points(handle: Any, *, allow_no_password: bool) -> list[NewChar
 
 
 def _rows(reader: csv.DictReader[str], allow_no_password: bool) -> list[NewChargePoint]:
+    from ocpp_core.domain.chargepoints import NewChargePoint
+
     if reader.fieldnames is None or "id" not in reader.fieldnames:
         raise click.ClickException("the CSV needs a header row: id,name,password")
     unknown = set(reader.fieldnames) - _CSV_COLUMNS
@@ -143,7 +163,9 @@ def _rows(reader: csv.DictReader[str], allow_no_password: bool) -> list[NewCharg
 @click.pass_context
 def chargepoint_list(ctx: click.Context) -> None:
     """List charge points with what they reported at boot."""
-    rows = run(in_session(cli_settings(ctx), chargepoints.list_all), *_USER_ERRORS)
+    from ocpp_core.domain import chargepoints
+
+    rows = run(in_session(cli_settings(ctx), chargepoints.list_all), *provisioning_errors())
     click.echo(f"{'ID':<24} {'NAME':<24} {'AUTH':<13} {'MODEL':<24} LAST SEEN")
     for row in rows:
         model = " ".join(filter(None, (row.vendor, row.model))) or "-"
@@ -199,6 +221,8 @@ def chargepoint_price(
     Prints the tariff and the card hold a driver will be asked for. An invalid
     tariff is refused and nothing is stored.
     """
+    from ocpp_core.domain import tariffs
+
     options: dict[str, Any] = {
         "price_kwh_millicents": _decimal(per_kwh, _RATE_SCALE, "--per-kwh"),
         "session_fee_cents": _decimal(session_fee, 100, "--session-fee"),
@@ -224,7 +248,7 @@ def chargepoint_price(
         await tariffs.set_tariff(session, charge_point_id, tariff, min_hold_cents=minimum)
         return tariff
 
-    tariff = run(in_session(settings, work), *_USER_ERRORS)
+    tariff = run(in_session(settings, work), *provisioning_errors())
     click.echo(f"charge point {charge_point_id}: {tariffs.describe(tariff)}")
     hold = "none (free)" if tariff.free else format_money(hold_cents(tariff), tariff.currency)
     click.echo(f"card hold: {hold}")

@@ -1,4 +1,9 @@
-"""The ``ocpp-core`` command line."""
+"""The ``ocpp-core`` command line.
+
+It starts in a fraction of a second: this module and the command modules it
+attaches import only click and light helpers, and each command imports the
+apps, the settings and the database layer when it runs (a test keeps it so).
+"""
 
 from __future__ import annotations
 
@@ -9,36 +14,27 @@ from pathlib import Path
 
 import click
 
-from ocpp_core.chargepoint_cli import chargepoint
-from ocpp_core.cli_support import cli_settings, in_session, run, serve_forever, user_errors
-from ocpp_core.clock import utc_now
-from ocpp_core.config import ConfigError
-from ocpp_core.db.migrate import upgrade
-from ocpp_core.demo import DEFAULT_PORTS, Ports, run_demo
-from ocpp_core.domain import tags, tariffs
-from ocpp_core.domain.chargepoints import ProvisioningError
-from ocpp_core.domain.pricing import TariffError
-from ocpp_core.domain.tags import NewTag, TagError
-from ocpp_core.listening import CannotServe, Listener
-from ocpp_core.logs import configure_logging
-from ocpp_core.management.app import create_management_app
-from ocpp_core.management.cli import (
-    MANAGEMENT_PORT,
-    listen_overrides,
-    management_command,
-    one_process_settings,
+from ocpp_core.chargepoint_cli import chargepoint, provisioning_errors
+from ocpp_core.cli_support import (
+    cli_settings,
+    in_session,
+    run,
     run_servers,
-    user,
+    serve_forever,
+    user_errors,
 )
-from ocpp_core.management.run import uvicorn_config as management_uvicorn_config
-from ocpp_core.qr.cli import qr
-from ocpp_core.server.app import create_server_app
-from ocpp_core.server.run import uvicorn_config as server_uvicorn_config
-from ocpp_core.simulators.chargepoint.cli import simulate
-from ocpp_core.simulators.stripe.cli import stripe_sim
+from ocpp_core.clock import utc_now
+from ocpp_core.demo_ports import DEFAULT_PORTS, Ports
+from ocpp_core.management.cli import listen_overrides, management_command, user
+from ocpp_core.qr_cli import qr
+from ocpp_core.simulators.cli import simulate, stripe_sim
 
-_USER_ERRORS = (ProvisioningError, TagError, TariffError, ConfigError)
-SERVER_PORT = "--port or OCPP_CORE_PORT"
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """What a command reports as a plain message; imported only once a command runs."""
+    from ocpp_core.domain.tags import TagError
+
+    return (*provisioning_errors(), TagError)
 
 
 @click.group()
@@ -61,11 +57,17 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_context
 def server(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the OCPP server: chargers' websockets, the API, metrics."""
+    from ocpp_core.config import ConfigError
+    from ocpp_core.listening import Listener
+    from ocpp_core.logs import configure_logging
+    from ocpp_core.server.app import create_server_app
+    from ocpp_core.server.run import PORT_OPTION, uvicorn_config
+
     settings = cli_settings(ctx, host=host, port=port)
     configure_logging(settings.log_level)
     with user_errors(ConfigError):
         app = create_server_app(settings)
-    run_servers(Listener(server_uvicorn_config(app, settings), SERVER_PORT))
+    run_servers(Listener(uvicorn_config(app, settings), PORT_OPTION))
 
 
 @main.command()
@@ -81,22 +83,21 @@ def serve(
     Without a configured API key or session secret, random ones are made for this
     run (the API key is printed).
     """
+    from ocpp_core import one_process
+    from ocpp_core.config import ConfigError
+    from ocpp_core.db.migrate import upgrade
+    from ocpp_core.logs import configure_logging
+
     overrides = listen_overrides(host, management_port)
-    settings = one_process_settings(cli_settings(ctx, host=host, port=port, **overrides))
+    settings = cli_settings(ctx, host=host, port=port, **overrides)
+    settings = one_process.one_process_settings(settings)
     configure_logging(settings.log_level)
     if settings.migrate_on_start:  # once, before either app starts
-        run(upgrade(settings.database_url), *_USER_ERRORS)
+        run(upgrade(settings.database_url), *_user_errors())
         settings = settings.model_copy(update={"migrate_on_start": False})
     with user_errors(ConfigError):
-        server_app = create_server_app(settings)
-        management_app = create_management_app(settings)
-    run_servers(
-        Listener(server_uvicorn_config(server_app, settings), SERVER_PORT),
-        Listener(
-            management_uvicorn_config(management_app, settings),
-            f"--management-port or {MANAGEMENT_PORT}",
-        ),
-    )
+        listeners = one_process.listeners(settings)
+    run_servers(*listeners)
 
 
 @main.group()
@@ -108,8 +109,10 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Apply all pending migrations."""
+    from ocpp_core.db.migrate import upgrade
+
     settings = cli_settings(ctx)
-    run(upgrade(settings.database_url), *_USER_ERRORS)
+    run(upgrade(settings.database_url), *_user_errors())
     click.echo("database is up to date")
 
 
@@ -138,9 +141,12 @@ def tag_add(
     blocked: bool,
 ) -> None:
     """Add a charge tag."""
+    from ocpp_core.domain import tags
+    from ocpp_core.domain.tags import NewTag
+
     expires_at = expires.replace(tzinfo=utc_now().tzinfo) if expires else None
     new = NewTag(tag_id, name, parent, expires_at, blocked)
-    run(in_session(cli_settings(ctx), lambda s: tags.add(s, new, now=utc_now())), *_USER_ERRORS)
+    run(in_session(cli_settings(ctx), lambda s: tags.add(s, new, now=utc_now())), *_user_errors())
     click.echo(f"added tag {tag_id}")
 
 
@@ -154,6 +160,8 @@ def tag_free(
     ctx: click.Context, tag_id: str, charge_point_id: str | None, note: str | None, revoke: bool
 ) -> None:
     """Let a tag charge for free, at one station or at all of them."""
+    from ocpp_core.domain import tariffs
+
     where = f"at {charge_point_id}" if charge_point_id else "at every station"
     settings = cli_settings(ctx)
     if revoke:
@@ -166,7 +174,7 @@ def tag_free(
                     s, tag_id=tag_id, charge_point_id=charge_point_id
                 ),
             ),
-            *_USER_ERRORS,
+            *_user_errors(),
         )
         verb = "no longer charges" if removed else "had no privilege to charge"
         click.echo(f"tag {tag_id} {verb} for free {where}")
@@ -178,7 +186,7 @@ def tag_free(
                 s, tag_id=tag_id, charge_point_id=charge_point_id, note=note, now=utc_now()
             ),
         ),
-        *_USER_ERRORS,
+        *_user_errors(),
     )
     click.echo(f"tag {tag_id} charges for free {where}")
 
@@ -206,6 +214,10 @@ def demo(
     A default port that is busy is replaced by a free one (the demo says which);
     a port given as an option must be free.
     """
+    from ocpp_core.demo import run_demo
+    from ocpp_core.listening import CannotServe
+    from ocpp_core.logs import configure_logging
+
     configure_logging("warning")
     ports = Ports(port, management_port, stripe_port)
     options = {"server": "port", "management": "management_port", "stripe": "stripe_port"}

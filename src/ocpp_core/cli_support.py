@@ -2,23 +2,28 @@
 
 It lives apart from ``ocpp_core.cli`` because that module imports the subcommands
 (``qr``, ``management``, ...) that use these helpers.
+
+Every command module imports only click and light helpers at the top; settings
+(pydantic), the database layer (SQLAlchemy) and the apps are imported by the
+functions that use them, so ``ocpp-core --help``, and any command until it
+starts its own work, loads in a fraction of a second.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import gc
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.config import ConfigError, Settings, load_settings
-from ocpp_core.db.migrate import upgrade
-from ocpp_core.db.session import Database
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ocpp_core.config import Settings
+    from ocpp_core.listening import Listener
 
 T = TypeVar("T")
 
@@ -36,6 +41,8 @@ def user_errors(*errors: type[Exception]) -> Iterator[None]:
 
 def cli_settings(ctx: click.Context, **overrides: Any) -> Settings:
     """The settings of ``--config`` (given to the main group) with these overrides."""
+    from ocpp_core.config import ConfigError, load_settings
+
     root = ctx.find_root().obj
     config = root.get("config") if isinstance(root, dict) else None
     with user_errors(ConfigError):
@@ -43,29 +50,35 @@ def cli_settings(ctx: click.Context, **overrides: Any) -> Settings:
 
 
 def serve_forever(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a long-lived service on uvloop where it exists (not on Windows).
-
-    The event loop's own work is a large share of each OCPP message's cost;
-    uvloop roughly halves it. ``uvicorn.Server.serve`` runs in whatever loop
-    calls it, so the choice is made here rather than by uvicorn's ``loop`` option.
+    """Run a long-lived service (see ``ocpp_core.loops``) with the collector tuned for it.
 
     The garbage collector is tuned for a server holding thousands of sockets:
     what exists at start (modules, the app) is frozen out of its scans, and it
     runs less often, since each full scan walks every live connection's objects
     and stalls every charger's answer meanwhile (the p99 latency showed it).
     """
+    from ocpp_core.loops import run_fast
+
     gc.collect()
     gc.freeze()
     gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    return uvloop.run(coroutine)
+    return run_fast(coroutine)
+
+
+def run_servers(*listeners: Listener) -> None:
+    """Serve until Ctrl-C or SIGTERM; a port taken or a certificate unusable is a clear error."""
+    from ocpp_core.listening import CannotServe, serve_all
+
+    with user_errors(CannotServe), contextlib.suppress(KeyboardInterrupt):
+        serve_forever(serve_all(*listeners))
 
 
 def run(coroutine: Coroutine[Any, Any, T], *errors: type[Exception]) -> T:
     """Run the coroutine; the given user errors and database failures end the command cleanly."""
+    import asyncio
+
+    from sqlalchemy.exc import DBAPIError
+
     try:
         with user_errors(*errors):
             return asyncio.run(coroutine)
@@ -77,6 +90,9 @@ def run(coroutine: Coroutine[Any, Any, T], *errors: type[Exception]) -> T:
 
 async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Migrate first if configured to, then do the work in one session of a fresh database."""
+    from ocpp_core.db.migrate import upgrade
+    from ocpp_core.db.session import Database
+
     if settings.migrate_on_start:
         await upgrade(settings.database_url)
     db = Database(settings.database_url, limits=settings.database)

@@ -14,7 +14,6 @@ import asyncio
 import secrets
 import socket
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -23,21 +22,19 @@ import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from ocpp_core import one_process
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ManagementSettings, OcppSettings, Settings, StripeSettings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.db.session import Database
+from ocpp_core.demo_ports import PORT_OPTIONS, Ports
 from ocpp_core.domain import chargepoints, tags, tariffs, users
 from ocpp_core.domain.chargepoints import NewChargePoint
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tags import NewTag
-from ocpp_core.listening import CannotServe, bind, load, reason, running
-from ocpp_core.management.app import create_management_app
-from ocpp_core.management.run import uvicorn_config as management_config
+from ocpp_core.listening import CannotServe, Listener, bind, load, reason, running
 from ocpp_core.qr import label_sheet_pdf, labels_for
-from ocpp_core.server.app import create_server_app
-from ocpp_core.server.run import uvicorn_config as server_config
 from ocpp_core.simulators.chargepoint.fleet import Fleet
 from ocpp_core.simulators.chargepoint.settings import FleetSettings
 from ocpp_core.simulators.stripe.app import create_stripe_simulator
@@ -63,15 +60,6 @@ TARIFFS = (
 )
 
 
-@dataclass(frozen=True)
-class Ports:
-    server: int
-    management: int
-    stripe: int
-
-
-DEFAULT_PORTS = Ports(server=8081, management=8082, stripe=12111)
-PORT_OPTIONS = {"server": "--port", "management": "--management-port", "stripe": "--stripe-port"}
 _APPS = {
     "server": "the server",
     "management": "the management app",
@@ -208,13 +196,11 @@ async def _run_demo(
             webhook_secret=settings.stripe.webhook_secret.get_secret_value(),
         )
     )
-    configs = (
-        server_config(create_server_app(settings), settings),
-        management_config(create_management_app(settings), settings),
-        uvicorn.Config(stripe_sim, host=HOST, port=ports.stripe, log_level="warning"),
-    )
-    for config in configs:
-        load(config)
+    stripe_config = uvicorn.Config(stripe_sim, host=HOST, port=ports.stripe, log_level="warning")
+    # As ``serve`` runs them: the management app on a loop of its own.
+    listeners = (*one_process.listeners(settings), Listener(stripe_config, PORT_OPTIONS["stripe"]))
+    for listener in listeners:
+        load(listener.config)
     fleet_settings = FleetSettings(
         url=f"ws://127.0.0.1:{ports.server}/OCPP",
         count=count,
@@ -226,7 +212,7 @@ async def _run_demo(
         meter_interval=2.0,
         protocol_mix=PROTOCOLS,
     )
-    bound = zip(configs, sockets, strict=True)
+    bound = zip(listeners, sockets, strict=True)
     async with running(*bound), Fleet(fleet_settings) as fleet:
         async with asyncio.timeout(30):
             await fleet.wait_booted()

@@ -3,20 +3,31 @@
 Every address is bound, and every certificate loaded, before any app starts: a
 taken port or a certificate that does not load then stops the command with a
 message naming what to change, instead of a traceback from a half-started process.
+
+An app may be served on an event loop of its own, in a thread of its own
+(``Listener.own_loop``): whatever it does on its loop, even work that never
+yields, cannot delay the apps on the other loops (see ``ocpp_core.one_process``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
 import uvicorn
+
+from ocpp_core.loops import run_fast
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +40,7 @@ class CannotServe(Exception):
 class Listener:
     config: uvicorn.Config
     option: str  # how the user picks another port, e.g. "--port or OCPP_CORE_PORT"
+    own_loop: bool = False  # served on its own event loop, in a thread of its own
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -76,10 +88,11 @@ def load(config: uvicorn.Config) -> None:
 
 
 async def serve_all(*listeners: Listener) -> None:
-    """Run several uvicorn servers in this event loop; when one stops, stop them all.
+    """Run several uvicorn servers; when one stops, stop them all.
 
-    Each server handles Ctrl-C and SIGTERM and passes the signal on to the next
-    one as it stops, so one signal shuts them all down gracefully.
+    Once all have started, Ctrl-C or SIGTERM shuts them all down gracefully,
+    together; a server that stops by itself (its loop failed, its lifespan
+    ended) stops the others, and the command with a message naming the app.
     """
     for listener in listeners:
         load(listener.config)
@@ -87,33 +100,112 @@ async def serve_all(*listeners: Listener) -> None:
     try:
         for listener in listeners:
             sockets.append(listen(listener))
-        configs = [listener.config for listener in listeners]
-        for config, sock in zip(configs, sockets, strict=True):
-            _announce(config, sock)
-        async with running(*zip(configs, sockets, strict=True)) as tasks:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for listener, sock in zip(listeners, sockets, strict=True):
+            _announce(listener.config, sock)
+        async with running(*zip(listeners, sockets, strict=True)) as serving:
+            with _stop_signal() as signalled:
+                done, _ = await asyncio.wait(
+                    [*serving, signalled], return_when=asyncio.FIRST_COMPLETED
+                )
+            if not signalled.done():
+                stopped = listeners[serving.index(done.pop())]
+                raise CannotServe(f"{_name(stopped.config)} stopped; see the log above")
     finally:
         for sock in sockets:
             sock.close()
 
 
+def _name(config: uvicorn.Config) -> str:
+    return str(getattr(config.app, "title", "an app"))
+
+
+@contextmanager
+def _stop_signal() -> Iterator[asyncio.Future[None]]:
+    """A future the first Ctrl-C or SIGTERM sets: the servers on every loop are to stop.
+
+    Signals reach only the main thread, where uvicorn's own handlers would stop
+    just the servers of this loop, one after the other, and then re-raise the
+    signal, killing a server still shutting down on another loop. Taken over
+    once all have started, one signal stops every server together. The first
+    signal hands the signals back: a second one forces the way out of a
+    shutdown stuck on a slow request, as with uvicorn alone.
+    """
+    loop = asyncio.get_running_loop()
+    signalled: asyncio.Future[None] = loop.create_future()
+    if threading.current_thread() is not threading.main_thread():
+        yield signalled  # no signals here: whoever runs this loop stops it
+        return
+
+    def stop(sig: int, frame: FrameType | None) -> None:
+        restore()
+        loop.call_soon_threadsafe(_settle, signalled)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is stop:
+                signal.signal(sig, handler)
+
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, stop)
+    try:
+        yield signalled
+    finally:
+        restore()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 @asynccontextmanager
 async def running(
-    *bound: tuple[uvicorn.Config, socket.socket],
-) -> AsyncIterator[list[asyncio.Task[None]]]:
-    """Start each config on its bound socket; inside, all have started; at the end all stop."""
-    servers = [uvicorn.Server(config) for config, _ in bound]
-    tasks = [
-        asyncio.create_task(server.serve(sockets=[sock]))
-        for server, (_, sock) in zip(servers, bound, strict=True)
+    *bound: tuple[Listener, socket.socket],
+) -> AsyncIterator[list[asyncio.Future[None]]]:
+    """Start each listener on its bound socket; inside, all have started; at the end all stop.
+
+    Inside, each future is done when its server has stopped.
+    """
+    servers = [uvicorn.Server(listener.config) for listener, _ in bound]
+    serving = [
+        _serve_apart(server, sock) if listener.own_loop else _serve_here(server, sock)
+        for server, (listener, sock) in zip(servers, bound, strict=True)
     ]
     try:
         while not all(server.started for server in servers):
-            if any(task.done() for task in tasks):  # uvicorn has logged why
+            if any(future.done() for future in serving):  # uvicorn has logged why
                 raise CannotServe("an app could not start; see the log above")
             await asyncio.sleep(0.05)
-        yield tasks
+        yield serving
     finally:
         for server in servers:
-            server.should_exit = True
-        await asyncio.gather(*tasks)
+            server.should_exit = True  # a flag each server's loop polls, from any thread
+        await asyncio.gather(*serving)
+
+
+def _serve_here(server: uvicorn.Server, sock: socket.socket) -> asyncio.Future[None]:
+    return asyncio.ensure_future(server.serve(sockets=[sock]))
+
+
+def _serve_apart(server: uvicorn.Server, sock: socket.socket) -> asyncio.Future[None]:
+    """Serve on a new event loop in a new thread; the future settles on this loop.
+
+    The thread is a daemon: a second Ctrl-C, which abandons a graceful shutdown
+    stuck on a slow request, must not leave the process waiting for it.
+    """
+    loop = asyncio.get_running_loop()
+    stopped: asyncio.Future[None] = loop.create_future()
+
+    def serve() -> None:
+        try:
+            run_fast(server.serve(sockets=[sock]))
+        except Exception:  # logged here; the main loop sees it stop and stops the rest
+            logger.exception("%s failed", _name(server.config))
+        finally:
+            with contextlib.suppress(RuntimeError):  # the main loop is gone: the process ends
+                loop.call_soon_threadsafe(_settle, stopped)
+
+    name = f"{_name(server.config)} event loop"
+    threading.Thread(target=serve, name=name, daemon=True).start()
+    return stopped

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ocpp_core.cli import main
+from ocpp_core.demo_ports import Ports
 from servers import listening_socket
 
 
@@ -50,7 +51,7 @@ def test_the_demo_runs_everything_and_prints_where_to_look(
 async def test_a_demo_login_reaches_the_dashboard(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ocpp_core.demo import Ports, run_demo
+    from ocpp_core.demo import run_demo
 
     monkeypatch.chdir(tmp_path)
     ports = Ports(*free_ports(3))
@@ -91,7 +92,7 @@ async def printed_until(capsys: pytest.CaptureFixture[str], marker: str) -> str:
 async def test_busy_default_ports_are_swapped_for_free_ones_and_everything_follows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ocpp_core.demo import Ports, run_demo
+    from ocpp_core.demo import run_demo
 
     monkeypatch.chdir(tmp_path)
     busy = busy_sockets(3)

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from functools import partial
 from typing import ParamSpec, TypeVar
 
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ocpp_core.db.dialect import insert_ignoring_conflicts
 from ocpp_core.db.models import User
 from ocpp_core.domain import operator_sessions
+from ocpp_core.domain.roles import Role as Role  # re-exported: where callers met it first
 from ocpp_core.security import (
     burn_password_check,
     hash_password,
@@ -39,11 +39,6 @@ MAX_NAME_LENGTH = 100  # the column's size
 _HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="password-hash")
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    VIEWER = "viewer"
 
 
 class UserError(ValueError):

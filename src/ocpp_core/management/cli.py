@@ -1,26 +1,26 @@
-"""``ocpp-core management`` and ``ocpp-core user``; the main ``ocpp-core`` group attaches them."""
+"""``ocpp-core management`` and ``ocpp-core user``; the main ``ocpp-core`` group attaches them.
+
+The apps, the settings and the database layer are imported by each command as
+it runs (see ``ocpp_core.cli_support``).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.cli_support import cli_settings, in_session, run, serve_forever, user_errors
+from ocpp_core.cli_support import cli_settings, in_session, run, run_servers, user_errors
 from ocpp_core.clock import utc_now
-from ocpp_core.config import ConfigError, Settings
-from ocpp_core.domain import users
-from ocpp_core.domain.users import Operator, Role, UserError
-from ocpp_core.listening import CannotServe, Listener, serve_all
-from ocpp_core.logs import configure_logging
-from ocpp_core.management.app import create_management_app
-from ocpp_core.management.run import uvicorn_config
+from ocpp_core.domain.roles import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ocpp_core.domain.users import Operator
 
 GENERATED_PASSWORD_BYTES = 12  # 16 characters of URL-safe base64: 96 bits
 
@@ -29,36 +29,6 @@ def listen_overrides(host: str | None, port: int | None) -> dict[str, Any]:
     """``management=`` settings overrides for the flags given (none: keep the configuration)."""
     given = {"host": host, "port": port}
     return {"management": {k: v for k, v in given.items() if v is not None} or None}
-
-
-def one_process_settings(settings: Settings) -> Settings:
-    """What ``serve`` can make up for itself: secrets for this run, the local server's URL."""
-    changes: dict[str, Any] = {}
-    if not settings.api_key.get_secret_value():
-        key = secrets.token_urlsafe(24)
-        changes["api_key"] = SecretStr(key)
-        click.echo(f"no OCPP_CORE_API_KEY set: this run's API key is {key}", err=True)
-    management = settings.management
-    section: dict[str, Any] = {}
-    if not management.session_secret.get_secret_value():
-        section["session_secret"] = SecretStr(secrets.token_urlsafe(32))
-        click.echo(
-            "no OCPP_CORE_MANAGEMENT__SESSION_SECRET set: open forms and drivers' cookies "
-            "last until this process stops",
-            err=True,
-        )
-    if "server_api_url" not in management.model_fields_set:
-        section["server_api_url"] = _local_server_url(settings)
-    changes["management"] = management.model_copy(update=section)
-    return settings.model_copy(update=changes)
-
-
-def _local_server_url(settings: Settings) -> str:
-    host = "127.0.0.1" if settings.host in {"", "0.0.0.0", "::"} else settings.host  # noqa: S104
-    if ":" in host:
-        host = f"[{host}]"
-    scheme = "https" if settings.tls.certfile else "http"
-    return f"{scheme}://{host}:{settings.port}"
 
 
 @click.command("management")
@@ -71,20 +41,17 @@ def management_command(ctx: click.Context, host: str | None, port: int | None) -
     It reads the database and asks the server at OCPP_CORE_MANAGEMENT__SERVER_API_URL
     (with OCPP_CORE_API_KEY) for live state.
     """
+    from ocpp_core.config import ConfigError
+    from ocpp_core.listening import Listener
+    from ocpp_core.logs import configure_logging
+    from ocpp_core.management.app import create_management_app
+    from ocpp_core.management.run import PORT_SETTING, uvicorn_config
+
     settings = cli_settings(ctx, **listen_overrides(host, port))
     configure_logging(settings.log_level)
     with user_errors(ConfigError):
         app = create_management_app(settings)
-    run_servers(Listener(uvicorn_config(app, settings), f"--port or {MANAGEMENT_PORT}"))
-
-
-MANAGEMENT_PORT = "OCPP_CORE_MANAGEMENT__PORT"
-
-
-def run_servers(*listeners: Listener) -> None:
-    """Serve until Ctrl-C or SIGTERM; a port taken or a certificate unusable is a clear error."""
-    with user_errors(CannotServe), contextlib.suppress(KeyboardInterrupt):
-        serve_forever(serve_all(*listeners))
+    run_servers(Listener(uvicorn_config(app, settings), f"--port or {PORT_SETTING}"))
 
 
 @click.group("user")
@@ -103,6 +70,9 @@ def user_add(ctx: click.Context, name: str, admin: bool, password: str | None, a
 
     Without --password or --prompt, a password is generated and printed once.
     """
+    from ocpp_core.domain import users
+    from ocpp_core.domain.users import UserError
+
     if password is not None and ask:
         raise click.UsageError("give --password or --prompt, not both")
     if ask:
@@ -133,6 +103,8 @@ def user_add(ctx: click.Context, name: str, admin: bool, password: str | None, a
 @click.pass_context
 def user_password(ctx: click.Context, name: str, from_stdin: bool) -> None:
     """Set an operator's password (typed, hidden) and end their sessions."""
+    from ocpp_core.domain import users
+
     if from_stdin:
         secret = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -147,6 +119,8 @@ def user_password(ctx: click.Context, name: str, from_stdin: bool) -> None:
 @click.pass_context
 def user_role(ctx: click.Context, name: str, role: str) -> None:
     """Make an operator an admin or a viewer (never the last enabled admin a viewer)."""
+    from ocpp_core.domain import users
+
     changed = _change(ctx, name, lambda s, i: users.set_role(s, user_id=i, role=Role(role)))
     click.echo(f"{changed.name} is {'an administrator' if changed.is_admin else 'a viewer'}")
 
@@ -156,6 +130,8 @@ def user_role(ctx: click.Context, name: str, role: str) -> None:
 @click.pass_context
 def user_disable(ctx: click.Context, name: str) -> None:
     """Stop an operator from logging in and end their sessions (never the last admin)."""
+    from ocpp_core.domain import users
+
     changed = _change(ctx, name, lambda s, i: users.disable(s, user_id=i))
     click.echo(f"disabled {changed.name}; their sessions are ended")
 
@@ -165,6 +141,8 @@ def user_disable(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def user_enable(ctx: click.Context, name: str) -> None:
     """Let a disabled operator log in again."""
+    from ocpp_core.domain import users
+
     changed = _change(ctx, name, lambda s, i: users.enable(s, user_id=i))
     click.echo(f"enabled {changed.name}")
 
@@ -175,6 +153,8 @@ def user_enable(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def user_delete(ctx: click.Context, name: str, yes: bool) -> None:
     """Delete an operator and their sessions (never the last admin)."""
+    from ocpp_core.domain import users
+
     if not yes:
         click.confirm(f"Delete user {name}? It can't be undone", abort=True)
     changed = _change(ctx, name, lambda s, i: users.delete(s, user_id=i))
@@ -185,6 +165,8 @@ def _change(
     ctx: click.Context, name: str, change: Callable[[AsyncSession, int], Awaitable[Operator]]
 ) -> Operator:
     """Apply ``change`` to the user called ``name``; a user error ends the command cleanly."""
+    from ocpp_core.domain import users
+    from ocpp_core.domain.users import UserError
 
     async def work(session: AsyncSession) -> Operator:
         return await change(session, (await users.find(session, name)).id)

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from ocpp_core import http_protocol, proxies
 from ocpp_core.config import Settings
 
+PORT_SETTING = "OCPP_CORE_MANAGEMENT__PORT"  # named with each command's flag when busy
+
 
 def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
     management = settings.management

@@ -12,6 +12,8 @@ from ocpp_core import http_protocol, proxies
 from ocpp_core.config import Settings
 from ocpp_core.ocpp.tls import ClientCertWebSocketProtocol
 
+PORT_OPTION = "--port or OCPP_CORE_PORT"  # how a user moves the server off a busy port
+
 
 def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
     ocpp = settings.ocpp

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from integration.management.pages import ADMIN, log_in
 from ocpp_core.clock import utc_now
@@ -51,9 +52,11 @@ async def until_up(url: str) -> None:
                 await asyncio.sleep(0.1)
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 async def test_serve_runs_both_apps_and_stops_cleanly_on_ctrl_c(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, stop: signal.Signals
 ) -> None:
+    """One signal stops both apps gracefully, the management app's own loop included."""
     await add_admin(database_url)
     server_port, management_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCPP_CORE_")}
@@ -84,7 +87,7 @@ async def test_serve_runs_both_apps_and_stops_cleanly_on_ctrl_c(
             status = await api.get(
                 f"http://127.0.0.1:{server_port}/API/Status", headers={"X-API-Key": api_key}
             )
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         async with asyncio.timeout(20):
             rest = (await process.stderr.read()).decode()
             returncode = await process.wait()

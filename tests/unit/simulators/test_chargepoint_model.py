@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocpp_core.simulators.chargepoint import ChargerSettings, FleetSettings, cli
+from ocpp_core.simulators import cli
+from ocpp_core.simulators.chargepoint import ChargerSettings, FleetSettings, fleet
 from ocpp_core.simulators.chargepoint.config import ConfigChange, ConfigStore
 from ocpp_core.simulators.chargepoint.connection import WS_LOGGER, backoff_delay
 from ocpp_core.simulators.chargepoint.model import Meter, SimClock
@@ -154,7 +155,7 @@ def test_cli_maps_options_onto_fleet_settings(monkeypatch: pytest.MonkeyPatch) -
     async def fake_run_fleet(settings: FleetSettings) -> None:
         seen.append(settings)
 
-    monkeypatch.setattr(cli, "run_fleet", fake_run_fleet)
+    monkeypatch.setattr(fleet, "run_fleet", fake_run_fleet)  # the command imports it as it runs
     monkeypatch.setattr(cli, "_configure_logging", lambda verbose: None)
     args = ["--url", URL, "--count", "5", "--speed", "60", "--auto-start", "DEMO"]
     result = CliRunner().invoke(cli.simulate, [*args, "--duration", "30"])

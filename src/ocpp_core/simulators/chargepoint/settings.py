@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Final
 from urllib.parse import quote
 
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
-SUPPORTED_PROTOCOLS: Final = ("ocpp1.6", "ocpp2.0.1")
+from ocpp_core.simulators.protocols import SUPPORTED_PROTOCOLS
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,18 +1,24 @@
-"""The ``ocpp-core qr`` command; the main ``ocpp-core`` group attaches it."""
+"""The ``ocpp-core qr`` command; the main ``ocpp-core`` group attaches it.
+
+It lives outside ``ocpp_core.qr``, whose package loads the PDF and QR code
+libraries and the database layer: the command imports them when it runs, so
+``ocpp-core --help`` stays instant.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.cli_support import cli_settings, in_session, run
-from ocpp_core.config import Settings
-from ocpp_core.qr.codes import qr_png, qr_svg
-from ocpp_core.qr.links import start_url
-from ocpp_core.qr.sheet import Label, label_sheet_pdf, page_count
-from ocpp_core.qr.source import LabelError, connector_ids, labels_for
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ocpp_core.config import Settings
+    from ocpp_core.qr.sheet import Label
 
 _CODE_FORMATS = (".svg", ".png")
 
@@ -97,6 +103,10 @@ def qr(
 def _write_code(
     settings: Settings, charge_point_id: str, connector_id: int, out: Path, scale: int
 ) -> None:
+    from ocpp_core.qr.codes import qr_png, qr_svg
+    from ocpp_core.qr.links import start_url
+    from ocpp_core.qr.source import LabelError, connector_ids
+
     known = run(in_session(settings, lambda s: connector_ids(s, charge_point_id)), LabelError)
     url = start_url(settings.public_base_url, charge_point_id, connector_id)
     if out.suffix.lower() == ".svg":
@@ -115,6 +125,9 @@ def _write_code(
 
 
 def _write_sheet(settings: Settings, charge_point_ids: list[str] | None, out: Path) -> None:
+    from ocpp_core.qr.sheet import label_sheet_pdf, page_count
+    from ocpp_core.qr.source import LabelError, labels_for
+
     currency = settings.stripe.currency
 
     async def work(session: AsyncSession) -> list[Label]:

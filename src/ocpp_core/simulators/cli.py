@@ -1,22 +1,25 @@
-"""The ``simulate`` command; the main ``ocpp-core`` group attaches it."""
+"""The simulators' commands, ``simulate`` and ``stripe-sim``; the main group attaches them.
+
+Only click is imported here: the chargers, the OCPP library and uvicorn are
+loaded by the command that runs, so ``ocpp-core --help`` stays instant.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 
 import click
 
-from .fleet import run_fleet
-from .settings import SUPPORTED_PROTOCOLS, FleetSettings
-from .wire import WIRE_LOGGER
+from ocpp_core.simulators.protocols import SUPPORTED_PROTOCOLS
 
 _POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
 def _configure_logging(verbose: bool) -> None:
     """Leave an already configured root alone (the main CLI may own it)."""
+    from ocpp_core.simulators.chargepoint.wire import WIRE_LOGGER
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     WIRE_LOGGER.setLevel(logging.INFO if verbose else logging.WARNING)
 
@@ -116,6 +119,11 @@ def simulate(
     verbose: bool,
 ) -> None:
     """Run virtual charge points against a central system."""
+    import asyncio
+
+    from ocpp_core.simulators.chargepoint.fleet import run_fleet
+    from ocpp_core.simulators.chargepoint.settings import FleetSettings
+
     try:
         settings = FleetSettings(
             url=url,
@@ -136,3 +144,64 @@ def simulate(
     _configure_logging(verbose)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_fleet(settings))
+
+
+@click.command("stripe-sim")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=12111,
+    show_default=True,
+    help="Port to bind; point the gateway's api base at http://HOST:PORT.",
+)
+@click.option(
+    "--public-url",
+    default=None,
+    help="Base URL browsers use to reach the hosted checkout page (default: http://HOST:PORT).",
+)
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Where every event is POSTed, signed like Stripe, e.g. "
+    "http://127.0.0.1:8180/API/Payments/Webhook. Omit to send no webhooks.",
+)
+@click.option(
+    "--webhook-secret",
+    envvar="OCPP_CORE_STRIPE__WEBHOOK_SECRET",
+    default=None,
+    help="Signing secret (whsec_...) shared with the receiver; also read from "
+    "OCPP_CORE_STRIPE__WEBHOOK_SECRET. Required with --webhook-url.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="uvicorn log level.",
+)
+def stripe_sim(
+    host: str,
+    port: int,
+    public_url: str | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    log_level: str,
+) -> None:
+    """Run a local Stripe simulator (test mode only) for demos and tests."""
+    import uvicorn
+
+    from ocpp_core.simulators.stripe.app import create_stripe_simulator
+    from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
+
+    if webhook_url is not None and not webhook_secret:
+        raise click.BadParameter("--webhook-secret is required with --webhook-url")
+    try:
+        settings = StripeSimulatorSettings(
+            public_base_url=public_url or f"http://{host}:{port}",
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret if webhook_url else None,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    uvicorn.run(create_stripe_simulator(settings), host=host, port=port, log_level=log_level)
