@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult
+from sqlalchemy import CursorResult, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 
-def _insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
+def dialect_insert(session: AsyncSession, target: type[DeclarativeBase] | Table) -> Any:
+    """An INSERT of the session's dialect, which can say what to do on a conflict."""
     dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
+    return (postgresql if dialect == "postgresql" else sqlite).insert(target)
 
 
 async def insert_ignoring_conflicts(
@@ -23,7 +24,7 @@ async def insert_ignoring_conflicts(
     if not rows:
         return 0
     result = await session.execute(
-        _insert(session, model).values(list(rows)).on_conflict_do_nothing()
+        dialect_insert(session, model).values(list(rows)).on_conflict_do_nothing()
     )
     return cast(CursorResult[Any], result).rowcount
 
@@ -35,7 +36,7 @@ async def upsert(
     values: Mapping[str, Any],
 ) -> None:
     """Insert the row or update the given columns of the existing one, in one round trip."""
-    statement = _insert(session, model).values({**keys, **values})
+    statement = dialect_insert(session, model).values({**keys, **values})
     await session.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=dict(values))
     )

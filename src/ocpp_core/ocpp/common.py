@@ -21,6 +21,7 @@ from ocpp_core.domain import (
     commands,
     connectors,
     events,
+    meter_batches,
     metering,
     transactions,
 )
@@ -184,10 +185,16 @@ async def apply_readings(
 async def store_readings(
     ctx: ChargerContext, connector_id: int, transaction_id: int | None, readings: Readings
 ) -> None:
-    """A MeterValues message: committed together with other chargers' (they come often)."""
-    at_limit = await ctx.runtime.db.group_commit(
-        lambda session: apply_readings(ctx, session, connector_id, transaction_id, readings)
+    """A MeterValues message: applied together with other chargers' (they come often)."""
+    message = meter_batches.MeterMessage(
+        ctx.charge_point_id,
+        connector_id,
+        transaction_id,
+        readings,
+        max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
+        received_at=ctx.runtime.clock(),
     )
+    at_limit = await ctx.runtime.db.group_batch(meter_batches.apply_messages, message)
     await publish_limits(ctx, connector_id, at_limit)
 
 
