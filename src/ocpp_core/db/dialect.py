@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table
+from sqlalchemy import CursorResult, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 
-def dialect_insert(session: AsyncSession, target: type[DeclarativeBase] | Table) -> Any:
-    """An INSERT of the session's dialect, which can say what to do on a conflict."""
+def _insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
     dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(target)
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
 
 
 async def insert_ignoring_conflicts(
@@ -24,7 +23,7 @@ async def insert_ignoring_conflicts(
     if not rows:
         return 0
     result = await session.execute(
-        dialect_insert(session, model).values(list(rows)).on_conflict_do_nothing()
+        _insert(session, model).values(list(rows)).on_conflict_do_nothing()
     )
     return cast(CursorResult[Any], result).rowcount
 
@@ -36,7 +35,32 @@ async def upsert(
     values: Mapping[str, Any],
 ) -> None:
     """Insert the row or update the given columns of the existing one, in one round trip."""
-    statement = dialect_insert(session, model).values({**keys, **values})
+    statement = _insert(session, model).values({**keys, **values})
     await session.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=dict(values))
     )
+
+
+class MergingUpsert:
+    """Insert a row, or set the given columns of the existing one where the new value isn't None.
+
+    Built once for both dialects and run with executemany: every row gives every
+    column, None for "keep what is stored", so one statement serves rows that set
+    different columns. Rows of one execution must not share a key (PostgreSQL
+    refuses to update a row twice in one statement).
+    """
+
+    def __init__(self, table: Table, keys: Sequence[str], columns: Sequence[str]) -> None:
+        self._statements = {
+            name: self._build(dialect.insert(table), table, keys, columns)
+            for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+        }
+
+    @staticmethod
+    def _build(statement: Any, table: Table, keys: Sequence[str], columns: Sequence[str]) -> Any:
+        merged = {name: func.coalesce(statement.excluded[name], table.c[name]) for name in columns}
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=merged)
+
+    async def execute(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+        statement = self._statements[session.get_bind().dialect.name]
+        await session.execute(statement, list(rows))

@@ -9,7 +9,7 @@ while its last transaction ran. It reads their open transactions (and, where a
 reading has none, the connectors' registers) with one query each, judges every
 reading by the same :func:`.metering.assess` as everything else, and writes
 what changed with one executemany per kind: the transactions' registers, the
-connectors' live values, the anomalies.
+connectors' live values, the anomalies, and the messages' own message-log rows.
 
 Nothing is kept between groups: every group reads its rows afresh in the
 transaction that writes them, so server processes sharing a database see each
@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.dialect import dialect_insert
+from ocpp_core.db.dialect import MergingUpsert
 from ocpp_core.db.models import Connector, MeterAnomaly, Transaction
-from ocpp_core.domain import transactions
+from ocpp_core.domain import messagelog, transactions
 from ocpp_core.domain.connectors import LIVE_COLUMNS
 from ocpp_core.domain.meter import MeterReading
 from ocpp_core.domain.metering import NO_METER, Meter, ReadingAt, assess
@@ -51,6 +51,7 @@ class MeterMessage:
     readings: Sequence[tuple[datetime, MeterReading]]
     max_power_w: int
     received_at: datetime
+    log_row: dict[str, Any] | None = None  # the message's own message-log row, if it is kept
 
 
 @dataclass(slots=True)
@@ -90,16 +91,20 @@ class OpenTransaction:
         return self._columns()[:2] != self.loaded[:2]
 
 
-_OPEN_COLUMNS = (
-    Transaction.id,
-    Transaction.charge_point_id,
-    Transaction.connector_id,
-    Transaction.start_at,
-    Transaction.meter_start_wh,
-    Transaction.meter_start_source,
-    Transaction.last_meter_wh,
-    Transaction.last_meter_at,
-    Transaction.energy_limit_wh,
+# Table columns, not the ORM's attributes: a plain Core query, without the ORM's work per row.
+_OPEN_COLUMNS = tuple(
+    _transactions.c[name]
+    for name in (
+        "id",
+        "charge_point_id",
+        "connector_id",
+        "start_at",
+        "meter_start_wh",
+        "meter_start_source",
+        "last_meter_wh",
+        "last_meter_at",
+        "energy_limit_wh",
+    )
 )
 
 _SAMPLE = (
@@ -107,6 +112,7 @@ _SAMPLE = (
     .where(_transactions.c.id == bindparam("tx"))
     .values(last_meter_wh=bindparam("last_wh"), last_meter_at=bindparam("last_at"))
 )
+_LIVE = MergingUpsert(_connectors, ("charge_point_id", "connector_id"), LIVE_COLUMNS)
 # A transaction whose first register settled its start register: rare, its own statement,
 # so the usual one writes no more than a sample changes.
 _SETTLED = _SAMPLE.values(
@@ -123,6 +129,9 @@ async def apply_messages(
     writes = _Writes(meters)
     results = [writes.apply(message, found.of(message)) for message in messages]
     await writes.flush(session, found.all())
+    log_rows = [m.log_row for m in messages if m.log_row is not None]
+    if log_rows:
+        await messagelog.insert_rows(session, log_rows)
     return results
 
 
@@ -142,12 +151,13 @@ class _Transactions:
 
     @classmethod
     async def load(cls, session: AsyncSession, messages: list[MeterMessage]) -> _Transactions:
-        ids = {m.transaction_id for m in messages if m.transaction_id is not None}
-        keys = {(m.charge_point_id, m.connector_id) for m in messages if m.transaction_id is None}
+        metered = [m for m in messages if m.readings]
+        ids = {m.transaction_id for m in metered if m.transaction_id is not None}
+        keys = {(m.charge_point_id, m.connector_id) for m in metered if m.transaction_id is None}
         rows: list[tuple[Any, bool]] = []
         if ids:
             query = select(*_OPEN_COLUMNS).where(
-                Transaction.id.in_(ids), Transaction.stop_at.is_(None)
+                _transactions.c.id.in_(ids), _transactions.c.stop_at.is_(None)
             )
             rows += [(row, True) for row in await session.execute(query)]
         if keys:
@@ -235,9 +245,7 @@ class _Writes:
         if settled:
             await session.execute(_SETTLED, settled)
         if self._live:
-            await session.execute(
-                _live_upsert(session), [_live_row(*k, v) for k, v in self._live.items()]
-            )
+            await _LIVE.execute(session, [_live_row(*k, v) for k, v in self._live.items()])
         if self._anomalies:
             await session.execute(insert(_anomalies), self._anomalies)
 
@@ -259,14 +267,3 @@ def _live_row(
         **dict.fromkeys(LIVE_COLUMNS),
         **values,
     }
-
-
-def _live_upsert(session: AsyncSession) -> Any:
-    """Insert the connector or set the values a row has; a None keeps the stored value."""
-    statement = dialect_insert(session, _connectors)
-    merged = {
-        name: func.coalesce(statement.excluded[name], _connectors.c[name]) for name in LIVE_COLUMNS
-    }
-    return statement.on_conflict_do_update(
-        index_elements=[_connectors.c.charge_point_id, _connectors.c.connector_id], set_=merged
-    )
