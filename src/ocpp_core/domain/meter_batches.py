@@ -107,12 +107,12 @@ _OPEN_COLUMNS = tuple(
     )
 )
 
+_LIVE = MergingUpsert(_connectors, ("charge_point_id", "connector_id"), LIVE_COLUMNS)
 _SAMPLE = (
     update(_transactions)
     .where(_transactions.c.id == bindparam("tx"))
     .values(last_meter_wh=bindparam("last_wh"), last_meter_at=bindparam("last_at"))
 )
-_LIVE = MergingUpsert(_connectors, ("charge_point_id", "connector_id"), LIVE_COLUMNS)
 # A transaction whose first register settled its start register: rare, its own statement,
 # so the usual one writes no more than a sample changes.
 _SETTLED = _SAMPLE.values(
@@ -143,7 +143,9 @@ class _Transactions:
         self._running: dict[ConnectorKey, OpenTransaction] = {}
         self._named: set[int] = set()
         for row, named in rows:
-            tx = self._by_id.setdefault(row.id, OpenTransaction(*row))
+            tx = self._by_id.get(row.id)
+            if tx is None:  # a transaction both named and running is one copy
+                tx = self._by_id[row.id] = OpenTransaction(*row)
             if named:
                 self._named.add(tx.id)
             else:  # in the order of their ids: the newest last
