@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,8 @@ _connectors = cast(Table, Connector.__table__)
 _anomalies = cast(Table, MeterAnomaly.__table__)
 
 ConnectorKey = tuple[str, int]
+T = TypeVar("T")
+_SMALLEST_IN_LIST = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +161,16 @@ class _Transactions:
         rows: list[tuple[Any, bool]] = []
         if ids:
             query = select(*_OPEN_COLUMNS).where(
-                _transactions.c.id.in_(ids), _transactions.c.stop_at.is_(None)
+                _transactions.c.id.in_(_padded(ids)), _transactions.c.stop_at.is_(None)
             )
             rows += [(row, True) for row in await session.execute(query)]
         if keys:
             query = (
                 select(*_OPEN_COLUMNS)
                 .where(
-                    tuple_(Transaction.charge_point_id, Transaction.connector_id).in_(keys),
+                    tuple_(Transaction.charge_point_id, Transaction.connector_id).in_(
+                        _padded(keys)
+                    ),
                     transactions.running(),
                 )
                 .order_by(Transaction.id)
@@ -203,8 +207,21 @@ async def _connector_meters(
         return {}
     query = select(
         Connector.charge_point_id, Connector.connector_id, Connector.meter_wh, Connector.meter_at
-    ).where(tuple_(Connector.charge_point_id, Connector.connector_id).in_(keys))
+    ).where(tuple_(Connector.charge_point_id, Connector.connector_id).in_(_padded(keys)))
     return {(cp, n): (wh, at) for cp, n, wh, at in await session.execute(query)}
+
+
+def _padded(values: set[T]) -> list[T]:
+    """The values, the last repeated up to a power of two: an IN list of a few lengths only.
+
+    Each length is another statement to the database, which PostgreSQL prepares once
+    per connection and keeps among a bounded number; group sizes vary all the time.
+    """
+    listed = list(values)
+    size = _SMALLEST_IN_LIST
+    while size < len(listed):
+        size *= 2
+    return listed + listed[-1:] * (size - len(listed))
 
 
 class _Writes:

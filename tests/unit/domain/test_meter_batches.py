@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -194,3 +195,19 @@ async def test_a_transaction_at_its_energy_limit_is_reported(db: Database) -> No
         message(free, (NOW + 10 * MINUTE, reading(1600)), connector_id=2),
     )
     assert results == [{capped: 600}, {}]
+
+
+async def test_groups_of_different_sizes_read_with_the_same_statement(db: Database) -> None:
+    ids = [await start(db, connector_id=n) for n in range(1, 6)]
+    selects: list[str] = []
+    event.listen(
+        db.engine.sync_engine,
+        "before_cursor_execute",
+        lambda *args: selects.append(args[2]) if args[2].startswith("SELECT") else None,
+    )
+    for count in (1, 3, 5):  # PostgreSQL prepares each distinct statement anew
+        batch = [message(tx, (NOW + count * MINUTE, reading(1000 + count))) for tx in ids[:count]]
+        await apply_together(db, *(replace(m, connector_id=n) for n, m in enumerate(batch, 1)))
+    assert len(selects) == 3
+    assert len(set(selects)) == 1
+    assert [(await transaction(db, tx)).last_meter_wh for tx in ids] == [1005] * 5
