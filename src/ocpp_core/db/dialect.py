@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult
+from sqlalchemy import CursorResult, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -39,3 +39,28 @@ async def upsert(
     await session.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=dict(values))
     )
+
+
+class MergingUpsert:
+    """Insert a row, or set the given columns of the existing one where the new value isn't None.
+
+    Built once for both dialects and run with executemany: every row gives every
+    column, None for "keep what is stored", so one statement serves rows that set
+    different columns. Rows of one execution must not share a key (PostgreSQL
+    refuses to update a row twice in one statement).
+    """
+
+    def __init__(self, table: Table, keys: Sequence[str], columns: Sequence[str]) -> None:
+        self._statements = {
+            name: self._build(dialect.insert(table), table, keys, columns)
+            for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+        }
+
+    @staticmethod
+    def _build(statement: Any, table: Table, keys: Sequence[str], columns: Sequence[str]) -> Any:
+        merged = {name: func.coalesce(statement.excluded[name], table.c[name]) for name in columns}
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=merged)
+
+    async def execute(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+        statement = self._statements[session.get_bind().dialect.name]
+        await session.execute(statement, list(rows))

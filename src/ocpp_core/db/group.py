@@ -11,7 +11,11 @@ database holds.
 
 A write that is one statement with its own parameters (a boot's UPDATE) can be
 given as such; the group then runs each such statement once, for all its
-parameter sets (executemany), instead of once per charger.
+parameter sets (executemany), instead of once per charger. A write that needs
+more than one statement but reads and writes the same way for every charger
+(a MeterValues) can be given as a batch function and its caller's item: the
+group calls the function once with the items of all its callers, so it can
+read and write them with a few statements instead of a few per charger.
 
 A failing write must not take its neighbours down with it: when a shared
 transaction fails, each of its writes is retried in a transaction of its own.
@@ -39,7 +43,10 @@ from ocpp_core.db.health import DatabaseUnavailable
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 Write = Callable[[AsyncSession], Awaitable[T]]
+# Takes every caller's item and gives each its result, in the same order.
+Batch = Callable[[AsyncSession, list[Item]], Awaitable[list[T]]]
 Opener = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 Parameters = dict[str, Any]
 
@@ -48,8 +55,14 @@ _MAX_GROUP = 200
 
 
 @dataclass(frozen=True, slots=True)
+class _Batched:
+    batch: Batch[Any, Any]
+    item: Any
+
+
+@dataclass(frozen=True, slots=True)
 class _Queued:
-    write: Write[Any] | tuple[Executable, Parameters]
+    write: Write[Any] | tuple[Executable, Parameters] | _Batched
     future: asyncio.Future[Any]
 
 
@@ -69,7 +82,14 @@ class GroupCommit:
         """Run ``statement`` with ``parameters``; the group runs it once for all its callers."""
         await self._enqueue((statement, parameters))
 
-    def _enqueue(self, write: Write[Any] | tuple[Executable, Parameters]) -> asyncio.Future[Any]:
+    async def batch(self, batch: Batch[Item, T], item: Item) -> T:
+        """``item``'s result of ``batch``, which the group calls once for all its callers' items."""
+        result: T = await self._enqueue(_Batched(batch, item))
+        return result
+
+    def _enqueue(
+        self, write: Write[Any] | tuple[Executable, Parameters] | _Batched
+    ) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(write, future))
         if self._task is None or self._task.done():
@@ -105,15 +125,23 @@ class GroupCommit:
     async def _commit(self, group: list[_Queued]) -> None:
         results: list[Any] = []
         statements: dict[Executable, list[Parameters]] = {}
+        batches: dict[Batch[Any, Any], list[tuple[int, Any]]] = {}
         try:
             async with self._open() as session:
-                for item in group:
+                for position, item in enumerate(group):
                     if isinstance(item.write, tuple):
                         statement, parameters = item.write
                         statements.setdefault(statement, []).append(parameters)
                         results.append(None)
+                    elif isinstance(item.write, _Batched):
+                        batches.setdefault(item.write.batch, []).append((position, item.write.item))
+                        results.append(None)
                     else:
                         results.append(await item.write(session))
+                for batch, items in batches.items():
+                    outcomes = await batch(session, [item for _, item in items])
+                    for (position, _), outcome in zip(items, outcomes, strict=True):
+                        results[position] = outcome
                 for statement, rows in statements.items():
                     await session.execute(statement, rows)
         except DatabaseUnavailable as error:

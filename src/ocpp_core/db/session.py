@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql import Executable
 
 from ocpp_core.config import DatabaseSettings
-from ocpp_core.db.group import GroupCommit, Parameters, Write
+from ocpp_core.db.group import Batch, GroupCommit, Parameters, Write
 from ocpp_core.db.health import Health
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -145,6 +146,11 @@ class Database:
         """One statement in a shared transaction, run once for every caller's parameters."""
         self.health.refuse_while_probing()
         await self._group.execute(statement, parameters)
+
+    async def group_batch(self, batch: Batch[Item, T], item: Item) -> T:
+        """``item``'s share of one call of ``batch`` for every caller in a shared transaction."""
+        self.health.refuse_while_probing()
+        return await self._group.batch(batch, item)
 
     async def close(self) -> None:
         await self._group.close()

@@ -48,6 +48,10 @@ async def record_status(
     )
 
 
+# The columns a meter reading sets; each only when the reading has its value.
+LIVE_COLUMNS = ("power_w", "current_ma", "soc_percent", "meter_wh", "meter_at")
+
+
 async def record_reading(
     session: AsyncSession,
     charge_point_id: str,
@@ -57,12 +61,20 @@ async def record_reading(
     at: datetime,
     include_energy: bool = True,
 ) -> None:
-    """Keep the values the reading has; energy only when it passed the plausibility check.
+    """Keep the values the reading has (see :func:`live_values`)."""
+    values = live_values(connector_id, reading, at=at, include_energy=include_energy)
+    await record_live(session, charge_point_id, connector_id, values)
+
+
+def live_values(
+    connector_id: int, reading: MeterReading, *, at: datetime, include_energy: bool
+) -> dict[str, object]:
+    """The connector's columns the reading sets; energy only when it passed the plausibility check.
 
     Position 0 is the charger itself (or a transaction's unknown EVSE): nothing to show.
     """
     if connector_id < 1:
-        return
+        return {}
     live = {
         "power_w": reading.power_w,
         "current_ma": reading.current_ma,
@@ -71,6 +83,12 @@ async def record_reading(
     values: dict[str, object] = {k: v for k, v in live.items() if v is not None}
     if include_energy and reading.energy_wh is not None:
         values |= {"meter_wh": reading.energy_wh, "meter_at": at}
+    return values
+
+
+async def record_live(
+    session: AsyncSession, charge_point_id: str, connector_id: int, values: dict[str, object]
+) -> None:
     if not values:
         return
     await upsert(

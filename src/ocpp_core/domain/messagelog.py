@@ -10,7 +10,10 @@ instead queues entries and one task writes all that is queued in one statement,
 then at once the next batch (what queued while it wrote). A charger's message
 is answered only after the batch holding its entry was written (``record``
 hands back what to wait for), so a crash loses no message that was answered:
-the charger resends what it got no answer for.
+the charger resends what it got no answer for. A MeterValues, the most frequent
+call, skips the queue: its row is inserted in the transaction that stores its
+readings (:meth:`MessageLog.row`, :func:`insert_rows`), which answers it with one
+commit instead of two in a row.
 
 While the database can't be reached, that holds too: a batch that could not be
 written tells its waiters so, and their chargers get an error and resend (then
@@ -25,11 +28,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import MessageLogEntry
@@ -45,6 +49,7 @@ _ROUTINE = frozenset({"BootNotification", "Heartbeat", "StatusNotification", "Da
 _ACTION_LENGTH = _ERROR_CODE_LENGTH = 50
 _MAX_BACKLOG = 10_000  # our calls' entries kept while the database is away
 _RETRY_AFTER = 1.0  # seconds between tries while entries wait for the database
+_table = cast(Table, MessageLogEntry.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,13 @@ class MessageLog:
         if self._level == 0:
             return False
         return always or self._level == 2 or action not in _ROUTINE
+
+    def row(self, entry: LogEntry) -> dict[str, Any] | None:
+        """The row that keeps ``entry``, for a write that stores it with its own statements.
+
+        None if the log keeps no such entry. See :func:`insert_rows`.
+        """
+        return _row(entry, self._max_bytes) if self.wants(entry.action) else None
 
     def record(self, entry: LogEntry, *, always: bool = False) -> asyncio.Future[bool] | None:
         """Queue the entry; whether it was written, once that is known (None if not kept)."""
@@ -145,8 +157,7 @@ class MessageLog:
 
     async def _insert(self, entries: list[LogEntry]) -> None:
         async with self._db.session() as session:
-            rows = [_row(entry, self._max_bytes) for entry in entries]
-            await session.execute(insert(MessageLogEntry), rows)
+            await insert_rows(session, [_row(entry, self._max_bytes) for entry in entries])
 
     async def _run(self) -> None:
         while True:
@@ -169,6 +180,11 @@ class MessageLog:
         if self._dropped:
             logger.warning("message log: %d entries dropped from a full backlog", self._dropped)
             self._dropped = 0
+
+
+async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert log rows (see :meth:`MessageLog.row`) in the session's transaction, one statement."""
+    await session.execute(insert(_table), rows)
 
 
 def _settle(written: asyncio.Future[bool] | None, ok: bool) -> None:

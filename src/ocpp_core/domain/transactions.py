@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +46,24 @@ PENDING = frozenset({StartSource.REPORTED_ZERO, StartSource.MISSING})
 # alone (an export, a node running an older version) sees an impossible register, not a 0
 # that would bill the whole meter.
 UNKNOWN_REGISTER_WH = -1
+
+
+class Register(Protocol):
+    """The columns of a transaction that its meter readings read and change.
+
+    The ORM row is one; a batch of MeterValues works on plain copies of these
+    columns instead (see :mod:`.meter_batches`), so the rules below serve both.
+    """
+
+    id: int
+    start_at: datetime
+    stop_at: datetime | None
+    meter_start_wh: int
+    meter_start_source: str
+    last_meter_wh: int | None
+    last_meter_at: datetime | None
+    energy_wh: int | None
+    energy_limit_wh: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +200,7 @@ async def running_on(
     )
 
 
-def start_register(row: Transaction) -> int | None:
+def start_register(row: Register) -> int | None:
     """The register billing starts from; None while the transaction has none."""
     if row.meter_start_source == StartSource.MISSING:
         return None
@@ -189,7 +208,7 @@ def start_register(row: Transaction) -> int | None:
 
 
 def settle_start(
-    row: Transaction, *, register_wh: int, at: datetime, context: str | None, max_power_w: int
+    row: Register, *, register_wh: int, at: datetime, context: str | None, max_power_w: int
 ) -> None:
     """Let the transaction's first register settle a start register the charger left open.
 
@@ -215,7 +234,7 @@ def settle_start(
     record_sample(row, energy_wh=register_wh, at=at)
 
 
-def _is_jump_from_zero(row: Transaction, register_wh: int, at: datetime, max_power_w: int) -> bool:
+def _is_jump_from_zero(row: Register, register_wh: int, at: datetime, max_power_w: int) -> bool:
     reason = implausibility(
         previous_wh=0,
         previous_at=row.start_at,
@@ -226,14 +245,14 @@ def _is_jump_from_zero(row: Transaction, register_wh: int, at: datetime, max_pow
     return reason == "jump"
 
 
-def record_sample(row: Transaction, *, energy_wh: int, at: datetime) -> None:
+def record_sample(row: Register, *, energy_wh: int, at: datetime) -> None:
     """Keep the newest register seen during the transaction (samples may arrive late)."""
     if row.last_meter_at is None or at >= row.last_meter_at:
         row.last_meter_wh = energy_wh
         row.last_meter_at = at
 
 
-def energy_so_far(row: Transaction, live_wh: int | None = None) -> int | None:
+def energy_so_far(row: Register, live_wh: int | None = None) -> int | None:
     """What the transaction delivered up to its newest register; None while unknowable.
 
     ``live_wh``: the connector's meter as last shown, which may be newer than the samples.
@@ -247,7 +266,7 @@ def energy_so_far(row: Transaction, live_wh: int | None = None) -> int | None:
     return max(0, max(seen, default=start) - start)
 
 
-def limit_reached(row: Transaction, register_wh: int) -> int | None:
+def limit_reached(row: Register, register_wh: int) -> int | None:
     """The energy delivered so far, if the register took the transaction to its limit."""
     delivered = energy_so_far(row, register_wh)
     if row.energy_limit_wh is None or delivered is None or delivered < row.energy_limit_wh:

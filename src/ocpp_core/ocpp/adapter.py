@@ -39,6 +39,9 @@ class ProtocolAdapter:
     encode: Callable[[Command, OcppSettings], tuple[str, dict[str, Any]]]
     error_spelling: Mapping[ErrorCode, str] = field(default_factory=dict)
     always_logged: frozenset[str] = frozenset()
+    # Actions whose handler writes the message-log row itself, in the transaction that
+    # stores what the call says (see common.store_readings), instead of in one of its own.
+    logged_by_handler: frozenset[str] = frozenset()
 
     def wire_code(self, code: ErrorCode) -> str:
         return self.error_spelling.get(code, code.value)

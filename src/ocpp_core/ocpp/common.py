@@ -21,6 +21,7 @@ from ocpp_core.domain import (
     commands,
     connectors,
     events,
+    meter_batches,
     metering,
     transactions,
 )
@@ -28,6 +29,7 @@ from ocpp_core.domain.authorization import Authorization
 from ocpp_core.domain.meter import InvalidSample, MeterReading, Sample, summarize
 from ocpp_core.ocpp.adapter import ChargerContext, Handler
 from ocpp_core.ocpp.framing import ErrorCode, FrameError
+from ocpp_core.ocpp.journal import incoming
 
 Payload = dict[str, Any]
 Readings = list[tuple[datetime, MeterReading]]
@@ -182,12 +184,33 @@ async def apply_readings(
 
 
 async def store_readings(
-    ctx: ChargerContext, connector_id: int, transaction_id: int | None, readings: Readings
+    ctx: ChargerContext,
+    connector_id: int,
+    transaction_id: int | None,
+    readings: Readings,
+    *,
+    call: Payload,
 ) -> None:
-    """A MeterValues message: committed together with other chargers' (they come often)."""
-    at_limit = await ctx.runtime.db.group_commit(
-        lambda session: apply_readings(ctx, session, connector_id, transaction_id, readings)
+    """A MeterValues message: applied together with other chargers' (they come often).
+
+    Its answer is empty in every version and known before anything is stored, so its
+    message-log row goes into the same transaction as its readings (the adapter
+    lists it in ``logged_by_handler``): one commit answers it, not two in a row.
+    """
+    now = ctx.runtime.clock()
+    log_row = ctx.runtime.message_log.row(
+        incoming(ctx.charge_point_id, "MeterValues", call, {}, at=now)
     )
+    message = meter_batches.MeterMessage(
+        ctx.charge_point_id,
+        connector_id,
+        transaction_id,
+        readings,
+        max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
+        received_at=now,
+        log_row=log_row,
+    )
+    at_limit = await ctx.runtime.db.group_batch(meter_batches.apply_messages, message)
     await publish_limits(ctx, connector_id, at_limit)
 
 

@@ -18,7 +18,6 @@ import logging
 from typing import Any
 
 from ocpp_core.db.health import DatabaseUnavailable
-from ocpp_core.domain.messagelog import LogEntry
 from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
 from ocpp_core.ocpp.connection import Connection
 from ocpp_core.ocpp.framing import (
@@ -29,7 +28,7 @@ from ocpp_core.ocpp.framing import (
     encode_error,
     encode_result,
 )
-from ocpp_core.ocpp.journal import connector_of, error_answer
+from ocpp_core.ocpp.journal import error_answer, incoming
 from ocpp_core.ocpp.schemas import check
 
 logger = logging.getLogger(__name__)
@@ -72,6 +71,9 @@ async def _handle_call(
         return
     except DatabaseUnavailable:
         await _reply_unavailable(ctx, adapter, connection, call)
+        return
+    if call.action in adapter.logged_by_handler:  # with what it stored, in one transaction
+        await connection.send(encode_result(call.unique_id, response))
         return
     logged = await _log(ctx, adapter, call.action, call.payload, response)
     if not logged and call.action not in _NOTHING_TO_STORE:
@@ -152,17 +154,8 @@ async def _log(
     always = error_code is not None or action in adapter.always_logged
     if not log.wants(action, always=always):
         return True
-    written = log.record(
-        LogEntry(
-            logged_at=ctx.runtime.clock(),
-            charge_point_id=ctx.charge_point_id,
-            direction="in",
-            action=action,
-            payload=payload,
-            error_code=error_code,
-            connector_id=connector_of(payload),
-            answer=answer,
-        ),
-        always=always,
+    entry = incoming(
+        ctx.charge_point_id, action, payload, answer, at=ctx.runtime.clock(), error_code=error_code
     )
+    written = log.record(entry, always=always)
     return written is None or await written

@@ -8,6 +8,7 @@ holds the answer without a second write.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
@@ -23,6 +24,28 @@ def connector_of(payload: dict[str, Any] | None) -> int | None:
     or a 1.6 connector; None where it names none, or one the log's column can't hold."""
     connector = payload.get("evseId", payload.get("connectorId")) if payload else None
     return connector if type(connector) is int and connector in _INT32 else None
+
+
+def incoming(
+    charge_point_id: str,
+    action: str,
+    payload: dict[str, Any] | None,
+    answer: dict[str, Any],
+    *,
+    at: datetime,
+    error_code: str | None = None,
+) -> LogEntry:
+    """The log entry of a charger's call and our answer."""
+    return LogEntry(
+        logged_at=at,
+        charge_point_id=charge_point_id,
+        direction="in",
+        action=action,
+        payload=payload,
+        error_code=error_code,
+        connector_id=connector_of(payload),
+        answer=answer,
+    )
 
 
 def error_answer(description: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

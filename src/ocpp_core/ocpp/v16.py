@@ -90,12 +90,10 @@ async def stop_transaction(ctx: ChargerContext, p: Payload) -> Payload:
 
 async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
     connector_id = p["connectorId"]
-    if connector_id == 0:
-        return {}  # the charger's main meter: no connector to show it on
-    await common.store_readings(
-        ctx, connector_id, p.get("transactionId"), _readings(p["meterValue"])
-    )
-    return {}
+    # Connector 0 is the charger's main meter: no connector to show it on, only the log.
+    readings = _readings(p["meterValue"]) if connector_id != 0 else []
+    await common.store_readings(ctx, connector_id, p.get("transactionId"), readings, call=p)
+    return {}  # as the log row says (see common.store_readings)
 
 
 def _readings(meter_values: list[Payload]) -> common.Readings:
@@ -197,4 +195,5 @@ ADAPTER = ProtocolAdapter(
         ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION: "OccurenceConstraintViolation",
     },
     always_logged=frozenset({"SecurityEventNotification"}),
+    logged_by_handler=frozenset({"MeterValues"}),
 )

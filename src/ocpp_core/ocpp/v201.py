@@ -94,10 +94,10 @@ def _evse_status(plugs: list[str], current: str | None) -> str:
 
 async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
     evse_id = p["evseId"]
-    if evse_id == 0:
-        return {}  # the station's main meter: no EVSE to show it on
-    await common.store_readings(ctx, evse_id, None, readings_of(p["meterValue"]))
-    return {}
+    # EVSE 0 is the station's main meter: no EVSE to show it on, only the log.
+    readings = readings_of(p["meterValue"]) if evse_id != 0 else []
+    await common.store_readings(ctx, evse_id, None, readings, call=p)
+    return {}  # as the log row says (see common.store_readings)
 
 
 async def notify_report(ctx: ChargerContext, p: Payload) -> Payload:
@@ -239,6 +239,7 @@ ADAPTER = ProtocolAdapter(
     handlers=HANDLERS,
     encode=encode,
     always_logged=frozenset({"SecurityEventNotification"}),
+    logged_by_handler=frozenset({"MeterValues"}),
 )
 
 ADAPTER_21 = replace(ADAPTER, subprotocol="ocpp2.1", schemas=SchemaSet("v21", "Request"))

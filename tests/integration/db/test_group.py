@@ -96,3 +96,42 @@ async def test_one_statement_runs_once_for_every_caller(db: Database) -> None:
         )
     assert sorted(rows) == [(cp, f"M-{cp}") for cp in ids]
     assert booted == 5
+
+
+async def test_a_batch_runs_once_for_every_callers_item(db: Database) -> None:
+    seen = commits(db)
+    calls: list[list[str]] = []
+
+    async def add_tags(session: AsyncSession, ids: list[str]) -> list[str]:
+        calls.append(ids)
+        for tag_id in ids:
+            await tags.add(session, NewTag(tag_id), now=NOW)
+        return [f"added {tag_id}" for tag_id in ids]
+
+    ids = [f"TAG{n:02}" for n in range(20)]
+    results = await asyncio.gather(*(db.group_batch(add_tags, tag_id) for tag_id in ids))
+    assert results == [f"added {tag_id}" for tag_id in ids]  # each caller its own result
+    assert calls == [ids]
+    assert len(seen) == 1
+    assert await tag_ids(db) == ids
+
+
+async def test_a_failing_batch_is_retried_item_by_item(db: Database) -> None:
+    async with db.session() as session:
+        await tags.add(session, NewTag("TAKEN"), now=NOW)
+
+    async def add_tags(session: AsyncSession, ids: list[str]) -> list[str]:
+        for tag_id in ids:
+            session.add(ChargeTag(id=tag_id, created_at=NOW, blocked=False))
+        await session.flush()
+        return ids
+
+    first, failed, last = await asyncio.gather(
+        db.group_batch(add_tags, "BEFORE"),
+        db.group_batch(add_tags, "TAKEN"),
+        db.group_batch(add_tags, "AFTER"),
+        return_exceptions=True,
+    )
+    assert (first, last) == ("BEFORE", "AFTER")
+    assert isinstance(failed, IntegrityError)
+    assert await tag_ids(db) == ["AFTER", "BEFORE", "TAKEN"]

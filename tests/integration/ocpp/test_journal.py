@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from ocpp.exceptions import GenericError
+from ocpp.exceptions import GenericError, TypeConstraintViolationError
 from ocpp.v16 import call, call_result
 from sqlalchemy import select
 
@@ -154,3 +154,29 @@ async def test_huge_messages_and_errors_are_kept_cut_to_the_configured_size(
         assert len(kept.encode()) <= MAX_BYTES
         assert "…[truncated, " in kept
     assert rejected.error_code == "TypeConstraintViolation"
+
+
+async def test_a_meter_values_row_is_stored_with_its_readings_before_the_answer(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+
+    def meter(connector_id: int, value: str) -> call.MeterValues:
+        sampled = [{"value": value, "unit": "Wh"}]
+        return call.MeterValues(connector_id, [{"timestamp": timestamp(), "sampledValue": sampled}])
+
+    await cp.call(meter(1, "1500"))
+    await cp.call(meter(0, "90000"))  # the charger's main meter: no connector, still logged
+    async with server.runtime.db.session() as session:  # answered, so already written
+        stored = list(await session.scalars(select(MessageLogEntry).order_by(MessageLogEntry.id)))
+    assert [(row.action, row.connector_id, loaded(row.answer)) for row in stored] == [
+        ("MeterValues", 1, {}),
+        ("MeterValues", 0, {}),
+    ]
+    assert loaded(stored[0].payload)["meterValue"][0]["sampledValue"][0]["value"] == "1500"
+
+    with pytest.raises(TypeConstraintViolationError):
+        await cp.call(meter(1, "lots"), suppress=False)
+    *_, rejected = await rows(server, 3)
+    assert (rejected.action, rejected.error_code) == ("MeterValues", "TypeConstraintViolation")
