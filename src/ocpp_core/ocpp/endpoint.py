@@ -114,6 +114,7 @@ async def _serve(
     else:
         runtime.metrics.connected.inc()
     ctx = ChargerContext(charge_point_id, adapter.subprotocol, runtime)
+    token = await runtime.presence.connected(charge_point_id, adapter.subprotocol)
     try:
         runtime.presence.seen(charge_point_id, runtime.clock(), adapter.subprotocol)
         # Once this side closed the socket (a reconnect replaced it, or shutdown),
@@ -134,6 +135,7 @@ async def _serve(
         if runtime.registry.remove(connection):
             runtime.metrics.connected.dec()
             runtime.presence.seen(charge_point_id, runtime.clock())
+        await runtime.presence.disconnected(charge_point_id, token)
 
 
 async def _close_quietly(connection: Connection) -> None:
