@@ -76,7 +76,12 @@ class ConnectorView:
 async def _views(
     context: ManagementContext, charge_point_id: str | None = None, connector_id: int | None = None
 ) -> list[ConnectorView]:
-    live_chargers = await context.server.status()
+    server = context.server
+    # A page about one charger asks for that charger, not the fleet.
+    if charge_point_id is None:
+        live_chargers = await server.status()
+    else:
+        live_chargers = await server.status_of(charge_point_id)
     live: dict[tuple[str, int], LiveConnector] = {}
     online: set[str] = set()
     for charger in live_chargers or []:

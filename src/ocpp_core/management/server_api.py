@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -32,10 +33,13 @@ class LiveConnector(_Lenient):
 class LiveCharger(_Lenient):
     id: str
     protocol: str | None = None
+    online: bool = True  # the fleet's list holds connected chargers only
     connectors: list[LiveConnector] = []
 
 
 _STATUS = TypeAdapter(list[LiveCharger])
+_ONE = TypeAdapter(LiveCharger)
+_MAX_PAGES = 1000  # of 1,000 chargers each: a million, far beyond one server
 
 
 class ServerApi:
@@ -56,16 +60,54 @@ class ServerApi:
         return self._client
 
     async def status(self) -> list[LiveCharger] | None:
-        """The connected chargers, or None when the server can't be asked."""
+        """Every connected charger (page after page), or None when the server can't be asked.
+
+        A page about one charger asks :meth:`status_of` instead.
+        """
+        chargers: list[LiveCharger] = []
+        url: str | None = "/API/Status"
         try:
-            response = await self._http().get("/API/Status")
-            response.raise_for_status()
-            chargers = _STATUS.validate_json(response.content)
+            for _ in range(_MAX_PAGES):
+                if url is None:
+                    break
+                response = await self._http().get(url)
+                response.raise_for_status()
+                chargers += _STATUS.validate_json(response.content)
+                url = response.links.get("next", {}).get("url")
         except (httpx.HTTPError, ValidationError) as error:
             self._note(reachable=False, error=error)
             return None
         self._note(reachable=True)
         return chargers
+
+    async def status_of(self, charge_point_id: str) -> list[LiveCharger] | None:
+        """The charger as the fleet's list would hold it: itself if connected, else nothing.
+
+        None when the server can't be asked. An unknown charger is not connected.
+        """
+        try:
+            response = await self._http().get(f"/API/Status/{quote(charge_point_id, safe='')}")
+            if response.status_code in (400, 404):
+                charger = None
+            else:
+                response.raise_for_status()
+                charger = _ONE.validate_json(response.content)
+        except (httpx.HTTPError, ValidationError) as error:
+            self._note(reachable=False, error=error)
+            return None
+        self._note(reachable=True)
+        return [charger] if charger is not None and charger.online else []
+
+    async def reachable(self) -> bool:
+        """Whether the server answers: while it does not, online states are unknown."""
+        try:
+            response = await self._http().get("/API/Status", params={"limit": 1})
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            self._note(reachable=False, error=error)
+            return False
+        self._note(reachable=True)
+        return True
 
     def _note(self, *, reachable: bool, error: Exception | None = None) -> None:
         # Pages poll every few seconds: log when the state changes, not on every poll.
