@@ -124,7 +124,7 @@ async def page(
     session: AsyncSession, unpaid_cutoff: datetime, query: TileQuery, size: int = PAGE_SIZE
 ) -> tuple[Snapshot, tuple[str, int] | None]:
     """The page's tiles (as a snapshot to build them from) and the key of the next page."""
-    rows = (await session.execute(_tiles(unpaid_cutoff, query).limit(size + 1))).all()
+    rows = (await session.execute(tiles_statement(unpaid_cutoff, query).limit(size + 1))).all()
     more = len(rows) > size
     page_rows = [Row(*row) for row in rows[:size]]
     ids = sorted({row.charge_point_id for row in page_rows})
@@ -138,7 +138,9 @@ async def page(
     return snapshot, (last.key if more and last else None)
 
 
-def _tiles(unpaid_cutoff: datetime, query: TileQuery) -> Select[str, str | None, bool, Connector]:
+def tiles_statement(
+    unpaid_cutoff: datetime, query: TileQuery
+) -> Select[str, str | None, bool, Connector]:
     base = select(ChargePoint.id, ChargePoint.name, online(), Connector)
     if query.show in ("", "offline"):
         # Every tile, a charge point without connectors included (one tile of its own).
