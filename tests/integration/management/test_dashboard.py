@@ -333,7 +333,7 @@ async def test_filters_and_pages_of_tiles(
         "faulted": "1",
         "reserved": "0",
         "energy": "0.0 kWh",
-        "revenue": "–",
+        "revenue": "\u2013",  # an en dash: nothing earned yet
     }
 
 
