@@ -61,52 +61,55 @@ class TileQuery:
     after: tuple[str, int] | None = None
 
 
-def conditions(unpaid_cutoff: datetime) -> Mapping[str, ColumnElement[bool]]:
-    """Each filter as a condition on a connector joined with its charge point."""
-    up = online()
+def conditions(
+    unpaid_cutoff: datetime, up: ColumnElement[bool] | None = None
+) -> Mapping[str, ColumnElement[bool]]:
+    """Each filter as a condition on a connector; ``up``: its charge point is online
+    (by default read from the charge point joined with it)."""
+    up = online() if up is None else up
     free = or_(Connector.status.is_(None), Connector.status == "Available")
-    # A driver's reservation holds the connector; a running session makes it busy instead.
-    held = and_(free, _held(unpaid_cutoff), ~_running_here())
     return {
         "offline": ~up,
         "faulted": and_(up, Connector.status == "Faulted"),
         "charging": and_(up, Connector.status.in_(CHARGING)),
-        "reserved": and_(up, or_(Connector.status == "Reserved", held)),
+        "reserved": and_(up, or_(Connector.status == "Reserved", and_(free, _held(unpaid_cutoff)))),
     }
 
 
 def _held(unpaid_cutoff: datetime) -> ColumnElement[bool]:
-    # Few reservations hold a connector: the database hashes them once, not per connector.
+    """A driver's reservation holds the connector, and no session runs on it (that is busier).
+
+    Few reservations hold a connector: the database finds them once and hashes
+    them, instead of looking for reservations and sessions connector by connector
+    (which PostgreSQL also estimates so dear that it compiles the query first).
+    """
+    running_there = exists().where(
+        Transaction.charge_point_id == PaymentReservation.charge_point_id,
+        Transaction.connector_id == PaymentReservation.connector_id,
+        transactions.running(),
+    )
     keys = select(PaymentReservation.charge_point_id, PaymentReservation.connector_id).where(
-        reservations.holding(unpaid_cutoff)
+        reservations.holding(unpaid_cutoff), ~running_there
     )
     return tuple_(Connector.charge_point_id, Connector.connector_id).in_(keys)
 
 
-def _running_here() -> ColumnElement[bool]:
-    return exists().where(
-        Transaction.charge_point_id == Connector.charge_point_id,
-        Transaction.connector_id == Connector.connector_id,
-        transactions.running(),
-    )
-
-
 async def totals(session: AsyncSession, unpaid_cutoff: datetime, now: datetime) -> Totals:
-    stations, up = (
-        await session.execute(select(func.count(), _count(online())).select_from(ChargePoint))
-    ).one()
-    where = conditions(unpaid_cutoff)
+    stations = await session.scalar(select(func.count()).select_from(ChargePoint))
+    up = await session.scalar(select(func.count()).select_from(ChargePoint).where(online()))
+    # The online charge points from their partial index, hashed once: no join with the
+    # charge points' wide rows.
+    online_ids = select(ChargePoint.id).where(online())
+    where = conditions(unpaid_cutoff, Connector.charge_point_id.in_(online_ids))
     charging, faulted, reserved = (
         await session.execute(
             select(_count(where["charging"]), _count(where["faulted"]), _count(where["reserved"]))
-            .select_from(Connector)
-            .join(ChargePoint, ChargePoint.id == Connector.charge_point_id)
         )
     ).one()
     today = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
     day = await reporting.period_total(session, reporting.Period(today, today + timedelta(1)))
     return Totals(
-        stations,
+        stations or 0,
         up or 0,
         charging or 0,
         faulted or 0,
