@@ -45,9 +45,17 @@ def choose_subprotocol(offered: Sequence[str], preferred: Sequence[str]) -> str 
 def ocpp_endpoint(runtime: Runtime, adapters: Mapping[str, ProtocolAdapter]) -> Endpoint:
     async def endpoint(websocket: WebSocket) -> None:
         admitted = await _admit(runtime, websocket)
-        if admitted is not None:
-            charge_point_id, subprotocol = admitted
+        if admitted is None:
+            return
+        charge_point_id, subprotocol = admitted
+        # Written before the handshake completes: once a charger is connected, every
+        # node and the API say so.
+        token = await runtime.presence.connected(charge_point_id, subprotocol)
+        try:
+            await websocket.accept(subprotocol=subprotocol)
             await _serve(runtime, adapters[subprotocol], websocket, charge_point_id)
+        finally:
+            await runtime.presence.disconnected(charge_point_id, token)
 
     return endpoint
 
@@ -83,7 +91,6 @@ async def _admit(runtime: Runtime, websocket: WebSocket) -> tuple[str, str] | No
         logger.warning("charge point %r refused: %s", charge_point_id, problem)
         await _deny(runtime, websocket, 401, problem)
         return None
-    await websocket.accept(subprotocol=subprotocol)
     return charge_point_id, subprotocol
 
 
@@ -114,7 +121,6 @@ async def _serve(
     else:
         runtime.metrics.connected.inc()
     ctx = ChargerContext(charge_point_id, adapter.subprotocol, runtime)
-    token = await runtime.presence.connected(charge_point_id, adapter.subprotocol)
     try:
         runtime.presence.seen(charge_point_id, runtime.clock(), adapter.subprotocol)
         # Once this side closed the socket (a reconnect replaced it, or shutdown),
@@ -135,7 +141,6 @@ async def _serve(
         if runtime.registry.remove(connection):
             runtime.metrics.connected.dec()
             runtime.presence.seen(charge_point_id, runtime.clock())
-        await runtime.presence.disconnected(charge_point_id, token)
 
 
 async def _close_quietly(connection: Connection) -> None:
