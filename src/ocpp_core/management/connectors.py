@@ -94,15 +94,15 @@ async def _views(
         .where(Connector.connector_id >= 1)
         .order_by(Connector.charge_point_id, Connector.connector_id)
     )
+    running = select(Transaction).where(transactions.running()).order_by(Transaction.id)
     if charge_point_id is not None:
         query = query.where(Connector.charge_point_id == charge_point_id)
+        running = running.where(Transaction.charge_point_id == charge_point_id)
     if connector_id is not None:
         query = query.where(Connector.connector_id == connector_id)
     async with context.db.session() as session:
         rows = (await session.execute(query)).all()
-        open_rows = await session.scalars(
-            select(Transaction).where(transactions.running()).order_by(Transaction.id)
-        )
+        open_rows = await session.scalars(running)
         open_tx = {
             (t.charge_point_id, t.connector_id): OpenTransaction(t.id, t.start_tag, t.start_at)
             for t in open_rows
