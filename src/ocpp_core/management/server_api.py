@@ -39,7 +39,7 @@ class LiveCharger(_Lenient):
 
 _STATUS = TypeAdapter(list[LiveCharger])
 _ONE = TypeAdapter(LiveCharger)
-_MAX_PAGES = 1000  # of 1,000 chargers each: a million, far beyond one server
+_MAX_PAGES = 1000  # of up to 500 chargers each: far beyond one server
 
 
 class ServerApi:

@@ -27,7 +27,7 @@ from ocpp_core.server.api_auth import ApiError, RuntimeDep, api_router
 
 router = api_router("status")
 
-PAGE_LIMIT = 1000  # chargers per answer: about 120 KB of JSON
+PAGE_LIMIT = 500  # chargers per answer: about 300 KB of JSON with their connectors
 _MAX_ID = 100  # the column's length
 
 
