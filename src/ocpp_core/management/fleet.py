@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
@@ -61,66 +61,77 @@ class TileQuery:
     after: tuple[str, int] | None = None
 
 
-def conditions(
-    unpaid_cutoff: datetime, up: ColumnElement[bool] | None = None
-) -> Mapping[str, ColumnElement[bool]]:
-    """Each filter as a condition on a connector; ``up``: its charge point is online
-    (by default read from the charge point joined with it)."""
-    up = online() if up is None else up
-    free = or_(Connector.status.is_(None), Connector.status == "Available")
+def conditions(unpaid_cutoff: datetime) -> Mapping[str, ColumnElement[bool]]:
+    """Each filter as a condition on a connector joined with its charge point."""
+    up = online()
     return {
         "offline": ~up,
         "faulted": and_(up, Connector.status == "Faulted"),
         "charging": and_(up, Connector.status.in_(CHARGING)),
-        "reserved": and_(up, or_(Connector.status == "Reserved", and_(free, _held(unpaid_cutoff)))),
+        "reserved": and_(up, or_(Connector.status == "Reserved", _held(unpaid_cutoff))),
     }
 
 
+def _free() -> ColumnElement[bool]:
+    return or_(Connector.status.is_(None), Connector.status == "Available")
+
+
 def _held(unpaid_cutoff: datetime) -> ColumnElement[bool]:
-    """A driver's reservation holds the connector, and no session runs on it (that is busier).
+    """A free connector a driver's reservation holds, with no session running on it.
 
     Few reservations hold a connector: the database finds them once and hashes
     them, instead of looking for reservations and sessions connector by connector
     (which PostgreSQL also estimates so dear that it compiles the query first).
     """
+    keys = _held_keys(unpaid_cutoff)
+    return and_(_free(), tuple_(Connector.charge_point_id, Connector.connector_id).in_(keys))
+
+
+def _held_keys(unpaid_cutoff: datetime) -> Select[str, int]:
     running_there = exists().where(
         Transaction.charge_point_id == PaymentReservation.charge_point_id,
         Transaction.connector_id == PaymentReservation.connector_id,
         transactions.running(),
     )
-    keys = select(PaymentReservation.charge_point_id, PaymentReservation.connector_id).where(
+    return select(PaymentReservation.charge_point_id, PaymentReservation.connector_id).where(
         reservations.holding(unpaid_cutoff), ~running_there
     )
-    return tuple_(Connector.charge_point_id, Connector.connector_id).in_(keys)
 
 
 async def totals(session: AsyncSession, unpaid_cutoff: datetime, now: datetime) -> Totals:
     stations = await session.scalar(select(func.count()).select_from(ChargePoint))
     up = await session.scalar(select(func.count()).select_from(ChargePoint).where(online()))
-    # The online charge points from their partial index, hashed once: no join with the
-    # charge points' wide rows.
+    # The online charge points from their partial index: no scan of their wide rows.
     online_ids = select(ChargePoint.id).where(online())
-    where = conditions(unpaid_cutoff, Connector.charge_point_id.in_(online_ids))
-    charging, faulted, reserved = (
-        await session.execute(
-            select(_count(where["charging"]), _count(where["faulted"]), _count(where["reserved"]))
+    on_line = Connector.charge_point_id.in_(online_ids)
+    counted = await session.execute(
+        select(Connector.status, func.count()).where(on_line).group_by(Connector.status)
+    )
+    by_status: dict[str | None, int] = {status: int(count) for status, count in counted}
+    held = _held_keys(unpaid_cutoff).subquery()
+    held_free = await session.scalar(
+        select(func.count())
+        .select_from(held)
+        .join(
+            Connector,
+            and_(
+                Connector.charge_point_id == held.c.charge_point_id,
+                Connector.connector_id == held.c.connector_id,
+            ),
         )
-    ).one()
+        .where(on_line, _free())
+    )
     today = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
     day = await reporting.period_total(session, reporting.Period(today, today + timedelta(1)))
     return Totals(
         stations or 0,
         up or 0,
-        charging or 0,
-        faulted or 0,
-        reserved or 0,
+        sum(by_status.get(status, 0) for status in CHARGING),
+        by_status.get("Faulted", 0),
+        by_status.get("Reserved", 0) + (held_free or 0),
         day.energy_wh,
         tuple(sorted(day.revenue_cents.items())),
     )
-
-
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.sum(case((condition, 1), else_=0))
 
 
 async def page(
