@@ -53,9 +53,10 @@ def ocpp_endpoint(runtime: Runtime, adapters: Mapping[str, ProtocolAdapter]) -> 
         token = await runtime.presence.connected(charge_point_id, subprotocol)
         try:
             await websocket.accept(subprotocol=subprotocol)
-            await _serve(runtime, adapters[subprotocol], websocket, charge_point_id)
-        finally:
+        except BaseException:
             await runtime.presence.disconnected(charge_point_id, token)
+            raise
+        await _serve(runtime, adapters[subprotocol], websocket, charge_point_id, token)
 
     return endpoint
 
@@ -103,7 +104,11 @@ async def _deny(runtime: Runtime, websocket: WebSocket, status: int, reason: str
 
 
 async def _serve(
-    runtime: Runtime, adapter: ProtocolAdapter, websocket: WebSocket, charge_point_id: str
+    runtime: Runtime,
+    adapter: ProtocolAdapter,
+    websocket: WebSocket,
+    charge_point_id: str,
+    token: str,
 ) -> None:
     connection = Connection(
         charge_point_id,
@@ -138,9 +143,13 @@ async def _serve(
         pass
     finally:
         connection.abandon()
-        if runtime.registry.remove(connection):
-            runtime.metrics.connected.dec()
-            runtime.presence.seen(charge_point_id, runtime.clock())
+        try:
+            # Offline in the database first: once this node lets go, every reader agrees.
+            await runtime.presence.disconnected(charge_point_id, token)
+        finally:
+            if runtime.registry.remove(connection):
+                runtime.metrics.connected.dec()
+                runtime.presence.seen(charge_point_id, runtime.clock())
 
 
 async def _close_quietly(connection: Connection) -> None:
