@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,36 +102,48 @@ async def totals(session: AsyncSession, unpaid_cutoff: datetime, now: datetime) 
     stations = await session.scalar(select(func.count()).select_from(ChargePoint))
     up = await session.scalar(select(func.count()).select_from(ChargePoint).where(online()))
     # The online charge points from their partial index: no scan of their wide rows.
-    online_ids = select(ChargePoint.id).where(online())
-    on_line = Connector.charge_point_id.in_(online_ids)
-    counted = await session.execute(
-        select(Connector.status, func.count()).where(on_line).group_by(Connector.status)
-    )
-    by_status: dict[str | None, int] = {status: int(count) for status, count in counted}
-    held = _held_keys(unpaid_cutoff).subquery()
-    held_free = await session.scalar(
-        select(func.count())
-        .select_from(held)
-        .join(
-            Connector,
-            and_(
-                Connector.charge_point_id == held.c.charge_point_id,
-                Connector.connector_id == held.c.connector_id,
-            ),
-        )
-        .where(on_line, _free())
-    )
-    today = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
-    day = await reporting.period_total(session, reporting.Period(today, today + timedelta(1)))
+    on_line = Connector.charge_point_id.in_(select(ChargePoint.id).where(online()))
+    by_status = await _by_status(session, on_line)
+    held = await _held_free(session, on_line, unpaid_cutoff)
+    day = await reporting.period_total(session, _today(now))
     return Totals(
         stations or 0,
         up or 0,
         sum(by_status.get(status, 0) for status in CHARGING),
         by_status.get("Faulted", 0),
-        by_status.get("Reserved", 0) + (held_free or 0),
+        by_status.get("Reserved", 0) + held,
         day.energy_wh,
         tuple(sorted(day.revenue_cents.items())),
     )
+
+
+async def _by_status(session: AsyncSession, on_line: ColumnElement[bool]) -> dict[str | None, int]:
+    counted = await session.execute(
+        select(Connector.status, func.count()).where(on_line).group_by(Connector.status)
+    )
+    return {status: int(count) for status, count in counted}
+
+
+async def _held_free(
+    session: AsyncSession, on_line: ColumnElement[bool], unpaid_cutoff: datetime
+) -> int:
+    """Free online connectors a reservation holds, joined from the few reservations."""
+    held = _held_keys(unpaid_cutoff).subquery()
+    same = and_(
+        Connector.charge_point_id == held.c.charge_point_id,
+        Connector.connector_id == held.c.connector_id,
+    )
+    counted = await session.scalar(
+        select(func.count()).select_from(held).join(Connector, same).where(on_line, _free())
+    )
+    return counted or 0
+
+
+def _today(now: datetime) -> reporting.Period:
+    """The UTC day, as the reports count days."""
+    day = now.astimezone(UTC).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return reporting.Period(start, start + timedelta(days=1))
 
 
 async def page(
