@@ -29,7 +29,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, or_, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, or_, update
 
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.db.health import DatabaseUnavailable
@@ -67,14 +67,12 @@ _DISCONNECT = (
 )
 _EXPIRE = update(_table).where(_table.c.online_until < bindparam("now")).values(_OFFLINE)
 LEASE = timedelta(seconds=90)
+RENEW_EVERY = timedelta(seconds=30)
 
 
 def online() -> ColumnElement[bool]:
     """Charge points whose websocket some node holds, as every node and app reads it."""
     return ChargePoint.online_node.is_not(None)
-
-
-RENEW_EVERY = timedelta(seconds=30)
 
 
 class Presence:
@@ -89,36 +87,59 @@ class Presence:
         self._serials = itertools.count(1)
         self._mine = _table.c.online_node.startswith(f"{self._node}/")
         self._renewed_at: datetime | None = None
+        # Connects and disconnects the database refused, by token: written at the next renewal.
+        self._joins: dict[str, dict[str, object]] = {}
+        self._leaves: dict[str, str] = {}
 
     async def connected(self, charge_point_id: str, protocol: str) -> str:
         """Write that this node holds the charger's socket now; the token names the connection."""
         token = f"{self._node}/{next(self._serials)}"
-        until = self._clock() + LEASE
-        values = {"cp": charge_point_id, "token": token, "until": until, "protocol": protocol}
+        values: dict[str, object] = {"cp": charge_point_id, "token": token, "protocol": protocol}
         try:
-            async with self._db.session() as session:
-                await session.execute(_CONNECT, [values])
+            await self._write(_CONNECT, [values | {"until": self._clock() + LEASE}])
         except DatabaseUnavailable:
-            # Shown offline until it reconnects; its messages are refused meanwhile anyway.
-            logger.warning("presence: %s connected but could not be written", charge_point_id)
+            logger.warning("presence: %s connected, written when the database is back", token)
+            self._joins[token] = values
         return token
 
     async def disconnected(self, charge_point_id: str, token: str) -> None:
         """Clear the charger's presence, unless a newer connection (anywhere) took it over."""
+        if self._joins.pop(token, None) is not None:
+            # Not written yet, unless a renewal is writing it right now: clear it after.
+            self._leaves[token] = charge_point_id
+            return
         try:
-            async with self._db.session() as session:
-                await session.execute(_DISCONNECT, [{"cp": charge_point_id, "token": token}])
+            await self._write(_DISCONNECT, [{"cp": charge_point_id, "token": token}])
         except DatabaseUnavailable:
-            # The lease runs out and another round (of any node) sets it offline.
-            logger.warning("presence: %s disconnected but could not be written", charge_point_id)
+            logger.warning("presence: %s disconnected, written when the database is back", token)
+            self._leaves[token] = charge_point_id
 
     async def renew(self) -> None:
-        """Extend the leases of this node's chargers; clear the ones that ran out (dead nodes)."""
+        """Extend the leases of this node's chargers; clear the ones that ran out (dead nodes).
+
+        Connects and disconnects the database refused before are written first.
+        """
         now = self._clock()
+        joins = dict(self._joins)
+        leaves = dict(self._leaves)
         async with self._db.session() as session:
+            if joins:
+                rows = [values | {"until": now + LEASE} for values in joins.values()]
+                await session.execute(_CONNECT, rows)
+            if leaves:
+                rows = [{"cp": cp, "token": token} for token, cp in leaves.items()]
+                await session.execute(_DISCONNECT, rows)
             await session.execute(update(_table).where(self._mine).values(online_until=now + LEASE))
             await session.execute(_EXPIRE, {"now": now})
+        for token in joins:
+            self._joins.pop(token, None)
+        for token in leaves:
+            self._leaves.pop(token, None)
         self._renewed_at = now
+
+    async def _write(self, statement: Update, rows: list[dict[str, object]]) -> None:
+        async with self._db.session() as session:
+            await session.execute(statement, rows)
 
     async def _renew_when_due(self) -> None:
         if self._renewed_at is None or self._clock() - self._renewed_at >= RENEW_EVERY:

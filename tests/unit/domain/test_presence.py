@@ -174,3 +174,21 @@ async def test_a_node_that_stops_leaves_its_chargers_offline(db: Database) -> No
     await stopping.close()
 
     assert await connected_ids(db) == {"CP2"}
+
+
+@pytest.mark.postgresql
+async def test_a_connect_and_a_disconnect_the_database_refused_are_written_when_it_is_back(
+    db: Database, db_proxy: DatabaseProxy
+) -> None:
+    relayed = Database(db_proxy.url(db.url), limits=DatabaseSettings(connect_timeout=1))
+    presence = Presence(relayed, clock=lambda: NOW)
+    gone = await presence.connected("CP1", "ocpp1.6")
+    async with db_proxy.outage(Fault.REFUSE):
+        await presence.disconnected("CP1", gone)
+        await presence.connected("CP2", "ocpp1.6")
+    assert await connected_ids(db) == {"CP1"}
+
+    await presence.renew()
+
+    assert await connected_ids(db) == {"CP2"}
+    await relayed.close()
