@@ -38,6 +38,15 @@ class Base(DeclarativeBase):
 
 class ChargePoint(Base):
     __tablename__ = "charge_points"
+    # The connected few of a big fleet, for the dashboard's counts without a scan of all.
+    __table_args__ = (
+        Index(
+            "ix_charge_points_online",
+            "id",
+            sqlite_where=text("online_node IS NOT NULL"),
+            postgresql_where=text("online_node IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(100))
@@ -77,6 +86,11 @@ class ChargePoint(Base):
     max_session_wh: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     currency: Mapped[str | None] = mapped_column(String(3))
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Presence (see domain.presence): the node and connection that hold the charger's
+    # websocket, None while it is not connected; the node renews ``online_until`` while it
+    # lives, so the chargers of a node that died are found and set offline by the others.
+    online_node: Mapped[str | None] = mapped_column(String(64))
+    online_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -99,6 +113,10 @@ class Connector(Base):
     """
 
     __tablename__ = "connectors"
+    # The dashboard pages the connectors of one status (faulted, charging...) in key order.
+    __table_args__ = (
+        Index("ix_connectors_status_key", "status", "charge_point_id", "connector_id"),
+    )
 
     charge_point_id: Mapped[str] = mapped_column(
         ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True

@@ -136,6 +136,35 @@ async def charge_report(session: AsyncSession, period: Period) -> ChargeReport:
     return ChargeReport(groups, total, await _under_review(session, period))
 
 
+async def period_total(session: AsyncSession, period: Period) -> Tally:
+    """The report's total alone (one row per currency), for the dashboard's "today"."""
+    query = (
+        select(
+            PaymentReservation.currency,
+            func.count(Transaction.id),
+            func.sum(Transaction.energy_wh),
+            func.count(Transaction.review_reason),
+            _count_if(Transaction.stop_at.is_(None)),
+            func.sum(_cost()),
+        )
+        .select_from(Transaction)
+        .group_by(PaymentReservation.currency)
+    )
+    total = Tally()
+    for currency, *sums in await session.execute(_in_period(query, period)):
+        total.add(_tally(currency, *sums))
+    return total
+
+
+def _tally(
+    currency: str | None, sessions: Any, wh: Any, review: Any, running: Any, cents: Any
+) -> Tally:
+    tally = Tally(int(sessions), int(wh or 0), int(review), int(running or 0))
+    if currency is not None and cents is not None:
+        tally.revenue_cents[currency] = int(cents)
+    return tally
+
+
 def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[GroupLine]:
     groups: dict[str | None, GroupLine] = {}
     lines: dict[str | None, TagLine] = {}
@@ -145,9 +174,7 @@ def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[GroupLine]:
         if line is None:
             line = lines[tag_id] = TagLine(tag_id, name)
             group.tags.append(line)
-        tally = Tally(int(sessions), int(wh or 0), int(review), int(running or 0))
-        if currency is not None and cents is not None:
-            tally.revenue_cents[currency] = int(cents)
+        tally = _tally(currency, sessions, wh, review, running, cents)
         line.tally.add(tally)
         group.tally.add(tally)
     for group in groups.values():

@@ -76,7 +76,12 @@ class ConnectorView:
 async def _views(
     context: ManagementContext, charge_point_id: str | None = None, connector_id: int | None = None
 ) -> list[ConnectorView]:
-    live_chargers = await context.server.status()
+    server = context.server
+    # A page about one charger asks for that charger, not the fleet.
+    if charge_point_id is None:
+        live_chargers = await server.status()
+    else:
+        live_chargers = await server.status_of(charge_point_id)
     live: dict[tuple[str, int], LiveConnector] = {}
     online: set[str] = set()
     for charger in live_chargers or []:
@@ -89,15 +94,15 @@ async def _views(
         .where(Connector.connector_id >= 1)
         .order_by(Connector.charge_point_id, Connector.connector_id)
     )
+    running = select(Transaction).where(transactions.running()).order_by(Transaction.id)
     if charge_point_id is not None:
         query = query.where(Connector.charge_point_id == charge_point_id)
+        running = running.where(Transaction.charge_point_id == charge_point_id)
     if connector_id is not None:
         query = query.where(Connector.connector_id == connector_id)
     async with context.db.session() as session:
         rows = (await session.execute(query)).all()
-        open_rows = await session.scalars(
-            select(Transaction).where(transactions.running()).order_by(Transaction.id)
-        )
+        open_rows = await session.scalars(running)
         open_tx = {
             (t.charge_point_id, t.connector_id): OpenTransaction(t.id, t.start_tag, t.start_at)
             for t in open_rows

@@ -1,44 +1,81 @@
-"""``/``: the dashboard, and the tiles fragment htmx polls to keep it live."""
+"""``/``: the dashboard (fleet totals, a page of tiles), and the fragment that keeps it live."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ocpp_core.management.admin_forms import query_string
 from ocpp_core.management.auth import Viewer
+from ocpp_core.management.board import Board, Shown, changes, load_board
 from ocpp_core.management.context import ContextDep, ManagementContext
-from ocpp_core.management.live import VERSION, fragment
+from ocpp_core.management.fleet import FILTERS, MAX_SEARCH, PAGE_SIZE, TileQuery
 from ocpp_core.management.templating import render
-from ocpp_core.management.tiles import Board, build_board, load_snapshot
-from ocpp_core.payments.reservations import unpaid_cutoff
+from ocpp_core.params import parse_db_int
 
 router = APIRouter(include_in_schema=False)
 
 TILES_PATH = "/Home/Tiles"
+_MAX_KEY = 111  # a charge point id (100), "/" and a connector number
+_VERSION = r"^[0-9a-f]{0,16}$"
+_VERSIONS = rf"^([0-9a-f]{{8}}(\.[0-9a-f]{{8}}){{0,{PAGE_SIZE - 1}}})?$"
 
-
-async def current_board(context: ManagementContext) -> Board:
-    live = await context.server.status()
-    now = context.clock()
-    cutoff = unpaid_cutoff(now, context.settings.payments.unpaid_hold_minutes)
-    async with context.db.session() as session:
-        snapshot = await load_snapshot(session, cutoff)
-    return build_board(snapshot, live, now)
+Show = Annotated[str, Query(pattern=rf"^({'|'.join(FILTERS)})?$")]
+Search = Annotated[str, Query(max_length=MAX_SEARCH)]
+After = Annotated[str, Query(max_length=_MAX_KEY)]
+Version = Annotated[str, Query(pattern=_VERSION)]
 
 
 @router.get("/")
-async def index(request: Request, user: Viewer, context: ContextDep) -> Response:
-    """One tile per connector with its live status."""
-    board = await current_board(context)
+async def index(
+    request: Request,
+    user: Viewer,
+    context: ContextDep,
+    show: Show = "",
+    q: Search = "",
+    after: After = "",
+) -> Response:
+    """The fleet's totals and one page of tiles, filtered by status or searched."""
+    board = await load_board(context, _query(show, q, after))
     return render(request, "dashboard/index.html", _values(context, board))
 
 
 @router.get(TILES_PATH)
-async def tiles(request: Request, user: Viewer, context: ContextDep, v: str = "") -> Response:
-    """The tiles alone; 204 when the browser already shows this board (``v``)."""
-    board = await current_board(context)
-    return fragment(request, "dashboard/_tiles.html", _values(context, board), seen=v)
+async def tiles(
+    request: Request,
+    user: Viewer,
+    context: ContextDep,
+    show: Show = "",
+    q: Search = "",
+    after: After = "",
+    v: Version = "",
+    k: Version = "",
+    t: Annotated[str, Query(pattern=_VERSIONS)] = "",
+    s: Version = "",
+) -> Response:
+    """What changed since the browser's versions (``v`` whole, ``k`` layout, ``t`` tiles, ``s``
+    totals): 204 when nothing did, else only the changed tiles and totals."""
+    board = await load_board(context, _query(show, q, after))
+    if v and v == board.version:
+        return Response(status_code=204)
+    values = _values(context, board) | {"changes": changes(board, Shown(k, t, s))}
+    return render(request, "dashboard/_changes.html", values)
+
+
+def _query(show: str, search: str, after: str) -> TileQuery:
+    return TileQuery(show, search.strip(), _key(after) if after else None)
+
+
+def _key(text: str) -> tuple[str, int]:
+    """A tile's key ``CP/connector``, as the next-page link writes it."""
+    charge_point_id, _, number = text.rpartition("/")
+    connector_id = parse_db_int(number)
+    if not charge_point_id or connector_id is None:
+        raise HTTPException(400, "after: a tile's key, charge point id/connector number")
+    return charge_point_id, connector_id
 
 
 def refresh(context: ManagementContext) -> str:
@@ -49,7 +86,34 @@ def refresh(context: ManagementContext) -> str:
 def _values(context: ManagementContext, board: Board) -> dict[str, object]:
     return {
         "board": board,
-        VERSION: board.version,
+        "filters": FILTERS,
         "tiles_path": TILES_PATH,
+        "oob": False,  # the fragment's answer swaps its parts in out of band
         "refresh": refresh(context),
+        "poll_values": _poll_values(board),
+        "first_url": _page_url(board.query, None) if board.query.after else None,
+        "next_url": _page_url(board.query, board.next_after) if board.next_after else None,
     }
+
+
+def _page_url(query: TileQuery, after: tuple[str, int] | None) -> str:
+    return "/" + query_string(_page_values(query, after))
+
+
+def _page_values(query: TileQuery, after: tuple[str, int] | None) -> dict[str, str]:
+    values = {"show": query.show, "q": query.search}
+    if after is not None:
+        values["after"] = "{}/{}".format(*after)
+    return values
+
+
+def _poll_values(board: Board) -> dict[str, str]:
+    """What the poll sends back: the page it shows and the versions of what it shows."""
+    page = _page_values(board.query, board.query.after)
+    versions = {
+        "v": board.version,
+        "k": board.layout,
+        "t": board.tile_versions,
+        "s": board.totals_version,
+    }
+    return {name: value for name, value in (page | versions).items() if value}

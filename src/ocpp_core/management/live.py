@@ -3,8 +3,9 @@
 A page embeds its fragment with the fragment's *version*, a hash of the values
 shown; each poll sends that version back as ``v``. Comparing versions on the
 server means an idle page costs the browser no repaint, loses no focus or
-scroll position, and the screen reader's live region stays quiet. The dashboard,
-the connector pages and the driver's status page all poll this way.
+scroll position, and the screen reader's live region stays quiet. The connector
+pages and the driver's status page poll this way; the dashboard, a page of many
+tiles, goes further and is sent only the tiles that changed (see board.py).
 """
 
 from __future__ import annotations

@@ -283,7 +283,7 @@ async def _station(context: ManagementContext, cp: str, conn: str) -> Station | 
     connector_id = parse_db_int(conn.strip() or "1")
     if not cp or len(cp) > _MAX_ID or connector_id is None or not 1 <= connector_id <= 1000:
         return None
-    live = await context.server.status()
+    live = await context.server.status_of(cp)
     settings = context.settings
     cutoff = unpaid_cutoff(context.clock(), settings.payments.unpaid_hold_minutes)
     async with context.db.session() as session:

@@ -1,6 +1,6 @@
 """What a driver sees of a connector before paying: the station, its status, every price.
 
-The live status comes from the server (``/API/Status``); when the server can't
+The live status comes from the server (``/API/Status/{id}``); when the server can't
 be asked, the last status stored in the database is shown and marked as such.
 Values are formatted here; the words around them live in the templates, so
 they can be translated.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -32,10 +34,14 @@ class LiveConnector(_Lenient):
 class LiveCharger(_Lenient):
     id: str
     protocol: str | None = None
+    online: bool = True  # the fleet's list holds connected chargers only
     connectors: list[LiveConnector] = []
 
 
+_T = TypeVar("_T")
 _STATUS = TypeAdapter(list[LiveCharger])
+_ONE = TypeAdapter(LiveCharger)
+_MAX_PAGES = 1000  # of up to 500 chargers each: far beyond one server
 
 
 class ServerApi:
@@ -56,16 +62,62 @@ class ServerApi:
         return self._client
 
     async def status(self) -> list[LiveCharger] | None:
-        """The connected chargers, or None when the server can't be asked."""
+        """Every connected charger (page after page), or None when the server can't say.
+
+        A page about one charger asks :meth:`status_of` instead.
+        """
+        chargers: list[LiveCharger] = []
+        url: str | None = "/API/Status"
+        for _ in range(_MAX_PAGES):
+            if url is None:
+                break
+            response = await self._get(url)
+            page = None if response is None else self._read(response, _STATUS)
+            if response is None or page is None:
+                return None
+            chargers += page
+            url = response.links.get("next", {}).get("url")
+        return chargers
+
+    async def status_of(self, charge_point_id: str) -> list[LiveCharger] | None:
+        """The charger as the fleet's list would hold it: itself if connected, else nothing.
+
+        None when the server can't say. An unknown charger is not connected.
+        """
+        response = await self._get(f"/API/Status/{quote(charge_point_id, safe='')}")
+        if response is None:
+            return None
+        if response.status_code in (400, 404):
+            return []
+        charger = self._read(response, _ONE)
+        if charger is None:
+            return None
+        return [charger] if charger.online else []
+
+    async def reachable(self) -> bool:
+        """Whether the server answers: while it does not, online states are unknown."""
+        return await self._get("/API/Status", params={"limit": 1}) is not None
+
+    async def _get(self, url: str, params: dict[str, int] | None = None) -> httpx.Response | None:
+        """The server's answer, whatever its status; None when it could not be reached."""
         try:
-            response = await self._http().get("/API/Status")
-            response.raise_for_status()
-            chargers = _STATUS.validate_json(response.content)
-        except (httpx.HTTPError, ValidationError) as error:
+            response = await self._http().get(url, params=params)
+        except httpx.HTTPError as error:
             self._note(reachable=False, error=error)
             return None
         self._note(reachable=True)
-        return chargers
+        return response
+
+    @staticmethod
+    def _read(response: httpx.Response, adapter: TypeAdapter[_T]) -> _T | None:
+        # A 503 is the server's database away: its own health log says so, not this one.
+        if response.status_code != 200:
+            return None
+        try:
+            return adapter.validate_json(response.content)
+        except ValidationError as error:
+            logger.warning("server API answered what this version can't read: %s", error)
+            return None
 
     def _note(self, *, reachable: bool, error: Exception | None = None) -> None:
         # Pages poll every few seconds: log when the state changes, not on every poll.

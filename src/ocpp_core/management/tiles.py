@@ -1,27 +1,22 @@
-"""Dashboard tiles: one per connector, from the server's live status and the database.
+"""Dashboard tiles: one per connector, from the database's last known state.
 
-The server says which chargers are online and what their connectors do; the
-database holds the last known state of the rest and the open transactions.
-Tiles are plain values, so a board can be compared with the one the browser
-shows and an unchanged board costs no repaint.
+The server's nodes write what chargers report, and which ones are connected,
+to the database (see domain.presence); :mod:`.fleet` reads one page of it.
+Tiles are plain values, each with a version of its own, so the live refresh
+sends the browser only the tiles that changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
+from ocpp_core.db.models import Connector, Transaction
 from ocpp_core.domain import transactions
 from ocpp_core.management.admin_forms import path_part, query_string
 from ocpp_core.management.live import version_of
 from ocpp_core.management.numbers import thousandths
-from ocpp_core.management.server_api import LiveCharger, LiveConnector
-from ocpp_core.payments import reservations
 
 OCCUPIED = frozenset(
     {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
@@ -67,6 +62,16 @@ class Tile:
         return f"{self.charge_point_id}/{self.connector_id or 0}"
 
     @property
+    def version(self) -> str:
+        """Changes whenever anything the tile shows does (durations tick by the minute)."""
+        return version_of(self)[:8]
+
+    @property
+    def slot(self) -> str:
+        """The tile's element id for a swap: the key may hold characters no selector takes."""
+        return "slot-" + version_of(self.key)
+
+    @property
     def transactions_url(self) -> str:
         """The transactions page filtered to this connector (or station, before it reports)."""
         where = {"cp": self.charge_point_id, "conn": self.connector_id}
@@ -80,73 +85,54 @@ class Tile:
 
 
 @dataclass(frozen=True, slots=True)
-class Board:
-    tiles: tuple[Tile, ...]
-    server_reachable: bool
+class Row:
+    """One tile's row: a charge point with one of its connectors (None: it reported none)."""
+
+    charge_point_id: str
+    name: str | None
+    online: bool
+    connector: Connector | None
 
     @property
-    def version(self) -> str:
-        """Changes whenever anything shown changes (durations tick by the minute)."""
-        return version_of(self)
+    def key(self) -> tuple[str, int]:
+        return self.charge_point_id, self.connector.connector_id if self.connector else 0
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The database's side of the board."""
+    """The database's side of one page of tiles."""
 
-    charge_points: Sequence[ChargePoint]
-    connectors: Sequence[Connector]
+    rows: Sequence[Row]
+    connector_counts: Mapping[str, int]
     open_transactions: Sequence[Transaction]
     # Connectors a driver's reservation holds, as the driver's page counts them.
     held: frozenset[tuple[str, int]] = frozenset()
 
 
-async def load_snapshot(session: AsyncSession, unpaid_cutoff: datetime) -> Snapshot:
-    charge_points = (await session.scalars(select(ChargePoint).order_by(ChargePoint.id))).all()
-    connectors = (await session.scalars(select(Connector))).all()
-    open_transactions = (
-        await session.scalars(
-            select(Transaction).where(transactions.running()).order_by(Transaction.id)
-        )
-    ).all()
-    held = await session.execute(
-        select(PaymentReservation.charge_point_id, PaymentReservation.connector_id).where(
-            reservations.holding(unpaid_cutoff)
-        )
-    )
-    held_keys = frozenset((cp_id, number) for cp_id, number in held)
-    return Snapshot(charge_points, connectors, open_transactions, held_keys)
-
-
-def build_board(snapshot: Snapshot, live: Sequence[LiveCharger] | None, now: datetime) -> Board:
-    online = None if live is None else {charger.id for charger in live}
-    states = {(c.charge_point_id, c.connector_id): _stored(c) for c in snapshot.connectors}
-    for charger in live or ():
-        for connector in charger.connectors:
-            states[(charger.id, connector.connectorId)] = _live(connector)
-    names = {(c.charge_point_id, c.connector_id): c.name for c in snapshot.connectors}
+def build_tiles(snapshot: Snapshot, now: datetime, *, online_known: bool) -> tuple[Tile, ...]:
+    """The page's tiles; while the server can't be asked, online states are unknown."""
     # Ordered by id, so the newest open transaction of a connector wins.
     sessions = {(t.charge_point_id, t.connector_id): t for t in snapshot.open_transactions}
     tiles: list[Tile] = []
-    for cp in snapshot.charge_points:
-        numbers = sorted(n for (cp_id, n) in states if cp_id == cp.id)
-        cp_online = None if online is None else cp.id in online
-        if not numbers:
-            tiles.append(_tile(cp.id, None, cp.name or cp.id, State(), cp_online, None, now))
-        for number in numbers:
-            key = (cp.id, number)
-            label = names.get(key) or _label(cp, number, several=len(numbers) > 1)
-            session = sessions.get(key)
-            state = states[key]
-            if key in snapshot.held and session is None:
-                state = _reserved(state)
-            tiles.append(_tile(cp.id, number, label, state, cp_online, session, now))
-    return Board(tuple(tiles), server_reachable=live is not None)
+    for row in snapshot.rows:
+        online = row.online if online_known else None
+        if row.connector is None:
+            label = row.name or row.charge_point_id
+            tiles.append(_tile(row.charge_point_id, None, label, State(), online, None, now))
+            continue
+        several = snapshot.connector_counts.get(row.charge_point_id, 1) > 1
+        label = row.connector.name or _label(row, several=several)
+        session = sessions.get(row.key)
+        state = _stored(row.connector)
+        if row.key in snapshot.held and session is None:
+            state = _reserved(state)
+        tiles.append(_tile(*row.key, label, state, online, session, now))
+    return tuple(tiles)
 
 
-def _label(cp: ChargePoint, number: int, *, several: bool) -> str:
-    name = cp.name or cp.id
-    return f"{name}:{number}" if several else name
+def _label(row: Row, *, several: bool) -> str:
+    name = row.name or row.charge_point_id
+    return f"{name}:{row.key[1]}" if several else name
 
 
 def _tile(
@@ -191,17 +177,6 @@ def _reserved(state: State) -> State:
 def _stored(row: Connector) -> State:
     return State(
         row.status, row.error_code, row.status_at, row.meter_wh, row.power_w, row.soc_percent
-    )
-
-
-def _live(connector: LiveConnector) -> State:
-    return State(
-        connector.status,
-        connector.errorCode,
-        connector.statusAt,
-        connector.meterWh,
-        connector.powerW,
-        connector.socPercent,
     )
 
 

@@ -45,9 +45,18 @@ def choose_subprotocol(offered: Sequence[str], preferred: Sequence[str]) -> str 
 def ocpp_endpoint(runtime: Runtime, adapters: Mapping[str, ProtocolAdapter]) -> Endpoint:
     async def endpoint(websocket: WebSocket) -> None:
         admitted = await _admit(runtime, websocket)
-        if admitted is not None:
-            charge_point_id, subprotocol = admitted
-            await _serve(runtime, adapters[subprotocol], websocket, charge_point_id)
+        if admitted is None:
+            return
+        charge_point_id, subprotocol = admitted
+        # Written before the handshake completes: once a charger is connected, every
+        # node and the API say so.
+        token = await runtime.presence.connected(charge_point_id, subprotocol)
+        try:
+            await websocket.accept(subprotocol=subprotocol)
+        except BaseException:
+            await runtime.presence.disconnected(charge_point_id, token)
+            raise
+        await _serve(runtime, adapters[subprotocol], websocket, charge_point_id, token)
 
     return endpoint
 
@@ -83,7 +92,6 @@ async def _admit(runtime: Runtime, websocket: WebSocket) -> tuple[str, str] | No
         logger.warning("charge point %r refused: %s", charge_point_id, problem)
         await _deny(runtime, websocket, 401, problem)
         return None
-    await websocket.accept(subprotocol=subprotocol)
     return charge_point_id, subprotocol
 
 
@@ -96,7 +104,11 @@ async def _deny(runtime: Runtime, websocket: WebSocket, status: int, reason: str
 
 
 async def _serve(
-    runtime: Runtime, adapter: ProtocolAdapter, websocket: WebSocket, charge_point_id: str
+    runtime: Runtime,
+    adapter: ProtocolAdapter,
+    websocket: WebSocket,
+    charge_point_id: str,
+    token: str,
 ) -> None:
     connection = Connection(
         charge_point_id,
@@ -131,9 +143,13 @@ async def _serve(
         pass
     finally:
         connection.abandon()
-        if runtime.registry.remove(connection):
-            runtime.metrics.connected.dec()
-            runtime.presence.seen(charge_point_id, runtime.clock())
+        try:
+            # Offline in the database first: once this node lets go, every reader agrees.
+            await runtime.presence.disconnected(charge_point_id, token)
+        finally:
+            if runtime.registry.remove(connection):
+                runtime.metrics.connected.dec()
+                runtime.presence.seen(charge_point_id, runtime.clock())
 
 
 async def _close_quietly(connection: Connection) -> None:

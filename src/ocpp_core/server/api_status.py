@@ -1,18 +1,34 @@
-"""``GET /API/Status``: which chargers are connected and what their connectors do."""
+"""``GET /API/Status``: which chargers are connected and what their connectors do.
+
+Whether a charger is connected is read from the database (see domain.presence),
+so every node answers for the whole cluster. The fleet's list comes a page at a
+time in id order: a small fleet gets it whole as before, a big one follows the
+``Link: <...>; rel="next"`` header. ``/API/Status/{chargePointId}`` answers for
+one charger, connected or not, which is what a page about one charger needs.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
+from fastapi import Query, Response
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, Connector
-from ocpp_core.server.api_auth import RuntimeDep, api_router
+from ocpp_core.domain.chargepoints import charge_point_id_problem
+from ocpp_core.domain.presence import online
+from ocpp_core.server.api_auth import ApiError, RuntimeDep, api_router
 
 router = api_router("status")
+
+PAGE_LIMIT = 500  # chargers per answer: about 300 KB of JSON with their connectors
+_MAX_ID = 100  # the column's length
 
 
 class ConnectorState(BaseModel):
@@ -31,7 +47,7 @@ class ConnectorState(BaseModel):
 class ChargerState(BaseModel):
     id: str
     name: str | None
-    protocol: str
+    protocol: str | None
     # The last firmware update / diagnostics (2.0.1: log) upload progress the charger sent,
     # and when it came.
     firmwareStatus: str | None  # noqa: N815
@@ -41,48 +57,62 @@ class ChargerState(BaseModel):
     connectors: list[ConnectorState]
 
 
+class OneChargerState(ChargerState):
+    online: bool
+
+
 @router.get("/Status", response_model=list[ChargerState])
-async def status(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    """Connected chargers with the last known state of each connector."""
-    online = dict(await runtime.router.online())
-    if not online:
+async def status(
+    runtime: RuntimeDep,
+    response: Response,
+    after: Annotated[str, Query(max_length=_MAX_ID)] = "",
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = PAGE_LIMIT,
+) -> list[dict[str, Any]]:
+    """Connected chargers after ``after`` in id order, with each connector's last known state."""
+    query = select(ChargePoint).where(online()).order_by(ChargePoint.id).limit(limit + 1)
+    if after:
+        query = query.where(ChargePoint.id > after)
+    async with runtime.db.reading() as session:
+        stations = (await session.scalars(query)).all()
+        page = await _states(session, stations[:limit])
+    if len(stations) > limit:
+        next_query = urlencode({"after": stations[limit - 1].id, "limit": limit})
+        response.headers["Link"] = f'</API/Status?{next_query}>; rel="next"'
+    return page
+
+
+@router.get("/Status/{chargePointId}", response_model=OneChargerState)
+async def one_status(runtime: RuntimeDep, chargePointId: str) -> dict[str, Any]:  # noqa: N803
+    """One charger, connected or not (``online``), with each connector's last known state."""
+    if problem := charge_point_id_problem(chargePointId):
+        raise ApiError(400, "InvalidChargePointId", error=problem)
+    async with runtime.db.reading() as session:
+        station = await session.get(ChargePoint, chargePointId)
+        if station is None:
+            raise ApiError(404, "NotFound", error=f"no charge point {chargePointId}")
+        [state] = await _states(session, [station])
+    return {**state, "online": station.online_node is not None}
+
+
+async def _states(session: AsyncSession, stations: Sequence[ChargePoint]) -> list[dict[str, Any]]:
+    if not stations:
         return []
-    async with runtime.db.session() as session:
-        stations = await session.scalars(
-            select(ChargePoint).where(ChargePoint.id.in_(list(online)))
-        )
-        about = {station.id: _station(station) for station in stations}
-        rows = await session.scalars(
-            select(Connector)
-            .where(Connector.charge_point_id.in_(list(online)))
-            .order_by(Connector.connector_id)
-        )
-        by_charger: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            by_charger[row.charge_point_id].append(_connector(row))
-    return [
-        {
-            "id": cp,
-            "protocol": protocol,
-            **about.get(cp, _UNKNOWN_STATION),
-            "connectors": by_charger[cp],
-        }
-        for cp, protocol in sorted(online.items())
-    ]
-
-
-_UNKNOWN_STATION: dict[str, Any] = {
-    "name": None,
-    "firmwareStatus": None,
-    "firmwareStatusAt": None,
-    "diagnosticsStatus": None,
-    "diagnosticsStatusAt": None,
-}
+    rows = await session.scalars(
+        select(Connector)
+        .where(Connector.charge_point_id.in_([station.id for station in stations]))
+        .order_by(Connector.connector_id)
+    )
+    by_charger: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_charger[row.charge_point_id].append(_connector(row))
+    return [{**_station(station), "connectors": by_charger[station.id]} for station in stations]
 
 
 def _station(row: ChargePoint) -> dict[str, Any]:
     return {
+        "id": row.id,
         "name": row.name,
+        "protocol": row.protocol,
         "firmwareStatus": row.firmware_status,
         "firmwareStatusAt": row.firmware_status_at,
         "diagnosticsStatus": row.diagnostics_status,

@@ -66,7 +66,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         CommandJournal(message_log, metrics),
         clock,
     )
-    presence = Presence(db)
+    presence = Presence(db, clock=clock)
 
     async def find_charge_points(ids: list[str]) -> dict[str, ChargePoint]:
         async with db.reading() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import timedelta
 
@@ -242,3 +243,111 @@ async def test_a_connector_held_by_a_payment_shows_reserved_as_on_the_driver_pag
     assert tiles(later)["CP1/1"] == ("available", "Available")
     seen = await other_driver.get("/Public/Start", params={"cp": "CP1", "conn": "1"})
     assert 'data-status="available"' in seen.text
+
+
+_POLL_VALUES = re.compile(r'id="tiles-poll"[^>]* hx-vals=\'([^\']*)\'')
+_TOTAL = re.compile(r'<dd data-total="(\w+)">([^<]*)</dd>')
+
+
+def poll_values(html: str) -> dict[str, str]:
+    """What the dashboard's poll sends back: its page and the versions it shows."""
+    [values] = _POLL_VALUES.findall(html)
+    shown: dict[str, str] = json.loads(values)
+    return shown
+
+
+def totals(html: str) -> dict[str, str]:
+    return dict(_TOTAL.findall(html))
+
+
+async def test_the_live_refresh_sends_only_the_tile_that_changed(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    for number in (1, 2, 3):
+        await cp.call(
+            call.StatusNotification(number, "NoError", "Available", timestamp=timestamp())
+        )
+    await log_in(client, *VIEWER)
+    shown = poll_values((await client.get("/")).text)
+
+    unchanged = await client.get("/Home/Tiles", params=shown)
+    await cp.call(call.StatusNotification(2, "NoError", "Charging", timestamp=timestamp()))
+    changed = await client.get("/Home/Tiles", params=shown)
+
+    assert unchanged.status_code == 204
+    assert changed.status_code == 200
+    assert tiles(changed.text) == {"CP1/2": ("occupied", "Charging")}  # the others stay
+    assert 'hx-swap-oob="true"' in changed.text
+    assert totals(changed.text)["charging"] == "1"
+    newer = poll_values(changed.text)
+    assert newer["v"] != shown["v"]
+    assert (await client.get("/Home/Tiles", params=newer)).status_code == 204
+
+
+async def test_a_tile_that_joins_the_page_sends_the_page_again(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
+    await log_in(client, *VIEWER)
+    shown = poll_values((await client.get("/", params={"show": "faulted"})).text)
+
+    await cp.call(call.StatusNotification(2, "GroundFailure", "Faulted", timestamp=timestamp()))
+    changed = await client.get("/Home/Tiles", params=shown)
+
+    assert tiles(changed.text) == {"CP1/2": ("faulted", "Faulted")}
+    assert '<div id="tiles" hx-swap-oob="true">' in changed.text
+    assert totals(changed.text)["faulted"] == "1"
+
+
+async def test_filters_and_pages_of_tiles(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    db = server.runtime.db
+    for cp_id in ("CP1", "CP2"):
+        await add_charge_point(db, cp_id)
+    async with db.session() as session:  # 60 connectors reported before: more than a page
+        session.add_all(Connector(charge_point_id="CP2", connector_id=n) for n in range(1, 61))
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Faulted", timestamp=timestamp()))
+    await log_in(client, *VIEWER)
+
+    faulted = (await client.get("/", params={"show": "faulted"})).text
+    offline = (await client.get("/", params={"show": "offline"})).text
+    searched = (await client.get("/", params={"q": "cp1"})).text
+
+    assert tiles(faulted) == {"CP1/1": ("faulted", "Faulted")}
+    assert len(tiles(offline)) == 48
+    assert 'rel="next" href="/?show=offline&amp;after=CP2%2F48"' in offline
+    second = (await client.get("/", params={"show": "offline", "after": "CP2/48"})).text
+    assert list(tiles(second)) == [f"CP2/{n}" for n in range(49, 61)]
+    assert 'rel="next"' not in second
+    assert tiles(searched) == {"CP1/1": ("faulted", "Faulted")}
+    assert totals(faulted) == {
+        "online": "1",
+        "offline": "1",
+        "charging": "0",
+        "faulted": "1",
+        "reserved": "0",
+        "energy": "0.0 kWh",
+        "revenue": "\u2013",  # an en dash: nothing earned yet
+    }
+
+
+async def test_bad_dashboard_parameters_are_a_clear_400(client: httpx.AsyncClient) -> None:
+    await log_in(client, *VIEWER)
+    bad = [
+        ("/", {"show": "everything"}),
+        ("/", {"q": "x" * 101}),
+        ("/", {"after": "no-connector"}),
+        ("/", {"after": "CP1/99999999999"}),
+        ("/Home/Tiles", {"t": "zz"}),
+        ("/Home/Tiles", {"t": ".".join(["0123abcd"] * 49)}),
+        ("/Home/Tiles", {"v": "x" * 17}),
+    ]
+    for path, params in bad:
+        answer = await client.get(path, params=params)
+        assert answer.status_code == 400, params

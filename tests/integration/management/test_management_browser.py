@@ -93,6 +93,29 @@ async def test_a_tile_follows_the_charger_without_a_reload(
     assert_png(tmp_path / "dashboard.png")
 
 
+async def test_the_live_refresh_swaps_only_the_changed_tile_and_the_totals(
+    server: RunningServer, charger: ConnectCharger, management: RunningManagement, page: Page
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1", name="Yard")
+    cp = await charger("CP1")
+    for number in (1, 2):
+        await cp.call(
+            call.StatusNotification(number, "NoError", "Available", timestamp=timestamp())
+        )
+    await log_in_with_the_form(page, management, *VIEWER)
+    unchanged = page.locator('[data-tile="CP1/1"]')
+    changing = page.locator('[data-tile="CP1/2"]')
+    await expect(changing).to_have_attribute("data-status", "Available")
+    await unchanged.evaluate("tile => { tile.dataset.marked = 'kept' }")
+
+    await cp.call(call.StatusNotification(2, "GroundFailure", "Faulted", timestamp=timestamp()))
+
+    await expect(changing).to_have_attribute("data-status", "Faulted", timeout=5000)
+    await expect(page.locator('[data-total="faulted"]')).to_have_text("1")
+    await expect(unchanged).to_have_attribute("data-marked", "kept")  # the same element
+    await expect(page.locator("#tiles-poll")).to_have_count(1)
+
+
 async def test_keyboard_only_login(management: RunningManagement, page: Page) -> None:
     await page.goto(f"{management.url}/Account/Login")
 

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from ocpp.v16 import call
 from ocpp.v201 import call as call201
 
@@ -215,3 +216,67 @@ async def test_firmware_and_diagnostics_progress_is_shown_with_its_time(
         assert (state["firmwareStatus"], state["diagnosticsStatus"]) == (firmware, diagnostics)
         assert _UTC_TIME.match(state["firmwareStatusAt"])  # when the notification came
         assert _UTC_TIME.match(state["diagnosticsStatusAt"])
+
+
+async def test_a_big_fleet_comes_a_page_at_a_time_with_a_link_to_the_next(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    for cp_id in ("CP1", "CP2", "CP3"):
+        await add_charge_point(server.runtime.db, cp_id)
+        await charger(cp_id)
+
+    first = await server.api.get("/API/Status", params={"limit": 2})
+    last = await server.api.get("/API/Status", params={"after": "CP2", "limit": 2})
+
+    assert [c["id"] for c in first.json()] == ["CP1", "CP2"]
+    assert first.headers["link"] == '</API/Status?after=CP2&limit=2>; rel="next"'
+    assert [c["id"] for c in last.json()] == ["CP3"]
+    assert "link" not in last.headers
+
+
+async def test_paging_parameters_are_bounded(server: RunningServer) -> None:
+    for params in ({"limit": "0"}, {"limit": "501"}, {"limit": "x"}, {"after": "C" * 101}):
+        answer = await server.api.get("/API/Status", params=params)
+        assert answer.status_code == 400, params
+        assert answer.json()["status"] == "InvalidParameter"
+
+
+async def test_one_charger_is_asked_for_connected_or_not(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1", name="Yard")
+    await add_charge_point(server.runtime.db, "CP2")
+    cp = await charger("CP1")
+    await cp.call(call.StatusNotification(1, "NoError", "Faulted", timestamp=timestamp()))
+
+    connected = await server.api.get("/API/Status/CP1")
+    offline = await server.api.get("/API/Status/CP2")
+
+    assert connected.status_code == offline.status_code == 200
+    state = connected.json()
+    assert (state["id"], state["name"], state["protocol"], state["online"]) == (
+        "CP1",
+        "Yard",
+        "ocpp1.6",
+        True,
+    )
+    assert [(c["connectorId"], c["status"]) for c in state["connectors"]] == [(1, "Faulted")]
+    assert (offline.json()["online"], offline.json()["connectors"]) == (False, [])
+
+
+async def test_one_charger_unknown_or_malformed_is_a_clear_error(server: RunningServer) -> None:
+    unknown = await server.api.get("/API/Status/NOPE")
+    malformed = await server.api.get("/API/Status/bad%20id")
+
+    assert unknown.status_code == 404
+    assert unknown.json() == {"status": "NotFound", "error": "no charge point NOPE"}
+    assert malformed.status_code == 400
+    assert malformed.json()["status"] == "InvalidChargePointId"
+
+
+async def test_one_charger_needs_the_api_key(server: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=server.http_url) as anonymous:
+        answer = await anonymous.get("/API/Status/CP1")
+
+    assert answer.status_code == 401
+    assert answer.json()["status"] == "Unauthorized"

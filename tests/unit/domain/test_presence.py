@@ -16,7 +16,7 @@ from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
 from ocpp_core.domain import chargepoints
 from ocpp_core.domain.chargepoints import NewChargePoint
-from ocpp_core.domain.presence import Presence
+from ocpp_core.domain.presence import LEASE, Presence, online
 
 
 @pytest.fixture
@@ -134,3 +134,61 @@ async def test_the_writer_outlives_an_outage_and_writes_what_waited(
     await presence.close()
     await relayed.close()
     assert await last_seen(db) == {"CP1": NOW, "CP2": NOW, "CP3": None}
+
+
+async def connected_ids(db: Database) -> set[str]:
+    async with db.session() as session:
+        return set(await session.scalars(select(ChargePoint.id).where(online())))
+
+
+async def test_a_connection_is_written_at_once_and_cleared_by_its_own_close(db: Database) -> None:
+    presence = Presence(db, clock=lambda: NOW)
+    old = await presence.connected("CP1", "ocpp1.6")
+    new = await presence.connected("CP1", "ocpp2.0.1")  # a reconnect replaced the socket
+
+    await presence.disconnected("CP1", old)  # the replaced socket closes after
+    assert await connected_ids(db) == {"CP1"}
+
+    await presence.disconnected("CP1", new)
+    assert await connected_ids(db) == set()
+
+
+async def test_the_chargers_of_a_node_that_stopped_renewing_go_offline(db: Database) -> None:
+    now = NOW
+    dead = Presence(db, clock=lambda: NOW)
+    alive = Presence(db, clock=lambda: now)
+    await dead.connected("CP1", "ocpp1.6")
+    await alive.connected("CP2", "ocpp1.6")
+
+    now = NOW + LEASE + timedelta(seconds=1)
+    await alive.renew()
+
+    assert await connected_ids(db) == {"CP2"}
+
+
+async def test_a_node_that_stops_leaves_its_chargers_offline(db: Database) -> None:
+    stopping, other = Presence(db), Presence(db)
+    await stopping.connected("CP1", "ocpp1.6")
+    await other.connected("CP2", "ocpp1.6")
+
+    await stopping.close()
+
+    assert await connected_ids(db) == {"CP2"}
+
+
+@pytest.mark.postgresql
+async def test_a_connect_and_a_disconnect_the_database_refused_are_written_when_it_is_back(
+    db: Database, db_proxy: DatabaseProxy
+) -> None:
+    relayed = Database(db_proxy.url(db.url), limits=DatabaseSettings(connect_timeout=1))
+    presence = Presence(relayed, clock=lambda: NOW)
+    gone = await presence.connected("CP1", "ocpp1.6")
+    async with db_proxy.outage(Fault.REFUSE):
+        await presence.disconnected("CP1", gone)
+        await presence.connected("CP2", "ocpp1.6")
+    assert await connected_ids(db) == {"CP1"}
+
+    await presence.renew()
+
+    assert await connected_ids(db) == {"CP2"}
+    await relayed.close()

@@ -1,12 +1,13 @@
-"""Dashboard tiles from the database's last known state and the server's live status."""
+"""Dashboard tiles from one page of the database's rows (the page's SQL: test_fleet)."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from ocpp_core.db.models import ChargePoint, Connector, Transaction
-from ocpp_core.management.server_api import LiveCharger, LiveConnector
-from ocpp_core.management.tiles import Board, Snapshot, Tile, build_board
+from ocpp_core.management.tiles import Row, Snapshot, Tile, build_tiles
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -33,18 +34,32 @@ def session(
     )
 
 
-def online(cp_id: str, *connectors: LiveConnector) -> LiveCharger:
-    return LiveCharger(id=cp_id, protocol="ocpp1.6", connectors=list(connectors))
+def snapshot(
+    stations: Sequence[ChargePoint],
+    connectors: Sequence[Connector],
+    sessions: Sequence[Transaction] = (),
+    *,
+    online: Collection[str] = ("CP1",),
+    held: frozenset[tuple[str, int]] = frozenset(),
+) -> Snapshot:
+    """The rows as the page's query returns them: by station, then connector."""
+    rows: list[Row] = []
+    for cp in stations:
+        mine = sorted(
+            (c for c in connectors if c.charge_point_id == cp.id), key=lambda c: c.connector_id
+        )
+        up = cp.id in online
+        rows += [Row(cp.id, cp.name, up, c) for c in mine] or [Row(cp.id, cp.name, up, None)]
+    counts = Counter(c.charge_point_id for c in connectors)
+    return Snapshot(rows, counts, sessions, held)
 
 
-def board(snapshot: Snapshot, live: list[LiveCharger] | None) -> Board:
-    return build_board(snapshot, live, NOW)
+def tiles(shown: Snapshot, *, online_known: bool = True) -> tuple[Tile, ...]:
+    return build_tiles(shown, NOW, online_known=online_known)
 
 
 def test_a_station_without_connectors_gets_one_tile() -> None:
-    snapshot = Snapshot([station("CP1", "Yard")], [], [])
-
-    [tile] = board(snapshot, [online("CP1")]).tiles
+    [tile] = tiles(snapshot([station("CP1", "Yard")], []))
 
     assert (tile.key, tile.label, tile.status, tile.kind, tile.online) == (
         "CP1/0",
@@ -56,34 +71,30 @@ def test_a_station_without_connectors_gets_one_tile() -> None:
 
 
 def test_names_follow_the_original_rules() -> None:
-    snapshot = Snapshot(
+    shown = snapshot(
         [station("CP1", "Yard"), station("CP2")],
         [
             connector("CP1", 1, "Available"),
             connector("CP1", 2, "Available", name="Left bay"),
             connector("CP2", 1, "Available"),
         ],
-        [],
     )
 
-    labels = [tile.label for tile in board(snapshot, []).tiles]
-
-    assert labels == ["Yard:1", "Left bay", "CP2"]  # CP2: no name, so its id
+    assert [tile.label for tile in tiles(shown)] == ["Yard:1", "Left bay", "CP2"]
 
 
-def test_live_state_wins_over_the_stored_one_for_online_chargers() -> None:
-    snapshot = Snapshot([station("CP1")], [connector("CP1", 1, "Available")], [])
-    live = [online("CP1", LiveConnector(connectorId=1, status="Charging", powerW=11_000))]
+def test_a_station_split_over_pages_still_numbers_its_connectors() -> None:
+    rows = [Row("CP1", "Yard", True, connector("CP1", 2, "Available"))]
 
-    [tile] = board(snapshot, live).tiles
+    [tile] = tiles(Snapshot(rows, {"CP1": 2}, []))
 
-    assert (tile.status, tile.kind, tile.power_kw) == ("Charging", "occupied", "11.0")
+    assert tile.label == "Yard:2"
 
 
 def test_a_charger_not_online_is_offline_with_its_last_report() -> None:
-    snapshot = Snapshot([station("CP1")], [connector("CP1", 1, "Charging", power_w=7_400)], [])
+    shown = snapshot([station("CP1")], [connector("CP1", 1, "Charging", power_w=7_400)], online=())
 
-    [tile] = board(snapshot, []).tiles
+    [tile] = tiles(shown)
 
     assert (tile.status, tile.kind, tile.online, tile.last_status) == (
         "Offline",
@@ -95,14 +106,12 @@ def test_a_charger_not_online_is_offline_with_its_last_report() -> None:
 
 
 def test_without_the_server_the_stored_state_shows_and_online_is_unknown() -> None:
-    snapshot = Snapshot(
-        [station("CP1")], [connector("CP1", 1, "Faulted", error_code="HighTemperature")], []
+    shown = snapshot(
+        [station("CP1")], [connector("CP1", 1, "Faulted", error_code="HighTemperature")]
     )
 
-    result = board(snapshot, None)
+    [tile] = tiles(shown, online_known=False)
 
-    [tile] = result.tiles
-    assert not result.server_reachable
     assert (tile.status, tile.kind, tile.online, tile.error_code) == (
         "Faulted",
         "faulted",
@@ -111,14 +120,14 @@ def test_without_the_server_the_stored_state_shows_and_online_is_unknown() -> No
     )
 
 
-def test_an_open_session_shows_energy_soc_and_duration() -> None:
-    snapshot = Snapshot(
+def test_an_open_session_shows_power_energy_soc_and_duration() -> None:
+    shown = snapshot(
         [station("CP1")],
         [connector("CP1", 1, "SuspendedEV", meter_wh=12_345, power_w=0, soc_percent=80)],
         [session("CP1", 1, start_wh=10_000, minutes=125, last_meter_wh=12_000)],
     )
 
-    [tile] = board(snapshot, [online("CP1")]).tiles
+    [tile] = tiles(shown)
 
     assert tile.kind == "occupied"
     assert (tile.power_kw, tile.session_kwh, tile.soc_percent) == ("0.0", "2.35", 80)
@@ -127,11 +136,11 @@ def test_an_open_session_shows_energy_soc_and_duration() -> None:
 
 
 def test_a_connector_with_no_status_but_a_session_is_occupied() -> None:
-    snapshot = Snapshot(
+    shown = snapshot(
         [station("CP1")], [connector("CP1", 1, None)], [session("CP1", 1, start_wh=0, minutes=0)]
     )
 
-    [tile] = board(snapshot, [online("CP1")]).tiles
+    [tile] = tiles(shown)
 
     assert (tile.status, tile.kind, tile.session_kwh, tile.duration) == (
         "Occupied",
@@ -142,7 +151,7 @@ def test_a_connector_with_no_status_but_a_session_is_occupied() -> None:
 
 
 def test_the_newest_open_session_of_a_connector_counts() -> None:
-    snapshot = Snapshot(
+    shown = snapshot(
         [station("CP1")],
         [connector("CP1", 1, "Charging")],
         [
@@ -151,68 +160,51 @@ def test_the_newest_open_session_of_a_connector_counts() -> None:
         ],
     )
 
-    [tile] = board(snapshot, [online("CP1")]).tiles
+    [tile] = tiles(shown)
 
     assert (tile.session_kwh, tile.duration) == ("1.00", "30 min")
 
 
 def test_long_sessions_count_days() -> None:
-    snapshot = Snapshot(
+    shown = snapshot(
         [station("CP1")],
         [connector("CP1", 1, "Charging")],
         [session("CP1", 1, start_wh=0, minutes=(2 * 24 + 3) * 60)],
     )
 
-    [tile] = board(snapshot, [online("CP1")]).tiles
+    [tile] = tiles(shown)
 
     assert tile.duration == "2 d 3 h"
 
 
-def test_the_version_changes_with_what_is_shown_and_only_then() -> None:
-    snapshot = Snapshot([station("CP1")], [connector("CP1", 1, "Available")], [])
-    same = Snapshot([station("CP1")], [connector("CP1", 1, "Available")], [])
-    changed = Snapshot([station("CP1")], [connector("CP1", 1, "Preparing")], [])
-
-    assert board(snapshot, []).version == board(same, []).version
-    assert board(snapshot, []).version != board(changed, []).version
-    assert board(snapshot, []).version != board(snapshot, None).version
-
-
-def test_tiles_are_ordered_by_station_then_connector() -> None:
-    snapshot = Snapshot(
-        [station("A"), station("B")],
-        [
-            connector("B", 2, "Available"),
-            connector("A", 3, "Available"),
-            connector("B", 1, "Available"),
-        ],
-        [],
+def test_a_tiles_version_changes_with_what_it_shows_and_only_then() -> None:
+    [one] = tiles(snapshot([station("CP1")], [connector("CP1", 1, "Available")]))
+    [same] = tiles(snapshot([station("CP1")], [connector("CP1", 1, "Available")]))
+    [changed] = tiles(snapshot([station("CP1")], [connector("CP1", 1, "Preparing")]))
+    [unknown] = tiles(
+        snapshot([station("CP1")], [connector("CP1", 1, "Available")]), online_known=False
     )
 
-    keys = [tile.key for tile in board(snapshot, []).tiles]
-
-    assert keys == ["A/3", "B/1", "B/2"]
-    assert isinstance(board(snapshot, []).tiles[0], Tile)
+    assert one.version == same.version
+    assert len({one.version, changed.version, unknown.version}) == 3
+    assert one.slot == changed.slot  # the same element, swapped for the new one
 
 
 def test_a_connector_held_by_a_payment_is_reserved_until_it_reports_more() -> None:
-    snapshot = Snapshot(
-        [station("CP1")],
-        [
-            connector("CP1", 1, "Available"),
-            connector("CP1", 2, "Charging"),
-            connector("CP1", 3, "Faulted"),
-            connector("CP1", 4, None),
-            connector("CP1", 5, "Available"),
-        ],
-        [],
-        held=frozenset({("CP1", 1), ("CP1", 2), ("CP1", 3), ("CP1", 4)}),
-    )
+    stations = [station("CP1")]
+    connectors = [
+        connector("CP1", 1, "Available"),
+        connector("CP1", 2, "Charging"),
+        connector("CP1", 3, "Faulted"),
+        connector("CP1", 4, None),
+        connector("CP1", 5, "Available"),
+    ]
+    held = frozenset({("CP1", 1), ("CP1", 2), ("CP1", 3), ("CP1", 4)})
 
-    tiles = board(snapshot, [online("CP1")]).tiles
-    offline = board(snapshot, []).tiles
+    shown = tiles(snapshot(stations, connectors, held=held))
+    offline = tiles(snapshot(stations, connectors, held=held, online=()))
 
-    assert [(tile.status, tile.kind) for tile in tiles] == [
+    assert [(tile.status, tile.kind) for tile in shown] == [
         ("Reserved", "occupied"),
         ("Charging", "occupied"),
         ("Faulted", "faulted"),
