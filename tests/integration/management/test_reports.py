@@ -387,3 +387,31 @@ async def test_utilisation_today_counts_only_up_to_now(
 
     # The session open since 10:00 has run 2 of the 12 hours gone today.
     assert "CP2:2: 16.7 %" in bars(figure_svg(html, "use"))
+
+
+async def test_a_large_fleet_is_drawn_as_its_top_ten_and_the_others_average(
+    viewer: httpx.AsyncClient, history: dict[str, int], management: RunningManagement
+) -> None:
+    for number in range(1, 13):
+        station = f"X{number:02}"
+        await add_charge_point(management.db, station)
+        await add_session(management.db, Session(station, 1, "A1", at(10, 8), 1, number * 1_000))
+
+    html = (await viewer.get("/Home/Charts", params=NOVEMBER)).text
+
+    energy = list(bars(figure_svg(html, "energy-station")))
+    # CP1 (19.5), X12 to X08, CP2 (7.25), X07 to X05; X04 to X01 make 10 kWh together.
+    assert [tip.split(":")[0] for tip in energy[:10]] == [
+        "CP1",
+        *(f"X{number:02}" for number in range(12, 7, -1)),
+        "CP2",
+        "X07",
+        "X06",
+        "X05",
+    ]
+    assert energy[10:] == ["Average of the other 4: 2.5 kWh"]
+    assert "The 4 other charge points together: 10.0 kWh." in html
+    use = list(bars(figure_svg(html, "use")))
+    # 17 connectors: 5 of the history, one at each of the 12 new stations.
+    assert len(use) == 11
+    assert use[-1].startswith("Average of the other 7: ")
