@@ -100,7 +100,7 @@ class ChargeReport:
     under_review: Sequence[Transaction]
 
 
-def _cost() -> ColumnElement[Any]:
+def reservation_cents() -> ColumnElement[Any]:
     """The reservation's amount in cents, by the rule of the module docstring."""
     return case(
         (PaymentReservation.free, 0),
@@ -138,7 +138,7 @@ async def charge_report(session: AsyncSession, period: Period) -> ChargeReport:
             func.sum(Transaction.energy_wh),
             func.count(Transaction.review_reason),
             _count_if(Transaction.stop_at.is_(None)),
-            func.sum(_cost()),
+            func.sum(reservation_cents()),
         )
         .select_from(Transaction)
         .group_by(ChargeTag.parent_id, ChargeTag.id, PaymentReservation.currency)
@@ -236,7 +236,7 @@ async def over_time(session: AsyncSession, period: Period) -> list[Amounts]:
     )
     energy = {_bucket_day(key): int(wh or 0) for key, wh in await session.execute(energy_query)}
     revenue_query = _paid(
-        select(bucket, PaymentReservation.currency, func.sum(_cost()))
+        select(bucket, PaymentReservation.currency, func.sum(reservation_cents()))
         .select_from(Transaction)
         .group_by(bucket, PaymentReservation.currency),
         period,
@@ -295,7 +295,7 @@ async def per_charge_point(session: AsyncSession, period: Period, *, limit: int)
     ).subquery()
     energy_rows = (await session.execute(_ranked(energy, _by_value(energy), limit))).all()
     revenue = _paid(
-        select(station, PaymentReservation.currency, func.sum(_cost()).label("value"))
+        select(station, PaymentReservation.currency, func.sum(reservation_cents()).label("value"))
         .select_from(Transaction)
         .group_by(station, PaymentReservation.currency),
         period,
