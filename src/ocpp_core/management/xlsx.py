@@ -19,7 +19,6 @@ import re
 import zipfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import IO
 from xml.sax.saxutils import escape
 
@@ -96,8 +95,11 @@ class XlsxStream:
     to send next. Not thread-safe: one caller at a time, in order.
     """
 
-    def __init__(self, title: str, header: Sequence[str]) -> None:
+    def __init__(
+        self, title: str, header: Sequence[str], *, rows_per_sheet: int = MAX_ROWS
+    ) -> None:
         self._title = title
+        self._rows_per_sheet = rows_per_sheet
         self._header = header
         self._sink = _Sink()
         self._zip = zipfile.ZipFile(self._sink, "w", compression=zipfile.ZIP_DEFLATED)
@@ -107,10 +109,13 @@ class XlsxStream:
         self._row = 0
 
     def add(self, rows: Sequence[Sequence[Cell]]) -> bytes:
-        for row in rows:
-            if self._part is None or self._row == MAX_ROWS:
+        done = 0
+        while done < len(rows):
+            if self._part is None or self._row == self._rows_per_sheet:
                 self._next_sheet()
-            self._write_row(row)
+            room = self._rows_per_sheet - self._row
+            self._write_rows(rows[done : done + room])
+            done += room
         return self._sink.take()
 
     def close(self) -> bytes:
@@ -142,7 +147,7 @@ class XlsxStream:
             ).encode()
         )
         self._row = 0
-        self._write_row(self._header)
+        self._write_rows([self._header])
 
     def _end_sheet(self) -> None:
         if self._part is not None:
@@ -150,16 +155,31 @@ class XlsxStream:
             self._part.close()
             self._part = None
 
-    def _write_row(self, row: Sequence[Cell]) -> None:
+    def _write_rows(self, rows: Sequence[Sequence[Cell]]) -> None:
+        """The rows as XML, in one write: this loop is an export's hot path, hence inline."""
         assert self._part is not None
-        self._row += 1
+        parts: list[str] = []
         number = self._row
-        cells = "".join(
-            _cell(f"{letter}{number}", value)
-            for letter, value in zip(self._letters, row, strict=True)
-            if value is not None
-        )
-        self._part.write(f'<row r="{number}">{cells}</row>'.encode())
+        for row in rows:
+            number += 1
+            parts.append(f'<row r="{number}">')
+            for letter, value in zip(self._letters, row, strict=True):
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    text = escape(_NOT_XML.sub("", value))
+                    parts.append(
+                        f'<c r="{letter}{number}" t="inlineStr">'
+                        f'<is><t xml:space="preserve">{text}</t></is></c>'
+                    )
+                elif isinstance(value, datetime):
+                    serial = (value.replace(tzinfo=None) - _EXCEL_EPOCH) / _ONE_DAY
+                    parts.append(f'<c r="{letter}{number}" s="{_DATE_STYLE}"><v>{serial!r}</v></c>')
+                else:
+                    parts.append(f'<c r="{letter}{number}"><v>{value}</v></c>')
+            parts.append("</row>")
+        self._row = number
+        self._part.write("".join(parts).encode())
 
     def _names(self) -> list[str]:
         return [self._title, *(f"{self._title} ({n})" for n in range(2, self._sheets + 1))]
@@ -199,14 +219,3 @@ class XlsxStream:
             f'<Override PartName="/xl/styles.xml" ContentType="{_TYPES}.spreadsheetml.styles+xml"/>'
             f"{sheets}</Types>"
         )
-
-
-def _cell(reference: str, value: Cell) -> str:
-    if isinstance(value, str):
-        text = escape(_NOT_XML.sub("", value))
-        return f'<c r="{reference}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
-    if isinstance(value, datetime):
-        serial = (value.replace(tzinfo=None) - _EXCEL_EPOCH) / _ONE_DAY
-        return f'<c r="{reference}" s="{_DATE_STYLE}"><v>{serial!r}</v></c>'
-    assert isinstance(value, int | Decimal)
-    return f'<c r="{reference}"><v>{value}</v></c>'
