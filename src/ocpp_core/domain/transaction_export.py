@@ -14,7 +14,7 @@ the file) is the number of rows the file holds.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,7 +76,7 @@ def _rows(where: TransactionFilter, up_to: int) -> Select[*tuple[Any, ...]]:
 
 async def batches(
     db: Database, where: TransactionFilter, *, up_to: int
-) -> AsyncIterator[Sequence[Row[Any]]]:
+) -> AsyncGenerator[Sequence[Row[Any]]]:
     """The matching transactions up to id ``up_to``, newest first, ``BATCH_SIZE`` at a time."""
     first = _rows(where, up_to)
     after: tuple[datetime, int] | None = None
