@@ -30,7 +30,7 @@ from ocpp_core.management.admin_forms import page
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.charts import Chart, Point, Shape
 from ocpp_core.management.context import ContextDep, ManagementContext
-from ocpp_core.management.i18n import gettext, translate_plural
+from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import station_ids
 from ocpp_core.management.numbers import fixed, money, thousandths
 from ocpp_core.management.periods import PeriodDep
@@ -166,19 +166,17 @@ def _ranked_points(ranking: Ranking) -> list[Point]:
 
 
 def _others_label(count: int) -> str:
-    return translate_plural("The other one", "Average of the other %(count)s", count) % {
-        "count": count
-    }
+    return gettext("Average of the others (%(count)s)", count=count)
 
 
 def _rest_note(ranking: Ranking, text: Callable[[int], str]) -> str | None:
     if not ranking.rest_count:
         return None
-    return translate_plural(
-        "The one other charge point: %(total)s.",
-        "The %(count)s other charge points together: %(total)s.",
-        ranking.rest_count,
-    ) % {"count": ranking.rest_count, "total": text(ranking.rest_value)}
+    return gettext(
+        "All the other charge points (%(count)s) together: %(total)s.",
+        count=ranking.rest_count,
+        total=text(ranking.rest_value),
+    )
 
 
 def use_figure(use: Utilisation, period: Period) -> Figure:
