@@ -9,35 +9,37 @@ so no time zone conversion is needed in SQL.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Float, String
+from sqlalchemy import Date, Float
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-# Julian day number of 1970-01-01T00:00Z: SQLite's julianday() counts from 4714 BC.
-_UNIX_EPOCH_JULIAN_DAY = 2440587.5
+
+class day_of(FunctionElement[date]):  # noqa: N801 -- named like the SQL functions
+    """The UTC day a stored time falls on."""
+
+    type = Date()
+    inherit_cache = True
 
 
-class epoch_seconds(FunctionElement[float]):  # noqa: N801 -- named like the SQL functions
-    """Seconds since 1970 of a stored time: a number both databases can subtract and compare."""
+class month_of(FunctionElement[date]):  # noqa: N801
+    """The first day of the UTC month a stored time falls on."""
+
+    type = Date()
+    inherit_cache = True
+
+
+class seconds_open(FunctionElement[float]):  # noqa: N801
+    """The sum, over a group's rows, of seconds from a start time to a stop time.
+
+    An aggregate: PostgreSQL adds the intervals and turns the total into seconds
+    once, far cheaper than a conversion per row.
+    """
 
     type = Float()
-    inherit_cache = True
-
-
-class day_text(FunctionElement[str]):  # noqa: N801
-    """``YYYY-MM-DD`` of a stored time: the UTC day it falls on."""
-
-    type = String()
-    inherit_cache = True
-
-
-class month_text(FunctionElement[str]):  # noqa: N801
-    """``YYYY-MM`` of a stored time: the UTC month it falls on."""
-
-    type = String()
     inherit_cache = True
 
 
@@ -53,22 +55,27 @@ class least(FunctionElement[Any]):  # noqa: N801
     inherit_cache = True
 
 
-# Each function's SQL per dialect; ``{}`` stands for its arguments.
+# Each function's SQL per dialect; each ``{}`` stands for one argument, in order.
 _SPELLINGS: dict[type[FunctionElement[Any]], dict[str, str]] = {
-    epoch_seconds: {
-        "sqlite": f"((julianday({{}}) - {_UNIX_EPOCH_JULIAN_DAY}) * 86400.0)",
-        "postgresql": "extract(epoch from {})",
+    # A cast and date_trunc cost PostgreSQL far less per row than to_char; SQLite's
+    # text is what its Date type reads back as a date.
+    day_of: {"sqlite": "date({})", "postgresql": "CAST({} AS DATE)"},
+    month_of: {
+        "sqlite": "strftime('%Y-%m-01', {})",
+        "postgresql": "CAST(date_trunc('month', {}) AS DATE)",
     },
-    day_text: {"sqlite": "strftime('%Y-%m-%d', {})", "postgresql": "to_char({}, 'YYYY-MM-DD')"},
-    month_text: {"sqlite": "strftime('%Y-%m', {})", "postgresql": "to_char({}, 'YYYY-MM')"},
-    greatest: {"sqlite": "max({})", "postgresql": "greatest({})"},
-    least: {"sqlite": "min({})", "postgresql": "least({})"},
+    seconds_open: {
+        "sqlite": "(sum(julianday({1}) - julianday({0})) * 86400.0)",
+        "postgresql": "extract(epoch from sum({1} - {0}))",
+    },
+    greatest: {"sqlite": "max({}, {})", "postgresql": "greatest({}, {})"},
+    least: {"sqlite": "min({}, {})", "postgresql": "least({}, {})"},
 }
 
 
 def _register(function: type[FunctionElement[Any]], dialect: str, spelling: str) -> None:
     def compile_(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-        return spelling.format(compiler.process(element.clauses, **kw))
+        return spelling.format(*(compiler.process(clause, **kw) for clause in element.clauses))
 
     compiles(function, dialect)(compile_)
 
