@@ -46,7 +46,7 @@ def _rows(where: TransactionFilter, up_to: int) -> Select[*tuple[Any, ...]]:
     stop_tag = aliased(ChargeTag)
     return (
         transactions.matching(where)
-        .with_only_columns(
+        .with_only_columns(  # in the order of the file's columns: rows are unpacked by position
             Transaction.id,
             Transaction.charge_point_id,
             Transaction.connector_id,

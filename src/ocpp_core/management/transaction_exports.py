@@ -12,11 +12,11 @@ chargers' server down.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from sqlalchemy import Row
 from starlette.responses import Response
 
 from ocpp_core.domain import transaction_export
@@ -99,24 +99,43 @@ async def _export(
     )
 
 
-def _cells(row: Row[Any]) -> tuple[Cell, ...]:
+def _cells(row: Sequence[Any]) -> tuple[Cell, ...]:
+    """One line of the file; the row is unpacked by position, a row's names cost far more."""
+    (
+        transaction_id,
+        charge_point_id,
+        connector_id,
+        start_at,
+        start_tag,
+        start_tag_name,
+        meter_start_wh,
+        stop_at,
+        stop_tag,
+        stop_tag_name,
+        meter_stop_wh,
+        energy_wh,
+        review_reason,
+        cost_cents,
+        currency,
+        status,
+    ) = row  # in the order of transaction_export's columns
     return (
-        row.id,
-        row.charge_point_id,
-        row.connector_id,
-        row.start_at,
-        row.start_tag,
-        row.start_tag_name,
-        _kwh(row.meter_start_wh),
-        row.stop_at,
-        row.stop_tag,
-        row.stop_tag_name,
-        _kwh(row.meter_stop_wh),
-        _kwh(row.energy_wh),
-        row.review_reason,
-        money_cell(None if row.cost_cents is None else int(row.cost_cents)),
-        row.currency.upper() if row.currency else None,
-        row.status,
+        transaction_id,
+        charge_point_id,
+        connector_id,
+        start_at,
+        start_tag,
+        start_tag_name,
+        _kwh(meter_start_wh),
+        stop_at,
+        stop_tag,
+        stop_tag_name,
+        _kwh(meter_stop_wh),
+        _kwh(energy_wh),
+        review_reason,
+        money_cell(None if cost_cents is None else int(cost_cents)),
+        currency.upper() if currency else None,
+        status,
     )
 
 
