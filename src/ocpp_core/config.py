@@ -359,6 +359,9 @@ class ManagementSettings(_Section):
     dashboard_refresh_seconds: float = Field(
         default=5.0, ge=0.5, le=3600, description="How often the dashboard tiles refresh."
     )
+    max_exports: int = Field(
+        default=2, ge=1, le=100, description="Transaction exports written at once, on all nodes."
+    )
     operator_name: str = Field(
         default="", max_length=200, description="Operator name shown to drivers (public pages)."
     )

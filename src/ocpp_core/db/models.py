@@ -152,7 +152,8 @@ class Transaction(Base):
     __table_args__ = (
         Index("ix_transactions_cp_connector", "charge_point_id", "connector_id"),
         Index("ix_transactions_start_tag", "start_tag"),
-        Index("ix_transactions_start_at", "start_at"),
+        Index("ix_transactions_start_at_id", "start_at", "id"),
+        Index("ix_transactions_stop_at", "stop_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

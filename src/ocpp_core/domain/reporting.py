@@ -7,10 +7,12 @@ counted apart and never estimated. Revenue is the linked payment
 reservation's: what was captured, or what is due while the capture is
 pending; a free reservation earns 0. Currencies are never added together.
 
-Sums are done by the database where SQL is the same on SQLite and
-PostgreSQL; the split into UTC days or months is done here, over a query
-bounded by the period, because the two databases have no date function in
-common.
+Every sum, split into UTC days or months, and ranking is done by the
+database (:mod:`ocpp_core.db.sqltime` spells the date arithmetic for each):
+a year of a large fleet is hundreds of thousands of sessions, and only the
+bars drawn come back to Python. Charts per charge point or connector show the
+largest few and sum the rest into one, so a chart stays readable, and its
+page small, whatever the size of the fleet.
 """
 
 from __future__ import annotations
@@ -20,10 +22,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import ChargePoint, ChargeTag, Connector, PaymentReservation, Transaction
+from ocpp_core.db.models import ChargeTag, Connector, PaymentReservation, Transaction
+from ocpp_core.db.sqltime import day_of, greatest, least, month_of, seconds_open
+from ocpp_core.db.types import UTCDateTime
 from ocpp_core.domain import transactions
 
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
@@ -85,7 +102,7 @@ class ChargeReport:
     under_review: Sequence[Transaction]
 
 
-def _cost() -> ColumnElement[Any]:
+def reservation_cents() -> ColumnElement[Any]:
     """The reservation's amount in cents, by the rule of the module docstring."""
     return case(
         (PaymentReservation.free, 0),
@@ -123,7 +140,7 @@ async def charge_report(session: AsyncSession, period: Period) -> ChargeReport:
             func.sum(Transaction.energy_wh),
             func.count(Transaction.review_reason),
             _count_if(Transaction.stop_at.is_(None)),
-            func.sum(_cost()),
+            func.sum(reservation_cents()),
         )
         .select_from(Transaction)
         .group_by(ChargeTag.parent_id, ChargeTag.id, PaymentReservation.currency)
@@ -196,9 +213,9 @@ async def _under_review(session: AsyncSession, period: Period) -> Sequence[Trans
 
 @dataclass(frozen=True, slots=True)
 class Amounts:
-    """Energy and revenue of one bar: a day, a month or a charge point."""
+    """Energy and revenue of one bar of a time chart: a UTC day or month."""
 
-    label: str | date
+    label: date
     energy_wh: int
     revenue_cents: dict[str, int]
 
@@ -222,57 +239,103 @@ def _month_start(day: date, months_after: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _bucket_of(at: datetime, monthly: bool) -> date:
-    day = at.astimezone(UTC).date()
-    return day.replace(day=1) if monthly else day
+def _in_time(query: _Query, period: Period) -> _Query:
+    query = query.where(Transaction.start_at >= period.since, Transaction.start_at < period.until)
+    if period.charge_point_id is not None:
+        query = query.where(Transaction.charge_point_id == period.charge_point_id)
+    return query
+
+
+def _paid(query: _Query, period: Period) -> _Query:
+    """Only transactions with a reservation: revenue starts from the (fewer) paid sessions."""
+    joined = query.join(PaymentReservation, PaymentReservation.transaction_id == Transaction.id)
+    return _in_time(joined, period)
 
 
 async def over_time(session: AsyncSession, period: Period) -> list[Amounts]:
-    """Energy and revenue per UTC day, or per month for a long period."""
-    query = _in_period(
-        select(Transaction.start_at, Transaction.energy_wh, PaymentReservation.currency, _cost())
+    """Energy and revenue per UTC day, or per month for a long period, summed by the database."""
+    bucket = (month_of if by_month(period) else day_of)(Transaction.start_at)
+    energy_query = _in_time(
+        select(bucket, func.sum(Transaction.energy_wh)).group_by(bucket), period
+    )
+    energy = {key: int(wh or 0) for key, wh in await session.execute(energy_query)}
+    revenue_query = _paid(
+        select(bucket, PaymentReservation.currency, func.sum(reservation_cents()))
         .select_from(Transaction)
-        .where(or_(Transaction.energy_wh.is_not(None), PaymentReservation.id.is_not(None))),
+        .group_by(bucket, PaymentReservation.currency),
         period,
     )
-    monthly = by_month(period)
-    energy: dict[date, int] = {}
     revenue: dict[date, dict[str, int]] = {}
-    for start_at, wh, currency, cents in await session.execute(query):
-        key = _bucket_of(start_at, monthly)
-        energy[key] = energy.get(key, 0) + (wh or 0)
-        if currency is not None and cents is not None:
-            money = revenue.setdefault(key, {})
-            money[currency] = money.get(currency, 0) + int(cents)
+    for key, currency, cents in await session.execute(revenue_query):
+        revenue.setdefault(key, {})[currency] = int(cents or 0)
     return [Amounts(key, energy.get(key, 0), revenue.get(key, {})) for key in buckets(period)]
 
 
-async def per_charge_point(session: AsyncSession, period: Period) -> list[Amounts]:
-    """Energy and revenue per charge point; stations with nothing in the period show 0."""
-    query = _in_period(
-        select(
-            Transaction.charge_point_id,
-            PaymentReservation.currency,
-            func.sum(Transaction.energy_wh),
-            func.sum(_cost()),
-        )
-        .select_from(Transaction)
-        .group_by(Transaction.charge_point_id, PaymentReservation.currency),
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The few largest by value, each with its name, and the rest summed into one."""
+
+    top: list[tuple[str, int]]
+    rest_count: int
+    rest_value: int
+
+
+@dataclass(frozen=True, slots=True)
+class StationRankings:
+    energy_wh: Ranking
+    revenue_cents: dict[str, Ranking]  # per currency: amounts in two currencies don't add up
+
+
+def _ranked(grouped: Subquery, order: Sequence[ColumnElement[Any]], limit: int) -> Select[Any]:
+    """The ``limit`` first rows of ``grouped`` by ``order``, each with the count and sum of all.
+
+    ``grouped`` has a ``value`` column and, when ranked per currency, a ``currency`` one.
+    """
+    partition = [grouped.c.currency] if "currency" in grouped.c else []
+    ranked = select(
+        grouped,
+        func.row_number().over(partition_by=partition, order_by=order).label("rank"),
+        func.count().over(partition_by=partition).label("count_all"),
+        func.sum(grouped.c.value).over(partition_by=partition).label("sum_all"),
+    ).subquery()
+    return select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.rank)
+
+
+def _ranking(rows: Sequence[Any], label: str) -> Ranking:
+    top = [(str(getattr(row, label)), int(row.value or 0)) for row in rows]
+    count, total = (rows[0].count_all, int(rows[0].sum_all or 0)) if rows else (0, 0)
+    return Ranking(top, count - len(top), total - sum(value for _, value in top))
+
+
+async def per_charge_point(session: AsyncSession, period: Period, *, limit: int) -> StationRankings:
+    """The ``limit`` charge points with the most energy and the most revenue, and the rest.
+
+    The database groups and ranks; only the few bars drawn reach Python, whatever the fleet.
+    """
+    station = Transaction.charge_point_id.label("station")
+    energy = _in_time(
+        select(station, func.sum(Transaction.energy_wh).label("value")).group_by(station),
         period,
+    ).subquery()
+    energy_rows = (await session.execute(_ranked(energy, _by_value(energy), limit))).all()
+    revenue = _paid(
+        select(station, PaymentReservation.currency, func.sum(reservation_cents()).label("value"))
+        .select_from(Transaction)
+        .group_by(station, PaymentReservation.currency),
+        period,
+    ).subquery()
+    by_currency: dict[str, list[Any]] = {}
+    for row in await session.execute(_ranked(revenue, _by_value(revenue), limit)):
+        by_currency.setdefault(row.currency, []).append(row)
+    return StationRankings(
+        _ranking(energy_rows, "station"),
+        {code: _ranking(rows, "station") for code, rows in sorted(by_currency.items())},
     )
-    energy: dict[str, int] = dict.fromkeys(await _station_ids(session, period), 0)
-    revenue: dict[str, dict[str, int]] = {}
-    for cp_id, currency, wh, cents in await session.execute(query):
-        energy[cp_id] = energy.get(cp_id, 0) + int(wh or 0)
-        if currency is not None and cents is not None:
-            revenue.setdefault(cp_id, {})[currency] = int(cents)
-    return [Amounts(cp_id, energy[cp_id], revenue.get(cp_id, {})) for cp_id in sorted(energy)]
 
 
-async def _station_ids(session: AsyncSession, period: Period) -> Sequence[str]:
-    if period.charge_point_id is not None:
-        return [period.charge_point_id]
-    return (await session.scalars(select(ChargePoint.id))).all()
+def _by_value(grouped: Subquery) -> list[ColumnElement[Any]]:
+    """Largest first; equal values by name, so the same data always draws the same bars."""
+    return [func.coalesce(grouped.c.value, 0).desc(), grouped.c.station]
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,71 +354,109 @@ class ConnectorUse:
         return self.busy_seconds * 10_000 // self.period_seconds
 
 
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    """The busiest connectors, and the others' busy time together."""
+
+    top: list[ConnectorUse]
+    rest_count: int
+    rest_busy_seconds: int
+    period_seconds: int
+
+    @property
+    def rest_basis_points(self) -> int:
+        """The others' average share, in hundredths of a percent."""
+        room = self.rest_count * self.period_seconds
+        return self.rest_busy_seconds * 10_000 // room if room else 0
+
+
 async def utilisation(
-    session: AsyncSession, period: Period, *, now: datetime
-) -> list[ConnectorUse]:
-    """Each known connector's busy share of the period, up to ``now`` if the period runs on.
+    session: AsyncSession, period: Period, *, now: datetime, limit: int
+) -> Utilisation | None:
+    """The ``limit`` busiest connectors' share of the period, up to ``now`` if it runs on.
 
     Busy means a transaction was open (started, not yet stopped), which is
     also the time a car stood plugged in without drawing power. The status
     history isn't kept, so time in the ``Charging`` state can't be told apart.
-    A transaction still open counts up to ``now``.
+    A transaction still open counts up to ``now``. Connectors known but idle
+    count too, with 0. None when the period has not begun.
     """
     end = min(period.until, now)
     if end <= period.since:
-        return []
-    busy = await _busy_intervals(session, period, end)
-    names = await _connector_names(session, period)
-    total = int((end - period.since).total_seconds())
-    keys = sorted(set(busy) | set(names))
-    return [
-        ConnectorUse(
-            cp, number, names.get((cp, number)), _covered(busy.get((cp, number), [])), total
+        return None
+    keys = _connector_keys(_busy_seconds(period, end), period)
+    rows = (
+        await session.execute(
+            _ranked(keys, [keys.c.value.desc(), keys.c.station, keys.c.number], limit)
         )
-        for cp, number in keys
-    ]
+    ).all()
+    total = int((end - period.since).total_seconds())
+    top = [ConnectorUse(row.station, row.number, row.name, round(row.value), total) for row in rows]
+    count, busy = (rows[0].count_all, round(rows[0].sum_all)) if rows else (0, 0)
+    return Utilisation(top, count - len(top), busy - sum(use.busy_seconds for use in top), total)
 
 
-async def _busy_intervals(
-    session: AsyncSession, period: Period, end: datetime
-) -> dict[tuple[str, int], list[tuple[datetime, datetime]]]:
-    query = select(
-        Transaction.charge_point_id,
-        Transaction.connector_id,
-        Transaction.start_at,
-        Transaction.stop_at,
-    ).where(
-        Transaction.start_at < end,
-        or_(Transaction.stop_at.is_(None), Transaction.stop_at > period.since),
-        transactions.accepted(),  # a refused start kept the connector busy for nobody
+def _busy_seconds(period: Period, end: datetime) -> CTE:
+    """Seconds each connector had a transaction open within the period, at most all of it.
+
+    Transactions overlapping on one connector (a stop the charger never sent
+    leaves one open while the next ones run) each count, and the sum stops at
+    the whole period: an exact union would need every connector's transactions
+    sorted, which costs a year of a fleet many seconds, for a share that only
+    such broken records change. A common table expression: the connectors'
+    list reads it twice, the database works it out once.
+    """
+    since = literal(period.since, UTCDateTime())
+    until = literal(end, UTCDateTime())
+    start = greatest(Transaction.start_at, since)
+    stop = least(func.coalesce(Transaction.stop_at, until), until)
+    whole = literal((end - period.since).total_seconds(), Float)
+    query = (
+        select(
+            Transaction.charge_point_id.label("station"),
+            Transaction.connector_id.label("number"),
+            least(seconds_open(start, stop), whole).label("busy"),
+        )
+        .where(
+            Transaction.start_at < end,
+            or_(
+                Transaction.stop_at.is_(None),
+                and_(
+                    Transaction.stop_at > period.since, Transaction.stop_at > Transaction.start_at
+                ),
+            ),
+            transactions.accepted(),  # a refused start kept the connector busy for nobody
+        )
+        .group_by(Transaction.charge_point_id, Transaction.connector_id)
     )
     if period.charge_point_id is not None:
         query = query.where(Transaction.charge_point_id == period.charge_point_id)
-    found: dict[tuple[str, int], list[tuple[datetime, datetime]]] = {}
-    for cp, number, start, stop in await session.execute(query):
-        interval = (max(start, period.since), min(stop or end, end))
-        if interval[0] < interval[1]:
-            found.setdefault((cp, number), []).append(interval)
-    return found
+    return query.cte("busy")
 
 
-async def _connector_names(
-    session: AsyncSession, period: Period
-) -> dict[tuple[str, int], str | None]:
-    query = select(Connector.charge_point_id, Connector.connector_id, Connector.name)
+def _connector_keys(busy: CTE, period: Period) -> Subquery:
+    """Every connector known or busy, with its name and busy seconds (0 when idle)."""
+    known = select(
+        Connector.charge_point_id.label("station"), Connector.connector_id.label("number")
+    )
     if period.charge_point_id is not None:
-        query = query.where(Connector.charge_point_id == period.charge_point_id)
-    return {(cp, number): name for cp, number, name in await session.execute(query)}
-
-
-def _covered(intervals: list[tuple[datetime, datetime]]) -> int:
-    """Seconds covered by the intervals, overlaps counted once."""
-    seconds = 0.0
-    reach: datetime | None = None
-    for start, stop in sorted(intervals):
-        if reach is not None and start < reach:
-            start = reach
-        if stop > start:
-            seconds += (stop - start).total_seconds()
-            reach = stop
-    return int(seconds)
+        known = known.where(Connector.charge_point_id == period.charge_point_id)
+    keys = union(select(busy.c.station, busy.c.number), known).subquery()
+    return (
+        select(
+            keys.c.station,
+            keys.c.number,
+            Connector.name,
+            func.coalesce(busy.c.busy, 0).label("value"),
+        )
+        .select_from(keys)
+        .outerjoin(busy, and_(busy.c.station == keys.c.station, busy.c.number == keys.c.number))
+        .outerjoin(
+            Connector,
+            and_(
+                Connector.charge_point_id == keys.c.station,
+                Connector.connector_id == keys.c.number,
+            ),
+        )
+        .subquery()
+    )

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import MeterAnomaly, Transaction
@@ -207,6 +207,14 @@ def start_register(row: Register) -> int | None:
     return row.meter_start_wh
 
 
+def start_register_column() -> ColumnElement[int | None]:
+    """:func:`start_register` in SQL, for reading many transactions without loading each."""
+    return case(
+        (Transaction.meter_start_source == StartSource.MISSING.value, None),
+        else_=Transaction.meter_start_wh,
+    )
+
+
 def settle_start(
     row: Register, *, register_wh: int, at: datetime, context: str | None, max_power_w: int
 ) -> None:
@@ -342,18 +350,24 @@ async def get(session: AsyncSession, transaction_id: int) -> Transaction | None:
 
 
 async def search(session: AsyncSession, where: TransactionFilter) -> Sequence[Transaction]:
-    query = select(Transaction).order_by(Transaction.start_at.desc()).limit(where.limit)
-    if where.charge_point_id is not None:
-        query = query.where(Transaction.charge_point_id == where.charge_point_id)
-    if where.connector_id is not None:
-        query = query.where(Transaction.connector_id == where.connector_id)
-    if where.tag is not None:
-        query = query.where(Transaction.start_tag == where.tag)
-    if where.since is not None:
-        query = query.where(Transaction.start_at >= where.since)
-    if where.until is not None:
-        query = query.where(Transaction.start_at < where.until)
+    query = matching(where).order_by(Transaction.start_at.desc()).limit(where.limit)
     return (await session.scalars(query)).all()
+
+
+def matching(where: TransactionFilter) -> Select[Transaction]:
+    """The transactions the filter asks for, in no order: the caller orders and limits."""
+    conditions = []
+    if where.charge_point_id is not None:
+        conditions.append(Transaction.charge_point_id == where.charge_point_id)
+    if where.connector_id is not None:
+        conditions.append(Transaction.connector_id == where.connector_id)
+    if where.tag is not None:
+        conditions.append(Transaction.start_tag == where.tag)
+    if where.since is not None:
+        conditions.append(Transaction.start_at >= where.since)
+    if where.until is not None:
+        conditions.append(Transaction.start_at < where.until)
+    return select(Transaction).where(*conditions)
 
 
 async def find_by_uid(session: AsyncSession, charge_point_id: str, uid: str) -> Transaction | None:

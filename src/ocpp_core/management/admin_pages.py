@@ -14,6 +14,7 @@ from ocpp_core.management import (
     reports,
     reviews,
     tags,
+    transaction_exports,
     transactions,
 )
 
@@ -23,6 +24,7 @@ ROUTERS = (
     connectors.router,
     tags.router,
     transactions.router,
+    transaction_exports.router,
     reports.router,
     report_charts.router,
     payments_admin.router,

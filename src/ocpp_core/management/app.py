@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +28,7 @@ from ocpp_core.management import (
     operators,
     public,
     session_sweep,
+    transaction_exports,
 )
 from ocpp_core.management.auth import LoginRequired, session_policy, to_login
 from ocpp_core.management.context import ManagementContext
@@ -126,7 +127,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         https_only=management.secure_cookies,
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # A spreadsheet is a zip already: compressing it again only costs CPU.
+    skipped = (*DEFAULT_EXCLUDED_CONTENT_TYPES, transaction_exports.XLSX_TYPE)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, exclude_content_types=skipped)
 
 
 async def _error_page(request: Request, error: Exception) -> Response:

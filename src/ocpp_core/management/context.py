@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends
@@ -13,6 +13,7 @@ from ocpp_core.clock import Clock
 from ocpp_core.config import Settings
 from ocpp_core.db.session import Database
 from ocpp_core.domain.operator_sessions import SessionPolicy
+from ocpp_core.management.export_slots import ExportSlots
 from ocpp_core.management.server_api import ServerApi
 from ocpp_core.management.throttle import Limits
 
@@ -26,6 +27,7 @@ class ManagementContext:
     limits: Limits
     sessions: SessionPolicy
     clock: Clock
+    exports: ExportSlots = field(default_factory=ExportSlots)
 
 
 def get_context(request: Request) -> ManagementContext:

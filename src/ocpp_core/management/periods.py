@@ -19,6 +19,9 @@ from ocpp_core.management.admin_forms import day_after, day_start, parse_days, q
 from ocpp_core.management.context import ContextDep
 from ocpp_core.management.i18n import N_, gettext
 
+# A chart draws a bar per month of the period: ten years are 120 bars, a page still small.
+MAX_PERIOD_DAYS = 3_653  # ten years and their leap days
+
 
 @dataclass(frozen=True, slots=True)
 class Preset:
@@ -68,6 +71,9 @@ class PeriodForm:
             return None
         if days["until"] < days["since"]:
             self.errors["until"] = gettext("The end is before the start.")
+            return None
+        if (days["until"] - days["since"]).days + 1 > MAX_PERIOD_DAYS:
+            self.errors["until"] = gettext("A period of at most ten years.")
             return None
         return Period(day_start(days["since"]), day_after(days["until"]), self.cp or None)
 

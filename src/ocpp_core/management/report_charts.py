@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from functools import partial
 
@@ -19,7 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.domain import reporting
-from ocpp_core.domain.reporting import Amounts, ConnectorUse, Period
+from ocpp_core.domain.reporting import (
+    Amounts,
+    ConnectorUse,
+    Period,
+    Ranking,
+    StationRankings,
+    Utilisation,
+)
 from ocpp_core.management.admin_forms import page
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.charts import Chart, Point, Shape
@@ -32,6 +38,7 @@ from ocpp_core.management.periods import PeriodDep
 router = APIRouter(include_in_schema=False)
 
 PAGE_PATH = "/Home/Charts"
+TOP = 10  # bars per ranked chart: a fleet of thousands is compared by its largest few
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,7 @@ class Figure:
     title: str
     description: str
     label_heading: str  # the first column of the chart's data table
+    note: str | None = None  # what the bars leave out, e.g. the other stations' total
 
     def svg(self) -> Markup:
         return self.chart.svg(self.title, self.description)
@@ -58,28 +66,24 @@ def share_text(basis_points: int) -> str:
 
 
 def _bucket_point(amounts: Amounts, value: int, *, monthly: bool) -> Point:
-    assert isinstance(amounts.label, date)
     if monthly:
         return Point(amounts.label.strftime("%Y-%m"), value)
     return Point(amounts.label.isoformat(), value, amounts.label.strftime("%m-%d"))
 
 
-def _station_point(amounts: Amounts, value: int) -> Point:
-    return Point(str(amounts.label), value)
-
-
-def _money_charts(
-    key: str, shape: Shape, rows: Sequence[Amounts], point: Callable[[Amounts, int], Point]
-) -> list[tuple[str, Chart]]:
+def _money_charts(rows: Sequence[Amounts], monthly: bool) -> list[tuple[str, Chart]]:
     """One chart per currency, with its code: amounts in different currencies don't add up."""
     codes = sorted({code for row in rows for code in row.revenue_cents})
     return [
         (
             code.upper(),
             Chart(
-                f"{key}-{code}",
-                shape,
-                [point(row, row.revenue_cents.get(code, 0)) for row in rows],
+                f"revenue-time-{code}",
+                Shape.COLUMNS,
+                [
+                    _bucket_point(row, row.revenue_cents.get(code, 0), monthly=monthly)
+                    for row in rows
+                ],
                 partial(money, currency=code),
             ),
         )
@@ -100,7 +104,7 @@ def time_figures(rows: Sequence[Amounts], period: Period) -> list[Figure]:
         title = gettext("Energy per day")
         about = gettext("Bars: kWh of the sessions started on each day, %(span)s.", span=span)
     figures = [Figure(energy, title, about, heading)]
-    for code, chart in _money_charts("revenue-time", Shape.COLUMNS, rows, point):
+    for code, chart in _money_charts(rows, monthly):
         if monthly:
             title = gettext("Revenue per month (%(currency)s)", currency=code)
         else:
@@ -114,34 +118,77 @@ def time_figures(rows: Sequence[Amounts], period: Period) -> list[Figure]:
     return figures
 
 
-def station_figures(rows: Sequence[Amounts], period: Period) -> list[Figure]:
+def station_figures(rankings: StationRankings, period: Period, limit: int) -> list[Figure]:
     span = _span(period)
     heading = gettext("Charge point")
-    points = [_station_point(row, row.energy_wh) for row in rows]
+    energy = rankings.energy_wh
     figures = [
         Figure(
-            Chart("energy-station", Shape.ROWS, points, kwh_text),
+            Chart("energy-station", Shape.ROWS, _ranked_points(energy), kwh_text),
             gettext("Energy per charge point"),
-            gettext("Bars: kWh charged at each charge point, %(span)s.", span=span),
+            gettext(
+                "Bars: kWh charged at the %(limit)s charge points that charged the most, %(span)s.",
+                limit=limit,
+                span=span,
+            ),
             heading,
+            _rest_note(energy, kwh_text),
         )
     ]
-    for code, chart in _money_charts("revenue-station", Shape.ROWS, rows, _station_point):
-        title = gettext("Revenue per charge point (%(currency)s)", currency=code)
-        about = gettext(
-            "Bars: %(currency)s earned at each charge point, %(span)s.", currency=code, span=span
+    for code, ranking in rankings.revenue_cents.items():
+        text = partial(money, currency=code)
+        figures.append(
+            Figure(
+                Chart(f"revenue-station-{code}", Shape.ROWS, _ranked_points(ranking), text),
+                gettext("Revenue per charge point (%(currency)s)", currency=code.upper()),
+                gettext(
+                    "Bars: %(currency)s earned at the %(limit)s charge points"
+                    " that earned the most, %(span)s.",
+                    currency=code.upper(),
+                    limit=limit,
+                    span=span,
+                ),
+                heading,
+                _rest_note(ranking, text),
+            )
         )
-        figures.append(Figure(chart, title, about, heading))
     return figures
 
 
-def use_figure(uses: Sequence[ConnectorUse], period: Period) -> Figure:
-    points = [Point(_connector_label(use), use.basis_points) for use in uses]
+def _ranked_points(ranking: Ranking) -> list[Point]:
+    """The largest bars, then the others' average: comparable with a bar, unlike their sum."""
+    points = [Point(name, value) for name, value in ranking.top]
+    if ranking.rest_count:
+        points.append(
+            Point(_others_label(ranking.rest_count), ranking.rest_value // ranking.rest_count)
+        )
+    return points
+
+
+def _others_label(count: int) -> str:
+    return gettext("Average of the others (%(count)s)", count=count)
+
+
+def _rest_note(ranking: Ranking, text: Callable[[int], str]) -> str | None:
+    if not ranking.rest_count:
+        return None
+    return gettext(
+        "All the other charge points (%(count)s) together: %(total)s.",
+        count=ranking.rest_count,
+        total=text(ranking.rest_value),
+    )
+
+
+def use_figure(use: Utilisation, period: Period) -> Figure:
+    points = [Point(_connector_label(one), one.basis_points) for one in use.top]
+    if use.rest_count:
+        points.append(Point(_others_label(use.rest_count), use.rest_basis_points))
     return Figure(
         Chart("use", Shape.ROWS, points, share_text, top=10_000),
         gettext("Utilisation per connector"),
         gettext(
-            "Bars: the share of %(span)s, up to now, in which each connector had a session open.",
+            "Bars: the share of %(span)s, up to now, in which each of the busiest connectors"
+            " had a session open.",
             span=_span(period),
         ),
         gettext("Connector"),
@@ -164,12 +211,12 @@ def _span(period: Period) -> str:
 async def _figures(context: ManagementContext, period: Period) -> dict[str, object]:
     async with context.db.session() as session:
         over_time = await reporting.over_time(session, period)
-        per_station = await reporting.per_charge_point(session, period)
-        uses = await reporting.utilisation(session, period, now=context.clock())
+        per_station = await reporting.per_charge_point(session, period, limit=TOP)
+        use = await reporting.utilisation(session, period, now=context.clock(), limit=TOP)
     return {
         "time_figures": time_figures(over_time, period),
-        "station_figures": station_figures(per_station, period),
-        "use_figure": use_figure(uses, period) if uses else None,
+        "station_figures": station_figures(per_station, period, TOP),
+        "use_figure": use_figure(use, period) if use and (use.top or use.rest_count) else None,
     }
 
 

@@ -1,23 +1,18 @@
-"""``/Home/Transactions``: filtered transactions with energy and cost; CSV and XLSX exports.
+"""``/Home/Transactions``: filtered transactions with energy and cost.
 
 The cost is the linked payment reservation's: what was captured, or what is
 due while the capture is pending; a free reservation costs nothing. A
 transaction with no reservation (a card at the charger) has no cost here.
-Exports take the same filter as the page.
+The exports (:mod:`ocpp_core.management.transaction_exports`) take the same filter.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +23,6 @@ from ocpp_core.domain.transactions import TransactionFilter
 from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
-from ocpp_core.management.exports import Cell, attachment, csv_response, file_part, money_cell
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import station_ids
 from ocpp_core.management.numbers import money, thousandths
@@ -37,10 +31,7 @@ from ocpp_core.params import parse_db_int
 router = APIRouter(include_in_schema=False)
 
 PAGE_PATH = "/Home/Transactions"
-CSV_PATH = "/Home/Export"
-XLSX_PATH = "/Home/ExportXlsx"
 PAGE_LIMIT = 1000
-EXPORT_LIMIT = 100_000
 
 
 @dataclass
@@ -180,103 +171,3 @@ async def transactions_page(
     return page(
         request, "admin/transactions.html", values, status_code=400 if filters.errors else 200
     )
-
-
-HEADER = (
-    "Transaction",
-    "Charge point",
-    "Connector",
-    "Start (UTC)",
-    "Start tag",
-    "Start tag name",
-    "Meter start (kWh)",
-    "Stop (UTC)",
-    "Stop tag",
-    "Stop tag name",
-    "Meter stop (kWh)",
-    "Energy (kWh)",
-    "Review",
-    "Cost",
-    "Currency",
-    "Payment status",
-)
-
-
-def _cells(line: Line) -> tuple[Cell, ...]:
-    row = line.transaction
-    cost = line.cost_cents
-    return (
-        row.id,
-        row.charge_point_id,
-        row.connector_id,
-        row.start_at,
-        row.start_tag,
-        line.start_tag_name,
-        _kwh(transactions.start_register(row)),
-        row.stop_at,
-        row.stop_tag,
-        line.stop_tag_name,
-        _kwh(row.meter_stop_wh),
-        line.energy_kwh,
-        row.review_reason,
-        money_cell(cost),
-        line.currency.upper() if line.currency else None,
-        line.reservation.status if line.reservation else None,
-    )
-
-
-def _kwh(register_wh: int | None) -> Decimal | None:
-    return None if register_wh is None else Decimal(register_wh) / 1000
-
-
-def _file_name(filters: Filters, extension: str) -> str:
-    parts = ["Transactions"]
-    if filters.cp:
-        parts.append(file_part(filters.cp))
-    if filters.conn and not (filters.errors or {}).get("conn"):
-        parts.append(filters.conn)
-    return f"{'_'.join(parts)}.{extension}"
-
-
-@router.get(CSV_PATH)
-async def export_csv(user: Viewer, context: ContextDep, filters: FiltersDep) -> Response:
-    lines = await _found(context, filters, EXPORT_LIMIT)
-    return csv_response(_file_name(filters, "csv"), HEADER, (_cells(line) for line in lines))
-
-
-@router.get(XLSX_PATH)
-async def export_xlsx(user: Viewer, context: ContextDep, filters: FiltersDep) -> Response:
-    lines = await _found(context, filters, EXPORT_LIMIT)
-    return Response(
-        _workbook(lines),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=attachment(_file_name(filters, "xlsx")),
-    )
-
-
-def _workbook(lines: Sequence[Line]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Transactions"
-    sheet.append(list(HEADER))
-    for line in lines:
-        sheet.append([_xlsx_value(value) for value in _cells(line)])
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            if isinstance(cell.value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-            elif isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the text starts with
-    for index, title in enumerate(HEADER, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(12, len(title) + 2)
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _xlsx_value(value: Cell) -> Cell:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)  # XLSX has no time zones: the column says UTC
-    return value

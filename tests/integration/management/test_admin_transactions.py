@@ -131,7 +131,7 @@ async def test_the_csv_export_holds_the_filtered_set(
     response = await client.get("/Home/Export", params=FILTER)
 
     assert response.headers["content-type"].startswith("text/csv")
-    assert 'filename="Transactions_CP1_1.csv"' in response.headers["content-disposition"]
+    assert 'filename="Transactions_CP1_1_2-rows.csv"' in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert [int(row["Transaction"]) for row in rows] == [history["review"], history["paid"]]
     paid = rows[1]

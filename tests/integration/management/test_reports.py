@@ -259,6 +259,18 @@ async def test_a_period_that_ends_before_it_starts_is_explained(
     assert csv_file.status_code == 400
 
 
+async def test_a_period_longer_than_ten_years_is_refused(viewer: httpx.AsyncClient) -> None:
+    decade = {"since": "2017-01-01", "until": "2026-12-31"}
+    longer = {"since": "2016-01-01", "until": "2026-12-31"}
+
+    fits = await viewer.get("/Home/Charts", params=decade)
+    refused = await viewer.get("/Home/Charts", params=longer)
+
+    assert fits.status_code == 200
+    assert refused.status_code == 400
+    assert error_of(refused.text, "until") == "A period of at most ten years."
+
+
 @pytest.mark.parametrize("path", ["/Home/Reports", "/Home/Reports/Csv", "/Home/Charts"])
 async def test_an_anonymous_visitor_is_sent_to_the_login(
     client: httpx.AsyncClient, path: str
@@ -387,3 +399,31 @@ async def test_utilisation_today_counts_only_up_to_now(
 
     # The session open since 10:00 has run 2 of the 12 hours gone today.
     assert "CP2:2: 16.7 %" in bars(figure_svg(html, "use"))
+
+
+async def test_a_large_fleet_is_drawn_as_its_top_ten_and_the_others_average(
+    viewer: httpx.AsyncClient, history: dict[str, int], management: RunningManagement
+) -> None:
+    for number in range(1, 13):
+        station = f"X{number:02}"
+        await add_charge_point(management.db, station)
+        await add_session(management.db, Session(station, 1, "A1", at(10, 8), 1, number * 1_000))
+
+    html = (await viewer.get("/Home/Charts", params=NOVEMBER)).text
+
+    energy = list(bars(figure_svg(html, "energy-station")))
+    # CP1 (19.5), X12 to X08, CP2 (7.25), X07 to X05; X04 to X01 make 10 kWh together.
+    assert [tip.split(":")[0] for tip in energy[:10]] == [
+        "CP1",
+        *(f"X{number:02}" for number in range(12, 7, -1)),
+        "CP2",
+        "X07",
+        "X06",
+        "X05",
+    ]
+    assert energy[10:] == ["Average of the others (4): 2.5 kWh"]
+    assert "All the other charge points (4) together: 10.0 kWh." in html
+    use = list(bars(figure_svg(html, "use")))
+    # 17 connectors: 5 of the history, one at each of the 12 new stations.
+    assert len(use) == 11
+    assert use[-1].startswith("Average of the others (7): ")

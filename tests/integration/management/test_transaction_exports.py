@@ -1,0 +1,181 @@
+"""The transaction exports at fleet scale: every row, its count in the name, slots, memory.
+
+The small-set behaviour (filters, cells, formulas kept as text) is tested with
+the transactions page in ``test_admin_transactions.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import openpyxl
+import pytest
+from sqlalchemy import insert
+
+from builders import NOW, add_charge_point
+from integration.management.pages import SESSION_SECRET, VIEWER, RunningManagement, log_in
+from ocpp_core.clock import utc_now
+from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.models import Transaction
+from ocpp_core.db.session import Database
+from ocpp_core.domain import users
+from ocpp_core.domain.users import Role
+from servers import free_port, until_listening
+
+OLD_CAP = 100_000
+MB = 1024 * 1024
+
+
+async def add_many(db: Database, count: int) -> None:
+    """``count`` finished transactions at CP1, one a minute back from ``NOW``, ids from 1."""
+    await add_charge_point(db, "CP1")
+    rows = [
+        {
+            "charge_point_id": "CP1",
+            "connector_id": 1 + n % 2,
+            "start_tag": "TAG1",
+            "start_at": NOW - timedelta(minutes=n),
+            "meter_start_wh": 1_000 * n,
+            "start_result": "Accepted",
+            "stop_at": NOW - timedelta(minutes=n) + timedelta(seconds=30),
+            "meter_stop_wh": 1_000 * n + 500,
+            "energy_wh": 500,
+        }
+        for n in range(count)
+    ]
+    for start in range(0, count, 10_000):
+        async with db.session() as session:
+            await session.execute(insert(Transaction), rows[start : start + 10_000])
+
+
+def rows_in_name(response: httpx.Response) -> int:
+    found = re.search(
+        r'filename="Transactions_(\d+)-rows\.(csv|xlsx)"', response.headers["content-disposition"]
+    )
+    assert found is not None, response.headers["content-disposition"]
+    return int(found.group(1))
+
+
+async def test_an_export_holds_every_row_past_the_old_cap_and_names_their_count(
+    management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    total = OLD_CAP + 7
+    await add_many(management.db, total)
+    await log_in(client, *VIEWER)
+
+    csv_file = await client.get("/Home/Export", timeout=120)
+    xlsx_file = await client.get("/Home/ExportXlsx", timeout=120)
+
+    lines = list(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig")), delimiter=";"))
+    ids = [int(line[0]) for line in lines[1:]]
+    assert rows_in_name(csv_file) == total
+    assert ids == list(range(1, total + 1))  # newest first: the one started at NOW is id 1
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_file.content), read_only=True)
+    sheet = book.active
+    assert sheet is not None
+    column = [row[0] for row in sheet.iter_rows(min_col=1, max_col=1, values_only=True)]
+    assert rows_in_name(xlsx_file) == total
+    assert column == ["Transaction", *range(1, total + 1)]
+
+
+async def test_an_export_past_the_limit_is_told_to_try_again_shortly(
+    management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    await add_many(management.db, 3)
+    await log_in(client, *VIEWER)
+    context = management.context
+    limit = context.settings.management.max_exports
+    taken = [await context.exports.take(context.db, limit=limit) for _ in range(limit)]
+
+    busy = await client.get("/Home/ExportXlsx")
+    for slot in taken:
+        assert slot is not None
+        await slot.give_back()
+    free = await client.get("/Home/ExportXlsx")
+
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "30"
+    assert "Other exports are being written right now" in busy.text
+    assert free.status_code == 200
+    assert rows_in_name(free) == 3
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """The process's resident set now (VmRSS) and at its peak (VmHWM), in KiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return {key: int(value.split()[0]) for key, value in re.findall(r"(Vm\w+):\s+(.+)", status)}
+
+
+def reset_peak(pid: int) -> None:
+    """VmHWM starts again from the current resident set (see proc(5), clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+@pytest.fixture
+async def management_process(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, int]]:
+    """``ocpp-core management`` in a process of its own, on a database of 150,000 transactions."""
+    await upgrade(database_url)
+    db = Database(database_url)
+    try:
+        await add_many(db, 150_000)
+        async with db.session() as session:
+            await users.add(
+                session, name=VIEWER[0], password=VIEWER[1], role=Role.VIEWER, now=utc_now()
+            )
+    finally:
+        await db.close()
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OCPP_CORE_")}
+    env |= {
+        "OCPP_CORE_DATABASE_URL": database_url,
+        "OCPP_CORE_API_KEY": "test-api-key-0123456789abcdef",
+        "OCPP_CORE_MANAGEMENT__SESSION_SECRET": SESSION_SECRET,
+        "OCPP_CORE_LOG_LEVEL": "warning",
+    }
+    log = tmp_path / "management.log"
+    with log.open("ab") as output:
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "ocpp-core"),
+            "management",
+            f"--port={port}",
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        await until_listening(port, process, log)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.kill()
+        await process.wait()
+
+
+async def test_the_server_memory_stays_flat_while_a_large_export_streams(
+    management_process: tuple[str, int],
+) -> None:
+    url, pid = management_process
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        await log_in(client, *VIEWER)
+        for path in ("/Home/Export", "/Home/ExportXlsx"):  # first use: imports, pools, caches
+            await client.get(path, params={"cp": "CP1", "since": "2026-11-28"})
+        reset_peak(pid)
+        before = memory_kib(pid)["VmRSS"]
+        received = dict.fromkeys(("/Home/Export", "/Home/ExportXlsx"), 0)
+        for path in received:
+            async with client.stream("GET", path) as response:
+                async for chunk in response.aiter_bytes():
+                    received[path] += len(chunk)
+        peak = memory_kib(pid)["VmHWM"]
+
+    assert received["/Home/Export"] > 10 * MB  # the whole year did go out
+    assert (peak - before) * 1024 < 50 * MB
