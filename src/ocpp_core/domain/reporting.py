@@ -162,7 +162,7 @@ async def period_total(session: AsyncSession, period: Period) -> Tally:
             func.sum(Transaction.energy_wh),
             func.count(Transaction.review_reason),
             _count_if(Transaction.stop_at.is_(None)),
-            func.sum(_cost()),
+            func.sum(reservation_cents()),
         )
         .select_from(Transaction)
         .group_by(PaymentReservation.currency)
