@@ -1,0 +1,107 @@
+"""``python -m bench.fleet``: the fleet data set loads whole, and the app runs on it.
+
+At a tiny scale, on the suite's database (SQLite, or PostgreSQL when the suite
+runs there): every table holds the rows the scale asks for, the rows keep the
+rules the server relies on, and every page the fleet bench times answers 200 to
+a logged-in operator, with the server running beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from bench import fleet
+from bench.fleet_pages import pages
+from bench.fleet_rows import Counts
+from integration.management.pages import ADMIN, SESSION_SECRET, log_in, running_management
+from ocpp_core.clock import utc_now
+from ocpp_core.config import ManagementSettings, Settings
+from ocpp_core.db.models import Connector, PaymentReservation, Transaction
+from ocpp_core.db.session import Database
+from ocpp_core.domain import users
+from ocpp_core.domain.users import Role
+from servers import RunningServer
+
+SCALE = 0.002
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+TABLES = {
+    "charge_points": "charge_points",
+    "connectors": "connectors",
+    "charge_tags": "tags",
+    "transactions": "transactions",
+    "payment_reservations": "reservations",
+    "message_log": "messages",
+}
+
+
+@pytest.fixture
+async def fleet_url(database_url: str) -> str:
+    """The data set, built before the server starts on it (as an operator would)."""
+    await fleet.build(database_url, SCALE, now=utc_now(), quiet=True)
+    return database_url
+
+
+@pytest.fixture
+async def operator(
+    fleet_url: str, settings: Settings, server: RunningServer
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An administrator logged in to the management app, on the fleet and its server."""
+    section = ManagementSettings(
+        server_api_url=server.http_url, session_secret=SecretStr(SESSION_SECRET)
+    )
+    async with running_management(settings.model_copy(update={"management": section})) as app:
+        async with app.db.session() as session:
+            await users.add(session, name=ADMIN[0], password=ADMIN[1], role=Role.ADMIN, now=NOW)
+        async with httpx.AsyncClient(base_url=app.url, timeout=60) as client:
+            await log_in(client, *ADMIN)
+            yield client
+
+
+async def test_every_table_holds_what_the_scale_asks_for(database_url: str) -> None:
+    written = await fleet.build(database_url, SCALE, now=NOW, quiet=True)
+
+    expected = {table: asdict(Counts.at(SCALE))[name] for table, name in TABLES.items()}
+    assert written == expected
+    assert await fleet.counts(database_url) == expected
+
+
+async def test_the_rows_keep_the_rules_the_server_relies_on(database_url: str) -> None:
+    await fleet.build(database_url, SCALE, now=NOW, quiet=True)
+
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            open_tx = select(Transaction.charge_point_id, Transaction.connector_id).where(
+                Transaction.stop_at.is_(None)
+            )
+            running = {(cp, number) for cp, number in await session.execute(open_tx)}
+            charging = select(Connector.charge_point_id, Connector.connector_id).where(
+                Connector.status.in_(("Charging", "SuspendedEV"))
+            )
+            # Every connector charging has its one open transaction, and only those have one.
+            assert {(cp, number) for cp, number in await session.execute(charging)} == running
+            assert len(running) == await session.scalar(
+                select(func.count()).select_from(open_tx.subquery())
+            )
+            over_hold = select(func.count()).where(
+                PaymentReservation.captured_cents > PaymentReservation.authorized_cents
+            )
+            assert await session.scalar(over_hold) == 0
+            captured = select(func.count()).where(PaymentReservation.money_state == "Captured")
+            assert await session.scalar(captured)
+    finally:
+        await db.close()
+
+
+async def test_every_page_of_the_fleet_bench_answers(operator: httpx.AsyncClient) -> None:
+    for page in pages(utc_now()):
+        response = await operator.get(page.path)
+        assert response.status_code == 200, (page.name, response.text[-500:])
+        assert response.content, page.name
