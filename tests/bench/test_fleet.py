@@ -8,28 +8,19 @@ a logged-in operator, with the server running beside it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-import httpx
-import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bench import fleet
 from bench.fleet_pages import pages
 from bench.fleet_rows import Counts
-from integration.management.pages import ADMIN, SESSION_SECRET, log_in, running_management
+from fleet_harness import FLEET_SCALE, FleetSite
 from ocpp_core.clock import utc_now
-from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
-from ocpp_core.domain import users
-from ocpp_core.domain.users import Role
-from servers import RunningServer
 
-SCALE = 0.002
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 TABLES = {
     "charge_points": "charge_points",
@@ -41,39 +32,16 @@ TABLES = {
 }
 
 
-@pytest.fixture
-async def fleet_url(database_url: str) -> str:
-    """The data set, built before the server starts on it (as an operator would)."""
-    await fleet.build(database_url, SCALE, now=utc_now(), quiet=True)
-    return database_url
-
-
-@pytest.fixture
-async def operator(
-    fleet_url: str, settings: Settings, server: RunningServer
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An administrator logged in to the management app, on the fleet and its server."""
-    section = ManagementSettings(
-        server_api_url=server.http_url, session_secret=SecretStr(SESSION_SECRET)
-    )
-    async with running_management(settings.model_copy(update={"management": section})) as app:
-        async with app.db.session() as session:
-            await users.add(session, name=ADMIN[0], password=ADMIN[1], role=Role.ADMIN, now=NOW)
-        async with httpx.AsyncClient(base_url=app.url, timeout=60) as client:
-            await log_in(client, *ADMIN)
-            yield client
-
-
 async def test_every_table_holds_what_the_scale_asks_for(database_url: str) -> None:
-    written = await fleet.build(database_url, SCALE, now=NOW, quiet=True)
+    written = await fleet.build(database_url, FLEET_SCALE, now=NOW, quiet=True)
 
-    expected = {table: asdict(Counts.at(SCALE))[name] for table, name in TABLES.items()}
+    expected = {table: asdict(Counts.at(FLEET_SCALE))[name] for table, name in TABLES.items()}
     assert written == expected
     assert await fleet.counts(database_url) == expected
 
 
 async def test_the_rows_keep_the_rules_the_server_relies_on(database_url: str) -> None:
-    await fleet.build(database_url, SCALE, now=NOW, quiet=True)
+    await fleet.build(database_url, FLEET_SCALE, now=NOW, quiet=True)
 
     db = Database(database_url)
     try:
@@ -100,8 +68,8 @@ async def test_the_rows_keep_the_rules_the_server_relies_on(database_url: str) -
         await db.close()
 
 
-async def test_every_page_of_the_fleet_bench_answers(operator: httpx.AsyncClient) -> None:
+async def test_every_page_of_the_fleet_bench_answers(fleet_site: FleetSite) -> None:
     for page in pages(utc_now()):
-        response = await operator.get(page.path)
+        response = await fleet_site.operator.get(page.path)
         assert response.status_code == 200, (page.name, response.text[-500:])
         assert response.content, page.name

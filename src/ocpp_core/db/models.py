@@ -135,6 +135,14 @@ class Transaction(Base):
         Index("ix_transactions_cp_connector", "charge_point_id", "connector_id"),
         Index("ix_transactions_start_tag", "start_tag"),
         Index("ix_transactions_start_at", "start_at"),
+        # Only the open ones: a year holds hundreds of thousands of closed transactions.
+        Index(
+            "ix_transactions_open",
+            "charge_point_id",
+            "connector_id",
+            sqlite_where=text("stop_at IS NULL"),
+            postgresql_where=text("stop_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -279,6 +287,8 @@ class PaymentReservation(Base):
         Index("ix_reservation_id_tag", "ocpp_id_tag"),
         Index("ix_reservation_status", "status"),
         Index("ix_reservation_money", "money_state", "money_next_at"),
+        # The payments list's order (newest first) and the reports' periods.
+        Index("ix_reservation_created_at", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
