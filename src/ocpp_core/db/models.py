@@ -129,20 +129,25 @@ class EvseConnector(Base):
     status_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+_OPEN = text("stop_at IS NULL")
+
+
 class Transaction(Base):
     __tablename__ = "transactions"
     __table_args__ = (
         Index("ix_transactions_cp_connector", "charge_point_id", "connector_id"),
         Index("ix_transactions_start_tag", "start_tag"),
         Index("ix_transactions_start_at", "start_at"),
-        # Only the open ones: a year holds hundreds of thousands of closed transactions.
+        # Only the open ones (a year holds hundreds of thousands of closed transactions):
+        # one connector's, and the whole fleet's in id order (see migration 0012).
         Index(
             "ix_transactions_open",
             "charge_point_id",
             "connector_id",
-            sqlite_where=text("stop_at IS NULL"),
-            postgresql_where=text("stop_at IS NULL"),
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
         ),
+        Index("ix_transactions_open_id", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -16,12 +16,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OPEN = "stop_at IS NULL"
-# The payments list and the reports order and filter reservations by creation time; the
-# dashboard, the connector pages and every charger's meter values look for the few open
-# transactions among a year of closed ones: a partial index holds only those.
+# The payments list and the reports order and filter reservations by creation time. The
+# few open transactions among a year of closed ones are looked for on every poll of the
+# dashboard and the connector pages (all of them, in id order) and for charger messages
+# (one connector's): two partial indexes hold only those, one for each way of asking.
 _INDEXES: tuple[tuple[str, str, list[str], str | None], ...] = (
     ("ix_reservation_created_at", "payment_reservations", ["created_at", "id"], None),
     ("ix_transactions_open", "transactions", ["charge_point_id", "connector_id"], OPEN),
+    ("ix_transactions_open_id", "transactions", ["id"], OPEN),
 )
 
 
