@@ -2,7 +2,8 @@
 
 The data set is built before the server starts on it, as an operator would
 build it; then the management app runs beside the server, with an
-administrator logged in. Import the fixtures into a test module to use them.
+administrator logged in. ``conftest`` loads this module as a plugin, so any test
+can ask for the fixtures.
 """
 
 from __future__ import annotations
