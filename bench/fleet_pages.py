@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from bench.fleet_messages import DAYS as LOG_DAYS
 from bench.fleet_rows import YEAR_DAYS, charge_point_id
 
+BASELINE = "(no page: the baseline)"  # the row of heartbeats with no page asked for
+
 
 @dataclass(frozen=True)
 class Page:
