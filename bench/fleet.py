@@ -52,6 +52,7 @@ async def build(
     async with loader_for(url) as loader:
         if await loader.count("charge_points"):
             raise NotEmpty(f"{url} already holds charge points; give an empty database")
+        await loader.begin()
         for table, columns, make in TABLES:
             started = time.perf_counter()
             written[table] = await loader.load(table, columns, make(fleet))

@@ -59,6 +59,9 @@ class Loader(AbstractAsyncContextManager["Loader"]):
     async def count(self, table: str) -> int:
         raise NotImplementedError
 
+    async def begin(self) -> None:
+        """Before the first table: settings for loading fast."""
+
     async def finish(self) -> None:
         """After the last table: what the database needs before the server runs on it."""
 
@@ -81,10 +84,13 @@ class SqliteLoader(Loader):
 
     async def __aenter__(self) -> SqliteLoader:
         self._db = sqlite3.connect(self._path, isolation_level=None)
+        return self
+
+    async def begin(self) -> None:
+        assert self._db is not None
         # Loading only: a crash halfway leaves a data set to build again, not data to keep.
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-262144"):
             self._db.execute(f"PRAGMA {pragma}")
-        return self
 
     async def __aexit__(
         self,

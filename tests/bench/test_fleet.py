@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bench import fleet
 from bench.fleet_pages import pages
-from bench.fleet_rows import Counts
+from bench.fleet_rows import Counts, Fleet
 from fleet_harness import FLEET_SCALE, FleetSite
 from ocpp_core.clock import utc_now
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
@@ -73,3 +73,12 @@ async def test_every_page_of_the_fleet_bench_answers(fleet_site: FleetSite) -> N
         response = await fleet_site.operator.get(page.path)
         assert response.status_code == 200, (page.name, response.text[-500:])
         assert response.content, page.name
+
+
+def test_the_same_seed_and_moment_give_the_same_rows() -> None:
+    def every_row(seed: int) -> list[list[tuple[object, ...]]]:
+        made = Fleet(Counts.at(0.002), NOW, seed)
+        return [list(rows(made)) for _, _, rows in fleet.TABLES]
+
+    assert every_row(12) == every_row(12)
+    assert every_row(12) != every_row(13)
