@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import random
 import re
@@ -69,10 +70,16 @@ class Beats:
 
 
 async def beat(charger: Charger, interval: float, beats: Beats, stop: asyncio.Event) -> None:
-    """A heartbeat every ``interval`` seconds, from a random offset, until ``stop``."""
-    await _wait(stop, random.uniform(0, interval))
+    """A heartbeat every ``interval`` seconds on the charger's own beat, until ``stop``.
+
+    The beat keeps its phase (a random offset): one held up skips the times it missed
+    rather than moving them, so a stall does not line every charger up on one moment.
+    """
+    due = time.perf_counter() + random.uniform(0, interval)
     while not stop.is_set():
-        due = time.perf_counter() + interval
+        await _wait(stop, due - time.perf_counter())
+        if stop.is_set():
+            return
         sent = time.perf_counter()
         try:
             await charger.call("Heartbeat", {})
@@ -81,7 +88,7 @@ async def beat(charger: Charger, interval: float, beats: Beats, stop: asyncio.Ev
             return
         beats.sent.append(sent)
         beats.took.append(time.perf_counter() - sent)
-        await _wait(stop, due - time.perf_counter())
+        due += interval * max(1, math.ceil((time.perf_counter() - due) / interval))
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
@@ -168,7 +175,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--url", required=True, help="ws://127.0.0.1:PORT/OCPP/")
     parser.add_argument("--management", required=True, help="http://127.0.0.1:PORT")
     parser.add_argument("--chargers", type=int, default=300, help="the fleet's first N")
-    parser.add_argument("--heartbeat", type=float, default=2.0, help="seconds between beats")
+    parser.add_argument("--heartbeat", type=float, default=1.0, help="seconds between beats")
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds with no page")
     parser.add_argument("--repeat", type=int, default=3, help="requests of each page")
     args = parser.parse_args(argv)
