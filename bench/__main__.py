@@ -225,6 +225,7 @@ def fleet_pages(running: Running, size: Size) -> list[tuple[str, dict[str, Any]]
         start, done = phases[f"page:{page['page']}"], phases[f"done:{page['page']}"]
         during = page["hb_p99_ms"]
         values = {
+            "requests": page["requests"],
             "p50 ms": page["p50_ms"],
             "p95 ms": page["p95_ms"],
             "KiB": page["bytes"] / 1024,
