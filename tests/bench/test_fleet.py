@@ -8,6 +8,8 @@ a logged-in operator, with the server running beside it.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 
@@ -64,8 +66,26 @@ async def test_the_rows_keep_the_rules_the_server_relies_on(database_url: str) -
             assert await session.scalar(over_hold) == 0
             captured = select(func.count()).where(PaymentReservation.money_state == "Captured")
             assert await session.scalar(captured)
+            history = select(Transaction).order_by(
+                Transaction.charge_point_id, Transaction.connector_id, Transaction.start_at
+            )
+            assert_one_after_another((await session.scalars(history)).all())
     finally:
         await db.close()
+
+
+def assert_one_after_another(history: Sequence[Transaction]) -> None:
+    """On each connector a transaction starts after the last stopped, from its register on."""
+    for before, after in itertools.pairwise(history):
+        if (before.charge_point_id, before.connector_id) != (
+            after.charge_point_id,
+            after.connector_id,
+        ):
+            continue
+        assert before.stop_at is not None, (before.id, after.id)
+        assert before.stop_at <= after.start_at, (before.id, after.id)
+        assert before.meter_stop_wh is not None
+        assert before.meter_stop_wh <= after.meter_start_wh, (before.id, after.id)
 
 
 async def test_every_page_of_the_fleet_bench_answers(fleet_site: FleetSite) -> None:
