@@ -26,11 +26,13 @@ from typing import Any
 import orjson
 
 from bench import targets
+from bench.fleet_pages import BASELINE
 from bench.paid import LEGS
 from bench.proc import Sample
 from bench.targets import Running
 
 PAID = "paid session"  # the scenario's name starts so; --only paid picks it
+FLEET = "fleet pages"  # --only fleet picks it
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,47 @@ class Size:
     charging: float
     paid_chargers: int  # one driver each: the paid sessions under way at once
     paid_sessions: int
+    fleet_scale: float = 0.1  # of issue 12's fleet (bench.fleet)
+    fleet_chargers: int = 300  # beating while the pages are asked for
+    fleet_repeat: int = 3  # requests of each page
+    fleet_baseline: float = 20.0  # seconds of heartbeats with no page asked for
 
 
 SIZES = {
     # Seconds: proves every scenario runs end to end (the test suite runs this one).
-    "smoke": Size(4, 1, 40, 40, 1, 2, 1, 0.5, 0.5, paid_chargers=2, paid_sessions=4),
+    "smoke": Size(
+        4,
+        1,
+        40,
+        40,
+        1,
+        2,
+        1,
+        0.5,
+        0.5,
+        paid_chargers=2,
+        paid_sessions=4,
+        fleet_scale=0.001,
+        fleet_chargers=10,
+        fleet_repeat=1,
+        fleet_baseline=1.0,
+    ),
     # A few minutes: the shape of every figure, at a size any laptop takes.
     "quick": Size(50, 10, 2_000, 2_000, 35, 30, 60, 10, 0.30, paid_chargers=4, paid_sessions=200),
     # The issue's targets: 10,000 booting at once, 19,000 connected at realistic rates.
     "full": Size(
-        50, 20, 10_000, 19_000, 65, 120, 300, 60, 0.15, paid_chargers=10, paid_sessions=1_000
+        50,
+        20,
+        10_000,
+        19_000,
+        65,
+        120,
+        300,
+        60,
+        0.15,
+        paid_chargers=10,
+        paid_sessions=1_000,
+        fleet_scale=1.0,
     ),
 }
 
@@ -173,6 +206,57 @@ def paid_session(running: Running, size: Size) -> dict[str, Any]:
     }
 
 
+def fleet_pages(running: Running, size: Size) -> list[tuple[str, dict[str, Any]]]:
+    """Each page's times and size, and the heartbeats' p99 meanwhile against the baseline's."""
+    assert running.management_url is not None
+    assert running.operator is not None
+    result, phases = run_generator(
+        running,
+        "bench.fleet_probe",
+        f"--management={running.management_url}",
+        f"--chargers={size.fleet_chargers}",
+        f"--repeat={size.fleet_repeat}",
+        f"--baseline={size.fleet_baseline}",
+        env={**os.environ, "OCPP_CORE_BENCH_OPERATOR": running.operator},
+    )
+    baseline = result["baseline_hb_p99_ms"]
+    lines = []
+    for page in result["pages"]:
+        start, done = phases[f"page:{page['page']}"], phases[f"done:{page['page']}"]
+        during = page["hb_p99_ms"]
+        values = {
+            "requests": page["requests"],
+            "p50 ms": page["p50_ms"],
+            "p95 ms": page["p95_ms"],
+            "KiB": page["bytes"] / 1024,
+            "HTTP": "/".join(str(code) for code in page["status"]),
+            "server CPU s": (done.cpu_seconds - start.cpu_seconds) / page["requests"],
+            "hb p99 ms": during,
+            "x baseline hb p99": during / baseline if during and baseline else None,
+            "heartbeats": page["heartbeats"],
+            "RSS +MiB": (done.rss_bytes - start.rss_bytes) / 2**20 if page["export"] else None,
+        }
+        lines.append((page["page"], values))
+    alone = {"hb p99 ms": baseline, "heartbeats": result["baseline_heartbeats"]}
+    alone["errors"] = sum(result["errors"].values())
+    lines.insert(0, (BASELINE, dict.fromkeys(lines[0][1]) | alone))
+    return lines
+
+
+def fleet_rows(args: argparse.Namespace, size: Size) -> list[Row]:
+    """The fleet pages scenario: one row per page, against ``ocpp-core serve`` per database."""
+    scale = args.fleet_scale or size.fleet_scale
+    rows: list[Row] = []
+    for database in [args.fleet] if args.fleet else args.database or ["sqlite"]:
+        kind = "sqlite" if database.startswith("sqlite") else "postgresql"
+        where = "the given data set" if args.fleet else f"scale {scale:g}"
+        scenario = f"{FLEET} on {kind}, {where}"
+        print(f"… {scenario}", file=sys.stderr, flush=True)
+        with targets.ocpp_core_fleet(database, scale=scale, built=args.fleet) as running:
+            rows += [Row(scenario, page, values) for page, values in fleet_pages(running, size)]
+    return rows
+
+
 Target = Callable[[int], AbstractContextManager[Running]]
 
 
@@ -215,6 +299,8 @@ def run(args: argparse.Namespace) -> list[Row]:
             print(f"… {scenario} against {name}", file=sys.stderr, flush=True)
             with target(chargers) as running:
                 rows.append(Row(scenario, name, measure(running)))
+    if not args.only or any(word in FLEET for word in args.only):
+        rows += fleet_rows(args, size)
     return rows
 
 
@@ -272,6 +358,14 @@ def main() -> None:
         help="ocpp-core's database: sqlite (the default) or a postgresql:// URL; repeatable",
     )
     parser.add_argument("--only", nargs="*", help="scenarios whose name holds one of these words")
+    parser.add_argument(
+        "--fleet",
+        metavar="URL",
+        help="fleet pages: a data set built before (python -m bench.fleet), not a new one",
+    )
+    parser.add_argument(
+        "--fleet-scale", type=float, help="fleet pages: the data set's scale (default by --size)"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument(
         "--no-baselines",

@@ -43,6 +43,9 @@ POWER_W = 11_000
 BOOT = {"chargePointVendor": "ocpp-core", "chargePointModel": "bench"}
 
 
+Naming = Callable[[int], str]  # a charger's number to its charge point id
+
+
 def charger_id(number: int) -> str:
     return f"{ID_PREFIX}{number:06d}"
 
@@ -183,11 +186,11 @@ def source_address(url: str, number: int) -> str | None:
     return f"127.0.0.{1 + number % SOURCE_ADDRESSES}"
 
 
-async def open_charger(url: str, number: int) -> Charger:
+async def open_charger(url: str, number: int, name: Naming = charger_id) -> Charger:
     address = source_address(url, number)
     extra: dict[str, Any] = {"local_addr": (address, 0)} if address else {}
     socket = await connect(
-        url + charger_id(number),
+        url + name(number),
         subprotocols=["ocpp1.6"],  # type: ignore[list-item]
         compression=None,
         ping_interval=None,  # the server pings; the charger answers
@@ -198,13 +201,15 @@ async def open_charger(url: str, number: int) -> Charger:
     return Charger(number, socket)
 
 
-async def connect_all(url: str, count: int, recorder: Recorder) -> list[Charger]:
+async def connect_all(
+    url: str, count: int, recorder: Recorder, name: Naming = charger_id
+) -> list[Charger]:
     """Connect and boot in batches, as a fleet does after a rolling restart."""
     chargers: list[Charger] = []
     for first in range(0, count, CONNECT_BATCH):
         numbers = range(first, min(count, first + CONNECT_BATCH))
         booted = await asyncio.gather(
-            *(_connect_and_boot(url, n) for n in numbers), return_exceptions=True
+            *(_connect_and_boot(url, n, name) for n in numbers), return_exceptions=True
         )
         for outcome in booted:
             if isinstance(outcome, BaseException):
@@ -214,8 +219,8 @@ async def connect_all(url: str, count: int, recorder: Recorder) -> list[Charger]
     return chargers
 
 
-async def _connect_and_boot(url: str, number: int) -> Charger:
-    charger = await open_charger(url, number)
+async def _connect_and_boot(url: str, number: int, name: Naming) -> Charger:
+    charger = await open_charger(url, number, name)
     await charger.boot()
     return charger
 

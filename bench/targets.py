@@ -4,7 +4,9 @@ ocpp-core runs exactly as an operator runs it (``ocpp-core server``) on a fresh
 database (SQLite in a temporary folder, or a new PostgreSQL database), with the
 benchmark's chargers and tag provisioned through the CLI beforehand. For the
 paid session it takes payments from the Stripe simulator (``ocpp-core
-stripe-sim``, a process of its own), every charger priced through the CLI.
+stripe-sim``, a process of its own), every charger priced through the CLI. For
+the fleet pages it is ``ocpp-core serve`` (server and management app) on the
+fleet data set of ``bench.fleet``, with an administrator added through the CLI.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from bench import fleet
 from bench.loadgen import BENCH_TAG, charger_id
 from bench.proc import Sample, sample
 
@@ -41,6 +44,8 @@ class Running:
     url: str
     process: subprocess.Popen[bytes]
     api_key: str | None = None  # the X-API-Key of ocpp-core's /API
+    management_url: str | None = None  # ``serve``'s management app
+    operator: str | None = None  # ``name:password`` of an administrator there
 
     def sample(self) -> Sample:
         return sample(self.process.pid)
@@ -154,6 +159,40 @@ def ocpp_core_paid(chargers: int, database: str) -> Iterator[Running]:
             _server(paying, port) as running,
         ):
             yield running
+
+
+@contextmanager
+def ocpp_core_fleet(database: str, *, scale: float, built: str | None = None) -> Iterator[Running]:
+    """``ocpp-core serve`` (server and management app) on the fleet data set.
+
+    The data set is ``built`` (a URL), or built now at ``scale`` into a new
+    database; an administrator is added through the CLI, as an operator does.
+    """
+    with tempfile.TemporaryDirectory(prefix="ocpp-core-fleet-") as folder, ExitStack() as stack:
+        url = built or stack.enter_context(_database(database, Path(folder)))
+        if built is None:
+            asyncio.run(fleet.build(url, scale))
+        env = {
+            **os.environ,
+            "OCPP_CORE_DATABASE_URL": url,
+            "OCPP_CORE_API_KEY": secrets.token_urlsafe(24),
+            "OCPP_CORE_MANAGEMENT__SESSION_SECRET": secrets.token_urlsafe(32),
+            "OCPP_CORE_LOG_LEVEL": "warning",
+        }
+        operator = f"bench-{secrets.token_hex(4)}:{secrets.token_urlsafe(16)}"
+        name, _, password = operator.partition(":")
+        _cli(env, "user", "add", name, "--admin", "--password", password)
+        port, management_port = free_ports(2)
+        argv = [str(BIN / "ocpp-core"), "serve", f"--port={port}"]
+        argv.append(f"--management-port={management_port}")
+        with _process("ocpp-core serve", argv, port, env) as running:
+            _wait_listening(management_port, running.process)
+            yield replace(
+                running,
+                api_key=env["OCPP_CORE_API_KEY"],
+                management_url=f"http://127.0.0.1:{management_port}",
+                operator=operator,
+            )
 
 
 @contextmanager

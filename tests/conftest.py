@@ -42,6 +42,7 @@ from servers import (
 )
 
 PG_URL_VAR = "OCPP_CORE_TEST_DATABASE_URL"
+pytest_plugins = ["fleet_harness"]  # the fleet data set's fixtures
 _counter = itertools.count()
 
 

@@ -1,8 +1,9 @@
 """``make bench`` works end to end: every scenario against every target, at the smallest size.
 
 The figures themselves are never asserted (speed is measured, not tested); what is
-checked is that each server took every charger and answered every message, and
-that every paid session's remote start reached its charger.
+checked is that each server took every charger and answered every message, that
+every paid session's remote start reached its charger, and that every page of the
+fleet pages scenario answered 200 while the fleet's chargers kept beating.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import orjson
 
+from bench.fleet_pages import BASELINE
+from bench.fleet_pages import pages as fleet_pages
 from conftest import PG_URL_VAR
+from ocpp_core.clock import utc_now
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +32,10 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
 
     rows = orjson.loads(results.read_bytes())
-    ours = "ocpp-core sqlite" if database == "sqlite" else "ocpp-core postgresql"
+    every_page = fleet_pages(utc_now())
+    kind = "sqlite" if database == "sqlite" else "postgresql"
+    ours = f"ocpp-core {kind}"
+    fleet = f"fleet pages on {kind}, scale 0.001"
     scenarios = list(dict.fromkeys(row["scenario"] for row in rows))
     assert scenarios == [
         "heartbeat closed loop",
@@ -36,8 +43,15 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
         "storm of 40",
         "steady, 40 chargers",
         "paid session, 4 on 2 chargers",
+        fleet,
     ]
-    for scenario in scenarios:
+    pages = [row for row in rows if row["scenario"] == fleet]
+    assert [row["target"] for row in pages] == [BASELINE, *(page.name for page in every_page)]
+    assert pages[0]["values"]["errors"] == 0
+    assert pages[0]["values"]["heartbeats"] > 0
+    assert all(row["values"]["HTTP"] == "200" for row in pages[1:]), pages
+    rows = [row for row in rows if row["scenario"] != fleet]
+    for scenario in scenarios[:-1]:
         # The baselines take no payments: the paid session runs against ocpp-core alone.
         expected_targets = [ours] if scenario.startswith("paid") else ["echo", "ocpp lib", ours]
         assert [r["target"] for r in rows if r["scenario"] == scenario] == expected_targets

@@ -147,6 +147,9 @@ class EvseConnector(Base):
     status_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+_OPEN = text("stop_at IS NULL")
+
+
 class Transaction(Base):
     __tablename__ = "transactions"
     __table_args__ = (
@@ -154,6 +157,16 @@ class Transaction(Base):
         Index("ix_transactions_start_tag", "start_tag"),
         Index("ix_transactions_start_at_id", "start_at", "id"),
         Index("ix_transactions_stop_at", "stop_at"),
+        # Only the open ones (a year holds hundreds of thousands of closed transactions):
+        # one connector's, and the whole fleet's in id order (see migration 0012).
+        Index(
+            "ix_transactions_open",
+            "charge_point_id",
+            "connector_id",
+            sqlite_where=_OPEN,
+            postgresql_where=_OPEN,
+        ),
+        Index("ix_transactions_open_id", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -298,6 +311,8 @@ class PaymentReservation(Base):
         Index("ix_reservation_id_tag", "ocpp_id_tag"),
         Index("ix_reservation_status", "status"),
         Index("ix_reservation_money", "money_state", "money_next_at"),
+        # The payments list's order (newest first) and the reports' periods.
+        Index("ix_reservation_created_at", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
