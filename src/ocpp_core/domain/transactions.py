@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import MeterAnomaly, Transaction
@@ -323,18 +323,24 @@ async def get(session: AsyncSession, transaction_id: int) -> Transaction | None:
 
 
 async def search(session: AsyncSession, where: TransactionFilter) -> Sequence[Transaction]:
-    query = select(Transaction).order_by(Transaction.start_at.desc()).limit(where.limit)
-    if where.charge_point_id is not None:
-        query = query.where(Transaction.charge_point_id == where.charge_point_id)
-    if where.connector_id is not None:
-        query = query.where(Transaction.connector_id == where.connector_id)
-    if where.tag is not None:
-        query = query.where(Transaction.start_tag == where.tag)
-    if where.since is not None:
-        query = query.where(Transaction.start_at >= where.since)
-    if where.until is not None:
-        query = query.where(Transaction.start_at < where.until)
+    query = matching(where).order_by(Transaction.start_at.desc()).limit(where.limit)
     return (await session.scalars(query)).all()
+
+
+def matching(where: TransactionFilter) -> Select[Transaction]:
+    """The transactions the filter asks for, in no order: the caller orders and limits."""
+    conditions = []
+    if where.charge_point_id is not None:
+        conditions.append(Transaction.charge_point_id == where.charge_point_id)
+    if where.connector_id is not None:
+        conditions.append(Transaction.connector_id == where.connector_id)
+    if where.tag is not None:
+        conditions.append(Transaction.start_tag == where.tag)
+    if where.since is not None:
+        conditions.append(Transaction.start_at >= where.since)
+    if where.until is not None:
+        conditions.append(Transaction.start_at < where.until)
+    return select(Transaction).where(*conditions)
 
 
 async def find_by_uid(session: AsyncSession, charge_point_id: str, uid: str) -> Transaction | None:

@@ -10,6 +10,7 @@ from ocpp_core.management import (
     device_model,
     messagelog,
     payments_admin,
+    pickers,
     report_charts,
     reports,
     reviews,
@@ -28,6 +29,7 @@ ROUTERS = (
     payments_admin.router,
     reviews.router,
     messagelog.router,
+    pickers.router,
 )
 
 
