@@ -36,6 +36,9 @@ class _prefixed(FunctionElement[bool]):  # noqa: N801 - a construct, like SQLAlc
     type = Boolean()
     name = "prefixed"
     inherit_cache = True
+    # A comparison already: without this, SQLite (no boolean type) would be handed
+    # "(...) = 1", which no index serves.
+    _is_implicitly_boolean = True
 
 
 @compiles(_prefixed)

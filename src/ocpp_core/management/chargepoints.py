@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from markupsafe import Markup
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
@@ -313,19 +313,25 @@ async def list_page(
 ) -> Response:
     """A page of the charge points whose id or name begin with ``q``, in id order."""
     search = q.strip()
-    query = select(ChargePoint)
-    if search:
-        matches = starts_with(ChargePoint.id, search), starts_with(ChargePoint.name, search)
-        query = query.where(or_(*matches))
     at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
     async with context.db.reading() as session:
-        found = await KEYSET.page(session, query, **at)
+        found = await KEYSET.page(session, listed(search), **at)
         rows = [row.ChargePoint for row in found.rows]
         counts = await _connector_counts(session, [row.id for row in rows])
-    listed = [_row(row, counts.get(row.id, 0), _default_currency(context)) for row in rows]
+    shown = [_row(row, counts.get(row.id, 0), _default_currency(context)) for row in rows]
     filters = {"q": search}
-    values = {"rows": listed, "filters": filters, **KEYSET.links(found, filters)}
+    values = {"rows": shown, "filters": filters, **KEYSET.links(found, filters)}
     return page(request, "admin/chargepoints.html", values)
+
+
+def listed(search: str) -> Select[ChargePoint]:
+    """The charge points whose id or name begin with ``search`` (all for none)."""
+    query = select(ChargePoint)
+    if not search:
+        return query
+    return query.where(
+        or_(starts_with(ChargePoint.id, search), starts_with(ChargePoint.name, search))
+    )
 
 
 async def _connector_counts(session: AsyncSession, ids: list[str]) -> dict[str, int]:

@@ -160,6 +160,14 @@ async def _views(
     return views, found
 
 
+def listed(search: str) -> AnySelect:
+    """The connectors of the charge points whose id begins with ``search`` (all for none)."""
+    if not search:
+        return _listed()
+    stations = select(ChargePoint.id).where(starts_with(ChargePoint.id, search))
+    return _listed().where(Connector.charge_point_id.in_(stations))
+
+
 def _key(connector: Connector) -> tuple[str, int]:
     return connector.charge_point_id, connector.connector_id
 
@@ -175,13 +183,6 @@ class _Query:
     @property
     def at(self) -> dict[str, Key | None]:
         return {"before": KEYSET.read(self.before), "after": KEYSET.read(self.after)}
-
-    def where(self) -> AnySelect:
-        """Connectors of the charge points whose id begins with ``q``."""
-        if not self.q:
-            return _listed()
-        stations = select(ChargePoint.id).where(starts_with(ChargePoint.id, self.q))
-        return _listed().where(Connector.charge_point_id.in_(stations))
 
     def text(self) -> str:
         return query_string({"q": self.q, "before": self.before, "after": self.after})
@@ -212,7 +213,7 @@ async def list_live(
 
 
 async def _list_values(context: ManagementContext, query: _Query) -> dict[str, object]:
-    views, found = await _views(context, query.where(), query.at)
+    views, found = await _views(context, listed(query.q), query.at)
     reachable = any(view.online is not None for view in views) or not views
     shown = {"views": views, "reachable": reachable}
     live_url = LIVE_LIST_PATH + query.text()

@@ -121,20 +121,32 @@ class Keyset:
         after: Key | None = None,
     ) -> KeysetPage:
         """The page just below ``before``, just above ``after``, or the first page."""
-        key = tuple_(*self.columns)
         query = query.add_columns(*(c.label(f"{_KEY}{n}") for n, c in enumerate(self.columns)))
         if before is not None or after is not None:
-            forward = (before is not None) == self.descending  # on in the list's order
-            at = tuple_(*(before if before is not None else after))  # type: ignore[misc]
-            beyond = query.where(key < at if before is not None else key > at)
-            found = await self._rows(session, beyond, forward=forward)
-            if forward:
+            found = await self._rows(session, self.statement(query, before=before, after=after))
+            if (before is not None) == self.descending:  # on, in the list's order
                 return self._paged(found, first=False)
             if len(found) > self.size:
                 rows = found[: self.size][::-1]
                 return KeysetPage(rows, self._key(rows[0]), self._key(rows[-1]))
         # The first page, also going back with less than a page left: a full page, not a stub.
-        return self._paged(await self._rows(session, query, forward=True), first=True)
+        return self._paged(await self._rows(session, self.statement(query)), first=True)
+
+    def statement(
+        self, query: AnySelect, *, before: Key | None = None, after: Key | None = None
+    ) -> AnySelect:
+        """The rows of a page and one more, which tells that there is a page beyond.
+
+        Going back (against the list's order) the rows come nearest first, reversed.
+        """
+        key, forward = tuple_(*self.columns), True
+        if before is not None:
+            query, forward = query.where(key < tuple_(*before)), self.descending
+        elif after is not None:
+            query, forward = query.where(key > tuple_(*after)), not self.descending
+        down = self.descending == forward
+        order = [column.desc() if down else column.asc() for column in self.columns]
+        return query.order_by(*order).limit(self.size + 1)
 
     def links(self, found: KeysetPage | None, filters: Mapping[str, str]) -> dict[str, Any]:
         """The query strings of the first, previous and next pages (None: no such page)."""
@@ -151,13 +163,8 @@ class Keyset:
     def _key(self, row: Row[Any]) -> Key:
         return tuple(getattr(row, f"{_KEY}{n}") for n in range(len(self.columns)))
 
-    async def _rows(
-        self, session: AsyncSession, query: AnySelect, *, forward: bool
-    ) -> list[Row[Any]]:
-        """A page and one row more: the extra row tells that there is a page beyond."""
-        down = self.descending == forward
-        order = [column.desc() if down else column.asc() for column in self.columns]
-        return list((await session.execute(query.order_by(*order).limit(self.size + 1))).all())
+    async def _rows(self, session: AsyncSession, statement: AnySelect) -> list[Row[Any]]:
+        return list((await session.execute(statement)).all())
 
     def _paged(self, found: list[Row[Any]], *, first: bool) -> KeysetPage:
         rows = found[: self.size]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import Select, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -89,12 +89,12 @@ async def payments_page(
     filters = {"cp": cp.strip(), "status": status.strip(), "since": since.strip()}
     filters["until"] = until.strip()
     errors: dict[str, str] = {}
-    conditions = _conditions(filters, errors)
+    query = listed(filters, errors)
     at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
     found = None
     if not errors:
         async with context.db.reading() as session:
-            found = await KEYSET.page(session, select(PaymentReservation).where(*conditions), **at)
+            found = await KEYSET.page(session, query, **at)
     values = {
         "views": [ReservationView(row.PaymentReservation) for row in found.rows] if found else [],
         "statuses": STATUSES,
@@ -106,8 +106,8 @@ async def payments_page(
     return page(request, "admin/payments.html", values, status_code=400 if errors else 200)
 
 
-def _conditions(filters: dict[str, str], errors: dict[str, str]) -> list[ColumnElement[bool]]:
-    """What the filters ask for; their problems go into ``errors``."""
+def listed(filters: dict[str, str], errors: dict[str, str]) -> Select[PaymentReservation]:
+    """The reservations the filters ask for; their problems go into ``errors``."""
     row = PaymentReservation
     conditions = []
     if filters["cp"]:
@@ -121,7 +121,7 @@ def _conditions(filters: dict[str, str], errors: dict[str, str]) -> list[ColumnE
         conditions.append(row.created_at >= day_start(days["since"]))
     if "until" in days:
         conditions.append(row.created_at < day_after(days["until"]))
-    return conditions
+    return select(PaymentReservation).where(*conditions)
 
 
 @router.post(CANCEL_PATH)

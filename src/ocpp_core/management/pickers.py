@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from starlette.responses import JSONResponse
 
 from ocpp_core.db.folded import starts_with
@@ -40,9 +40,12 @@ async def tag_ids(user: Viewer, context: ContextDep, q: SearchText = "") -> JSON
 
 
 async def _ids(context: ManagementContext, column: Any, prefix: str) -> JSONResponse:
-    query = select(column).order_by(column).limit(PICKED)
-    if prefix:
-        query = query.where(starts_with(column, prefix))
     async with context.db.reading() as session:
-        ids = (await session.scalars(query)).all()
+        ids = (await session.scalars(statement(column, prefix))).all()
     return JSONResponse(list(ids))
+
+
+def statement(column: Any, prefix: str) -> Select[Any]:
+    """The first ids of ``column`` that begin with ``prefix`` (either case), in order."""
+    query = select(column).order_by(column).limit(PICKED)
+    return query.where(starts_with(column, prefix)) if prefix else query

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from fastapi import APIRouter
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -132,14 +132,9 @@ async def list_page(
 ) -> Response:
     """A page of the tags whose id or name begin with ``q``, in id order."""
     search = q.strip()
-    query = select(ChargeTag)
-    if search:
-        query = query.where(
-            or_(starts_with(ChargeTag.id, search), starts_with(ChargeTag.name, search))
-        )
     at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
     async with context.db.reading() as session:
-        found = await KEYSET.page(session, query, **at)
+        found = await KEYSET.page(session, listed(search), **at)
         rows = [row.ChargeTag for row in found.rows]
         privileges = await _privileges(session, [row.id for row in rows])
     filters = {"q": search}
@@ -150,6 +145,14 @@ async def list_page(
         **KEYSET.links(found, filters),
     }
     return page(request, "admin/tags.html", values)
+
+
+def listed(search: str) -> Select[ChargeTag]:
+    """The tags whose id or name begin with ``search`` (all for none)."""
+    query = select(ChargeTag)
+    if not search:
+        return query
+    return query.where(or_(starts_with(ChargeTag.id, search), starts_with(ChargeTag.name, search)))
 
 
 async def _privileges(
