@@ -290,7 +290,7 @@ class PaymentReservation(Base):
         Index("ix_reservation_status", "status"),
         Index("ix_reservation_money", "money_state", "money_next_at"),
         # The payments page, newest first, of the fleet or of one charge point.
-        Index("ix_reservation_created", "created_at", "id"),
+        Index("ix_reservation_created_at", "created_at", "id"),
         Index("ix_reservation_cp_created", "charge_point_id", "created_at"),
     )
 

@@ -151,11 +151,11 @@ def _statements() -> dict[str, tuple[AnySelect, set[str]]]:
         ),
         "payments, newest first": (
             _page(payments_admin.KEYSET, _payments()),
-            {"ix_reservation_created"},
+            {"ix_reservation_created_at"},
         ),
         "payments, deep": (
             _page(payments_admin.KEYSET, _payments(), before=deep),
-            {"ix_reservation_created"},
+            {"ix_reservation_created_at"},
         ),
         "payments of a charge point": (
             _page(payments_admin.KEYSET, _payments(cp="CP00042")),

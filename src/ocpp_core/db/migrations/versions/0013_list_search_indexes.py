@@ -22,9 +22,11 @@ _FOLDED = (
     ("ix_charge_tags_id_folded", "charge_tags", "id"),
     ("ix_charge_tags_name_folded", "charge_tags", "name"),
 )
-# The payments page, newest first, of the fleet or of one charge point.
+# The payments page, newest first, of the fleet or of one charge point. The first may be
+# there already (migration 0012 makes the same one for the reports): SQLite keeps it,
+# PostgreSQL builds it afresh like any other here.
 _PLAIN = (
-    ("ix_reservation_created", "payment_reservations", ["created_at", "id"]),
+    ("ix_reservation_created_at", "payment_reservations", ["created_at", "id"]),
     ("ix_reservation_cp_created", "payment_reservations", ["charge_point_id", "created_at"]),
 )
 
@@ -34,7 +36,7 @@ def upgrade() -> None:
         for name, table, column in _FOLDED:
             op.execute(f"CREATE INDEX {name} ON {table} (lower({column}))")
         for name, table, columns in _PLAIN:
-            op.create_index(name, table, columns)
+            op.create_index(name, table, columns, if_not_exists=True)
         return
     # A fleet's tables are big: built concurrently, the indexes do not hold up the nodes
     # still answering chargers. A build that failed leaves an invalid index behind, so a

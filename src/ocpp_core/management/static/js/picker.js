@@ -24,8 +24,14 @@ function watch(input) {
     if (prefix === asked) return;
     asked = prefix;
     const url = `${input.dataset.pick}?q=${encodeURIComponent(prefix)}`;
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
-    if (response.ok && input.value === prefix) fill(list, await response.json());
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      // A session that ended answers with the login page: no suggestions then.
+      const json = (response.headers.get("Content-Type") || "").includes("json");
+      if (response.ok && json && input.value === prefix) fill(list, await response.json());
+    } catch {
+      asked = null; // the server was not reached: ask again on the next key
+    }
   };
   input.addEventListener("focus", ask);
   input.addEventListener("input", () => {
