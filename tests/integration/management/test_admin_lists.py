@@ -93,11 +93,15 @@ async def test_connectors_page_and_narrow_to_charge_points_by_prefix(
 
     forward, backward = await _walk(client, "/Home/Connector", shown, {})
     narrowed = await _walk(client, "/Home/Connector", shown, {"q": "cp-01"})
+    page = (await client.get("/Home/Connector", params={"q": "cp-01"})).text
+    live = (await client.get("/Home/Connector/Live", params={"q": "cp-01"})).text
 
     assert len(forward) == 3
     assert len(_flat(forward)) == len(set(_flat(forward))) == 120
     assert backward == forward
     assert _flat(narrowed[0]) == [f"CP-01{n}/{c}" for n in range(10) for c in (1, 2, 3)]
+    assert 'hx-get="/Home/Connector/Live?q=cp-01"' in page  # the live table keeps the search
+    assert shown.findall(live) == _flat(narrowed[0])
 
 
 async def test_tags_page_and_search_by_id_or_name(
