@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ocpp_core.db.folded import folded_index
 from ocpp_core.db.types import UTCDateTime
 
 NAMING = {
@@ -46,6 +47,9 @@ class ChargePoint(Base):
             sqlite_where=text("online_node IS NOT NULL"),
             postgresql_where=text("online_node IS NOT NULL"),
         ),
+        # The list's search: ids and names by prefix, either case (ocpp_core.db.folded).
+        folded_index("ix_charge_points_id_folded", "id"),
+        folded_index("ix_charge_points_name_folded", "name"),
     )
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -96,6 +100,10 @@ class ChargePoint(Base):
 
 class ChargeTag(Base):
     __tablename__ = "charge_tags"
+    __table_args__ = (
+        folded_index("ix_charge_tags_id_folded", "id"),
+        folded_index("ix_charge_tags_name_folded", "name"),
+    )
 
     id: Mapped[str] = mapped_column(IdTag, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
@@ -311,8 +319,9 @@ class PaymentReservation(Base):
         Index("ix_reservation_id_tag", "ocpp_id_tag"),
         Index("ix_reservation_status", "status"),
         Index("ix_reservation_money", "money_state", "money_next_at"),
-        # The payments list's order (newest first) and the reports' periods.
+        # The payments page, newest first, of the fleet or of one charge point.
         Index("ix_reservation_created_at", "created_at", "id"),
+        Index("ix_reservation_cp_created", "charge_point_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

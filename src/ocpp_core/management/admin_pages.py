@@ -10,6 +10,7 @@ from ocpp_core.management import (
     device_model,
     messagelog,
     payments_admin,
+    pickers,
     report_charts,
     reports,
     reviews,
@@ -30,6 +31,7 @@ ROUTERS = (
     payments_admin.router,
     reviews.router,
     messagelog.router,
+    pickers.router,
 )
 
 

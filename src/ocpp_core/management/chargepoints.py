@@ -16,13 +16,14 @@ from typing import Any
 
 from fastapi import APIRouter
 from markupsafe import Markup
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ocpp_core.db.folded import starts_with
 from ocpp_core.db.models import (
     ACTIVE_RESERVATION_STATES,
     ChargePoint,
@@ -58,6 +59,7 @@ from ocpp_core.management.admin_forms import (
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import N_, gettext
+from ocpp_core.management.listing import Keyset, PageKey, SearchText
 from ocpp_core.management.numbers import money
 from ocpp_core.params import DbInt
 from ocpp_core.qr import connector_ids, label_sheet_pdf, labels_for, qr_png, qr_svg, start_url
@@ -288,6 +290,9 @@ def _min_hold(context: ManagementContext) -> int:
 
 # The list
 
+PAGE_SIZE = 50
+KEYSET = Keyset((ChargePoint.id,), PAGE_SIZE)
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -298,29 +303,51 @@ class Row:
 
 
 @router.get(LIST_PATH)
-async def list_page(request: Request, user: Viewer, context: ContextDep) -> Response:
-    """Every charge point with its price, authentication and last contact."""
-    currency = _default_currency(context)
-    async with context.db.session() as session:
-        rows = await chargepoints.list_all(session)
-        counted = await session.execute(
-            select(Connector.charge_point_id, func.count()).group_by(Connector.charge_point_id)
-        )
-        counts: dict[str, int] = dict(counted.all())
-    listed = []
-    for row in rows:
-        tariff = tariffs.tariff_of(row, currency)
-        described = tariffs.describe(tariff)
-        hold = None if tariff.free or described == "no price" else hold_cents(tariff)
-        listed.append(
-            Row(
-                row,
-                described,
-                None if hold is None else money(hold, tariff.currency),
-                counts.get(row.id, 0),
-            )
-        )
-    return page(request, "admin/chargepoints.html", {"rows": listed})
+async def list_page(
+    request: Request,
+    user: Viewer,
+    context: ContextDep,
+    q: SearchText = "",
+    before: PageKey = "",
+    after: PageKey = "",
+) -> Response:
+    """A page of the charge points whose id or name begin with ``q``, in id order."""
+    search = q.strip()
+    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    async with context.db.reading() as session:
+        found = await KEYSET.page(session, listed(search), **at)
+        rows = [row.ChargePoint for row in found.rows]
+        counts = await _connector_counts(session, [row.id for row in rows])
+    shown = [_row(row, counts.get(row.id, 0), _default_currency(context)) for row in rows]
+    filters = {"q": search}
+    values = {"rows": shown, "filters": filters, **KEYSET.links(found, filters)}
+    return page(request, "admin/chargepoints.html", values)
+
+
+def listed(search: str) -> Select[ChargePoint]:
+    """The charge points whose id or name begin with ``search`` (all for none)."""
+    query = select(ChargePoint)
+    if not search:
+        return query
+    return query.where(
+        or_(starts_with(ChargePoint.id, search), starts_with(ChargePoint.name, search))
+    )
+
+
+async def _connector_counts(session: AsyncSession, ids: list[str]) -> dict[str, int]:
+    counted = await session.execute(
+        select(Connector.charge_point_id, func.count())
+        .where(Connector.charge_point_id.in_(ids))
+        .group_by(Connector.charge_point_id)
+    )
+    return dict(counted.all())
+
+
+def _row(row: ChargePoint, connectors: int, currency: str) -> Row:
+    tariff = tariffs.tariff_of(row, currency)
+    described = tariffs.describe(tariff)
+    hold = None if tariff.free or described == "no price" else hold_cents(tariff)
+    return Row(row, described, None if hold is None else money(hold, tariff.currency), connectors)
 
 
 # Create

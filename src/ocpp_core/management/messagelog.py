@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import ColumnElement, Select, func, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,7 +22,7 @@ from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days, query_string
 from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep
-from ocpp_core.management.listing import CURSOR_PATTERN, Cursor, Keyset, station_ids
+from ocpp_core.management.listing import Keyset, PageKey, SearchText
 from ocpp_core.params import DbBigInt
 
 router = APIRouter(include_in_schema=False)
@@ -30,8 +30,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_PATH = "/Home/MessageLog"
 PAGE_SIZE = 50
 PREVIEW = 120  # characters of a message or answer shown in the list
-KEYSET = Keyset(MessageLogEntry.logged_at, MessageLogEntry.id, PAGE_SIZE)
-PageCursor = Annotated[str, Query(pattern=CURSOR_PATTERN)]
+KEYSET = Keyset((MessageLogEntry.logged_at, MessageLogEntry.id), PAGE_SIZE, descending=True)
 
 ACTIONS = (
     "Authorize",
@@ -64,33 +63,29 @@ async def message_log(
     request: Request,
     user: Viewer,
     context: ContextDep,
-    cp: str = "",
-    action: str = "",
+    cp: SearchText = "",
+    action: SearchText = "",
     since: str = "",
     until: str = "",
-    before: PageCursor = "",
-    after: PageCursor = "",
+    before: PageKey = "",
+    after: PageKey = "",
 ) -> Response:
     filters = {"cp": cp.strip(), "action": action.strip()}
     filters |= {"since": since.strip(), "until": until.strip()}
     errors: dict[str, str] = {}
     days = parse_days({"since": filters["since"], "until": filters["until"]}, errors)
     query = _listed().where(*_conditions(filters["cp"], filters["action"], days))
-    async with context.db.reading() as session:
-        found = None
-        if not errors:
-            older, newer = Cursor.read(before), Cursor.read(after)
-            found = await KEYSET.page(session, query, before=older, after=newer)
-        stations = await station_ids(session)
+    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    found = None
+    if not errors:
+        async with context.db.reading() as session:
+            found = await KEYSET.page(session, query, **at)
     values = {
         "entries": [_shown(row) for row in found.rows] if found else [],
-        "stations": stations,
         "actions": ACTIONS,
         "filters": filters,
         "errors": errors,
-        "newest": None if found is None or found.is_newest else query_string(filters),
-        "newer": _link(filters, "after", found.newer if found else None),
-        "older": _link(filters, "before", found.older if found else None),
+        **KEYSET.links(found, filters),
     }
     return page(request, "admin/messagelog.html", values, status_code=400 if errors else 200)
 
@@ -147,10 +142,6 @@ def _conditions(cp: str, action: str, days: dict[str, date]) -> list[ColumnEleme
     if "until" in days:
         conditions.append(log.logged_at < day_after(days["until"]))
     return conditions
-
-
-def _link(filters: dict[str, str], name: str, cursor: Cursor | None) -> str | None:
-    return None if cursor is None else query_string({**filters, name: str(cursor)})
 
 
 def _shown(row: Any) -> dict[str, Any]:

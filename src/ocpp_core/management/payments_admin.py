@@ -9,20 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.management import admin_api
-from ocpp_core.management.admin_forms import page, query_string, redirect, text
+from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days, redirect, text
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep
 from ocpp_core.management.i18n import gettext
-from ocpp_core.management.listing import Pager, station_ids
+from ocpp_core.management.listing import Keyset, PageKey, SearchText
 from ocpp_core.management.numbers import money
 from ocpp_core.management.reviews import decision_of
-from ocpp_core.params import DbInt
 from ocpp_core.payments.states import CANCELABLE, Money, Status
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +29,8 @@ router = APIRouter(include_in_schema=False)
 PAGE_PATH = "/Home/Payments"
 CANCEL_PATH = "/Home/Payments/Cancel"
 PAGE_SIZE = 50
-MAX_PAGE = 100_000
+KEYSET = Keyset((PaymentReservation.created_at, PaymentReservation.id), PAGE_SIZE, descending=True)
+STATUSES = tuple(s.value for s in Status)
 NONE = "\N{EN DASH}"
 
 
@@ -78,31 +78,50 @@ async def payments_page(
     request: Request,
     user: Viewer,
     context: ContextDep,
-    cp: str = "",
-    status: str = "",
-    page_no: DbInt = 1,
+    cp: SearchText = "",
+    status: SearchText = "",
+    since: SearchText = "",
+    until: SearchText = "",
+    before: PageKey = "",
+    after: PageKey = "",
 ) -> Response:
-    pager = Pager.at(page_no, PAGE_SIZE, last=MAX_PAGE)
-    query = select(PaymentReservation).order_by(
-        PaymentReservation.created_at.desc(), PaymentReservation.id
-    )
-    if cp:
-        query = query.where(PaymentReservation.charge_point_id == cp)
-    if status:
-        query = query.where(PaymentReservation.status == status)
-    async with context.db.session() as session:
-        rows = (await session.scalars(pager.window(query))).all()
-        stations = await station_ids(session)
-    filters = {"cp": cp, "status": status}
+    """A page of reservations, newest first, of one charge point, state or period."""
+    filters = {"cp": cp.strip(), "status": status.strip(), "since": since.strip()}
+    filters["until"] = until.strip()
+    errors: dict[str, str] = {}
+    query = listed(filters, errors)
+    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    found = None
+    if not errors:
+        async with context.db.reading() as session:
+            found = await KEYSET.page(session, query, **at)
     values = {
-        "views": [ReservationView(row) for row in pager.shown(rows)],
-        "stations": stations,
-        "statuses": [s.value for s in Status],
+        "views": [ReservationView(row.PaymentReservation) for row in found.rows] if found else [],
+        "statuses": STATUSES,
         "filters": filters,
-        **pager.links(rows, filters),
-        "back": PAGE_PATH + query_string({**filters, "page_no": pager.no if pager.no > 1 else ""}),
+        "errors": errors,
+        **KEYSET.links(found, filters),
+        "back": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
-    return page(request, "admin/payments.html", values)
+    return page(request, "admin/payments.html", values, status_code=400 if errors else 200)
+
+
+def listed(filters: dict[str, str], errors: dict[str, str]) -> Select[PaymentReservation]:
+    """The reservations the filters ask for; their problems go into ``errors``."""
+    row = PaymentReservation
+    conditions = []
+    if filters["cp"]:
+        conditions.append(row.charge_point_id == filters["cp"])
+    if filters["status"] in STATUSES:
+        conditions.append(row.status == filters["status"])
+    elif filters["status"]:
+        errors["status"] = gettext("Not a reservation state.")
+    days = parse_days({"since": filters["since"], "until": filters["until"]}, errors)
+    if "since" in days:
+        conditions.append(row.created_at >= day_start(days["since"]))
+    if "until" in days:
+        conditions.append(row.created_at < day_after(days["until"]))
+    return select(PaymentReservation).where(*conditions)
 
 
 @router.post(CANCEL_PATH)

@@ -31,7 +31,6 @@ from ocpp_core.management.auth import Viewer
 from ocpp_core.management.charts import Chart, Point, Shape
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import gettext
-from ocpp_core.management.listing import station_ids
 from ocpp_core.management.numbers import fixed, money, thousandths
 from ocpp_core.management.periods import PeriodDep
 
@@ -226,7 +225,5 @@ async def charts_page(
 ) -> Response:
     period = form.period()
     figures = await _figures(context, period) if period else {}
-    async with context.db.session() as session:
-        stations = await station_ids(session)
-    values = {"form": form, "errors": form.errors, "stations": stations, **figures}
+    values = {"form": form, "errors": form.errors, **figures}
     return page(request, "admin/charts.html", values, status_code=400 if form.errors else 200)

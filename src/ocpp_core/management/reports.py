@@ -22,7 +22,6 @@ from ocpp_core.management.auth import Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.exports import Cell, csv_response, file_part, money_cell
 from ocpp_core.management.i18n import gettext
-from ocpp_core.management.listing import station_ids
 from ocpp_core.management.periods import PeriodDep, PeriodForm
 
 router = APIRouter(include_in_schema=False)
@@ -57,12 +56,9 @@ async def report_page(
     request: Request, user: Viewer, context: ContextDep, form: PeriodDep
 ) -> Response:
     report = await _report(context, form.period())
-    async with context.db.session() as session:
-        stations = await station_ids(session)
     values = {
         "form": form,
         "errors": form.errors,
-        "stations": stations,
         "report": report,
         "currencies": currencies(report) if report else [],
         "kwh": kwh,

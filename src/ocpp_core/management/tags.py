@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from fastapi import APIRouter
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ocpp_core.db.folded import starts_with
 from ocpp_core.db.models import ChargeTag, ChargeTagPrivilege
 from ocpp_core.domain import tags, tariffs
 from ocpp_core.domain.pricing import TariffError
@@ -34,7 +35,7 @@ from ocpp_core.management.admin_forms import (
 from ocpp_core.management.auth import Admin, Viewer
 from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import gettext
-from ocpp_core.management.listing import station_ids
+from ocpp_core.management.listing import Keyset, PageKey, SearchText
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,6 +43,9 @@ LIST_PATH = "/Home/ChargeTag"
 NEW = "@"
 NO_PRIVILEGE = ""
 ALL_STATIONS = "(all)"  # never a charge point id: ids have no parentheses
+ONE_STATION = "(one)"  # the one in the form's station field
+PAGE_SIZE = 50
+KEYSET = Keyset((ChargeTag.id,), PAGE_SIZE)
 
 
 @dataclass
@@ -64,7 +68,7 @@ class TagForm:
             parent=text(form, "parent"),
             expires=text(form, "expires"),
             blocked=checked(form, "blocked"),
-            privilege=text(form, "privilege"),
+            privilege=_privilege(text(form, "privilege"), text(form, "privilege_cp")),
             note=text(form, "note"),
         )
 
@@ -93,11 +97,18 @@ class TagForm:
             self.errors["name"] = gettext("At most %(n)s characters.", n=MAX_NAME_LENGTH)
         if len(self.note) > tariffs.MAX_NOTE_LENGTH:
             self.errors["note"] = gettext("At most %(n)s characters.", n=tariffs.MAX_NOTE_LENGTH)
+        if self.privilege == ONE_STATION:
+            self.errors["privilege"] = gettext("Type the charge point's id.")
         try:
             return parse_date(self.expires)
         except ValueError:
             self.errors["expires"] = gettext(DATE_ERROR)
             return None
+
+
+def _privilege(chosen: str, station: str) -> str:
+    """The privilege: the station typed beside it when "one station" is chosen (if typed)."""
+    return (station or ONE_STATION) if chosen == ONE_STATION else chosen
 
 
 class _Refused(Exception):
@@ -111,22 +122,45 @@ class Row:
 
 
 @router.get(LIST_PATH)
-async def list_page(request: Request, user: Viewer, context: ContextDep) -> Response:
-    async with context.db.session() as session:
-        rows = (await session.scalars(select(ChargeTag).order_by(ChargeTag.id))).all()
-        privileges = await _privileges(session)
-    listed = [Row(row, privileges.get(row.id, [])) for row in rows]
-    return page(request, "admin/tags.html", {"rows": listed, "now": context.clock()})
+async def list_page(
+    request: Request,
+    user: Viewer,
+    context: ContextDep,
+    q: SearchText = "",
+    before: PageKey = "",
+    after: PageKey = "",
+) -> Response:
+    """A page of the tags whose id or name begin with ``q``, in id order."""
+    search = q.strip()
+    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    async with context.db.reading() as session:
+        found = await KEYSET.page(session, listed(search), **at)
+        rows = [row.ChargeTag for row in found.rows]
+        privileges = await _privileges(session, [row.id for row in rows])
+    filters = {"q": search}
+    values = {
+        "rows": [Row(row, privileges.get(row.id, [])) for row in rows],
+        "now": context.clock(),
+        "filters": filters,
+        **KEYSET.links(found, filters),
+    }
+    return page(request, "admin/tags.html", values)
+
+
+def listed(search: str) -> Select[ChargeTag]:
+    """The tags whose id or name begin with ``search`` (all for none)."""
+    query = select(ChargeTag)
+    if not search:
+        return query
+    return query.where(or_(starts_with(ChargeTag.id, search), starts_with(ChargeTag.name, search)))
 
 
 async def _privileges(
-    session: AsyncSession, tag_id: str | None = None
+    session: AsyncSession, tag_ids: list[str]
 ) -> dict[str, list[ChargeTagPrivilege]]:
-    query = select(ChargeTagPrivilege).order_by(ChargeTagPrivilege.id)
-    if tag_id is not None:
-        query = query.where(ChargeTagPrivilege.tag_id == tag_id)
+    query = select(ChargeTagPrivilege).where(ChargeTagPrivilege.tag_id.in_(tag_ids))
     found: dict[str, list[ChargeTagPrivilege]] = {}
-    for row in await session.scalars(query):
+    for row in await session.scalars(query.order_by(ChargeTagPrivilege.id)):
         found.setdefault(row.tag_id, []).append(row)
     return found
 
@@ -171,7 +205,7 @@ async def edit_page(
 ) -> Response:
     async with context.db.session() as session:
         row = await _get(session, tag_id)
-        privileges = (await _privileges(session, tag_id)).get(tag_id, [])
+        privileges = (await _privileges(session, [tag_id])).get(tag_id, [])
     if confirm == "delete":
         return page(request, "admin/tag_delete.html", {"row": row})
     form = TagForm.of(row, privileges[0] if privileges else None)
@@ -243,7 +277,6 @@ async def _edit_page(
     status_code: int = 200,
 ) -> Response:
     async with context.db.session() as session:
-        stations = await station_ids(session)
         groups = (
             await session.scalars(
                 select(ChargeTag.parent_id)
@@ -255,9 +288,9 @@ async def _edit_page(
     values = {
         "form": form,
         "new": new,
-        "stations": stations,
         "groups": groups,
         "all_stations": ALL_STATIONS,
+        "one_station": ONE_STATION,
         "several_privileges": extra,
         "action": f"{LIST_PATH}/{NEW if new else path_part(form.id)}",
     }

@@ -8,12 +8,14 @@ The exports (:mod:`ocpp_core.management.transaction_exports`) take the same filt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,16 +24,17 @@ from ocpp_core.domain import transactions
 from ocpp_core.domain.transactions import TransactionFilter
 from ocpp_core.management.admin_forms import day_after, day_start, page, parse_days
 from ocpp_core.management.auth import Viewer
-from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.management.context import ContextDep
 from ocpp_core.management.i18n import gettext
-from ocpp_core.management.listing import station_ids
+from ocpp_core.management.listing import Keyset, PageKey, SearchText
 from ocpp_core.management.numbers import money, thousandths
 from ocpp_core.params import parse_db_int
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_PATH = "/Home/Transactions"
-PAGE_LIMIT = 1000
+PAGE_SIZE = 50
+KEYSET = Keyset((Transaction.start_at, Transaction.id), PAGE_SIZE, descending=True)
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Filters:
 
     cp: str = ""
     conn: str = ""
+    tag: str = ""
     since: str = ""
     until: str = ""
     errors: dict[str, str] | None = None
@@ -57,18 +61,26 @@ class Filters:
         return TransactionFilter(
             charge_point_id=self.cp or None,
             connector_id=connector,
+            tag=self.tag or None,
             since=day_start(since) if since else None,
             until=day_after(until) if until else None,  # the whole last day
             limit=limit,
         )
 
     def query(self) -> dict[str, str]:
-        return {"cp": self.cp, "conn": self.conn, "since": self.since, "until": self.until}
+        typed = {"cp": self.cp, "conn": self.conn, "tag": self.tag}
+        return {**typed, "since": self.since, "until": self.until}
 
 
-def _typed_filters(cp: str = "", conn: str = "", since: str = "", until: str = "") -> Filters:
+def _typed_filters(
+    cp: SearchText = "",
+    conn: SearchText = "",
+    tag: SearchText = "",
+    since: SearchText = "",
+    until: SearchText = "",
+) -> Filters:
     """The query of the page and of its exports, as typed."""
-    return Filters(cp.strip(), conn.strip(), since.strip(), until.strip())
+    return Filters(cp.strip(), conn.strip(), tag.strip(), since.strip(), until.strip())
 
 
 FiltersDep = Annotated[Filters, Depends(_typed_filters)]
@@ -115,25 +127,24 @@ class Line:
         return f"{text} (free)" if self.reservation and self.reservation.free else text
 
 
-async def _lines(context: ManagementContext, where: TransactionFilter) -> list[Line]:
-    async with context.db.session() as session:
-        found = await transactions.search(session, where)
-        ids = [row.id for row in found]
-        tags = {row.start_tag for row in found} | {row.stop_tag for row in found if row.stop_tag}
-        names: dict[str, str | None] = {}
-        if tags:
-            found_names = await session.execute(
-                select(ChargeTag.id, ChargeTag.name).where(ChargeTag.id.in_(tags))
-            )
-            names = dict(found_names.all())
-        reservations: dict[int, PaymentReservation] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for reservation in await session.scalars(
-                select(PaymentReservation).where(PaymentReservation.transaction_id.in_(chunk))
-            ):
-                assert reservation.transaction_id is not None
-                reservations[reservation.transaction_id] = reservation
+async def _described(session: AsyncSession, found: Sequence[Transaction]) -> list[Line]:
+    """The transactions with their tags' names and their reservations."""
+    ids = [row.id for row in found]
+    tags = {row.start_tag for row in found} | {row.stop_tag for row in found if row.stop_tag}
+    names: dict[str, str | None] = {}
+    if tags:
+        found_names = await session.execute(
+            select(ChargeTag.id, ChargeTag.name).where(ChargeTag.id.in_(tags))
+        )
+        names = dict(found_names.all())
+    reservations: dict[int, PaymentReservation] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for reservation in await session.scalars(
+            select(PaymentReservation).where(PaymentReservation.transaction_id.in_(chunk))
+        ):
+            assert reservation.transaction_id is not None
+            reservations[reservation.transaction_id] = reservation
     return [
         Line(
             row,
@@ -145,28 +156,31 @@ async def _lines(context: ManagementContext, where: TransactionFilter) -> list[L
     ]
 
 
-async def _found(context: ManagementContext, filters: Filters, limit: int) -> list[Line]:
-    """The lines that match, or none when the filter has errors."""
-    where = filters.to_filter(limit)
-    return [] if filters.errors else await _lines(context, where)
-
-
 @router.get(PAGE_PATH)
 async def transactions_page(
-    request: Request, user: Viewer, context: ContextDep, filters: FiltersDep
+    request: Request,
+    user: Viewer,
+    context: ContextDep,
+    filters: FiltersDep,
+    before: PageKey = "",
+    after: PageKey = "",
 ) -> Response:
-    lines = await _found(context, filters, PAGE_LIMIT)
-    async with context.db.session() as session:
-        stations = await station_ids(session)
+    """A page of the transactions that match, newest first."""
+    where = filters.to_filter(PAGE_SIZE)
+    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    found, lines = None, []
+    if not filters.errors:
+        async with context.db.reading() as session:
+            found = await KEYSET.page(session, transactions.matching(where), **at)
+            lines = await _described(session, [row.Transaction for row in found.rows])
     total_wh = sum(line.transaction.energy_wh or 0 for line in lines)
     values = {
         "filters": filters,
         "errors": filters.errors or {},
         "lines": lines,
-        "stations": stations,
-        "limit": PAGE_LIMIT,
         "total_kwh": thousandths(total_wh, 3),
         "export_query": filters.query(),
+        **KEYSET.links(found, filters.query()),
     }
     return page(
         request, "admin/transactions.html", values, status_code=400 if filters.errors else 200

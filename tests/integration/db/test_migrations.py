@@ -7,6 +7,7 @@ comparing the migrated database with the models catches it.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -28,7 +29,11 @@ from ocpp_core.db.session import create_engine
 
 def _differences(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    with warnings.catch_warnings():
+        # SQLite's indexes on expressions (the lists' search) are not reflected, so not
+        # compared; PostgreSQL's are. The search tests show SQLite's are there and used.
+        warnings.filterwarnings("ignore", ".*expression-based index")
+        return list(compare_metadata(context, Base.metadata))
 
 
 async def test_the_migrated_schema_matches_the_models(migrated: str) -> None:

@@ -71,11 +71,15 @@ async def test_edit_moves_the_privilege_to_one_station_that_then_applies_there_o
     page = (await client.get("/Home/ChargeTag/TAG1")).text
     assert 'value="(all)" selected' in page
 
+    one_station = {"privilege": "(one)", "privilege_cp": "CP2"}  # as the form sends it
     saved = await post_form(
-        client, "/Home/ChargeTag/TAG1", {"name": "Bob", "privilege": "CP2", "note": "landlord"}
+        client, "/Home/ChargeTag/TAG1", {"name": "Bob", **one_station, "note": "landlord"}
     )
 
-    assert "Tag TAG1 saved." in await follow(client, saved)
+    shown = await follow(client, saved)
+    assert "Tag TAG1 saved." in shown
+    assert 'value="(one)" selected' in shown
+    assert 'name="privilege_cp" type="text" value="CP2"' in shown
     assert await privileges(management, "TAG1") == [("CP2", "landlord")]
     async with db.session() as session:
         here = await tariffs.has_free_charging(
@@ -102,8 +106,14 @@ async def test_bad_values_are_explained_next_to_their_fields(
     )
     taken = await post_form(client, "/Home/ChargeTag/@", {"id": "TAKEN"})
     unknown_station = await post_form(client, "/Home/ChargeTag/TAKEN", {"privilege": "NO-SUCH-CP"})
+    no_station = await post_form(
+        client, "/Home/ChargeTag/TAKEN", {"privilege": "(one)", "privilege_cp": ""}
+    )
 
     assert too_long.status_code == taken.status_code == unknown_station.status_code == 400
+    assert no_station.status_code == 400
+    assert "Type the charge point" in error_of(no_station.text, "privilege")
+    assert 'name="privilege_cp" type="text" value=""' in no_station.text
     assert "1-20 characters" in error_of(too_long.text, "id")
     assert "YYYY-MM-DD" in error_of(too_long.text, "expires")
     assert "already exists" in error_of(taken.text, "id")

@@ -1,7 +1,7 @@
 """Which node holds each charger's websocket; indexes for the dashboard's pages and counts
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-05 08:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import ocpp_core.db.types
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
