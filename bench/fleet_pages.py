@@ -1,9 +1,8 @@
 """The heavy pages of the management app on the fleet, as an operator opens them: one list.
 
-The fleet bench times each of these, and its test asks each once. Pages are
-changing (keyset paging, searches, dashboard totals, streamed exports): adjust
-the paths here, and both follow. A deep page is one far from the newest rows:
-where a list pages by offset, its cost grows with the depth.
+The fleet bench times each of these, and its test asks each once. A deep page is
+one far from the newest rows, asked for by the page key its list writes (the
+time in microseconds and the id): a list paged by offset would pay for the depth.
 """
 
 from __future__ import annotations
@@ -27,9 +26,8 @@ class Page:
 def pages(now: datetime) -> list[Page]:
     """The pages, for a data set that ends at ``now`` (see ``bench.fleet``)."""
     year = f"since={(now - timedelta(days=YEAR_DAYS - 1)).date()}&until={now.date()}"
-    early = (now - timedelta(days=YEAR_DAYS - 30)).date()
-    middle_of_log = now - timedelta(days=LOG_DAYS / 2)
-    log_cursor = f"{int(middle_of_log.timestamp() * 1_000_000)}_{10**15}"
+    early = _micros(now - timedelta(days=YEAR_DAYS - 30))
+    log_cursor = f"{_micros(now - timedelta(days=LOG_DAYS / 2))}_{10**15}"
     cp = charge_point_id(0)
     return [
         Page("dashboard", "/"),
@@ -39,9 +37,9 @@ def pages(now: datetime) -> list[Page]:
         Page("connectors", "/Home/Connector"),
         Page("tags", "/Home/ChargeTag"),
         Page("transactions", "/Home/Transactions"),
-        Page("transactions, deep", f"/Home/Transactions?until={early}"),
+        Page("transactions, deep", f"/Home/Transactions?before={early}_{2**31 - 1}"),
         Page("payments", "/Home/Payments"),
-        Page("payments, deep", "/Home/Payments?page_no=50"),
+        Page("payments, deep", f"/Home/Payments?before={early}_~"),
         Page("message log", "/Home/MessageLog"),
         Page("message log, deep", f"/Home/MessageLog?before={log_cursor}"),
         Page("charts, a year", f"/Home/Charts?{year}"),
@@ -50,3 +48,7 @@ def pages(now: datetime) -> list[Page]:
         Page("XLSX export, a year", f"/Home/ExportXlsx?{year}", export=True),
         Page("driver page", f"/Public/Start?cp={cp}&conn=1"),
     ]
+
+
+def _micros(at: datetime) -> int:
+    return int(at.timestamp() * 1_000_000)
