@@ -35,7 +35,8 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
         "meter values closed loop",
         "storm of 40",
         "steady, 40 chargers",
-        "paid session, 4 on 2 chargers",
+        "paid session, 4 at 10/s",
+        "paid session, closed loop, 4 on 2 chargers",
     ]
     for scenario in scenarios:
         # The baselines take no payments: the paid session runs against ocpp-core alone.
