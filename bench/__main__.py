@@ -28,11 +28,14 @@ import orjson
 from bench import targets
 from bench.fleet_pages import BASELINE
 from bench.paid import LEGS
-from bench.proc import Sample
+from bench.proc import Sample, sample
 from bench.targets import Running
 
 PAID = "paid session"  # the scenario's name starts so; --only paid picks it
 FLEET = "fleet pages"  # --only fleet picks it
+PAID_RATE = 10.0  # sessions begun a second in the paced paid scenario
+PAID_CONNECTORS = 10  # each charger's: a session on each, none waits for a cancel
+COMPANION = "@companion"  # a phase's sample of the target's helper process (Stripe simulator)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Size:
     charging: float
     paid_chargers: int  # one driver each: the paid sessions under way at once
     paid_sessions: int
+    paid_paced: int  # sessions at PAID_RATE a second, a charger each
     fleet_scale: float = 0.1  # of issue 12's fleet (bench.fleet)
     fleet_chargers: int = 300  # beating while the pages are asked for
     fleet_repeat: int = 3  # requests of each page
@@ -68,13 +72,27 @@ SIZES = {
         0.5,
         paid_chargers=2,
         paid_sessions=4,
+        paid_paced=4,
         fleet_scale=0.001,
         fleet_chargers=10,
         fleet_repeat=1,
         fleet_baseline=1.0,
     ),
     # A few minutes: the shape of every figure, at a size any laptop takes.
-    "quick": Size(50, 10, 2_000, 2_000, 35, 30, 60, 10, 0.30, paid_chargers=4, paid_sessions=200),
+    "quick": Size(
+        50,
+        10,
+        2_000,
+        2_000,
+        35,
+        30,
+        60,
+        10,
+        0.30,
+        paid_chargers=4,
+        paid_sessions=200,
+        paid_paced=100,
+    ),
     # The issue's targets: 10,000 booting at once, 19,000 connected at realistic rates.
     "full": Size(
         50,
@@ -88,6 +106,7 @@ SIZES = {
         0.15,
         paid_chargers=10,
         paid_sessions=1_000,
+        paid_paced=200,
         fleet_scale=1.0,
     ),
 }
@@ -119,6 +138,8 @@ def run_generator(
             message = orjson.loads(line)
             if "phase" in message:
                 phases[message["phase"]] = running.sample()
+                if running.companion is not None:
+                    phases[message["phase"] + COMPANION] = sample(running.companion.pid)
             else:
                 result = message["result"]
     if generator.returncode != 0 or result is None:
@@ -182,27 +203,70 @@ def steady(running: Running, size: Size) -> dict[str, Any]:
 
 
 def paid_session(running: Running, size: Size) -> dict[str, Any]:
-    assert running.api_key is not None, "only ocpp-core takes payments"
-    result, phases = run_generator(
-        running,
-        "bench.paid",
-        f"--chargers={size.paid_chargers}",
-        f"--sessions={size.paid_sessions}",
-        "--seconds=600",
-        env={**os.environ, "OCPP_CORE_API_KEY": running.api_key},
+    result, phases = _paid(
+        running, f"--chargers={size.paid_chargers}", f"--sessions={size.paid_sessions}"
     )
-    cpu = phases["done"].cpu_seconds - phases["sessions"].cpu_seconds
-    legs = [result[f"{leg}_p50_ms"] for leg in LEGS]
     return {
         "reached": f"{result['reached']}/{result['sessions']}",
         "sessions/s": result["per_second"],
+        **_paid_figures(result),
+        # The cancel that frees the connector for the next session included.
+        **_paid_cpu(result, phases, "sessions", "done"),
+        "errors": sum(result["errors"].values()),
+    }
+
+
+def paid_paced(running: Running, size: Size) -> dict[str, Any]:
+    chargers = f"--chargers={_paced_chargers(size)}"
+    options = (f"--connectors={PAID_CONNECTORS}", f"--rate={PAID_RATE}")
+    result, phases = _paid(running, chargers, f"--sessions={size.paid_paced}", *options)
+    cancels = _paid_cpu(result, phases, "settled", "cancelled")
+    return {
+        "reached": f"{result['reached']}/{result['sessions']}",
+        **_paid_figures(result),
+        **_paid_cpu(result, phases, "sessions", "settled"),
+        "cancel CPU ms": cancels["CPU ms/session"],
+        "errors": sum(result["errors"].values()),
+    }
+
+
+def _paced_chargers(size: Size) -> int:
+    """A connector for every session, and one spare for the unmeasured warm-up session."""
+    return size.paid_paced // PAID_CONNECTORS + 1
+
+
+def _paid(running: Running, *options: str) -> tuple[dict[str, Any], dict[str, Sample]]:
+    assert running.api_key is not None, "only ocpp-core takes payments"
+    env = {**os.environ, "OCPP_CORE_API_KEY": running.api_key}
+    return run_generator(running, "bench.paid", *options, "--seconds=600", env=env)
+
+
+def _paid_figures(result: dict[str, Any]) -> dict[str, Any]:
+    legs = [result[f"{leg}_p50_ms"] for leg in LEGS]
+    return {
         "p50 ms": result["p50_ms"],
         "p99 ms": result["p99_ms"],
         # Create (checkout made) / hosted page paid / Confirm or webhook until the charger hears.
         "p50 ms: create / pay / start": " / ".join(_cell(ms) for ms in legs),
         "started by webhook": result["started_by_webhook"],
-        "CPU ms/session": 1e3 * cpu / result["reached"] if result["reached"] else None,
-        "errors": sum(result["errors"].values()),
+    }
+
+
+def _paid_cpu(
+    result: dict[str, Any], phases: dict[str, Sample], since: str, until: str
+) -> dict[str, Any]:
+    """The server's CPU per session, and as a multiple of the Stripe simulator's (the baseline).
+
+    The simulator answers as many requests for each session (the API calls, the
+    hosted page, four signed webhooks) on the same stack with its state in memory,
+    in the same run: the ratio holds however loaded the machine was.
+    """
+    reached = result["reached"]
+    cpu = phases[until].cpu_seconds - phases[since].cpu_seconds
+    simulator = phases[until + COMPANION].cpu_seconds - phases[since + COMPANION].cpu_seconds
+    return {
+        "CPU ms/session": 1e3 * cpu / reached if reached else None,
+        "x simulator": cpu / simulator if simulator else None,
     }
 
 
@@ -286,7 +350,12 @@ def run(args: argparse.Namespace) -> list[Row]:
         (f"storm of {size.storm}", size.storm, lambda r: storm(r, size)),
         (f"steady, {size.steady} chargers", size.steady, lambda r: steady(r, size)),
         (
-            f"{PAID}, {size.paid_sessions} on {size.paid_chargers} chargers",
+            f"{PAID}, {size.paid_paced} at {PAID_RATE:g}/s",
+            _paced_chargers(size),
+            lambda r: paid_paced(r, size),
+        ),
+        (
+            f"{PAID}, closed loop, {size.paid_sessions} on {size.paid_chargers} chargers",
             size.paid_chargers,
             lambda r: paid_session(r, size),
         ),

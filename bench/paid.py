@@ -10,6 +10,14 @@ Create request until the RemoteStartTransaction CALL reaches the charger, which
 answers Accepted. The driver then cancels, which frees the connector for the
 next driver on that charger without a transaction.
 
+Two ways to run: closed loop (every charger's driver starts the next session
+the moment the last one is cancelled: the most one server takes), and paced
+(``--rate``: sessions begin on a fixed schedule, each on a connector of its own,
+``--connectors`` per charger, latency counted from the scheduled moment; the
+cancels wait until every session has started, so the server's CPU between the
+``sessions`` and ``settled`` phases is what the sessions alone cost, webhooks
+included).
+
 Run as ``python -m bench.paid --url ws://127.0.0.1:PORT/OCPP/ --chargers N --sessions M``
 with the server's API key in ``OCPP_CORE_API_KEY``. Like the load generator it
 talks to loopback only, is bounded in count and time, and prints JSON lines:
@@ -25,7 +33,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -47,7 +55,10 @@ from bench.loadgen import (
 MAX_CHARGERS = 200
 MAX_SESSIONS = 10_000
 MAX_SECONDS = 900.0
+MAX_RATE = 100.0
+MAX_CONNECTORS = 20
 SESSION_TIMEOUT = 30.0
+SETTLE_SECONDS = 1.0  # after the last start: the webhooks still on their way are handled
 CARD = "4242424242424242"  # the simulator's card that pays
 DRIVER_TAG = "WEB-BENCH"
 LEGS = ("create", "pay", "start")
@@ -112,16 +123,9 @@ def api_base(ocpp_url: str) -> str:
 async def paid_sessions(args: argparse.Namespace) -> dict[str, Any]:
     """Every charger's driver takes the next session until all are done or time is up."""
     results = Results()
-    chargers = await connect_all(args.url, args.chargers, results.whole)
-    await asyncio.gather(*(c.call("StatusNotification", status("Preparing")) for c in chargers))
-    headers = {"X-API-Key": os.environ["OCPP_CORE_API_KEY"]}
-    async with httpx.AsyncClient(
-        base_url=api_base(args.url), headers=headers, timeout=SESSION_TIMEOUT
-    ) as web:
-        # One unmeasured session each first: connections, caches and the SDK warm up.
-        warmup = Results()
-        await asyncio.gather(*(_drive(c, web, iter([0]), warmup, math.inf) for c in chargers))
-        results.whole.errors.update(warmup.whole.errors)
+    chargers = await _plugged_in(args, results)
+    async with _driver_client(args) as web:
+        await _warm_up(chargers, web, results)
         phase("sessions")
         started = time.perf_counter()
         todo = iter(range(args.sessions))
@@ -130,12 +134,124 @@ async def paid_sessions(args: argparse.Namespace) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
     phase("done")
     await close_all(chargers)
+    return _result(args, len(chargers), results, elapsed)
+
+
+async def paced_sessions(args: argparse.Namespace) -> dict[str, Any]:
+    """``args.rate`` sessions a second, each on a connector of its own; then all are cancelled."""
+    results = Results()
+    chargers = await connect_all(args.url, args.chargers, results.whole)
+    plugs = [Plug(c, n) for n in range(1, args.connectors + 1) for c in chargers]
+    await asyncio.gather(*(p.charger.call("StatusNotification", p.status()) for p in plugs))
+    starts = {c.number: RemoteStarts(c) for c in chargers}
+    readers = [asyncio.create_task(reader.run()) for reader in starts.values()]
+    async with _driver_client(args) as web:
+        if args.sessions < len(plugs):  # one unmeasured session first, on a spare connector
+            spare = plugs[-1]
+            await _paced(spare, starts[spare.charger.number], web, time.perf_counter(), Results())
+        phase("sessions")
+        started = time.perf_counter()
+        schedule = [started + n / args.rate for n in range(args.sessions)]
+        reservations = await asyncio.gather(
+            *(
+                _paced(plug, starts[plug.charger.number], web, at, results)
+                for plug, at in zip(plugs, schedule, strict=False)
+            )
+        )
+        elapsed = time.perf_counter() - started
+        phase("done")
+        await asyncio.sleep(SETTLE_SECONDS)
+        phase("settled")
+        await asyncio.gather(*(_cancel(web, r) for r in reservations if r is not None))
+        await asyncio.sleep(SETTLE_SECONDS)
+        phase("cancelled")
+    for reader in readers:
+        reader.cancel()
+    await close_all(chargers)
+    return _result(args, len(plugs), results, elapsed)
+
+
+@dataclass(frozen=True)
+class Plug:
+    """One connector of a charger, with a car plugged in."""
+
+    charger: Charger
+    connector: int
+
+    def status(self) -> dict[str, Any]:
+        return {**status("Preparing"), "connectorId": self.connector}
+
+
+class RemoteStarts:
+    """Reads one charger's socket: accepts every CALL, and says when each connector's start came."""
+
+    def __init__(self, charger: Charger) -> None:
+        self.charger = charger
+        self.waiting: dict[int, asyncio.Future[int]] = {}
+
+    def expect(self, connector: int) -> asyncio.Future[int]:
+        future = self.waiting[connector] = asyncio.get_running_loop().create_future()
+        return future
+
+    async def run(self) -> None:
+        socket = self.charger.socket
+        while True:
+            frame = orjson.loads(await socket.recv())
+            arrived = time.perf_counter_ns()
+            if frame[0] != 2:
+                continue
+            await socket.send(orjson.dumps([3, frame[1], {"status": "Accepted"}]).decode())
+            waiting = self.waiting.pop(frame[3].get("connectorId", 1), None)
+            if frame[2] == "RemoteStartTransaction" and waiting is not None:
+                waiting.set_result(arrived)
+
+
+async def _plugged_in(args: argparse.Namespace, results: Results) -> list[Charger]:
+    chargers = await connect_all(args.url, args.chargers, results.whole)
+    await asyncio.gather(*(c.call("StatusNotification", status("Preparing")) for c in chargers))
+    return chargers
+
+
+def _driver_client(args: argparse.Namespace) -> httpx.AsyncClient:
+    headers = {"X-API-Key": os.environ["OCPP_CORE_API_KEY"]}
+    return httpx.AsyncClient(base_url=api_base(args.url), headers=headers, timeout=SESSION_TIMEOUT)
+
+
+async def _warm_up(chargers: list[Charger], web: httpx.AsyncClient, results: Results) -> None:
+    """One unmeasured session each first: connections, caches and the SDK warm up."""
+    warmup = Results()
+    await asyncio.gather(*(_drive(c, web, iter([0]), warmup, math.inf) for c in chargers))
+    results.whole.errors.update(warmup.whole.errors)
+
+
+def _result(
+    args: argparse.Namespace, chargers: int, results: Results, elapsed: float
+) -> dict[str, Any]:
     return {
-        "chargers": len(chargers),
+        "chargers": chargers,
         "sessions": args.sessions,
         "per_second": len(results.whole.latencies_ns) / elapsed,
         **results.summary(),
     }
+
+
+async def _paced(
+    plug: Plug, starts: RemoteStarts, web: httpx.AsyncClient, at: float, results: Results
+) -> dict[str, Any] | None:
+    """One session begun at its moment; the reservation, for the cancel once all have started."""
+    await asyncio.sleep(max(0.0, at - time.perf_counter()))
+    try:
+        async with asyncio.timeout(SESSION_TIMEOUT):
+            # From the scheduled moment (the same clock): a late begin is latency too.
+            session, reservation = await _session(
+                web, plug, starts.expect(plug.connector), round(at * 1e9)
+            )
+    except Exception as error:  # counted; the rest go on
+        print(f"{charger_id(plug.charger.number)}/{plug.connector}: {error!r}", file=sys.stderr)
+        results.whole.failed(error)
+        return None
+    results.add(session)
+    return reservation
 
 
 async def _drive(
@@ -145,7 +261,17 @@ async def _drive(
     for _ in todo:
         try:
             async with asyncio.timeout(SESSION_TIMEOUT):
-                results.add(await _session(charger, web))
+                # Listening before the first request: the webhook may start it before Confirm.
+                remote_start = asyncio.create_task(_remote_start(charger))
+                begun = time.perf_counter_ns()
+                try:
+                    session, reservation = await _session(
+                        web, Plug(charger, 1), remote_start, begun
+                    )
+                finally:
+                    remote_start.cancel()
+                await _cancel(web, reservation)
+            results.add(session)
         except Exception as error:  # counted; this charger's state is unknown, so it stops
             print(f"{charger_id(charger.number)}: {error!r}", file=sys.stderr)
             results.whole.failed(error)
@@ -154,35 +280,34 @@ async def _drive(
             return
 
 
-async def _session(charger: Charger, web: httpx.AsyncClient) -> PaidSession:
-    """One driver's payment until the remote start reaches the charger; then the cancel."""
-    # Listening before the first request: the webhook may start the charger before Confirm.
-    remote_start = asyncio.create_task(_remote_start(charger))
-    try:
-        begun = time.perf_counter_ns()
-        created = await _post(web, "Create", _create_body(charger))
-        if created.get("status") != "Redirect":
-            raise Refused(f"Create: {created}")
-        created_at = time.perf_counter_ns()
-        session_id = await _pay(web, loopback(created["checkoutUrl"]))
-        paid_at = time.perf_counter_ns()
-        reservation = {"reservationId": created["reservationId"]}
-        confirmed = await _post(web, "Confirm", {**reservation, "checkoutSessionId": session_id})
-        arrived = await remote_start
-    finally:
-        remote_start.cancel()
+async def _session(
+    web: httpx.AsyncClient, plug: Plug, remote_start: Awaitable[int], begun: int
+) -> tuple[PaidSession, dict[str, Any]]:
+    """One driver's payment until ``remote_start`` says the charger heard; ``begun`` in ns."""
+    created = await _post(web, "Create", _create_body(plug))
+    if created.get("status") != "Redirect":
+        raise Refused(f"Create: {created}")
+    created_at = time.perf_counter_ns()
+    session_id = await _pay(web, loopback(created["checkoutUrl"]))
+    paid_at = time.perf_counter_ns()
+    reservation = {"reservationId": created["reservationId"]}
+    confirmed = await _post(web, "Confirm", {**reservation, "checkoutSessionId": session_id})
+    arrived = await remote_start
     if confirmed.get("status") != "StartRequested":
         raise Refused(f"Confirm: {confirmed}")
-    # Frees the connector for the next driver: a cancel needs no transaction on the charger.
-    await _post(web, "Cancel", {**reservation, "reason": "bench"})
     by_webhook = confirmed.get("reason") != "Accepted"
-    return PaidSession(begun, created_at, paid_at, arrived, by_webhook)
+    return PaidSession(begun, created_at, paid_at, arrived, by_webhook), reservation
 
 
-def _create_body(charger: Charger) -> dict[str, Any]:
+async def _cancel(web: httpx.AsyncClient, reservation: dict[str, Any]) -> None:
+    """Frees the connector for the next driver: a cancel needs no transaction on the charger."""
+    await _post(web, "Cancel", {**reservation, "reason": "bench"})
+
+
+def _create_body(plug: Plug) -> dict[str, Any]:
     return {
-        "chargePointId": charger_id(charger.number),
-        "connectorId": 1,
+        "chargePointId": charger_id(plug.charger.number),
+        "connectorId": plug.connector,
         "chargeTagId": DRIVER_TAG,
     }
 
@@ -223,9 +348,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--chargers", type=int, default=10, help="chargers, one driver each")
     parser.add_argument("--sessions", type=int, default=100, help="measured paid sessions")
     parser.add_argument("--seconds", type=float, default=300.0, help="time limit")
+    parser.add_argument(
+        "--rate", type=float, help="paced: sessions begun a second, each on a connector of its own"
+    )
+    parser.add_argument(
+        "--connectors", type=int, default=1, help="paced: connectors of each charger, each plugged"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.chargers <= MAX_CHARGERS or not 0 < args.sessions <= MAX_SESSIONS:
         parser.error(f"--chargers must be 1..{MAX_CHARGERS}, --sessions 1..{MAX_SESSIONS}")
+    if not 0 < args.connectors <= MAX_CONNECTORS:
+        parser.error(f"--connectors must be 1..{MAX_CONNECTORS}")
+    plugs = args.chargers * args.connectors
+    if args.rate is not None and not (0 < args.rate <= MAX_RATE and args.sessions <= plugs):
+        parser.error(f"--rate must be 0..{MAX_RATE}, with a connector for every session")
     if not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--seconds must be at most {MAX_SECONDS}")
     try:
@@ -237,7 +373,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(sys.argv[1:] if argv is None else argv)
-    result = uvloop.run(paid_sessions(args))
+    result = uvloop.run(paid_sessions(args) if args.rate is None else paced_sessions(args))
     sys.stdout.write(orjson.dumps({"result": result}).decode() + "\n")
 
 

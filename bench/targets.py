@@ -46,6 +46,7 @@ class Running:
     api_key: str | None = None  # the X-API-Key of ocpp-core's /API
     management_url: str | None = None  # ``serve``'s management app
     operator: str | None = None  # ``name:password`` of an administrator there
+    companion: subprocess.Popen[bytes] | None = None  # the Stripe simulator of a paid server
 
     def sample(self) -> Sample:
         return sample(self.process.pid)
@@ -155,10 +156,10 @@ def ocpp_core_paid(chargers: int, database: str) -> Iterator[Running]:
             "--log-level=warning",
         ]  # the webhook secret comes from the environment, the server's own
         with (
-            _process("Stripe simulator", simulator, stripe_port, paying),
+            _process("Stripe simulator", simulator, stripe_port, paying) as stripe,
             _server(paying, port) as running,
         ):
-            yield running
+            yield replace(running, companion=stripe.process)
 
 
 @contextmanager

@@ -42,7 +42,8 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
         "meter values closed loop",
         "storm of 40",
         "steady, 40 chargers",
-        "paid session, 4 on 2 chargers",
+        "paid session, 4 at 10/s",
+        "paid session, closed loop, 4 on 2 chargers",
         fleet,
     ]
     pages = [row for row in rows if row["scenario"] == fleet]

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, PaymentReservation
 from ocpp_core.domain import connectors, tariffs, transactions
 from ocpp_core.domain.pricing import Tariff, hold_cents
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
-from ocpp_core.payments import late, money, reservations, starting, unpaid
+from ocpp_core.payments import authorizing, late, money, reservations, starting, unpaid
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import CheckoutRequest, GatewayError
 from ocpp_core.payments.reservations import ConnectorBusy
@@ -43,6 +46,7 @@ class CreateRequest:
 class _Found:
     tariff: Tariff
     privileged: bool
+    free: bool
     way: unpaid.Way
 
 
@@ -52,23 +56,23 @@ _TRY_AGAIN = Answer(503, {"status": "TryAgain", "reason": "PaymentProviderUnavai
 async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
     if not await ctx.runtime.router.is_online(request.charge_point_id):
         return Answer(404, {"status": "ChargerOffline", "reason": "Offline"})
-    found = await _look(ctx, request)
-    if isinstance(found, Answer):
-        return found
-    free = found.tariff.is_free or found.privileged
-    if not free and (problem := _cannot_take_payment(ctx, found.tariff)):
-        return Answer(503 if problem == "PaymentsDisabled" else 409, {"status": problem})
-    if (refused := await _clear_the_way(ctx, found.way.leaving)) is not None:
-        return refused
-    row = _new_reservation(ctx, request, found.tariff, free=free, privileged=found.privileged)
-    retire = unpaid.retire(found.way.leaving, row.created_at)
     try:
-        await reservations.insert(ctx.runtime.db, row, first=retire)
-    except ConnectorBusy:
+        async with ctx.runtime.db.session() as session:
+            found = await _look(ctx, session, request)
+            if isinstance(found, Answer):
+                return found
+            # Nobody gives way (the usual case): the reservation goes in with the look.
+            row = None if found.way.leaving else _new_reservation(ctx, request, found)
+            if row is not None:
+                session.add(row)
+    except IntegrityError:
         return await _lost_race(ctx, request)
-    for gone in found.way.leaving:  # their checkouts are closed: the release finds nothing held
-        ctx.spawn(money.perform(ctx, gone.reservation_id), f"release-{gone.reservation_id}")
-    if free:
+    if row is None:
+        taken = await _take_over(ctx, request, found)
+        if isinstance(taken, Answer):
+            return taken
+        row = taken
+    if found.free:
         outcome = await starting.try_start(ctx, row.id)
         return Answer(
             200,
@@ -77,25 +81,46 @@ async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
     return await _checkout(ctx, row, request)
 
 
-async def _look(ctx: PaymentContext, request: CreateRequest) -> _Found | Answer:
+async def _look(
+    ctx: PaymentContext, session: AsyncSession, request: CreateRequest
+) -> _Found | Answer:
     """The station's tariff, and which reservations must give way; or why there is none."""
     now = ctx.now()
     cp, connector = request.charge_point_id, request.connector_id
-    async with ctx.runtime.db.session() as session:
-        charge_point = await session.get(ChargePoint, cp)
-        if charge_point is None:
-            return Answer(404, {"status": "UnknownChargePoint"})
-        if not await connectors.has_connector(session, cp, connector):
-            return Answer(404, {"status": "UnknownConnector"})
-        cutoff = reservations.unpaid_cutoff(now, ctx.settings.unpaid_hold_minutes)
-        way = await unpaid.plan(session, cp, connector, request.driver_key, cutoff)
-        if way.busy is not None:
-            return Answer(409, {"status": "ConnectorBusy", "reason": way.busy})
-        tariff = tariffs.tariff_of(charge_point, ctx.runtime.settings.stripe.currency)
-        privileged = await tariffs.has_free_charging(
-            session, tag_id=request.charge_tag_id, charge_point_id=cp, now=now
-        )
-    return _Found(tariff, privileged, way)
+    charge_point = await session.get(ChargePoint, cp)
+    if charge_point is None:
+        return Answer(404, {"status": "UnknownChargePoint"})
+    if not await connectors.has_connector(session, cp, connector):
+        return Answer(404, {"status": "UnknownConnector"})
+    cutoff = reservations.unpaid_cutoff(now, ctx.settings.unpaid_hold_minutes)
+    way = await unpaid.plan(session, cp, connector, request.driver_key, cutoff)
+    if way.busy is not None:
+        return Answer(409, {"status": "ConnectorBusy", "reason": way.busy})
+    tariff = tariffs.tariff_of(charge_point, ctx.runtime.settings.stripe.currency)
+    privileged = await tariffs.has_free_charging(
+        session, tag_id=request.charge_tag_id, charge_point_id=cp, now=now
+    )
+    free = tariff.is_free or privileged
+    if not free and (problem := _cannot_take_payment(ctx, tariff)):
+        return Answer(503 if problem == "PaymentsDisabled" else 409, {"status": problem})
+    return _Found(tariff, privileged, free, way)
+
+
+async def _take_over(
+    ctx: PaymentContext, request: CreateRequest, found: _Found
+) -> PaymentReservation | Answer:
+    """A reservation in the place of others: their checkouts closed first, then one commit."""
+    if (refused := await _clear_the_way(ctx, found.way.leaving)) is not None:
+        return refused
+    row = _new_reservation(ctx, request, found)
+    retire = unpaid.retire(found.way.leaving, row.created_at)
+    try:
+        await reservations.insert(ctx.runtime.db, row, first=retire)
+    except ConnectorBusy:
+        return await _lost_race(ctx, request)
+    for gone in found.way.leaving:  # their checkouts are closed: the release finds nothing held
+        ctx.spawn(money.perform(ctx, gone.reservation_id), f"release-{gone.reservation_id}")
+    return row
 
 
 async def _clear_the_way(ctx: PaymentContext, leaving: tuple[unpaid.GiveWay, ...]) -> Answer | None:
@@ -110,8 +135,8 @@ async def _clear_the_way(ctx: PaymentContext, leaving: tuple[unpaid.GiveWay, ...
             continue
         # Paid after all: that reservation stands, authorized now if the webhook is late.
         async with ctx.lock(gone.reservation_id):
-            problem = await authorize_payment(ctx, gone.reservation_id)
-        if problem is not None and problem.startswith("StripeError"):
+            problem = await authorizing.authorize_payment(ctx, gone.reservation_id)
+        if authorizing.is_stripe_problem(problem):
             return _TRY_AGAIN
         ctx.spawn(starting.try_start(ctx, gone.reservation_id), f"start-{gone.reservation_id}")
         if gone.code == unpaid.TAKEN:
@@ -141,9 +166,10 @@ def _free_status(outcome: starting.StartOutcome) -> str:
 
 
 def _new_reservation(
-    ctx: PaymentContext, request: CreateRequest, tariff: Tariff, *, free: bool, privileged: bool
+    ctx: PaymentContext, request: CreateRequest, found: _Found
 ) -> PaymentReservation:
     now = ctx.now()
+    tariff, free, privileged = found.tariff, found.free, found.privileged
     # A known driver's own tag starts the session, so reports show who charged.
     own_tag = privileged and len(request.charge_tag_id) <= reservations.MAX_ID_TAG
     return PaymentReservation(
@@ -168,15 +194,11 @@ def _new_reservation(
         created_at=now,
         updated_at=now,
         authorized_at=now if free else None,
-        start_deadline_at=_deadline(ctx) if free else None,
+        start_deadline_at=authorizing.start_deadline(ctx) if free else None,
         awaiting_plug=False,
         idle_seconds=0,
         money_attempts=0,
     )
-
-
-def _deadline(ctx: PaymentContext) -> datetime:
-    return ctx.now() + timedelta(minutes=ctx.settings.start_window_minutes)
 
 
 async def _checkout(ctx: PaymentContext, row: PaymentReservation, request: CreateRequest) -> Answer:
@@ -206,13 +228,13 @@ async def _checkout(ctx: PaymentContext, row: PaymentReservation, request: Creat
         await _fail(ctx, row.id, "CheckoutFailed", str(error))
         return Answer(502, {"status": "PaymentProviderError", "error": str(error)})
     async with ctx.runtime.db.session() as db_session:
-        stored = await reservations.get(db_session, row.id)
-        assert stored is not None
-        stored.checkout_session_id = session.id
-        stored.checkout_url = session.url
-        stored.updated_at = ctx.now()
-        ended = status_of(stored) in TERMINAL
+        status = await reservations.set_checkout(
+            db_session, row.id, session.id, session.url, ctx.now()
+        )
+        ended = status in TERMINAL
         if ended:  # replaced by the driver's next start while Stripe made the session
+            stored = await reservations.get(db_session, row.id)
+            assert stored is not None
             money.arm_release(stored, ctx.now())
     if ended:
         ctx.spawn(money.perform(ctx, row.id), f"release-{row.id}")
@@ -247,68 +269,30 @@ async def _fail(ctx: PaymentContext, reservation_id: str, code: str, message: st
             money.fail(row, code, message, ctx.now())
 
 
-async def authorize_payment(ctx: PaymentContext, reservation_id: str) -> str | None:
-    """Check with Stripe that the card is held, then authorize; the failure reason or None.
-
-    Shared by the browser's return (Confirm) and the verified webhook, whichever
-    comes first; the second finds the reservation already authorized.
-    """
-    assert ctx.gateway is not None
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        if row is None:
-            return "NotFound"
-        if status_of(row) is not Status.PENDING_PAYMENT:
-            return None if status_of(row) not in TERMINAL else row.status
-        session_id = row.checkout_session_id
-    if session_id is None:
-        return "MissingCheckoutSession"
-    try:
-        checkout = await ctx.gateway.checkout_session(session_id)
-        if checkout.status != "complete":
-            return checkout.status  # open (not paid yet) or expired
-        if checkout.payment_intent_id is None:
-            return "MissingPaymentIntent"
-        intent = await ctx.gateway.payment_intent(checkout.payment_intent_id)
-    except GatewayError as error:
-        return "StripeError" if error.transient else f"StripeError:{error.code}"
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        assert row is not None
-        row.payment_intent_id = intent.id
-        if status_of(row) is not Status.PENDING_PAYMENT:
-            return None
-        if intent.status != "requires_capture":
-            move(row, Status.FAILED)
-            money.fail(row, "UnexpectedPaymentStatus", f"payment is {intent.status}", ctx.now())
-            return intent.status
-        move(row, Status.AUTHORIZED)
-        row.authorized_cents = min(intent.amount_capturable, row.hold_cents)
-        row.authorized_at = ctx.now()
-        row.start_deadline_at = _deadline(ctx)
-        row.failure_code = row.failure_message = None
-        row.updated_at = ctx.now()
-    return None
-
-
 _ENDED = frozenset(status.value for status in TERMINAL)
 
 
 async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> Answer:
     if ctx.gateway is None:
         return Answer(400, {"status": "Disabled"})
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
+    async with ctx.runtime.db.reading() as session:
+        row = await reservations.get(session, reservation_id, lock=False)
         if row is None:
             return Answer(404, {"status": "NotFound"})
         if row.checkout_session_id != session_id:
             return Answer(400, {"status": "SessionMismatch"})
-    async with ctx.lock(reservation_id):
-        problem = await authorize_payment(ctx, reservation_id)
+        status = status_of(row)
+    if status is Status.PENDING_PAYMENT:
+        async with ctx.lock(reservation_id):
+            problem = await authorizing.authorize_checked(ctx, reservation_id, session_id)
+    else:
+        problem = status.value if status in TERMINAL else None
     if problem in _ENDED and await late.found(ctx, reservation_id):
         return Answer(409, {"status": late.PAID_LATE, "error": late.PAID_LATE})
     if problem is not None:
         return Answer(400, {"status": problem, "error": problem})
+    if status is Status.START_REQUESTED:  # the webhook started it: nothing to ask the charger
+        return Answer(200, {"status": status.value, "reason": starting.ALREADY_REQUESTED})
     outcome = await starting.try_start(ctx, reservation_id)
     return Answer(200, {"status": outcome.status, "reason": outcome.reason})
 

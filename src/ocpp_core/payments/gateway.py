@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import stripe
 from stripe.params import PaymentIntentCaptureParams
-from stripe.params.checkout import SessionCreateParams
+from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
 from ocpp_core.config import StripeSettings
 
@@ -46,20 +46,21 @@ class CheckoutRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckoutSession:
-    id: str
-    url: str | None
-    status: str  # open | complete | expired
-    payment_intent_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Intent:
     id: str
     status: str
     amount: int
     amount_capturable: int
     amount_received: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    id: str
+    url: str | None
+    status: str  # open | complete | expired
+    payment_intent_id: str | None
+    intent: Intent | None = None  # only when asked for ``with_intent``
 
 
 class StripeGateway:
@@ -102,10 +103,13 @@ class StripeGateway:
         )
         return _session(session)
 
-    async def checkout_session(self, session_id: str) -> CheckoutSession:
-        return _session(
-            await self._call(self._client.v1.checkout.sessions.retrieve_async(session_id))
-        )
+    async def checkout_session(
+        self, session_id: str, *, with_intent: bool = False
+    ) -> CheckoutSession:
+        """The session; ``with_intent`` expands its PaymentIntent: one request instead of two."""
+        params: SessionRetrieveParams = {"expand": ["payment_intent"]} if with_intent else {}
+        call = self._client.v1.checkout.sessions.retrieve_async(session_id, params)
+        return _session(await self._call(call))
 
     async def expire_checkout(self, session_id: str, reservation_id: str) -> CheckoutSession:
         options: stripe.RequestOptions = {"idempotency_key": f"expire:{reservation_id}"}
@@ -180,8 +184,9 @@ def _gateway_error(error: stripe.StripeError) -> GatewayError:
 
 def _session(session: Any) -> CheckoutSession:
     intent = session.payment_intent
-    intent_id = intent if isinstance(intent, str) or intent is None else intent.id
-    return CheckoutSession(session.id, session.url, session.status, intent_id)
+    if isinstance(intent, str) or intent is None:
+        return CheckoutSession(session.id, session.url, session.status, intent)
+    return CheckoutSession(session.id, session.url, session.status, intent.id, _intent(intent))
 
 
 def _intent(intent: Any) -> Intent:

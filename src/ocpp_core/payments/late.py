@@ -9,6 +9,8 @@ marks the reservation, so the driver's page can say what happened.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.payments import money, reservations
 from ocpp_core.payments.context import PaymentContext
@@ -27,25 +29,29 @@ def owes(row: PaymentReservation) -> bool:
     )
 
 
-async def release(ctx: PaymentContext, reservation_id: str, intent_id: object) -> None:
-    """Paid after we gave up on the reservation: the hold must go back (idempotent).
+def arm(row: PaymentReservation, intent_id: object, now: datetime) -> None:
+    """Paid after we gave up on the reservation: arm giving the hold back (idempotent).
 
     Never for a session that owes money: its hold is what the capture (pending,
     or waiting for review) will take.
     """
-    now = ctx.now()
+    if isinstance(intent_id, str) and row.payment_intent_id is None:
+        row.payment_intent_id = intent_id
+    # Not twice for one late payment: the webhook and the browser both report it.
+    if not owes(row) and row.paid_late_at is None:
+        if row.authorized_at is None:
+            row.paid_late_at = now  # it never held the payment it got
+        row.money_state = None  # re-arm even if an earlier release found nothing held
+        money.arm_release(row, now)
+
+
+async def release(ctx: PaymentContext, reservation_id: str, intent_id: object) -> None:
+    """:func:`arm` in a unit of work of its own, then the release."""
     async with ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
         if row is None:
             return
-        if isinstance(intent_id, str) and row.payment_intent_id is None:
-            row.payment_intent_id = intent_id
-        # Not twice for one late payment: the webhook and the browser both report it.
-        if not owes(row) and row.paid_late_at is None:
-            if row.authorized_at is None:
-                row.paid_late_at = now  # it never held the payment it got
-            row.money_state = None  # re-arm even if an earlier release found nothing held
-            money.arm_release(row, now)
+        arm(row, intent_id, ctx.now())
     ctx.spawn(money.perform(ctx, reservation_id), f"release-{reservation_id}")
 
 

@@ -82,11 +82,16 @@ class _Snapshot:
     session_id: str | None
     intent_id: str | None
     amount: int
+    authorized: bool  # its Checkout Session completed: nothing is left open there
 
     @classmethod
     def of(cls, row: PaymentReservation) -> _Snapshot:
         return cls(
-            row.id, row.checkout_session_id, row.payment_intent_id, row.amount_due_cents or 0
+            row.id,
+            row.checkout_session_id,
+            row.payment_intent_id,
+            row.amount_due_cents or 0,
+            row.authorized_at is not None and row.payment_intent_id is not None,
         )
 
 
@@ -95,7 +100,8 @@ _Outcome = tuple[Money, Intent | None, str | None]
 
 async def _act(gateway: StripeGateway, state: Money, snap: _Snapshot) -> _Outcome:
     intent_id = snap.intent_id
-    if snap.session_id is not None and (intent_id is None or state is Money.RELEASE_PENDING):
+    releasing = intent_id is None or state is Money.RELEASE_PENDING
+    if snap.session_id is not None and not snap.authorized and releasing:
         # An open Checkout Session can still take the driver's card: close it first.
         session = await gateway.close_checkout(snap.session_id, snap.id)
         intent_id = session.payment_intent_id or intent_id

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,9 +34,24 @@ def new_id_tag() -> str:
     return "R" + base64.b32encode(secrets.token_bytes(15)).decode()[:19]
 
 
-async def get(session: AsyncSession, reservation_id: str) -> PaymentReservation | None:
+async def get(
+    session: AsyncSession, reservation_id: str, *, lock: bool = True
+) -> PaymentReservation | None:
     query = select(PaymentReservation).where(PaymentReservation.id == reservation_id)
-    return await session.scalar(query.with_for_update())
+    return await session.scalar(query.with_for_update() if lock else query)
+
+
+async def set_checkout(
+    session: AsyncSession, reservation_id: str, session_id: str, url: str | None, now: datetime
+) -> Status:
+    """Store the reservation's Checkout Session in one statement; the status it has now."""
+    query = (
+        update(PaymentReservation)
+        .where(PaymentReservation.id == reservation_id)
+        .values(checkout_session_id=session_id, checkout_url=url, updated_at=now)
+        .returning(PaymentReservation.status)
+    )
+    return Status((await session.execute(query)).scalar_one())
 
 
 async def by_checkout_session(session: AsyncSession, session_id: str) -> PaymentReservation | None:
@@ -150,6 +165,18 @@ async def busy_reason(
     session: AsyncSession, charge_point_id: str, connector_id: int, *, ignore: str | None = None
 ) -> str | None:
     """Why a session can't start on this connector now, or None."""
+    if busy := await connector_busy(session, charge_point_id, connector_id):
+        return busy
+    other = await active_on(session, charge_point_id, connector_id)
+    if other is not None and other.id != ignore:
+        return "ActiveReservation"
+    return None
+
+
+async def connector_busy(
+    session: AsyncSession, charge_point_id: str, connector_id: int
+) -> str | None:
+    """Why the connector takes no session now, reservations aside; or None."""
     connector = await session.get(Connector, (charge_point_id, connector_id))
     if connector is not None and connector.status not in STARTABLE_STATUSES | {None}:
         return f"Status:{connector.status}"
@@ -160,7 +187,4 @@ async def busy_reason(
     )
     if await session.scalar(select(open_tx)):
         return "OpenTransaction"
-    other = await active_on(session, charge_point_id, connector_id)
-    if other is not None and other.id != ignore:
-        return "ActiveReservation"
     return None

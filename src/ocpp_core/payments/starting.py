@@ -27,6 +27,7 @@ class StartOutcome:
     reason: str
 
 
+ALREADY_REQUESTED = "AlreadyRequested"
 _ENDED = frozenset({Status.START_REJECTED.value, Status.START_TIMEOUT.value})
 
 
@@ -58,7 +59,7 @@ async def _prepare(
             return StartOutcome("NotFound", "NotFound")
         status = status_of(row)
         if status is not Status.AUTHORIZED:
-            reason = "AlreadyRequested" if status is Status.START_REQUESTED else "AlreadyAdvanced"
+            reason = ALREADY_REQUESTED if status is Status.START_REQUESTED else "AlreadyAdvanced"
             return StartOutcome(status.value, reason)
         if row.start_deadline_at is not None and row.start_deadline_at <= now:
             move(row, Status.START_TIMEOUT)

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 # The longest event id we store (StripeWebhookEvent.id); Stripe's are about 30 characters.
 MAX_EVENT_ID = 100
 MAX_TYPE = 100
-_ACTED_ON = ("checkout.session.", "payment_intent.")
 
 
 class MalformedEvent(ValueError):
@@ -48,20 +47,19 @@ class StripeEvent(_Decoded):
     type: str = Field(min_length=1, max_length=MAX_TYPE)
     data: _Data
 
-    def acted_on(self) -> bool:
-        return self.type.startswith(_ACTED_ON)
 
-
-def decode_event(raw: dict[str, Any]) -> tuple[StripeEvent, EventObject | None]:
-    """The event, and its object when it is of a kind we act on; :class:`MalformedEvent` if not."""
+def decode_event(raw: dict[str, Any]) -> StripeEvent:
+    """The event's envelope; :class:`MalformedEvent` if it is not what Stripe sends."""
     try:
-        event = StripeEvent.model_validate(raw)
+        return StripeEvent.model_validate(raw)
     except ValidationError as error:
         raise MalformedEvent(_first_problem(error, "")) from None
-    if not event.acted_on():
-        return event, None
+
+
+def event_object(event: StripeEvent) -> EventObject:
+    """What a handler reads of the event's object; decoded only for the kinds we act on."""
     try:
-        return event, EventObject.model_validate(event.data.object)
+        return EventObject.model_validate(event.data.object)
     except ValidationError as error:
         raise MalformedEvent(_first_problem(error, "data.object.")) from None
 

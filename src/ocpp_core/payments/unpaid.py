@@ -66,8 +66,7 @@ async def plan(
             return Way(busy="ActiveReservation")
         message = "connector taken by another driver"
         leaving.append(_leaving(here, TAKEN, message))
-    ignore = here.id if here is not None else None
-    busy = await reservations.busy_reason(session, charge_point_id, connector_id, ignore=ignore)
+    busy = await reservations.connector_busy(session, charge_point_id, connector_id)
     return Way(busy=busy) if busy else Way(tuple(leaving))
 
 

@@ -1,25 +1,55 @@
 """Verified Stripe events: the second path (beside the browser's return) that moves money state.
 
 Only an event whose signature verifies changes anything; everything else is a
-400, so Stripe retries and alerts. Each event id is processed once; the
-handlers are idempotent on top of that, so an out-of-order or repeated event
-changes no amount.
+400, so Stripe retries and alerts. A verified event of a type we do not act on
+(``payment_intent.created``, ``payment_intent.succeeded``, ...) is answered at
+once, before any database work. Each event we act on is processed once: the
+duplicate check, the change it causes and the row that remembers it commit in
+one unit of work. The handlers are idempotent on top of that, so an
+out-of-order or repeated event changes no amount.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from ocpp_core.db.models import StripeWebhookEvent
-from ocpp_core.payments import flows, late, reservations, starting, unpaid
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
+from ocpp_core.payments import authorizing, flows, late, money, reservations, starting, unpaid
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import InvalidSignature
 from ocpp_core.payments.states import TERMINAL, Money, Status, move, status_of
-from ocpp_core.payments.stripe_events import EventObject, MalformedEvent, StripeEvent, decode_event
+from ocpp_core.payments.stripe_events import (
+    EventObject,
+    MalformedEvent,
+    StripeEvent,
+    decode_event,
+    event_object,
+)
+
+CHECKOUT_COMPLETED = "checkout.session.completed"
 
 
 class StripeUnavailable(Exception):
     """Checking the event with Stripe failed for now."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Then:
+    """What a handler leaves for after its unit of work has committed."""
+
+    work: Callable[[], Awaitable[None]] | None = None
+    # False: the event is remembered only once ``work`` has succeeded (it asks Stripe).
+    remember: bool = True
+
+
+_DONE = _Then()
+Handler = Callable[[PaymentContext, PaymentReservation, EventObject], _Then]
 
 
 async def handle(ctx: PaymentContext, payload: bytes, signature: str | None) -> flows.Answer:
@@ -31,129 +61,164 @@ async def handle(ctx: PaymentContext, payload: bytes, signature: str | None) -> 
         logger.warning("webhook refused: %s", error)
         return flows.Answer(400, {"status": "InvalidSignature"})
     try:
-        event, obj = decode_event(raw)
+        event = decode_event(raw)
+        handler = _HANDLERS.get(event.type)
+        if handler is None:
+            return flows.Answer(200, {"status": "Ignored"})
+        obj = event_object(event)
     except MalformedEvent as error:
         # Signed, so Stripe (or whoever holds the secret) should hear of it: a 400 it retries.
         logger.warning("webhook refused: not a Stripe event of the expected shape (%s)", error)
         return flows.Answer(400, {"status": "InvalidEvent"})
-    async with ctx.runtime.db.session() as session:
-        if await session.get(StripeWebhookEvent, event.id) is not None:
-            return flows.Answer(200, {"status": "Duplicate"})
     try:
-        reservation_id = await _dispatch(ctx, event.type, obj)
+        processed = await _process(ctx, event, obj, handler)
     except StripeUnavailable:
         # Not remembered: Stripe delivers the event again and it is processed then.
         return flows.Answer(503, {"status": "RetryLater"})
-    await _remember(ctx, event, reservation_id)
-    return flows.Answer(200, {"status": "Processed"})
+    return flows.Answer(200, {"status": "Processed" if processed else "Duplicate"})
 
 
-async def _remember(ctx: PaymentContext, event: StripeEvent, reservation_id: str | None) -> None:
+async def _process(
+    ctx: PaymentContext, event: StripeEvent, obj: EventObject, handler: Handler
+) -> bool:
+    """Handle the event once; False if it had been (or is being) handled already."""
     try:
         async with ctx.runtime.db.session() as session:
-            session.add(
-                StripeWebhookEvent(
-                    id=event.id,
-                    type=event.type,
-                    reservation_id=reservation_id,
-                    processed_at=ctx.now(),
-                )
-            )
+            if await session.get(StripeWebhookEvent, event.id) is not None:
+                return False
+            row = await _reservation(session, event.type, obj)
+            if row is None:
+                logger.info("webhook %s for no known reservation", event.type)
+            then = _DONE if row is None else handler(ctx, row, obj)
+            if then.remember:
+                session.add(_record(ctx, event, row))
+    except IntegrityError:
+        return False  # a concurrent delivery of the same event committed first
+    if then.work is not None:
+        await then.work()
+    if not then.remember:
+        await _remember(ctx, event, row)
+    return True
+
+
+def _record(
+    ctx: PaymentContext, event: StripeEvent, row: PaymentReservation | None
+) -> StripeWebhookEvent:
+    return StripeWebhookEvent(
+        id=event.id,
+        type=event.type,
+        reservation_id=row.id if row is not None else None,
+        processed_at=ctx.now(),
+    )
+
+
+async def _remember(
+    ctx: PaymentContext, event: StripeEvent, row: PaymentReservation | None
+) -> None:
+    try:
+        async with ctx.runtime.db.session() as session:
+            session.add(_record(ctx, event, row))
     except IntegrityError:
         pass  # a concurrent delivery of the same event got there first
 
 
-async def _dispatch(ctx: PaymentContext, kind: str, obj: EventObject | None) -> str | None:
-    if obj is None:  # not a kind of event we act on
-        return None
+async def _reservation(
+    session: AsyncSession, kind: str, obj: EventObject
+) -> PaymentReservation | None:
+    """The reservation the event is about, locked; a PaymentIntent is linked on first sight."""
     if kind.startswith("checkout.session."):
-        row_id = await _reservation_for_session(ctx, obj)
-    else:
-        row_id = await _reservation_for_intent(ctx, obj)
-    if row_id is None:
-        logger.info("webhook %s for no known reservation", kind)
-        return None
-    handler = _HANDLERS.get(kind)
-    if handler is not None:
-        await handler(ctx, row_id, obj)
-    return row_id
+        return await reservations.by_checkout_session(session, obj.id)
+    row = await reservations.by_payment_intent(session, obj.id)
+    claimed = (obj.metadata or {}).get("reservation_id")
+    if row is None and claimed:
+        row = await reservations.get(session, claimed)
+        if row is not None and row.payment_intent_id is None:
+            row.payment_intent_id = obj.id
+    return row
 
 
-async def _reservation_for_session(ctx: PaymentContext, obj: EventObject) -> str | None:
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.by_checkout_session(session, obj.id)
-        return row.id if row is not None else None
+def _spawn(ctx: PaymentContext, work: Callable[[], Coroutine[Any, Any, Any]], name: str) -> _Then:
+    """Work spawned after the commit (made only then: a rolled-back event starts nothing)."""
+
+    async def run() -> None:
+        ctx.spawn(work(), name)
+
+    return _Then(run)
 
 
-async def _reservation_for_intent(ctx: PaymentContext, obj: EventObject) -> str | None:
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.by_payment_intent(session, obj.id)
-        if row is None:
-            claimed = (obj.metadata or {}).get("reservation_id")
-            row = await reservations.get(session, claimed) if claimed else None
-            if row is not None and row.payment_intent_id is None:
-                row.payment_intent_id = obj.id
-        return row.id if row is not None else None
+def _completed(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -> _Then:
+    status = status_of(row)
+    if status is Status.PENDING_PAYMENT:
+        return _Then(_authorizing(ctx, row.id, row.checkout_session_id, obj), remember=False)
+    if status is Status.AUTHORIZED:  # by the browser's return, whose start may not have gone out
+        return _spawn(ctx, partial(starting.try_start, ctx, row.id), f"start-{row.id}")
+    if status in TERMINAL:
+        return _late(ctx, row, obj.payment_intent)
+    return _DONE
 
 
-async def _completed(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
-    async with ctx.lock(reservation_id):
-        problem = await flows.authorize_payment(ctx, reservation_id)
-    if problem is None:
-        ctx.spawn(starting.try_start(ctx, reservation_id), f"start-{reservation_id}")
-    elif problem.startswith("StripeError"):
-        raise StripeUnavailable(problem)
-    elif problem in {s.value for s in TERMINAL}:
-        await late.release(ctx, reservation_id, obj.payment_intent)
+def _authorizing(
+    ctx: PaymentContext, reservation_id: str, checkout_session_id: str | None, obj: EventObject
+) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        async with ctx.lock(reservation_id):
+            problem = await authorizing.authorize_checked(ctx, reservation_id, checkout_session_id)
+        if problem is None:
+            ctx.spawn(starting.try_start(ctx, reservation_id), f"start-{reservation_id}")
+        elif authorizing.is_stripe_problem(problem):
+            raise StripeUnavailable(problem)
+        elif problem in {s.value for s in TERMINAL}:
+            await late.release(ctx, reservation_id, obj.payment_intent)
+
+    return run
 
 
-async def _expired(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
-    async with ctx.lock(reservation_id), ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        if row is not None and status_of(row) is Status.PENDING_PAYMENT:
-            move(row, Status.ABANDONED)
-            row.failure_code = unpaid.CHECKOUT_EXPIRED
-            row.updated_at = ctx.now()
+def _late(ctx: PaymentContext, row: PaymentReservation, intent_id: object) -> _Then:
+    late.arm(row, intent_id, ctx.now())
+    return _spawn(ctx, partial(money.perform, ctx, row.id), f"release-{row.id}")
 
 
-async def _payment_failed(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
+def _expired(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -> _Then:
+    if status_of(row) is Status.PENDING_PAYMENT:
+        move(row, Status.ABANDONED)
+        row.failure_code = unpaid.CHECKOUT_EXPIRED
+        row.updated_at = ctx.now()
+    return _DONE
+
+
+def _payment_failed(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -> _Then:
     # Checkout lets the driver try another card, so a decline does not end the reservation.
     error = obj.last_payment_error
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        if row is not None and status_of(row) is Status.PENDING_PAYMENT:
-            row.failure_message = ((error and error.message) or "payment failed")[:500]
-            row.updated_at = ctx.now()
-
-
-async def _capturable(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        ended = row is not None and status_of(row) in TERMINAL and not late.owes(row)
-    if ended:
-        await late.release(ctx, reservation_id, obj.id)
-
-
-async def _canceled(ctx: PaymentContext, reservation_id: str, obj: EventObject) -> None:
-    async with ctx.lock(reservation_id), ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        if row is None:
-            return
-        if row.money_state == Money.RELEASE_PENDING:
-            row.money_state = Money.RELEASED.value
-            row.released_at = ctx.now()
-        elif status_of(row) in (Status.AUTHORIZED, Status.START_REQUESTED):
-            move(row, Status.FAILED)
-            row.failure_code = "PaymentCanceled"
-            row.released_at = ctx.now()
-            row.money_state = Money.RELEASED.value
+    if status_of(row) is Status.PENDING_PAYMENT:
+        row.failure_message = ((error and error.message) or "payment failed")[:500]
         row.updated_at = ctx.now()
+    return _DONE
 
 
-_HANDLERS = {
-    "checkout.session.completed": _completed,
+def _capturable(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -> _Then:
+    if status_of(row) in TERMINAL and not late.owes(row):
+        return _late(ctx, row, obj.id)
+    return _DONE
+
+
+def _canceled(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -> _Then:
+    if row.money_state == Money.RELEASE_PENDING:
+        row.money_state = Money.RELEASED.value
+        row.released_at = ctx.now()
+    elif status_of(row) in (Status.AUTHORIZED, Status.START_REQUESTED):
+        move(row, Status.FAILED)
+        row.failure_code = "PaymentCanceled"
+        row.released_at = ctx.now()
+        row.money_state = Money.RELEASED.value
+    row.updated_at = ctx.now()
+    return _DONE
+
+
+_HANDLERS: dict[str, Handler] = {
+    CHECKOUT_COMPLETED: _completed,
     "checkout.session.expired": _expired,
     "payment_intent.payment_failed": _payment_failed,
     "payment_intent.amount_capturable_updated": _capturable,
     "payment_intent.canceled": _canceled,
 }
+HANDLED = frozenset(_HANDLERS)  # every other type is answered at once

@@ -41,7 +41,8 @@ class ApiError(Exception):
         self.body = {"status": status, **details}
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -18,7 +18,8 @@ router = api_router("payments")
 webhook_router = APIRouter(tags=["payments"])
 
 
-def get_payments(request: Request) -> PaymentContext:
+async def get_payments(request: Request) -> PaymentContext:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request.
     payments: PaymentContext = request.app.state.payments
     return payments
 

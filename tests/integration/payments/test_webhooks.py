@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+import sqlalchemy
 from ocpp.v16 import call
 
 from builders import timestamp
@@ -47,6 +48,7 @@ from integration.payments.payflow import (
     stop_charging,
     stored_event_ids,
 )
+from ocpp_core.payments.webhooks import HANDLED
 from rawhttp import raw_connection, request_head
 from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim, eventually
@@ -220,7 +222,7 @@ async def test_duplicate_deliveries_of_every_event_change_no_amount(
     sent = await all_delivered(stripe_sim)
     assert {e["type"] for e in sent} >= {COMPLETED, CAPTURABLE, "payment_intent.succeeded"}
     stored = await stored_event_ids(server)
-    assert stored == {e["id"]: 1 for e in sent}
+    assert stored == {e["id"]: 1 for e in sent if e["type"] in HANDLED}
 
     for event in sent:
         await redeliver(stripe_sim, event["id"])
@@ -229,7 +231,8 @@ async def test_duplicate_deliveries_of_every_event_change_no_amount(
     for event in sent:
         payload = event_payload(event["type"], event["data"]["object"], event_id=event["id"])
         answer = await post_webhook(server, payload, signature(payload))
-        assert (answer.status_code, answer.json()) == (200, {"status": "Duplicate"})
+        again = "Duplicate" if event["type"] in HANDLED else "Ignored"
+        assert (answer.status_code, answer.json()) == (200, {"status": again})
 
     assert await stored_event_ids(server) == stored
     assert len(await events(stripe_sim)) == len(sent)  # no Stripe call was made again
@@ -260,7 +263,8 @@ async def test_out_of_order_events_after_the_capture_change_no_amount(
     await server.app.state.payments.drain()
 
     assert (await status(server, created["reservationId"]))["receipt"] == receipt
-    assert sum((await stored_event_ids(server)).values()) == len(sent) + len(late)
+    acted_on = [e for e in sent if e["type"] in HANDLED]
+    assert sum((await stored_event_ids(server)).values()) == len(acted_on) + len(late)
     assert len(await events(stripe_sim)) == len(sent)  # nothing was asked of Stripe
     await assert_captured_once(server, stripe_sim, created)
 
@@ -289,6 +293,39 @@ async def test_an_expiry_or_hold_event_arriving_after_authorization_keeps_the_se
     )
     assert (await intent(stripe_sim, created["checkoutUrl"])).status == "requires_capture"
     await charge_and_settle(server, cp, stripe_sim, created)
+
+
+async def test_events_of_types_we_do_not_act_on_are_answered_without_touching_the_database(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    """Stripe sends ``payment_intent.created`` and the like for every payment: no row, no read."""
+    await priced_charger(server, charger)
+    created = await create(server)
+    ours = {"reservation_id": created["reservationId"]}
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "payment_reservations" in statement or "stripe_webhook_events" in statement:
+            statements.append(statement)
+
+    engine = server.runtime.db.engine.sync_engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for event_type in ("payment_intent.created", "payment_intent.succeeded", "charge.updated"):
+            payload = event_payload(event_type, {"id": "pi_test_1", "metadata": ours})
+            answer = await post_webhook(server, payload, signature(payload))
+            assert (answer.status_code, answer.json()) == (200, {"status": "Ignored"}), event_type
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", seen)
+
+    assert statements == []
+    assert await stored_event_ids(server) == {}
+    view = await status(server, created["reservationId"])
+    assert view["status"] == "PendingPayment"
+    # Still refused before anything else when the signature is wrong.
+    payload = event_payload("payment_intent.created", {"id": "pi_test_1"})
+    answer = await post_webhook(server, payload, signature(payload, secret="whsec_wrong"))
+    assert (answer.status_code, answer.json()) == (400, {"status": "InvalidSignature"})
 
 
 # 3. Signatures
@@ -387,7 +424,7 @@ async def test_an_event_over_the_size_limit_gets_413_before_it_is_read(
 
     fits = padded_event(limit)
     answer = await post_webhook(server, fits, signature(fits))
-    assert (answer.status_code, answer.json()) == (200, {"status": "Processed"})
+    assert (answer.status_code, answer.json()) == (200, {"status": "Ignored"})
 
 
 def envelope(**fields: Any) -> dict[str, Any]:
