@@ -29,6 +29,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from faults import DatabaseProxy, database_proxy
+from httpx_tls import share_default_context
 from ocpp_core.config import OcppSettings, Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
@@ -46,6 +47,10 @@ from servers import (
 
 PG_URL_VAR = "OCPP_CORE_TEST_DATABASE_URL"
 _counter = itertools.count()
+
+
+def pytest_configure() -> None:
+    share_default_context()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
