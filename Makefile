@@ -38,8 +38,9 @@ typecheck: $(STAMP)
 # OCPP_CORE_TEST_DATABASE_URL names one (CI always sets it): one worker per core
 # (pytest-xdist), coverage measured all along and added up over both runs, then
 # printed as lines and branches and held to its floors (scripts/coverage_summary.py).
+# PYTEST_ARGS: more options or a part of the suite, e.g. PYTEST_ARGS="--durations=50 tests/unit".
 PYTEST_WORKERS ?= auto
-PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report=
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report= $(PYTEST_ARGS)
 
 pytest: $(STAMP)
 	$(BIN)/coverage erase
