@@ -4,7 +4,8 @@ The database is SQLite in a temporary folder, or PostgreSQL when
 ``OCPP_CORE_TEST_DATABASE_URL`` names one. Either way every test gets its own
 database copied from a template migrated once per run (per worker process under
 pytest-xdist): running the migrations for each test was most of a test's set-up.
-Names and folders carry the worker's pid, so workers never share one. An unreachable
+Workers never share one: PostgreSQL names carry the worker's pid, and each worker
+has a temporary folder of its own. An unreachable
 PostgreSQL fails the run; it is never skipped. Tests marked ``postgresql``
 (a database server that goes away, which a SQLite file can't) are skipped
 only when the suite runs on SQLite.
