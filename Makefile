@@ -35,13 +35,21 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The suite runs on SQLite, and once more on PostgreSQL when
-# OCPP_CORE_TEST_DATABASE_URL names one (CI always sets it).
+# OCPP_CORE_TEST_DATABASE_URL names one (CI always sets it): one worker per core
+# (pytest-xdist), coverage measured all along and added up over both runs, then
+# printed as lines and branches and held to its floors (scripts/coverage_summary.py).
+# PYTEST_ARGS: more options or a part of the suite, e.g. PYTEST_ARGS="--durations=50 tests/unit".
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report= $(PYTEST_ARGS)
+
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/coverage erase
+	$(PYTEST)
 	@if [ -n "$$OCPP_CORE_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL =="; \
-		$(BIN)/pytest; \
+		$(PYTEST) --cov-append; \
 	fi
+	$(BIN)/python scripts/coverage_summary.py
 
 # Throughput, latency, CPU and memory against the baselines (see the README's
 # benchmark section); BENCH_ARGS="--size full" runs the 10k/19k-charger targets.
@@ -55,4 +63,4 @@ lock: $(STAMP)
 		--output-file requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*

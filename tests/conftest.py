@@ -1,8 +1,11 @@
 """Plain fixtures: a database, settings, a real server on a free port, real chargers.
 
 The database is SQLite in a temporary folder, or PostgreSQL when
-``OCPP_CORE_TEST_DATABASE_URL`` names one: then every test gets its own
-database cloned from a template migrated once per run. An unreachable
+``OCPP_CORE_TEST_DATABASE_URL`` names one. Either way every test gets its own
+database copied from a template migrated once per run (per worker process under
+pytest-xdist): running the migrations for each test was most of a test's set-up.
+Workers never share one: PostgreSQL names carry the worker's pid, and each worker
+has a temporary folder of its own. An unreachable
 PostgreSQL fails the run; it is never skipped. Tests marked ``postgresql``
 (a database server that goes away, which a SQLite file can't) are skipped
 only when the suite runs on SQLite.
@@ -14,6 +17,7 @@ import asyncio
 import itertools
 import logging
 import os
+import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -26,6 +30,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from faults import DatabaseProxy, database_proxy
+from httpx_tls import share_default_context
 from ocpp_core.config import OcppSettings, Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
@@ -44,6 +49,10 @@ from servers import (
 PG_URL_VAR = "OCPP_CORE_TEST_DATABASE_URL"
 pytest_plugins = ["fleet_harness"]  # the fleet data set's fixtures
 _counter = itertools.count()
+
+
+def pytest_configure() -> None:
+    share_default_context()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,6 +85,16 @@ def pg_template() -> Iterator[str | None]:
     asyncio.run(_drop(url, name))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """A migrated SQLite file that each test's database is copied from (None on PostgreSQL)."""
+    if os.environ.get(PG_URL_VAR):
+        return None
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    asyncio.run(upgrade(f"sqlite:///{path}"))
+    return path
+
+
 async def _recreate(url: str, name: str, template: str | None = None) -> None:
     connection = await asyncpg.connect(_pg_admin_dsn(url))
     try:
@@ -95,12 +114,19 @@ async def _drop(url: str, name: str) -> None:
 
 
 @asynccontextmanager
-async def _new_database(tmp_path: Path, template: str | None) -> AsyncIterator[str]:
-    """A new SQLite file, or a new PostgreSQL database (a copy of ``template`` if given)."""
+async def _new_database(tmp_path: Path, template: str | Path | None) -> AsyncIterator[str]:
+    """A new SQLite file or PostgreSQL database: a copy of ``template`` if given, else empty.
+
+    The SQLite template is a path, the PostgreSQL one a database name.
+    """
     base = os.environ.get(PG_URL_VAR)
     if base is None:
-        yield f"sqlite:///{tmp_path / 'test.sqlite'}"
+        path = tmp_path / "test.sqlite"
+        if template is not None:
+            shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
         return
+    assert not isinstance(template, Path)
     name = f"ocpp_core_t_{os.getpid()}_{next(_counter)}"
     await _recreate(base, name, template=template)
     yield _pg_with_database(base, name)
@@ -108,9 +134,11 @@ async def _new_database(tmp_path: Path, template: str | None) -> AsyncIterator[s
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path, pg_template: str | None) -> AsyncIterator[str]:
-    """The test's database: on PostgreSQL a copy of the migrated template, on SQLite empty."""
-    async with _new_database(tmp_path, pg_template) as url:
+async def database_url(
+    tmp_path: Path, pg_template: str | None, sqlite_template: Path | None
+) -> AsyncIterator[str]:
+    """The test's database: a copy of the migrated template, on either database."""
+    async with _new_database(tmp_path, pg_template or sqlite_template) as url:
         yield url
 
 
