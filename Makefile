@@ -34,8 +34,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The suite runs on SQLite, and once more on PostgreSQL when
-# OCPP_CORE_TEST_DATABASE_URL names one (CI always sets it): one worker per core
+# The suite runs on SQLite (with the variable below unset, or both runs would be on
+# PostgreSQL), and once more on PostgreSQL when OCPP_CORE_TEST_DATABASE_URL names
+# one (CI always sets it): one worker per core
 # (pytest-xdist), coverage measured all along and added up over both runs, then
 # printed as lines and branches and held to its floors (scripts/coverage_summary.py).
 # PYTEST_ARGS: more options or a part of the suite, e.g. PYTEST_ARGS="--durations=50 tests/unit".
@@ -44,7 +45,8 @@ PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report
 
 pytest: $(STAMP)
 	$(BIN)/coverage erase
-	$(PYTEST)
+	@echo "== the suite on SQLite =="
+	env -u OCPP_CORE_TEST_DATABASE_URL $(PYTEST)
 	@if [ -n "$$OCPP_CORE_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL =="; \
 		$(PYTEST) --cov-append; \
