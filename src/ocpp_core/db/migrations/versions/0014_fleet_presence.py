@@ -52,6 +52,7 @@ def _create_index(name: str, table: str, columns: list[str], where: str | None) 
 def downgrade() -> None:
     for name, table, _, _ in reversed(_INDEXES):
         op.drop_index(name, table_name=table)
-    with op.batch_alter_table("charge_points", schema=None) as batch_op:
-        batch_op.drop_column("online_until")
-        batch_op.drop_column("online_node")
+    # Not a batch: on SQLite that copies the table, and 0013's indexes on expressions,
+    # which SQLite can't reflect, would be lost with it. SQLite drops columns since 3.35.
+    op.drop_column("charge_points", "online_until")
+    op.drop_column("charge_points", "online_node")
