@@ -114,6 +114,17 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((condition, 1), else_=0))
 
 
+def _tally_sums() -> tuple[ColumnElement[Any], ...]:
+    """What a :class:`Tally` adds up, in :func:`_tally`'s order after the currency."""
+    return (
+        func.count(Transaction.id),
+        func.sum(Transaction.energy_wh),
+        func.count(Transaction.review_reason),
+        _count_if(Transaction.stop_at.is_(None)),
+        func.sum(reservation_cents()),
+    )
+
+
 def _in_period(query: _Query, period: Period) -> _Query:
     query = query.outerjoin(
         PaymentReservation, PaymentReservation.transaction_id == Transaction.id
@@ -136,11 +147,7 @@ async def charge_report(session: AsyncSession, period: Period) -> ChargeReport:
             ChargeTag.id,
             func.max(ChargeTag.name),
             PaymentReservation.currency,
-            func.count(Transaction.id),
-            func.sum(Transaction.energy_wh),
-            func.count(Transaction.review_reason),
-            _count_if(Transaction.stop_at.is_(None)),
-            func.sum(reservation_cents()),
+            *_tally_sums(),
         )
         .select_from(Transaction)
         .group_by(ChargeTag.parent_id, ChargeTag.id, PaymentReservation.currency)
@@ -158,11 +165,7 @@ async def period_total(session: AsyncSession, period: Period) -> Tally:
     query = (
         select(
             PaymentReservation.currency,
-            func.count(Transaction.id),
-            func.sum(Transaction.energy_wh),
-            func.count(Transaction.review_reason),
-            _count_if(Transaction.stop_at.is_(None)),
-            func.sum(reservation_cents()),
+            *_tally_sums(),
         )
         .select_from(Transaction)
         .group_by(PaymentReservation.currency)
