@@ -313,7 +313,7 @@ async def list_page(
 ) -> Response:
     """A page of the charge points whose id or name begin with ``q``, in id order."""
     search = q.strip()
-    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    at = KEYSET.at(before, after)
     async with context.db.reading() as session:
         found = await KEYSET.page(session, listed(search), **at)
         rows = [row.ChargePoint for row in found.rows]

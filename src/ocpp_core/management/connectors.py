@@ -186,7 +186,7 @@ class _Query:
 
     @property
     def at(self) -> dict[str, Key | None]:
-        return {"before": KEYSET.read(self.before), "after": KEYSET.read(self.after)}
+        return KEYSET.at(self.before, self.after)
 
     def text(self) -> str:
         return query_string({"q": self.q, "before": self.before, "after": self.after})

@@ -112,6 +112,10 @@ class Keyset:
     def write(self, key: Key) -> str:
         return "_".join(_part(value) for value in key)
 
+    def at(self, before: str, after: str) -> dict[str, Key | None]:
+        """The page a link asks for, as :meth:`page` takes it (``**at``)."""
+        return {"before": self.read(before), "after": self.read(after)}
+
     async def page(
         self,
         session: AsyncSession,

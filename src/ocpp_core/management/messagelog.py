@@ -75,7 +75,7 @@ async def message_log(
     errors: dict[str, str] = {}
     days = parse_days({"since": filters["since"], "until": filters["until"]}, errors)
     query = _listed().where(*_conditions(filters["cp"], filters["action"], days))
-    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    at = KEYSET.at(before, after)
     found = None
     if not errors:
         async with context.db.reading() as session:

@@ -90,7 +90,7 @@ async def payments_page(
     filters["until"] = until.strip()
     errors: dict[str, str] = {}
     query = listed(filters, errors)
-    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    at = KEYSET.at(before, after)
     found = None
     if not errors:
         async with context.db.reading() as session:

@@ -167,7 +167,7 @@ async def transactions_page(
 ) -> Response:
     """A page of the transactions that match, newest first."""
     where = filters.to_filter(PAGE_SIZE)
-    at = {"before": KEYSET.read(before), "after": KEYSET.read(after)}
+    at = KEYSET.at(before, after)
     found, lines = None, []
     if not filters.errors:
         async with context.db.reading() as session:
