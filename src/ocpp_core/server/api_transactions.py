@@ -55,9 +55,9 @@ class TransactionOut(BaseModel):
 @router.get("/Transactions")
 async def search(
     runtime: RuntimeDep,
-    cp: str | None = None,
+    cp: Annotated[str | None, Query(max_length=100)] = None,
     conn: Annotated[DbInt | None, Query(ge=0)] = None,
-    tag: str | None = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,

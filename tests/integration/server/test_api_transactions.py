@@ -190,6 +190,8 @@ async def test_a_malformed_filter_or_id_is_400(server: RunningServer) -> None:
         "conn=-1",
         "conn=one",
         "limit=0",
+        f"cp={'c' * 101}",
+        f"tag={'t' * 51}",
     ):
         response = await server.api.get(f"/API/Transactions?{query}")
         assert (response.status_code, response.json()["status"]) == (400, "InvalidParameter")
