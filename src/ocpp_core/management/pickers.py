@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from starlette.responses import JSONResponse
 
 from ocpp_core.db.folded import starts_with
@@ -24,6 +24,7 @@ router = APIRouter(include_in_schema=False)
 
 CHARGE_POINTS_PATH = "/Home/Pick/ChargePoint"
 TAGS_PATH = "/Home/Pick/ChargeTag"
+STARTING_TAGS_PATH = "/Home/Pick/ChargeTag/Starting"
 PICKED = 20  # as many as a suggestion list shows without scrolling far
 
 
@@ -39,9 +40,23 @@ async def tag_ids(user: Viewer, context: ContextDep, q: SearchText = "") -> JSON
     return await _ids(context, ChargeTag.id, q)
 
 
-async def _ids(context: ManagementContext, column: Any, prefix: str) -> JSONResponse:
+@router.get(STARTING_TAGS_PATH)
+async def starting_tag_ids(user: Viewer, context: ContextDep, q: SearchText = "") -> JSONResponse:
+    """Like the tag ids, but only tags a charger would accept now: a remote start's field.
+
+    A blocked or expired tag would only be refused by the charger's Authorize a
+    few seconds later; a filter's field still suggests them (their history counts).
+    """
+    now = context.clock()
+    usable = ~ChargeTag.blocked & (ChargeTag.expires_at.is_(None) | (ChargeTag.expires_at > now))
+    return await _ids(context, ChargeTag.id, q, usable)
+
+
+async def _ids(
+    context: ManagementContext, column: Any, prefix: str, *where: ColumnElement[bool]
+) -> JSONResponse:
     async with context.db.reading() as session:
-        ids = (await session.scalars(statement(column, prefix))).all()
+        ids = (await session.scalars(statement(column, prefix).where(*where))).all()
     return JSONResponse(list(ids))
 
 

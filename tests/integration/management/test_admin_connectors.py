@@ -72,7 +72,7 @@ async def test_unlock_start_stop_and_limits_reach_the_charger(
     cp = await charger("CP1")
     await cp.call(call.StatusNotification(1, "NoError", "Available", timestamp=timestamp()))
     await log_in(client, *ADMIN)
-    assert 'data-pick="/Home/Pick/ChargeTag"' in (await client.get(PAGE)).text
+    assert 'data-pick="/Home/Pick/ChargeTag/Starting"' in (await client.get(PAGE)).text
 
     unlocked = await command(client, {"action": "unlock"})
     started = await command(client, {"action": "start", "tag": "TAG1"})

@@ -16,6 +16,7 @@ import httpx
 
 from builders import NOW
 from integration.management.pages import VIEWER, log_in
+from ocpp_core.clock import utc_now
 from ocpp_core.db.models import ChargePoint, ChargeTag, Connector, PaymentReservation, Transaction
 from ocpp_core.management.chargepoints import PAGE_SIZE
 from ocpp_core.management.listing import MAX_KEY_LENGTH, MAX_SEARCH_LENGTH
@@ -260,6 +261,24 @@ async def test_pickers_suggest_a_few_ids_by_prefix_to_operators_only(
     assert prefixed.json() == [f"CP-{n:03d}" for n in range(20, 30)]
     assert tags.json() == ["T0", "T1", "T2"]
     assert none.json() == []
+
+
+async def test_a_remote_starts_field_suggests_only_tags_a_charger_would_accept(
+    server: RunningServer, client: httpx.AsyncClient
+) -> None:
+    now = utc_now()  # the management app's clock is the real one here
+    async with server.runtime.db.session() as session:
+        session.add(ChargeTag(id="T-ok", created_at=NOW))
+        session.add(ChargeTag(id="T-later", expires_at=now + timedelta(days=1), created_at=NOW))
+        session.add(ChargeTag(id="T-blocked", blocked=True, created_at=NOW))
+        session.add(ChargeTag(id="T-expired", expires_at=now - timedelta(days=1), created_at=NOW))
+    await log_in(client, *VIEWER)
+
+    starting = await client.get("/Home/Pick/ChargeTag/Starting", params={"q": "t-"})
+    every = await client.get("/Home/Pick/ChargeTag", params={"q": "t-"})
+
+    assert starting.json() == ["T-later", "T-ok"]
+    assert every.json() == ["T-blocked", "T-expired", "T-later", "T-ok"]
 
 
 async def test_filter_pages_ask_for_ids_instead_of_listing_every_station(
