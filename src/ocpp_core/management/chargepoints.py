@@ -9,6 +9,7 @@ is refused until its reservation ends.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from ocpp_core.management.admin_forms import (
     decimal_text,
     page,
     path_part,
+    query_string,
     redirect,
     text,
 )
@@ -68,6 +70,7 @@ from ocpp_core.security import charger_password_problem, hash_secret
 router = APIRouter(include_in_schema=False)
 
 LIST_PATH = "/Home/ChargePoint"
+LABELS_PATH = "/Home/QR/Labels.pdf"
 NEW = "@"
 _RATE_SCALE = 100 * MILLICENTS_PER_CENT  # currency units → millicents
 _HEX = re.compile(r"[0-9a-f]+")
@@ -320,7 +323,8 @@ async def list_page(
         counts = await _connector_counts(session, [row.id for row in rows])
     shown = [_row(row, counts.get(row.id, 0), _default_currency(context)) for row in rows]
     filters = {"q": search}
-    values = {"rows": shown, "filters": filters, **KEYSET.links(found, filters)}
+    labels = LABELS_PATH + query_string({**filters, "before": before, "after": after})
+    values = {"rows": shown, "filters": filters, "labels": labels, **KEYSET.links(found, filters)}
     return page(request, "admin/chargepoints.html", values)
 
 
@@ -553,9 +557,26 @@ async def _codes(session: AsyncSession, context: ManagementContext, cp_id: str) 
     return codes
 
 
-@router.get("/Home/QR/Labels.pdf")
-async def all_labels(user: Viewer, context: ContextDep) -> Response:
-    return await _sheet(context, None, "labels.pdf")
+@router.get(LABELS_PATH)
+async def listed_labels(
+    user: Viewer,
+    context: ContextDep,
+    q: SearchText = "",
+    before: PageKey = "",
+    after: PageKey = "",
+) -> Response:
+    """The labels of the stations on one page of the list (same search, same page).
+
+    A sheet of the whole fleet would be tens of thousands of QR codes drawn in
+    one request; a page of the list is a print run an operator can carry.
+    ``ocpp-core qr --sheet`` prints any number, in a process of its own.
+    """
+    async with context.db.reading() as session:
+        found = await KEYSET.page(session, listed(q.strip()), **KEYSET.at(before, after))
+    ids = [row.ChargePoint.id for row in found.rows]
+    if not ids:
+        raise HTTPException(404, N_("There are no charge points to print labels for."))
+    return await _sheet(context, ids, "labels.pdf")
 
 
 @router.get("/Home/QR/{cp_id}/Labels.pdf")
@@ -574,18 +595,14 @@ async def connector_png(cp_id: str, conn: DbInt, user: Viewer, context: ContextD
     return Response(data, media_type="image/png", headers=_attachment(name))
 
 
-async def _sheet(context: ManagementContext, ids: Sequence[str] | None, name: str) -> Response:
+async def _sheet(context: ManagementContext, ids: Sequence[str], name: str) -> Response:
     async with context.db.session() as session:
-        if ids is not None:
-            await _get(session, ids[0])
+        await _get(session, ids[0])
         labels = await labels_for(
             session, context.settings.public_base_url, ids, _default_currency(context)
         )
-    if not labels:
-        raise HTTPException(404, N_("There are no charge points to print labels for."))
-    return Response(
-        label_sheet_pdf(labels), media_type="application/pdf", headers=_attachment(name)
-    )
+    pdf = await asyncio.to_thread(label_sheet_pdf, labels)
+    return Response(pdf, media_type="application/pdf", headers=_attachment(name))
 
 
 def _attachment(name: str) -> dict[str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import httpx
 import pytest
 from ocpp.v16 import call
@@ -14,7 +17,7 @@ from ocpp_core.db.models import ChargePoint, Connector, Transaction
 from ocpp_core.domain import chargepoints
 from ocpp_core.security import verify_secret
 from qrdecode import decode
-from qrfiles import png_modules
+from qrfiles import pdf_text, png_modules
 from servers import ConnectCharger, RunningServer
 
 PASSWORD = "a-charger-password-of-28-chr"
@@ -370,6 +373,41 @@ async def test_qr_codes_inline_png_and_label_sheets(
         assert sheet.status_code == 200
         assert sheet.content.startswith(PDF_SIGNATURE)
     assert len(all_sheet.content) > len(station_sheet.content)
+
+
+async def test_the_list_prints_the_labels_of_the_stations_it_shows(
+    server: RunningServer, client: httpx.AsyncClient
+) -> None:
+    async with server.runtime.db.session() as session:
+        session.add_all(ChargePoint(id=f"CP-{n:03d}", created_at=NOW) for n in range(60))
+    await log_in(client, *VIEWER)
+
+    first = await _labels_of(client, "/Home/ChargePoint")
+    following = re.search(
+        r'href="([^"]+)" rel="next"', (await client.get("/Home/ChargePoint")).text
+    )
+    assert following is not None
+    second = await _labels_of(client, unescape(following.group(1)))
+    searched = await _labels_of(client, "/Home/ChargePoint?q=cp-05")
+    nothing = await client.get("/Home/QR/Labels.pdf", params={"q": "none-such"})
+
+    assert _stations(first) == [f"CP-{n:03d}" for n in range(50)]  # a page of the list
+    assert _stations(second) == [f"CP-{n:03d}" for n in range(50, 60)]
+    assert _stations(searched) == [f"CP-{n:03d}" for n in range(50, 60)]
+    assert nothing.status_code == 404
+
+
+async def _labels_of(client: httpx.AsyncClient, list_url: str) -> str:
+    """The text of the label sheet the list page's button links to."""
+    found = re.search(r'href="(/Home/QR/Labels\.pdf[^"]*)"', (await client.get(list_url)).text)
+    assert found is not None, list_url
+    sheet = await client.get(unescape(found.group(1)))
+    assert sheet.content.startswith(PDF_SIGNATURE)
+    return pdf_text(sheet.content)
+
+
+def _stations(sheet: str) -> list[str]:
+    return sorted(set(re.findall(r"CP-\d{3}(?= · connector)", sheet)))
 
 
 async def test_replace_and_remove_the_chargers_password(
