@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
@@ -53,7 +52,10 @@ _NO_UNIT: Final[Mapping[str, Any]] = {}
 _MAX_EXPONENT: Final = 15
 
 _ABSOLUTE_TOLERANCE_WH: Final = 10
-_RELATIVE_TOLERANCE: Final = Fraction(101, 100)
+_RELATIVE_TOLERANCE: Final = (101, 100)  # numerator, denominator
+_MICROSECOND: Final = timedelta(microseconds=1)
+_MICROSECONDS_PER_SECOND: Final = 1_000_000
+_MICROSECONDS_PER_HOUR: Final = 3600 * _MICROSECONDS_PER_SECOND
 
 
 # Chargers report samples in kWh with two or three decimals beside a Wh register:
@@ -234,18 +236,25 @@ def implausibility(
         return None
     if new_wh < previous_wh - REGISTER_TOLERANCE_WH:
         return "decreasing"
-    if previous_at is not None and new_wh - previous_wh > _max_delta_wh(
-        max_power_w, new_at - previous_at
+    if previous_at is not None and _beyond_power(
+        new_wh - previous_wh, max_power_w, new_at - previous_at
     ):
         return JUMP
     return None
 
 
-def _max_delta_wh(max_power_w: int, elapsed: timedelta) -> Fraction:
+def _beyond_power(delta_wh: int, max_power_w: int, elapsed: timedelta) -> bool:
+    """More than ``max_power_w`` delivers in ``elapsed``, tolerances included.
+
+    delta > max_power_w * hours * 101/100 + 10, multiplied out to integers: as exact
+    as fractions, at a tenth of their cost (every MeterValues asks).
+    """
     # Clock skew can make a sample look simultaneous or earlier; one second still bounds it.
-    seconds = max(Fraction(elapsed // timedelta(microseconds=1), 1_000_000), Fraction(1))
-    deliverable = max_power_w * seconds / 3600
-    return deliverable * _RELATIVE_TOLERANCE + _ABSOLUTE_TOLERANCE_WH
+    microseconds = max(elapsed // _MICROSECOND, _MICROSECONDS_PER_SECOND)
+    numerator, denominator = _RELATIVE_TOLERANCE
+    return (delta_wh - _ABSOLUTE_TOLERANCE_WH) * _MICROSECONDS_PER_HOUR * denominator > (
+        max_power_w * microseconds * numerator
+    )
 
 
 def _outlet_total(reads: Sequence[Read]) -> _Total | None:
