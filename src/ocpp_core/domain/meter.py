@@ -71,7 +71,7 @@ class Labels(NamedTuple):
     """What a sample's labels say, worked out once for every sample that carries them.
 
     A fleet sends the same few label sets over and over with new values (9 samples a
-    MeterValues), so their checks and look-ups are cached (see :func:`_labels`).
+    MeterValues), so their checks and look-ups are cached (see :func:`_labels_of`).
     """
 
     measurand: str
@@ -200,10 +200,11 @@ def summarize(samples: Iterable[Sample]) -> MeterReading:
 
 def summary(reads: Iterable[Read]) -> MeterReading:
     """Reduce one MeterValue's samples to canonical units, ignoring untracked measurands."""
-    tracked: tuple[list[Read], ...] = tuple([] for _ in _TRACKED)
+    tracked: tuple[list[Read], ...] = ([], [], [], [])  # one per _TRACKED
     for read in reads:
-        if read.labels.slot >= 0:
-            tracked[read.labels.slot].append(read)
+        slot = read.labels.slot
+        if slot >= 0:
+            tracked[slot].append(read)
     energy_reads, power_reads, current_reads, soc_reads = tracked
     energy = _outlet_total(energy_reads)
     return MeterReading(
@@ -285,17 +286,14 @@ def _labels_of(
     measurand: object, unit: object, phase: object, context: object, location: object
 ) -> Labels:
     try:
-        return _labels(measurand, unit, phase, context, location)
+        return _cached_labels(measurand, unit, phase, context, location)
     except TypeError:  # unhashable, so not a string: the uncached check says which
-        return _labels.__wrapped__(measurand, unit, phase, context, location)
+        return _labels(measurand, unit, phase, context, location)
 
 
-@lru_cache(maxsize=1024)
 def _labels(
     measurand: object, unit: object, phase: object, context: object, location: object
 ) -> Labels:
-    # Only labels that pass are cached, and a string never equals a non-string:
-    # a cache hit means the same checks passed before.
     name = _text("measurand", measurand) or ENERGY_REGISTER
     unit, phase = _text("unit", unit), _text("phase", phase)
     context, location = _text("context", context), _text("location", location)
@@ -312,6 +310,11 @@ def _labels(
         location in _OUTLET,
         _CONDUCTORS.get(phase) if phase is not None else None,
     )
+
+
+# Only labels that pass are cached, and a string never equals a non-string: a cache hit
+# means the same checks passed before. Bounded: labels come from chargers.
+_cached_labels = lru_cache(maxsize=1024)(_labels)
 
 
 def _unit_exponent(measurand: str, unit: str | None) -> int:
