@@ -6,12 +6,11 @@ billing, where binary floats would make totals drift and rounding disagree with 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 ENERGY_REGISTER: Final = "Energy.Active.Import.Register"
@@ -21,6 +20,8 @@ SOC: Final = "SoC"
 # The context of the register a charger reads when a transaction ends.
 END_CONTEXT: Final = "Transaction.End"
 
+# The measurands a reading keeps, in the order of a summary's slots.
+_TRACKED: Final = (ENERGY_REGISTER, POWER, CURRENT, SOC)
 # Per tracked measurand: the spec default unit, and the power of ten that takes each accepted
 # unit to our canonical one (Wh, W, mA, %). Anything else is a charger bug, not a conversion.
 _UNITS: Final[Mapping[str, tuple[str, Mapping[str, int]]]] = {
@@ -44,13 +45,17 @@ _CONDUCTORS: Final[Mapping[str, str]] = {
 # Only the outlet meters what the EV received (no location means Outlet in OCPP). An Inlet
 # meter also counts the station's own use and, on multi-connector stations, other sessions.
 _OUTLET: Final = frozenset({None, "Outlet"})
+_NO_UNIT: Final[Mapping[str, Any]] = {}
 
 # Beyond 10**15 canonical units a value is meter garbage; bounding it keeps Decimal
 # arithmetic exact within its 28-digit precision and int conversion cheap.
 _MAX_EXPONENT: Final = 15
 
 _ABSOLUTE_TOLERANCE_WH: Final = 10
-_RELATIVE_TOLERANCE: Final = Fraction(101, 100)
+_RELATIVE_TOLERANCE: Final = (101, 100)  # numerator, denominator
+_MICROSECOND: Final = timedelta(microseconds=1)
+_MICROSECONDS_PER_SECOND: Final = 1_000_000
+_MICROSECONDS_PER_HOUR: Final = 3600 * _MICROSECONDS_PER_SECOND
 
 
 # Chargers report samples in kWh with two or three decimals beside a Wh register:
@@ -62,9 +67,39 @@ class InvalidSample(ValueError):
     """A sample that claims to be readable but is not a finite number in a sensible unit."""
 
 
+class Labels(NamedTuple):
+    """What a sample's labels say, worked out once for every sample that carries them.
+
+    A fleet sends the same few label sets over and over with new values (9 samples a
+    MeterValues), so their checks and look-ups are cached (see :func:`_labels_of`).
+    """
+
+    measurand: str
+    unit: str | None
+    phase: str | None
+    context: str | None
+    location: str | None
+    slot: int  # index into _TRACKED, or -1 for a measurand we don't keep
+    exponent: int  # the unit's power of ten to our canonical unit; 0 when untracked
+    outlet: bool
+    conductor: str | None  # the line a per-phase sample adds to; None: total, N or line-to-line
+
+
+class Read(NamedTuple):
+    """One sampled value as sent, validated: its labels and its value (times 10**multiplier)."""
+
+    labels: Labels
+    value: Decimal
+    multiplier: int
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One sampled value as sent, validated on construction so summarizing cannot fail."""
+    """One sampled value as sent, validated on construction so summarizing cannot fail.
+
+    The spelled-out form of a :class:`Read`, for code that builds samples by hand;
+    the protocol adapters read and summarize :class:`Read` s without it.
+    """
 
     measurand: str
     value: Decimal
@@ -75,14 +110,25 @@ class Sample:
     location: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.value.is_finite():
-            raise InvalidSample(f"{self.measurand}: value {self.value} is not finite")
-        if abs(self.multiplier) > _MAX_EXPONENT or (
-            self.value.adjusted() + self.multiplier > _MAX_EXPONENT
-        ):
-            raise InvalidSample(f"{self.measurand}: value {self.value} is out of range")
-        if self.measurand in _UNITS:
-            _unit_exponent(self.measurand, self.unit)
+        _checked(self.value, self.multiplier, self.measurand)
+        _labels_of(self.measurand, self.unit, self.phase, self.context, self.location)
+
+    @classmethod
+    def of(cls, read: Read) -> Sample:
+        labels = read.labels
+        return cls(
+            labels.measurand,
+            read.value,
+            labels.unit,
+            read.multiplier,
+            labels.phase,
+            labels.context,
+            labels.location,
+        )
+
+    def read(self) -> Read:
+        labels = _labels_of(self.measurand, self.unit, self.phase, self.context, self.location)
+        return Read(labels, self.value, self.multiplier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,53 +149,72 @@ class _Total(NamedTuple):
     context: str | None
 
 
-def sample_from_v16(raw: Mapping[str, Any]) -> Sample | None:
+def read_v16(raw: Mapping[str, Any]) -> Read | None:
     """Read a 1.6 SampledValue; None for signed or unknown formats we cannot interpret."""
-    if raw.get("format", "Raw") != "Raw":
+    get = raw.get
+    if get("format", "Raw") != "Raw":
         return None
-    return Sample(
-        measurand=_text(raw, "measurand") or ENERGY_REGISTER,
-        value=_number(raw.get("value")),
-        unit=_text(raw, "unit"),
-        phase=_text(raw, "phase"),
-        context=_text(raw, "context"),
-        location=_text(raw, "location"),
+    value = _number(get("value"))
+    labels = _labels_of(
+        get("measurand"), get("unit"), get("phase"), get("context"), get("location")
     )
+    return Read(labels, _checked(value, 0, labels.measurand), 0)
 
 
-def sample_from_v201(raw: Mapping[str, Any]) -> Sample | None:
+def read_v201(raw: Mapping[str, Any]) -> Read | None:
     """Read a 2.0.1 SampledValue; its value is always numeric, even when also signed."""
-    unit_of_measure = raw.get("unitOfMeasure", {})
+    get = raw.get
+    unit_of_measure = get("unitOfMeasure", _NO_UNIT)
     if not isinstance(unit_of_measure, Mapping):
         raise InvalidSample(f"unitOfMeasure {unit_of_measure!r} is not an object")
     multiplier = unit_of_measure.get("multiplier", 0)
     if type(multiplier) is not int:
         raise InvalidSample(f"multiplier {multiplier!r} is not an integer")
-    return Sample(
-        measurand=_text(raw, "measurand") or ENERGY_REGISTER,
-        value=_number(raw.get("value")),
-        unit=_text(unit_of_measure, "unit"),
-        multiplier=multiplier,
-        phase=_text(raw, "phase"),
-        context=_text(raw, "context"),
-        location=_text(raw, "location"),
+    value = _number(get("value"))
+    labels = _labels_of(
+        get("measurand"),
+        unit_of_measure.get("unit"),
+        get("phase"),
+        get("context"),
+        get("location"),
     )
+    return Read(labels, _checked(value, multiplier, labels.measurand), multiplier)
+
+
+def sample_from_v16(raw: Mapping[str, Any]) -> Sample | None:
+    """:func:`read_v16` as a :class:`Sample`."""
+    read = read_v16(raw)
+    return Sample.of(read) if read is not None else None
+
+
+def sample_from_v201(raw: Mapping[str, Any]) -> Sample | None:
+    """:func:`read_v201` as a :class:`Sample`."""
+    read = read_v201(raw)
+    return Sample.of(read) if read is not None else None
 
 
 def summarize(samples: Iterable[Sample]) -> MeterReading:
+    """:func:`summary` of samples."""
+    return summary(sample.read() for sample in samples)
+
+
+def summary(reads: Iterable[Read]) -> MeterReading:
     """Reduce one MeterValue's samples to canonical units, ignoring untracked measurands."""
-    groups: defaultdict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        groups[sample.measurand].append(sample)
-    energy = _outlet_total(groups[ENERGY_REGISTER])
+    tracked: tuple[list[Read], ...] = ([], [], [], [])  # one per _TRACKED
+    for read in reads:
+        slot = read.labels.slot
+        if slot >= 0:
+            tracked[slot].append(read)
+    energy_reads, power_reads, current_reads, soc_reads = tracked
+    energy = _outlet_total(energy_reads)
     return MeterReading(
         energy_wh=_rounded(energy),
-        power_w=_rounded(_outlet_total(groups[POWER])),
+        power_w=_rounded(_outlet_total(power_reads)),
         # Summed like power so the reading means the same whichever way the charger reports;
         # it is the aggregate over conductors, not the per-phase figure charging limits use.
-        current_ma=_rounded(_outlet_total(groups[CURRENT])),
+        current_ma=_rounded(_outlet_total(current_reads)),
         # The EV, not the meter, knows its SoC, so any location is acceptable.
-        soc_percent=_rounded(_first(groups[SOC])),
+        soc_percent=_rounded(_first(soc_reads)),
         context=energy.context if energy is not None else None,
     )
 
@@ -172,43 +237,84 @@ def implausibility(
         return None
     if new_wh < previous_wh - REGISTER_TOLERANCE_WH:
         return "decreasing"
-    if previous_at is not None and new_wh - previous_wh > _max_delta_wh(
-        max_power_w, new_at - previous_at
+    if previous_at is not None and _beyond_power(
+        new_wh - previous_wh, max_power_w, new_at - previous_at
     ):
         return JUMP
     return None
 
 
-def _max_delta_wh(max_power_w: int, elapsed: timedelta) -> Fraction:
+def _beyond_power(delta_wh: int, max_power_w: int, elapsed: timedelta) -> bool:
+    """More than ``max_power_w`` delivers in ``elapsed``, tolerances included.
+
+    delta > max_power_w * hours * 101/100 + 10, multiplied out to integers: as exact
+    as fractions, at a tenth of their cost (every MeterValues asks).
+    """
     # Clock skew can make a sample look simultaneous or earlier; one second still bounds it.
-    seconds = max(Fraction(elapsed // timedelta(microseconds=1), 1_000_000), Fraction(1))
-    deliverable = max_power_w * seconds / 3600
-    return deliverable * _RELATIVE_TOLERANCE + _ABSOLUTE_TOLERANCE_WH
+    microseconds = max(elapsed // _MICROSECOND, _MICROSECONDS_PER_SECOND)
+    numerator, denominator = _RELATIVE_TOLERANCE
+    return (delta_wh - _ABSOLUTE_TOLERANCE_WH) * _MICROSECONDS_PER_HOUR * denominator > (
+        max_power_w * microseconds * numerator
+    )
 
 
-def _outlet_total(samples: Sequence[Sample]) -> _Total | None:
-    outlet = [sample for sample in samples if sample.location in _OUTLET]
-    total = next((sample for sample in outlet if sample.phase is None), None)
-    if total is not None:
-        return _Total(_canonical(total), total.context)
-    per_conductor: dict[str, Sample] = {}
-    for sample in outlet:
-        conductor = _CONDUCTORS.get(sample.phase or "")
-        if conductor is not None:
-            per_conductor.setdefault(conductor, sample)
+def _outlet_total(reads: Sequence[Read]) -> _Total | None:
+    per_conductor: dict[str, Read] = {}
+    for read in reads:
+        labels = read.labels
+        if not labels.outlet:
+            continue
+        if labels.phase is None:
+            return _Total(_canonical(read), labels.context)
+        if labels.conductor is not None:
+            per_conductor.setdefault(labels.conductor, read)
     if not per_conductor:
         return None
     phases = list(per_conductor.values())
-    return _Total(sum((_canonical(s) for s in phases), Decimal(0)), phases[0].context)
+    return _Total(sum((_canonical(r) for r in phases), Decimal(0)), phases[0].labels.context)
 
 
-def _first(samples: Sequence[Sample]) -> _Total | None:
-    return _Total(_canonical(samples[0]), samples[0].context) if samples else None
+def _first(reads: Sequence[Read]) -> _Total | None:
+    return _Total(_canonical(reads[0]), reads[0].labels.context) if reads else None
 
 
-def _canonical(sample: Sample) -> Decimal:
-    exponent = _unit_exponent(sample.measurand, sample.unit) + sample.multiplier
-    return sample.value.scaleb(exponent)
+def _canonical(read: Read) -> Decimal:
+    return read.value.scaleb(read.labels.exponent + read.multiplier)
+
+
+def _labels_of(
+    measurand: object, unit: object, phase: object, context: object, location: object
+) -> Labels:
+    try:
+        return _cached_labels(measurand, unit, phase, context, location)
+    except TypeError:  # unhashable, so not a string: the uncached check says which
+        return _labels(measurand, unit, phase, context, location)
+
+
+def _labels(
+    measurand: object, unit: object, phase: object, context: object, location: object
+) -> Labels:
+    name = _text("measurand", measurand) or ENERGY_REGISTER
+    unit, phase = _text("unit", unit), _text("phase", phase)
+    context, location = _text("context", context), _text("location", location)
+    slot = _TRACKED.index(name) if name in _TRACKED else -1
+    exponent = _unit_exponent(name, unit) if slot >= 0 else 0
+    return Labels(
+        name,
+        unit,
+        phase,
+        context,
+        location,
+        slot,
+        exponent,
+        location in _OUTLET,
+        _CONDUCTORS.get(phase) if phase is not None else None,
+    )
+
+
+# Only labels that pass are cached, and a string never equals a non-string: a cache hit
+# means the same checks passed before. Bounded: labels come from chargers.
+_cached_labels = lru_cache(maxsize=1024)(_labels)
 
 
 def _unit_exponent(measurand: str, unit: str | None) -> int:
@@ -236,8 +342,15 @@ def _number(value: object) -> Decimal:
         raise InvalidSample(f"value {value!r} is not a number") from None
 
 
-def _text(raw: Mapping[str, Any], key: str) -> str | None:
-    value = raw.get(key)
+def _text(key: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidSample(f"{key} {value!r} is not a string")
+    return value
+
+
+def _checked(value: Decimal, multiplier: int, measurand: str) -> Decimal:
+    if not value.is_finite():
+        raise InvalidSample(f"{measurand}: value {value} is not finite")
+    if abs(multiplier) > _MAX_EXPONENT or value.adjusted() + multiplier > _MAX_EXPONENT:
+        raise InvalidSample(f"{measurand}: value {value} is out of range")
     return value

@@ -26,7 +26,7 @@ from ocpp_core.domain import (
     transactions,
 )
 from ocpp_core.domain.authorization import Authorization
-from ocpp_core.domain.meter import InvalidSample, MeterReading, Sample, summarize
+from ocpp_core.domain.meter import InvalidSample, MeterReading, Read, summary
 from ocpp_core.ocpp.adapter import ChargerContext, Handler
 from ocpp_core.ocpp.framing import ErrorCode, FrameError
 from ocpp_core.ocpp.journal import incoming
@@ -46,7 +46,7 @@ def timestamp(value: str) -> datetime:
 
 
 def decode_readings(
-    meter_values: list[Payload], decode: Callable[[Payload], Sample | None]
+    meter_values: list[Payload], decode: Callable[[Payload], Read | None]
 ) -> Readings:
     """Decode every sample first, so a bad one rejects the message before anything is stored.
 
@@ -56,7 +56,7 @@ def decode_readings(
         return [
             (
                 timestamp(mv["timestamp"]),
-                summarize(s for raw in mv["sampledValue"] if (s := decode(raw))),
+                summary(r for raw in mv["sampledValue"] if (r := decode(raw))),
             )
             for mv in meter_values
         ]

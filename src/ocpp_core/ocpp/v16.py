@@ -6,7 +6,7 @@ from ocpp_core.clock import format_timestamp, utc_now
 from ocpp_core.config import OcppSettings
 from ocpp_core.domain import authorization, chargepoints, commands, transactions
 from ocpp_core.domain.authorization import Authorization
-from ocpp_core.domain.meter import sample_from_v16
+from ocpp_core.domain.meter import read_v16
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
@@ -97,7 +97,7 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
 
 
 def _readings(meter_values: list[Payload]) -> common.Readings:
-    return common.decode_readings(meter_values, sample_from_v16)
+    return common.decode_readings(meter_values, read_v16)
 
 
 async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:

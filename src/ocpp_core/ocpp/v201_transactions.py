@@ -17,7 +17,7 @@ from ocpp_core.clock import format_timestamp
 from ocpp_core.db.models import Transaction
 from ocpp_core.domain import connectors, transactions
 from ocpp_core.domain.authorization import Authorization, AuthStatus
-from ocpp_core.domain.meter import sample_from_v201
+from ocpp_core.domain.meter import read_v201
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext
 from ocpp_core.ocpp.common import Payload, timestamp
@@ -48,7 +48,7 @@ def id_token_info(auth: Authorization) -> Payload:
 
 
 def readings_of(meter_values: list[Payload]) -> common.Readings:
-    return common.decode_readings(meter_values, sample_from_v201)
+    return common.decode_readings(meter_values, read_v201)
 
 
 @dataclass(frozen=True, slots=True)
