@@ -94,44 +94,6 @@ class Read(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class Sample:
-    """One sampled value as sent, validated on construction so summarizing cannot fail.
-
-    The spelled-out form of a :class:`Read`, for code that builds samples by hand;
-    the protocol adapters read and summarize :class:`Read` s without it.
-    """
-
-    measurand: str
-    value: Decimal
-    unit: str | None
-    multiplier: int = 0
-    phase: str | None = None
-    context: str | None = None
-    location: str | None = None
-
-    def __post_init__(self) -> None:
-        _checked(self.value, self.multiplier, self.measurand)
-        _labels_of(self.measurand, self.unit, self.phase, self.context, self.location)
-
-    @classmethod
-    def of(cls, read: Read) -> Sample:
-        labels = read.labels
-        return cls(
-            labels.measurand,
-            read.value,
-            labels.unit,
-            read.multiplier,
-            labels.phase,
-            labels.context,
-            labels.location,
-        )
-
-    def read(self) -> Read:
-        labels = _labels_of(self.measurand, self.unit, self.phase, self.context, self.location)
-        return Read(labels, self.value, self.multiplier)
-
-
-@dataclass(frozen=True, slots=True)
 class MeterReading:
     """One point in time, canonical units."""
 
@@ -179,23 +141,6 @@ def read_v201(raw: Mapping[str, Any]) -> Read | None:
         get("location"),
     )
     return Read(labels, _checked(value, multiplier, labels.measurand), multiplier)
-
-
-def sample_from_v16(raw: Mapping[str, Any]) -> Sample | None:
-    """:func:`read_v16` as a :class:`Sample`."""
-    read = read_v16(raw)
-    return Sample.of(read) if read is not None else None
-
-
-def sample_from_v201(raw: Mapping[str, Any]) -> Sample | None:
-    """:func:`read_v201` as a :class:`Sample`."""
-    read = read_v201(raw)
-    return Sample.of(read) if read is not None else None
-
-
-def summarize(samples: Iterable[Sample]) -> MeterReading:
-    """:func:`summary` of samples."""
-    return summary(sample.read() for sample in samples)
 
 
 def summary(reads: Iterable[Read]) -> MeterReading:

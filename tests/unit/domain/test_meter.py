@@ -17,11 +17,11 @@ from ocpp_core.domain.meter import (
     SOC,
     InvalidSample,
     MeterReading,
-    Sample,
+    Read,
     implausibility,
-    sample_from_v16,
-    sample_from_v201,
-    summarize,
+    read_v16,
+    read_v201,
+    summary,
 )
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -35,27 +35,29 @@ amounts = st.decimals(
 
 def sample(
     measurand: str,
-    value: str,
+    value: Decimal | str,
     unit: str | None = None,
-    *,
     multiplier: int = 0,
+    *,
     phase: str | None = None,
     location: str | None = None,
     context: str | None = None,
-) -> Sample:
-    return Sample(
-        measurand=measurand,
-        value=Decimal(value),
-        unit=unit,
-        multiplier=multiplier,
-        phase=phase,
-        context=context,
-        location=location,
-    )
+) -> Read:
+    """A sample read as the 2.0.1 adapter reads one (it carries every label and a multiplier)."""
+    unit_of_measure = {"unit": unit, "multiplier": multiplier}
+    labels = {"measurand": measurand, "phase": phase, "location": location, "context": context}
+    raw = {"value": str(value), "unitOfMeasure": _set(unit_of_measure), **_set(labels)}
+    read = read_v201(raw)
+    assert read is not None
+    return read
 
 
-def energy_wh(*samples: Sample) -> int | None:
-    return summarize(samples).energy_wh
+def _set(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def energy_wh(*samples: Read) -> int | None:
+    return summary(samples).energy_wh
 
 
 # --- OCPP 1.6 -----------------------------------------------------------------------------
@@ -71,7 +73,7 @@ def test_v16_reads_every_field() -> None:
         "location": "Outlet",
         "unit": "kW",
     }
-    assert sample_from_v16(raw) == Sample(
+    assert read_v16(raw) == sample(
         measurand=POWER,
         value=Decimal("1234.5"),
         unit="kW",
@@ -82,17 +84,17 @@ def test_v16_reads_every_field() -> None:
 
 
 def test_v16_defaults_to_the_energy_register_with_no_unit() -> None:
-    assert sample_from_v16({"value": "5"}) == Sample(ENERGY_REGISTER, Decimal(5), None)
+    assert read_v16({"value": "5"}) == sample(ENERGY_REGISTER, Decimal(5), None)
 
 
 @pytest.mark.parametrize("fmt", ["SignedData", "Compressed"])
 def test_v16_skips_formats_it_cannot_read(fmt: str) -> None:
-    assert sample_from_v16({"value": "3045021d02", "format": fmt}) is None
+    assert read_v16({"value": "3045021d02", "format": fmt}) is None
 
 
 @pytest.mark.parametrize("value", [12, 12.0])
 def test_v16_tolerates_json_numbers(value: int | float) -> None:
-    parsed = sample_from_v16({"value": value})
+    parsed = read_v16({"value": value})
     assert parsed is not None
     assert parsed.value == 12
 
@@ -121,14 +123,14 @@ def test_v16_tolerates_json_numbers(value: int | float) -> None:
 )
 def test_v16_rejects_unreadable_raw_values(raw: dict[str, Any]) -> None:
     with pytest.raises(InvalidSample):
-        sample_from_v16(raw)
+        read_v16(raw)
 
 
 @pytest.mark.parametrize(
     ("measurand", "unit"), [("Voltage", "V"), ("Temperature", "Celsius"), (INTERVAL, "kWh")]
 )
 def test_v16_accepts_any_unit_on_untracked_measurands(measurand: str, unit: str) -> None:
-    assert sample_from_v16({"value": "230", "measurand": measurand, "unit": unit}) is not None
+    assert read_v16({"value": "230", "measurand": measurand, "unit": unit}) is not None
 
 
 # --- OCPP 2.0.1 ---------------------------------------------------------------------------
@@ -143,7 +145,7 @@ def test_v201_reads_every_field() -> None:
         "location": "Outlet",
         "unitOfMeasure": {"unit": "kWh", "multiplier": 3},
     }
-    assert sample_from_v201(raw) == Sample(
+    assert read_v201(raw) == sample(
         measurand=ENERGY_REGISTER,
         value=Decimal("12.3"),
         unit="kWh",
@@ -164,11 +166,11 @@ def test_v201_unit_of_measure_defaults(
     raw: dict[str, Any] = {"value": 7}
     if unit_of_measure is not None:
         raw["unitOfMeasure"] = unit_of_measure
-    assert sample_from_v201(raw) == Sample(ENERGY_REGISTER, Decimal(7), unit, multiplier)
+    assert read_v201(raw) == sample(ENERGY_REGISTER, Decimal(7), unit, multiplier)
 
 
 def test_v201_reads_signed_values_from_their_plain_value() -> None:
-    parsed = sample_from_v201({"value": 10, "signedMeterValue": {"signedMeterData": "x"}})
+    parsed = read_v201({"value": 10, "signedMeterValue": {"signedMeterData": "x"}})
     assert parsed is not None
     assert parsed.value == 10
 
@@ -193,7 +195,7 @@ def test_v201_reads_signed_values_from_their_plain_value() -> None:
 )
 def test_v201_rejects_unreadable_values(raw: dict[str, Any]) -> None:
     with pytest.raises(InvalidSample):
-        sample_from_v201(raw)
+        read_v201(raw)
 
 
 # --- summarize ----------------------------------------------------------------------------
@@ -213,7 +215,7 @@ def test_v201_rejects_unreadable_values(raw: dict[str, Any]) -> None:
         ([sample(ENERGY_REGISTER, "-3", "Wh")], -3),
     ],
 )
-def test_energy_units_multiplier_and_half_up_rounding(samples: list[Sample], expected: int) -> None:
+def test_energy_units_multiplier_and_half_up_rounding(samples: list[Read], expected: int) -> None:
     assert energy_wh(*samples) == expected
 
 
@@ -244,7 +246,7 @@ def test_energy_units_multiplier_and_half_up_rounding(samples: list[Sample], exp
     ],
 )
 def test_energy_prefers_the_total_else_sums_line_conductors(
-    samples: list[Sample], expected: int | None
+    samples: list[Read], expected: int | None
 ) -> None:
     assert energy_wh(*samples) == expected
 
@@ -261,9 +263,7 @@ def test_energy_prefers_the_total_else_sums_line_conductors(
         ([sample("Voltage", "230", "V")], None),
     ],
 )
-def test_energy_counts_only_the_outlet_register(
-    samples: list[Sample], expected: int | None
-) -> None:
+def test_energy_counts_only_the_outlet_register(samples: list[Read], expected: int | None) -> None:
     assert energy_wh(*samples) == expected
 
 
@@ -278,8 +278,8 @@ def test_energy_counts_only_the_outlet_register(
         ([sample(POWER, "1", "kW", location="Inlet")], None),
     ],
 )
-def test_power(samples: list[Sample], expected: int | None) -> None:
-    assert summarize(samples).power_w == expected
+def test_power(samples: list[Read], expected: int | None) -> None:
+    assert summary(samples).power_w == expected
 
 
 @pytest.mark.parametrize(
@@ -292,8 +292,8 @@ def test_power(samples: list[Sample], expected: int | None) -> None:
         ([sample(CURRENT, "32"), *(sample(CURRENT, "16", phase=p) for p in ["L1", "L2"])], 32000),
     ],
 )
-def test_current_in_milliampere(samples: list[Sample], expected: int | None) -> None:
-    assert summarize(samples).current_ma == expected
+def test_current_in_milliampere(samples: list[Read], expected: int | None) -> None:
+    assert summary(samples).current_ma == expected
 
 
 @pytest.mark.parametrize(
@@ -306,9 +306,9 @@ def test_current_in_milliampere(samples: list[Sample], expected: int | None) -> 
     ],
 )
 def test_soc_is_rounded_and_taken_from_any_location(
-    samples: list[Sample], expected: int | None
+    samples: list[Read], expected: int | None
 ) -> None:
-    assert summarize(samples).soc_percent == expected
+    assert summary(samples).soc_percent == expected
 
 
 @pytest.mark.parametrize(
@@ -320,8 +320,8 @@ def test_soc_is_rounded_and_taken_from_any_location(
         ([sample(ENERGY_REGISTER, "1")], None),
     ],
 )
-def test_context_comes_from_the_energy_sample(samples: list[Sample], expected: str | None) -> None:
-    assert summarize(samples).context == expected
+def test_context_comes_from_the_energy_sample(samples: list[Read], expected: str | None) -> None:
+    assert summary(samples).context == expected
 
 
 def test_summarize_combines_measurands_from_both_versions() -> None:
@@ -334,14 +334,14 @@ def test_summarize_combines_measurands_from_both_versions() -> None:
         {"value": 16, "measurand": CURRENT, "unitOfMeasure": {"unit": "A"}},
         {"value": 64.5, "measurand": SOC, "location": "EV"},
     ]
-    parsed = [sample_from_v16(r) for r in raw_v16] + [sample_from_v201(r) for r in raw_v201]
-    assert summarize(s for s in parsed if s is not None) == MeterReading(
+    parsed = [read_v16(r) for r in raw_v16] + [read_v201(r) for r in raw_v201]
+    assert summary(s for s in parsed if s is not None) == MeterReading(
         energy_wh=12500, power_w=11000, current_ma=16000, soc_percent=65, context="Sample.Periodic"
     )
 
 
 def test_summarize_of_nothing_is_empty() -> None:
-    assert summarize([]) == EMPTY
+    assert summary([]) == EMPTY
 
 
 @pytest.mark.parametrize(
@@ -362,10 +362,10 @@ def test_a_non_finite_or_absurd_value_is_invalid(value: str) -> None:
 @given(kwh=amounts)
 def test_kwh_wh_and_multiplier_agree(kwh: Decimal) -> None:
     readings = {
-        energy_wh(Sample(ENERGY_REGISTER, kwh, "kWh")),
-        energy_wh(Sample(ENERGY_REGISTER, kwh * 1000, "Wh")),
-        energy_wh(Sample(ENERGY_REGISTER, kwh, "Wh", multiplier=3)),
-        energy_wh(Sample(ENERGY_REGISTER, kwh * 10, "kWh", multiplier=-1)),
+        energy_wh(sample(ENERGY_REGISTER, kwh, "kWh")),
+        energy_wh(sample(ENERGY_REGISTER, kwh * 1000, "Wh")),
+        energy_wh(sample(ENERGY_REGISTER, kwh, "Wh", multiplier=3)),
+        energy_wh(sample(ENERGY_REGISTER, kwh * 10, "kWh", multiplier=-1)),
     }
     assert len(readings) == 1
 
@@ -379,15 +379,15 @@ def test_sum_of_phases_equals_the_total(
     measurand: str, values: list[Decimal], phase_names: tuple[str, ...]
 ) -> None:
     phases = [
-        Sample(measurand, v, None, phase=p) for v, p in zip(values, phase_names, strict=False)
+        sample(measurand, v, None, phase=p) for v, p in zip(values, phase_names, strict=False)
     ]
-    assert summarize(phases) == summarize([Sample(measurand, sum(values, Decimal(0)), None)])
+    assert summary(phases) == summary([sample(measurand, sum(values, Decimal(0)), None)])
 
 
 @given(wh=st.integers(min_value=0, max_value=10**12))
 def test_whole_wh_survive_both_wire_formats(wh: int) -> None:
-    v16 = sample_from_v16({"value": str(wh)})
-    v201 = sample_from_v201({"value": wh, "unitOfMeasure": {"unit": "Wh"}})
+    v16 = read_v16({"value": str(wh)})
+    v201 = read_v201({"value": wh, "unitOfMeasure": {"unit": "Wh"}})
     assert v16 is not None
     assert v201 is not None
     assert energy_wh(v16) == energy_wh(v201) == wh
