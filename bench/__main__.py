@@ -324,9 +324,13 @@ def fleet_rows(args: argparse.Namespace, size: Size) -> list[Row]:
     for database in [args.fleet] if args.fleet else args.database or ["sqlite"]:
         kind = "sqlite" if database.startswith("sqlite") else "postgresql"
         where = "the given data set" if args.fleet else f"scale {scale:g}"
-        scenario = f"{FLEET} on {kind}, {where}"
+        apart = ", management apart" if args.fleet_apart else ""
+        scenario = f"{FLEET} on {kind}, {where}{apart}"
         print(f"… {scenario}", file=sys.stderr, flush=True)
-        with targets.ocpp_core_fleet(database, scale=scale, built=args.fleet) as running:
+        fleet_target = targets.ocpp_core_fleet(
+            database, scale=scale, built=args.fleet, apart=args.fleet_apart
+        )
+        with fleet_target as running:
             rows += [Row(scenario, page, values) for page, values in fleet_pages(running, size)]
     return rows
 
@@ -444,6 +448,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--fleet-scale", type=float, help="fleet pages: the data set's scale (default by --size)"
+    )
+    parser.add_argument(
+        "--fleet-apart",
+        action="store_true",
+        help="fleet pages: ocpp-core server and management as two processes, not serve",
     )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument(
