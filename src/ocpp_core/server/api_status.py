@@ -82,7 +82,8 @@ async def status(
     if chargePointId is not None:
         for charge_point_id in chargePointId:
             if problem := charge_point_id_problem(charge_point_id):
-                raise ApiError(400, "InvalidChargePointId", error=f"{charge_point_id}: {problem}")
+                shown = charge_point_id[:_MAX_ID]  # the id is echoed: not a whole URL of it
+                raise ApiError(400, "InvalidChargePointId", error=f"{shown}: {problem}")
         query = query.where(ChargePoint.id.in_(chargePointId))
     async with runtime.db.reading() as session:
         stations = (await session.scalars(query)).all()

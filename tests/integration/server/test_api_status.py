@@ -275,6 +275,7 @@ async def test_the_chargers_asked_for_are_at_most_a_page_of_well_formed_ids(
     full = await server.api.get("/API/Status", params={"chargePointId": page})
     too_many = await server.api.get("/API/Status", params={"chargePointId": [*page, "CP500"]})
     malformed = await server.api.get("/API/Status", params={"chargePointId": ["CP1", "bad id"]})
+    long = await server.api.get("/API/Status", params={"chargePointId": "C" * 2000})
 
     assert (full.status_code, full.json()) == (200, [])
     assert too_many.status_code == 400
@@ -284,6 +285,8 @@ async def test_the_chargers_asked_for_are_at_most_a_page_of_well_formed_ids(
     assert malformed.status_code == 400
     assert malformed.json()["status"] == "InvalidChargePointId"
     assert malformed.json()["error"].startswith("bad id: ")
+    assert long.status_code == 400
+    assert long.json()["error"].startswith("C" * 100 + ": ")  # not the whole id echoed back
 
 
 async def test_one_charger_is_asked_for_connected_or_not(
