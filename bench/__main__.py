@@ -283,11 +283,11 @@ def fleet_pages(running: Running, size: Size) -> list[tuple[str, dict[str, Any]]
         f"--baseline={size.fleet_baseline}",
         env={**os.environ, "OCPP_CORE_BENCH_OPERATOR": running.operator},
     )
-    baseline = result["baseline_hb_p99_ms"]
+    baseline, baseline_p50 = result["baseline_hb_p99_ms"], result["baseline_hb_p50_ms"]
     lines = []
     for page in result["pages"]:
         start, done = phases[f"page:{page['page']}"], phases[f"done:{page['page']}"]
-        during = page["hb_p99_ms"]
+        during, during_p50 = page["hb_p99_ms"], page["hb_p50_ms"]
         values = {
             "requests": page["requests"],
             "p50 ms": page["p50_ms"],
@@ -295,16 +295,26 @@ def fleet_pages(running: Running, size: Size) -> list[tuple[str, dict[str, Any]]
             "KiB": page["bytes"] / 1024,
             "HTTP": "/".join(str(code) for code in page["status"]),
             "server CPU s": (done.cpu_seconds - start.cpu_seconds) / page["requests"],
+            "hb p50 ms": during_p50,
+            "x baseline hb p50": _ratio(during_p50, baseline_p50),
             "hb p99 ms": during,
-            "x baseline hb p99": during / baseline if during and baseline else None,
+            "x baseline hb p99": _ratio(during, baseline),
             "heartbeats": page["heartbeats"],
             "RSS +MiB": (done.rss_bytes - start.rss_bytes) / 2**20 if page["export"] else None,
         }
         lines.append((page["page"], values))
-    alone = {"hb p99 ms": baseline, "heartbeats": result["baseline_heartbeats"]}
+    alone = {
+        "hb p50 ms": baseline_p50,
+        "hb p99 ms": baseline,
+        "heartbeats": result["baseline_heartbeats"],
+    }
     alone["errors"] = sum(result["errors"].values())
     lines.insert(0, (BASELINE, dict.fromkeys(lines[0][1]) | alone))
     return lines
+
+
+def _ratio(during: float | None, baseline: float | None) -> float | None:
+    return during / baseline if during and baseline else None
 
 
 def fleet_rows(args: argparse.Namespace, size: Size) -> list[Row]:
@@ -314,9 +324,13 @@ def fleet_rows(args: argparse.Namespace, size: Size) -> list[Row]:
     for database in [args.fleet] if args.fleet else args.database or ["sqlite"]:
         kind = "sqlite" if database.startswith("sqlite") else "postgresql"
         where = "the given data set" if args.fleet else f"scale {scale:g}"
-        scenario = f"{FLEET} on {kind}, {where}"
+        apart = ", management apart" if args.fleet_apart else ""
+        scenario = f"{FLEET} on {kind}, {where}{apart}"
         print(f"… {scenario}", file=sys.stderr, flush=True)
-        with targets.ocpp_core_fleet(database, scale=scale, built=args.fleet) as running:
+        fleet_target = targets.ocpp_core_fleet(
+            database, scale=scale, built=args.fleet, apart=args.fleet_apart
+        )
+        with fleet_target as running:
             rows += [Row(scenario, page, values) for page, values in fleet_pages(running, size)]
     return rows
 
@@ -434,6 +448,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--fleet-scale", type=float, help="fleet pages: the data set's scale (default by --size)"
+    )
+    parser.add_argument(
+        "--fleet-apart",
+        action="store_true",
+        help="fleet pages: ocpp-core server and management as two processes, not serve",
     )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument(

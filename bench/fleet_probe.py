@@ -57,16 +57,21 @@ class Beats:
     took: list[float] = field(default_factory=list)
     recorder: Recorder = field(default_factory=Recorder)
 
-    def p99_ms(self, start: float, end: float) -> tuple[float | None, int]:
-        """The p99 of the round trips under way at any time between ``start`` and ``end``."""
+    def quantiles_ms(self, start: float, end: float) -> tuple[float | None, float | None, int]:
+        """The p50 and p99 of the round trips under way between ``start`` and ``end``.
+
+        The p50 shows what every heartbeat pays (waiting for the GIL, say); the
+        p99 also what a loaded machine's scheduler adds now and then.
+        """
         during = sorted(
             took
             for sent, took in zip(self.sent, self.took, strict=True)
             if sent <= end and sent + took >= start
         )
         if not during:
-            return None, 0
-        return 1e3 * during[min(len(during) - 1, int(0.99 * len(during)))], len(during)
+            return None, None, 0
+        p99 = during[min(len(during) - 1, int(0.99 * len(during)))]
+        return 1e3 * during[len(during) // 2], 1e3 * p99, len(during)
 
 
 async def beat(charger: Charger, interval: float, beats: Beats, stop: asyncio.Event) -> None:
@@ -159,10 +164,12 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
     phase("done")
     await close_all(chargers)
     for shown in opened:
-        shown["hb_p99_ms"], shown["heartbeats"] = beats.p99_ms(*shown.pop("window"))
-    baseline_p99, baseline_count = beats.p99_ms(*baseline)
+        quantiles = beats.quantiles_ms(*shown.pop("window"))
+        shown["hb_p50_ms"], shown["hb_p99_ms"], shown["heartbeats"] = quantiles
+    baseline_p50, baseline_p99, baseline_count = beats.quantiles_ms(*baseline)
     return {
         "chargers": len(chargers),
+        "baseline_hb_p50_ms": baseline_p50,
         "baseline_hb_p99_ms": baseline_p99,
         "baseline_heartbeats": baseline_count,
         "pages": opened,

@@ -163,11 +163,15 @@ def ocpp_core_paid(chargers: int, database: str) -> Iterator[Running]:
 
 
 @contextmanager
-def ocpp_core_fleet(database: str, *, scale: float, built: str | None = None) -> Iterator[Running]:
+def ocpp_core_fleet(
+    database: str, *, scale: float, built: str | None = None, apart: bool = False
+) -> Iterator[Running]:
     """``ocpp-core serve`` (server and management app) on the fleet data set.
 
     The data set is ``built`` (a URL), or built now at ``scale`` into a new
     database; an administrator is added through the CLI, as an operator does.
+    ``apart``: ``ocpp-core server`` and ``ocpp-core management`` in two
+    processes instead, as on a cluster; the CPU sampled is then the server's alone.
     """
     with tempfile.TemporaryDirectory(prefix="ocpp-core-fleet-") as folder, ExitStack() as stack:
         url = built or stack.enter_context(_database(database, Path(folder)))
@@ -184,9 +188,15 @@ def ocpp_core_fleet(database: str, *, scale: float, built: str | None = None) ->
         name, _, password = operator.partition(":")
         _cli(env, "user", "add", name, "--admin", "--password", password)
         port, management_port = free_ports(2)
-        argv = [str(BIN / "ocpp-core"), "serve", f"--port={port}"]
-        argv.append(f"--management-port={management_port}")
-        with _process("ocpp-core serve", argv, port, env) as running:
+        if apart:
+            env["OCPP_CORE_MANAGEMENT__SERVER_API_URL"] = f"http://127.0.0.1:{port}"
+            management = [str(BIN / "ocpp-core"), "management", f"--port={management_port}"]
+            stack.enter_context(_process("ocpp-core management", management, management_port, env))
+            argv = [str(BIN / "ocpp-core"), "server", f"--port={port}"]
+        else:
+            argv = [str(BIN / "ocpp-core"), "serve", f"--port={port}"]
+            argv.append(f"--management-port={management_port}")
+        with _process(f"ocpp-core {argv[1]}", argv, port, env) as running:
             _wait_listening(management_port, running.process)
             yield replace(
                 running,

@@ -50,6 +50,7 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
     assert [row["target"] for row in pages] == [BASELINE, *(page.name for page in every_page)]
     assert pages[0]["values"]["errors"] == 0
     assert pages[0]["values"]["heartbeats"] > 0
+    assert 0 < pages[0]["values"]["hb p50 ms"] <= pages[0]["values"]["hb p99 ms"]
     assert all(row["values"]["HTTP"] == "200" for row in pages[1:]), pages
     rows = [row for row in rows if row["scenario"] != fleet]
     for scenario in scenarios[:-1]:

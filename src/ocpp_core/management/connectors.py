@@ -90,11 +90,11 @@ class _Live:
 
 
 async def _live(context: ManagementContext, stations: set[str]) -> _Live:
-    """The server's word on these stations: a page about one charger asks for that one alone."""
+    """The server's word on these stations, asked for them alone (a page's worth at most)."""
     if len(stations) == 1:
         chargers = await context.server.status_of(next(iter(stations)))
     else:
-        chargers = await context.server.status()
+        chargers = await context.server.status(stations)
     live = {
         (c.id, reported.connectorId): reported for c in chargers or [] for reported in c.connectors
     }

@@ -7,6 +7,7 @@ ignored, so the two apps can be upgraded one after the other.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 from typing import TypeVar
 from urllib.parse import quote
@@ -41,7 +42,8 @@ class LiveCharger(_Lenient):
 _T = TypeVar("_T")
 _STATUS = TypeAdapter(list[LiveCharger])
 _ONE = TypeAdapter(LiveCharger)
-_MAX_PAGES = 1000  # of up to 500 chargers each: far beyond one server
+MAX_STATUS_IDS = 500  # the server's page: it refuses more ids in one question
+_Params = dict[str, int | list[str]]
 
 
 class ServerApi:
@@ -61,23 +63,20 @@ class ServerApi:
             )
         return self._client
 
-    async def status(self) -> list[LiveCharger] | None:
-        """Every connected charger (page after page), or None when the server can't say.
+    async def status(self, charge_point_ids: Collection[str]) -> list[LiveCharger] | None:
+        """Those of these chargers that are connected, or None when the server can't say.
 
-        A page about one charger asks :meth:`status_of` instead.
+        The server computes the answer on the loop that serves the chargers, so a page
+        asks for the chargers it shows, never the fleet; at most ``MAX_STATUS_IDS``,
+        which the server answers in one page. A page about one charger asks
+        :meth:`status_of`, which also knows the offline ones.
         """
-        chargers: list[LiveCharger] = []
-        url: str | None = "/API/Status"
-        for _ in range(_MAX_PAGES):
-            if url is None:
-                break
-            response = await self._get(url)
-            page = None if response is None else self._read(response, _STATUS)
-            if response is None or page is None:
-                return None
-            chargers += page
-            url = response.links.get("next", {}).get("url")
-        return chargers
+        if len(charge_point_ids) > MAX_STATUS_IDS:
+            raise ValueError(f"at most {MAX_STATUS_IDS} chargers in one question")
+        if not charge_point_ids:
+            return []
+        response = await self._get("/API/Status", {"chargePointId": sorted(charge_point_ids)})
+        return None if response is None else self._read(response, _STATUS)
 
     async def status_of(self, charge_point_id: str) -> list[LiveCharger] | None:
         """The charger as the fleet's list would hold it: itself if connected, else nothing.
@@ -98,7 +97,7 @@ class ServerApi:
         """Whether the server answers: while it does not, online states are unknown."""
         return await self._get("/API/Status", params={"limit": 1}) is not None
 
-    async def _get(self, url: str, params: dict[str, int] | None = None) -> httpx.Response | None:
+    async def _get(self, url: str, params: _Params | None = None) -> httpx.Response | None:
         """The server's answer, whatever its status; None when it could not be reached."""
         try:
             response = await self._http().get(url, params=params)

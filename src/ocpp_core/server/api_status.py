@@ -3,8 +3,11 @@
 Whether a charger is connected is read from the database (see domain.presence),
 so every node answers for the whole cluster. The fleet's list comes a page at a
 time in id order: a small fleet gets it whole as before, a big one follows the
-``Link: <...>; rel="next"`` header. ``/API/Status/{chargePointId}`` answers for
-one charger, connected or not, which is what a page about one charger needs.
+``Link: <...>; rel="next"`` header. ``chargePointId=`` (repeated, at most a
+page's worth) narrows it to the chargers a page shows: the answer is computed on
+the loop that serves the chargers, so a list of 50 connectors must not cost the
+whole fleet's. ``/API/Status/{chargePointId}`` answers for one charger,
+connected or not, which is what a page about one charger needs.
 """
 
 from __future__ import annotations
@@ -67,16 +70,29 @@ async def status(
     response: Response,
     after: Annotated[str, Query(max_length=_MAX_ID)] = "",
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = PAGE_LIMIT,
+    chargePointId: Annotated[list[str] | None, Query(max_length=PAGE_LIMIT)] = None,  # noqa: N803
 ) -> list[dict[str, Any]]:
-    """Connected chargers after ``after`` in id order, with each connector's last known state."""
+    """Connected chargers after ``after`` in id order, with each connector's last known state.
+
+    With ``chargePointId``, only those of them that are connected.
+    """
     query = select(ChargePoint).where(online()).order_by(ChargePoint.id).limit(limit + 1)
     if after:
         query = query.where(ChargePoint.id > after)
+    if chargePointId is not None:
+        for charge_point_id in chargePointId:
+            if problem := charge_point_id_problem(charge_point_id):
+                shown = charge_point_id[:_MAX_ID]  # the id is echoed: not a whole URL of it
+                raise ApiError(400, "InvalidChargePointId", error=f"{shown}: {problem}")
+        query = query.where(ChargePoint.id.in_(chargePointId))
     async with runtime.db.reading() as session:
         stations = (await session.scalars(query)).all()
         page = await _states(session, stations[:limit])
     if len(stations) > limit:
-        next_query = urlencode({"after": stations[limit - 1].id, "limit": limit})
+        asked = {"chargePointId": chargePointId} if chargePointId is not None else {}
+        next_query = urlencode(
+            {**asked, "after": stations[limit - 1].id, "limit": limit}, doseq=True
+        )
         response.headers["Link"] = f'</API/Status?{next_query}>; rel="next"'
     return page
 

@@ -241,6 +241,54 @@ async def test_paging_parameters_are_bounded(server: RunningServer) -> None:
         assert answer.json()["status"] == "InvalidParameter"
 
 
+async def test_the_list_narrows_to_the_chargers_asked_for(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    for cp_id in ("CP1", "CP2", "CP3", "CP4"):
+        await add_charge_point(server.runtime.db, cp_id)
+    for cp_id in ("CP1", "CP2", "CP3"):
+        await charger(cp_id)
+    asked = ["CP3", "CP1", "CP4", "NOPE"]
+
+    whole = await server.api.get("/API/Status", params={"chargePointId": asked})
+    first = await server.api.get("/API/Status", params={"chargePointId": asked, "limit": 1})
+    link = first.headers["link"]
+    last = await server.api.get(link[1 : link.index(">")])
+
+    # CP2 is connected but not asked for; CP4 is asked for but not connected.
+    assert [c["id"] for c in whole.json()] == ["CP1", "CP3"]
+    assert "link" not in whole.headers
+    assert [c["id"] for c in first.json()] == ["CP1"]
+    assert link == (
+        "</API/Status?chargePointId=CP3&chargePointId=CP1&chargePointId=CP4"
+        '&chargePointId=NOPE&after=CP1&limit=1>; rel="next"'
+    )
+    assert [c["id"] for c in last.json()] == ["CP3"]
+    assert "link" not in last.headers
+
+
+async def test_the_chargers_asked_for_are_at_most_a_page_of_well_formed_ids(
+    server: RunningServer,
+) -> None:
+    page = [f"CP{n}" for n in range(500)]
+
+    full = await server.api.get("/API/Status", params={"chargePointId": page})
+    too_many = await server.api.get("/API/Status", params={"chargePointId": [*page, "CP500"]})
+    malformed = await server.api.get("/API/Status", params={"chargePointId": ["CP1", "bad id"]})
+    long = await server.api.get("/API/Status", params={"chargePointId": "C" * 2000})
+
+    assert (full.status_code, full.json()) == (200, [])
+    assert too_many.status_code == 400
+    assert too_many.json()["status"] == "InvalidParameter"
+    assert "chargePointId" in too_many.json()["error"]
+    assert "500" in too_many.json()["error"]
+    assert malformed.status_code == 400
+    assert malformed.json()["status"] == "InvalidChargePointId"
+    assert malformed.json()["error"].startswith("bad id: ")
+    assert long.status_code == 400
+    assert long.json()["error"].startswith("C" * 100 + ": ")  # not the whole id echoed back
+
+
 async def test_one_charger_is_asked_for_connected_or_not(
     server: RunningServer, charger: ConnectCharger
 ) -> None:
