@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.dialect import upsert
@@ -23,12 +23,22 @@ def known_connectors(reported: Iterable[int]) -> set[int]:
     return {n for n in reported if n >= FIRST_CONNECTOR} or {FIRST_CONNECTOR}
 
 
-async def has_connector(session: AsyncSession, charge_point_id: str, connector_id: int) -> bool:
-    """Whether the charger has this connector, as far as it has told us."""
-    reported = await session.scalars(
-        select(Connector.connector_id).where(Connector.charge_point_id == charge_point_id)
+def is_known(charge_point_id: SQLColumnExpression[str], connector_id: int) -> ColumnElement[bool]:
+    """Whether the charger has this connector, as far as it has told us (:func:`known_connectors`).
+
+    In SQL, so that a caller's other questions go in the same statement.
+    """
+    if connector_id < FIRST_CONNECTOR:
+        return false()
+    reported = exists().where(
+        Connector.charge_point_id == charge_point_id, Connector.connector_id == connector_id
     )
-    return connector_id in known_connectors(reported)
+    if connector_id != FIRST_CONNECTOR:
+        return reported
+    any_reported = exists().where(
+        Connector.charge_point_id == charge_point_id, Connector.connector_id >= FIRST_CONNECTOR
+    )
+    return or_(reported, ~any_reported)
 
 
 async def record_status(

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, exists, or_, select
+from sqlalchemy import CursorResult, SQLColumnExpression, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -171,12 +171,20 @@ async def revoke_free_charging(
 async def has_free_charging(
     session: AsyncSession, *, tag_id: str, charge_point_id: str, now: datetime
 ) -> bool:
-    """Whether the tag charges for free here: a privilege for this station or for all.
+    """Whether the tag charges for free here: a privilege for this station or for all."""
+    free = charges_free(tag_id=tag_id, charge_point_id=charge_point_id, now=now)
+    return bool(await session.scalar(select(free)))
+
+
+def charges_free(
+    *, tag_id: str, charge_point_id: str | SQLColumnExpression[str], now: datetime
+) -> ColumnElement[bool]:
+    """:func:`has_free_charging` in SQL, for a statement that asks more at once.
 
     A blocked or expired tag has no privilege: the card was withdrawn, and
     with it whatever it was allowed.
     """
-    privileged = exists().where(
+    return exists().where(
         ChargeTagPrivilege.tag_id == tag_id,
         ChargeTagPrivilege.free_charging.is_(True),
         or_(
@@ -187,7 +195,6 @@ async def has_free_charging(
         ChargeTag.blocked.is_(False),
         or_(ChargeTag.expires_at.is_(None), ChargeTag.expires_at >= now),
     )
-    return bool(await session.scalar(select(privileged)))
 
 
 def _privilege_of(tag_id: str, charge_point_id: str | None) -> tuple[ColumnElement[bool], ...]:

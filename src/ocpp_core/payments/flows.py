@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import ChargePoint, PaymentReservation
-from ocpp_core.domain import connectors, tariffs, transactions
+from ocpp_core.db.models import PaymentReservation
+from ocpp_core.domain import tariffs, transactions
 from ocpp_core.domain.pricing import Tariff, hold_cents
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.payments import authorizing, late, money, reservations, starting, unpaid
@@ -24,6 +24,7 @@ from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import CheckoutRequest, GatewayError
 from ocpp_core.payments.reservations import ConnectorBusy
 from ocpp_core.payments.states import CANCELABLE, TERMINAL, Status, move, status_of
+from ocpp_core.payments.station import look
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +87,23 @@ async def _look(
 ) -> _Found | Answer:
     """The station's tariff, and which reservations must give way; or why there is none."""
     now = ctx.now()
-    cp, connector = request.charge_point_id, request.connector_id
-    charge_point = await session.get(ChargePoint, cp)
-    if charge_point is None:
+    station = await look(
+        session,
+        charge_point_id=request.charge_point_id,
+        connector_id=request.connector_id,
+        tag_id=request.charge_tag_id,
+        now=now,
+    )
+    if station is None:
         return Answer(404, {"status": "UnknownChargePoint"})
-    if not await connectors.has_connector(session, cp, connector):
+    if not station.has_connector:
         return Answer(404, {"status": "UnknownConnector"})
     cutoff = reservations.unpaid_cutoff(now, ctx.settings.unpaid_hold_minutes)
-    way = await unpaid.plan(session, cp, connector, request.driver_key, cutoff)
+    way = await unpaid.plan(session, station.holder, station.busy, request.driver_key, cutoff)
     if way.busy is not None:
         return Answer(409, {"status": "ConnectorBusy", "reason": way.busy})
-    tariff = tariffs.tariff_of(charge_point, ctx.runtime.settings.stripe.currency)
-    privileged = await tariffs.has_free_charging(
-        session, tag_id=request.charge_tag_id, charge_point_id=cp, now=now
-    )
+    tariff = tariffs.tariff_of(station.charge_point, ctx.runtime.settings.stripe.currency)
+    privileged = station.privileged
     free = tariff.is_free or privileged
     if not free and (problem := _cannot_take_payment(ctx, tariff)):
         return Answer(503 if problem == "PaymentsDisabled" else 409, {"status": problem})

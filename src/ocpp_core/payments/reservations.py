@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Exists, SQLColumnExpression, and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -178,13 +178,25 @@ async def connector_busy(
 ) -> str | None:
     """Why the connector takes no session now, reservations aside; or None."""
     connector = await session.get(Connector, (charge_point_id, connector_id))
-    if connector is not None and connector.status not in STARTABLE_STATUSES | {None}:
-        return f"Status:{connector.status}"
-    open_tx = exists().where(
+    status = None if connector is None else connector.status
+    if busy := status_busy(status):
+        return busy
+    if await session.scalar(select(open_transaction(charge_point_id, connector_id))):
+        return "OpenTransaction"
+    return None
+
+
+def status_busy(status: str | None) -> str | None:
+    """Why a connector in this status takes no session; None if it does (or never said)."""
+    return None if status is None or status in STARTABLE_STATUSES else f"Status:{status}"
+
+
+def open_transaction(
+    charge_point_id: str | SQLColumnExpression[str], connector_id: int | SQLColumnExpression[int]
+) -> Exists:
+    """A running transaction holds the connector (see :func:`transactions.holding`)."""
+    return exists().where(
         Transaction.charge_point_id == charge_point_id,
         Transaction.connector_id == connector_id,
         transactions.holding(),
     )
-    if await session.scalar(select(open_tx)):
-        return "OpenTransaction"
-    return None

@@ -47,16 +47,17 @@ class Way:
 
 async def plan(
     session: AsyncSession,
-    charge_point_id: str,
-    connector_id: int,
+    here: PaymentReservation | None,
+    busy: str | None,
     driver_key: str | None,
     cutoff: datetime,
 ) -> Way:
-    """Who must give way to a new reservation on this connector, by this driver.
+    """Who must give way to a new reservation by this driver on a connector.
 
-    Decided on a look, not under locks held on: :func:`retire` checks again where it acts.
+    ``here`` holds the connector; ``busy`` says why it takes no session, reservations
+    aside (see :mod:`.station`). Decided on a look, not under locks held on:
+    :func:`retire` checks again where it acts.
     """
-    here = await reservations.active_on(session, charge_point_id, connector_id, lock=False)
     mine = await reservations.unpaid_of(session, driver_key) if driver_key else None
     leaving = []
     if mine is not None:
@@ -66,7 +67,6 @@ async def plan(
             return Way(busy="ActiveReservation")
         message = "connector taken by another driver"
         leaving.append(_leaving(here, TAKEN, message))
-    busy = await reservations.connector_busy(session, charge_point_id, connector_id)
     return Way(busy=busy) if busy else Way(tuple(leaving))
 
 

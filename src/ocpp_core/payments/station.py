@@ -1,0 +1,63 @@
+"""What a new reservation needs to know of its station, read in one statement.
+
+Payments/Create asked its questions one at a time (the charger, its connectors,
+the reservation holding the connector, the connector's status, a running
+transaction there, the driver's privilege): six round trips through the ORM
+and the driver, most of what a paid session's Create cost the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation
+from ocpp_core.domain import connectors, tariffs
+from ocpp_core.payments import reservations
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    charge_point: ChargePoint
+    has_connector: bool
+    busy: str | None  # why the connector takes no session now, reservations aside
+    privileged: bool  # the driver's tag charges for free here
+    holder: PaymentReservation | None  # the reservation that holds the connector, unlocked
+
+
+async def look(
+    session: AsyncSession, *, charge_point_id: str, connector_id: int, tag_id: str, now: datetime
+) -> Station | None:
+    """The station as a driver starting on ``connector_id`` meets it; None if there is none."""
+    here = ChargePoint.id
+    status = (
+        select(Connector.status)
+        .where(Connector.charge_point_id == here, Connector.connector_id == connector_id)
+        .scalar_subquery()
+    )
+    holds = and_(
+        PaymentReservation.charge_point_id == here,
+        PaymentReservation.connector_id == connector_id,
+        reservations.holding(),
+    )
+    query = (
+        select(
+            ChargePoint,
+            PaymentReservation,
+            connectors.is_known(here, connector_id),
+            status,
+            reservations.open_transaction(here, connector_id),
+            tariffs.charges_free(tag_id=tag_id, charge_point_id=here, now=now),
+        )
+        .outerjoin(PaymentReservation, holds)  # one at most: the partial unique index
+        .where(here == charge_point_id)
+    )
+    found = (await session.execute(query)).one_or_none()
+    if found is None:
+        return None
+    charge_point, holder, known, connector_status, running, privileged = found
+    busy = reservations.status_busy(connector_status) or ("OpenTransaction" if running else None)
+    return Station(charge_point, bool(known), busy, bool(privileged), holder)
