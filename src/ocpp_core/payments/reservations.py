@@ -54,16 +54,6 @@ async def set_checkout(
     return Status((await session.execute(query)).scalar_one())
 
 
-async def by_checkout_session(session: AsyncSession, session_id: str) -> PaymentReservation | None:
-    query = select(PaymentReservation).where(PaymentReservation.checkout_session_id == session_id)
-    return await session.scalar(query.with_for_update())
-
-
-async def by_payment_intent(session: AsyncSession, intent_id: str) -> PaymentReservation | None:
-    query = select(PaymentReservation).where(PaymentReservation.payment_intent_id == intent_id)
-    return await session.scalar(query.with_for_update())
-
-
 async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentReservation | None:
     query = select(PaymentReservation).where(PaymentReservation.transaction_id == transaction_id)
     return await session.scalar(query.with_for_update())
