@@ -2,12 +2,15 @@
 
 The numbers come from :mod:`ocpp_core.domain.reporting`; this module only
 shows them. Energy and money stay integers (Wh, cents) until they are
-formatted here, and each currency keeps a column of its own.
+formatted here, and each currency keeps a column of its own. A fleet has
+thousands of tags: the page shows the groups and tags that charged the most,
+the others summed in a line each, so it stays small; the CSV has every tag.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from fastapi import APIRouter
@@ -15,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.domain import reporting
-from ocpp_core.domain.reporting import ChargeReport, Period, Tally
+from ocpp_core.domain.reporting import ChargeReport, GroupLine, Period, TagLine, Tally
 from ocpp_core.management import numbers
 from ocpp_core.management.admin_forms import page
 from ocpp_core.management.auth import Viewer
@@ -28,6 +31,59 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_PATH = "/Home/Reports"
 CSV_PATH = "/Home/Reports/Csv"
+SHOWN_GROUPS = 20  # the groups that charged the most; the others in one line
+SHOWN_TAGS = 20  # per group, likewise
+
+
+@dataclass(frozen=True, slots=True)
+class Rest:
+    """What the lines not shown add up to, and how many they are."""
+
+    count: int
+    tally: Tally = field(default_factory=Tally)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownGroup:
+    group: GroupLine
+    tags: list[TagLine]  # the tags that charged the most, in tag order
+    rest: Rest | None  # the group's other tags
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    groups: list[ShownGroup]  # in group order
+    rest: Rest | None  # the other groups
+
+
+def _most(lines: Sequence[TagLine | GroupLine], limit: int) -> set[int]:
+    """Where the ``limit`` lines with the most energy (then sessions) are in ``lines``."""
+    order = sorted(
+        range(len(lines)), key=lambda n: (-lines[n].tally.energy_wh, -lines[n].tally.sessions, n)
+    )
+    return set(order[:limit])
+
+
+def _rest(lines: Sequence[TagLine | GroupLine]) -> Rest | None:
+    if not lines:
+        return None
+    rest = Rest(len(lines))
+    for line in lines:
+        rest.tally.add(line.tally)
+    return rest
+
+
+def shown(report: ChargeReport, *, groups: int = SHOWN_GROUPS, tags: int = SHOWN_TAGS) -> Shown:
+    """The lines the page shows: the largest groups and, in each, its largest tags."""
+    chosen = _most(report.groups, groups)
+    kept: list[ShownGroup] = []
+    for n, group in enumerate(report.groups):
+        if n in chosen:
+            top = _most(group.tags, tags)
+            lines = [line for i, line in enumerate(group.tags) if i in top]
+            others = [line for i, line in enumerate(group.tags) if i not in top]
+            kept.append(ShownGroup(group, lines, _rest(others)))
+    return Shown(kept, _rest([g for n, g in enumerate(report.groups) if n not in chosen]))
 
 
 def kwh(wh: int) -> str:
@@ -60,6 +116,9 @@ async def report_page(
         "form": form,
         "errors": form.errors,
         "report": report,
+        "shown": shown(report) if report else None,
+        "shown_groups": SHOWN_GROUPS,
+        "shown_tags": SHOWN_TAGS,
         "currencies": currencies(report) if report else [],
         "kwh": kwh,
         "money": money,

@@ -427,3 +427,36 @@ async def test_a_large_fleet_is_drawn_as_its_top_ten_and_the_others_average(
     # 17 connectors: 5 of the history, one at each of the 12 new stations.
     assert len(use) == 11
     assert use[-1].startswith("Average of the others (7): ")
+
+
+async def test_a_large_fleet_shows_its_largest_groups_and_tags_and_sums_the_others(
+    viewer: httpx.AsyncClient, history: dict[str, int], management: RunningManagement
+) -> None:
+    db = management.db
+    for number in range(1, 26):  # 25 tags in one group, 0.1 to 2.5 kWh each
+        await add_tag(db, f"BIG{number:02}", parent="BIG")
+        await add_session(db, Session("CP1", 1, f"BIG{number:02}", at(5, 8), 1, number * 100))
+    for number in range(20):  # and 20 more groups of one tag, 10 kWh or more each
+        await add_tag(db, f"G{number:02}T", parent=f"G{number:02}")
+        await add_session(db, Session("CP2", 1, f"G{number:02}T", at(6, 8), 1, 10_000 + number))
+
+    html = (await viewer.get("/Home/Reports", params=NOVEMBER)).text
+
+    big = html[html.index(">BIG</th>") : html.index('data-group-total="BIG"')]
+    assert big.count("data-tag=") == 20
+    assert 'data-tag="BIG01"' not in big  # the five smallest: 0.1 to 0.5 kWh
+    assert cells(big, 'data-other-tags="BIG"') == ["The other 5 tags", "5", "1.500", "0", DASH]
+    assert cells(html, 'data-group-total="BIG"')[1:3] == ["25", "32.500"]
+    # 24 groups: BIG, FLEET and G19 to G02 are shown; G01, G00, STAFF and no group are not.
+    assert len(re.findall(r'<th scope="rowgroup"', html)) == 20
+    assert ">FLEET</th>" in html
+    assert ">G01</th>" not in html
+    assert ">STAFF</th>" not in html
+    assert cells(html, "data-other-groups") == [
+        "The other 4 groups",
+        "5",  # one each, and SOLO's and the card payment's without a group
+        "31.251",
+        "1",
+        "2.50 EUR",
+    ]
+    assert cells(html, "data-total")[1:3] == ["51 (1 running)", "259.440"]
