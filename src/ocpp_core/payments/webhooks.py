@@ -125,15 +125,22 @@ async def _remember(
 async def _reservation(
     session: AsyncSession, kind: str, obj: EventObject
 ) -> PaymentReservation | None:
-    """The reservation the event is about, locked; a PaymentIntent is linked on first sight."""
+    """The reservation the event is about, locked; a PaymentIntent is linked on first sight.
+
+    Its metadata is believed only for a reservation not yet linked: one linked to
+    another PaymentIntent is not what this event's payment holds (else a cancel of
+    that other payment would mark this hold released while Stripe still holds it).
+    """
     if kind.startswith("checkout.session."):
         return await reservations.by_checkout_session(session, obj.id)
     row = await reservations.by_payment_intent(session, obj.id)
     claimed = (obj.metadata or {}).get("reservation_id")
-    if row is None and claimed:
-        row = await reservations.get(session, claimed)
-        if row is not None and row.payment_intent_id is None:
-            row.payment_intent_id = obj.id
+    if row is not None or not claimed:
+        return row
+    row = await reservations.get(session, claimed)
+    if row is None or row.payment_intent_id is not None:
+        return None
+    row.payment_intent_id = obj.id
     return row
 
 

@@ -179,3 +179,24 @@ async def test_a_completion_event_for_a_session_stripe_still_has_open_authorizes
 
     await eventually(authorized)
 
+
+async def test_an_event_of_another_payment_naming_a_reservation_leaves_its_hold_alone(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    """Only the reservation's own PaymentIntent speaks for its hold, whatever a metadata says."""
+    cp = await priced_charger(server, charger)
+    paid = await create_and_pay(server, stripe_sim)
+    claims = {"reservation_id": paid.reservation_id}
+    payload = event_payload(CANCELED, {"id": "pi_another_payment", "metadata": claims})
+
+    answer = await post_webhook(server, payload, signature(payload))
+
+    assert (answer.status_code, answer.json()) == (200, {"status": "Processed"})
+    view = await status(server, paid.reservation_id)
+    assert (view["status"], view["money"]["state"], view["authorizedCents"]) == (
+        "Authorized",
+        None,
+        HOLD,
+    )
+    assert (await intent(stripe_sim, paid.checkout_url)).status == "requires_capture"
+    await start_charging(server, cp, paid.reservation_id)  # the session still starts
