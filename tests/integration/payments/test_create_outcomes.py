@@ -13,16 +13,21 @@ from sqlalchemy import delete, select
 
 from integration.payments.payflow import (
     CP,
+    HOLD,
     assert_nothing_held,
+    checkout,
+    connector_status,
     create,
     create_answer,
     events,
+    intent,
     money_state_is,
     payments_of,
     pending_faults,
     post,
     priced_charger,
     reservation,
+    stage_is,
     status,
 )
 from ocpp_core.config import Settings
@@ -111,3 +116,30 @@ async def test_a_start_replaced_while_stripe_makes_its_checkout_closes_that_chec
     assert session_id is not None  # made by Stripe after all, then closed by the release
     await assert_nothing_held(stripe_sim, f"{stripe_sim.url}/checkout/{session_id}")
     assert (await status(server, second["reservationId"]))["status"] == "PendingPayment"
+
+
+async def test_a_checkout_paid_while_the_drivers_next_start_expires_it_stays_paid(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    """Stripe refuses to expire a session paid a moment before: the payment is kept, not lost."""
+    cp = await priced_charger(server, charger)
+    await connector_status(cp, "Available", 2)
+    first = await create(server, driver="A")
+    await stripe_sim.fault("POST", "/v1/checkout/sessions/", "delay", seconds=CHECKOUT_DELAY)
+    next_start = asyncio.create_task(create_answer(server, connector=2, driver="A"))
+
+    async def at_stripe() -> bool:
+        return await pending_faults(stripe_sim) == []
+
+    await eventually(at_stripe)  # the expiry is on its way; the driver pays before it lands
+    assert (await stripe_sim.pay(first["checkoutUrl"])).status_code == 303
+    await stage_is(server, first["reservationId"], "awaitingPlug")  # the webhook authorized it
+
+    second = await next_start
+
+    assert (second.status_code, second.json()["status"]) == (200, "Redirect")
+    view = await status(server, first["reservationId"])
+    assert (view["status"], view["authorizedCents"]) == ("Authorized", HOLD)
+    session = await checkout(stripe_sim, first["checkoutUrl"])
+    assert session.status == "complete"
+    assert (await intent(stripe_sim, first["checkoutUrl"])).amount_capturable == HOLD
