@@ -34,11 +34,13 @@ class Area:
 
 
 # The aim is 90 % of the whole's lines and 95 % of the branches of the payments and
-# the adapters; the payments' floor is what they reach on SQLite until tests of their
-# missed branches (mostly in lifecycle, flows, webhooks and late) are added.
+# the adapters. The payments reach 94.6 % on SQLite alone; about a third of what they
+# miss is no test's to take: on CPython 3.11 the tracer loses the step out of an
+# ``async with`` block whose last statement is an ``if`` (coveragepy issue 1595, fixed
+# in 3.12), and most of the rest guards a row deleted or changed under a sweep.
 AREAS = (
     Area("whole", ("",), min_lines=90.0, min_branches=0.0),
-    Area("payments", ("payments/",), min_lines=0.0, min_branches=80.0),
+    Area("payments", ("payments/",), min_lines=0.0, min_branches=93.0),
     Area(
         "OCPP adapters",
         ("ocpp/adapter.py", "ocpp/common.py", "ocpp/v16.py", "ocpp/v201"),

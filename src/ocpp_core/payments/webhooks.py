@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import case, exists, or_, select
+from sqlalchemy import and_, case, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,6 +130,9 @@ async def _reservation(
 
     One statement for both (they were three). A PaymentIntent is found by its id,
     else by the reservation its metadata names, and linked to it on first sight.
+    The metadata is believed only for a reservation not yet linked: one linked to
+    another PaymentIntent is not what this event's payment holds (else a cancel of
+    that other payment would mark this hold released while Stripe still holds it).
     With no reservation, whether the event was seen is left to its record's insert.
     """
     seen = exists().where(StripeWebhookEvent.id == event.id)
@@ -138,7 +141,10 @@ async def _reservation(
     if intent:
         by_intent = PaymentReservation.payment_intent_id == obj.id
         claimed = (obj.metadata or {}).get("reservation_id")
-        about = or_(by_intent, PaymentReservation.id == claimed) if claimed else by_intent
+        unlinked = and_(
+            PaymentReservation.id == claimed, PaymentReservation.payment_intent_id.is_(None)
+        )
+        about = or_(by_intent, unlinked) if claimed else by_intent
         query = query.where(about).order_by(case((by_intent, 0), else_=1))
     else:
         query = query.where(PaymentReservation.checkout_session_id == obj.id)

@@ -12,6 +12,7 @@ from integration.payments.payflow import (
     events,
     price_station,
     priced_charger,
+    status,
 )
 from ocpp_core.db.models import PaymentReservation
 from servers import ConnectCharger, RunningServer
@@ -49,4 +50,8 @@ async def test_a_charger_that_reported_no_connector_has_only_the_first(
 
     assert (refused.status_code, refused.json()) == (404, {"status": "UnknownConnector"})
     assert await reservation_count(server) == 0
-    assert (await create_answer(server, connector=1)).json()["status"] == "Redirect"
+    created = (await create_answer(server, connector=1)).json()
+    assert created["status"] == "Redirect"
+    # Nothing reported about the connector yet: the driver's page shows no live values.
+    view = await status(server, created["reservationId"])
+    assert (view["connectorId"], view["live"]) == (1, None)

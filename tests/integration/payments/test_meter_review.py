@@ -14,31 +14,45 @@ import logging
 from datetime import timedelta
 
 import pytest
+from ocpp.v16 import call
 
+from builders import timestamp
 from integration.payments.payflow import (
     HOLD,
+    METER_START,
     assert_captured,
     assert_released,
+    connector_status,
+    create_answer,
     event_payload,
     events,
     intent,
+    next_call,
     post_webhook,
+    priced_charger,
     reservation,
     set_clock,
     signature,
+    stage_is,
     status,
+    stop_charging,
     sweep,
 )
 from integration.payments.reviewflow import (
+    JUMPED_WH,
     LAST_PLAUSIBLE_CENTS,
+    PLAUSIBLE_WH,
+    STOP_WH,
     UnderReview,
     decide,
+    meter,
     meter_jumps_and_stops,
     paid_and_charging,
     session_with_a_meter_jump,
 )
 from ocpp_core.config import PaymentSettings
-from ocpp_core.payments import sweeps
+from ocpp_core.domain.pricing import Tariff
+from ocpp_core.payments import decisions, sweeps
 from ocpp_core.payments.context import PaymentContext
 from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim
@@ -251,6 +265,43 @@ async def test_a_decided_review_is_never_auto_released(
 
     await assert_captured(stripe_sim, under_review.paid, LAST_PLAUSIBLE_CENTS, HOLD)
     assert (await reservation(server, under_review.reservation_id)).review_decision == "Capture"
+
+
+async def test_the_auto_release_leaves_a_review_decided_after_its_sweep_looked(
+    server: RunningServer, stripe_sim: StripeSim, under_review: UnderReview
+) -> None:
+    """The sweep selected the review undecided; an operator decided before its claim."""
+    answer = await decide(server, under_review.reservation_id, "capture", LAST_PLAUSIBLE_CENTS)
+    assert answer.status_code == 200, answer.text
+
+    released = await decisions.auto_release(payments(server), under_review.reservation_id)
+
+    assert released is False
+    await assert_captured(stripe_sim, under_review.paid, LAST_PLAUSIBLE_CENTS, HOLD)
+    assert (await reservation(server, under_review.reservation_id)).review_decision == "Capture"
+
+
+async def test_a_free_session_whose_meter_jumped_has_no_hold_to_review(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    cp = await priced_charger(server, charger, Tariff(free=True, max_energy_wh=20_000))
+    await connector_status(cp, "Preparing")
+    created = (await create_answer(server)).json()
+    id_tag = (await next_call(cp, "RemoteStartTransaction"))["id_tag"]
+    started = await cp.call(call.StartTransaction(1, id_tag, METER_START, timestamp()))
+    await stage_is(server, created["reservationId"], "charging")
+    await meter(cp, started.transaction_id, timedelta(minutes=30), PLAUSIBLE_WH)
+    await meter(cp, started.transaction_id, timedelta(minutes=40), JUMPED_WH)
+    await stop_charging(cp, started.transaction_id, id_tag, meter_stop=STOP_WH)
+
+    view = await stage_is(server, created["reservationId"], "done")
+    receipt = view["receipt"]
+    assert (receipt["meterReview"], receipt["moneyState"], receipt["amountDueCents"]) == (
+        True,
+        None,  # no card was held: nothing for an operator to decide
+        0,
+    )
+    assert await events(stripe_sim) == []
 
 
 async def test_decisions_at_the_same_moment_act_once(

@@ -136,3 +136,12 @@ def test_an_undecided_meter_review_is_released_counted_from_the_authorization() 
     assert auto_release_at(reservation(), settings) == NOW + timedelta(minutes=1, hours=96)
     assert auto_release_at(reservation(review_decided_at=NOW), settings) is None
     assert auto_release_at(reservation(failure_code=None), settings) is None  # a Stripe problem
+
+
+def test_a_session_stopped_the_moment_it_started_offers_no_fastest_charger_reading() -> None:
+    options = offered(reservation(), transaction(1_000, 6_000, 900_500, hours=0))
+
+    assert options == [
+        Alternative(Reading.LAST_PLAUSIBLE, 5_000, 300),
+        Alternative(Reading.NOTHING, 0, 0),
+    ]
