@@ -94,6 +94,7 @@ def rows_in_name(response: httpx.Response) -> int:
     return int(found.group(1))
 
 
+@pytest.mark.long
 async def test_an_export_holds_every_row_past_the_old_cap_and_names_their_count(
     management: RunningManagement, client: httpx.AsyncClient
 ) -> None:
@@ -184,6 +185,7 @@ async def management_process(database_url: str, tmp_path: Path) -> AsyncIterator
         await process.wait()
 
 
+@pytest.mark.long
 async def test_the_server_memory_stays_flat_while_a_large_export_streams(
     management_process: tuple[str, int],
 ) -> None:
