@@ -20,9 +20,12 @@ demo: $(STAMP)
 	$(BIN)/ocpp-core demo
 
 # The browser comes first: a missing one must stop the run at once, not error
-# thirteen page tests ten minutes in.
+# thirteen page tests ten minutes in. mypy runs beside the suite: without its cache
+# (a clean clone) it is half a minute of CPU, and the suite leaves a core idle that long
+# while its tests wait on servers, browsers and clocks.
 test: browser
-	$(MAKE) --no-print-directory lint typecheck pytest
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory -j2 typecheck pytest
 
 browser:
 	@scripts/ensure-chromium
@@ -36,9 +39,10 @@ typecheck: $(STAMP)
 
 # The suite runs on SQLite (with the variable below unset, or both runs would be on
 # PostgreSQL), and once more on PostgreSQL when OCPP_CORE_TEST_DATABASE_URL names
-# one (CI always sets it): one worker per core
-# (pytest-xdist), coverage measured all along and added up over both runs, then
-# printed as lines and branches and held to its floors (scripts/coverage_summary.py).
+# one (CI always sets it): one worker per core (pytest-xdist; two per core failed a
+# dozen tests that time a server's answer on a loaded machine), coverage measured all
+# along and added up over both runs, then printed as lines and branches and held to
+# its floors (scripts/coverage_summary.py).
 # PYTEST_ARGS: more options or a part of the suite, e.g. PYTEST_ARGS="--durations=50 tests/unit".
 PYTEST_WORKERS ?= auto
 PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report= $(PYTEST_ARGS)

@@ -56,6 +56,9 @@ def pytest_configure() -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest-xdist's worksteal hands out the tests in this order: a long one left to
+    # the end would run on one worker while the others sit idle.
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
     if os.environ.get(PG_URL_VAR):
         return
     not_here = pytest.mark.skip(reason=f"PostgreSQL only; the suite runs on SQLite ({PG_URL_VAR})")

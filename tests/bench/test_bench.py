@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from bench.fleet_pages import BASELINE
 from bench.fleet_pages import pages as fleet_pages
@@ -23,6 +24,7 @@ from ocpp_core.clock import utc_now
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long
 def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
     results = tmp_path / "bench.json"
     database = os.environ.get(PG_URL_VAR, "sqlite")

@@ -24,6 +24,7 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+@pytest.mark.long
 def test_the_demo_runs_everything_and_prints_where_to_look(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

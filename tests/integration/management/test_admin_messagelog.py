@@ -8,6 +8,7 @@ from html import unescape
 from typing import Any
 
 import httpx
+import pytest
 from ocpp.v16 import call
 from sqlalchemy import insert, select
 
@@ -120,6 +121,7 @@ def log_rows(count: int, *, newest: datetime, first: int = 0) -> list[dict[str, 
     ]
 
 
+@pytest.mark.long
 async def test_thousands_of_rows_are_walked_a_page_at_a_time_while_more_arrive(
     server: RunningServer, client: httpx.AsyncClient
 ) -> None:
