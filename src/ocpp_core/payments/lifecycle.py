@@ -143,8 +143,11 @@ async def stopped(ctx: PaymentContext, transaction_id: int, at: datetime, reason
             row.disconnected_at = at
         elif row.disconnected_at is None:
             connector = await session.get(Connector, (row.charge_point_id, row.connector_id))
-            # Some chargers report Available just before their StopTransaction.
-            not_before = max(filter(None, (row.charging_started_at, at - UNPLUG_BEFORE_STOP)))
+            # Chargers report Available before their StopTransaction: a moment before, or
+            # long before when they end the transaction later (not on the EV's unplug).
+            # An Available since charging began means the car left then; without a start
+            # time, only one just before the stop can't be a stale one.
+            not_before = row.charging_started_at or at - UNPLUG_BEFORE_STOP
             row.disconnected_at = available_since(connector, not_before)
         if row.disconnected_at is None and tariff_of(row).waits_for_unplug:
             move(row, Status.WAITING_FOR_DISCONNECT)

@@ -438,16 +438,24 @@ async def test_a_plug_is_not_guessed_when_two_reservations_wait(
     assert start["connector_id"] == 2
 
 
+# A second: chargers that report the unplug just before their StopTransaction. Ten
+# minutes: a charger that ends the transaction only later (StopTransactionOnEVSideDisconnect
+# false, or a remote stop after the car left): the car is gone all the same.
+@pytest.mark.parametrize("gap_minutes", [1 / 60, 10], ids=["a second", "ten minutes"])
 async def test_a_car_gone_before_its_stop_transaction_pays_no_idle_fee(
-    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    clock: SteppedClock,
+    gap_minutes: float,
 ) -> None:
     await price_station(server, IDLE_TARIFF)
     cp = await connect(charger, clock)
     paid = await create_and_pay(server, stripe_sim)
     _, transaction_id = await plug_and_start(server, cp, clock, paid)
-    # The charger reports the unplug first and the end of the transaction a second later.
+    # The charger reports the unplug first and the end of the transaction later.
     await report(cp, clock, 1, "Available", minutes(61))
-    await stop_transaction(cp, clock, transaction_id, minutes(61 + 1 / 60), 13_500, "Local")
+    await stop_transaction(cp, clock, transaction_id, minutes(61 + gap_minutes), 13_500, "Local")
 
     receipt = await settled(server, paid.reservation_id, "Captured")  # no waiting for a sweep
     assert (receipt["usageCents"], receipt["capturedCents"]) == (0, 600)
