@@ -401,7 +401,8 @@ async def _labels_of(client: httpx.AsyncClient, list_url: str) -> str:
     """The text of the label sheet the list page's button links to."""
     found = re.search(r'href="(/Home/QR/Labels\.pdf[^"]*)"', (await client.get(list_url)).text)
     assert found is not None, list_url
-    sheet = await client.get(unescape(found.group(1)))
+    # A page's sheet draws 50 QR codes: about a second, several with coverage on a busy machine.
+    sheet = await client.get(unescape(found.group(1)), timeout=60)
     assert sheet.content.startswith(PDF_SIGNATURE)
     return pdf_text(sheet.content)
 
