@@ -32,7 +32,8 @@ from servers import free_port
 
 
 async def until_up(url: str) -> None:
-    async with asyncio.timeout(20), httpx.AsyncClient() as client:
+    # A fresh process's first page, on a loaded machine, may take longer than httpx's 5 s.
+    async with asyncio.timeout(20), httpx.AsyncClient(timeout=20) as client:
         while True:
             try:
                 await client.get(url)
