@@ -26,7 +26,7 @@ from integration.management.pages import SESSION_SECRET
 from ocpp_core import one_process
 from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.session import Database
-from ocpp_core.listening import Server, serve_all
+from ocpp_core.listening import Server, listen, serve_all
 from ocpp_core.management.process import ManagementProcess
 from servers import free_port
 
@@ -85,3 +85,22 @@ async def test_a_charger_is_answered_while_the_management_process_is_stopped(
 
     assert page_was_held
     assert response.status_code == 200
+
+
+async def test_a_stop_sent_before_the_management_process_has_read_its_settings_stops_it(
+    settings: Settings,
+) -> None:
+    """The stop lands in the pair right behind the settings: reading them must leave it there."""
+    management = ManagementSettings(
+        host="127.0.0.1", port=free_port(), session_secret=SecretStr(SESSION_SECRET)
+    )
+    update = {"port": free_port(), "management": management, "migrate_on_start": False}
+    settings = one_process.one_process_settings(settings.model_copy(update=update))
+    _, listener = one_process.listeners(settings)
+    process = ManagementProcess(settings, listener.config)
+    process.should_exit = True  # before it was started: written right after the settings
+    with listen(listener) as sock:
+        async with asyncio.timeout(60):
+            await process.serve(sockets=[sock])
+
+    assert process.started  # it came up, then stopped as told

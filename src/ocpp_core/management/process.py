@@ -116,9 +116,8 @@ def main() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     listen_fd, control_fd = (int(arg) for arg in sys.argv[1:])
     control = socket.socket(fileno=control_fd)
-    with control.makefile("rb") as pipe:
-        (size,) = _SIZE.unpack(pipe.read(_SIZE.size))
-        settings: Settings = pickle.loads(pipe.read(size))  # noqa: S301 - from our parent
+    (size,) = _SIZE.unpack(_receive(control, _SIZE.size))
+    settings: Settings = pickle.loads(_receive(control, size))  # noqa: S301 - from our parent
     configure_logging(settings.log_level)
     try:
         app = create_management_app(settings)
@@ -129,6 +128,16 @@ def main() -> None:
         serve_forever(_serve(listener, socket.socket(fileno=listen_fd), control))
     except CannotServe as error:  # uvicorn has logged why
         sys.exit(str(error))
+
+
+def _receive(control: socket.socket, size: int) -> bytes:
+    """Exactly ``size`` bytes, not one more: a ``stop`` sent early must stay for ``_obey``."""
+    data = bytearray()
+    while len(data) < size:
+        if not (chunk := control.recv(size - len(data))):
+            sys.exit("serve's process is gone before the management app started")
+        data += chunk
+    return bytes(data)
 
 
 async def _serve(listener: Listener, sock: socket.socket, control: socket.socket) -> None:
