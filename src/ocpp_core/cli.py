@@ -78,7 +78,7 @@ def server(ctx: click.Context, host: str | None, port: int | None) -> None:
 def serve(
     ctx: click.Context, host: str | None, port: int | None, management_port: int | None
 ) -> None:
-    """Run the server and the management app in one process, on the embedded defaults.
+    """Run the server and the management app (in a child process), on the embedded defaults.
 
     Without a configured API key or session secret, random ones are made for this
     run (the API key is printed).

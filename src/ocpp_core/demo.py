@@ -197,7 +197,7 @@ async def _run_demo(
         )
     )
     stripe_config = uvicorn.Config(stripe_sim, host=HOST, port=ports.stripe, log_level="warning")
-    # As ``serve`` runs them: the management app on a loop of its own.
+    # As ``serve`` runs them: the management app in a process of its own.
     listeners = (*one_process.listeners(settings), Listener(stripe_config, PORT_OPTIONS["stripe"]))
     for listener in listeners:
         load(listener.config)

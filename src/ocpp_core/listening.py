@@ -4,30 +4,27 @@ Every address is bound, and every certificate loaded, before any app starts: a
 taken port or a certificate that does not load then stops the command with a
 message naming what to change, instead of a traceback from a half-started process.
 
-An app may be served on an event loop of its own, in a thread of its own
-(``Listener.own_loop``): whatever it does on its loop, even work that never
-yields, cannot delay the apps on the other loops (see ``ocpp_core.one_process``).
+An app may be served by something else than a ``uvicorn.Server`` in this
+process (``Listener.server``): ``serve`` runs the management app in a child
+process (see ``ocpp_core.one_process``), on a socket bound here all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import socket
 import ssl
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
-
-from ocpp_core.loops import run_fast
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +33,21 @@ class CannotServe(Exception):
     """An app can't start: its port is taken, its certificate doesn't load. Says what to do."""
 
 
+class Server(Protocol):
+    """What ``running`` drives: a ``uvicorn.Server``, or a stand-in serving in a child process."""
+
+    config: uvicorn.Config
+    started: bool
+    should_exit: bool  # set by ``running`` to stop it gracefully
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None: ...
+
+
 @dataclass(frozen=True)
 class Listener:
     config: uvicorn.Config
     option: str  # how the user picks another port, e.g. "--port or OCPP_CORE_PORT"
-    own_loop: bool = False  # served on its own event loop, in a thread of its own
+    server: Callable[[uvicorn.Config], Server] = uvicorn.Server
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -123,10 +130,10 @@ def _name(config: uvicorn.Config) -> str:
 def _stop_signal() -> Iterator[asyncio.Future[None]]:
     """A future the first Ctrl-C or SIGTERM sets: the servers on every loop are to stop.
 
-    Signals reach only the main thread, where uvicorn's own handlers would stop
-    just the servers of this loop, one after the other, and then re-raise the
-    signal, killing a server still shutting down on another loop. Taken over
-    once all have started, one signal stops every server together. The first
+    uvicorn's own handlers would stop the servers one after the other and then
+    re-raise the signal, killing a server still shutting down (or leaving an
+    app's child process behind). Taken over once all have started, one signal
+    stops every server together. The first
     signal hands the signals back: a second one forces the way out of a
     shutdown stuck on a slow request, as with uvicorn alone.
     """
@@ -167,10 +174,10 @@ async def running(
 
     Inside, each future is done when its server has stopped.
     """
-    servers = [uvicorn.Server(listener.config) for listener, _ in bound]
-    serving = [
-        _serve_apart(server, sock) if listener.own_loop else _serve_here(server, sock)
-        for server, (listener, sock) in zip(servers, bound, strict=True)
+    servers = [listener.server(listener.config) for listener, _ in bound]
+    serving: list[asyncio.Future[None]] = [
+        asyncio.ensure_future(server.serve(sockets=[sock]))
+        for server, (_, sock) in zip(servers, bound, strict=True)
     ]
     try:
         while not all(server.started for server in servers):
@@ -180,32 +187,5 @@ async def running(
         yield serving
     finally:
         for server in servers:
-            server.should_exit = True  # a flag each server's loop polls, from any thread
+            server.should_exit = True
         await asyncio.gather(*serving)
-
-
-def _serve_here(server: uvicorn.Server, sock: socket.socket) -> asyncio.Future[None]:
-    return asyncio.ensure_future(server.serve(sockets=[sock]))
-
-
-def _serve_apart(server: uvicorn.Server, sock: socket.socket) -> asyncio.Future[None]:
-    """Serve on a new event loop in a new thread; the future settles on this loop.
-
-    The thread is a daemon: a second Ctrl-C, which abandons a graceful shutdown
-    stuck on a slow request, must not leave the process waiting for it.
-    """
-    loop = asyncio.get_running_loop()
-    stopped: asyncio.Future[None] = loop.create_future()
-
-    def serve() -> None:
-        try:
-            run_fast(server.serve(sockets=[sock]))
-        except Exception:  # logged here; the main loop sees it stop and stops the rest
-            logger.exception("%s failed", _name(server.config))
-        finally:
-            with contextlib.suppress(RuntimeError):  # the main loop is gone: the process ends
-                loop.call_soon_threadsafe(_settle, stopped)
-
-    name = f"{_name(server.config)} event loop"
-    threading.Thread(target=serve, name=name, daemon=True).start()
-    return stopped

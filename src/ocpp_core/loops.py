@@ -2,8 +2,8 @@
 
 The event loop's own work is a large share of each OCPP message's cost; uvloop
 roughly halves it. ``uvicorn.Server.serve`` runs in whatever loop calls it, so
-the choice is made here rather than by uvicorn's ``loop`` option, for the main
-thread and for any app served on a thread of its own alike.
+the choice is made here rather than by uvicorn's ``loop`` option, for every
+process that serves an app (``serve``'s management child included).
 """
 
 from __future__ import annotations

@@ -58,7 +58,9 @@ async def test_a_demo_login_reaches_the_dashboard(
     ports = Ports(*free_ports(3))
     demo = asyncio.create_task(run_demo(ports, 1, 20))
     base = f"http://127.0.0.1:{ports.management}"
-    async with httpx.AsyncClient(base_url=base) as client:
+    # The port is bound from the start: a request waits for provisioning and for the
+    # management process to start, which on a loaded machine exceeds httpx's 5 s.
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
         async with asyncio.timeout(20):
             while True:
                 try:

@@ -1,19 +1,22 @@
-"""``ocpp-core serve``'s apps: the management app on an event loop of its own.
+"""``ocpp-core serve``'s apps: the management app in a process of its own.
 
-The proof is an ordering, not a clock: while a management request holds its
-loop, a charger connects and its Heartbeat is answered; only then is the
-request let go. On one shared loop the charger could not even connect.
+The proof is an ordering, not a clock: while the management app's process is
+stopped outright (SIGSTOP: more than any page that computes without yielding
+could hold it up), a charger connects and its Heartbeat is answered; only then
+does the page's request go on. Were the management app anywhere in the
+server's process, stopping it would stop the server too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import dataclasses
+import os
+import signal
 
 import httpx
-from fastapi import FastAPI
+import uvicorn
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
@@ -23,37 +26,14 @@ from integration.management.pages import SESSION_SECRET
 from ocpp_core import one_process
 from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.session import Database
-from ocpp_core.listening import serve_all
+from ocpp_core.listening import Server, listen, serve_all
+from ocpp_core.management.process import ManagementProcess
 from servers import free_port
-
-HOLD = b"x-test-hold"
-# A held request goes on by itself after this long: on a shared loop, which
-# the test itself runs on, nobody could let it go and the test would hang.
-HOLD_AT_MOST = 20.0
-
-
-class HoldingApp:
-    """The real management app, except that a request with the HOLD header first holds its loop.
-
-    It stands for a page that computes without ever yielding (the dashboard of
-    a 20,000-charger fleet took 159 s): until it is done, nothing else runs on
-    the loop that serves it. The test lets it go.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.holding = threading.Event()
-        self.release = threading.Event()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(name == HOLD for name, _ in scope["headers"]):
-            self.holding.set()
-            self.release.wait(HOLD_AT_MOST)  # blocks the thread and its loop, as busy work does
-        await self.app(scope, receive, send)
 
 
 async def until_up(url: str) -> None:
-    async with asyncio.timeout(20), httpx.AsyncClient() as client:
+    # A fresh process's first page, on a loaded machine, may take longer than httpx's 5 s.
+    async with asyncio.timeout(20), httpx.AsyncClient(timeout=20) as client:
         while True:
             try:
                 await client.get(url)
@@ -62,7 +42,7 @@ async def until_up(url: str) -> None:
                 await asyncio.sleep(0.05)
 
 
-async def test_a_charger_is_answered_while_a_management_request_holds_its_loop(
+async def test_a_charger_is_answered_while_the_management_process_is_stopped(
     settings: Settings, db: Database
 ) -> None:
     await add_charge_point(db, "CP-1")
@@ -72,27 +52,55 @@ async def test_a_charger_is_answered_while_a_management_request_holds_its_loop(
     update = {"port": free_port(), "management": management, "migrate_on_start": False}
     settings = one_process.one_process_settings(settings.model_copy(update=update))
     server_listener, management_listener = one_process.listeners(settings)
-    app = management_listener.config.app
-    assert isinstance(app, FastAPI)
-    held = HoldingApp(app)
-    management_listener.config.app = held
-    serving = asyncio.create_task(serve_all(server_listener, management_listener))
+    made: list[Server] = []
+
+    def remembered(config: uvicorn.Config) -> Server:
+        made.append(management_listener.server(config))
+        return made[-1]
+
+    listener = dataclasses.replace(management_listener, server=remembered)
+    serving = asyncio.create_task(serve_all(server_listener, listener))
     pages = f"http://127.0.0.1:{management.port}"
+    child = None
     try:
         await until_up(f"{pages}/Account/Login")
-        async with httpx.AsyncClient(base_url=pages) as client:
-            page = asyncio.create_task(client.get("/Account/Login", headers={HOLD.decode(): "1"}))
-            assert await asyncio.to_thread(held.holding.wait, 20)  # the page holds its loop
+        (process,) = made
+        assert isinstance(process, ManagementProcess)
+        assert process.pid is not None
+        child = process.pid
+        os.kill(child, signal.SIGSTOP)
+        async with httpx.AsyncClient(base_url=pages, timeout=60) as client:
+            page = asyncio.create_task(client.get("/Account/Login"))
             url = f"ws://127.0.0.1:{settings.port}/OCPP/CP-1"
             async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as websocket:
                 await RawCharger(websocket).still_up()  # a Heartbeat, answered
             page_was_held = not page.done()
-            held.release.set()
+            os.kill(child, signal.SIGCONT)
             response = await page
     finally:
-        held.release.set()
+        if child is not None:
+            os.kill(child, signal.SIGCONT)
         serving.cancel()
         await asyncio.gather(serving, return_exceptions=True)
 
     assert page_was_held
     assert response.status_code == 200
+
+
+async def test_a_stop_sent_before_the_management_process_has_read_its_settings_stops_it(
+    settings: Settings,
+) -> None:
+    """The stop lands in the pair right behind the settings: reading them must leave it there."""
+    management = ManagementSettings(
+        host="127.0.0.1", port=free_port(), session_secret=SecretStr(SESSION_SECRET)
+    )
+    update = {"port": free_port(), "management": management, "migrate_on_start": False}
+    settings = one_process.one_process_settings(settings.model_copy(update=update))
+    _, listener = one_process.listeners(settings)
+    process = ManagementProcess(settings, listener.config)
+    process.should_exit = True  # before it was started: written right after the settings
+    with listen(listener) as sock:
+        async with asyncio.timeout(60):
+            await process.serve(sockets=[sock])
+
+    assert process.started  # it came up, then stopped as told

@@ -1,0 +1,165 @@
+"""The management app in a child process, for ``ocpp-core serve`` and the demo.
+
+Why a process (see ``ocpp_core.one_process`` for the measurements): on a
+thread of the server's process, a page or an export that computes holds the
+GIL, and every charger's answer waits for its turn at it.
+
+The parent binds the port (so a busy one is named as for any app) and hands
+the socket to the child, with one end of a socket pair that carries
+everything else: the settings (pickled, so the secrets ``serve`` made up reach
+the child without touching the disk, the environment or the process list),
+then ``started`` from the child, then ``stop`` from the parent. The child
+blocks SIGINT and SIGTERM: a Ctrl-C at the terminal reaches the whole process
+group, and the child must shut down when the parent says so, together with
+the server, not on its own a moment earlier. When the pair closes without a
+``stop`` the parent is gone (``kill -9``, or a second Ctrl-C that gave up
+waiting): the child ends at once rather than serve pages no one can stop.
+
+A child that ends on its own stops ``serve`` with a message instead of being
+restarted: a crash that repeats would otherwise loop out of sight, and the
+supervisor that runs ``serve`` (systemd, a container runtime) already
+restarts the whole command and keeps its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pickle
+import signal
+import socket
+import struct
+import subprocess
+import sys
+
+import uvicorn
+
+from ocpp_core.config import ConfigError, Settings
+from ocpp_core.listening import CannotServe, Listener, running
+
+logger = logging.getLogger(__name__)
+
+STARTED = b"started"
+STOP = b"stop"
+_SIZE = struct.Struct("!Q")  # the pickled settings' length, before them
+
+
+class ManagementProcess:
+    """Serves ``config``'s app in a child process; ``listening.running`` drives it as a server.
+
+    ``config`` is the parent's copy (its app is built there only to catch
+    settings errors before any port is bound); the child builds its own.
+    """
+
+    def __init__(self, settings: Settings, config: uvicorn.Config) -> None:
+        self.config = config
+        self.started = False
+        self.pid: int | None = None  # the child's, once started
+        self._settings = settings
+        self._writer: asyncio.StreamWriter | None = None
+        self._should_exit = False
+
+    @property
+    def should_exit(self) -> bool:
+        return self._should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        if value and not self._should_exit and self._writer is not None:
+            self._writer.write(STOP)
+        self._should_exit = value
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start the child on the bound socket; return when it has ended."""
+        assert sockets is not None
+        (sock,) = sockets
+        ours, theirs = socket.socketpair()
+        with theirs:
+            child = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", __name__, str(sock.fileno()), str(theirs.fileno())),
+                pass_fds=(sock.fileno(), theirs.fileno()),
+                stdin=subprocess.DEVNULL,
+            )
+        self.pid = child.pid
+        reader, writer = await asyncio.open_connection(sock=ours)
+        try:
+            settings = pickle.dumps(self._settings)
+            writer.write(_SIZE.pack(len(settings)) + settings)
+            self._writer = writer
+            if self._should_exit:  # stopped before it could be told
+                writer.write(STOP)
+            # Ended before it started; or reset, gone with our words unread.
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                await reader.readexactly(len(STARTED))
+                self.started = True
+                await reader.read()  # until the child ends and its end closes
+            code = await child.wait()
+            if not self._should_exit:
+                logger.error("the management app's process ended (exit code %d)", code)
+        finally:
+            self._writer = None
+            writer.close()
+            if child.returncode is None:  # cancelled: the parent is on its way out
+                child.kill()
+                await child.wait()
+
+
+def main() -> None:
+    """The child: ``python -m ocpp_core.management.process LISTEN_FD CONTROL_FD``."""
+    from ocpp_core.cli_support import serve_forever
+    from ocpp_core.logs import configure_logging
+    from ocpp_core.management.app import create_management_app
+    from ocpp_core.management.run import PORT_SETTING, uvicorn_config
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    listen_fd, control_fd = (int(arg) for arg in sys.argv[1:])
+    control = socket.socket(fileno=control_fd)
+    (size,) = _SIZE.unpack(_receive(control, _SIZE.size))
+    settings: Settings = pickle.loads(_receive(control, size))  # noqa: S301 - from our parent
+    configure_logging(settings.log_level)
+    try:
+        app = create_management_app(settings)
+    except ConfigError as error:
+        sys.exit(f"the management app can't start: {error}")
+    listener = Listener(uvicorn_config(app, settings), PORT_SETTING)
+    try:
+        serve_forever(_serve(listener, socket.socket(fileno=listen_fd), control))
+    except CannotServe as error:  # uvicorn has logged why
+        sys.exit(str(error))
+
+
+def _receive(control: socket.socket, size: int) -> bytes:
+    """Exactly ``size`` bytes, not one more: a ``stop`` sent early must stay for ``_obey``."""
+    data = bytearray()
+    while len(data) < size:
+        if not (chunk := control.recv(size - len(data))):
+            sys.exit("serve's process is gone before the management app started")
+        data += chunk
+    return bytes(data)
+
+
+async def _serve(listener: Listener, sock: socket.socket, control: socket.socket) -> None:
+    reader, writer = await asyncio.open_connection(sock=control)
+    stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    watching = asyncio.create_task(_obey(reader, stop))
+    async with running((listener, sock)) as (serving,):
+        writer.write(STARTED)
+        await asyncio.wait([serving, stop], return_when=asyncio.FIRST_COMPLETED)
+    watching.cancel()
+    writer.close()
+
+
+async def _obey(reader: asyncio.StreamReader, stop: asyncio.Future[None]) -> None:
+    """Any word from the parent means stop; the pair closing means the parent is gone."""
+    with contextlib.suppress(ConnectionError):  # reset: gone with our words unread
+        while await reader.read(len(STOP)):
+            if not stop.done():
+                stop.set_result(None)
+    logger.error("serve's process is gone: the management app ends now")
+    os._exit(1)
+
+
+if __name__ == "__main__":
+    main()
