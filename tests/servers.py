@@ -203,6 +203,18 @@ async def ocpp_core_server(
         await process.wait()
 
 
+async def until_up(url: str) -> None:
+    """Until ``url`` answers: a process that was just started, its first page."""
+    # On a loaded machine that first page may take longer than httpx's 5 s.
+    async with asyncio.timeout(20), httpx.AsyncClient(timeout=20) as client:
+        while True:
+            try:
+                await client.get(url)
+                return
+            except httpx.ConnectError:
+                await asyncio.sleep(0.05)
+
+
 async def until_listening(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
     """Uvicorn binds only after the app's start-up (migrations included) is done."""
     async with asyncio.timeout(START_TIMEOUT):

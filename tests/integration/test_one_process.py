@@ -28,18 +28,7 @@ from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.session import Database
 from ocpp_core.listening import Server, listen, serve_all
 from ocpp_core.management.process import ManagementProcess
-from servers import free_port
-
-
-async def until_up(url: str) -> None:
-    # A fresh process's first page, on a loaded machine, may take longer than httpx's 5 s.
-    async with asyncio.timeout(20), httpx.AsyncClient(timeout=20) as client:
-        while True:
-            try:
-                await client.get(url)
-                return
-            except httpx.ConnectError:
-                await asyncio.sleep(0.05)
+from servers import free_port, until_up
 
 
 async def test_a_charger_is_answered_while_the_management_process_is_stopped(

@@ -23,7 +23,7 @@ from ocpp_core.db.models import ChargePoint, OperatorSession
 from ocpp_core.db.session import Database
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
-from servers import free_port
+from servers import free_port, until_up
 
 KEY_LINE = "this run's API key is "
 
@@ -105,17 +105,6 @@ async def ended(pid: int) -> None:
     finally:
         loop.remove_reader(pidfd)
         os.close(pidfd)
-
-
-async def until_up(url: str) -> None:
-    # A fresh process's first page, on a loaded machine, may take longer than httpx's 5 s.
-    async with asyncio.timeout(20), httpx.AsyncClient(timeout=20) as client:
-        while True:
-            try:
-                await client.get(url)
-                return
-            except httpx.ConnectError:
-                await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
