@@ -31,6 +31,7 @@ from integration.payments.payflow import (
     stage_is,
     start_charging,
     status,
+    stop_charging,
     sweep,
 )
 from ocpp_core.clock import utc_now
@@ -84,15 +85,7 @@ async def test_time_the_car_stops_drawing_power_is_billed_as_idle_time(
     await report_at(cp, "Charging", 20)
     await report_at(cp, "SuspendedEV", 40)
 
-    await cp.call(
-        call.StopTransaction(
-            meter_stop=METER_STOP,
-            timestamp=timestamp(NOW + timedelta(minutes=60)),
-            transaction_id=transaction_id,
-            reason="EVDisconnected",
-            id_tag=id_tag,
-        )
-    )
+    await stop_charging(cp, transaction_id, id_tag)  # an hour in
 
     await money_state_is(server, paid.reservation_id, "Captured")
     receipt = (await status(server, paid.reservation_id))["receipt"]
