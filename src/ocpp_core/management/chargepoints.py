@@ -64,7 +64,15 @@ from ocpp_core.management.i18n import N_, gettext
 from ocpp_core.management.listing import Keyset, PageKey, SearchText
 from ocpp_core.management.numbers import money
 from ocpp_core.params import DbInt
-from ocpp_core.qr import connector_ids, label_sheet_pdf, labels_for, qr_png, qr_svg, start_url
+from ocpp_core.qr import (
+    LabelError,
+    connector_ids,
+    label_sheet_pdf,
+    labels_for,
+    qr_png,
+    qr_svg,
+    start_url,
+)
 from ocpp_core.security import charger_password_problem, hash_secret
 
 router = APIRouter(include_in_schema=False)
@@ -596,11 +604,13 @@ async def connector_png(cp_id: str, conn: DbInt, user: Viewer, context: ContextD
 
 
 async def _sheet(context: ManagementContext, ids: Sequence[str], name: str) -> Response:
-    async with context.db.session() as session:
-        await _get(session, ids[0])
-        labels = await labels_for(
-            session, context.settings.public_base_url, ids, _default_currency(context)
-        )
+    async with context.db.reading() as session:
+        try:
+            labels = await labels_for(
+                session, context.settings.public_base_url, ids, _default_currency(context)
+            )
+        except LabelError:  # a station deleted meanwhile, or an unknown id in the URL
+            raise HTTPException(404) from None
     pdf = await asyncio.to_thread(label_sheet_pdf, labels)
     return Response(pdf, media_type="application/pdf", headers=_attachment(name))
 

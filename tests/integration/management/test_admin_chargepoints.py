@@ -361,6 +361,7 @@ async def test_qr_codes_inline_png_and_label_sheets(
     png = await client.get("/Home/QR/CP%2B1/2.png")
     station_sheet = await client.get("/Home/QR/CP%2B1/Labels.pdf")
     all_sheet = await client.get("/Home/QR/Labels.pdf")
+    unknown_sheet = await client.get("/Home/QR/CP-NONE/Labels.pdf")
 
     assert page.count('<svg role="img"') == 2
     assert "QR code: start charging at CP+1, connector 2" in page
@@ -373,6 +374,7 @@ async def test_qr_codes_inline_png_and_label_sheets(
         assert sheet.status_code == 200
         assert sheet.content.startswith(PDF_SIGNATURE)
     assert len(all_sheet.content) > len(station_sheet.content)
+    assert unknown_sheet.status_code == 404
 
 
 async def test_the_list_prints_the_labels_of_the_stations_it_shows(
