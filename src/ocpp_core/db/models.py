@@ -156,6 +156,7 @@ class EvseConnector(Base):
 
 
 _OPEN = text("stop_at IS NULL")
+_UNDER_REVIEW = text("review_reason IS NOT NULL")
 
 
 class Transaction(Base):
@@ -175,6 +176,14 @@ class Transaction(Base):
             postgresql_where=_OPEN,
         ),
         Index("ix_transactions_open_id", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),
+        # The few under meter review, for the charge report's list (see migration 0016).
+        Index(
+            "ix_transactions_review",
+            "start_at",
+            "id",
+            sqlite_where=_UNDER_REVIEW,
+            postgresql_where=_UNDER_REVIEW,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

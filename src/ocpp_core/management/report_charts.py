@@ -7,13 +7,16 @@ draws, for screen readers and for anyone who wants the exact values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from typing import TypeVar
 
 from fastapi import APIRouter
 from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,6 +36,8 @@ from ocpp_core.management.context import ContextDep, ManagementContext
 from ocpp_core.management.i18n import gettext
 from ocpp_core.management.numbers import fixed, money, thousandths
 from ocpp_core.management.periods import PeriodDep
+
+T = TypeVar("T")
 
 router = APIRouter(include_in_schema=False)
 
@@ -207,15 +212,45 @@ def _span(period: Period) -> str:
     )
 
 
+async def _read(context: ManagementContext, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async with context.db.reading() as session:
+        return await query(session)
+
+
+async def _sums(
+    context: ManagementContext, period: Period
+) -> tuple[list[Amounts], StationRankings, Utilisation | None]:
+    """The three sums read a year of a fleet each: on PostgreSQL, on a connection each, together.
+
+    The page then waits for the slowest of them rather than for all three in turn.
+    SQLite's reads run in this process's threads, under one GIL: together, they
+    took longer than in turn (scale 0.1, three pairs: 0.47 s → 0.60 s median).
+    """
+    now = context.clock()
+
+    def over_time(session: AsyncSession) -> Awaitable[list[Amounts]]:
+        return reporting.over_time(session, period)
+
+    def per_station(session: AsyncSession) -> Awaitable[StationRankings]:
+        return reporting.per_charge_point(session, period, limit=TOP)
+
+    def use(session: AsyncSession) -> Awaitable[Utilisation | None]:
+        return reporting.utilisation(session, period, now=now, limit=TOP)
+
+    if context.db.is_sqlite:
+        async with context.db.reading() as session:
+            return await over_time(session), await per_station(session), await use(session)
+    return await asyncio.gather(
+        _read(context, over_time), _read(context, per_station), _read(context, use)
+    )
+
+
 async def _figures(context: ManagementContext, period: Period) -> dict[str, object]:
-    async with context.db.session() as session:
-        over_time = await reporting.over_time(session, period)
-        per_station = await reporting.per_charge_point(session, period, limit=TOP)
-        use = await reporting.utilisation(session, period, now=context.clock(), limit=TOP)
+    series, rankings, busy = await _sums(context, period)
     return {
-        "time_figures": time_figures(over_time, period),
-        "station_figures": station_figures(per_station, period, TOP),
-        "use_figure": use_figure(use, period) if use and (use.top or use.rest_count) else None,
+        "time_figures": time_figures(series, period),
+        "station_figures": station_figures(rankings, period, TOP),
+        "use_figure": use_figure(busy, period) if busy and (busy.top or busy.rest_count) else None,
     }
 
 

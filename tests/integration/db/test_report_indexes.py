@@ -1,4 +1,4 @@
-"""Exports and charts find a period's transactions through migration 0015's indexes.
+"""Exports, charts and reports find a period's transactions through migrations 0015-0016's indexes.
 
 The statements are the real ones, caught on their way to PostgreSQL and asked
 for their plan there, over a year of an analysed fleet's transactions: a
@@ -125,3 +125,14 @@ async def test_a_week_of_charts_reads_only_that_week(year: Database) -> None:
     assert "ix_transactions_start_at_id" in await indexes_of(year, statements, "AS DATE)")
     assert "ix_transactions_start_at_id" in await indexes_of(year, statements, "row_number()")
     assert "ix_transactions_stop_at" in await indexes_of(year, statements, "epoch")
+
+
+async def test_a_year_of_the_report_lists_the_sessions_under_review_from_their_own_index(
+    year: Database,
+) -> None:
+    period = Period(NOW - timedelta(days=365), NOW)
+    with caught(year) as statements:
+        async with year.reading() as session:
+            await reporting.charge_report(session, period)
+
+    assert "ix_transactions_review" in await indexes_of(year, statements, "IS NOT NULL")
