@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.dialect import MergingUpsert
 from ocpp_core.db.models import Connector, MeterAnomaly, Transaction
+from ocpp_core.db.prepared import Prepared
 from ocpp_core.domain import messagelog, transactions
 from ocpp_core.domain.connectors import LIVE_COLUMNS
 from ocpp_core.domain.meter import MeterReading
@@ -120,6 +121,8 @@ _SAMPLE = (
 _SETTLED = _SAMPLE.values(
     meter_start_wh=bindparam("start_wh"), meter_start_source=bindparam("start_source")
 )
+_SAMPLES = Prepared(lambda _: _SAMPLE)
+_SETTLEDS = Prepared(lambda _: _SETTLED)
 
 
 async def apply_messages(
@@ -260,9 +263,9 @@ class _Writes:
         settled = [_settled(tx) for tx in changed if tx.start_changed]
         sampled = [_sample(tx) for tx in changed if not tx.start_changed]
         if sampled:
-            await session.execute(_SAMPLE, sampled)
+            await _SAMPLES.execute_many(session, sampled)
         if settled:
-            await session.execute(_SETTLED, settled)
+            await _SETTLEDS.execute_many(session, settled)
         if self._live:
             await _LIVE.execute(session, [_live_row(*k, v) for k, v in self._live.items()])
         if self._anomalies:
