@@ -10,6 +10,8 @@ reading has none, the connectors' registers) with one query each, judges every
 reading by the same :func:`.metering.assess` as everything else, and writes
 what changed with one executemany per kind: the transactions' registers, the
 connectors' live values, the anomalies, and the messages' own message-log rows.
+Those reads and writes are compiled once and run by the driver itself, within
+the session's transaction (see :mod:`ocpp_core.db.prepared`).
 
 Nothing is kept between groups: every group reads its rows afresh in the
 transaction that writes them, so server processes sharing a database see each
@@ -122,8 +124,8 @@ _SAMPLE = (
 _SETTLED = _SAMPLE.values(
     meter_start_wh=bindparam("start_wh"), meter_start_source=bindparam("start_source")
 )
-_SAMPLES = Prepared(lambda _: _SAMPLE)
-_SETTLEDS = Prepared(lambda _: _SETTLED)
+_WRITE_SAMPLE = Prepared(lambda _: _SAMPLE)
+_WRITE_SETTLED = Prepared(lambda _: _SETTLED)
 
 
 async def apply_messages(
@@ -207,7 +209,8 @@ async def _connector_meters(
     return {(cp, n): (wh, at) for cp, n, wh, at in rows}
 
 
-# One statement per length of a padded IN list, compiled once for each (see _padded).
+# One statement per length of a padded IN list, compiled once for each (see _padded):
+# powers of two up to the largest group's, a few at most.
 @cache
 def _named_query(size: int) -> Prepared:
     named = [bindparam(f"id{n}", type_=Integer) for n in range(size)]
@@ -302,9 +305,9 @@ class _Writes:
         settled = [_settled(tx) for tx in changed if tx.start_changed]
         sampled = [_sample(tx) for tx in changed if not tx.start_changed]
         if sampled:
-            await _SAMPLES.execute_many(session, sampled)
+            await _WRITE_SAMPLE.execute_many(session, sampled)
         if settled:
-            await _SETTLEDS.execute_many(session, settled)
+            await _WRITE_SETTLED.execute_many(session, settled)
         if self._live:
             await _LIVE.execute(session, [_live_row(*k, v) for k, v in self._live.items()])
         if self._anomalies:
