@@ -10,6 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
+from ocpp_core.db.prepared import Prepared
+
 
 def _insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
     dialect = session.get_bind().dialect.name
@@ -51,10 +53,11 @@ class MergingUpsert:
     """
 
     def __init__(self, table: Table, keys: Sequence[str], columns: Sequence[str]) -> None:
-        self._statements = {
+        statements = {
             name: self._build(dialect.insert(table), table, keys, columns)
             for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
         }
+        self._prepared = Prepared(statements.__getitem__, [*keys, *columns])
 
     @staticmethod
     def _build(statement: Any, table: Table, keys: Sequence[str], columns: Sequence[str]) -> Any:
@@ -62,5 +65,4 @@ class MergingUpsert:
         return statement.on_conflict_do_update(index_elements=list(keys), set_=merged)
 
     async def execute(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-        statement = self._statements[session.get_bind().dialect.name]
-        await session.execute(statement, list(rows))
+        await self._prepared.execute_many(session, rows)

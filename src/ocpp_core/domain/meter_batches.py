@@ -10,6 +10,8 @@ reading has none, the connectors' registers) with one query each, judges every
 reading by the same :func:`.metering.assess` as everything else, and writes
 what changed with one executemany per kind: the transactions' registers, the
 connectors' live values, the anomalies, and the messages' own message-log rows.
+Those reads and writes are compiled once and run by the driver itself, within
+the session's transaction (see :mod:`ocpp_core.db.prepared`).
 
 Nothing is kept between groups: every group reads its rows afresh in the
 transaction that writes them, so server processes sharing a database see each
@@ -22,13 +24,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Integer, String, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.dialect import MergingUpsert
 from ocpp_core.db.models import Connector, MeterAnomaly, Transaction
+from ocpp_core.db.prepared import Prepared
 from ocpp_core.domain import messagelog, transactions
 from ocpp_core.domain.connectors import LIVE_COLUMNS
 from ocpp_core.domain.meter import MeterReading
@@ -120,6 +124,8 @@ _SAMPLE = (
 _SETTLED = _SAMPLE.values(
     meter_start_wh=bindparam("start_wh"), meter_start_source=bindparam("start_source")
 )
+_WRITE_SAMPLE = Prepared(lambda _: _SAMPLE)
+_WRITE_SETTLED = Prepared(lambda _: _SETTLED)
 
 
 async def apply_messages(
@@ -145,9 +151,9 @@ class _Transactions:
         self._running: dict[ConnectorKey, OpenTransaction] = {}
         self._named: set[int] = set()
         for row, named in rows:
-            tx = self._by_id.get(row.id)
-            if tx is None:  # a transaction both named and running is one copy
-                tx = self._by_id[row.id] = OpenTransaction(*row)
+            copy = OpenTransaction(*row)
+            # A transaction both named and running is one copy.
+            tx = self._by_id.setdefault(copy.id, copy)
             if named:
                 self._named.add(tx.id)
             else:  # in the order of their ids: the newest last
@@ -160,22 +166,15 @@ class _Transactions:
         keys = {(m.charge_point_id, m.connector_id) for m in metered if m.transaction_id is None}
         rows: list[tuple[Any, bool]] = []
         if ids:
-            query = select(*_OPEN_COLUMNS).where(
-                _transactions.c.id.in_(_padded(ids)), _transactions.c.stop_at.is_(None)
-            )
-            rows += [(row, True) for row in await session.execute(query)]
+            named = _padded(ids)
+            query = _named_query(len(named))
+            parameters = {f"id{n}": tx for n, tx in enumerate(named)}
+            rows += [(row, True) for row in await query.fetch(session, parameters)]
         if keys:
-            query = (
-                select(*_OPEN_COLUMNS)
-                .where(
-                    tuple_(Transaction.charge_point_id, Transaction.connector_id).in_(
-                        _padded(keys)
-                    ),
-                    transactions.running(),
-                )
-                .order_by(Transaction.id)
-            )
-            rows += [(row, False) for row in await session.execute(query)]
+            running = _padded(keys)
+            query = _running_query(len(running))
+            found = await query.fetch(session, _key_parameters(running))
+            rows += [(row, False) for row in found]
         return cls(rows)
 
     def of(self, message: MeterMessage) -> OpenTransaction | None:
@@ -205,10 +204,56 @@ async def _connector_meters(
 ) -> dict[ConnectorKey, Meter]:
     if not keys:
         return {}
+    padded = _padded(keys)
+    rows = await _meters_query(len(padded)).fetch(session, _key_parameters(padded))
+    return {(cp, n): (wh, at) for cp, n, wh, at in rows}
+
+
+# One statement per length of a padded IN list, compiled once for each (see _padded):
+# powers of two up to the largest group's, a few at most.
+@cache
+def _named_query(size: int) -> Prepared:
+    named = [bindparam(f"id{n}", type_=Integer) for n in range(size)]
+    query = select(*_OPEN_COLUMNS).where(
+        _transactions.c.id.in_(named), _transactions.c.stop_at.is_(None)
+    )
+    return Prepared(lambda _: query)
+
+
+@cache
+def _running_query(size: int) -> Prepared:
+    query = (
+        select(*_OPEN_COLUMNS)
+        .where(
+            tuple_(Transaction.charge_point_id, Transaction.connector_id).in_(_key_binds(size)),
+            transactions.running(),
+        )
+        .order_by(Transaction.id)
+    )
+    return Prepared(lambda _: query)
+
+
+@cache
+def _meters_query(size: int) -> Prepared:
     query = select(
         Connector.charge_point_id, Connector.connector_id, Connector.meter_wh, Connector.meter_at
-    ).where(tuple_(Connector.charge_point_id, Connector.connector_id).in_(_padded(keys)))
-    return {(cp, n): (wh, at) for cp, n, wh, at in await session.execute(query)}
+    ).where(tuple_(Connector.charge_point_id, Connector.connector_id).in_(_key_binds(size)))
+    return Prepared(lambda _: query)
+
+
+def _key_binds(size: int) -> list[Any]:
+    return [
+        tuple_(bindparam(f"cp{n}", type_=String), bindparam(f"connector{n}", type_=Integer))
+        for n in range(size)
+    ]
+
+
+def _key_parameters(keys: list[ConnectorKey]) -> dict[str, object]:
+    parameters: dict[str, object] = {}
+    for n, (charge_point_id, connector_id) in enumerate(keys):
+        parameters[f"cp{n}"] = charge_point_id
+        parameters[f"connector{n}"] = connector_id
+    return parameters
 
 
 def _padded(values: set[T]) -> list[T]:
@@ -260,9 +305,9 @@ class _Writes:
         settled = [_settled(tx) for tx in changed if tx.start_changed]
         sampled = [_sample(tx) for tx in changed if not tx.start_changed]
         if sampled:
-            await session.execute(_SAMPLE, sampled)
+            await _WRITE_SAMPLE.execute_many(session, sampled)
         if settled:
-            await session.execute(_SETTLED, settled)
+            await _WRITE_SETTLED.execute_many(session, settled)
         if self._live:
             await _LIVE.execute(session, [_live_row(*k, v) for k, v in self._live.items()])
         if self._anomalies:

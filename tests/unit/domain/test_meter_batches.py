@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from builders import NOW, add_charge_point
 from ocpp_core.db.models import Connector, MeterAnomaly, Transaction
@@ -58,6 +63,44 @@ async def apply_together(db: Database, *messages: MeterMessage) -> list[dict[int
     return list(
         await asyncio.gather(*(db.group_batch(meter_batches.apply_messages, m) for m in messages))
     )
+
+
+async def apply_traced(db: Database, *messages: MeterMessage) -> list[str]:
+    """Apply the messages as their group commit does; the statements its driver ran."""
+    async with db.session() as session:
+        # The session's first statement begins PostgreSQL's transaction, as a group's
+        # other writes often do; then the driver runs all of the messages' statements.
+        await session.execute(select(1))
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        async with tracing(db, driver) as sent:
+            await meter_batches.apply_messages(session, list(messages))
+    return sent
+
+
+@asynccontextmanager
+async def tracing(db: Database, driver: Any) -> AsyncIterator[list[str]]:
+    sent: list[str] = []
+    if db.is_sqlite:
+        await driver.set_trace_callback(sent.append)
+        try:
+            yield sent
+        finally:
+            await driver.set_trace_callback(None)
+        return
+    with driver.query_logger(lambda query: sent.append(query.query)):
+        yield sent
+
+
+def kinds(sent: list[str]) -> list[str]:
+    """The statements' kinds; SQLite traces each row of an executemany, asyncpg the call."""
+    words = (sql.split()[0].upper() for sql in sent)
+    return [kind for kind, _ in groupby(words) if kind in {"SELECT", "UPDATE", "INSERT"}]
+
+
+def shape(sql: str) -> str:
+    """The statement without its values: SQLite's trace shows them in place of each ?."""
+    return re.sub(r"'[^']*'|\$?\b\d+\b", "?", sql)
 
 
 async def transaction(db: Database, transaction_id: int) -> Transaction:
@@ -129,15 +172,11 @@ async def test_live_values_merge_and_a_missing_value_keeps_the_stored_one(db: Da
     assert (live.power_w, live.current_ma, live.meter_wh) == (11_000, 16_000, 1300)
 
 
-async def test_each_kind_of_write_is_one_statement_for_the_whole_group(db: Database) -> None:
+async def test_each_kind_of_statement_is_one_call_of_the_driver_for_the_whole_group(
+    db: Database,
+) -> None:
     ids = [await start(db, connector_id=n) for n in range(1, 6)]
-    executed: list[str] = []
-    event.listen(
-        db.engine.sync_engine,
-        "before_cursor_execute",
-        lambda *args: executed.append(args[2].split()[0]),
-    )
-    await apply_together(
+    sent = await apply_traced(
         db,
         *(
             message(tx, (NOW + MINUTE, reading(1100, power_w=7000)), connector_id=n)
@@ -145,8 +184,9 @@ async def test_each_kind_of_write_is_one_statement_for_the_whole_group(db: Datab
         ),
     )
     # Read the transactions; update their registers; upsert the connectors' values.
-    assert executed == ["SELECT", "UPDATE", "INSERT"]
+    assert kinds(sent) == ["SELECT", "UPDATE", "INSERT"]
     assert [(await transaction(db, tx)).last_meter_wh for tx in ids] == [1100] * 5
+    assert [(await connector(db, n)).power_w for n in range(1, 6)] == [7000] * 5
 
 
 async def test_a_reading_outside_a_transaction_is_judged_by_the_connectors_register(
@@ -200,14 +240,10 @@ async def test_a_transaction_at_its_energy_limit_is_reported(db: Database) -> No
 async def test_groups_of_different_sizes_read_with_the_same_statement(db: Database) -> None:
     ids = [await start(db, connector_id=n) for n in range(1, 6)]
     selects: list[str] = []
-    event.listen(
-        db.engine.sync_engine,
-        "before_cursor_execute",
-        lambda *args: selects.append(args[2]) if args[2].startswith("SELECT") else None,
-    )
     for count in (1, 3, 5):  # PostgreSQL prepares each distinct statement anew
         batch = [message(tx, (NOW + count * MINUTE, reading(1000 + count))) for tx in ids[:count]]
-        await apply_together(db, *(replace(m, connector_id=n) for n, m in enumerate(batch, 1)))
+        sent = await apply_traced(db, *(replace(m, connector_id=n) for n, m in enumerate(batch, 1)))
+        selects += [shape(sql) for sql in sent if sql.startswith("SELECT")]
     assert len(selects) == 3
     assert len(set(selects)) == 1
     assert [(await transaction(db, tx)).last_meter_wh for tx in ids] == [1005] * 5

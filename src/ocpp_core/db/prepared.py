@@ -1,0 +1,129 @@
+"""Core statements run by the driver itself: compiled once per dialect, within the session.
+
+Through a session, each execution of a statement pays for SQLAlchemy's
+execution path (a cache key, an execution context, every row's parameters
+worked through the compiled statement) and, on SQLite, three or four hand-offs
+to aiosqlite's thread (cursor, execute, fetch, close), each tens of
+microseconds of waking threads. The MeterValues of a group are written by the
+same few statements every time: compiled here once per dialect, their
+parameters and results processed by the column types' own processors, each
+runs as one call of the driver on the session's own connection: aiosqlite's
+executemany or execute_fetchall (one hand-off), asyncpg's executemany (one
+pipelined round trip) or fetch.
+
+The session's transaction holds them like any other statement. SQLite's driver
+begins it before the first write whoever sends it; SQLAlchemy's asyncpg
+adapter begins it with the session's first statement, so until one ran, the
+statement goes through the session, which begins it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Dialect, Select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
+
+Statement = UpdateBase | Select[*tuple[Any, ...]]
+Statements = Callable[[str], Statement]  # the statement for a dialect's name
+Processor = Callable[[Any], Any]
+# How each driver runs a query with positional parameters and returns all its rows.
+_FETCH: dict[str, Callable[[Any, str, tuple[Any, ...]], Awaitable[Iterable[Sequence[Any]]]]] = {
+    "sqlite": lambda driver, sql, parameters: driver.execute_fetchall(sql, parameters),
+    "postgresql": lambda driver, sql, parameters: driver.fetch(sql, *parameters),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    # Each positional parameter's key in a row, and its type's bind processor if it has one.
+    binds: tuple[tuple[str, Processor | None], ...]
+    constants: dict[str, Any]  # the values the statement holds itself (literals, not keys)
+    results: tuple[Processor | None, ...]  # each selected column's type's result processor
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        if self.constants:
+            row = {**self.constants, **row}
+        return tuple(row[key] if bind is None else bind(row[key]) for key, bind in self.binds)
+
+    def row(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if result is None else result(value)
+            for result, value in zip(self.results, values, strict=True)
+        )
+
+
+class Prepared:
+    """One statement, run by the driver on the session's connection."""
+
+    def __init__(self, statements: Statements, columns: Sequence[str] | None = None) -> None:
+        """``columns``: the keys every row gives, for an INSERT of only those columns."""
+        self._statements = statements
+        self._columns = list(columns) if columns is not None else None
+        self._compiled: dict[str, _Compiled] = {}
+
+    async def execute_many(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once for each row, in the session's transaction."""
+        connection, driver = await _connection(session)
+        if not _in_transaction(connection, driver):
+            await connection.execute(self._statements(connection.dialect.name), list(rows))
+            return
+        compiled = self._compiled_for(connection.dialect)
+        await driver.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+
+    async def fetch(
+        self, session: AsyncSession, parameters: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The query's rows, their values as the session would give them."""
+        connection, driver = await _connection(session)
+        name = connection.dialect.name
+        if not _in_transaction(connection, driver):
+            result = await connection.execute(self._statements(name), dict(parameters))
+            return [tuple(row) for row in result]
+        compiled = self._compiled_for(connection.dialect)
+        rows = await _FETCH[name](driver, compiled.sql, compiled.parameters(parameters))
+        return [compiled.row(row) for row in rows]
+
+    def _compiled_for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _compile(
+                self._statements(dialect.name), dialect, self._columns
+            )
+        return compiled
+
+
+def _compile(statement: Statement, dialect: Dialect, columns: list[str] | None) -> _Compiled:
+    # for_executemany: no RETURNING of the new key, which a single-row INSERT would ask for.
+    compiled = statement.compile(dialect=dialect, column_keys=columns, for_executemany=True)
+    if not compiled.positional:
+        raise TypeError(f"{dialect.name}: a driver with named parameters is not supported")
+    # By the names the compiled statement gives them: a literal's parameter has no key of its own.
+    binds_of = {name: compiled.binds[name] for name in compiled.positiontup or ()}
+    binds = tuple(
+        (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
+        for name, bind in binds_of.items()
+    )
+    selected = statement.selected_columns if isinstance(statement, Select) else ()
+    results = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in selected
+    )
+    constants = {name: bind.effective_value for name, bind in binds_of.items() if not bind.required}
+    return _Compiled(compiled.string, binds, constants, results)
+
+
+async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # a connection of the session is never detached
+    return connection, driver
+
+
+def _in_transaction(connection: AsyncConnection, driver: Any) -> bool:
+    if connection.dialect.name == "postgresql":
+        return bool(driver.is_in_transaction())
+    return True
