@@ -135,10 +135,16 @@ async def _remote_stop(ctx: PaymentContext, charge_point_id: str, transaction_id
         accepted = False
     if accepted:
         return
+    ask_again = (
+        update(PaymentReservation)
+        .where(
+            PaymentReservation.transaction_id == transaction_id,
+            PaymentReservation.status == Status.CHARGING.value,
+        )
+        .values(max_energy_stop_sent_at=None)
+    )
     async with ctx.runtime.db.session() as session:
-        row = await reservations.by_transaction(session, transaction_id)
-        if row is not None and status_of(row) is Status.CHARGING:
-            row.max_energy_stop_sent_at = None
+        await session.execute(ask_again)
 
 
 async def stopped(ctx: PaymentContext, transaction_id: int, at: datetime, reason: str) -> None:
