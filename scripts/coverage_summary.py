@@ -33,14 +33,17 @@ class Area:
         return any(f"ocpp_core/{prefix}" in path for prefix in self.prefixes)
 
 
-# The aim is 90 % of the whole's lines and 95 % of the branches of the payments and
-# the adapters. The payments reach 94.6 % on SQLite alone; about a third of what they
-# miss is no test's to take: on CPython 3.11 the tracer loses the step out of an
-# ``async with`` block whose last statement is an ``if`` (coveragepy issue 1595, fixed
-# in 3.12), and most of the rest guards a row deleted or changed under a sweep.
+# 90 % of the whole's lines and 95 % of the branches of the payments and the adapters.
+# The payments reach 97.3 % (393 of 404) on SQLite, the same with the PostgreSQL run
+# added. What they miss guards a reservation deleted with its charge point while a
+# sweep or a flow works on it (six), an energy cap reached once the session no longer
+# charges, an Available older than the session, a settled hold armed again, a receipt
+# without its times; and the sweep loop's turn skipped while another node holds its
+# lock, which CPython 3.11's tracer would lose anyway (coveragepy issue 1595: the step
+# out of an ``async with`` block whose last statement is an ``if``).
 AREAS = (
     Area("whole", ("",), min_lines=90.0, min_branches=0.0),
-    Area("payments", ("payments/",), min_lines=0.0, min_branches=93.0),
+    Area("payments", ("payments/",), min_lines=0.0, min_branches=95.0),
     Area(
         "OCPP adapters",
         ("ocpp/adapter.py", "ocpp/common.py", "ocpp/v16.py", "ocpp/v201"),

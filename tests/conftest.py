@@ -29,6 +29,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from databases import PG_URL_VAR
 from faults import DatabaseProxy, database_proxy
 from httpx_tls import share_default_context
 from ocpp_core.config import OcppSettings, Settings
@@ -46,7 +47,6 @@ from servers import (
     serving,
 )
 
-PG_URL_VAR = "OCPP_CORE_TEST_DATABASE_URL"
 pytest_plugins = ["fleet_harness"]  # the fleet data set's fixtures
 _counter = itertools.count()
 

@@ -18,7 +18,7 @@ import pytest
 
 from bench.fleet_pages import BASELINE
 from bench.fleet_pages import pages as fleet_pages
-from conftest import PG_URL_VAR
+from databases import PG_URL_VAR
 from ocpp_core.clock import utc_now
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,11 +28,9 @@ def is_stripe_problem(problem: str | None) -> bool:
     return problem is not None and problem.startswith("StripeError")
 
 
-async def held_payment(ctx: PaymentContext, checkout_session_id: str | None) -> Intent | str:
+async def held_payment(ctx: PaymentContext, checkout_session_id: str) -> Intent | str:
     """The PaymentIntent holding the driver's card, or why there is none."""
     assert ctx.gateway is not None
-    if checkout_session_id is None:
-        return "MissingCheckoutSession"
     try:
         checkout = await ctx.gateway.checkout_session(checkout_session_id, with_intent=True)
     except GatewayError as error:
@@ -67,7 +65,7 @@ def authorize(ctx: PaymentContext, row: PaymentReservation, intent: Intent) -> s
 
 
 async def authorize_checked(
-    ctx: PaymentContext, reservation_id: str, checkout_session_id: str | None
+    ctx: PaymentContext, reservation_id: str, checkout_session_id: str
 ) -> str | None:
     """Ask Stripe, then authorize: for a caller that has just read the reservation unpaid."""
     held = await held_payment(ctx, checkout_session_id)
@@ -78,13 +76,15 @@ async def authorize_checked(
         return "NotFound" if row is None else authorize(ctx, row, held)
 
 
-async def authorize_payment(ctx: PaymentContext, reservation_id: str) -> str | None:
-    """Read the reservation, ask Stripe, authorize; why not, or None."""
+async def authorize_payment(
+    ctx: PaymentContext, reservation_id: str, checkout_session_id: str
+) -> str | None:
+    """Read the reservation, ask Stripe about its paid checkout, authorize; why not, or None."""
     async with ctx.runtime.db.reading() as session:
         row = await reservations.get(session, reservation_id, lock=False)
         if row is None:
             return "NotFound"
-        status, checkout_session_id = status_of(row), row.checkout_session_id
+        status = status_of(row)
     if status is not Status.PENDING_PAYMENT:
         return status.value if status in TERMINAL else None
     return await authorize_checked(ctx, reservation_id, checkout_session_id)

@@ -131,15 +131,15 @@ async def _clear_the_way(ctx: PaymentContext, leaving: tuple[unpaid.GiveWay, ...
     """Close the checkouts of the reservations that give way; why not, if one can't be."""
     for gone in leaving:
         try:
-            paid = await unpaid.paid_before_closing(ctx, gone)
+            paid_checkout = await unpaid.paid_before_closing(ctx, gone)
         except GatewayError as error:
             logger.warning("reservation %s can't give way now: %s", gone.reservation_id, error)
             return _TRY_AGAIN  # nothing changed: the earlier driver can still pay
-        if not paid:
+        if paid_checkout is None:
             continue
         # Paid after all: that reservation stands, authorized now if the webhook is late.
         async with ctx.lock(gone.reservation_id):
-            problem = await authorizing.authorize_payment(ctx, gone.reservation_id)
+            problem = await authorizing.authorize_payment(ctx, gone.reservation_id, paid_checkout)
         if authorizing.is_stripe_problem(problem):
             return _TRY_AGAIN
         ctx.spawn(starting.try_start(ctx, gone.reservation_id), f"start-{gone.reservation_id}")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import events, transactions
 from ocpp_core.domain.pricing import settle
@@ -64,19 +67,28 @@ def _track_idle(row: PaymentReservation, status: str, at: datetime) -> None:
 async def _plugged_in(ctx: PaymentContext, charge_point_id: str, connector_id: int) -> None:
     """Start the reservation waiting on this connector, or the only one waiting at the station."""
     async with ctx.runtime.db.session() as session:
-        waiting = list(await reservations.awaiting_plug(session, charge_point_id))
-        here = [row for row in waiting if row.connector_id == connector_id]
-        chosen = here[0] if here else (waiting[0] if len(waiting) == 1 else None)
-        if chosen is None:
-            return
-        if chosen.connector_id != connector_id:
-            if await reservations.busy_reason(session, charge_point_id, connector_id):
-                return
-            logger.info(
-                "reservation %s moves to connector %s, where the car is", chosen.id, connector_id
-            )
-            chosen.connector_id = connector_id
-    ctx.spawn(starting.try_start(ctx, chosen.id), f"start-{chosen.id}")
+        chosen = await _waiting_for(session, charge_point_id, connector_id)
+    if chosen is not None:
+        ctx.spawn(starting.try_start(ctx, chosen), f"start-{chosen}")
+
+
+async def _waiting_for(
+    session: AsyncSession, charge_point_id: str, connector_id: int
+) -> str | None:
+    """The reservation the car plugged in here is for, moved here if it waited elsewhere."""
+    waiting = list(await reservations.awaiting_plug(session, charge_point_id))
+    here = [row for row in waiting if row.connector_id == connector_id]
+    chosen = here[0] if here else (waiting[0] if len(waiting) == 1 else None)
+    if chosen is None:
+        return None
+    if chosen.connector_id != connector_id:
+        if await reservations.busy_reason(session, charge_point_id, connector_id):
+            return None
+        logger.info(
+            "reservation %s moves to connector %s, where the car is", chosen.id, connector_id
+        )
+        chosen.connector_id = connector_id
+    return chosen.id
 
 
 async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:
@@ -93,10 +105,9 @@ async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:
         row.charging_started_at = event.at
         row.awaiting_plug = False
         row.updated_at = ctx.now()
-        if row.max_energy_wh:
-            transaction = await session.get(Transaction, event.transaction_id)
-            if transaction is not None:
-                transaction.energy_limit_wh = row.max_energy_wh
+        # The meter path stops the transaction at the reservation's cap (None: it has none).
+        cap = update(Transaction).where(Transaction.id == event.transaction_id)
+        await session.execute(cap.values(energy_limit_wh=row.max_energy_wh or None))
 
 
 async def _limit_reached(ctx: PaymentContext, event: events.EnergyLimitReached) -> None:
@@ -124,10 +135,16 @@ async def _remote_stop(ctx: PaymentContext, charge_point_id: str, transaction_id
         accepted = False
     if accepted:
         return
+    ask_again = (
+        update(PaymentReservation)
+        .where(
+            PaymentReservation.transaction_id == transaction_id,
+            PaymentReservation.status == Status.CHARGING.value,
+        )
+        .values(max_energy_stop_sent_at=None)
+    )
     async with ctx.runtime.db.session() as session:
-        row = await reservations.by_transaction(session, transaction_id)
-        if row is not None and status_of(row) is Status.CHARGING:
-            row.max_energy_stop_sent_at = None
+        await session.execute(ask_again)
 
 
 async def stopped(ctx: PaymentContext, transaction_id: int, at: datetime, reason: str) -> None:

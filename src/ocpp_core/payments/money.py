@@ -134,24 +134,28 @@ async def _release(gateway: StripeGateway, intent_id: str, snap: _Snapshot) -> _
 
 
 async def _record(ctx: PaymentContext, reservation_id: str, outcome: _Outcome) -> None:
-    state, intent, problem = outcome
-    now = ctx.now()
     async with ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
         assert row is not None
-        row.money_state = state.value
-        row.money_next_at = None
-        row.money_last_error = problem
-        row.updated_at = now
-        if intent is not None:
-            row.payment_intent_id = intent.id
-        if state is Money.CAPTURED and intent is not None:
-            row.captured_cents = intent.amount_received
-            row.captured_at = now
-        elif state is Money.RELEASED:
-            row.released_at = now
+        _write(row, outcome, ctx.now())
+    _, _, problem = outcome
     if problem:
         logger.error("reservation %s needs review: %s", reservation_id, problem)
+
+
+def _write(row: PaymentReservation, outcome: _Outcome, now: datetime) -> None:
+    state, intent, problem = outcome
+    row.money_state = state.value
+    row.money_next_at = None
+    row.money_last_error = problem
+    row.updated_at = now
+    if intent is not None:
+        row.payment_intent_id = intent.id
+    if state is Money.CAPTURED and intent is not None:
+        row.captured_cents = intent.amount_received
+        row.captured_at = now
+    elif state is Money.RELEASED:
+        row.released_at = now
 
 
 async def _record_failure(ctx: PaymentContext, reservation_id: str, error: GatewayError) -> None:

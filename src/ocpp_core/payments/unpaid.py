@@ -74,15 +74,15 @@ def _leaving(row: PaymentReservation, code: str, message: str) -> GiveWay:
     return GiveWay(row.id, row.checkout_session_id, code, message)
 
 
-async def paid_before_closing(ctx: PaymentContext, leaving: GiveWay) -> bool:
-    """Expire the reservation's checkout; True if the driver had paid it (then it stays).
+async def paid_before_closing(ctx: PaymentContext, leaving: GiveWay) -> str | None:
+    """Expire the reservation's checkout; its id if the driver had paid it (then it stays).
 
     Raises :class:`GatewayError` when Stripe can't be asked: nothing has changed then.
     """
     if leaving.checkout_session_id is None or ctx.gateway is None:
-        return False  # no checkout, nothing it could still be paid with
+        return None  # no checkout, nothing it could still be paid with
     checkout = await ctx.gateway.close_checkout(leaving.checkout_session_id, leaving.reservation_id)
-    return checkout.status == "complete"
+    return checkout.id if checkout.status == "complete" else None
 
 
 def retire(leaving: tuple[GiveWay, ...], now: datetime) -> Retire:

@@ -169,7 +169,7 @@ def _spawn(ctx: PaymentContext, work: Callable[[], Coroutine[Any, Any, Any]], na
 def _completed(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -> _Then:
     status = status_of(row)
     if status is Status.PENDING_PAYMENT:
-        return _Then(_authorizing(ctx, row.id, row.checkout_session_id, obj), remember=False)
+        return _Then(_authorizing(ctx, row.id, obj), remember=False)
     if status is Status.AUTHORIZED:  # by the browser's return, whose start may not have gone out
         return _spawn(ctx, partial(starting.try_start, ctx, row.id), f"start-{row.id}")
     if status in TERMINAL:
@@ -178,11 +178,11 @@ def _completed(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -
 
 
 def _authorizing(
-    ctx: PaymentContext, reservation_id: str, checkout_session_id: str | None, obj: EventObject
+    ctx: PaymentContext, reservation_id: str, obj: EventObject
 ) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         async with ctx.lock(reservation_id):
-            problem = await authorizing.authorize_checked(ctx, reservation_id, checkout_session_id)
+            problem = await authorizing.authorize_checked(ctx, reservation_id, obj.id)
         if problem is None:
             ctx.spawn(starting.try_start(ctx, reservation_id), f"start-{reservation_id}")
         elif authorizing.is_stripe_problem(problem):

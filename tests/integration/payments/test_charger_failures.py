@@ -6,6 +6,7 @@ simulator): the exact amount captured, or the hold released, never stranded.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from integration.payments.payflow import (
     minutes,
     next_call,
     payments_of,
+    pending_faults,
     price_station,
     report,
     send_meter,
@@ -44,6 +46,9 @@ from integration.payments.payflow import (
     sweep,
 )
 from ocpp_core.config import PaymentSettings
+from ocpp_core.db.models import Transaction
+from ocpp_core.domain import connectors, transactions
+from ocpp_core.domain.transactions import TransactionStop
 from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim, eventually
 
@@ -302,6 +307,47 @@ async def test_a_car_never_unplugged_is_settled_once_the_idle_fee_is_capped(
     await assert_captured(stripe_sim, paid, 900, IDLE_HOLD)
 
 
+async def test_a_car_unplugged_while_the_sweep_settles_another_is_settled_once(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    """The sweep settles the sessions waiting for their car one after the other, each
+    with a call to Stripe. A car unplugged meanwhile is settled by its Available; the
+    sweep, coming to that session after, finds it settled and leaves it alone."""
+    await price_station(server, IDLE_TARIFF)
+    cp = await connect(charger, clock, connectors=(1, 2))
+    first = await create_and_pay(server, stripe_sim, connector=1)
+    second = await create_and_pay(server, stripe_sim, connector=2)
+    for paid, connector in ((first, 1), (second, 2)):
+        _, transaction_id = await plug_and_start(server, cp, clock, paid, connector)
+        await stop_transaction(cp, clock, transaction_id, minutes(61), 13_500, "Local")
+        await report(cp, clock, connector, "Finishing", minutes(61))
+        await stage_is(server, paid.reservation_id, "waitingForDisconnect")
+    # The first car left 12.5 minutes after the stop, and its Available was lost.
+    async with server.runtime.db.session() as session:
+        left = clock.start + minutes(61 + 12.5)
+        await connectors.record_status(
+            session, CP, 1, status="Available", error_code="NoError", at=left
+        )
+    await stripe_sim.fault("POST", "/v1/payment_intents/", "delay", seconds=1)
+
+    clock.set(minutes(61 + 20))
+    sweeping = asyncio.create_task(sweep(server))
+
+    async def capturing() -> bool:
+        return await pending_faults(stripe_sim) == []
+
+    await eventually(capturing)  # the sweep waits on Stripe for the first capture
+    await report(cp, clock, 2, "Available", minutes(61 + 15))
+    await settled(server, second.reservation_id, "Captured")
+    await sweeping
+
+    # Idle minutes past the 5 free: 8 (0.80) and 10 (1.00); 12.5 kWh (5.00); fee 1.00.
+    for paid, cents in ((first, 680), (second, 700)):
+        receipt = await settled(server, paid.reservation_id, "Captured")
+        assert receipt["capturedCents"] == cents
+        await assert_captured(stripe_sim, paid, cents, IDLE_HOLD)
+
+
 async def test_available_without_a_stop_transaction_is_closed_and_charged(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
 ) -> None:
@@ -334,6 +380,63 @@ async def test_available_without_a_stop_transaction_is_closed_and_charged(
     await sweep(server)
     assert (await status(server, paid.reservation_id))["receipt"]["capturedCents"] == 300
     await assert_captured(stripe_sim, paid, 300, HOLD)
+
+
+async def test_a_stop_the_payments_missed_is_settled_by_the_sweep(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    """The StopTransaction was stored, and the process died before the payments
+    followed it (they act on the event sent after the commit): the reservation still
+    says Charging. The sweep settles it from the stored transaction."""
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    paid = await create_and_pay(server, stripe_sim)
+    _, transaction_id = await plug_and_start(server, cp, clock, paid)
+    end = TransactionStop(CP, transaction_id, None, clock.start + minutes(61), 13_500, "Local")
+    max_power_w = server.runtime.settings.ocpp.max_charger_power_w
+    async with server.runtime.db.session() as session:
+        stored = await session.get(Transaction, transaction_id)
+        assert stored is not None
+        transactions.stop(stored, end, max_power_w=max_power_w, lowest_jump_wh=None)
+    assert (await status(server, paid.reservation_id))["status"] == "Charging"
+
+    await sweep(server)
+    receipt = await settled(server, paid.reservation_id, "Captured")
+    # 13 500 - 1 000 Wh: 12.5 kWh x 0.40 + 1.00
+    assert (receipt["energyWh"], receipt["capturedCents"]) == (12_500, 600)
+    assert (await status(server, paid.reservation_id))["stoppedAt"] is not None
+    await assert_captured(stripe_sim, paid, 600, HOLD)
+
+
+async def test_an_unplug_the_payments_missed_is_billed_until_the_car_left(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    """The connector's Available was stored, and the event after the commit was lost
+    with the process: the sweep finds the car gone and bills the idle fee up to
+    when it left, not up to when the sweep noticed."""
+    await price_station(server, IDLE_TARIFF)
+    cp = await connect(charger, clock)
+    paid = await create_and_pay(server, stripe_sim)
+    _, transaction_id = await plug_and_start(server, cp, clock, paid)
+    await stop_transaction(cp, clock, transaction_id, minutes(61), 13_500, "Local")
+    await report(cp, clock, 1, "Finishing", minutes(61))
+    await stage_is(server, paid.reservation_id, "waitingForDisconnect")
+    left = clock.start + minutes(61 + 12.5)  # 750 s: 13 started minutes
+    async with server.runtime.db.session() as session:
+        await connectors.record_status(
+            session, CP, 1, status="Available", error_code="NoError", at=left
+        )
+
+    clock.set(minutes(61 + 20))
+    await sweep(server)
+    receipt = await settled(server, paid.reservation_id, "Captured")
+    # 12.5 kWh x 0.40 = 5.00, 13 - 5 free minutes x 0.10 = 0.80, session fee 1.00
+    assert (receipt["usageMinutes"], receipt["usageCents"], receipt["capturedCents"]) == (
+        8,
+        80,
+        680,
+    )
+    await assert_captured(stripe_sim, paid, 680, IDLE_HOLD)
 
 
 # --- the meter --------------------------------------------------------------------------------

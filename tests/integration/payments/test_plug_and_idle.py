@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from ocpp.v16 import call
 
-from builders import NOW, timestamp
+from builders import NOW, add_tag, timestamp
 from chargers import TestCharger
 from integration.payments.payflow import (
     IDLE_HOLD,
@@ -67,6 +67,28 @@ async def test_a_paid_start_waits_for_a_free_connector_and_its_deadline_ends_it(
     assert (view["status"], view["failureCode"]) == ("StartTimeout", "StartTimeout")
     await assert_released(stripe_sim, paid)
     assert calls(cp, "RemoteStartTransaction") == []
+
+
+async def test_a_car_plugged_in_where_a_transaction_runs_is_not_started_over_it(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    """Some chargers send an RFID driver's StartTransaction before their Preparing.
+
+    That Preparing is not the paid driver's car: no remote start is sent over the
+    running transaction, and the paid reservation keeps waiting for its plug.
+    """
+    cp = await priced_charger(server, charger)
+    paid = await create_and_pay(server, stripe_sim)
+    await add_tag(server.runtime.db, "RFID-1")
+    started = await cp.call(call.StartTransaction(1, "RFID-1", METER_START, timestamp()))
+    assert started.id_tag_info["status"] == "Accepted"
+
+    await connector_status(cp, "Preparing")
+    await payments_of(server).drain()
+
+    assert calls(cp, "RemoteStartTransaction") == []
+    view = await status(server, paid.reservation_id)
+    assert (view["status"], view["sessionStage"]) == ("Authorized", "awaitingPlug")
 
 
 async def report_at(cp: TestCharger, status_name: str, minutes: int) -> None:

@@ -27,15 +27,22 @@ from integration.payments.payflow import (
     Paid,
     SteppedClock,
     assert_captured,
+    assert_released,
+    calls,
     checkout_session_id,
     connect,
     copy_of,
     create,
     create_answer,
+    delivery_over,
+    events,
     intent,
     minutes,
     next_call,
     pay,
+    payments_of,
+    pending_faults,
+    post,
     price_station,
     report,
     reservation,
@@ -56,7 +63,7 @@ from ocpp_core.domain import transactions
 from ocpp_core.domain.transactions import TransactionStart
 from ocpp_core.payments import reservations
 from ocpp_core.payments.reservations import ConnectorBusy
-from servers import ChargerFactory, ConnectCharger, RunningServer
+from servers import ChargerFactory, ConnectCharger, RunningServer, listening_socket
 from stripe_harness import StripeSim, eventually
 
 # --- a restart in every state -----------------------------------------------------------------
@@ -350,3 +357,41 @@ async def test_a_resent_start_that_the_payments_missed_starts_the_paid_session(
     assert await start_transaction(cp, clock, id_tag, minutes(1), 1_000) == stored.id
     await stage_is(server, paid.reservation_id, "charging")
     assert (await reservation(server, paid.reservation_id)).transaction_id == stored.id
+
+
+# --- two nodes, one reservation ---------------------------------------------------------------
+
+
+async def test_a_cancel_on_another_node_while_the_webhook_authorizes_leaves_nothing_held(
+    settings: Settings,
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    clock: SteppedClock,
+) -> None:
+    """The webhook's node asks Stripe about the paid checkout (slowly, here) while the
+    driver's cancel lands on another node, where no lock of the first one orders the
+    two: the reservation ends cancelled, the charger is never started, and the hold
+    goes back once."""
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    created = await create(server)
+    await stripe_sim.fault("GET", "/v1/checkout/sessions/", "delay", seconds=1)
+    async with running_server(settings, listening_socket()[0], clock) as other:
+        assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+
+        async def asking_stripe() -> bool:
+            return await pending_faults(stripe_sim) == []
+
+        await eventually(asking_stripe)  # the webhook's node waits on Stripe
+        cancelled = await post(other, "Cancel", {"reservationId": created["reservationId"]})
+        assert cancelled.json()["cancellationApplied"] is True
+        await payments_of(other).drain()
+    await delivery_over(stripe_sim, "checkout.session.completed")
+    await payments_of(server).drain()
+
+    paid = Paid(created["reservationId"], checkout_session_id(created["checkoutUrl"]), created)
+    await assert_released(stripe_sim, paid)
+    assert len(await events(stripe_sim, "payment_intent.canceled")) == 1
+    assert (await status(server, created["reservationId"]))["status"] == "Cancelled"
+    assert calls(cp, "RemoteStartTransaction") == []

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from chargers import TestCharger
 from integration.payments.payflow import (
@@ -25,6 +26,7 @@ from integration.payments.payflow import (
     clear_faults,
     create,
     create_and_pay,
+    create_answer,
     event_payload,
     events,
     intent,
@@ -40,9 +42,10 @@ from integration.payments.payflow import (
     sweep_until_settled,
 )
 from ocpp_core.config import PaymentSettings
+from ocpp_core.db.models import PaymentReservation
 from ocpp_core.payments import sweeps
 from servers import ConnectCharger, RunningServer
-from stripe_harness import StripeSim
+from stripe_harness import StripeSim, eventually
 
 MAX_ATTEMPTS = 3
 TIMEOUT_DELAY = 2.5  # the gateway gives up after 2 s; the simulator still runs the call
@@ -236,6 +239,40 @@ async def test_a_release_that_keeps_failing_is_marked_for_review_with_the_hold_i
         HOLD,
         0,
     )
+
+
+async def test_a_checkout_that_times_out_after_its_start_was_replaced_keeps_why_it_ended(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim
+) -> None:
+    """The driver starts again while Stripe sits on the first start's Checkout Session.
+
+    The first reservation ends as replaced; the request's failure, coming after,
+    must not rewrite that into a checkout failure nor touch the new reservation.
+    """
+    await priced_charger(server, charger)
+    await stripe_sim.fault("POST", "/v1/checkout/sessions", "delay", seconds=TIMEOUT_DELAY)
+    started = time.monotonic()
+    first_start = asyncio.create_task(create_answer(server, driver="A"))
+
+    async def at_stripe() -> bool:
+        return await pending_faults(stripe_sim) == []
+
+    await eventually(at_stripe)
+    second = await create(server, driver="A")
+
+    answer = await first_start
+    assert (answer.status_code, answer.json()["status"]) == (502, "PaymentProviderError")
+    async with server.runtime.db.session() as session:
+        query = select(PaymentReservation.id).where(PaymentReservation.driver_key == "A")
+        first_id = (set(await session.scalars(query)) - {second["reservationId"]}).pop()
+    first = await status(server, first_id)
+    assert (first["status"], first["failureCode"], first["money"]["state"]) == (
+        "Abandoned",
+        "Replaced",
+        None,  # it never had a checkout: nothing to release
+    )
+    assert (await status(server, second["reservationId"]))["status"] == "PendingPayment"
+    await outlive(started)
 
 
 @pytest.mark.parametrize("kind", ["error", "delay"])
