@@ -64,6 +64,7 @@ from ocpp_core.management.i18n import N_, gettext
 from ocpp_core.management.listing import Keyset, PageKey, SearchText
 from ocpp_core.management.numbers import money
 from ocpp_core.params import DbInt
+from ocpp_core.payments.states import MONEY_UNSETTLED
 from ocpp_core.qr import (
     LabelError,
     connector_ids,
@@ -507,11 +508,13 @@ async def _delete(request: Request, context: ManagementContext, cp_id: str) -> R
     async with context.db.session() as session:
         row = await _get(session, cp_id)
         impact = await _impact(session, row)
-        if impact["active_reservations"]:
+        if impact["unsettled_reservations"]:
             url = f"{LIST_PATH}/{path_part(cp_id)}"
-            message = (
-                f"{cp_id} has a payment reservation in progress: cancel it or let it end "
-                "before deleting the charge point."
+            message = gettext(
+                "%(id)s has a payment reservation in progress or a payment not yet settled "
+                "(a capture, a release or a meter review): let it end, or settle it, before "
+                "deleting the charge point.",
+                id=cp_id,
             )
             return redirect(request, url, message, ok=False)
         # Connectors, transactions, reservations and privileges go with it (ON DELETE CASCADE).
@@ -531,8 +534,15 @@ async def _impact(session: AsyncSession, row: ChargePoint) -> dict[str, Any]:
         "connectors": await count(Connector),
         "transactions": await count(Transaction),
         "reservations": await count(PaymentReservation),
-        "active_reservations": await count(
-            PaymentReservation, PaymentReservation.status.in_(ACTIVE_RESERVATION_STATES)
+        # The delete takes the reservations with it: one whose money is still to be
+        # captured, released or reviewed would leave a driver's card held until Stripe
+        # gives up on it.
+        "unsettled_reservations": await count(
+            PaymentReservation,
+            or_(
+                PaymentReservation.status.in_(ACTIVE_RESERVATION_STATES),
+                PaymentReservation.money_state.in_([state.value for state in MONEY_UNSETTLED]),
+            ),
         ),
     }
 

@@ -40,6 +40,8 @@ CANCELABLE = frozenset({Status.PENDING_PAYMENT, Status.AUTHORIZED, Status.START_
 TERMINAL = frozenset(Status) - ACTIVE
 START_PENDING = frozenset({Status.AUTHORIZED, Status.START_REQUESTED})
 MONEY_PENDING = frozenset({Money.CAPTURE_PENDING, Money.RELEASE_PENDING})
+# A hold someone must still act on: a capture or release to retry, or a meter to review.
+MONEY_UNSETTLED = MONEY_PENDING | {Money.REVIEW_REQUIRED}
 
 _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.PENDING_PAYMENT: frozenset(

@@ -159,6 +159,41 @@ async def test_a_charge_point_with_a_reservation_in_progress_is_not_deleted(
         assert await session.get(PaymentReservation, reservation_id) is not None
 
 
+@pytest.mark.parametrize(
+    ("status", "money_state"),
+    [
+        ("Completed", "CapturePending"),
+        ("Cancelled", "ReleasePending"),
+        ("Completed", "ReviewRequired"),
+    ],
+)
+async def test_a_charge_point_whose_payment_is_not_settled_is_not_deleted(
+    status: str, money_state: str, management: RunningManagement, client: httpx.AsyncClient
+) -> None:
+    """The session ended, but its hold is still to be captured, released or reviewed."""
+    await add_charge_point(management.db, "CP1")
+    ended = waiting_reservation(1)
+    ended.status, ended.money_state = status, money_state
+    async with management.db.session() as session:
+        session.add(ended)
+    await log_in(client, *ADMIN)
+
+    confirm = await client.get("/Home/ChargePoint/CP1", params={"confirm": "delete"})
+    refused = await post_form(
+        client,
+        "/Home/ChargePoint/CP1?confirm=delete",
+        {"action": "delete"},
+        "/Home/ChargePoint/CP1",
+    )
+
+    assert "its payment is not yet settled" in html.unescape(confirm.text)
+    assert "a payment not yet settled" in await follow(client, refused)
+    async with management.db.session() as session:
+        kept = await session.get(PaymentReservation, ended.id)
+        assert kept is not None
+        assert kept.money_state == money_state
+
+
 def waiting_reservation(number: int) -> PaymentReservation:
     """A reservation waiting for payment at connector ``number``, made ``number`` minutes ago."""
     made = NOW - timedelta(minutes=number)
