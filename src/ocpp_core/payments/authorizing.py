@@ -78,6 +78,23 @@ async def authorize_checked(
         return "NotFound" if row is None else authorize(ctx, row, held)
 
 
+async def authorize_once(
+    ctx: PaymentContext, reservation_id: str, checkout_session_id: str | None
+) -> str | None:
+    """Authorize under the reservation's lock, as :func:`authorize_checked`.
+
+    Confirm and the webhook arrive together: whichever waited for the other
+    reads the row again instead of asking Stripe a second time. In a cluster
+    both may ask; the row lock of :func:`authorize_checked` still lets one win.
+    """
+    lock = ctx.lock(reservation_id)
+    waited = lock.locked()
+    async with lock:
+        if waited:
+            return await authorize_payment(ctx, reservation_id)
+        return await authorize_checked(ctx, reservation_id, checkout_session_id)
+
+
 async def authorize_payment(ctx: PaymentContext, reservation_id: str) -> str | None:
     """Read the reservation, ask Stripe, authorize; why not, or None."""
     async with ctx.runtime.db.reading() as session:

@@ -181,8 +181,7 @@ def _authorizing(
     ctx: PaymentContext, reservation_id: str, checkout_session_id: str | None, obj: EventObject
 ) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
-        async with ctx.lock(reservation_id):
-            problem = await authorizing.authorize_checked(ctx, reservation_id, checkout_session_id)
+        problem = await authorizing.authorize_once(ctx, reservation_id, checkout_session_id)
         if problem is None:
             ctx.spawn(starting.try_start(ctx, reservation_id), f"start-{reservation_id}")
         elif authorizing.is_stripe_problem(problem):
