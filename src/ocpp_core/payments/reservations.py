@@ -7,7 +7,17 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Exists, SQLColumnExpression, and_, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    ScalarSelect,
+    SQLColumnExpression,
+    and_,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -167,18 +177,54 @@ async def connector_busy(
     session: AsyncSession, charge_point_id: str, connector_id: int
 ) -> str | None:
     """Why the connector takes no session now, reservations aside; or None."""
-    connector = await session.get(Connector, (charge_point_id, connector_id))
-    status = None if connector is None else connector.status
-    if busy := status_busy(status):
-        return busy
-    if await session.scalar(select(open_transaction(charge_point_id, connector_id))):
-        return "OpenTransaction"
-    return None
+    query = select(
+        connector_status(charge_point_id, connector_id),
+        open_transaction(charge_point_id, connector_id),
+    )
+    status, running = (await session.execute(query)).one()
+    return busy_of(status, running=bool(running))
 
 
-def status_busy(status: str | None) -> str | None:
-    """Why a connector in this status takes no session; None if it does (or never said)."""
-    return None if status is None or status in STARTABLE_STATUSES else f"Status:{status}"
+async def get_at_connector(
+    session: AsyncSession, reservation_id: str
+) -> tuple[PaymentReservation, str | None, bool] | None:
+    """The reservation, locked, with its connector's status and whether a transaction runs there.
+
+    One statement for what a start checks (three before). No other reservation
+    can hold the connector: this one is active there, and the partial unique
+    index allows one.
+    """
+    here = PaymentReservation
+    query = (
+        select(
+            here,
+            connector_status(here.charge_point_id, here.connector_id),
+            open_transaction(here.charge_point_id, here.connector_id),
+        )
+        .where(here.id == reservation_id)
+        .with_for_update(of=here)
+    )
+    found = (await session.execute(query)).one_or_none()
+    return None if found is None else (found[0], found[1], bool(found[2]))
+
+
+def busy_of(status: str | None, *, running: bool) -> str | None:
+    """Why a connector in this status (None: it never said), with or without a running
+    transaction, takes no session; None if it takes one."""
+    if status is not None and status not in STARTABLE_STATUSES:
+        return f"Status:{status}"
+    return "OpenTransaction" if running else None
+
+
+def connector_status(
+    charge_point_id: str | SQLColumnExpression[str], connector_id: int | SQLColumnExpression[int]
+) -> ScalarSelect[str]:
+    """The connector's last reported status, as a column of a larger query."""
+    return (
+        select(Connector.status)
+        .where(Connector.charge_point_id == charge_point_id, Connector.connector_id == connector_id)
+        .scalar_subquery()
+    )
 
 
 def open_transaction(

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation
+from ocpp_core.db.models import ChargePoint, PaymentReservation
 from ocpp_core.domain import connectors, tariffs
 from ocpp_core.payments import reservations
 
@@ -33,11 +33,6 @@ async def look(
 ) -> Station | None:
     """The station as a driver starting on ``connector_id`` meets it; None if there is none."""
     here = ChargePoint.id
-    status = (
-        select(Connector.status)
-        .where(Connector.charge_point_id == here, Connector.connector_id == connector_id)
-        .scalar_subquery()
-    )
     holds = and_(
         PaymentReservation.charge_point_id == here,
         PaymentReservation.connector_id == connector_id,
@@ -48,7 +43,7 @@ async def look(
             ChargePoint,
             PaymentReservation,
             connectors.is_known(here, connector_id),
-            status,
+            reservations.connector_status(here, connector_id),
             reservations.open_transaction(here, connector_id),
             tariffs.charges_free(tag_id=tag_id, charge_point_id=here, now=now),
         )
@@ -59,5 +54,5 @@ async def look(
     if found is None:
         return None
     charge_point, holder, known, connector_status, running, privileged = found
-    busy = reservations.status_busy(connector_status) or ("OpenTransaction" if running else None)
+    busy = reservations.busy_of(connector_status, running=bool(running))
     return Station(charge_point, bool(known), busy, bool(privileged), holder)
