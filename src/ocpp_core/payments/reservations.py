@@ -13,6 +13,7 @@ from sqlalchemy import (
     ScalarSelect,
     SQLColumnExpression,
     and_,
+    bindparam,
     exists,
     or_,
     select,
@@ -44,24 +45,38 @@ def new_id_tag() -> str:
     return "R" + base64.b32encode(secrets.token_bytes(15)).decode()[:19]
 
 
+# The statements a paid session runs most are built once: building one (and its cache
+# key) took SQLAlchemy longer than SQLite took to run it.
+_BY_ID = select(PaymentReservation).where(PaymentReservation.id == bindparam("reservation_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_SET_CHECKOUT = (
+    update(PaymentReservation)
+    .where(PaymentReservation.id == bindparam("reservation_id"))
+    .values(
+        checkout_session_id=bindparam("session_id"),
+        checkout_url=bindparam("url"),
+        updated_at=bindparam("now"),
+    )
+    .returning(PaymentReservation.status)
+    # Nothing to bring in line in the session: it holds no reservation (an ORM
+    # UPDATE looks for them first, at a cost like the statement's own).
+    .execution_options(synchronize_session=False)
+)
+
+
 async def get(
     session: AsyncSession, reservation_id: str, *, lock: bool = True
 ) -> PaymentReservation | None:
-    query = select(PaymentReservation).where(PaymentReservation.id == reservation_id)
-    return await session.scalar(query.with_for_update() if lock else query)
+    query = _BY_ID_LOCKED if lock else _BY_ID
+    return await session.scalar(query, {"reservation_id": reservation_id})
 
 
 async def set_checkout(
     session: AsyncSession, reservation_id: str, session_id: str, url: str | None, now: datetime
 ) -> Status:
     """Store the reservation's Checkout Session in one statement; the status it has now."""
-    query = (
-        update(PaymentReservation)
-        .where(PaymentReservation.id == reservation_id)
-        .values(checkout_session_id=session_id, checkout_url=url, updated_at=now)
-        .returning(PaymentReservation.status)
-    )
-    return Status((await session.execute(query)).scalar_one())
+    values = {"reservation_id": reservation_id, "session_id": session_id, "url": url, "now": now}
+    return Status((await session.execute(_SET_CHECKOUT, values)).scalar_one())
 
 
 async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentReservation | None:
@@ -194,17 +209,8 @@ async def get_at_connector(
     can hold the connector: this one is active there, and the partial unique
     index allows one.
     """
-    here = PaymentReservation
-    query = (
-        select(
-            here,
-            connector_status(here.charge_point_id, here.connector_id),
-            open_transaction(here.charge_point_id, here.connector_id),
-        )
-        .where(here.id == reservation_id)
-        .with_for_update(of=here)
-    )
-    found = (await session.execute(query)).one_or_none()
+    values = {"reservation_id": reservation_id}
+    found = (await session.execute(_AT_CONNECTOR, values)).one_or_none()
     return None if found is None else (found[0], found[1], bool(found[2]))
 
 
@@ -236,3 +242,14 @@ def open_transaction(
         Transaction.connector_id == connector_id,
         transactions.holding(),
     )
+
+
+_AT_CONNECTOR = (
+    select(
+        PaymentReservation,
+        connector_status(PaymentReservation.charge_point_id, PaymentReservation.connector_id),
+        open_transaction(PaymentReservation.charge_point_id, PaymentReservation.connector_id),
+    )
+    .where(PaymentReservation.id == bindparam("reservation_id"))
+    .with_for_update(of=PaymentReservation)
+)
