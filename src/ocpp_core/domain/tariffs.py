@@ -177,7 +177,10 @@ async def has_free_charging(
 
 
 def charges_free(
-    *, tag_id: str, charge_point_id: str | SQLColumnExpression[str], now: datetime
+    *,
+    tag_id: str | SQLColumnExpression[str],
+    charge_point_id: str | SQLColumnExpression[str],
+    now: datetime | SQLColumnExpression[datetime],
 ) -> ColumnElement[bool]:
     """:func:`has_free_charging` in SQL, for a statement that asks more at once.
 

@@ -3,8 +3,9 @@
 Shared by the browser's return (Confirm) and the verified webhook, whichever
 comes first; the second finds the reservation authorized already. Stripe is
 asked once (the Checkout Session with its PaymentIntent expanded), and the
-answer is written to the row in the caller's unit of work: the webhook
-remembers its event in the same commit.
+answer is written to the row in a unit of work of its own, under the row's
+lock. The webhook remembers its event only after that commit: an event whose
+authorization failed (Stripe away) is processed again when Stripe redelivers it.
 """
 
 from __future__ import annotations
@@ -74,6 +75,23 @@ async def authorize_checked(
     async with ctx.runtime.db.session() as session:
         row = await reservations.get(session, reservation_id)
         return "NotFound" if row is None else authorize(ctx, row, held)
+
+
+async def authorize_once(
+    ctx: PaymentContext, reservation_id: str, checkout_session_id: str
+) -> str | None:
+    """Authorize under the reservation's lock, as :func:`authorize_checked`.
+
+    Confirm and the webhook arrive together: whichever waited for the other
+    reads the row again instead of asking Stripe a second time. In a cluster
+    both may ask; the row lock of :func:`authorize_checked` still lets one win.
+    """
+    lock = ctx.lock(reservation_id)
+    waited = lock.locked()
+    async with lock:
+        if waited:
+            return await authorize_payment(ctx, reservation_id, checkout_session_id)
+        return await authorize_checked(ctx, reservation_id, checkout_session_id)
 
 
 async def authorize_payment(

@@ -287,8 +287,7 @@ async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> 
             return Answer(400, {"status": "SessionMismatch"})
         status = status_of(row)
     if status is Status.PENDING_PAYMENT:
-        async with ctx.lock(reservation_id):
-            problem = await authorizing.authorize_checked(ctx, reservation_id, session_id)
+        problem = await authorizing.authorize_once(ctx, reservation_id, session_id)
     else:
         problem = status.value if status in TERMINAL else None
     if problem in _ENDED and await late.found(ctx, reservation_id):

@@ -7,7 +7,18 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Exists, SQLColumnExpression, and_, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    ScalarSelect,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,24 +45,38 @@ def new_id_tag() -> str:
     return "R" + base64.b32encode(secrets.token_bytes(15)).decode()[:19]
 
 
+# The statements a paid session runs most are built once: building one (and its cache
+# key) took SQLAlchemy longer than SQLite took to run it.
+_BY_ID = select(PaymentReservation).where(PaymentReservation.id == bindparam("reservation_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_SET_CHECKOUT = (
+    update(PaymentReservation)
+    .where(PaymentReservation.id == bindparam("reservation_id"))
+    .values(
+        checkout_session_id=bindparam("session_id"),
+        checkout_url=bindparam("url"),
+        updated_at=bindparam("now"),
+    )
+    .returning(PaymentReservation.status)
+    # Nothing to bring in line in the session: it holds no reservation (an ORM
+    # UPDATE looks for them first, at a cost like the statement's own).
+    .execution_options(synchronize_session=False)
+)
+
+
 async def get(
     session: AsyncSession, reservation_id: str, *, lock: bool = True
 ) -> PaymentReservation | None:
-    query = select(PaymentReservation).where(PaymentReservation.id == reservation_id)
-    return await session.scalar(query.with_for_update() if lock else query)
+    query = _BY_ID_LOCKED if lock else _BY_ID
+    return await session.scalar(query, {"reservation_id": reservation_id})
 
 
 async def set_checkout(
     session: AsyncSession, reservation_id: str, session_id: str, url: str | None, now: datetime
 ) -> Status:
     """Store the reservation's Checkout Session in one statement; the status it has now."""
-    query = (
-        update(PaymentReservation)
-        .where(PaymentReservation.id == reservation_id)
-        .values(checkout_session_id=session_id, checkout_url=url, updated_at=now)
-        .returning(PaymentReservation.status)
-    )
-    return Status((await session.execute(query)).scalar_one())
+    values = {"reservation_id": reservation_id, "session_id": session_id, "url": url, "now": now}
+    return Status((await session.execute(_SET_CHECKOUT, values)).scalar_one())
 
 
 async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentReservation | None:
@@ -167,18 +192,45 @@ async def connector_busy(
     session: AsyncSession, charge_point_id: str, connector_id: int
 ) -> str | None:
     """Why the connector takes no session now, reservations aside; or None."""
-    connector = await session.get(Connector, (charge_point_id, connector_id))
-    status = None if connector is None else connector.status
-    if busy := status_busy(status):
-        return busy
-    if await session.scalar(select(open_transaction(charge_point_id, connector_id))):
-        return "OpenTransaction"
-    return None
+    query = select(
+        connector_status(charge_point_id, connector_id),
+        open_transaction(charge_point_id, connector_id),
+    )
+    status, running = (await session.execute(query)).one()
+    return busy_of(status, running=bool(running))
 
 
-def status_busy(status: str | None) -> str | None:
-    """Why a connector in this status takes no session; None if it does (or never said)."""
-    return None if status is None or status in STARTABLE_STATUSES else f"Status:{status}"
+async def get_at_connector(
+    session: AsyncSession, reservation_id: str
+) -> tuple[PaymentReservation, str | None, bool] | None:
+    """The reservation, locked, with its connector's status and whether a transaction runs there.
+
+    One statement for what a start checks (three before). No other reservation
+    can hold the connector: this one is active there, and the partial unique
+    index allows one.
+    """
+    values = {"reservation_id": reservation_id}
+    found = (await session.execute(_AT_CONNECTOR, values)).one_or_none()
+    return None if found is None else (found[0], found[1], bool(found[2]))
+
+
+def busy_of(status: str | None, *, running: bool) -> str | None:
+    """Why a connector in this status (None: it never said), with or without a running
+    transaction, takes no session; None if it takes one."""
+    if status is not None and status not in STARTABLE_STATUSES:
+        return f"Status:{status}"
+    return "OpenTransaction" if running else None
+
+
+def connector_status(
+    charge_point_id: str | SQLColumnExpression[str], connector_id: int | SQLColumnExpression[int]
+) -> ScalarSelect[str]:
+    """The connector's last reported status, as a column of a larger query."""
+    return (
+        select(Connector.status)
+        .where(Connector.charge_point_id == charge_point_id, Connector.connector_id == connector_id)
+        .scalar_subquery()
+    )
 
 
 def open_transaction(
@@ -190,3 +242,14 @@ def open_transaction(
         Transaction.connector_id == connector_id,
         transactions.holding(),
     )
+
+
+_AT_CONNECTOR = (
+    select(
+        PaymentReservation,
+        connector_status(PaymentReservation.charge_point_id, PaymentReservation.connector_id),
+        open_transaction(PaymentReservation.charge_point_id, PaymentReservation.connector_id),
+    )
+    .where(PaymentReservation.id == bindparam("reservation_id"))
+    .with_for_update(of=PaymentReservation)
+)

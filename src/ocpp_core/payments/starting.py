@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ocpp_core.db.models import Connector, PaymentReservation
 from ocpp_core.domain.commands import RemoteStart, new_request_id
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.payments import money, reservations
@@ -54,9 +51,10 @@ async def _prepare(
 ) -> StartOutcome | tuple[str, RemoteStart]:
     now = ctx.now()
     async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        if row is None:
+        found = await reservations.get_at_connector(session, reservation_id)
+        if found is None:
             return StartOutcome("NotFound", "NotFound")
+        row, connector_status, running = found
         status = status_of(row)
         if status is not Status.AUTHORIZED:
             reason = ALREADY_REQUESTED if status is Status.START_REQUESTED else "AlreadyAdvanced"
@@ -65,12 +63,9 @@ async def _prepare(
             move(row, Status.START_TIMEOUT)
             money.fail(row, "StartTimeout", "no charging started before the deadline", now)
             return StartOutcome(row.status, "StartTimeout")
-        busy = await reservations.busy_reason(
-            session, row.charge_point_id, row.connector_id, ignore=row.id
-        )
-        if busy is not None:
+        if busy := reservations.busy_of(connector_status, running=running):
             return StartOutcome("ConnectorBusy", busy)
-        if ctx.settings.require_plug_before_start and not await _plugged(session, row):
+        if ctx.settings.require_plug_before_start and connector_status != "Preparing":
             row.awaiting_plug = True
             row.updated_at = now
             return StartOutcome(row.status, "AwaitingPlug")
@@ -81,11 +76,6 @@ async def _prepare(
             row.remote_start_id = new_request_id()
         command = RemoteStart(row.connector_id, row.ocpp_id_tag, row.remote_start_id)
         return row.charge_point_id, command
-
-
-async def _plugged(session: AsyncSession, row: PaymentReservation) -> bool:
-    connector = await session.get(Connector, (row.charge_point_id, row.connector_id))
-    return connector is not None and connector.status == "Preparing"
 
 
 async def _send(ctx: PaymentContext, charge_point_id: str, command: RemoteStart) -> str:

@@ -8,13 +8,14 @@ and the driver, most of what a paid session's Create cost the server.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation
+from ocpp_core.db.models import ChargePoint, PaymentReservation
 from ocpp_core.domain import connectors, tariffs
 from ocpp_core.payments import reservations
 
@@ -32,32 +33,38 @@ async def look(
     session: AsyncSession, *, charge_point_id: str, connector_id: int, tag_id: str, now: datetime
 ) -> Station | None:
     """The station as a driver starting on ``connector_id`` meets it; None if there is none."""
+    values = {"charge_point_id": charge_point_id, "tag_id": tag_id, "now": now}
+    found = (await session.execute(_query(connector_id), values)).one_or_none()
+    if found is None:
+        return None
+    charge_point, holder, known, connector_status, running, privileged = found
+    busy = reservations.busy_of(connector_status, running=bool(running))
+    return Station(charge_point, bool(known), busy, bool(privileged), holder)
+
+
+@functools.cache
+def _query(connector_id: int) -> Select[ChargePoint, PaymentReservation, bool, str, bool, bool]:
+    """The look at one connector number, built once: building it cost more than running it.
+
+    Its shape depends on the number (see :func:`connectors.is_known`); the rest are parameters.
+    """
     here = ChargePoint.id
-    status = (
-        select(Connector.status)
-        .where(Connector.charge_point_id == here, Connector.connector_id == connector_id)
-        .scalar_subquery()
-    )
     holds = and_(
         PaymentReservation.charge_point_id == here,
         PaymentReservation.connector_id == connector_id,
         reservations.holding(),
     )
-    query = (
+    return (
         select(
             ChargePoint,
             PaymentReservation,
             connectors.is_known(here, connector_id),
-            status,
+            reservations.connector_status(here, connector_id),
             reservations.open_transaction(here, connector_id),
-            tariffs.charges_free(tag_id=tag_id, charge_point_id=here, now=now),
+            tariffs.charges_free(
+                tag_id=bindparam("tag_id"), charge_point_id=here, now=bindparam("now")
+            ),
         )
         .outerjoin(PaymentReservation, holds)  # one at most: the partial unique index
-        .where(here == charge_point_id)
+        .where(here == bindparam("charge_point_id"))
     )
-    found = (await session.execute(query)).one_or_none()
-    if found is None:
-        return None
-    charge_point, holder, known, connector_status, running, privileged = found
-    busy = reservations.status_busy(connector_status) or ("OpenTransaction" if running else None)
-    return Station(charge_point, bool(known), busy, bool(privileged), holder)

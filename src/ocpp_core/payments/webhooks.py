@@ -11,12 +11,13 @@ out-of-order or repeated event changes no amount.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, case, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, case, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,26 +136,35 @@ async def _reservation(
     that other payment would mark this hold released while Stripe still holds it).
     With no reservation, whether the event was seen is left to its record's insert.
     """
-    seen = exists().where(StripeWebhookEvent.id == event.id)
-    query = select(PaymentReservation, seen).limit(1).with_for_update(of=PaymentReservation)
     intent = not event.type.startswith("checkout.session.")
-    if intent:
-        by_intent = PaymentReservation.payment_intent_id == obj.id
-        claimed = (obj.metadata or {}).get("reservation_id")
-        unlinked = and_(
-            PaymentReservation.id == claimed, PaymentReservation.payment_intent_id.is_(None)
-        )
-        about = or_(by_intent, unlinked) if claimed else by_intent
-        query = query.where(about).order_by(case((by_intent, 0), else_=1))
-    else:
-        query = query.where(PaymentReservation.checkout_session_id == obj.id)
-    found = (await session.execute(query)).one_or_none()
+    claimed = (obj.metadata or {}).get("reservation_id") if intent else None
+    values = {"event_id": event.id, "object_id": obj.id}
+    query = _reservation_query(intent=intent, claimed=bool(claimed))
+    if claimed:
+        values["claimed"] = claimed
+    found = (await session.execute(query, values)).one_or_none()
     if found is None:
         return None, False
     row, handled = found
     if intent and not handled and row.payment_intent_id is None:
         row.payment_intent_id = obj.id
     return row, bool(handled)
+
+
+@functools.cache
+def _reservation_query(*, intent: bool, claimed: bool) -> Select[PaymentReservation, bool]:
+    """:func:`_reservation`'s statement, built once for each of its three shapes."""
+    seen = exists().where(StripeWebhookEvent.id == bindparam("event_id"))
+    query = select(PaymentReservation, seen).limit(1).with_for_update(of=PaymentReservation)
+    if not intent:
+        return query.where(PaymentReservation.checkout_session_id == bindparam("object_id"))
+    by_intent = PaymentReservation.payment_intent_id == bindparam("object_id")
+    unlinked = and_(
+        PaymentReservation.id == bindparam("claimed"),
+        PaymentReservation.payment_intent_id.is_(None),
+    )
+    about = or_(by_intent, unlinked) if claimed else by_intent
+    return query.where(about).order_by(case((by_intent, 0), else_=1))
 
 
 def _spawn(ctx: PaymentContext, work: Callable[[], Coroutine[Any, Any, Any]], name: str) -> _Then:
@@ -181,8 +191,7 @@ def _authorizing(
     ctx: PaymentContext, reservation_id: str, obj: EventObject
 ) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
-        async with ctx.lock(reservation_id):
-            problem = await authorizing.authorize_checked(ctx, reservation_id, obj.id)
+        problem = await authorizing.authorize_once(ctx, reservation_id, obj.id)
         if problem is None:
             ctx.spawn(starting.try_start(ctx, reservation_id), f"start-{reservation_id}")
         elif authorizing.is_stripe_problem(problem):

@@ -64,13 +64,13 @@ def key_matches(given: str | None, expected: str) -> bool:
 class ApiKeyGate:
     """Answers 401 to an ``/API`` request without the key, before one byte of its body is read.
 
-    ``open_paths`` (the Stripe webhook) carry their own proof instead of the key.
+    The Stripe webhook, which carries its own proof instead, is taken before this
+    (see ``ServerApp``).
     """
 
-    def __init__(self, app: ASGIApp, *, api_key: str, open_paths: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, *, api_key: str) -> None:
         self.app = app
         self.api_key = api_key
-        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._refuses(scope):
@@ -82,7 +82,7 @@ class ApiKeyGate:
 
     def _refuses(self, scope: Scope) -> bool:
         path: str = scope["path"]
-        if not (path == "/API" or path.startswith("/API/")) or path in self.open_paths:
+        if not (path == "/API" or path.startswith("/API/")):
             return False
         return not key_matches(Headers(scope=scope).get(API_KEY_HEADER), self.api_key)
 
@@ -129,7 +129,7 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=400)
 
 
-async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
     # The database's health logs the outage, once; no traceback per request.
     body = {"status": "DatabaseUnavailable", "error": "the database can't be reached; try later"}
     return JSONResponse(body, status_code=503)
@@ -138,4 +138,4 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
 def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
+    app.add_exception_handler(DatabaseUnavailable, database_unavailable)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Receive, Scope, Send
 
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.domain.pricing import MAX_HOLD_CENTS
 from ocpp_core.payments import decisions, flows, status, webhooks
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.review import Decision
-from ocpp_core.server.api_auth import ApiError, api_router
+from ocpp_core.server.api_auth import ApiError, api_router, database_unavailable
 
 router = api_router("payments")
-webhook_router = APIRouter(tags=["payments"])
 
 
 async def get_payments(request: Request) -> PaymentContext:
@@ -125,13 +126,34 @@ async def payment_status(
     return view
 
 
-async def _webhook(payments: Payments, request: Request) -> JSONResponse:
-    payload = await request.body()
-    signature = request.headers.get("stripe-signature")
-    return _answer(await webhooks.handle(payments, payload, signature))
-
-
 # Verified by its Stripe-Signature, not by the API key: Stripe can't send one.
 WEBHOOK_PATHS = frozenset({"/API/Payments/Webhook", "/Payments/Webhook"})
-for _path in sorted(WEBHOOK_PATHS):
-    webhook_router.add_api_route(_path, _webhook, methods=["POST"])
+
+
+class Webhook:
+    """The Stripe webhook as a bare ASGI app, which the server hands its paths to first.
+
+    Stripe sends three events for each paid session; FastAPI's routing, dependency
+    solving and request handling cost about as much as verifying and answering an
+    event we don't act on. Answers in the API's shape, a database that can't be
+    reached included (503).
+    """
+
+    def __init__(self, payments: PaymentContext) -> None:
+        self.payments = payments
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method == "POST":
+            response = await self._handle(request)
+        else:
+            error = f"{request.method} {request.url.path}"
+            response = _answer(flows.Answer(405, {"status": "MethodNotAllowed", "error": error}))
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request) -> Response:
+        signature = request.headers.get("stripe-signature")
+        try:
+            return _answer(await webhooks.handle(self.payments, await request.body(), signature))
+        except DatabaseUnavailable as error:
+            return await database_unavailable(request, error)

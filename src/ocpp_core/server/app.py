@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ocpp_core.body_limit import BodyLimit
@@ -97,20 +97,25 @@ def build_payments(runtime: Runtime) -> PaymentContext:
 
 
 class ServerApp(FastAPI):
-    """The API, with the OCPP websockets taken straight to their endpoint.
+    """The API, with the OCPP websockets and the Stripe webhook taken straight to their apps.
 
     FastAPI's stack (error middleware, routing, dependency solving) cost a sixth
     of a charger's connection and wrapped every frame sent; the OCPP endpoint
-    answers its own errors and needs none of it.
+    answers its own errors and needs none of it. Neither does the webhook (see
+    :class:`api_payments.Webhook`), which keeps only its body limit.
     """
 
-    def __init__(self, ocpp: Endpoint, **options: Any) -> None:
+    def __init__(self, ocpp: Endpoint, webhook: ASGIApp, **options: Any) -> None:
         super().__init__(**options)
         self._ocpp = ocpp
+        self._webhook = webhook
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"].startswith("/OCPP/"):
             await self._ocpp(WebSocket(scope, receive, send))
+            return
+        if scope["type"] == "http" and scope["path"] in WEBHOOK_PATHS:
+            await self._webhook(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -145,6 +150,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
 
     app = ServerApp(
         ocpp_endpoint(runtime, ADAPTERS),
+        _webhook(payments, settings.http),
         title="ocpp-core server API",
         summary="Commands to chargers, their live status and transactions.",
         lifespan=lifespan,
@@ -157,7 +163,6 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     for module in (api_status, api_commands, api_transactions, api_payments):
         app.include_router(module.router)
-    app.include_router(api_payments.webhook_router)
     app.include_router(fallback)
     install_error_handler(app)
     _guard_requests(app, settings)
@@ -167,18 +172,18 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
 def _guard_requests(app: FastAPI, settings: Settings) -> None:
     """The key first, then the body's size; both before a route reads a byte of the body.
 
-    Only HTTP requests pass here: the OCPP websockets are taken before this stack.
+    Only API requests pass here: the OCPP websockets and the Stripe webhook are taken
+    before this stack.
     """
-    app.add_middleware(BodyLimit, limit_for=_body_limit(settings.http), too_large=_too_large)
-    api_key = settings.api_key.get_secret_value()
-    app.add_middleware(ApiKeyGate, api_key=api_key, open_paths=WEBHOOK_PATHS)
+    limit = settings.http.api_max_body
+    app.add_middleware(BodyLimit, limit_for=lambda _: limit, too_large=_too_large)
+    app.add_middleware(ApiKeyGate, api_key=settings.api_key.get_secret_value())
 
 
-def _body_limit(http: HttpSettings) -> Callable[[Scope], int]:
-    def limit_for(scope: Scope) -> int:
-        return http.webhook_max_body if scope["path"] in WEBHOOK_PATHS else http.api_max_body
-
-    return limit_for
+def _webhook(payments: PaymentContext, http: HttpSettings) -> ASGIApp:
+    webhook = api_payments.Webhook(payments)
+    limit = http.webhook_max_body
+    return BodyLimit(webhook, limit_for=lambda _: limit, too_large=_too_large)
 
 
 async def _too_large(request: Request, limit: int) -> Response:

@@ -131,8 +131,8 @@ async def test_openapi_documents_the_api_key(server: RunningServer) -> None:
     schema = (await server.api.get("/openapi.json")).json()
     [scheme] = schema["components"]["securitySchemes"].values()
     assert scheme == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-    webhooks = {"/API/Payments/Webhook", "/Payments/Webhook"}  # signed by Stripe instead
+    # Signed by Stripe instead, and no part of the API: taken before FastAPI's routes.
+    assert not {"/API/Payments/Webhook", "/Payments/Webhook"} & set(schema["paths"])
     for path, operations in schema["paths"].items():
         for operation in operations.values():
-            needs_key = bool(operation.get("security"))
-            assert needs_key is (path not in webhooks), f"{path}: wrong security in the schema"
+            assert operation.get("security"), f"{path}: no API key in the schema"
