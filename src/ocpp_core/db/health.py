@@ -67,6 +67,11 @@ class Health:
         self._failures = 0
         self._reported: dict[str, tuple[float, int]] = {}  # kind -> (last line, failures since)
 
+    @property
+    def silent(self) -> bool:
+        """The last attempt timed out and none has succeeded since."""
+        return self._silent
+
     def refuse_while_probing(self) -> None:
         """Fail at once while the database is silent and another attempt is finding out."""
         if self._silent and self._probing:

@@ -1,0 +1,73 @@
+"""Pooled PostgreSQL connections: checked when they have idled, not at every checkout."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+
+from ocpp_core.db.health import DatabaseUnavailable
+from ocpp_core.db.session import IDLE_BEFORE_PING, Database
+
+pytestmark = pytest.mark.postgresql
+
+
+class SteppedClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> SteppedClock:
+    return SteppedClock()
+
+
+@pytest.fixture
+async def pooled(migrated: str, clock: SteppedClock) -> AsyncIterator[Database]:
+    database = Database(migrated, clock=clock)
+    yield database
+    await database.close()
+
+
+async def backend(db: Database) -> int:
+    """The server process behind the connection a unit of work gets from the pool."""
+    async with db.reading() as session:
+        pid = await session.scalar(text("SELECT pg_backend_pid()"))
+    assert isinstance(pid, int)
+    return pid
+
+
+async def terminate(db: Database, pid: int) -> None:
+    """Kill ``pid`` from another connection, behind its pool's back, and wait until it is gone."""
+    async with db.reading() as session:
+        gone = await session.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+    assert gone is True
+
+
+async def test_a_connection_killed_while_idle_is_replaced_without_an_error(
+    pooled: Database, db: Database, clock: SteppedClock
+) -> None:
+    killed = await backend(pooled)
+    await terminate(db, killed)
+    clock.now += IDLE_BEFORE_PING + 1
+
+    replacement = await backend(pooled)
+
+    assert replacement != killed
+    assert await backend(pooled) == replacement  # pooled again, not reconnected every time
+
+
+async def test_a_connection_killed_just_after_use_fails_one_unit_of_work_then_all_are_replaced(
+    pooled: Database, db: Database
+) -> None:
+    """Not pinged, so not caught before use: SQLAlchemy's disconnect detection renews the pool."""
+    killed = await backend(pooled)
+    await terminate(db, killed)
+
+    with pytest.raises(DatabaseUnavailable):
+        await backend(pooled)
+    assert await backend(pooled) != killed
