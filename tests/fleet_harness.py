@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from bench import fleet
 from integration.management.pages import (
     ADMIN,
+    PASSWORD_COST,
     SESSION_SECRET,
     RunningManagement,
     log_in,
@@ -51,12 +52,21 @@ async def fleet_site(
     fleet_url: str, settings: Settings, server: RunningServer
 ) -> AsyncIterator[FleetSite]:
     section = ManagementSettings(
-        server_api_url=server.http_url, session_secret=SecretStr(SESSION_SECRET)
+        server_api_url=server.http_url,
+        session_secret=SecretStr(SESSION_SECRET),
+        password_cost=PASSWORD_COST,
     )
     async with running_management(settings.model_copy(update={"management": section})) as app:
         async with app.db.session() as session:
             name, password = ADMIN
-            await users.add(session, name=name, password=password, role=Role.ADMIN, now=utc_now())
+            await users.add(
+                session,
+                name=name,
+                password=password,
+                role=Role.ADMIN,
+                now=utc_now(),
+                cost=section.password_hash_cost,
+            )
         async with httpx.AsyncClient(base_url=app.url, timeout=60) as client:
             await log_in(client, *ADMIN)
             yield FleetSite(app, client)

@@ -37,6 +37,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ocpp_core.security import OPERATOR_COST, ScryptCost
+
 ENV_PREFIX = "OCPP_CORE_"
 CONFIG_ENV_VAR = "OCPP_CORE_CONFIG"
 MIN_API_KEY_LENGTH = 16
@@ -377,6 +379,12 @@ class ManagementSettings(_Section):
     public_status_refresh_seconds: float = Field(
         default=3.0, ge=0.5, le=600, description="How often a driver's status page refreshes."
     )
+    password_cost: int = Field(
+        default=OPERATOR_COST.log2_n,
+        ge=10,
+        le=20,
+        description="scrypt's cost for operator passwords, log2 N: each step doubles a login.",
+    )
 
     @field_validator("server_api_url")
     @classmethod
@@ -385,6 +393,10 @@ class ManagementSettings(_Section):
         if urlsplit(value).scheme not in {"http", "https"} or not urlsplit(value).netloc:
             raise ValueError("must start with http:// or https:// and name a host")
         return value
+
+    @property
+    def password_hash_cost(self) -> ScryptCost:
+        return ScryptCost(log2_n=self.password_cost)
 
     def require_session_secret(self) -> None:
         """Refuse to sign sessions with a guessable secret (there is no safe default)."""

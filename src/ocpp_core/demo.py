@@ -141,7 +141,12 @@ async def provision(
                 await tariffs.set_tariff(session, row.id, TARIFFS[i % len(TARIFFS)])
             await tags.add(session, NewTag(CARD, "Demo fleet card"), now=now)
             await users.add(
-                session, name="admin", password=admin_password, role=users.Role.ADMIN, now=now
+                session,
+                name="admin",
+                password=admin_password,
+                role=users.Role.ADMIN,
+                now=now,
+                cost=settings.management.password_hash_cost,
             )
         async with db.session() as session:
             labels = await labels_for(

@@ -118,9 +118,9 @@ def password_needs_rehash(stored: str, cost: ScryptCost = OPERATOR_COST) -> bool
     return parsed is None or parsed[0] != cost
 
 
-def burn_password_check(password: str) -> None:
+def burn_password_check(password: str, cost: ScryptCost = OPERATOR_COST) -> None:
     """Spend what a real check costs, so a login for an unknown name takes as long."""
-    verify_password(password, _dummy_hash())
+    verify_password(password, _dummy_hash(cost))
 
 
 def operator_password_problem(password: str) -> str | None:
@@ -132,8 +132,8 @@ def operator_password_problem(password: str) -> str | None:
 
 
 @cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16))
+def _dummy_hash(cost: ScryptCost) -> str:
+    return hash_password(secrets.token_urlsafe(16), cost)
 
 
 def _parse_password_hash(stored: str) -> tuple[ScryptCost, bytes, bytes] | None:

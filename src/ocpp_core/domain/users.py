@@ -28,6 +28,7 @@ from ocpp_core.db.models import User
 from ocpp_core.domain import operator_sessions
 from ocpp_core.domain.roles import Role as Role  # re-exported: where callers met it first
 from ocpp_core.security import (
+    ScryptCost,
     burn_password_check,
     hash_password,
     operator_password_problem,
@@ -83,15 +84,18 @@ def name_problem(name: str) -> str | None:
 
 
 async def add(
-    session: AsyncSession, *, name: str, password: str, role: Role, now: datetime
+    session: AsyncSession, *, name: str, password: str, role: Role, now: datetime, cost: ScryptCost
 ) -> Operator:
-    """Create an operator; raises :class:`UserError` for a bad or taken name or a weak password."""
+    """Create an operator; raises :class:`UserError` for a bad or taken name or a weak password.
+
+    ``cost`` here and below is the setting ``management.password_cost``'s.
+    """
     if problem := name_problem(name):
         raise UserError(problem)
     _check_password(password)
     values = {
         "name": name,
-        "password_hash": await _hash(password),
+        "password_hash": await _hash(password, cost),
         "role": role.value,
         "created_at": now,
     }
@@ -104,33 +108,37 @@ async def add(
 
 
 async def authenticate(
-    session: AsyncSession, *, name: str, password: str, now: datetime
+    session: AsyncSession, *, name: str, password: str, now: datetime, cost: ScryptCost
 ) -> Operator | None:
     """The operator if the password is right (and they are enabled); records the login."""
-    row = await _checked(session, name=name, password=password)
+    row = await _checked(session, name=name, password=password, cost=cost)
     if row is None:
         return None
     row.last_login_at = now
     return operator_of(row)
 
 
-async def check_password(session: AsyncSession, *, name: str, password: str) -> Operator | None:
+async def check_password(
+    session: AsyncSession, *, name: str, password: str, cost: ScryptCost
+) -> Operator | None:
     """The operator if the password is right (and they are enabled), without logging in."""
-    row = await _checked(session, name=name, password=password)
+    row = await _checked(session, name=name, password=password, cost=cost)
     return operator_of(row) if row is not None else None
 
 
-async def _checked(session: AsyncSession, *, name: str, password: str) -> User | None:
-    """The user if the password is right and they are enabled; upgrades an old hash."""
+async def _checked(
+    session: AsyncSession, *, name: str, password: str, cost: ScryptCost
+) -> User | None:
+    """The user if the password is right and they are enabled; rehashes at a changed cost."""
     row = await session.scalar(select(User).where(User.name == name[:MAX_NAME_LENGTH]))
     if row is None:
-        await _off_loop(burn_password_check, password)
+        await _off_loop(burn_password_check, password, cost)
         return None
     # Checked even for a disabled user, so their answer takes as long as anyone's.
     if not await _off_loop(verify_password, password, row.password_hash) or row.disabled:
         return None
-    if password_needs_rehash(row.password_hash):
-        row.password_hash = await _hash(password)
+    if password_needs_rehash(row.password_hash, cost):
+        row.password_hash = await _hash(password, cost)
     return row
 
 
@@ -146,11 +154,16 @@ async def list_all(session: AsyncSession) -> Sequence[User]:
 
 
 async def set_password(
-    session: AsyncSession, *, user_id: int, password: str, keep_session: str | None = None
+    session: AsyncSession,
+    *,
+    user_id: int,
+    password: str,
+    cost: ScryptCost,
+    keep_session: str | None = None,
 ) -> Operator:
     """A new password; ends the user's sessions but ``keep_session`` (the one changing it)."""
     _check_password(password)
-    hashed = await _hash(password)
+    hashed = await _hash(password, cost)
     row = await _row(session, user_id)
     row.password_hash = hashed
     await operator_sessions.end_all(session, user_id=user_id, keep=keep_session)
@@ -237,8 +250,8 @@ def operator_of(row: User) -> Operator:
     return Operator(row.id, row.name, Role(row.role))
 
 
-async def _hash(password: str) -> str:
-    return await _off_loop(hash_password, password)
+async def _hash(password: str, cost: ScryptCost) -> str:
+    return await _off_loop(hash_password, password, cost)
 
 
 async def _off_loop(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

@@ -54,11 +54,14 @@ async def login(
     """Check the password, within the throttling limits; on success start a new session."""
     target = auth.safe_return_url(ReturnUrl)
     address = client_address(request)
+    cost = context.settings.management.password_hash_cost
     outcome = await _attempt(
         context,
         name=name,
         address=address,
-        check=lambda s: users.authenticate(s, name=name, password=password, now=context.clock()),
+        check=lambda s: users.authenticate(
+            s, name=name, password=password, now=context.clock(), cost=cost
+        ),
     )
     if isinstance(outcome, timedelta):
         return _throttled(request, outcome, name=name, target=target)
@@ -149,11 +152,12 @@ async def change_password(
     """A new password, given the current one; the user's other sessions end."""
     if errors := new_password_problems(new, again):
         return _password_form(request, errors, status_code=400)
+    cost = context.settings.management.password_hash_cost
     outcome = await _attempt(
         context,
         name=user.name,
         address=client_address(request),
-        check=lambda s: users.check_password(s, name=user.name, password=current),
+        check=lambda s: users.check_password(s, name=user.name, password=current, cost=cost),
     )
     if isinstance(outcome, timedelta):
         error, headers = _wait_notice(outcome)
@@ -163,7 +167,11 @@ async def change_password(
         return _password_form(request, {"current": error}, status_code=400)
     async with context.db.session() as session:
         await users.set_password(
-            session, user_id=user.id, password=new, keep_session=auth.login_token(request)
+            session,
+            user_id=user.id,
+            password=new,
+            cost=cost,
+            keep_session=auth.login_token(request),
         )
     message = gettext("Password changed. Your other sessions have been logged out.")
     return redirect(request, PASSWORD_URL, message)

@@ -80,10 +80,12 @@ def user_add(ctx: click.Context, name: str, admin: bool, password: str | None, a
     generated = password is None
     secret = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if password is None else password
     role = Role.ADMIN if admin else Role.VIEWER
+    settings = cli_settings(ctx)
+    cost = settings.management.password_hash_cost
     added = run(
         in_session(
-            cli_settings(ctx),
-            lambda s: users.add(s, name=name, password=secret, role=role, now=utc_now()),
+            settings,
+            lambda s: users.add(s, name=name, password=secret, role=role, now=utc_now(), cost=cost),
         ),
         UserError,
     )
@@ -109,7 +111,10 @@ def user_password(ctx: click.Context, name: str, from_stdin: bool) -> None:
         secret = sys.stdin.readline().rstrip("\r\n")
     else:
         secret = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    changed = _change(ctx, name, lambda s, i: users.set_password(s, user_id=i, password=secret))
+    cost = cli_settings(ctx).management.password_hash_cost
+    changed = _change(
+        ctx, name, lambda s, i: users.set_password(s, user_id=i, password=secret, cost=cost)
+    )
     click.echo(f"new password for {changed.name}; their sessions are ended")
 
 

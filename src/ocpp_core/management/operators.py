@@ -28,7 +28,7 @@ from ocpp_core.params import DbInt
 
 LIST_PATH = "/Account/Users"
 router = APIRouter(prefix=LIST_PATH, include_in_schema=False)
-Change = Callable[[AsyncSession, int, FormData], Awaitable[Operator]]
+Change = Callable[[AsyncSession, int, FormData, ManagementContext], Awaitable[Operator]]
 
 
 class _Refused(Exception):
@@ -67,7 +67,7 @@ async def change(request: Request, user_id: DbInt, user: Admin, context: Context
     here = f"{LIST_PATH}/{user_id}"
     try:
         async with context.db.session() as session:
-            changed = await perform(session, user_id, form)
+            changed = await perform(session, user_id, form, context)
     except NoSuchUser:
         raise HTTPException(404) from None
     except LastAdmin as error:
@@ -79,7 +79,9 @@ async def change(request: Request, user_id: DbInt, user: Admin, context: Context
     return redirect(request, there, gettext(done, name=changed.name))
 
 
-async def _set_role(session: AsyncSession, user_id: int, form: FormData) -> Operator:
+async def _set_role(
+    session: AsyncSession, user_id: int, form: FormData, _: ManagementContext
+) -> Operator:
     try:
         role = Role(text(form, "role"))
     except ValueError:
@@ -87,22 +89,31 @@ async def _set_role(session: AsyncSession, user_id: int, form: FormData) -> Oper
     return await users.set_role(session, user_id=user_id, role=role)
 
 
-async def _set_password(session: AsyncSession, user_id: int, form: FormData) -> Operator:
+async def _set_password(
+    session: AsyncSession, user_id: int, form: FormData, context: ManagementContext
+) -> Operator:
     new, again = _raw(form, "new"), _raw(form, "again")
     if problems := new_password_problems(new, again):
         raise _Refused(next(iter(problems.values())))
-    return await users.set_password(session, user_id=user_id, password=new)
+    cost = context.settings.management.password_hash_cost
+    return await users.set_password(session, user_id=user_id, password=new, cost=cost)
 
 
-async def _disable(session: AsyncSession, user_id: int, _: FormData) -> Operator:
+async def _disable(
+    session: AsyncSession, user_id: int, _: FormData, __: ManagementContext
+) -> Operator:
     return await users.disable(session, user_id=user_id)
 
 
-async def _enable(session: AsyncSession, user_id: int, _: FormData) -> Operator:
+async def _enable(
+    session: AsyncSession, user_id: int, _: FormData, __: ManagementContext
+) -> Operator:
     return await users.enable(session, user_id=user_id)
 
 
-async def _delete(session: AsyncSession, user_id: int, _: FormData) -> Operator:
+async def _delete(
+    session: AsyncSession, user_id: int, _: FormData, __: ManagementContext
+) -> Operator:
     return await users.delete(session, user_id=user_id)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import insert, select
 
 from integration.management.pages import (
     ADMIN,
+    PASSWORD_COST,
     SESSION_SECRET,
     VIEWER,
     RunningManagement,
@@ -46,6 +47,7 @@ from ocpp_core.db.models import User
 from ocpp_core.db.session import Database
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
+from ocpp_core.security import ScryptCost
 from servers import RunningServer
 
 
@@ -55,6 +57,7 @@ def management_settings(settings: Settings, server: RunningServer) -> Settings:
         server_api_url=server.http_url,
         session_secret=SecretStr(SESSION_SECRET),
         dashboard_refresh_seconds=0.5,
+        password_cost=PASSWORD_COST,
     )
     return settings.model_copy(update={"management": section})
 
@@ -65,7 +68,14 @@ async def _added_operators(database_url: str) -> list[dict[str, Any]]:
     try:
         async with database.session() as session:
             for name, password, role in ((*ADMIN, Role.ADMIN), (*VIEWER, Role.VIEWER)):
-                await users.add(session, name=name, password=password, role=role, now=utc_now())
+                await users.add(
+                    session,
+                    name=name,
+                    password=password,
+                    role=role,
+                    now=utc_now(),
+                    cost=ScryptCost(PASSWORD_COST),
+                )
         async with database.session() as session:
             rows = (await session.scalars(select(User).order_by(User.id))).all()
             return [

@@ -21,7 +21,12 @@ from pydantic import SecretStr
 
 from builders import add_charge_point
 from chargers import TestCharger
-from integration.management.pages import SESSION_SECRET, RunningManagement, csrf_token
+from integration.management.pages import (
+    PASSWORD_COST,
+    SESSION_SECRET,
+    RunningManagement,
+    csrf_token,
+)
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ManagementSettings, PaymentSettings, Settings, StripeSettings
 from ocpp_core.domain import tariffs
@@ -93,6 +98,7 @@ def site_settings(
                 support_email=SUPPORT_EMAIL,
                 support_phone=SUPPORT_PHONE,
                 public_status_refresh_seconds=0.5,
+                password_cost=PASSWORD_COST,
             ),
         }
     )

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from builders import NOW, add_charge_point, add_tag, timestamp
 from integration.management.pages import (
     ADMIN,
+    PASSWORD_COST,
     VIEWER,
     RunningManagement,
     log_in,
@@ -25,6 +26,7 @@ from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.models import Connector
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
+from ocpp_core.security import ScryptCost
 from servers import ConnectCharger, RunningServer
 
 _TILE = re.compile(
@@ -155,11 +157,19 @@ async def test_an_unreachable_server_shows_a_banner_and_the_stored_state(
     await add_charge_point(db, "CP1", name="Yard")
     async with db.session() as session:
         session.add(Connector(charge_point_id="CP1", connector_id=1, status="Available"))
-        await users.add(session, name=VIEWER[0], password=VIEWER[1], role=Role.VIEWER, now=NOW)
+        await users.add(
+            session,
+            name=VIEWER[0],
+            password=VIEWER[1],
+            role=Role.VIEWER,
+            now=NOW,
+            cost=ScryptCost(PASSWORD_COST),
+        )
     section = ManagementSettings(
         server_api_url="http://127.0.0.1:9",  # nothing listens on the discard port
         server_api_timeout=2,
         session_secret=SecretStr("s" * 40),
+        password_cost=PASSWORD_COST,
     )
     async with (
         running_management(settings.model_copy(update={"management": section})) as management,
@@ -224,7 +234,14 @@ async def test_a_connector_held_by_a_payment_shows_reserved_as_on_the_driver_pag
     await cp.call(call.StatusNotification(2, "NoError", "Available", timestamp=timestamp()))
     assert (await post_start(driver)).status_code == 303  # held for the driver at Checkout
     async with public_site.db.session() as session:
-        await users.add(session, name=VIEWER[0], password=VIEWER[1], role=Role.VIEWER, now=NOW)
+        await users.add(
+            session,
+            name=VIEWER[0],
+            password=VIEWER[1],
+            role=Role.VIEWER,
+            now=NOW,
+            cost=ScryptCost(PASSWORD_COST),
+        )
     async with httpx.AsyncClient(base_url=public_site.url) as operator:
         await log_in(operator, *VIEWER)
 

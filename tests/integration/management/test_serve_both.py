@@ -23,6 +23,7 @@ from ocpp_core.db.models import ChargePoint, OperatorSession
 from ocpp_core.db.session import Database
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
+from ocpp_core.security import OPERATOR_COST
 from servers import free_port, until_up
 
 KEY_LINE = "this run's API key is "
@@ -34,7 +35,12 @@ async def add_admin(database_url: str) -> None:
     try:
         async with db.session() as session:
             await users.add(
-                session, name=ADMIN[0], password=ADMIN[1], role=Role.ADMIN, now=utc_now()
+                session,
+                name=ADMIN[0],
+                password=ADMIN[1],
+                role=Role.ADMIN,
+                now=utc_now(),
+                cost=OPERATOR_COST,  # what `ocpp-core serve` checks it at
             )
     finally:
         await db.close()

@@ -31,6 +31,7 @@ from ocpp_core.db.models import Transaction
 from ocpp_core.db.session import Database
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
+from ocpp_core.security import OPERATOR_COST
 from servers import free_port, until_listening
 
 OLD_CAP = 100_000
@@ -155,7 +156,12 @@ async def management_process(database_url: str, tmp_path: Path) -> AsyncIterator
         await add_many(db, 150_000)
         async with db.session() as session:
             await users.add(
-                session, name=VIEWER[0], password=VIEWER[1], role=Role.VIEWER, now=utc_now()
+                session,
+                name=VIEWER[0],
+                password=VIEWER[1],
+                role=Role.VIEWER,
+                now=utc_now(),
+                cost=OPERATOR_COST,  # what `ocpp-core management` checks it at
             )
     finally:
         await db.close()

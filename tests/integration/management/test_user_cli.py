@@ -6,21 +6,25 @@ import pytest
 from sqlalchemy import select
 
 from cli_harness import Env, env_for, query, run
+from integration.management.pages import PASSWORD_COST
 from ocpp_core.clock import utc_now
 from ocpp_core.db.models import User
 from ocpp_core.domain import users
 from ocpp_core.domain.users import Operator, Role
+from ocpp_core.security import ScryptCost
 
 
 @pytest.fixture
 def env(migrated: str) -> Env:
-    return env_for(migrated)
+    """The commands hash at ``management.password_cost``'s floor (see ``pages.PASSWORD_COST``)."""
+    return {**env_for(migrated), "OCPP_CORE_MANAGEMENT__PASSWORD_COST": str(PASSWORD_COST)}
 
 
 def log_in(env: Env, name: str, password: str) -> Operator | None:
+    cost = ScryptCost(PASSWORD_COST)
     return query(
         str(env["OCPP_CORE_DATABASE_URL"]),
-        lambda s: users.authenticate(s, name=name, password=password, now=utc_now()),
+        lambda s: users.authenticate(s, name=name, password=password, now=utc_now(), cost=cost),
     )
 
 
@@ -181,3 +185,11 @@ def test_the_last_admin_stays(team: Env, args: list[str]) -> None:
 )
 def test_an_unknown_user_is_one_clear_error(team: Env, args: list[str]) -> None:
     assert run(["user", *args], team, exit_code=1).output == "Error: there is no user 'nobody'\n"
+
+
+def test_the_hash_takes_the_cost_of_the_setting(env: Env) -> None:
+    run(["user", "add", "ada", "--password", "ada-says-correct-horse"], env)
+
+    row = stored(env, "ada")
+    assert row is not None
+    assert row.password_hash.startswith(f"scrypt$ln={PASSWORD_COST},r=8,p=3$")

@@ -14,14 +14,15 @@ from ocpp_core.db.session import Database
 from ocpp_core.domain import operator_sessions, users
 from ocpp_core.domain.operator_sessions import SessionPolicy
 from ocpp_core.domain.users import LastAdmin, NoSuchUser, Operator, Role, UserError, WeakPassword
-from ocpp_core.security import ScryptCost, hash_password
+from ocpp_core.security import OPERATOR_COST, ScryptCost, hash_password
 
 PASSWORD = "ada-says-correct-horse"
+COST = OPERATOR_COST  # these tests include the hashing: the product's own cost
 
 
 async def add(db: Database, name: str = "ada", role: Role = Role.ADMIN) -> Operator:
     async with db.session() as session:
-        return await users.add(session, name=name, password=PASSWORD, role=role, now=NOW)
+        return await users.add(session, name=name, password=PASSWORD, role=role, now=NOW, cost=COST)
 
 
 async def stored(db: Database, name: str) -> User:
@@ -62,7 +63,9 @@ async def test_a_bad_name_is_refused(db: Database, name: str) -> None:
 async def test_a_short_password_is_refused(db: Database) -> None:
     async with db.session() as session:
         with pytest.raises(UserError, match="at least 8"):
-            await users.add(session, name="ada", password="short", role=Role.ADMIN, now=NOW)
+            await users.add(
+                session, name="ada", password="short", role=Role.ADMIN, now=NOW, cost=COST
+            )
 
 
 async def test_the_right_password_logs_in_and_is_recorded(db: Database) -> None:
@@ -70,7 +73,9 @@ async def test_the_right_password_logs_in_and_is_recorded(db: Database) -> None:
     later = NOW + timedelta(hours=1)
 
     async with db.session() as session:
-        user = await users.authenticate(session, name="ada", password=PASSWORD, now=later)
+        user = await users.authenticate(
+            session, name="ada", password=PASSWORD, now=later, cost=COST
+        )
 
     assert user == added
     assert (await stored(db, "ada")).last_login_at == later
@@ -80,9 +85,13 @@ async def test_a_wrong_password_or_name_logs_nobody_in(db: Database) -> None:
     await add(db)
 
     async with db.session() as session:
-        wrong = await users.authenticate(session, name="ada", password="nope-nope", now=NOW)
-        unknown = await users.authenticate(session, name="bob", password=PASSWORD, now=NOW)
-        case = await users.authenticate(session, name="ADA", password=PASSWORD, now=NOW)
+        wrong = await users.authenticate(
+            session, name="ada", password="nope-nope", now=NOW, cost=COST
+        )
+        unknown = await users.authenticate(
+            session, name="bob", password=PASSWORD, now=NOW, cost=COST
+        )
+        case = await users.authenticate(session, name="ADA", password=PASSWORD, now=NOW, cost=COST)
 
     assert (wrong, unknown, case) == (None, None, None)
     assert (await stored(db, "ada")).last_login_at is None
@@ -96,7 +105,7 @@ async def test_a_hash_of_an_older_cost_is_upgraded_at_login(db: Database) -> Non
         row.password_hash = hash_password(PASSWORD, ScryptCost(10, 8, 1))
 
     async with db.session() as session:
-        assert await users.authenticate(session, name="ada", password=PASSWORD, now=NOW)
+        assert await users.authenticate(session, name="ada", password=PASSWORD, now=NOW, cost=COST)
 
     assert (await stored(db, "ada")).password_hash.startswith("scrypt$ln=15,r=8,p=3$")
 
@@ -143,10 +152,16 @@ async def test_a_disabled_user_cannot_log_in_and_their_sessions_end(db: Database
 
     assert not await live(db, token)
     async with db.session() as session:
-        assert await users.authenticate(session, name="vic", password=PASSWORD, now=NOW) is None
+        assert (
+            await users.authenticate(session, name="vic", password=PASSWORD, now=NOW, cost=COST)
+            is None
+        )
     await change(db, lambda s: users.enable(s, user_id=vic.id))
     async with db.session() as session:
-        assert await users.authenticate(session, name="vic", password=PASSWORD, now=NOW) == vic
+        assert (
+            await users.authenticate(session, name="vic", password=PASSWORD, now=NOW, cost=COST)
+            == vic
+        )
 
 
 async def test_a_new_password_ends_every_session_but_the_one_kept(db: Database) -> None:
@@ -155,13 +170,17 @@ async def test_a_new_password_ends_every_session_but_the_one_kept(db: Database) 
 
     await change(
         db,
-        lambda s: users.set_password(s, user_id=vic.id, password="new-secret", keep_session=kept),
+        lambda s: users.set_password(
+            s, user_id=vic.id, password="new-secret", cost=COST, keep_session=kept
+        ),
     )
 
     assert (await live(db, kept), await live(db, other)) == (True, False)
     async with db.session() as session:
-        assert await users.check_password(session, name="vic", password="new-secret") == vic
-        assert await users.check_password(session, name="vic", password=PASSWORD) is None
+        assert (
+            await users.check_password(session, name="vic", password="new-secret", cost=COST) == vic
+        )
+        assert await users.check_password(session, name="vic", password=PASSWORD, cost=COST) is None
 
 
 async def test_a_weak_new_password_is_refused_and_changes_nothing(db: Database) -> None:
@@ -169,7 +188,9 @@ async def test_a_weak_new_password_is_refused_and_changes_nothing(db: Database) 
     token = await log_in(db, vic)
 
     with pytest.raises(WeakPassword, match="at least 8"):
-        await change(db, lambda s: users.set_password(s, user_id=vic.id, password="short"))
+        await change(
+            db, lambda s: users.set_password(s, user_id=vic.id, password="short", cost=COST)
+        )
 
     assert await live(db, token)
 
