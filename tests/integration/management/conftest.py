@@ -28,6 +28,7 @@ from integration.management.pages import (
     SESSION_SECRET,
     VIEWER,
     RunningManagement,
+    add_operator,
     running_management,
 )
 from integration.management.public_harness import (  # noqa: F401 -- the driver pages' fixtures
@@ -45,9 +46,7 @@ from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import User
 from ocpp_core.db.session import Database
-from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
-from ocpp_core.security import ScryptCost
 from servers import RunningServer
 
 
@@ -68,14 +67,7 @@ async def _added_operators(database_url: str) -> list[dict[str, Any]]:
     try:
         async with database.session() as session:
             for name, password, role in ((*ADMIN, Role.ADMIN), (*VIEWER, Role.VIEWER)):
-                await users.add(
-                    session,
-                    name=name,
-                    password=password,
-                    role=role,
-                    now=utc_now(),
-                    cost=ScryptCost(PASSWORD_COST),
-                )
+                await add_operator(session, (name, password), role)
         async with database.session() as session:
             rows = (await session.scalars(select(User).order_by(User.id))).all()
             return [

@@ -9,12 +9,17 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.clock import utc_now
 from ocpp_core.config import Settings
 from ocpp_core.db.session import Database
+from ocpp_core.domain import users
+from ocpp_core.domain.users import Role
 from ocpp_core.management.app import create_management_app
 from ocpp_core.management.context import ManagementContext
 from ocpp_core.management.run import uvicorn_config
+from ocpp_core.security import ScryptCost
 from servers import listening_socket, serving
 
 ADMIN = ("ada", "ada-says-correct-horse")
@@ -25,6 +30,7 @@ SESSION_SECRET = "test-session-secret-0123456789abcdefghij"
 # The product's own cost is tested where hashing is the subject (test_passwords.py,
 # test_users.py) and by the tests that run `ocpp-core serve` or the demo.
 PASSWORD_COST = 10
+TEST_COST = ScryptCost(PASSWORD_COST)
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -49,6 +55,20 @@ async def running_management(settings: Settings) -> AsyncIterator[RunningManagem
     app = create_management_app(settings)
     async with serving(uvicorn_config(app, settings), sock):
         yield RunningManagement(app, url)
+
+
+async def add_operator(
+    session: AsyncSession,
+    who: tuple[str, str],
+    role: Role,
+    cost: ScryptCost = TEST_COST,
+) -> None:
+    """``who`` (name, password) stored as ``ocpp-core user add`` would, at the tests' cost.
+
+    A test that logs in to ``ocpp-core serve`` or ``management`` run as a process
+    passes the product's cost, which those processes check passwords at.
+    """
+    await users.add(session, name=who[0], password=who[1], role=role, now=utc_now(), cost=cost)
 
 
 def csrf_token(html: str) -> str:

@@ -17,6 +17,7 @@ from integration.management.pages import (
     PASSWORD_COST,
     VIEWER,
     RunningManagement,
+    add_operator,
     log_in,
     running_management,
 )
@@ -24,9 +25,7 @@ from integration.management.public_harness import online, post_start, price_stat
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.models import Connector
-from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
-from ocpp_core.security import ScryptCost
 from servers import ConnectCharger, RunningServer
 
 _TILE = re.compile(
@@ -157,14 +156,7 @@ async def test_an_unreachable_server_shows_a_banner_and_the_stored_state(
     await add_charge_point(db, "CP1", name="Yard")
     async with db.session() as session:
         session.add(Connector(charge_point_id="CP1", connector_id=1, status="Available"))
-        await users.add(
-            session,
-            name=VIEWER[0],
-            password=VIEWER[1],
-            role=Role.VIEWER,
-            now=NOW,
-            cost=ScryptCost(PASSWORD_COST),
-        )
+        await add_operator(session, VIEWER, Role.VIEWER)
     section = ManagementSettings(
         server_api_url="http://127.0.0.1:9",  # nothing listens on the discard port
         server_api_timeout=2,
@@ -234,14 +226,7 @@ async def test_a_connector_held_by_a_payment_shows_reserved_as_on_the_driver_pag
     await cp.call(call.StatusNotification(2, "NoError", "Available", timestamp=timestamp()))
     assert (await post_start(driver)).status_code == 303  # held for the driver at Checkout
     async with public_site.db.session() as session:
-        await users.add(
-            session,
-            name=VIEWER[0],
-            password=VIEWER[1],
-            role=Role.VIEWER,
-            now=NOW,
-            cost=ScryptCost(PASSWORD_COST),
-        )
+        await add_operator(session, VIEWER, Role.VIEWER)
     async with httpx.AsyncClient(base_url=public_site.url) as operator:
         await log_in(operator, *VIEWER)
 

@@ -16,12 +16,10 @@ from websockets.typing import Subprotocol
 
 from builders import add_charge_point
 from chargers import RawCharger
-from integration.management.pages import ADMIN, log_in
-from ocpp_core.clock import utc_now
+from integration.management.pages import ADMIN, add_operator, log_in
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint, OperatorSession
 from ocpp_core.db.session import Database
-from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
 from ocpp_core.security import OPERATOR_COST
 from servers import free_port, until_up
@@ -34,14 +32,7 @@ async def add_admin(database_url: str) -> None:
     db = Database(database_url)
     try:
         async with db.session() as session:
-            await users.add(
-                session,
-                name=ADMIN[0],
-                password=ADMIN[1],
-                role=Role.ADMIN,
-                now=utc_now(),
-                cost=OPERATOR_COST,  # what `ocpp-core serve` checks it at
-            )
+            await add_operator(session, ADMIN, Role.ADMIN, OPERATOR_COST)
     finally:
         await db.close()
 

@@ -24,12 +24,16 @@ import pytest
 from sqlalchemy import insert
 
 from builders import NOW, add_charge_point
-from integration.management.pages import SESSION_SECRET, VIEWER, RunningManagement, log_in
-from ocpp_core.clock import utc_now
+from integration.management.pages import (
+    SESSION_SECRET,
+    VIEWER,
+    RunningManagement,
+    add_operator,
+    log_in,
+)
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import Transaction
 from ocpp_core.db.session import Database
-from ocpp_core.domain import users
 from ocpp_core.domain.users import Role
 from ocpp_core.security import OPERATOR_COST
 from servers import free_port, until_listening
@@ -155,14 +159,7 @@ async def management_process(database_url: str, tmp_path: Path) -> AsyncIterator
     try:
         await add_many(db, 150_000)
         async with db.session() as session:
-            await users.add(
-                session,
-                name=VIEWER[0],
-                password=VIEWER[1],
-                role=Role.VIEWER,
-                now=utc_now(),
-                cost=OPERATOR_COST,  # what `ocpp-core management` checks it at
-            )
+            await add_operator(session, VIEWER, Role.VIEWER, OPERATOR_COST)
     finally:
         await db.close()
     port = free_port()
