@@ -7,6 +7,7 @@ simulator): the exact amount captured, or the hold released, never stranded.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -72,6 +73,24 @@ async def plug_and_start(
     await report(cp, clock, connector, "Charging", minutes(1))
     await stage_is(server, paid.reservation_id, "charging")
     return id_tag, transaction_id
+
+
+async def charged_and_left_plugged_in(
+    server: RunningServer, cp: TestCharger, clock: SteppedClock, paid: Paid, connector: int = 1
+) -> dict[str, Any]:
+    """Charged from minute 1 to 61 (12.5 kWh); the car stays plugged in: the idle fee runs."""
+    _, transaction_id = await plug_and_start(server, cp, clock, paid, connector)
+    await stop_transaction(cp, clock, transaction_id, minutes(61), 13_500, "Local")
+    await report(cp, clock, connector, "Finishing", minutes(61))
+    return await stage_is(server, paid.reservation_id, "waitingForDisconnect")
+
+
+async def unplugged_unseen(server: RunningServer, connector: int, at: datetime) -> None:
+    """The connector's Available is stored; the event it would have caused is lost."""
+    async with server.runtime.db.session() as session:
+        await connectors.record_status(
+            session, CP, connector, status="Available", error_code="NoError", at=at
+        )
 
 
 async def disconnect(server: RunningServer, cp: TestCharger) -> None:
@@ -257,11 +276,7 @@ async def test_the_idle_fee_runs_until_the_car_is_unplugged(
     await price_station(server, IDLE_TARIFF)
     cp = await connect(charger, clock)
     paid = await create_and_pay(server, stripe_sim)
-    _, transaction_id = await plug_and_start(server, cp, clock, paid)
-    await stop_transaction(cp, clock, transaction_id, minutes(61), 13_500, "Local")
-    await report(cp, clock, 1, "Finishing", minutes(61))
-
-    view = await stage_is(server, paid.reservation_id, "waitingForDisconnect")
+    view = await charged_and_left_plugged_in(server, cp, clock, paid)
     assert view["status"] == "WaitingForDisconnect"
     clock.set(minutes(66))  # within the grace period, nothing to settle yet
     await sweep(server)
@@ -283,10 +298,7 @@ async def test_a_car_never_unplugged_is_settled_once_the_idle_fee_is_capped(
     await price_station(server, IDLE_TARIFF)
     cp = await connect(charger, clock)
     paid = await create_and_pay(server, stripe_sim)
-    _, transaction_id = await plug_and_start(server, cp, clock, paid)
-    await stop_transaction(cp, clock, transaction_id, minutes(61), 13_500, "Local")
-    await report(cp, clock, 1, "Finishing", minutes(61))
-    await stage_is(server, paid.reservation_id, "waitingForDisconnect")
+    await charged_and_left_plugged_in(server, cp, clock, paid)
 
     clock.set(minutes(61 + 34))  # 5 free + 29 billed minutes: the fee can still grow
     await sweep(server)
@@ -318,16 +330,9 @@ async def test_a_car_unplugged_while_the_sweep_settles_another_is_settled_once(
     first = await create_and_pay(server, stripe_sim, connector=1)
     second = await create_and_pay(server, stripe_sim, connector=2)
     for paid, connector in ((first, 1), (second, 2)):
-        _, transaction_id = await plug_and_start(server, cp, clock, paid, connector)
-        await stop_transaction(cp, clock, transaction_id, minutes(61), 13_500, "Local")
-        await report(cp, clock, connector, "Finishing", minutes(61))
-        await stage_is(server, paid.reservation_id, "waitingForDisconnect")
+        await charged_and_left_plugged_in(server, cp, clock, paid, connector)
     # The first car left 12.5 minutes after the stop, and its Available was lost.
-    async with server.runtime.db.session() as session:
-        left = clock.start + minutes(61 + 12.5)
-        await connectors.record_status(
-            session, CP, 1, status="Available", error_code="NoError", at=left
-        )
+    await unplugged_unseen(server, 1, clock.start + minutes(61 + 12.5))
     await stripe_sim.fault("POST", "/v1/payment_intents/", "delay", seconds=1)
 
     clock.set(minutes(61 + 20))
@@ -417,15 +422,8 @@ async def test_an_unplug_the_payments_missed_is_billed_until_the_car_left(
     await price_station(server, IDLE_TARIFF)
     cp = await connect(charger, clock)
     paid = await create_and_pay(server, stripe_sim)
-    _, transaction_id = await plug_and_start(server, cp, clock, paid)
-    await stop_transaction(cp, clock, transaction_id, minutes(61), 13_500, "Local")
-    await report(cp, clock, 1, "Finishing", minutes(61))
-    await stage_is(server, paid.reservation_id, "waitingForDisconnect")
-    left = clock.start + minutes(61 + 12.5)  # 750 s: 13 started minutes
-    async with server.runtime.db.session() as session:
-        await connectors.record_status(
-            session, CP, 1, status="Available", error_code="NoError", at=left
-        )
+    await charged_and_left_plugged_in(server, cp, clock, paid)
+    await unplugged_unseen(server, 1, clock.start + minutes(61 + 12.5))  # 13 started minutes
 
     clock.set(minutes(61 + 20))
     await sweep(server)
