@@ -102,17 +102,17 @@ def _compile(statement: Statement, dialect: Dialect, columns: list[str] | None) 
     compiled = statement.compile(dialect=dialect, column_keys=columns, for_executemany=True)
     if not compiled.positional:
         raise TypeError(f"{dialect.name}: a driver with named parameters is not supported")
-    # By the names the compiled statement gives them: a literal's parameter has no key of its own.
-    binds_of = {name: compiled.binds[name] for name in compiled.positiontup or ()}
+    # In the order of the placeholders, a name once per place it is used; by the names the
+    # compiled statement gives them: a literal's parameter has no key of its own.
+    binds_of = [(name, compiled.binds[name]) for name in compiled.positiontup or ()]
     binds = tuple(
-        (name, bind.type.dialect_impl(dialect).bind_processor(dialect))
-        for name, bind in binds_of.items()
+        (name, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in binds_of
     )
     selected = statement.selected_columns if isinstance(statement, Select) else ()
     results = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None) for column in selected
     )
-    constants = {name: bind.effective_value for name, bind in binds_of.items() if not bind.required}
+    constants = {name: bind.effective_value for name, bind in binds_of if not bind.required}
     return _Compiled(compiled.string, binds, constants, results)
 
 
