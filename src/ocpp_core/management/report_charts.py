@@ -222,7 +222,7 @@ async def _read(context: ManagementContext, query: Callable[[AsyncSession], Awai
 async def _sums(
     context: ManagementContext, period: Period
 ) -> tuple[list[Amounts], StationRankings, Utilisation | None]:
-    """Two statements, each reading the period once; on PostgreSQL together, a connection each.
+    """The two statements of the charts: on PostgreSQL together, on a connection each.
 
     The page then waits for the slower of them rather than for both in turn.
     SQLite's reads run in this process's threads, under one GIL: together, they
