@@ -33,10 +33,11 @@ class month_of(FunctionElement[date]):  # noqa: N801
 
 
 class seconds_open(FunctionElement[float]):  # noqa: N801
-    """The sum, over a group's rows, of seconds from a start time to a stop time.
+    """The sum, over a group's rows where a condition holds, of seconds from a start to a stop.
 
     An aggregate: PostgreSQL adds the intervals and turns the total into seconds
-    once, far cheaper than a conversion per row.
+    once, far cheaper than a conversion per row. The condition (the third
+    argument) lets one pass over the rows sum other things of the rows it leaves out.
     """
 
     type = Float()
@@ -65,8 +66,8 @@ _SPELLINGS: dict[type[FunctionElement[Any]], dict[str, str]] = {
         "postgresql": "CAST(date_trunc('month', {}) AS DATE)",
     },
     seconds_open: {
-        "sqlite": "(sum(julianday({1}) - julianday({0})) * 86400.0)",
-        "postgresql": "extract(epoch from sum({1} - {0}))",
+        "sqlite": "(sum(julianday({1}) - julianday({0})) FILTER (WHERE {2}) * 86400.0)",
+        "postgresql": "extract(epoch from sum({1} - {0}) FILTER (WHERE {2}))",
     },
     greatest: {"sqlite": "max({}, {})", "postgresql": "greatest({}, {})"},
     least: {"sqlite": "min({}, {})", "postgresql": "least({}, {})"},

@@ -24,17 +24,22 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     CTE,
+    BigInteger,
     ColumnElement,
-    Float,
+    Date,
+    Integer,
     Select,
+    String,
     Subquery,
     and_,
     case,
+    cast,
     func,
     literal,
+    null,
     or_,
     select,
-    union,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -255,25 +260,6 @@ def _paid(query: _Query, period: Period) -> _Query:
     return _in_time(joined, period)
 
 
-async def over_time(session: AsyncSession, period: Period) -> list[Amounts]:
-    """Energy and revenue per UTC day, or per month for a long period, summed by the database."""
-    bucket = (month_of if by_month(period) else day_of)(Transaction.start_at)
-    energy_query = _in_time(
-        select(bucket, func.sum(Transaction.energy_wh)).group_by(bucket), period
-    )
-    energy = {key: int(wh or 0) for key, wh in await session.execute(energy_query)}
-    revenue_query = _paid(
-        select(bucket, PaymentReservation.currency, func.sum(reservation_cents()))
-        .select_from(Transaction)
-        .group_by(bucket, PaymentReservation.currency),
-        period,
-    )
-    revenue: dict[date, dict[str, int]] = {}
-    for key, currency, cents in await session.execute(revenue_query):
-        revenue.setdefault(key, {})[currency] = int(cents or 0)
-    return [Amounts(key, energy.get(key, 0), revenue.get(key, {})) for key in buckets(period)]
-
-
 @dataclass(frozen=True, slots=True)
 class Ranking:
     """The few largest by value, each with its name, and the rest summed into one."""
@@ -293,6 +279,7 @@ def _ranked(grouped: Subquery, order: Sequence[ColumnElement[Any]], limit: int) 
     """The ``limit`` first rows of ``grouped`` by ``order``, each with the count and sum of all.
 
     ``grouped`` has a ``value`` column and, when ranked per currency, a ``currency`` one.
+    Unordered, so that it can be one part of a union: the caller orders by ``rank``.
     """
     partition = [grouped.c.currency] if "currency" in grouped.c else []
     ranked = select(
@@ -301,39 +288,94 @@ def _ranked(grouped: Subquery, order: Sequence[ColumnElement[Any]], limit: int) 
         func.count().over(partition_by=partition).label("count_all"),
         func.sum(grouped.c.value).over(partition_by=partition).label("sum_all"),
     ).subquery()
-    return select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.rank)
+    return select(ranked).where(ranked.c.rank <= limit)
 
 
-def _ranking(rows: Sequence[Any], label: str) -> Ranking:
-    top = [(str(getattr(row, label)), int(row.value or 0)) for row in rows]
-    count, total = (rows[0].count_all, int(rows[0].sum_all or 0)) if rows else (0, 0)
+def _ranking(lines: Sequence[tuple[Any, Any, Any, Any]]) -> Ranking:
+    """``lines``: the name, value, count of all and sum of all of each bar, largest first."""
+    top = [(str(name), int(value or 0)) for name, value, _, _ in lines]
+    count, total = (lines[0][2], int(lines[0][3] or 0)) if lines else (0, 0)
     return Ranking(top, count - len(top), total - sum(value for _, value in top))
 
 
-async def per_charge_point(session: AsyncSession, period: Period, *, limit: int) -> StationRankings:
-    """The ``limit`` charge points with the most energy and the most revenue, and the rest.
+@dataclass(frozen=True, slots=True)
+class PeriodSums:
+    """The bars in time, and the charge points that earned the most."""
 
-    The database groups and ranks; only the few bars drawn reach Python, whatever the fleet.
+    series: list[Amounts]
+    revenue_cents: dict[str, Ranking]  # per currency
+
+
+async def over_time(session: AsyncSession, period: Period, *, limit: int) -> PeriodSums:
+    """Energy and revenue per UTC day (or month), and the ``limit`` charge points that earned most.
+
+    One statement: the energy of every session per day, and the paid
+    sessions' revenue, read once, summed per day and per charge point. Days
+    first, months from them: a cast to a date costs PostgreSQL about a third
+    of what ``date_trunc`` does per row (on the scale-1 fleet's year, 70 ms
+    against 210 over the scan), and a year has only 365 days to sum again.
+    The database ranks the charge points; only the few bars drawn reach Python.
     """
-    station = Transaction.charge_point_id.label("station")
-    energy = _in_time(
-        select(station, func.sum(Transaction.energy_wh).label("value")).group_by(station),
-        period,
+    day = day_of(Transaction.start_at).label("day")
+    days = _in_time(
+        select(day, func.sum(Transaction.energy_wh).label("wh")).group_by(day), period
     ).subquery()
-    energy_rows = (await session.execute(_ranked(energy, _by_value(energy), limit))).all()
-    revenue = _paid(
-        select(station, PaymentReservation.currency, func.sum(reservation_cents()).label("value"))
-        .select_from(Transaction)
-        .group_by(station, PaymentReservation.currency),
+    paid = _paid(
+        select(
+            day,
+            PaymentReservation.currency,
+            Transaction.charge_point_id.label("station"),
+            reservation_cents().label("cents"),
+        ).select_from(Transaction),
         period,
-    ).subquery()
-    by_currency: dict[str, list[Any]] = {}
-    for row in await session.execute(_ranked(revenue, _by_value(revenue), limit)):
-        by_currency.setdefault(row.currency, []).append(row)
-    return StationRankings(
-        _ranking(energy_rows, "station"),
-        {code: _ranking(rows, "station") for code, rows in sorted(by_currency.items())},
+    ).cte("paid")
+    bar = month_of if by_month(period) else _same_day
+    no_rank = [cast(null(), BigInteger).label(name) for name in ("rank", "count_all", "sum_all")]
+    energy = select(
+        bar(days.c.day).label("day"),
+        cast(null(), String).label("currency"),
+        cast(null(), String).label("station"),
+        func.sum(days.c.wh).label("value"),
+        *no_rank,
+    ).group_by(bar(days.c.day))
+    revenue = select(
+        bar(paid.c.day), paid.c.currency, cast(null(), String), func.sum(paid.c.cents), *no_rank
+    ).group_by(bar(paid.c.day), paid.c.currency)
+    earned = (
+        select(paid.c.station, paid.c.currency, func.sum(paid.c.cents).label("value"))
+        .group_by(paid.c.station, paid.c.currency)
+        .subquery()
     )
+    top = _ranked(earned, _by_value(earned), limit).subquery()
+    stations = select(
+        cast(null(), Date),
+        top.c.currency,
+        top.c.station,
+        top.c.value,
+        top.c.rank,
+        top.c.count_all,
+        top.c.sum_all,
+    )
+    both = union_all(energy, revenue, stations).subquery()
+    wh: dict[date, int] = {}
+    cents: dict[date, dict[str, int]] = {}
+    by_currency: dict[str, list[Any]] = {}
+    rows = await session.execute(select(both).order_by(both.c.rank))
+    for key, currency, station, value, _, count_all, sum_all in rows:
+        if station is not None:
+            by_currency.setdefault(currency, []).append((station, value, count_all, sum_all))
+        elif currency is None:
+            wh[key] = int(value or 0)
+        else:
+            cents.setdefault(key, {})[currency] = int(value or 0)
+    return PeriodSums(
+        [Amounts(key, wh.get(key, 0), cents.get(key, {})) for key in buckets(period)],
+        {code: _ranking(lines) for code, lines in sorted(by_currency.items())},
+    )
+
+
+def _same_day(day: ColumnElement[date]) -> ColumnElement[date]:
+    return day
 
 
 def _by_value(grouped: Subquery) -> list[ColumnElement[Any]]:
@@ -373,93 +415,136 @@ class Utilisation:
         return self.rest_busy_seconds * 10_000 // room if room else 0
 
 
-async def utilisation(
+@dataclass(frozen=True, slots=True)
+class ConnectorSums:
+    """What one pass over the period's transactions, connector by connector, draws."""
+
+    energy_wh: Ranking  # per charge point
+    use: Utilisation | None  # None when the period has not begun
+
+
+async def per_connector(
     session: AsyncSession, period: Period, *, now: datetime, limit: int
-) -> Utilisation | None:
-    """The ``limit`` busiest connectors' share of the period, up to ``now`` if it runs on.
+) -> ConnectorSums:
+    """The ``limit`` charge points with the most energy and busiest connectors, and the rest.
 
     Busy means a transaction was open (started, not yet stopped), which is
     also the time a car stood plugged in without drawing power. The status
     history isn't kept, so time in the ``Charging`` state can't be told apart.
     A transaction still open counts up to ``now``. Connectors known but idle
-    count too, with 0. None when the period has not begun.
+    count too, with 0.
+
+    Both rankings come from one statement, which reads each transaction once
+    and sums it into its connector: on PostgreSQL from migration 0017's index
+    in connector order, so the sums need no hash table of the fleet.
     """
-    end = min(period.until, now)
-    if end <= period.since:
-        return None
-    keys = _connector_keys(_busy_seconds(period, end), period)
-    rows = (
-        await session.execute(
-            _ranked(keys, [keys.c.value.desc(), keys.c.station, keys.c.number], limit)
+    end = max(min(period.until, now), period.since)
+    sums = _connector_sums(period, end)
+    energy = (
+        select(
+            sums.c.station,
+            cast(null(), Integer).label("number"),
+            cast(null(), String).label("name"),
+            func.sum(sums.c.wh).label("value"),
         )
-    ).all()
+        .where(sums.c.started > 0)
+        .group_by(sums.c.station)
+        .subquery()
+    )
+    use = _connector_keys(sums, period)
+    both = union_all(
+        _ranked(energy, _by_value(energy), limit).add_columns(literal(True).label("energy")),
+        _ranked(use, [use.c.value.desc(), use.c.station, use.c.number], limit).add_columns(
+            literal(False).label("energy")
+        ),
+    ).subquery()
+    rows = (await session.execute(select(both).order_by(both.c.rank))).all()
     total = int((end - period.since).total_seconds())
+    stations = [(row.station, row.value, row.count_all, row.sum_all) for row in rows if row.energy]
+    return ConnectorSums(
+        _ranking(stations),
+        _utilisation([row for row in rows if not row.energy], total) if total else None,
+    )
+
+
+def _utilisation(rows: Sequence[Any], total: int) -> Utilisation:
     top = [ConnectorUse(row.station, row.number, row.name, round(row.value), total) for row in rows]
     count, busy = (rows[0].count_all, round(rows[0].sum_all)) if rows else (0, 0)
     return Utilisation(top, count - len(top), busy - sum(use.busy_seconds for use in top), total)
 
 
-def _busy_seconds(period: Period, end: datetime) -> CTE:
-    """Seconds each connector had a transaction open within the period, at most all of it.
+def _connector_sums(period: Period, end: datetime) -> CTE:
+    """Per connector: its sessions started in the period and their energy, and its busy seconds.
 
-    Transactions overlapping on one connector (a stop the charger never sent
-    leaves one open while the next ones run) each count, and the sum stops at
-    the whole period: an exact union would need every connector's transactions
-    sorted, which costs a year of a fleet many seconds, for a share that only
-    such broken records change. A common table expression: the connectors'
-    list reads it twice, the database works it out once.
+    Busy: seconds a transaction was open within the period up to ``end``, at
+    most all of it. Transactions overlapping on one connector (a stop the
+    charger never sent leaves one open while the next ones run) each count,
+    and the sum stops at the whole period: an exact union would need every
+    connector's transactions sorted, which costs a year of a fleet many
+    seconds, for a share that only such broken records change.
+
+    A common table expression: the charge points' ranking reads it, and the
+    connectors' twice; the database works it out once.
     """
     since = literal(period.since, UTCDateTime())
     until = literal(end, UTCDateTime())
+    started = Transaction.start_at >= period.since
+    open_in = and_(
+        Transaction.start_at < end,
+        or_(
+            Transaction.stop_at.is_(None),
+            and_(Transaction.stop_at > period.since, Transaction.stop_at > Transaction.start_at),
+        ),
+        transactions.accepted(),  # a refused start kept the connector busy for nobody
+    )
     start = greatest(Transaction.start_at, since)
     stop = least(func.coalesce(Transaction.stop_at, until), until)
-    whole = literal((end - period.since).total_seconds(), Float)
+    whole = literal(int((end - period.since).total_seconds()), BigInteger)
     query = (
         select(
             Transaction.charge_point_id.label("station"),
             Transaction.connector_id.label("number"),
-            least(seconds_open(start, stop), whole).label("busy"),
+            _count_if(started).label("started"),
+            func.sum(Transaction.energy_wh).filter(started).label("wh"),
+            _count_if(open_in).label("open"),
+            least(func.coalesce(seconds_open(start, stop, open_in), 0), whole).label("busy"),
         )
         .where(
-            Transaction.start_at < end,
-            or_(
-                Transaction.stop_at.is_(None),
-                and_(
-                    Transaction.stop_at > period.since, Transaction.stop_at > Transaction.start_at
-                ),
-            ),
-            transactions.accepted(),  # a refused start kept the connector busy for nobody
+            Transaction.start_at < period.until,
+            or_(started, Transaction.stop_at.is_(None), Transaction.stop_at > period.since),
         )
         .group_by(Transaction.charge_point_id, Transaction.connector_id)
     )
     if period.charge_point_id is not None:
         query = query.where(Transaction.charge_point_id == period.charge_point_id)
-    return query.cte("busy")
+    return query.cte("sums")
 
 
-def _connector_keys(busy: CTE, period: Period) -> Subquery:
-    """Every connector known or busy, with its name and busy seconds (0 when idle)."""
-    known = select(
-        Connector.charge_point_id.label("station"), Connector.connector_id.label("number")
+def _connector_keys(sums: CTE, period: Period) -> Subquery:
+    """Every connector known or busy, with its name and busy seconds (0 when idle).
+
+    The known ones with their sums, then those busy but not known: two joins
+    where a union of the keys would sort both lists.
+    """
+    known = (
+        select(
+            Connector.charge_point_id.label("station"),
+            Connector.connector_id.label("number"),
+            Connector.name,
+            func.coalesce(sums.c.busy, 0).label("value"),
+        )
+        .select_from(Connector)
+        .outerjoin(sums, _same_connector(sums))
     )
     if period.charge_point_id is not None:
         known = known.where(Connector.charge_point_id == period.charge_point_id)
-    keys = union(select(busy.c.station, busy.c.number), known).subquery()
-    return (
-        select(
-            keys.c.station,
-            keys.c.number,
-            Connector.name,
-            func.coalesce(busy.c.busy, 0).label("value"),
-        )
-        .select_from(keys)
-        .outerjoin(busy, and_(busy.c.station == keys.c.station, busy.c.number == keys.c.number))
-        .outerjoin(
-            Connector,
-            and_(
-                Connector.charge_point_id == keys.c.station,
-                Connector.connector_id == keys.c.number,
-            ),
-        )
-        .subquery()
+    unknown = select(sums.c.station, sums.c.number, cast(null(), String), sums.c.busy).where(
+        sums.c.open > 0, ~select(Connector).where(_same_connector(sums)).exists()
+    )
+    return union_all(known, unknown).subquery()
+
+
+def _same_connector(sums: CTE) -> ColumnElement[bool]:
+    return and_(
+        Connector.charge_point_id == sums.c.station, Connector.connector_id == sums.c.number
     )

@@ -118,13 +118,13 @@ async def test_an_export_reads_its_batches_in_start_order_from_the_index(year: D
 async def test_a_week_of_charts_reads_only_that_week(year: Database) -> None:
     with caught(year) as statements:
         async with year.reading() as session:
-            await reporting.over_time(session, last_week())
-            await reporting.per_charge_point(session, last_week(), limit=10)
-            await reporting.utilisation(session, last_week(), now=NOW, limit=10)
+            await reporting.over_time(session, last_week(), limit=10)
+            await reporting.per_connector(session, last_week(), now=NOW, limit=10)
 
     assert "ix_transactions_start_at_id" in await indexes_of(year, statements, "AS DATE)")
-    assert "ix_transactions_start_at_id" in await indexes_of(year, statements, "row_number()")
-    assert "ix_transactions_stop_at" in await indexes_of(year, statements, "epoch")
+    assert {"ix_transactions_start_at_id", "ix_transactions_stop_at"} <= await indexes_of(
+        year, statements, "epoch"
+    )
 
 
 async def test_a_year_of_the_report_lists_the_sessions_under_review_from_their_own_index(

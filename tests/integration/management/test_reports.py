@@ -44,6 +44,7 @@ class Session:
     booked_to: str | None = None  # a paid session: the tag of its reservation
     paid_cents: int | None = None
     free: bool = False
+    currency: str = "eur"
 
 
 SESSIONS = {
@@ -99,7 +100,7 @@ def _reservation(plan: Session, transaction_id: int) -> PaymentReservation:
         usage_max_minutes=0,
         usage_after_charging=False,
         max_energy_wh=50_000,
-        currency="eur",
+        currency=plan.currency,
         hold_cents=2_000,
         captured_cents=None if plan.free else plan.paid_cents,
         amount_due_cents=plan.paid_cents,
@@ -399,6 +400,44 @@ async def test_utilisation_today_counts_only_up_to_now(
 
     # The session open since 10:00 has run 2 of the 12 hours gone today.
     assert "CP2:2: 16.7 %" in bars(figure_svg(html, "use"))
+
+
+async def test_revenue_in_two_currencies_is_drawn_apart_never_added(
+    viewer: httpx.AsyncClient, history: dict[str, int], management: RunningManagement
+) -> None:
+    await add_session(
+        management.db,
+        Session("CP2", 2, "R3", at(26, 12), 1, 2_000, "A1", paid_cents=900, currency="chf"),
+    )
+
+    html = (await viewer.get("/Home/Charts", params=NOVEMBER)).text
+
+    francs = bars(figure_svg(html, "revenue-time-chf"), "height")  # 9 CHF on a scale of 10
+    assert {tip: size for tip, size in francs.items() if size} == {"2026-11-26: 9.00 CHF": 180.0}
+    euros = bars(figure_svg(html, "revenue-time-eur"), "height")
+    assert {tip for tip, size in euros.items() if size} == {
+        "2026-11-26: 6.00 EUR",
+        "2026-11-27: 2.50 EUR",
+    }
+    assert bars(figure_svg(html, "revenue-station-chf")) == {"CP2: 9.00 CHF": ROW}
+    assert bars(figure_svg(html, "revenue-station-eur")) == {
+        "CP1: 8.50 EUR": ROW,
+        "CP2: 0.00 EUR": 0.0,
+    }
+
+
+async def test_a_session_open_since_the_day_before_uses_its_connector_but_charged_before(
+    viewer: httpx.AsyncClient, history: dict[str, int], management: RunningManagement
+) -> None:
+    await add_charge_point(management.db, "CP3")
+    await add_session(management.db, Session("CP3", 1, "A1", at(25, 20), 30, 30_000))
+    day = {"since": "2026-11-26", "until": "2026-11-26"}
+
+    html = (await viewer.get("/Home/Charts", params=day)).text
+
+    # Its energy belongs to the 25th, when it started; the 26th it used CP3:1 all day.
+    assert list(bars(figure_svg(html, "energy-station"))) == ["CP1: 12.5 kWh"]
+    assert "CP3:1: 100.0 %" in bars(figure_svg(html, "use"))
 
 
 async def test_a_large_fleet_is_drawn_as_its_top_ten_and_the_others_average(
