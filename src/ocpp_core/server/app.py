@@ -33,7 +33,7 @@ from ocpp_core.ocpp.adapter import ProtocolAdapter
 from ocpp_core.ocpp.endpoint import Endpoint, ocpp_endpoint
 from ocpp_core.ocpp.journal import CommandJournal
 from ocpp_core.ocpp.registry import ConnectionRegistry
-from ocpp_core.ocpp.router import Encoder, LocalCommandRouter
+from ocpp_core.ocpp.router import CommandRouter, Encoder, LocalCommandRouter
 from ocpp_core.payments import lifecycle, sweeps
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import StripeGateway
@@ -59,13 +59,22 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     ocpp = settings.ocpp
     message_log = MessageLog(db, ocpp.message_log_level, max_bytes=ocpp.message_log_max_bytes)
     metrics = Metrics()
-    router = LocalCommandRouter(
+    local = LocalCommandRouter(
         registry,
         {name: _encoder(adapter, ocpp) for name, adapter in ADAPTERS.items()},
         ocpp.command_timeout,
         CommandJournal(message_log, metrics),
         clock,
     )
+    router: CommandRouter = local
+    node = None
+    if settings.cluster.enabled:
+        # Imported here: a single process never loads Redis's client.
+        from ocpp_core.cluster.node import ClusterNode
+        from ocpp_core.cluster.router import ClusterCommandRouter
+
+        node = ClusterNode(settings.cluster, registry, local, ocpp.command_timeout)
+        router = ClusterCommandRouter(registry, local, node)
     presence = Presence(db, clock=clock)
 
     async def find_charge_points(ids: list[str]) -> dict[str, ChargePoint]:
@@ -82,6 +91,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         BatchedLookup(find_charge_points),
         metrics,
         clock,
+        cluster=node,
     )
 
 
@@ -133,6 +143,8 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
         runtime.presence.start()
+        if runtime.cluster is not None:
+            await runtime.cluster.start()
         background = [
             asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps"),
             asyncio.create_task(
@@ -207,6 +219,8 @@ async def _shut_down(runtime: Runtime, payments: PaymentContext) -> None:
         except Exception:
             logger.debug("closing %s at shutdown failed", connection.charge_point_id)
     await payments.drain()
+    if runtime.cluster is not None:  # after the sockets: their entries go first, one by one
+        await runtime.cluster.stop()
     if payments.gateway is not None:
         await payments.gateway.close()
     await runtime.message_log.close()

@@ -1,0 +1,65 @@
+"""Nodes of a cluster for the tests: ``ocpp-core server`` processes on one Redis.
+
+Each test gets a Redis key prefix of its own (``prefix``), so tests running in
+parallel on one Redis never see each other's nodes; an unreachable Redis fails
+the test, never skips it (CI starts Redis, see .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from databases import DEFAULT_REDIS_URL, REDIS_URL_VAR
+from servers import API_KEY, ServerProcess, ocpp_core_server
+
+REDIS_URL = os.environ.get(REDIS_URL_VAR, DEFAULT_REDIS_URL)
+COMMAND_TIMEOUT = 25.0
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    """A Redis key prefix of the test's own; Redis must answer (a failure, never a skip)."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except RedisError as error:
+        await client.aclose()
+        pytest.fail(
+            f"Redis at {REDIS_URL} can't be reached ({error}): start it or set {REDIS_URL_VAR}"
+        )
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    yield name
+    keys = [key async for key in client.scan_iter(match=f"{name}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@asynccontextmanager
+async def node(
+    database_url: str, folder: Path, name: str, prefix: str, redis_url: str = REDIS_URL
+) -> AsyncIterator[ServerProcess]:
+    async with ocpp_core_server(
+        database_url,
+        folder / f"{name}.log",
+        OCPP_CORE_CLUSTER__REDIS_URL=redis_url,
+        OCPP_CORE_CLUSTER__NODE_ID=f"{prefix}-{name}",
+        OCPP_CORE_CLUSTER__PREFIX=prefix,
+        OCPP_CORE_OCPP__COMMAND_TIMEOUT=str(COMMAND_TIMEOUT),
+    ) as server:
+        yield server
+
+
+def api(server: ServerProcess) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=server.http_url, headers={"X-API-Key": API_KEY}, timeout=COMMAND_TIMEOUT + 10
+    )

@@ -1,0 +1,173 @@
+"""Two ``ocpp-core server`` processes, one PostgreSQL database, one Redis: one central system.
+
+A charger connects to node A; the API of node B sees it and commands it, the
+CALL reaching the charger once and its answer coming back in B's HTTP answer.
+The charger moves to B and A lets go of its old socket; A's commands follow it.
+A node killed with SIGKILL takes its chargers offline within seconds, and a
+command in flight through it ends with the timeout error, not a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from ocpp.v16 import call
+from ocpp.v201 import call as call201
+from sqlalchemy import func, select
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from chargers import RawCharger, SchemaCheckedConnection, TestCharger, TestCharger201
+from cli_harness import provision
+from cluster_harness import COMMAND_TIMEOUT, api, node
+from ocpp_core.db.models import MessageLogEntry
+from ocpp_core.db.session import Database
+from servers import ServerProcess
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.long]
+
+CP, CP201, SILENT = "CL-16", "CL-201", "CL-SILENT"
+SCENARIO_TIMEOUT = 90.0  # a hang fails the test instead of the run
+
+
+@pytest.fixture
+def fleet(database_url: str, tmp_path: Path) -> str:
+    provision(database_url, tmp_path, [CP, CP201, SILENT], [])
+    return database_url
+
+
+@asynccontextmanager
+async def charger16(server: ServerProcess, charge_point_id: str = CP) -> AsyncIterator[TestCharger]:
+    """A 1.6 charger connected and booted: once booted, its node has announced it."""
+    async with connect(server.ws_url(charge_point_id), subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+        charger = TestCharger(charge_point_id, SchemaCheckedConnection(ws))
+        task = asyncio.create_task(charger.start())
+        try:
+            await charger.call(
+                call.BootNotification(charge_point_model="M", charge_point_vendor="V")
+            )
+            yield charger
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert charger.connection.problems == []
+
+
+async def count_logged(database_url: str, action: str) -> int:
+    db = Database(database_url)
+    try:
+        async with db.reading() as session:
+            query = select(func.count()).where(MessageLogEntry.action == action)
+            return int((await session.execute(query)).scalar_one())
+    finally:
+        await db.close()
+
+
+async def test_a_charger_on_one_node_is_seen_and_commanded_through_the_other(
+    fleet: str, tmp_path: Path, prefix: str
+) -> None:
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        node(fleet, tmp_path, "a", prefix) as a,
+        node(fleet, tmp_path, "b", prefix) as b,
+        api(a) as api_a,
+        api(b) as api_b,
+        charger16(a) as on_a,
+    ):
+        status = await api_b.get("/API/Status")
+        assert [charger["id"] for charger in status.json()] == [CP]
+
+        answer = await api_b.get(f"/API/GetConfiguration/{CP}")
+        assert answer.status_code == 200
+        assert answer.json() == {
+            "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+        }
+        assert on_a.requests == [("GetConfiguration", {})]
+        # Logged once, by the node that holds the socket.
+        assert await count_logged(fleet, "GetConfiguration") == 1
+
+        on_a.answers["Reset"] = {"status": "Rejected"}
+        answer = await api_b.get(f"/API/Reset/{CP}/Hard")
+        assert answer.json() == {"status": "Rejected"}
+        assert on_a.requests[1:] == [("Reset", {"type": "Hard"})]
+
+        # The charger moves to B: A closes the socket it held, and A's commands follow.
+        async with charger16(b) as on_b:
+            async with asyncio.timeout(10):
+                await on_a.connection.websocket.wait_closed()
+            answer = await api_a.get(f"/API/Reset/{CP}/Soft")
+            assert answer.json() == {"status": "Accepted"}
+            assert on_b.requests == [("Reset", {"type": "Soft"})]
+            assert len(on_a.requests) == 2
+            answer = await api_b.get(f"/API/ClearCache/{CP}")
+            assert answer.json() == {"status": "Accepted"}
+            assert on_b.requests[1:] == [("ClearCache", {})]
+
+
+async def test_a_201_charger_is_commanded_through_another_node(
+    fleet: str, tmp_path: Path, prefix: str
+) -> None:
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        node(fleet, tmp_path, "a", prefix) as a,
+        node(fleet, tmp_path, "b", prefix) as b,
+        api(b) as api_b,
+        connect(a.ws_url(CP201), subprotocols=[Subprotocol("ocpp2.0.1")]) as ws,
+    ):
+        charger = TestCharger201(CP201, SchemaCheckedConnection(ws, "2.0.1"))
+        task = asyncio.create_task(charger.start())
+        try:
+            await charger.call(
+                call201.BootNotification(
+                    charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+                )
+            )
+            answer = await api_b.get(f"/API/GetVariables/{CP201}/OCPPCommCtrlr/HeartbeatInterval")
+            assert answer.status_code == 200
+            assert answer.json()["getVariableResult"][0]["attributeValue"] == "300"
+            answer = await api_b.get(f"/API/Reset/{CP201}/Hard")
+            assert answer.json() == {"status": "Accepted"}
+            assert [action for action, _ in charger.requests] == ["GetVariables", "Reset"]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert charger.connection.problems == []
+
+
+async def test_a_killed_node_takes_its_chargers_offline_and_ends_the_calls_through_it(
+    fleet: str, tmp_path: Path, prefix: str
+) -> None:
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        node(fleet, tmp_path, "a", prefix) as a,
+        node(fleet, tmp_path, "b", prefix) as b,
+        api(b) as api_b,
+        connect(a.ws_url(SILENT), subprotocols=[Subprotocol("ocpp1.6")]) as ws,
+    ):
+        silent = await booted_raw(ws)
+        started = time.monotonic()
+        call_through_a = asyncio.create_task(api_b.get(f"/API/Reset/{SILENT}"))
+        request = await silent.connection.recv()  # the CALL reached it; it never answers
+        assert '"Reset"' in str(request)
+
+        a.process.send_signal(signal.SIGKILL)
+        answer = await call_through_a
+        assert answer.json() == {"status": "Timeout"}
+        # Ended when A's liveness ran out, well before the command timeout.
+        assert time.monotonic() - started < COMMAND_TIMEOUT
+
+        answer = await api_b.get(f"/API/Reset/{SILENT}")
+        assert answer.status_code == 404
+        assert answer.json()["status"] == "ChargerOffline"
+
+
+async def booted_raw(ws: ClientConnection) -> RawCharger:
+    raw = RawCharger(ws, answer_timeout=COMMAND_TIMEOUT)
+    await raw.result("BootNotification", {"chargePointModel": "M", "chargePointVendor": "V"})
+    return raw
