@@ -38,7 +38,7 @@ from ocpp_core.payments import lifecycle, sweeps
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
-from ocpp_core.server import api_commands, api_payments, api_status, api_transactions
+from ocpp_core.server import api_commands, api_payments, api_status, api_transactions, health
 from ocpp_core.server.api_auth import ApiKeyGate, fallback, install_error_handler
 from ocpp_core.server.api_payments import WEBHOOK_PATHS
 
@@ -152,9 +152,11 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
                 name="message-log-retention",
             ),
         ]
+        app.state.accepting = True
         try:
             yield
         finally:
+            app.state.accepting = False
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -173,6 +175,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.state.payments = payments
     app.add_api_route("/OCPP/{path:path}", _not_a_websocket, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
+    app.add_api_route("/health", health.health, include_in_schema=False)
     for module in (api_status, api_commands, api_transactions, api_payments):
         app.include_router(module.router)
     app.include_router(fallback)

@@ -1,0 +1,41 @@
+"""``GET /health`` of a cluster node names Redis when it is the part that fails."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cluster_harness import node
+from servers import free_port
+
+pytestmark = pytest.mark.postgresql
+
+
+async def test_health_names_redis_when_it_can_not_be_reached(
+    migrated: str, tmp_path: Path, prefix: str
+) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    async with (
+        asyncio.timeout(60),
+        node(migrated, tmp_path, "up", prefix) as up,
+        node(migrated, tmp_path, "cut", prefix, redis_url=closed) as cut,
+        httpx.AsyncClient() as client,  # no API key: load balancers have none
+    ):
+        healthy = await client.get(f"{up.http_url}/health")
+        assert healthy.status_code == 200
+        assert healthy.json() == {
+            "status": "ok",
+            "database": "ok",
+            "redis": "ok",
+            "accepting": True,
+            "node": f"{prefix}-up",
+            "chargers": 0,
+        }
+        unhealthy = await client.get(f"{cut.http_url}/health")
+        assert unhealthy.status_code == 503
+        body = unhealthy.json()
+        assert (body["status"], body["database"]) == ("unavailable", "ok")
+        assert body["redis"].startswith("unavailable")
