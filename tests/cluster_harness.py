@@ -26,8 +26,8 @@ COMMAND_TIMEOUT = 25.0
 
 
 @pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    """A Redis key prefix of the test's own; Redis must answer (a failure, never a skip)."""
+async def redis() -> AsyncIterator[Redis]:
+    """The tests' Redis; it must answer (a failure, never a skip)."""
     client = Redis.from_url(REDIS_URL)
     try:
         await client.ping()
@@ -36,12 +36,18 @@ async def prefix() -> AsyncIterator[str]:
         pytest.fail(
             f"Redis at {REDIS_URL} can't be reached ({error}): start it or set {REDIS_URL_VAR}"
         )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def prefix(redis: Redis) -> AsyncIterator[str]:
+    """A Redis key prefix of the test's own; its keys are deleted after the test."""
     name = f"t-{uuid.uuid4().hex[:12]}"
     yield name
-    keys = [key async for key in client.scan_iter(match=f"{name}:*")]
+    keys = [key async for key in redis.scan_iter(match=f"{name}:*")]
     if keys:
-        await client.delete(*keys)
-    await client.aclose()
+        await redis.delete(*keys)
 
 
 @asynccontextmanager

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from ocpp.v16 import call
 from ocpp.v201 import call as call201
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -141,13 +142,14 @@ async def test_a_201_charger_is_commanded_through_another_node(
 
 
 async def test_a_killed_node_takes_its_chargers_offline_and_ends_the_calls_through_it(
-    fleet: str, tmp_path: Path, prefix: str
+    fleet: str, tmp_path: Path, prefix: str, redis: Redis
 ) -> None:
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
         node(fleet, tmp_path, "a", prefix) as a,
         node(fleet, tmp_path, "b", prefix) as b,
         api(b) as api_b,
+        charger16(a),
         connect(a.ws_url(SILENT), subprotocols=[Subprotocol("ocpp1.6")]) as ws,
     ):
         silent = await booted_raw(ws)
@@ -157,14 +159,40 @@ async def test_a_killed_node_takes_its_chargers_offline_and_ends_the_calls_throu
         assert '"Reset"' in str(request)
 
         a.process.send_signal(signal.SIGKILL)
+        await a.process.wait()
+        # A's liveness key has seconds to live, but nobody reads its channel: offline at once.
+        answer = await api_b.get(f"/API/Reset/{CP}")
+        assert (answer.status_code, answer.json()["status"]) == (404, "ChargerOffline")
+        assert await redis.exists(f"{prefix}:node:{prefix}-a") == 1
+
         answer = await call_through_a
         assert answer.json() == {"status": "Timeout"}
         # Ended when A's liveness ran out, well before the command timeout.
         assert time.monotonic() - started < COMMAND_TIMEOUT
 
         answer = await api_b.get(f"/API/Reset/{SILENT}")
-        assert answer.status_code == 404
-        assert answer.json()["status"] == "ChargerOffline"
+        assert (answer.status_code, answer.json()["status"]) == (404, "ChargerOffline")
+
+
+async def test_a_node_that_stops_takes_its_entries_with_it(
+    fleet: str, tmp_path: Path, prefix: str, redis: Redis
+) -> None:
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        node(fleet, tmp_path, "a", prefix) as a,
+        node(fleet, tmp_path, "b", prefix) as b,
+        api(b) as api_b,
+        charger16(a) as on_a,
+    ):
+        assert await redis.hkeys(f"{prefix}:chargers") == [CP.encode()]
+        a.process.send_signal(signal.SIGTERM)
+        assert await a.process.wait() == 0
+        await on_a.connection.websocket.wait_closed()
+
+        assert await redis.hkeys(f"{prefix}:chargers") == []
+        assert await redis.exists(f"{prefix}:node:{prefix}-a") == 0
+        answer = await api_b.get(f"/API/Reset/{CP}")
+        assert (answer.status_code, answer.json()["status"]) == (404, "ChargerOffline")
 
 
 async def booted_raw(ws: ClientConnection) -> RawCharger:
