@@ -50,18 +50,23 @@ async def prefix(redis: Redis) -> AsyncIterator[str]:
         await redis.delete(*keys)
 
 
+def node_settings(name: str, prefix: str, redis_url: str = REDIS_URL) -> dict[str, str]:
+    """The environment of node ``<prefix>-<name>``."""
+    return {
+        "OCPP_CORE_CLUSTER__REDIS_URL": redis_url,
+        "OCPP_CORE_CLUSTER__NODE_ID": f"{prefix}-{name}",
+        "OCPP_CORE_CLUSTER__PREFIX": prefix,
+        "OCPP_CORE_OCPP__COMMAND_TIMEOUT": str(COMMAND_TIMEOUT),
+    }
+
+
 @asynccontextmanager
 async def node(
     database_url: str, folder: Path, name: str, prefix: str, redis_url: str = REDIS_URL
 ) -> AsyncIterator[ServerProcess]:
-    async with ocpp_core_server(
-        database_url,
-        folder / f"{name}.log",
-        OCPP_CORE_CLUSTER__REDIS_URL=redis_url,
-        OCPP_CORE_CLUSTER__NODE_ID=f"{prefix}-{name}",
-        OCPP_CORE_CLUSTER__PREFIX=prefix,
-        OCPP_CORE_OCPP__COMMAND_TIMEOUT=str(COMMAND_TIMEOUT),
-    ) as server:
+    """``ocpp-core server`` as node ``<prefix>-<name>``, its output in ``<name>.log``."""
+    settings = node_settings(name, prefix, redis_url)
+    async with ocpp_core_server(database_url, folder / f"{name}.log", **settings) as server:
         yield server
 
 

@@ -43,7 +43,7 @@ from ocpp_core.cluster.wire import (
     encode_request,
     rebuild_error,
 )
-from ocpp_core.config import ClusterSettings
+from ocpp_core.config import ENV_PREFIX, ClusterSettings, ConfigError
 from ocpp_core.ocpp.connection import Connection
 from ocpp_core.ocpp.errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_core.ocpp.framing import FrameError
@@ -105,6 +105,7 @@ class ClusterNode:
         """
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
+            await self._refuse_a_twin()
             await self.presence.refresh()
         except RedisError as error:
             logger.warning("cluster: Redis can't be reached (%s); joining when it answers", error)
@@ -112,6 +113,16 @@ class ClusterNode:
             asyncio.create_task(self._listen(self._pubsub), name="cluster-listen"),
             asyncio.create_task(self._keep_alive(), name="cluster-liveness"),
         ]
+
+    async def _refuse_a_twin(self) -> None:
+        """Two live processes with one node id would both take its requests: one CALL
+        could then reach the charger twice. A dead one reads no channel any more."""
+        [(_, readers)] = await self._redis.pubsub_numsub(self._requests)
+        if readers:
+            raise ConfigError(
+                f"{ENV_PREFIX}CLUSTER__NODE_ID (cluster.node_id): another running node is "
+                f"{self.node_id!r}; give each process a node id of its own"
+            )
 
     async def stop(self) -> None:
         """Leave: our chargers are offline everywhere at once; waiting callers get their error."""
