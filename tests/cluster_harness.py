@@ -50,12 +50,16 @@ async def prefix(redis: Redis) -> AsyncIterator[str]:
         await redis.delete(*keys)
 
 
+def cluster_settings(name: str, prefix: str, redis_url: str = REDIS_URL) -> dict[str, str]:
+    """The ``cluster`` section of node ``<prefix>-<name>``."""
+    return {"redis_url": redis_url, "node_id": f"{prefix}-{name}", "prefix": prefix}
+
+
 def node_settings(name: str, prefix: str, redis_url: str = REDIS_URL) -> dict[str, str]:
     """The environment of node ``<prefix>-<name>``."""
+    cluster = cluster_settings(name, prefix, redis_url)
     return {
-        "OCPP_CORE_CLUSTER__REDIS_URL": redis_url,
-        "OCPP_CORE_CLUSTER__NODE_ID": f"{prefix}-{name}",
-        "OCPP_CORE_CLUSTER__PREFIX": prefix,
+        **{f"OCPP_CORE_CLUSTER__{key.upper()}": value for key, value in cluster.items()},
         "OCPP_CORE_OCPP__COMMAND_TIMEOUT": str(COMMAND_TIMEOUT),
     }
 

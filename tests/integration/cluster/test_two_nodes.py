@@ -26,10 +26,13 @@ from websockets.typing import Subprotocol
 
 from chargers import RawCharger, SchemaCheckedConnection, TestCharger, TestCharger201
 from cli_harness import provision
-from cluster_harness import COMMAND_TIMEOUT, api, node
+from cluster_harness import COMMAND_TIMEOUT, api, cluster_settings, node
+from ocpp_core.config import ClusterSettings, Settings
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
-from servers import ServerProcess
+from ocpp_core.server.app import create_server_app
+from ocpp_core.server.run import uvicorn_config
+from servers import listening_socket, serving
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
@@ -44,19 +47,38 @@ def fleet(database_url: str, tmp_path: Path) -> str:
 
 
 @asynccontextmanager
-async def charger16(server: ServerProcess, charge_point_id: str = CP) -> AsyncIterator[TestCharger]:
+async def charger16(url: str) -> AsyncIterator[TestCharger]:
     """A 1.6 charger connected and booted: once booted, its node has announced it."""
-    async with connect(server.ws_url(charge_point_id), subprotocols=[Subprotocol("ocpp1.6")]) as ws:
-        charger = TestCharger(charge_point_id, SchemaCheckedConnection(ws))
-        task = asyncio.create_task(charger.start())
-        try:
+    async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+        charger = TestCharger(url.rsplit("/", 1)[1], SchemaCheckedConnection(ws))
+        async with running(charger):
             await charger.call(
                 call.BootNotification(charge_point_model="M", charge_point_vendor="V")
             )
             yield charger
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+
+
+@asynccontextmanager
+async def charger201(url: str) -> AsyncIterator[TestCharger201]:
+    async with connect(url, subprotocols=[Subprotocol("ocpp2.0.1")]) as ws:
+        charger = TestCharger201(url.rsplit("/", 1)[1], SchemaCheckedConnection(ws, "2.0.1"))
+        async with running(charger):
+            await charger.call(
+                call201.BootNotification(
+                    charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+                )
+            )
+            yield charger
+
+
+@asynccontextmanager
+async def running(charger: TestCharger | TestCharger201) -> AsyncIterator[None]:
+    task = asyncio.create_task(charger.start())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     assert charger.connection.problems == []
 
 
@@ -79,7 +101,7 @@ async def test_a_charger_on_one_node_is_seen_and_commanded_through_the_other(
         node(fleet, tmp_path, "b", prefix) as b,
         api(a) as api_a,
         api(b) as api_b,
-        charger16(a) as on_a,
+        charger16(a.ws_url(CP)) as on_a,
     ):
         status = await api_b.get("/API/Status")
         assert [charger["id"] for charger in status.json()] == [CP]
@@ -99,7 +121,7 @@ async def test_a_charger_on_one_node_is_seen_and_commanded_through_the_other(
         assert on_a.requests[1:] == [("Reset", {"type": "Hard"})]
 
         # The charger moves to B: A closes the socket it held, and A's commands follow.
-        async with charger16(b) as on_b:
+        async with charger16(b.ws_url(CP)) as on_b:
             async with asyncio.timeout(10):
                 await on_a.connection.websocket.wait_closed()
             answer = await api_a.get(f"/API/Reset/{CP}/Soft")
@@ -119,26 +141,35 @@ async def test_a_201_charger_is_commanded_through_another_node(
         node(fleet, tmp_path, "a", prefix) as a,
         node(fleet, tmp_path, "b", prefix) as b,
         api(b) as api_b,
-        connect(a.ws_url(CP201), subprotocols=[Subprotocol("ocpp2.0.1")]) as ws,
+        charger201(a.ws_url(CP201)) as charger,
     ):
-        charger = TestCharger201(CP201, SchemaCheckedConnection(ws, "2.0.1"))
-        task = asyncio.create_task(charger.start())
-        try:
-            await charger.call(
-                call201.BootNotification(
-                    charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
-                )
-            )
-            answer = await api_b.get(f"/API/GetVariables/{CP201}/OCPPCommCtrlr/HeartbeatInterval")
-            assert answer.status_code == 200
-            assert answer.json()["getVariableResult"][0]["attributeValue"] == "300"
-            answer = await api_b.get(f"/API/Reset/{CP201}/Hard")
-            assert answer.json() == {"status": "Accepted"}
-            assert [action for action, _ in charger.requests] == ["GetVariables", "Reset"]
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        assert charger.connection.problems == []
+        answer = await api_b.get(f"/API/GetVariables/{CP201}/OCPPCommCtrlr/HeartbeatInterval")
+        assert answer.status_code == 200
+        assert answer.json()["getVariableResult"][0]["attributeValue"] == "300"
+        answer = await api_b.get(f"/API/Reset/{CP201}/Hard")
+        assert answer.json() == {"status": "Accepted"}
+        assert [action for action, _ in charger.requests] == ["GetVariables", "Reset"]
+
+
+async def test_the_router_of_any_node_knows_the_whole_fleet(
+    fleet: str, tmp_path: Path, prefix: str, settings: Settings
+) -> None:
+    """Asked in-process, of a node that holds one charger while another node holds one."""
+    here = settings.model_copy(
+        update={"cluster": ClusterSettings.model_validate(cluster_settings("here", prefix))}
+    )
+    app = create_server_app(here)
+    sock, url = listening_socket()
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        node(fleet, tmp_path, "a", prefix) as a,
+        serving(uvicorn_config(app, here), sock),
+        charger16(a.ws_url(CP)),
+        charger201(f"{url.replace('http', 'ws')}/OCPP/{CP201}"),
+    ):
+        router = app.state.runtime.router
+        assert await router.online() == [(CP, "ocpp1.6"), (CP201, "ocpp2.0.1")]
+        assert [await router.is_online(cp) for cp in (CP, CP201, SILENT)] == [True, True, False]
 
 
 async def test_a_killed_node_takes_its_chargers_offline_and_ends_the_calls_through_it(
@@ -149,7 +180,7 @@ async def test_a_killed_node_takes_its_chargers_offline_and_ends_the_calls_throu
         node(fleet, tmp_path, "a", prefix) as a,
         node(fleet, tmp_path, "b", prefix) as b,
         api(b) as api_b,
-        charger16(a),
+        charger16(a.ws_url(CP)),
         connect(a.ws_url(SILENT), subprotocols=[Subprotocol("ocpp1.6")]) as ws,
     ):
         silent = await booted_raw(ws)
@@ -182,7 +213,7 @@ async def test_a_node_that_stops_takes_its_entries_with_it(
         node(fleet, tmp_path, "a", prefix) as a,
         node(fleet, tmp_path, "b", prefix) as b,
         api(b) as api_b,
-        charger16(a) as on_a,
+        charger16(a.ws_url(CP)) as on_a,
     ):
         assert await redis.hkeys(f"{prefix}:chargers") == [CP.encode()]
         a.process.send_signal(signal.SIGTERM)
