@@ -4,7 +4,9 @@ A charger connects to node A; the API of node B sees it and commands it, the
 CALL reaching the charger once and its answer coming back in B's HTTP answer.
 The charger moves to B and A lets go of its old socket; A's commands follow it.
 A node killed with SIGKILL takes its chargers offline within seconds, and a
-command in flight through it ends with the timeout error, not a hang.
+command in flight through it ends with the timeout error, not a hang. Redis
+restarted empty: calls meanwhile fail clearly, and the nodes write their
+chargers again by themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 from ocpp.v16 import call
 from ocpp.v201 import call as call201
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -32,7 +35,7 @@ from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config
-from servers import listening_socket, serving
+from servers import free_port, listening_socket, serving
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
@@ -230,3 +233,70 @@ async def booted_raw(ws: ClientConnection) -> RawCharger:
     raw = RawCharger(ws, answer_timeout=COMMAND_TIMEOUT)
     await raw.result("BootNotification", {"chargePointModel": "M", "chargePointVendor": "V"})
     return raw
+
+
+@asynccontextmanager
+async def redis_server(port: int, folder: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A Redis of the test's own, to restart (empty, as without persistence)."""
+    process = await asyncio.create_subprocess_exec(
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        client = Redis(port=port)
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    await client.ping()
+                    break
+                except RedisError:
+                    await asyncio.sleep(0.05)
+        await client.aclose()
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def test_presence_and_routing_come_back_after_redis_restarts_empty(
+    fleet: str, tmp_path: Path, prefix: str
+) -> None:
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        redis_server(port, tmp_path) as first,
+        node(fleet, tmp_path, "a", prefix, redis_url=url) as a,
+        node(fleet, tmp_path, "b", prefix, redis_url=url) as b,
+        api(b) as api_b,
+        charger16(a.ws_url(CP)) as on_a,
+    ):
+        assert (await api_b.get(f"/API/ClearCache/{CP}")).json() == {"status": "Accepted"}
+        first.kill()
+        await first.wait()
+
+        # While it is away: a clear error at once, never a 500 or a hang.
+        answer = await api_b.get(f"/API/ClearCache/{CP}")
+        assert (answer.status_code, answer.json()["status"]) == (503, "ClusterUnavailable")
+
+        async with redis_server(port, tmp_path):
+            answers: list[tuple[int, str]] = []
+            while not answers or answers[-1] != (200, "Accepted"):
+                if answers:
+                    await asyncio.sleep(0.1)
+                answer = await api_b.get(f"/API/ClearCache/{CP}")
+                answers.append((answer.status_code, answer.json()["status"]))
+            # Until A wrote its charger again, B found it nowhere.
+            assert set(answers[:-1]) <= {(404, "ChargerOffline")}
+        assert [action for action, _ in on_a.requests] == ["ClearCache", "ClearCache"]
