@@ -44,6 +44,8 @@ from ocpp_core.cluster.wire import (
     rebuild_error,
 )
 from ocpp_core.config import ENV_PREFIX, ClusterSettings, ConfigError
+from ocpp_core.db.health import DatabaseUnavailable
+from ocpp_core.domain.presence import Presence
 from ocpp_core.ocpp.connection import Connection
 from ocpp_core.ocpp.errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_core.ocpp.framing import FrameError
@@ -66,6 +68,7 @@ class ClusterNode:
         settings: ClusterSettings,
         registry: ConnectionRegistry,
         local: LocalCommandRouter,
+        stored: Presence,
         command_timeout: float,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -82,6 +85,7 @@ class ClusterNode:
         self._prefix = settings.prefix
         self._registry = registry
         self._local = local
+        self._stored = stored  # the presence rows in the database, which SQL pages read
         self._timeout = command_timeout
         self._wall_clock = wall_clock
         self._requests = self.channel(self.node_id, "requests")
@@ -94,6 +98,7 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._pubsub: PubSub | None = None
         self.listening = False  # subscribed to our channels right now
+        self._behind = False  # our liveness expired and our chargers are not written again yet
 
     def channel(self, node_id: str, kind: str) -> str:
         return f"{self._prefix}:node:{node_id}:{kind}"
@@ -330,12 +335,27 @@ class ClusterNode:
             await asyncio.sleep(REFRESH_EVERY)
             try:
                 if not await self.presence.refresh():
-                    logger.warning("cluster: Redis lost our entries; writing them again")
-                    await self.presence.restore(
-                        (c.charge_point_id, self._holder(c)) for c in self._registry
-                    )
+                    self._behind = True
+                if self._behind:
+                    await self._rejoin()
+                    self._behind = False
                 await self._catch_up()
+                if gone := await self.presence.sweep_dead_nodes():
+                    logger.warning("cluster: %d chargers of dead nodes are offline", len(gone))
+                    await self._stored.released([(cp, h.token) for cp, h in gone.items()])
                 if self._waiting:
                     await self._give_up_on_dead_nodes()
             except RedisError as error:
                 logger.warning("cluster: refreshing our liveness failed: %s", error)
+            except DatabaseUnavailable:
+                pass  # the database's health says so; the next round tries again
+
+    async def _rejoin(self) -> None:
+        """Redis lost our liveness (it restarted, or we were cut off from it for longer than
+        its expiry and another node may have swept our chargers): write them again."""
+        logger.warning("cluster: our liveness had expired; writing our chargers again")
+        connections = list(self._registry)
+        await self.presence.restore((c.charge_point_id, self._holder(c)) for c in connections)
+        await self._stored.reclaimed(
+            [(c.charge_point_id, c.token, c.protocol) for c in connections]
+        )

@@ -5,8 +5,10 @@ entry is never refreshed on its own: each node keeps one liveness key with a
 short expiry and refreshes that, and an entry whose node's key is gone counts
 as offline. So a node that dies loses all its chargers within
 :data:`NODE_TTL_MS` at the cost of one write per node every
-:data:`REFRESH_EVERY` seconds, whatever the size of the fleet; the dead
-entries are deleted by whoever reads them.
+:data:`REFRESH_EVERY` seconds, whatever the size of the fleet. One node
+per round looks for nodes that died and deletes their entries (and the
+database's presence rows with them, see ``ClusterNode``); readers skip them
+until then.
 
 A connection's token is the one the database presence gave it: an entry is
 removed only by the connection that wrote it, so the close of a socket a
@@ -27,6 +29,7 @@ from redis.asyncio import Redis
 
 NODE_TTL_MS = 10_000
 REFRESH_EVERY = 3.0  # seconds; a liveness key outlives three missed refreshes
+SWEEP_EVERY_MS = 2_500  # one node per refresh round looks for dead nodes
 
 # Write ours, return what was there (a socket on another node to drop).
 _CONNECT = """
@@ -73,6 +76,8 @@ class RedisPresence:
         self._redis = redis
         self.node_id = node_id
         self._chargers = f"{prefix}:chargers"
+        self._nodes = f"{prefix}:nodes"  # every node that joined and has not left or been swept
+        self._sweep = f"{prefix}:sweep"
         self._node_key_prefix = f"{prefix}:node:"
         self._connect = redis.register_script(_CONNECT)
         self._remove = redis.register_script(_REMOVE)
@@ -87,7 +92,10 @@ class RedisPresence:
 
         The caller then writes its chargers again (:meth:`restore`).
         """
-        previous = await self._redis.set(self.node_key(self.node_id), "1", px=NODE_TTL_MS, get=True)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.node_key(self.node_id), "1", px=NODE_TTL_MS, get=True)
+            pipe.sadd(self._nodes, self.node_id)
+            previous, _ = await pipe.execute()
         lost = self._alive and previous is None
         self._alive = True
         return not lost
@@ -132,16 +140,45 @@ class RedisPresence:
         holders = {_text(cp): Holder.decode(_text(value)) for cp, value in raw.items()}
         alive = await self.node_alive(holder.node_id for holder in holders.values())
         dead = {cp: h for cp, h in holders.items() if not alive[h.node_id]}
-        if dead:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for cp, holder in dead.items():
-                    await self._remove([self._chargers], [cp, holder.encode()], client=pipe)
-                await pipe.execute()
+        await self._remove_each(dead)
         return {cp: h for cp, h in holders.items() if cp not in dead}
+
+    async def _remove_each(self, entries: dict[str, Holder]) -> None:
+        if not entries:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for cp, holder in entries.items():
+                await self._remove([self._chargers], [cp, holder.encode()], client=pipe)
+            await pipe.execute()
+
+    async def sweep_dead_nodes(self) -> dict[str, Holder]:
+        """The entries of nodes that died, deleted; by one node of the cluster per round.
+
+        A node's death is rare and the sweep reads the whole hash only then (in
+        steps); every other round costs a lock and a look at the nodes' keys.
+        """
+        if not await self._redis.set(self._sweep, self.node_id, px=SWEEP_EVERY_MS, nx=True):
+            return {}  # another node sweeps this round
+        nodes = [_text(node) for node in await self._redis.smembers(self._nodes)]
+        alive = await self.node_alive(nodes)
+        dead = {node for node, up in alive.items() if not up}
+        if not dead:
+            return {}
+        gone: dict[str, Holder] = {}
+        async for cp, value in self._redis.hscan_iter(self._chargers, count=1000):
+            holder = Holder.decode(_text(value))
+            if holder.node_id in dead:
+                gone[_text(cp)] = holder
+        await self._remove_each(gone)
+        await self._redis.srem(self._nodes, *dead)
+        return gone
 
     async def leave(self) -> None:
         """This node stops: its liveness goes at once, so its entries are offline everywhere."""
-        await self._redis.delete(self.node_key(self.node_id))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(self.node_key(self.node_id))
+            pipe.srem(self._nodes, self.node_id)
+            await pipe.execute()
 
 
 def _text(value: bytes | str) -> str:

@@ -66,6 +66,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         CommandJournal(message_log, metrics),
         clock,
     )
+    presence = Presence(db, clock=clock)
     router: CommandRouter = local
     node = None
     if settings.cluster.enabled:
@@ -73,9 +74,8 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         from ocpp_core.cluster.node import ClusterNode
         from ocpp_core.cluster.router import ClusterCommandRouter
 
-        node = ClusterNode(settings.cluster, registry, local, ocpp.command_timeout)
+        node = ClusterNode(settings.cluster, registry, local, presence, ocpp.command_timeout)
         router = ClusterCommandRouter(registry, local, node)
-    presence = Presence(db, clock=clock)
 
     async def find_charge_points(ids: list[str]) -> dict[str, ChargePoint]:
         async with db.reading() as session:

@@ -207,6 +207,12 @@ async def test_a_killed_node_takes_its_chargers_offline_and_ends_the_calls_throu
         answer = await api_b.get(f"/API/Reset/{SILENT}")
         assert (answer.status_code, answer.json()["status"]) == (404, "ChargerOffline")
 
+        # The pages that read the database agree within seconds: B cleared A's rows.
+        async with asyncio.timeout(10):
+            while (await api_b.get("/API/Status")).json() != []:  # noqa: ASYNC110 -- polled
+                await asyncio.sleep(0.2)  # another process's state: no event to wait on
+        assert await redis.hkeys(f"{prefix}:chargers") == []
+
 
 async def test_a_node_that_stops_takes_its_entries_with_it(
     fleet: str, tmp_path: Path, prefix: str, redis: Redis
