@@ -17,8 +17,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ocpp.exceptions import NotSupportedError
 from ocpp.v16 import call
 from ocpp.v201 import call as call201
 from redis.asyncio import Redis
@@ -29,13 +31,11 @@ from websockets.typing import Subprotocol
 
 from chargers import RawCharger, SchemaCheckedConnection, TestCharger, TestCharger201
 from cli_harness import provision
-from cluster_harness import COMMAND_TIMEOUT, api, cluster_settings, node
-from ocpp_core.config import ClusterSettings, Settings
+from cluster_harness import COMMAND_TIMEOUT, api, in_process_node, node
+from ocpp_core.config import Settings
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
-from ocpp_core.server.app import create_server_app
-from ocpp_core.server.run import uvicorn_config
-from servers import free_port, listening_socket, serving
+from servers import free_port
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
@@ -96,12 +96,12 @@ async def count_logged(database_url: str, action: str) -> int:
 
 
 async def test_a_charger_on_one_node_is_seen_and_commanded_through_the_other(
-    fleet: str, tmp_path: Path, prefix: str
+    fleet: str, tmp_path: Path, prefix: str, settings: Settings
 ) -> None:
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
         node(fleet, tmp_path, "a", prefix) as a,
-        node(fleet, tmp_path, "b", prefix) as b,
+        in_process_node(settings, "b", prefix) as b,
         api(a) as api_a,
         api(b) as api_b,
         charger16(a.ws_url(CP)) as on_a,
@@ -137,12 +137,12 @@ async def test_a_charger_on_one_node_is_seen_and_commanded_through_the_other(
 
 
 async def test_a_201_charger_is_commanded_through_another_node(
-    fleet: str, tmp_path: Path, prefix: str
+    fleet: str, tmp_path: Path, prefix: str, settings: Settings
 ) -> None:
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
         node(fleet, tmp_path, "a", prefix) as a,
-        node(fleet, tmp_path, "b", prefix) as b,
+        in_process_node(settings, "b", prefix) as b,
         api(b) as api_b,
         charger201(a.ws_url(CP201)) as charger,
     ):
@@ -154,34 +154,59 @@ async def test_a_201_charger_is_commanded_through_another_node(
         assert [action for action, _ in charger.requests] == ["GetVariables", "Reset"]
 
 
+async def test_refusals_come_back_through_another_node_as_they_do_locally(
+    fleet: str, tmp_path: Path, prefix: str, settings: Settings
+) -> None:
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        node(fleet, tmp_path, "a", prefix) as a,
+        in_process_node(settings, "b", prefix) as b,
+        api(b) as api_b,
+        charger16(a.ws_url(CP)) as on_a,
+    ):
+
+        def refuse(**request: Any) -> Any:
+            raise NotSupportedError(description="not on this model")
+
+        on_a.route_map["UnlockConnector"] = {"_on_action": refuse}
+        answer = await api_b.get(f"/API/UnlockConnector/{CP}/1")
+        assert answer.json() == {
+            "status": "NotSupported",
+            "error": "NotSupported",
+            "description": "not on this model",
+        }
+        # A CALL that breaks the schema is refused by the holder before it goes out.
+        answer = await api_b.get(f"/API/GetConfiguration/{CP}/{'K' * 51}")
+        assert (answer.status_code, answer.json()["status"]) == (400, "InvalidParameter")
+        # A command 1.6 has no word for is refused on B itself.
+        answer = await api_b.get(f"/API/GetVariables/{CP}/OCPPCommCtrlr/HeartbeatInterval")
+        assert (answer.status_code, answer.json()["status"]) == (501, "NotSupported")
+        assert on_a.requests == []  # the refusal was the library's, before the recorder
+
+
 async def test_the_router_of_any_node_knows_the_whole_fleet(
     fleet: str, tmp_path: Path, prefix: str, settings: Settings
 ) -> None:
     """Asked in-process, of a node that holds one charger while another node holds one."""
-    here = settings.model_copy(
-        update={"cluster": ClusterSettings.model_validate(cluster_settings("here", prefix))}
-    )
-    app = create_server_app(here)
-    sock, url = listening_socket()
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
         node(fleet, tmp_path, "a", prefix) as a,
-        serving(uvicorn_config(app, here), sock),
+        in_process_node(settings, "here", prefix) as here,
         charger16(a.ws_url(CP)),
-        charger201(f"{url.replace('http', 'ws')}/OCPP/{CP201}"),
+        charger201(here.ws_url(CP201)),
     ):
-        router = app.state.runtime.router
+        router = here.runtime.router
         assert await router.online() == [(CP, "ocpp1.6"), (CP201, "ocpp2.0.1")]
         assert [await router.is_online(cp) for cp in (CP, CP201, SILENT)] == [True, True, False]
 
 
 async def test_a_killed_node_takes_its_chargers_offline_and_ends_the_calls_through_it(
-    fleet: str, tmp_path: Path, prefix: str, redis: Redis
+    fleet: str, tmp_path: Path, prefix: str, redis: Redis, settings: Settings
 ) -> None:
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
         node(fleet, tmp_path, "a", prefix) as a,
-        node(fleet, tmp_path, "b", prefix) as b,
+        in_process_node(settings, "b", prefix) as b,
         api(b) as api_b,
         charger16(a.ws_url(CP)),
         connect(a.ws_url(SILENT), subprotocols=[Subprotocol("ocpp1.6")]) as ws,
@@ -276,7 +301,7 @@ async def redis_server(port: int, folder: Path) -> AsyncIterator[asyncio.subproc
 
 
 async def test_presence_and_routing_come_back_after_redis_restarts_empty(
-    fleet: str, tmp_path: Path, prefix: str
+    fleet: str, tmp_path: Path, prefix: str, settings: Settings
 ) -> None:
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
@@ -284,7 +309,7 @@ async def test_presence_and_routing_come_back_after_redis_restarts_empty(
         asyncio.timeout(SCENARIO_TIMEOUT),
         redis_server(port, tmp_path) as first,
         node(fleet, tmp_path, "a", prefix, redis_url=url) as a,
-        node(fleet, tmp_path, "b", prefix, redis_url=url) as b,
+        in_process_node(settings, "b", prefix, redis_url=url) as b,
         api(b) as api_b,
         charger16(a.ws_url(CP)) as on_a,
     ):
