@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -408,6 +409,46 @@ class ManagementSettings(_Section):
             )
 
 
+_NAME = r"^[A-Za-z0-9._-]{1,64}$"  # a node id or key prefix: safe in Redis keys and channels
+
+
+def _default_node_id() -> str:
+    """Host name and process id: unique per process, and says where to look for it."""
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "node"
+    return f"{host}-{os.getpid()}"
+
+
+class ClusterSettings(_Section):
+    """Several server processes on one PostgreSQL database, joined by Redis."""
+
+    redis_url: str = Field(
+        default="",
+        description="redis://host:port/db of the cluster's Redis; empty: one process, no cluster.",
+    )
+    node_id: str = Field(
+        default_factory=_default_node_id,
+        pattern=_NAME,
+        description="This node's name in the cluster, unique per process (host name and pid).",
+    )
+    prefix: str = Field(
+        default="ocpp-core",
+        pattern=_NAME,
+        description="Start of every Redis key and channel, so clusters can share one Redis.",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.redis_url)
+
+
 class Settings(BaseSettings):
     """Everything ocpp-core can be told; see the README for the table."""
 
@@ -450,6 +491,9 @@ class Settings(BaseSettings):
     management: ManagementSettings = Field(
         default=ManagementSettings(), description="The operator web app (management.*)."
     )
+    cluster: ClusterSettings = Field(
+        default_factory=ClusterSettings, description="Server nodes joined by Redis (cluster.*)."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -458,6 +502,17 @@ class Settings(BaseSettings):
         if scheme not in {"sqlite", "postgresql", "postgres"}:
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
+
+    @model_validator(mode="after")
+    def _cluster_on_postgresql(self) -> Settings:
+        """Nodes share their state through the database: each SQLite file is a fleet of its own."""
+        if self.cluster.enabled and not self.database_url.startswith("postgres"):
+            raise _rule(
+                f"{ENV_PREFIX}CLUSTER__REDIS_URL (cluster.redis_url) needs PostgreSQL: "
+                f"set {ENV_PREFIX}DATABASE_URL (database_url) to postgresql://…, or leave "
+                "the Redis URL empty to run one process on SQLite"
+            )
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
@@ -15,6 +16,9 @@ from ocpp_core.domain.presence import Presence
 from ocpp_core.metrics import Metrics
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import CommandRouter
+
+if TYPE_CHECKING:  # Redis's client is loaded only in cluster mode
+    from ocpp_core.cluster.node import ClusterNode
 
 
 @dataclass
@@ -30,3 +34,5 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Clock = utc_now
     events: EventBus = field(default_factory=EventBus)
+    # This process as a node of a cluster (cluster.redis_url set), else None.
+    cluster: ClusterNode | None = None

@@ -27,6 +27,7 @@ HEAVY = frozenset(
         "prometheus_client",
         "pydantic",
         "pydantic_settings",
+        "redis",
         "segno",
         "sqlalchemy",
         "starlette",

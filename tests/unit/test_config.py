@@ -1,12 +1,14 @@
 """Settings: defaults, OCPP_CORE_* variables, the TOML file, precedence and clear errors."""
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, SecretStr
 
 from ocpp_core.config import (
+    ClusterSettings,
     ConfigError,
     HttpSettings,
     OcppSettings,
@@ -71,10 +73,26 @@ def test_the_default_database_is_a_sqlite_file_in_the_working_directory() -> Non
 
 
 @pytest.mark.parametrize(
-    "model", [Settings, OcppSettings, TlsSettings, HttpSettings, StripeSettings, PaymentSettings]
+    "model",
+    [
+        Settings,
+        OcppSettings,
+        TlsSettings,
+        HttpSettings,
+        StripeSettings,
+        PaymentSettings,
+        ClusterSettings,
+    ],
 )
 def test_every_key_is_described(model: type[BaseModel]) -> None:
-    nested = {"ocpp", "tls", "http", "stripe", "payments"}  # sections describe their own keys
+    nested = {
+        "ocpp",
+        "tls",
+        "http",
+        "stripe",
+        "payments",
+        "cluster",
+    }  # sections describe their own keys
     undescribed = [
         name
         for name, field in model.model_fields.items()
@@ -351,3 +369,55 @@ def test_a_postgres_url_keeps_its_credentials_and_host() -> None:
 def test_an_unsupported_database_is_refused(given: str) -> None:
     with pytest.raises(ValueError, match="unsupported database"):
         async_url(given)
+
+
+def test_cluster_mode_is_off_unless_a_redis_url_is_set() -> None:
+    cluster = load_settings().cluster
+
+    assert (cluster.redis_url, cluster.enabled, cluster.prefix) == ("", False, "ocpp-core")
+    assert cluster.node_id == f"{socket.gethostname()}-{os.getpid()}"
+
+
+def test_cluster_mode_on_sqlite_is_refused_naming_both_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OCPP_CORE_CLUSTER__REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+
+    message = str(refused.value)
+    assert "OCPP_CORE_CLUSTER__REDIS_URL (cluster.redis_url) needs PostgreSQL" in message
+    assert "OCPP_CORE_DATABASE_URL (database_url)" in message
+
+
+def test_cluster_mode_on_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCPP_CORE_DATABASE_URL", "postgresql://ocpp@db/ocpp")
+    monkeypatch.setenv("OCPP_CORE_CLUSTER__REDIS_URL", "redis://cache:6379/2")
+    monkeypatch.setenv("OCPP_CORE_CLUSTER__NODE_ID", "node-a.eu")
+
+    cluster = load_settings().cluster
+
+    assert (cluster.enabled, cluster.redis_url, cluster.node_id) == (
+        True,
+        "redis://cache:6379/2",
+        "node-a.eu",
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OCPP_CORE_CLUSTER__REDIS_URL", "http://cache:6379"),
+        ("OCPP_CORE_CLUSTER__NODE_ID", "node a"),
+        ("OCPP_CORE_CLUSTER__PREFIX", "ocpp:core"),
+    ],
+)
+def test_a_wrong_cluster_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("OCPP_CORE_DATABASE_URL", "postgresql://ocpp@db/ocpp")
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError, match=variable):
+        load_settings()

@@ -65,6 +65,7 @@ _DISCONNECT = (
     .where(_table.c.id == bindparam("cp"), _table.c.online_node == bindparam("token"))
     .values(_OFFLINE)
 )
+_RECLAIM = _CONNECT.where(_table.c.online_node.is_(None))
 _EXPIRE = update(_table).where(_table.c.online_until < bindparam("now")).values(_OFFLINE)
 LEASE = timedelta(seconds=90)
 RENEW_EVERY = timedelta(seconds=30)
@@ -113,6 +114,29 @@ class Presence:
         except DatabaseUnavailable:
             logger.warning("presence: %s disconnected, written when the database is back", token)
             self._leaves[token] = charge_point_id
+
+    async def released(self, rows: list[tuple[str, str]]) -> None:
+        """Clear the rows of connections another node held when it died, (charger, token)
+        each, in one statement; a row a newer connection wrote is left alone."""
+        if not rows:
+            return
+        try:
+            async with self._db.session() as session:
+                await session.execute(_DISCONNECT, [{"cp": cp, "token": t} for cp, t in rows])
+        except DatabaseUnavailable:
+            logger.warning("presence: %d chargers of a dead node cleared later", len(rows))
+            self._leaves.update((token, cp) for cp, token in rows)
+
+    async def reclaimed(self, rows: list[tuple[str, str, str]]) -> None:
+        """Write again the rows of this node's connections, (charger, token, protocol) each,
+        that another node cleared while this one was cut off from the cluster; a row
+        that names another connection (the charger moved meanwhile) is left alone."""
+        if not rows:
+            return
+        until = self._clock() + LEASE
+        values = [{"cp": cp, "token": t, "protocol": p, "until": until} for cp, t, p in rows]
+        async with self._db.session() as session:
+            await session.execute(_RECLAIM, values)
 
     async def renew(self) -> None:
         """Extend the leases of this node's chargers; clear the ones that ran out (dead nodes).

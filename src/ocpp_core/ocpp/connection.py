@@ -29,8 +29,12 @@ class Connection:
         schemas: SchemaSet,
         send: Sender,
         close: Closer,
+        token: str = "",
     ) -> None:
         self.charge_point_id = charge_point_id
+        # Names this connection in the presence records (database and cluster), so that
+        # the close of a replaced socket, or an order to drop one, touches only its own.
+        self.token = token
         self.protocol = protocol
         self._schemas = schemas
         self._send = send

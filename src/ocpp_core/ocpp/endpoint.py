@@ -116,6 +116,7 @@ async def _serve(
         adapter.schemas,
         websocket.send_text,
         lambda code: websocket.close(code),
+        token,
     )
     previous = runtime.registry.add(connection)
     if previous is not None:
@@ -127,6 +128,8 @@ async def _serve(
         runtime.metrics.connected.inc()
     ctx = ChargerContext(charge_point_id, adapter.subprotocol, runtime)
     try:
+        if runtime.cluster is not None:  # once registered: a relayed command finds the socket
+            await runtime.cluster.connected(connection)
         runtime.presence.seen(charge_point_id, runtime.clock(), adapter.subprotocol)
         # Once this side closed the socket (a reconnect replaced it, or shutdown),
         # frames still queued are left unanswered: the charger resends them.
@@ -146,6 +149,8 @@ async def _serve(
         try:
             # Offline in the database first: once this node lets go, every reader agrees.
             await runtime.presence.disconnected(charge_point_id, token)
+            if runtime.cluster is not None:
+                await runtime.cluster.disconnected(connection)
         finally:
             if runtime.registry.remove(connection):
                 runtime.metrics.connected.dec()

@@ -36,3 +36,15 @@ class ChargerRejectedCall(CommandError):
 
 class CommandNotSupported(CommandError):
     """The charger's protocol version has no such command."""
+
+
+class RouteUnavailable(ChargerOffline):
+    """The cluster's Redis can't be reached: the charger may be on another node, out of reach.
+
+    A kind of ChargerOffline, since nothing can get to the charger from here; the
+    API tells it apart (503), so nobody takes it for a charger that went away.
+    """
+
+    def __init__(self, charge_point_id: str, reason: str) -> None:
+        super().__init__(f"{charge_point_id}: the cluster can't be reached ({reason})")
+        self.reason = reason

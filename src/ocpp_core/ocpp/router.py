@@ -2,8 +2,9 @@
 
 Callers name a charger and a version-neutral command; the router finds where
 its socket lives and lets that connection's protocol adapter spell the CALL.
-This implementation knows the sockets of this process; a clustered router
-implements the same :class:`CommandRouter` over a broker.
+This implementation knows the sockets of this process; the cluster's router
+(``cluster.router``) implements the same :class:`CommandRouter` over Redis and
+hands the calls for sockets of this process to this one.
 """
 
 from __future__ import annotations
@@ -79,13 +80,36 @@ class LocalCommandRouter:
         connection = self._registry.get(charge_point_id)
         if connection is None:
             raise ChargerOffline(charge_point_id)
-        action, payload = self._encoders[connection.protocol](command)
+        action, payload = self.encode(connection.protocol, command)
+        return await self.call(connection, action, payload)
+
+    def encode(self, protocol: str, command: Command) -> tuple[str, dict[str, Any]]:
+        """The CALL (action, payload) that says ``command`` in ``protocol``."""
+        return self._encoders[protocol](command)
+
+    async def call(
+        self,
+        connection: Connection,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Send a CALL already spelled for the connection's protocol (a cluster relays them).
+
+        ``timeout``: less than the command timeout when the caller has waited already.
+        """
+        wait = self._timeout if timeout is None else timeout
         if self._observer is None:
-            return await connection.call(action, payload, self._timeout)
-        return await self._observed(connection, action, payload, self._observer)
+            return await connection.call(action, payload, wait)
+        return await self._observed(connection, action, payload, wait, self._observer)
 
     async def _observed(
-        self, connection: Connection, action: str, payload: dict[str, Any], observer: Observer
+        self,
+        connection: Connection,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float,
+        observer: Observer,
     ) -> dict[str, Any]:
         """The call, told to the observer as it goes out and once it ended (however)."""
         charge_point_id = connection.charge_point_id
@@ -97,7 +121,7 @@ class LocalCommandRouter:
             observer.sent(charge_point_id, action)
 
         try:
-            answer = await connection.call(action, payload, self._timeout, going_out)
+            answer = await connection.call(action, payload, timeout, going_out)
         except BaseException as error:
             if went_out is not None:  # else our own schema check refused it: nothing went out
                 failure = error if isinstance(error, CommandError) else None

@@ -8,7 +8,7 @@ the catch-all at the end, so an unknown path without a key is a 401, not a 404
 that would tell a scanner which paths exist, and the schema shows the key.
 Every error, a bad parameter included, answers ``{"status": ..., "error": ...}``
 (a bad parameter is a 400, not FastAPI's 422 with its own shape; an unreachable
-database a 503).
+database, or a cluster's unreachable Redis, a 503).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ocpp_core.db.health import DatabaseUnavailable
+from ocpp_core.ocpp.errors import RouteUnavailable
 from ocpp_core.runtime import Runtime
 from ocpp_core.security import keys_equal
 
@@ -135,7 +136,17 @@ async def database_unavailable(request: Request, error: Exception) -> JSONRespon
     return JSONResponse(body, status_code=503)
 
 
+async def cluster_unavailable(request: Request, error: Exception) -> JSONResponse:
+    # Whether the charger is connected to another node can't be known: not a 404.
+    body = {
+        "status": "ClusterUnavailable",
+        "error": "the cluster's Redis can't be reached; try later",
+    }
+    return JSONResponse(body, status_code=503)
+
+
 def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DatabaseUnavailable, database_unavailable)
+    app.add_exception_handler(RouteUnavailable, cluster_unavailable)

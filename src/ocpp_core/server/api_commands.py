@@ -22,6 +22,7 @@ from ocpp_core.ocpp.errors import (
     ChargerRejectedCall,
     CommandNotSupported,
     CommandTimeout,
+    RouteUnavailable,
 )
 from ocpp_core.ocpp.framing import FrameError
 from ocpp_core.params import DbInt
@@ -57,6 +58,8 @@ async def send(runtime: Runtime, charge_point_id: str, command: commands.Command
     """
     try:
         answer = await runtime.router.send(charge_point_id, command)
+    except RouteUnavailable:
+        raise  # a 503 (see api_auth), not the 404 of a charger that is offline
     except ChargerOffline:
         raise ApiError(404, "ChargerOffline", chargePointId=charge_point_id) from None
     except FrameError as error:  # our own CALL would break the schema: nothing was sent

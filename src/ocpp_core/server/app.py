@@ -33,12 +33,12 @@ from ocpp_core.ocpp.adapter import ProtocolAdapter
 from ocpp_core.ocpp.endpoint import Endpoint, ocpp_endpoint
 from ocpp_core.ocpp.journal import CommandJournal
 from ocpp_core.ocpp.registry import ConnectionRegistry
-from ocpp_core.ocpp.router import Encoder, LocalCommandRouter
+from ocpp_core.ocpp.router import CommandRouter, Encoder, LocalCommandRouter
 from ocpp_core.payments import lifecycle, sweeps
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
-from ocpp_core.server import api_commands, api_payments, api_status, api_transactions
+from ocpp_core.server import api_commands, api_payments, api_status, api_transactions, health
 from ocpp_core.server.api_auth import ApiKeyGate, fallback, install_error_handler
 from ocpp_core.server.api_payments import WEBHOOK_PATHS
 
@@ -59,7 +59,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     ocpp = settings.ocpp
     message_log = MessageLog(db, ocpp.message_log_level, max_bytes=ocpp.message_log_max_bytes)
     metrics = Metrics()
-    router = LocalCommandRouter(
+    local = LocalCommandRouter(
         registry,
         {name: _encoder(adapter, ocpp) for name, adapter in ADAPTERS.items()},
         ocpp.command_timeout,
@@ -67,6 +67,15 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         clock,
     )
     presence = Presence(db, clock=clock)
+    router: CommandRouter = local
+    node = None
+    if settings.cluster.enabled:
+        # Imported here: a single process never loads Redis's client.
+        from ocpp_core.cluster.node import ClusterNode
+        from ocpp_core.cluster.router import ClusterCommandRouter
+
+        node = ClusterNode(settings.cluster, registry, local, presence, ocpp.command_timeout)
+        router = ClusterCommandRouter(registry, local, node)
 
     async def find_charge_points(ids: list[str]) -> dict[str, ChargePoint]:
         async with db.reading() as session:
@@ -82,6 +91,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
         BatchedLookup(find_charge_points),
         metrics,
         clock,
+        cluster=node,
     )
 
 
@@ -133,6 +143,8 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
         runtime.presence.start()
+        if runtime.cluster is not None:
+            await runtime.cluster.start()
         background = [
             asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps"),
             asyncio.create_task(
@@ -140,9 +152,11 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
                 name="message-log-retention",
             ),
         ]
+        app.state.accepting = True
         try:
             yield
         finally:
+            app.state.accepting = False
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -161,6 +175,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.state.payments = payments
     app.add_api_route("/OCPP/{path:path}", _not_a_websocket, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
+    app.add_api_route("/health", health.health, include_in_schema=False)
     for module in (api_status, api_commands, api_transactions, api_payments):
         app.include_router(module.router)
     app.include_router(fallback)
@@ -207,6 +222,8 @@ async def _shut_down(runtime: Runtime, payments: PaymentContext) -> None:
         except Exception:
             logger.debug("closing %s at shutdown failed", connection.charge_point_id)
     await payments.drain()
+    if runtime.cluster is not None:  # after the sockets: their entries go first, one by one
+        await runtime.cluster.stop()
     if payments.gateway is not None:
         await payments.gateway.close()
     await runtime.message_log.close()

@@ -176,6 +176,36 @@ async def test_a_node_that_stops_leaves_its_chargers_offline(db: Database) -> No
     assert await connected_ids(db) == {"CP2"}
 
 
+async def test_the_rows_of_a_dead_nodes_connections_are_released_unless_taken_over(
+    db: Database,
+) -> None:
+    dead, other = Presence(db, clock=lambda: NOW), Presence(db, clock=lambda: NOW)
+    cp1 = await dead.connected("CP1", "ocpp1.6")
+    cp2 = await dead.connected("CP2", "ocpp1.6")
+    await other.connected("CP2", "ocpp1.6")  # CP2 moved before the sweep
+
+    await other.released([("CP1", cp1), ("CP2", cp2)])
+
+    assert await connected_ids(db) == {"CP2"}
+
+
+async def test_a_node_cut_off_from_the_cluster_reclaims_its_rows_unless_taken_over(
+    db: Database,
+) -> None:
+    cut_off, other = Presence(db, clock=lambda: NOW), Presence(db, clock=lambda: NOW)
+    cp1 = await cut_off.connected("CP1", "ocpp1.6")
+    cp2 = await cut_off.connected("CP2", "ocpp2.0.1")
+    await other.released([("CP1", cp1), ("CP2", cp2)])  # it looked dead
+    await other.connected("CP2", "ocpp1.6")  # and CP2 moved meanwhile
+
+    await cut_off.reclaimed([("CP1", cp1, "ocpp1.6"), ("CP2", cp2, "ocpp2.0.1")])
+
+    assert await connected_ids(db) == {"CP1", "CP2"}
+    await cut_off.disconnected("CP2", cp2)  # its stale socket closes: CP2 stays on the other
+    await cut_off.disconnected("CP1", cp1)
+    assert await connected_ids(db) == {"CP2"}
+
+
 @pytest.mark.postgresql
 async def test_a_connect_and_a_disconnect_the_database_refused_are_written_when_it_is_back(
     db: Database, db_proxy: DatabaseProxy

@@ -1,0 +1,58 @@
+"""``GET /health``: whether a load balancer should send this node chargers and calls.
+
+No API key: load balancers probe without one, and the answer tells nothing a
+scanner could use. 200 when the database answers, Redis too in cluster mode,
+and the node is accepting chargers (started, not stopping); 503 otherwise,
+with the part that failed named in the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ocpp_core.runtime import Runtime
+
+# Seconds each part has to answer: load balancers give a whole check a few seconds.
+CHECK_TIMEOUT = 2.0
+
+
+async def health(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    checks: dict[str, Awaitable[None]] = {"database": _database(runtime)}
+    if runtime.cluster is not None:
+        checks["redis"] = runtime.cluster.ping()
+    outcomes = await asyncio.gather(*(_outcome(check) for check in checks.values()))
+    body: dict[str, Any] = dict(zip(checks, outcomes, strict=True))
+    body["accepting"] = bool(getattr(request.app.state, "accepting", False))
+    healthy = body["accepting"] and all(outcome == "ok" for outcome in outcomes)
+    if runtime.cluster is not None:
+        body["node"] = runtime.cluster.node_id
+    body["chargers"] = len(runtime.registry)  # sockets this node holds
+    return JSONResponse(
+        {"status": "ok" if healthy else "unavailable", **body},
+        status_code=200 if healthy else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _database(runtime: Runtime) -> None:
+    async with runtime.db.reading() as session:
+        await session.execute(text("SELECT 1"))
+
+
+async def _outcome(check: Awaitable[None]) -> str:
+    """``ok``, or what went wrong in a few words (never a statement or a secret)."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            await check
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT:g} s"
+    except Exception as error:
+        return f"unavailable: {type(error).__name__}"
+    return "ok"

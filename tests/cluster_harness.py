@@ -1,0 +1,112 @@
+"""Nodes of a cluster for the tests: ``ocpp-core server`` processes on one Redis.
+
+A test kills the nodes it runs as processes of their own (``node``); the others
+run in the test's process (``in_process_node``), the same app on the same code
+path, where the test can also ask their router directly.
+
+Each test gets a Redis key prefix of its own (``prefix``), so tests running in
+parallel on one Redis never see each other's nodes; an unreachable Redis fails
+the test, never skips it (CI starts Redis, see .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from databases import DEFAULT_REDIS_URL, REDIS_URL_VAR
+from ocpp_core.config import ClusterSettings, Settings
+from ocpp_core.runtime import Runtime
+from ocpp_core.server.app import create_server_app
+from ocpp_core.server.run import uvicorn_config
+from servers import API_KEY, ServerProcess, listening_socket, ocpp_core_server, serving
+
+REDIS_URL = os.environ.get(REDIS_URL_VAR, DEFAULT_REDIS_URL)
+COMMAND_TIMEOUT = 25.0
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """The tests' Redis; it must answer (a failure, never a skip)."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except RedisError as error:
+        await client.aclose()
+        pytest.fail(
+            f"Redis at {REDIS_URL} can't be reached ({error}): start it or set {REDIS_URL_VAR}"
+        )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def prefix(redis: Redis) -> AsyncIterator[str]:
+    """A Redis key prefix of the test's own; its keys are deleted after the test."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    yield name
+    keys = [key async for key in redis.scan_iter(match=f"{name}:*")]
+    if keys:
+        await redis.delete(*keys)
+
+
+def cluster_settings(name: str, prefix: str, redis_url: str = REDIS_URL) -> dict[str, str]:
+    """The ``cluster`` section of node ``<prefix>-<name>``."""
+    return {"redis_url": redis_url, "node_id": f"{prefix}-{name}", "prefix": prefix}
+
+
+def node_settings(name: str, prefix: str, redis_url: str = REDIS_URL) -> dict[str, str]:
+    """The environment of node ``<prefix>-<name>``."""
+    cluster = cluster_settings(name, prefix, redis_url)
+    return {
+        **{f"OCPP_CORE_CLUSTER__{key.upper()}": value for key, value in cluster.items()},
+        "OCPP_CORE_OCPP__COMMAND_TIMEOUT": str(COMMAND_TIMEOUT),
+    }
+
+
+@asynccontextmanager
+async def node(
+    database_url: str, folder: Path, name: str, prefix: str, redis_url: str = REDIS_URL
+) -> AsyncIterator[ServerProcess]:
+    """``ocpp-core server`` as node ``<prefix>-<name>``, its output in ``<name>.log``."""
+    settings = node_settings(name, prefix, redis_url)
+    async with ocpp_core_server(database_url, folder / f"{name}.log", **settings) as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class InProcessNode:
+    runtime: Runtime
+    http_url: str
+
+    def ws_url(self, charge_point_id: str) -> str:
+        return f"{self.http_url.replace('http', 'ws', 1)}/OCPP/{charge_point_id}"
+
+
+@asynccontextmanager
+async def in_process_node(
+    settings: Settings, name: str, prefix: str, redis_url: str = REDIS_URL
+) -> AsyncIterator[InProcessNode]:
+    """Node ``<prefix>-<name>`` served by this process: ``settings`` in cluster mode."""
+    cluster = ClusterSettings.model_validate(cluster_settings(name, prefix, redis_url))
+    ocpp = settings.ocpp.model_copy(update={"command_timeout": COMMAND_TIMEOUT})
+    here = settings.model_copy(update={"cluster": cluster, "ocpp": ocpp})
+    app = create_server_app(here)
+    sock, url = listening_socket()
+    async with serving(uvicorn_config(app, here), sock):
+        yield InProcessNode(app.state.runtime, url)
+
+
+def api(server: ServerProcess | InProcessNode) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=server.http_url, headers={"X-API-Key": API_KEY}, timeout=COMMAND_TIMEOUT + 10
+    )
