@@ -205,11 +205,16 @@ async def get_at_connector(
 ) -> tuple[PaymentReservation, str | None, bool] | None:
     """The reservation, locked, with its connector's status and whether a transaction runs there.
 
-    One statement for what a start checks (three before). No other reservation
-    can hold the connector: this one is active there, and the partial unique
-    index allows one.
+    One statement for what a start checks (three before), after one that takes
+    the lock: what is read here decides whether a RemoteStart goes out, so two
+    nodes must not both read it before either writes. ``FOR UPDATE`` locks the
+    row on PostgreSQL; SQLite ignores it and reads outside any transaction
+    until the first write, which takes the database's write lock: the UPDATE
+    that changes nothing makes that first. No other reservation can hold the
+    connector: this one is active there, and the partial unique index allows one.
     """
     values = {"reservation_id": reservation_id}
+    await session.execute(_LOCK, values)
     found = (await session.execute(_AT_CONNECTOR, values)).one_or_none()
     return None if found is None else (found[0], found[1], bool(found[2]))
 
@@ -244,6 +249,12 @@ def open_transaction(
     )
 
 
+_LOCK = (
+    update(PaymentReservation)
+    .where(PaymentReservation.id == bindparam("reservation_id"))
+    .values(status=PaymentReservation.status)
+    .execution_options(synchronize_session=False)
+)
 _AT_CONNECTOR = (
     select(
         PaymentReservation,
