@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.db import dialect
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
 from ocpp_core.domain import transactions
@@ -205,16 +206,13 @@ async def get_at_connector(
 ) -> tuple[PaymentReservation, str | None, bool] | None:
     """The reservation, locked, with its connector's status and whether a transaction runs there.
 
-    One statement for what a start checks (three before), after one that takes
-    the lock: what is read here decides whether a RemoteStart goes out, so two
-    nodes must not both read it before either writes. ``FOR UPDATE`` locks the
-    row on PostgreSQL; SQLite ignores it and reads outside any transaction
-    until the first write, which takes the database's write lock: the UPDATE
-    that changes nothing makes that first. No other reservation can hold the
+    One statement for what a start checks (three before), locked on SQLite too:
+    what is read here decides whether a RemoteStart goes out, so two nodes must
+    not both read it before either writes. No other reservation can hold the
     connector: this one is active there, and the partial unique index allows one.
     """
     values = {"reservation_id": reservation_id}
-    await session.execute(_LOCK, values)
+    await dialect.lock_before_reading(session, _TOUCH, values)
     found = (await session.execute(_AT_CONNECTOR, values)).one_or_none()
     return None if found is None else (found[0], found[1], bool(found[2]))
 
@@ -249,7 +247,7 @@ def open_transaction(
     )
 
 
-_LOCK = (
+_TOUCH = (
     update(PaymentReservation)
     .where(PaymentReservation.id == bindparam("reservation_id"))
     .values(status=PaymentReservation.status)
