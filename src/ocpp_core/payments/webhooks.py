@@ -5,7 +5,9 @@ Only an event whose signature verifies changes anything; everything else is a
 (``payment_intent.created``, ``payment_intent.succeeded``, ...) is answered at
 once, before any database work. Each event we act on is processed once: the
 duplicate check, the change it causes and the row that remembers it commit in
-one unit of work. The handlers are idempotent on top of that, so an
+one unit of work; a paid checkout's change and record commit in the unit of
+work that authorizes it once Stripe was asked, where the record's key still
+refuses a second delivery. The handlers are idempotent on top of that, so an
 out-of-order or repeated event changes no amount.
 """
 
