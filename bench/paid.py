@@ -293,7 +293,9 @@ async def _session(
     reservation = {"reservationId": created["reservationId"]}
     confirmed = await _post(web, "Confirm", {**reservation, "checkoutSessionId": session_id})
     arrived = await remote_start
-    if confirmed.get("status") != "StartRequested":
+    # Started by Confirm, or by the webhook, which may still await the charger's answer.
+    started = confirmed.get("status") == "StartRequested"
+    if not started and confirmed.get("reason") != "AlreadyRequested":
         raise Refused(f"Confirm: {confirmed}")
     by_webhook = confirmed.get("reason") != "Accepted"
     return PaidSession(begun, created_at, paid_at, arrived, by_webhook), reservation

@@ -9,6 +9,7 @@ from sqlalchemy import CursorResult, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql import Executable
 
 from ocpp_core.db.prepared import Prepared
 
@@ -16,6 +17,21 @@ from ocpp_core.db.prepared import Prepared
 def _insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql if dialect == "postgresql" else sqlite).insert(model)
+
+
+async def lock_before_reading(
+    session: AsyncSession, touch: Executable, parameters: Mapping[str, Any]
+) -> None:
+    """Make the ``SELECT ... FOR UPDATE`` that follows lock on SQLite too.
+
+    PostgreSQL locks the rows that statement reads. SQLite ignores FOR UPDATE
+    and reads outside any transaction until the first write, which takes the
+    database's write lock: ``touch``, an UPDATE that changes nothing, makes
+    that first. Only another process on the same file needs it (within one,
+    sessions take turns), as two server apps in one test do.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(touch, parameters)
 
 
 async def insert_ignoring_conflicts(

@@ -2,18 +2,20 @@
 
 Shared by the browser's return (Confirm) and the verified webhook, whichever
 comes first; the second finds the reservation authorized already. Stripe is
-asked once (the Checkout Session with its PaymentIntent expanded), and the
-answer is written to the row in a unit of work of its own, under the row's
-lock. The webhook remembers its event only after that commit: an event whose
-authorization failed (Stripe away) is processed again when Stripe redelivers it.
+asked once (the Checkout Session with its PaymentIntent expanded); its answer,
+the claim of the charger's start and the webhook's event record are written in
+one unit of work, under the row's lock; then the claimed start is sent. An
+event whose authorization failed (Stripe away) is not remembered, and is
+processed again when Stripe redelivers it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ocpp_core.db.models import PaymentReservation
-from ocpp_core.payments import money, reservations
+from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
+from ocpp_core.payments import money, reservations, starting
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import GatewayError, Intent
 from ocpp_core.payments.states import TERMINAL, Status, move, status_of
@@ -65,39 +67,81 @@ def authorize(ctx: PaymentContext, row: PaymentReservation, intent: Intent) -> s
     return None
 
 
-async def authorize_checked(
-    ctx: PaymentContext, reservation_id: str, checkout_session_id: str
-) -> str | None:
-    """Ask Stripe, then authorize: for a caller that has just read the reservation unpaid."""
-    held = await held_payment(ctx, checkout_session_id)
-    if isinstance(held, str):
-        return held
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
-        return "NotFound" if row is None else authorize(ctx, row, held)
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """What authorizing came to: why not (None: authorized), and the start it prepared."""
+
+    problem: str | None
+    # A start claimed for the caller to carry out (see starting.carry_out), or why none was.
+    start: starting.StartOutcome | starting.Claimed | None = None
+    remembered: bool = False  # the webhook's event committed with the change
 
 
 async def authorize_once(
-    ctx: PaymentContext, reservation_id: str, checkout_session_id: str
-) -> str | None:
-    """Authorize under the reservation's lock, as :func:`authorize_checked`.
+    ctx: PaymentContext,
+    reservation_id: str,
+    checkout_session_id: str,
+    remember: StripeWebhookEvent | None = None,
+) -> Authorization:
+    """Ask Stripe, then authorize and claim the start in one unit of work.
 
-    Confirm and the webhook arrive together: whichever waited for the other
-    reads the row again instead of asking Stripe a second time. In a cluster
-    both may ask; the row lock of :func:`authorize_checked` still lets one win.
+    Confirm and the webhook arrive together: whichever waited for the other in
+    this process looks at the row first instead of asking Stripe again. On
+    other nodes both may ask; the row lock lets one authorize and claim the
+    start, and the other finds it claimed. ``remember``, a webhook's event
+    record, commits with what the event changed.
     """
     lock = ctx.lock(reservation_id)
     waited = lock.locked()
     async with lock:
-        if waited:
-            return await authorize_payment(ctx, reservation_id, checkout_session_id)
-        return await authorize_checked(ctx, reservation_id, checkout_session_id)
+        if waited and (decided := await _decide(ctx, reservation_id, None, remember)):
+            return decided
+        held = await held_payment(ctx, checkout_session_id)
+        if isinstance(held, str):
+            return Authorization(held)
+        decided = await _decide(ctx, reservation_id, held, remember)
+        assert decided is not None
+        return decided
+
+
+async def _decide(
+    ctx: PaymentContext,
+    reservation_id: str,
+    held: Intent | None,
+    remember: StripeWebhookEvent | None,
+) -> Authorization | None:
+    """Authorize the row on ``held`` and claim its start; None if it is unpaid and Stripe
+    was not asked yet (``held`` None: nothing is written)."""
+    async with ctx.runtime.db.session() as session:
+        found = await reservations.get_at_connector(session, reservation_id)
+        if found is None:
+            return Authorization("NotFound")
+        row, connector_status, running = found
+        if held is None and status_of(row) is Status.PENDING_PAYMENT:
+            return None
+        problem = _status_problem(row) if held is None else authorize(ctx, row, held)
+        prepared = None
+        if problem is None and status_of(row) is Status.AUTHORIZED:
+            prepared = starting.claim(ctx, row, connector_status, running)
+        # An ended reservation's event is remembered once its late payment is given back.
+        remembered = remember is not None and status_of(row) not in TERMINAL
+        if remembered:
+            session.add(remember)
+    return Authorization(problem, prepared, remembered)
+
+
+def _status_problem(row: PaymentReservation) -> str | None:
+    status = status_of(row)
+    return status.value if status in TERMINAL else None
 
 
 async def authorize_payment(
     ctx: PaymentContext, reservation_id: str, checkout_session_id: str
 ) -> str | None:
-    """Read the reservation, ask Stripe about its paid checkout, authorize; why not, or None."""
+    """Read the reservation, ask Stripe about its paid checkout, authorize; why not, or None.
+
+    The start is left to the caller.
+    """
     async with ctx.runtime.db.reading() as session:
         row = await reservations.get(session, reservation_id, lock=False)
         if row is None:
@@ -105,4 +149,9 @@ async def authorize_payment(
         status = status_of(row)
     if status is not Status.PENDING_PAYMENT:
         return status.value if status in TERMINAL else None
-    return await authorize_checked(ctx, reservation_id, checkout_session_id)
+    held = await held_payment(ctx, checkout_session_id)
+    if isinstance(held, str):
+        return held
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get(session, reservation_id)
+        return "NotFound" if row is None else authorize(ctx, row, held)

@@ -286,18 +286,25 @@ async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> 
         if row.checkout_session_id != session_id:
             return Answer(400, {"status": "SessionMismatch"})
         status = status_of(row)
+        # The webhook started it, or is sending the start: nothing to ask the charger.
+        requested = status is Status.START_REQUESTED or starting.in_flight(ctx, row)
+    started = None
     if status is Status.PENDING_PAYMENT:
-        problem = await authorizing.authorize_once(ctx, reservation_id, session_id)
+        authorization = await authorizing.authorize_once(ctx, reservation_id, session_id)
+        problem, prepared = authorization.problem, authorization.start
+        if prepared is not None:
+            started = await starting.carry_out(ctx, reservation_id, prepared)
     else:
         problem = status.value if status in TERMINAL else None
     if problem in _ENDED and await late.found(ctx, reservation_id):
         return Answer(409, {"status": late.PAID_LATE, "error": late.PAID_LATE})
     if problem is not None:
         return Answer(400, {"status": problem, "error": problem})
-    if status is Status.START_REQUESTED:  # the webhook started it: nothing to ask the charger
+    if requested:
         return Answer(200, {"status": status.value, "reason": starting.ALREADY_REQUESTED})
-    outcome = await starting.try_start(ctx, reservation_id)
-    return Answer(200, {"status": outcome.status, "reason": outcome.reason})
+    if started is None:
+        started = await starting.try_start(ctx, reservation_id)
+    return Answer(200, {"status": started.status, "reason": started.reason})
 
 
 async def cancel(ctx: PaymentContext, reservation_id: str, reason: str | None) -> Answer:

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.db import dialect
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
 from ocpp_core.domain import transactions
@@ -205,11 +206,13 @@ async def get_at_connector(
 ) -> tuple[PaymentReservation, str | None, bool] | None:
     """The reservation, locked, with its connector's status and whether a transaction runs there.
 
-    One statement for what a start checks (three before). No other reservation
-    can hold the connector: this one is active there, and the partial unique
-    index allows one.
+    One statement for what a start checks (three before), locked on SQLite too:
+    what is read here decides whether a RemoteStart goes out, so two nodes must
+    not both read it before either writes. No other reservation can hold the
+    connector: this one is active there, and the partial unique index allows one.
     """
     values = {"reservation_id": reservation_id}
+    await dialect.lock_before_reading(session, _TOUCH, values)
     found = (await session.execute(_AT_CONNECTOR, values)).one_or_none()
     return None if found is None else (found[0], found[1], bool(found[2]))
 
@@ -244,6 +247,12 @@ def open_transaction(
     )
 
 
+_TOUCH = (
+    update(PaymentReservation)
+    .where(PaymentReservation.id == bindparam("reservation_id"))
+    .values(status=PaymentReservation.status)
+    .execution_options(synchronize_session=False)
+)
 _AT_CONNECTOR = (
     select(
         PaymentReservation,

@@ -5,17 +5,25 @@ With plug-first (the default) nothing is sent until the connector reports
 out. A remote start that times out, or finds the charger offline, is tried
 again by the sweep until the start deadline; a rejection ends the reservation
 and releases the hold.
+
+Whoever starts it, the browser's return, the webhook, the plug or the sweep, on
+any node, first claims the start in the database (under the row's lock, in the
+unit of work that authorizes it or in one of its own) and only then sends it:
+the others find the claim until the charger's answer is recorded, so one
+RemoteStart goes out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain.commands import RemoteStart, new_request_id
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.payments import money, reservations
 from ocpp_core.payments.context import PaymentContext, logger
-from ocpp_core.payments.states import Status, move, status_of
+from ocpp_core.payments.states import START_PENDING, Status, move, status_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,58 +32,88 @@ class StartOutcome:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A start this caller claimed in the database: it alone sends the RemoteStart."""
+
+    charge_point_id: str
+    command: RemoteStart
+
+
 ALREADY_REQUESTED = "AlreadyRequested"
 _ENDED = frozenset({Status.START_REJECTED.value, Status.START_TIMEOUT.value})
+# A claim outlives the charger's answer, which the router waits for at most the
+# command timeout; past that, the node that claimed it died before recording one.
+_CLAIM_MARGIN = timedelta(seconds=10)
 
 
 async def try_start(ctx: PaymentContext, reservation_id: str) -> StartOutcome:
     async with ctx.lock(reservation_id):
-        outcome = await _attempt(ctx, reservation_id)
-    if outcome.status in _ENDED:
+        return await carry_out(ctx, reservation_id, await _prepare(ctx, reservation_id))
+
+
+async def carry_out(
+    ctx: PaymentContext, reservation_id: str, prepared: StartOutcome | Claimed
+) -> StartOutcome:
+    """Send a claimed start and record the answer; give back the hold of a start that ended."""
+    if isinstance(prepared, Claimed):
+        result = await _send(ctx, prepared.charge_point_id, prepared.command)
+        prepared = await _record(ctx, reservation_id, result)
+    if prepared.status in _ENDED:
         # The hold goes back now, not at the next sweep (perform takes the lock itself).
         ctx.spawn(money.perform(ctx, reservation_id), f"release-{reservation_id}")
-    return outcome
+    return prepared
 
 
-async def _attempt(ctx: PaymentContext, reservation_id: str) -> StartOutcome:
-    prepared = await _prepare(ctx, reservation_id)
-    if isinstance(prepared, StartOutcome):
-        return prepared
-    charge_point_id, command = prepared
-    result = await _send(ctx, charge_point_id, command)
-    return await _record(ctx, reservation_id, result)
-
-
-async def _prepare(
-    ctx: PaymentContext, reservation_id: str
-) -> StartOutcome | tuple[str, RemoteStart]:
-    now = ctx.now()
+async def _prepare(ctx: PaymentContext, reservation_id: str) -> StartOutcome | Claimed:
     async with ctx.runtime.db.session() as session:
         found = await reservations.get_at_connector(session, reservation_id)
         if found is None:
             return StartOutcome("NotFound", "NotFound")
-        row, connector_status, running = found
-        status = status_of(row)
-        if status is not Status.AUTHORIZED:
-            reason = ALREADY_REQUESTED if status is Status.START_REQUESTED else "AlreadyAdvanced"
-            return StartOutcome(status.value, reason)
-        if row.start_deadline_at is not None and row.start_deadline_at <= now:
-            move(row, Status.START_TIMEOUT)
-            money.fail(row, "StartTimeout", "no charging started before the deadline", now)
-            return StartOutcome(row.status, "StartTimeout")
-        if busy := reservations.busy_of(connector_status, running=running):
-            return StartOutcome("ConnectorBusy", busy)
-        if ctx.settings.require_plug_before_start and connector_status != "Preparing":
-            row.awaiting_plug = True
-            row.updated_at = now
-            return StartOutcome(row.status, "AwaitingPlug")
-        row.awaiting_plug = False
-        row.remote_start_sent_at = now
+        return claim(ctx, *found)
+
+
+def in_flight(ctx: PaymentContext, row: PaymentReservation) -> bool:
+    """A node claimed this reservation's start and has not recorded the charger's answer."""
+    sent = row.remote_start_sent_at
+    if sent is None or row.remote_start_result is not None:
+        return False
+    lease = timedelta(seconds=ctx.runtime.settings.ocpp.command_timeout) + _CLAIM_MARGIN
+    return ctx.now() - sent < lease
+
+
+def claim(
+    ctx: PaymentContext, row: PaymentReservation, connector_status: str | None, running: bool
+) -> StartOutcome | Claimed:
+    """Claim the start of the locked, authorized row; or why it does not start now.
+
+    The claim commits with the caller's unit of work before the RemoteStart is
+    sent, and another caller, on any node, finds it in flight until the
+    charger's answer is recorded: a start goes out once.
+    """
+    now = ctx.now()
+    status = status_of(row)
+    if status is not Status.AUTHORIZED or in_flight(ctx, row):
+        reason = "AlreadyAdvanced" if status not in START_PENDING else ALREADY_REQUESTED
+        return StartOutcome(status.value, reason)
+    if row.start_deadline_at is not None and row.start_deadline_at <= now:
+        move(row, Status.START_TIMEOUT)
+        money.fail(row, "StartTimeout", "no charging started before the deadline", now)
+        return StartOutcome(row.status, "StartTimeout")
+    if busy := reservations.busy_of(connector_status, running=running):
+        return StartOutcome("ConnectorBusy", busy)
+    if ctx.settings.require_plug_before_start and connector_status != "Preparing":
+        row.awaiting_plug = True
         row.updated_at = now
-        if row.remote_start_id is None:  # kept across retries: a late answer still links
-            row.remote_start_id = new_request_id()
-        command = RemoteStart(row.connector_id, row.ocpp_id_tag, row.remote_start_id)
-        return row.charge_point_id, command
+        return StartOutcome(row.status, "AwaitingPlug")
+    row.awaiting_plug = False
+    row.remote_start_sent_at = now
+    row.remote_start_result = None
+    row.updated_at = now
+    if row.remote_start_id is None:  # kept across retries: a late answer still links
+        row.remote_start_id = new_request_id()
+    command = RemoteStart(row.connector_id, row.ocpp_id_tag, row.remote_start_id)
+    return Claimed(row.charge_point_id, command)
 
 
 async def _send(ctx: PaymentContext, charge_point_id: str, command: RemoteStart) -> str:

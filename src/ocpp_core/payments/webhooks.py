@@ -5,7 +5,9 @@ Only an event whose signature verifies changes anything; everything else is a
 (``payment_intent.created``, ``payment_intent.succeeded``, ...) is answered at
 once, before any database work. Each event we act on is processed once: the
 duplicate check, the change it causes and the row that remembers it commit in
-one unit of work. The handlers are idempotent on top of that, so an
+one unit of work; a paid checkout's change and record commit in the unit of
+work that authorizes it once Stripe was asked, where the record's key still
+refuses a second delivery. The handlers are idempotent on top of that, so an
 out-of-order or repeated event changes no amount.
 """
 
@@ -46,8 +48,9 @@ class _Then:
     """What a handler leaves for after its unit of work has committed."""
 
     work: Callable[[], Awaitable[None]] | None = None
-    # False: the event is remembered only once ``work`` has succeeded (it asks Stripe).
-    remember: bool = True
+    # Instead, work that asks Stripe first: it commits the event's record itself,
+    # with the change the event causes, or leaves it out if Stripe could not be asked.
+    recording: Callable[[StripeWebhookEvent], Awaitable[None]] | None = None
 
 
 _DONE = _Then()
@@ -92,14 +95,15 @@ async def _process(
             if row is None:
                 logger.info("webhook %s for no known reservation", event.type)
             then = _DONE if row is None else handler(ctx, row, obj)
-            if then.remember:
-                session.add(_record(ctx, event, row))
+            record = _record(ctx, event, row)
+            if then.recording is None:
+                session.add(record)
+        if then.recording is not None:
+            await then.recording(record)
     except IntegrityError:
         return False  # handled before, or a concurrent delivery of the same event committed first
     if then.work is not None:
         await then.work()
-    if not then.remember:
-        await _remember(ctx, event, row)
     return True
 
 
@@ -114,14 +118,9 @@ def _record(
     )
 
 
-async def _remember(
-    ctx: PaymentContext, event: StripeEvent, row: PaymentReservation | None
-) -> None:
-    try:
-        async with ctx.runtime.db.session() as session:
-            session.add(_record(ctx, event, row))
-    except IntegrityError:
-        pass  # a concurrent delivery of the same event got there first
+async def _remember(ctx: PaymentContext, record: StripeWebhookEvent) -> None:
+    async with ctx.runtime.db.session() as session:
+        session.add(record)
 
 
 async def _reservation(
@@ -179,8 +178,9 @@ def _spawn(ctx: PaymentContext, work: Callable[[], Coroutine[Any, Any, Any]], na
 def _completed(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -> _Then:
     status = status_of(row)
     if status is Status.PENDING_PAYMENT:
-        return _Then(_authorizing(ctx, row.id, obj), remember=False)
-    if status is Status.AUTHORIZED:  # by the browser's return, whose start may not have gone out
+        return _Then(recording=_authorizing(ctx, row.id, obj))
+    # Authorized by the browser's return: its start is on its way, or may not have gone out.
+    if status is Status.AUTHORIZED and not starting.in_flight(ctx, row):
         return _spawn(ctx, partial(starting.try_start, ctx, row.id), f"start-{row.id}")
     if status in TERMINAL:
         return _late(ctx, row, obj.payment_intent)
@@ -189,17 +189,23 @@ def _completed(ctx: PaymentContext, row: PaymentReservation, obj: EventObject) -
 
 def _authorizing(
     ctx: PaymentContext, reservation_id: str, obj: EventObject
-) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        problem = await authorizing.authorize_once(ctx, reservation_id, obj.id)
-        if problem is None:
-            ctx.spawn(starting.try_start(ctx, reservation_id), f"start-{reservation_id}")
-        elif authorizing.is_stripe_problem(problem):
-            raise StripeUnavailable(problem)
-        elif problem in {s.value for s in TERMINAL}:
+) -> Callable[[StripeWebhookEvent], Awaitable[None]]:
+    async def run(record: StripeWebhookEvent) -> None:
+        done = await authorizing.authorize_once(ctx, reservation_id, obj.id, record)
+        if authorizing.is_stripe_problem(done.problem):
+            raise StripeUnavailable(done.problem)
+        if done.start is not None:  # the charger's answer may take long: Stripe's request won't
+            start = starting.carry_out(ctx, reservation_id, done.start)
+            ctx.spawn(start, f"start-{reservation_id}")
+        if done.problem in _ENDED:
             await late.release(ctx, reservation_id, obj.payment_intent)
+        if not done.remembered:
+            await _remember(ctx, record)
 
     return run
+
+
+_ENDED = frozenset(status.value for status in TERMINAL)
 
 
 def _late(ctx: PaymentContext, row: PaymentReservation, intent_id: object) -> _Then:

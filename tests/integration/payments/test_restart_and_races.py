@@ -12,6 +12,7 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -395,3 +396,72 @@ async def test_a_cancel_on_another_node_while_the_webhook_authorizes_leaves_noth
     assert len(await events(stripe_sim, "payment_intent.canceled")) == 1
     assert (await status(server, created["reservationId"]))["status"] == "Cancelled"
     assert calls(cp, "RemoteStartTransaction") == []
+
+
+async def test_confirm_and_the_webhook_on_two_nodes_at_once_send_one_remote_start(
+    settings: Settings,
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    clock: SteppedClock,
+) -> None:
+    """The driver's return lands on one node while the webhook lands on another, both
+    ask Stripe about the paid checkout at once (slowly, here), and either node can
+    reach the charger, as through a cluster's router. No lock of either process
+    orders them: the row lock lets one authorize and claim the start, the other
+    finds it claimed, and the charger is asked to start once."""
+    await price_station(server, TARIFF)
+    here = await connect(charger, clock)
+    await report(here, clock, 1, "Preparing")  # plugged in: whoever authorizes starts at once
+    created = await create(server)
+    await stripe_sim.fault("GET", "/v1/checkout/sessions/", "delay", count=2, seconds=1)
+    async with running_server(settings, listening_socket()[0], clock) as other:
+        other_chargers = ChargerFactory(other)
+        there = await other_chargers(CP)
+        assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+        body = {
+            "reservationId": created["reservationId"],
+            "checkoutSessionId": checkout_session_id(created["checkoutUrl"]),
+        }
+        confirmed = await post(other, "Confirm", body)
+        assert await pending_faults(stripe_sim) == []  # both nodes asked Stripe
+        await delivery_over(stripe_sim, "checkout.session.completed")
+        await payments_of(server).drain()
+        await payments_of(other).drain()
+        assert await other_chargers.close_all() == []
+
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["reason"] in {"Accepted", "AlreadyRequested"}
+    starts = calls(here, "RemoteStartTransaction") + calls(there, "RemoteStartTransaction")
+    assert len(starts) == 1, starts
+    assert (await status(server, created["reservationId"]))["status"] == "StartRequested"
+
+
+async def test_a_start_claimed_by_a_node_that_died_is_sent_once_its_claim_runs_out(
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    clock: SteppedClock,
+) -> None:
+    """A node claims a start in the database, then dies before the charger answers.
+    While the claim could still be answered, no other path sends the start again;
+    once it is older than the command timeout and its margin, the sweep sends it."""
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    paid = await pay(server, stripe_sim, await create(server))
+    async with server.runtime.db.session() as session:
+        row = await reservations.get(session, paid.reservation_id)
+        assert row is not None
+        row.remote_start_sent_at = clock.now  # the other node's claim, never answered
+    await report(cp, clock, 1, "Preparing")
+    await sweep(server)
+    assert calls(cp, "RemoteStartTransaction") == []
+    claim_timeout = server.runtime.settings.ocpp.command_timeout + 10
+    clock.set(timedelta(seconds=claim_timeout - 1))
+    await sweep(server)
+    assert calls(cp, "RemoteStartTransaction") == []
+
+    clock.set(timedelta(seconds=claim_timeout))
+    await sweep(server)
+    assert len(calls(cp, "RemoteStartTransaction")) == 1
+    assert (await status(server, paid.reservation_id))["status"] == "StartRequested"
