@@ -3,7 +3,9 @@
 Each scenario runs against a fresh server process: the raw websockets echo
 (the floor), the bare ``ocpp`` library central system (the usual start), and
 ocpp-core on SQLite and/or PostgreSQL (``--database``); the paid session runs
-against ocpp-core alone, as the baselines take no payments. The load
+against ocpp-core alone, as the baselines take no payments. The smoke size
+(which measures nothing, and which the test suite runs) starts each server once
+and runs every scenario of its kind against it. The load
 generator is a process of its own; the server's CPU and memory are read from
 /proc at each phase the generator announces. The result is a table (and JSON
 with ``--json``); every figure of ocpp-core is also a ratio to the echo's.
@@ -17,7 +19,7 @@ import platform
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -56,6 +58,10 @@ class Size:
     fleet_chargers: int = 300  # beating while the pages are asked for
     fleet_repeat: int = 3  # requests of each page
     fleet_baseline: float = 20.0  # seconds of heartbeats with no page asked for
+    # One server of each kind for all its scenarios, not a fresh one each: what a
+    # scenario leaves behind (open transactions, rows) then weighs on the next one's
+    # figures, so only a size that measures nothing shares them.
+    shared_servers: bool = False
 
 
 SIZES = {
@@ -77,6 +83,7 @@ SIZES = {
         fleet_chargers=10,
         fleet_repeat=1,
         fleet_baseline=1.0,
+        shared_servers=True,
     ),
     # A few minutes: the shape of every figure, at a size any laptop takes.
     "quick": Size(
@@ -348,6 +355,38 @@ def plan(args: argparse.Namespace, *, paid: bool = False) -> Iterator[tuple[str,
         yield f"ocpp-core {kind}", partial(server, database=database)
 
 
+class Servers:
+    """The targets: a fresh one for each scenario, or when ``shared`` one of each kind for all.
+
+    A shared server is started for the most chargers any scenario of its kind
+    (paid or not) among ``scenarios`` asks for, and stops when the last is done.
+    """
+
+    def __init__(self, shared: bool, scenarios: list[tuple[str, int, Any]]) -> None:
+        self.shared = shared
+        self.most = {
+            paid: max((n for name, n, _ in scenarios if name.startswith(PAID) == paid), default=0)
+            for paid in (False, True)
+        }
+        self.started: dict[tuple[str, bool], Running] = {}
+        self.stack = ExitStack()
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    def running(
+        self, name: str, target: Target, chargers: int, *, paid: bool
+    ) -> AbstractContextManager[Running]:
+        if not self.shared:
+            return target(chargers)
+        if (name, paid) not in self.started:
+            self.started[name, paid] = self.stack.enter_context(target(self.most[paid]))
+        return nullcontext(self.started[name, paid])
+
+
 def run(args: argparse.Namespace) -> list[Row]:
     size = SIZES[args.size]
     scenarios: list[tuple[str, int, Callable[[Running], dict[str, Any]]]] = [
@@ -374,14 +413,15 @@ def run(args: argparse.Namespace) -> list[Row]:
             lambda r: paid_session(r, size),
         ),
     ]
+    chosen = [s for s in scenarios if not args.only or any(word in s[0] for word in args.only)]
     rows: list[Row] = []
-    for scenario, chargers, measure in scenarios:
-        if args.only and not any(word in scenario for word in args.only):
-            continue
-        for name, target in plan(args, paid=scenario.startswith(PAID)):
-            print(f"… {scenario} against {name}", file=sys.stderr, flush=True)
-            with target(chargers) as running:
-                rows.append(Row(scenario, name, measure(running)))
+    with Servers(size.shared_servers, chosen) as servers:
+        for scenario, chargers, measure in chosen:
+            paid = scenario.startswith(PAID)
+            for name, target in plan(args, paid=paid):
+                print(f"… {scenario} against {name}", file=sys.stderr, flush=True)
+                with servers.running(name, target, chargers, paid=paid) as running:
+                    rows.append(Row(scenario, name, measure(running)))
     if not args.only or any(word in FLEET for word in args.only):
         rows += fleet_rows(args, size)
     return rows
