@@ -48,18 +48,20 @@ class Listener:
     config: uvicorn.Config
     option: str  # how the user picks another port, e.g. "--port or OCPP_CORE_PORT"
     server: Callable[[uvicorn.Config], Server] = uvicorn.Server
+    # Several processes listen on the port, each on a socket of its own (``ocpp_core.workers``).
+    reuse_port: bool = False
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening socket; OSError if the address is taken or not this machine's."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    return socket.create_server((host, port), family=family, reuse_port=reuse_port)
 
 
 def listen(listener: Listener) -> socket.socket:
     config = listener.config
     try:
-        return bind(config.host, config.port)
+        return bind(config.host, config.port, reuse_port=listener.reuse_port)
     except OSError as error:
         raise CannotServe(
             f"can't listen on {config.host}:{config.port}: {reason(error)}; "
