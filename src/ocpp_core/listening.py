@@ -61,7 +61,13 @@ def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
 def listen(listener: Listener) -> socket.socket:
     config = listener.config
     try:
-        return bind(config.host, config.port, reuse_port=listener.reuse_port)
+        if not listener.reuse_port:
+            return bind(config.host, config.port)
+        # Bound plainly first, the port must be free of sockets with SO_REUSEPORT too:
+        # another ``--workers`` command there would silently share it.
+        with bind(config.host, config.port) as probe:
+            port = probe.getsockname()[1]
+        return bind(config.host, port, reuse_port=True)
     except OSError as error:
         raise CannotServe(
             f"can't listen on {config.host}:{config.port}: {reason(error)}; "

@@ -6,6 +6,7 @@ Both run on a SQLite file of the test's own, whichever database the suite runs o
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,20 @@ async def test_a_second_server_on_one_sqlite_file_is_refused(
             "server processes need PostgreSQL and cluster.redis_url\n"
         )
         assert first.process.returncode is None  # the first one serves on
+
+
+def test_workers_refuse_a_port_shared_with_reuse_port(tmp_path: Path) -> None:
+    """Another ``--workers`` command holds the port: SO_REUSEPORT must not let both on."""
+    cluster = {
+        "OCPP_CORE_CLUSTER__REDIS_URL": "redis://127.0.0.1:1/0",  # never reached: refused first
+        "OCPP_CORE_MIGRATE_ON_START": "false",
+    }
+    env = {**env_for("postgresql://postgres@127.0.0.1:1/none"), **SECRETS, **cluster}
+    with socket.create_server(("127.0.0.1", 0), reuse_port=True) as other:
+        port = other.getsockname()[1]
+        result = run(["server", "--workers", "2", "--port", str(port)], env, exit_code=1)
+
+    assert result.output.endswith(
+        f"Error: can't listen on 127.0.0.1:{port}: Address already in use; "
+        "choose another port with --port or OCPP_CORE_PORT\n"
+    )
