@@ -121,6 +121,7 @@ class Workers:
         """Keep worker ``number`` running until told to stop, or until it keeps dying."""
         loop = asyncio.get_running_loop()
         quick_deaths = 0
+        first = True
         while not self._should_exit:
             process = AppProcess(
                 worker_settings(self._settings, number),
@@ -131,8 +132,9 @@ class Workers:
             self._processes[number] = process
             began = loop.time()
             await process.serve(sockets=[sock])
-            if self._should_exit or not self.started:  # stopped, or failed to start at all
+            if self._should_exit or (first and not process.started):  # stopped, or never up
                 return
+            first = False
             quick_deaths = 1 if loop.time() - began > _STEADY else quick_deaths + 1
             if quick_deaths > _MAX_QUICK_DEATHS:
                 logger.error("worker %d died %d times in a row: giving up", number, quick_deaths)

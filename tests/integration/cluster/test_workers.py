@@ -8,6 +8,7 @@ killed with SIGKILL is started again and its chargers come back to the port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -38,11 +39,12 @@ def fleet(database_url: str, tmp_path: Path) -> str:
 async def two_workers(
     database_url: str, log: Path, redis: Redis, prefix: str, settings: dict[str, str]
 ) -> AsyncIterator[ServerProcess]:
-    """``ocpp-core server`` with OCPP_CORE_WORKERS=2, once both workers are alive in Redis."""
-    env = {**settings, "OCPP_CORE_WORKERS": "2"}
+    """``ocpp-core server`` with OCPP_CORE_WORKERS=2, once the supervisor says both are up."""
+    env = {**settings, "OCPP_CORE_WORKERS": "2", "OCPP_CORE_LOG_LEVEL": "info"}
     async with ocpp_core_server(database_url, log, **env) as server:
-        while len(await live_nodes(redis, prefix)) < 2:  # noqa: ASYNC110 -- polled
-            await asyncio.sleep(0.1)  # other processes starting: nothing to wait on
+        while "2 workers on port" not in await asyncio.to_thread(log.read_text):  # noqa: ASYNC110 -- polled
+            await asyncio.sleep(0.1)  # another process's output: nothing to wait on
+        assert len(await live_nodes(redis, prefix)) == 2
         yield server
 
 
@@ -149,3 +151,32 @@ async def test_a_killed_worker_is_started_again_and_its_chargers_come_back(
     output = log.read_text()
     assert "ended (exit code -9)" in output
     assert f"(pid {victim}): restarting in 1 s" in output
+
+
+async def test_a_worker_that_keeps_dying_stops_the_command(
+    fleet: str, tmp_path: Path, prefix: str, redis: Redis
+) -> None:
+    """Six quick deaths in a row (pauses of 1, 2, 4, 8 and 16 s between): an error, no loop."""
+    settings = {"OCPP_CORE_CLUSTER__REDIS_URL": REDIS_URL, "OCPP_CORE_CLUSTER__PREFIX": prefix}
+    log = tmp_path / "workers.log"
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        two_workers(fleet, log, redis, prefix, settings) as server,
+    ):
+        steady, first = sorted(children(server.process.pid))
+        killed: set[int] = set()
+        exited = asyncio.create_task(server.process.wait())
+        while not exited.done():
+            with contextlib.suppress(FileNotFoundError):  # the supervisor has just ended
+                for worker in children(server.process.pid) - {steady} - killed:
+                    os.kill(worker, signal.SIGKILL)
+                    killed.add(worker)
+            await asyncio.wait([exited], timeout=0.05)
+
+        assert exited.result() == 1
+        assert first in killed
+        assert len(killed) == 6
+        assert f"-{steady}" not in "".join(await live_nodes(redis, prefix))  # left cleanly
+    output = log.read_text()
+    assert "died 6 times in a row: giving up" in output
+    assert "Error: ocpp-core server API stopped; see the log above" in output
