@@ -62,7 +62,7 @@ def own_node_id(settings: Settings) -> Settings:
 class Workers:
     """``count`` server workers; ``listening.running`` drives them as one server.
 
-    Stopped (``should_exit``), each worker closes its chargers with 1001 and
+    Stopped (``should_exit``), each worker closes its chargers' websockets and
     leaves the presence, as one server does; ``serve`` returns once all are gone.
     """
 
