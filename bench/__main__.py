@@ -353,6 +353,11 @@ def plan(args: argparse.Namespace, *, paid: bool = False) -> Iterator[tuple[str,
     for database in args.database or ["sqlite"]:
         kind = "sqlite" if database == "sqlite" else "postgresql"
         yield f"ocpp-core {kind}", partial(server, database=database)
+        if args.workers > 1 and kind == "postgresql" and not paid:
+            workers = partial(
+                targets.ocpp_core, database=database, workers=args.workers, redis_url=args.redis
+            )
+            yield f"ocpp-core {kind}, {args.workers} workers", workers
 
 
 class Servers:
@@ -493,6 +498,17 @@ def main() -> None:
         "--fleet-apart",
         action="store_true",
         help="fleet pages: ocpp-core server and management as two processes, not serve",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="on PostgreSQL, also ocpp-core server --workers N right after one process",
+    )
+    parser.add_argument(
+        "--redis",
+        default="redis://127.0.0.1:6379/0",
+        help="the Redis of the --workers cluster (default %(default)s)",
     )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument(

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from bench import fleet
 from bench.loadgen import BENCH_TAG, charger_id
-from bench.proc import Sample, sample
+from bench.proc import Sample, sample, sample_tree
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 60.0
@@ -47,9 +47,10 @@ class Running:
     management_url: str | None = None  # ``serve``'s management app
     operator: str | None = None  # ``name:password`` of an administrator there
     companion: subprocess.Popen[bytes] | None = None  # the Stripe simulator of a paid server
+    workers: bool = False  # the server's work is done by its child processes too
 
     def sample(self) -> Sample:
-        return sample(self.process.pid)
+        return sample_tree(self.process.pid) if self.workers else sample(self.process.pid)
 
 
 def free_port() -> int:
@@ -118,12 +119,25 @@ def ocpp_library() -> Iterator[Running]:
 
 
 @contextmanager
-def ocpp_core(chargers: int, database: str) -> Iterator[Running]:
-    """``ocpp-core server`` on a new database with ``chargers`` charge points and the bench tag."""
+def ocpp_core(
+    chargers: int, database: str, workers: int = 1, redis_url: str = ""
+) -> Iterator[Running]:
+    """``ocpp-core server`` on a new database with ``chargers`` charge points and the bench tag.
+
+    With more than one worker it is a cluster on ``redis_url`` (keys under a
+    prefix of this run's own, which the workers delete when they stop).
+    """
     with _provisioned(chargers, database) as env:
         _cli(env, "tag", "add", BENCH_TAG)
+        if workers > 1:
+            env = {
+                **env,
+                "OCPP_CORE_WORKERS": str(workers),
+                "OCPP_CORE_CLUSTER__REDIS_URL": redis_url,
+                "OCPP_CORE_CLUSTER__PREFIX": f"ocpp-core-bench-{os.getpid()}",
+            }
         with _server(env) as running:
-            yield running
+            yield replace(running, workers=workers > 1)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ the test, never skips it (CI starts Redis, see .ci/run).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -20,9 +21,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ocpp.v16 import call
+from ocpp.v201 import call as call201
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
+from chargers import SchemaCheckedConnection, TestCharger, TestCharger201
 from databases import DEFAULT_REDIS_URL, REDIS_URL_VAR
 from ocpp_core.config import ClusterSettings, Settings
 from ocpp_core.runtime import Runtime
@@ -110,3 +116,39 @@ def api(server: ServerProcess | InProcessNode) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=server.http_url, headers={"X-API-Key": API_KEY}, timeout=COMMAND_TIMEOUT + 10
     )
+
+
+@asynccontextmanager
+async def charger16(url: str) -> AsyncIterator[TestCharger]:
+    """A 1.6 charger connected and booted: once booted, its node has announced it."""
+    async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+        charger = TestCharger(url.rsplit("/", 1)[1], SchemaCheckedConnection(ws))
+        async with running(charger):
+            await charger.call(
+                call.BootNotification(charge_point_model="M", charge_point_vendor="V")
+            )
+            yield charger
+
+
+@asynccontextmanager
+async def charger201(url: str) -> AsyncIterator[TestCharger201]:
+    async with connect(url, subprotocols=[Subprotocol("ocpp2.0.1")]) as ws:
+        charger = TestCharger201(url.rsplit("/", 1)[1], SchemaCheckedConnection(ws, "2.0.1"))
+        async with running(charger):
+            await charger.call(
+                call201.BootNotification(
+                    charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+                )
+            )
+            yield charger
+
+
+@asynccontextmanager
+async def running(charger: TestCharger | TestCharger201) -> AsyncIterator[None]:
+    task = asyncio.create_task(charger.start())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert charger.connection.problems == []

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -28,6 +30,9 @@ from ocpp_core.demo_ports import DEFAULT_PORTS, Ports
 from ocpp_core.management.cli import listen_overrides, management_command, user
 from ocpp_core.qr_cli import qr
 from ocpp_core.simulators.cli import simulate, stripe_sim
+
+if TYPE_CHECKING:
+    from ocpp_core.config import Settings
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -54,20 +59,43 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @main.command()
 @click.option("--host", help="Listen address (default 127.0.0.1).")
 @click.option("--port", type=int, help="Listen port (default 8081).")
+@click.option(
+    "--workers",
+    help="Server processes on the port, or auto: one per core (default 1; cluster mode for more).",
+)
 @click.pass_context
-def server(ctx: click.Context, host: str | None, port: int | None) -> None:
+def server(ctx: click.Context, host: str | None, port: int | None, workers: str | None) -> None:
     """Run the OCPP server: chargers' websockets, the API, metrics."""
     from ocpp_core.config import ConfigError
+    from ocpp_core.db.server_lock import ServerLockError, only_server
     from ocpp_core.listening import Listener
     from ocpp_core.logs import configure_logging
     from ocpp_core.server.app import create_server_app
     from ocpp_core.server.run import PORT_OPTION, uvicorn_config
+    from ocpp_core.workers import Workers
 
-    settings = cli_settings(ctx, host=host, port=port)
+    settings = cli_settings(ctx, host=host, port=port, workers=workers)
     configure_logging(settings.log_level)
-    with user_errors(ConfigError):
-        app = create_server_app(settings)
-    run_servers(Listener(uvicorn_config(app, settings), PORT_OPTION))
+    with user_errors(ServerLockError, ConfigError), only_server(settings.database_url):
+        settings.require_cluster_for_workers()
+        count = settings.worker_count
+        if count > 1:  # the workers start on a migrated database, not all at once
+            settings = _migrated(settings)
+        listener = Listener(uvicorn_config(create_server_app(settings), settings), PORT_OPTION)
+        if count > 1:
+            workers_server = partial(Workers, settings, count)
+            listener = Listener(listener.config, PORT_OPTION, workers_server, reuse_port=True)
+        run_servers(listener)
+
+
+def _migrated(settings: Settings) -> Settings:
+    """Apply the migrations once here, if configured to, rather than in each app's start."""
+    from ocpp_core.db.migrate import upgrade
+
+    if not settings.migrate_on_start:
+        return settings
+    run(upgrade(settings.database_url), *_user_errors())
+    return settings.model_copy(update={"migrate_on_start": False})
 
 
 @main.command()
@@ -85,19 +113,16 @@ def serve(
     """
     from ocpp_core import one_process
     from ocpp_core.config import ConfigError
-    from ocpp_core.db.migrate import upgrade
+    from ocpp_core.db.server_lock import ServerLockError, only_server
     from ocpp_core.logs import configure_logging
 
     overrides = listen_overrides(host, management_port)
     settings = cli_settings(ctx, host=host, port=port, **overrides)
     settings = one_process.one_process_settings(settings)
     configure_logging(settings.log_level)
-    if settings.migrate_on_start:  # once, before either app starts
-        run(upgrade(settings.database_url), *_user_errors())
-        settings = settings.model_copy(update={"migrate_on_start": False})
-    with user_errors(ConfigError):
-        listeners = one_process.listeners(settings)
-    run_servers(*listeners)
+    with user_errors(ServerLockError, ConfigError), only_server(settings.database_url):
+        settings = _migrated(settings)  # once, before either app starts
+        run_servers(*one_process.listeners(settings))
 
 
 @main.group()

@@ -412,7 +412,7 @@ class ManagementSettings(_Section):
 _NAME = r"^[A-Za-z0-9._-]{1,64}$"  # a node id or key prefix: safe in Redis keys and channels
 
 
-def _default_node_id() -> str:
+def default_node_id() -> str:
     """Host name and process id: unique per process, and says where to look for it."""
     host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "node"
     return f"{host}-{os.getpid()}"
@@ -426,7 +426,7 @@ class ClusterSettings(_Section):
         description="redis://host:port/db of the cluster's Redis; empty: one process, no cluster.",
     )
     node_id: str = Field(
-        default_factory=_default_node_id,
+        default_factory=default_node_id,
         pattern=_NAME,
         description="This node's name in the cluster, unique per process (host name and pid).",
     )
@@ -472,6 +472,10 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Listen address of the server.")
     port: int = Field(default=8081, ge=0, le=65_535, description="Listen port of the server.")
+    workers: int | Literal["auto"] = Field(
+        default=1,
+        description="Server processes on the port; auto: one per core. Over 1 needs cluster.*.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level: debug, info, warning or error."
     )
@@ -514,6 +518,20 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> int | str:
+        """One message for a wrong count, not one per member of the union."""
+        if value == "auto":
+            return "auto"
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            count = 0
+        if count < 1:
+            raise ValueError("must be a number of processes (1 or more) or auto")
+        return count
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -541,6 +559,24 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_file.get())
         return init_settings, env_settings, toml
+
+    @property
+    def worker_count(self) -> int:
+        """How many server processes ``workers`` asks for, ``auto`` being the usable cores."""
+        return len(os.sched_getaffinity(0)) if self.workers == "auto" else self.workers
+
+    def require_cluster_for_workers(self) -> None:
+        """Workers share chargers and commands only as nodes of a cluster."""
+        count = self.worker_count
+        if count == 1 or self.cluster.enabled:
+            return
+        missing = [f"{ENV_PREFIX}CLUSTER__REDIS_URL (cluster.redis_url) to redis://…"]
+        if not self.database_url.startswith("postgres"):
+            missing.insert(0, f"{ENV_PREFIX}DATABASE_URL (database_url) to postgresql://…")
+        raise ConfigError(
+            f"{count} workers ({ENV_PREFIX}WORKERS, workers, --workers) are nodes of a "
+            f"cluster: set {' and '.join(missing)}; SQLite is served by one process"
+        )
 
     def require_api_key(self) -> None:
         """Refuse to serve the API without a real key (there is no safe default)."""

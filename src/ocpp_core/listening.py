@@ -48,18 +48,26 @@ class Listener:
     config: uvicorn.Config
     option: str  # how the user picks another port, e.g. "--port or OCPP_CORE_PORT"
     server: Callable[[uvicorn.Config], Server] = uvicorn.Server
+    # Several processes listen on the port, each on a socket of its own (``ocpp_core.workers``).
+    reuse_port: bool = False
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening socket; OSError if the address is taken or not this machine's."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    return socket.create_server((host, port), family=family, reuse_port=reuse_port)
 
 
 def listen(listener: Listener) -> socket.socket:
     config = listener.config
     try:
-        return bind(config.host, config.port)
+        if not listener.reuse_port:
+            return bind(config.host, config.port)
+        # Bound plainly first, the port must be free of sockets with SO_REUSEPORT too:
+        # another ``--workers`` command there would silently share it.
+        with bind(config.host, config.port) as probe:
+            port = probe.getsockname()[1]
+        return bind(config.host, port, reuse_port=True)
     except OSError as error:
         raise CannotServe(
             f"can't listen on {config.host}:{config.port}: {reason(error)}; "

@@ -1,6 +1,6 @@
 """``ocpp-core serve``: the server and the management app from one command.
 
-The management app runs in a child process (``ocpp_core.management.process``),
+The management app runs in a child process (``ocpp_core.app_process``),
 so that nothing an operator does can stall the chargers. It once shared the
 server's event loop: a page that computed for a minute without yielding froze
 every charger's websocket. Then it had a loop of its own on a thread of the
@@ -28,11 +28,11 @@ from typing import Any
 import click
 from pydantic import SecretStr
 
+from ocpp_core.app_process import AppProcess
 from ocpp_core.config import Settings
 from ocpp_core.listening import Listener
 from ocpp_core.management import run as management_run
 from ocpp_core.management.app import create_management_app
-from ocpp_core.management.process import ManagementProcess
 from ocpp_core.server import run as server_run
 from ocpp_core.server.app import create_server_app
 
@@ -48,7 +48,7 @@ def listeners(settings: Settings) -> tuple[Listener, Listener]:
     management_option = f"--management-port or {management_run.PORT_SETTING}"
     return (
         Listener(server, server_run.PORT_OPTION),
-        Listener(management, management_option, partial(ManagementProcess, settings)),
+        Listener(management, management_option, partial(AppProcess, settings)),
     )
 
 

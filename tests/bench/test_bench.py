@@ -18,7 +18,7 @@ import pytest
 
 from bench.fleet_pages import BASELINE
 from bench.fleet_pages import pages as fleet_pages
-from databases import PG_URL_VAR
+from databases import DEFAULT_REDIS_URL, PG_URL_VAR, REDIS_URL_VAR
 from ocpp_core.clock import utc_now
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,15 +28,20 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
     results = tmp_path / "bench.json"
     database = os.environ.get(PG_URL_VAR, "sqlite")
+    kind = "sqlite" if database == "sqlite" else "postgresql"
     argv = [sys.executable, "-m", "bench", "--size=smoke", f"--database={database}"]
     argv.append(f"--json={results}")
+    ours = f"ocpp-core {kind}"
+    workers = []  # on PostgreSQL, ocpp-core server --workers 2 too: a cluster on Redis
+    if kind == "postgresql":
+        redis = os.environ.get(REDIS_URL_VAR, DEFAULT_REDIS_URL)
+        argv += ["--workers=2", f"--redis={redis}"]
+        workers = [f"{ours}, 2 workers"]
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
 
     rows = orjson.loads(results.read_bytes())
     every_page = fleet_pages(utc_now())
-    kind = "sqlite" if database == "sqlite" else "postgresql"
-    ours = f"ocpp-core {kind}"
     fleet = f"fleet pages on {kind}, scale 0.001"
     scenarios = list(dict.fromkeys(row["scenario"] for row in rows))
     assert scenarios == [
@@ -57,7 +62,9 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
     rows = [row for row in rows if row["scenario"] != fleet]
     for scenario in scenarios[:-1]:
         # The baselines take no payments: the paid session runs against ocpp-core alone.
-        expected_targets = [ours] if scenario.startswith("paid") else ["echo", "ocpp lib", ours]
+        expected_targets = (
+            [ours] if scenario.startswith("paid") else ["echo", "ocpp lib", ours, *workers]
+        )
         assert [r["target"] for r in rows if r["scenario"] == scenario] == expected_targets
     for row in rows:
         values = row["values"]

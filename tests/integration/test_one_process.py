@@ -24,10 +24,10 @@ from builders import add_charge_point
 from chargers import RawCharger
 from integration.management.pages import SESSION_SECRET
 from ocpp_core import one_process
+from ocpp_core.app_process import AppProcess
 from ocpp_core.config import ManagementSettings, Settings
 from ocpp_core.db.session import Database
 from ocpp_core.listening import Server, listen, serve_all
-from ocpp_core.management.process import ManagementProcess
 from servers import free_port, until_up
 
 
@@ -54,7 +54,7 @@ async def test_a_charger_is_answered_while_the_management_process_is_stopped(
     try:
         await until_up(f"{pages}/Account/Login")
         (process,) = made
-        assert isinstance(process, ManagementProcess)
+        assert isinstance(process, AppProcess)
         assert process.pid is not None
         child = process.pid
         os.kill(child, signal.SIGSTOP)
@@ -86,7 +86,7 @@ async def test_a_stop_sent_before_the_management_process_has_read_its_settings_s
     update = {"port": free_port(), "management": management, "migrate_on_start": False}
     settings = one_process.one_process_settings(settings.model_copy(update=update))
     _, listener = one_process.listeners(settings)
-    process = ManagementProcess(settings, listener.config)
+    process = AppProcess(settings, listener.config)
     process.should_exit = True  # before it was started: written right after the settings
     with listen(listener) as sock:
         async with asyncio.timeout(60):

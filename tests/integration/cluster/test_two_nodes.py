@@ -21,17 +21,15 @@ from typing import Any
 
 import pytest
 from ocpp.exceptions import NotSupportedError
-from ocpp.v16 import call
-from ocpp.v201 import call as call201
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from chargers import RawCharger, SchemaCheckedConnection, TestCharger, TestCharger201
+from chargers import RawCharger
 from cli_harness import provision
-from cluster_harness import COMMAND_TIMEOUT, api, in_process_node, node
+from cluster_harness import COMMAND_TIMEOUT, api, charger16, charger201, in_process_node, node
 from ocpp_core.config import Settings
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
@@ -47,42 +45,6 @@ SCENARIO_TIMEOUT = 90.0  # a hang fails the test instead of the run
 def fleet(database_url: str, tmp_path: Path) -> str:
     provision(database_url, tmp_path, [CP, CP201, SILENT], [])
     return database_url
-
-
-@asynccontextmanager
-async def charger16(url: str) -> AsyncIterator[TestCharger]:
-    """A 1.6 charger connected and booted: once booted, its node has announced it."""
-    async with connect(url, subprotocols=[Subprotocol("ocpp1.6")]) as ws:
-        charger = TestCharger(url.rsplit("/", 1)[1], SchemaCheckedConnection(ws))
-        async with running(charger):
-            await charger.call(
-                call.BootNotification(charge_point_model="M", charge_point_vendor="V")
-            )
-            yield charger
-
-
-@asynccontextmanager
-async def charger201(url: str) -> AsyncIterator[TestCharger201]:
-    async with connect(url, subprotocols=[Subprotocol("ocpp2.0.1")]) as ws:
-        charger = TestCharger201(url.rsplit("/", 1)[1], SchemaCheckedConnection(ws, "2.0.1"))
-        async with running(charger):
-            await charger.call(
-                call201.BootNotification(
-                    charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
-                )
-            )
-            yield charger
-
-
-@asynccontextmanager
-async def running(charger: TestCharger | TestCharger201) -> AsyncIterator[None]:
-    task = asyncio.create_task(charger.start())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert charger.connection.problems == []
 
 
 async def count_logged(database_url: str, action: str) -> int:

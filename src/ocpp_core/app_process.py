@@ -1,8 +1,10 @@
-"""The management app in a child process, for ``ocpp-core serve`` and the demo.
+"""An app in a child process: the management app of ``serve`` and the demo, a server worker.
 
-Why a process (see ``ocpp_core.one_process`` for the measurements): on a
-thread of the server's process, a page or an export that computes holds the
-GIL, and every charger's answer waits for its turn at it.
+Why the management app gets a process (see ``ocpp_core.one_process`` for the
+measurements): on a thread of the server's process, a page or an export that
+computes holds the GIL, and every charger's answer waits for its turn at it.
+A server worker (``ocpp_core.workers``) is a process so that each core of the
+machine serves chargers of its own.
 
 The parent binds the port (so a busy one is named as for any app) and hands
 the socket to the child, with one end of a socket pair that carries
@@ -15,10 +17,11 @@ the server, not on its own a moment earlier. When the pair closes without a
 ``stop`` the parent is gone (``kill -9``, or a second Ctrl-C that gave up
 waiting): the child ends at once rather than serve pages no one can stop.
 
-A child that ends on its own stops ``serve`` with a message instead of being
-restarted: a crash that repeats would otherwise loop out of sight, and the
-supervisor that runs ``serve`` (systemd, a container runtime) already
-restarts the whole command and keeps its log.
+A management child that ends on its own stops ``serve`` with a message instead
+of being restarted: a crash that repeats would otherwise loop out of sight, and
+the supervisor that runs ``serve`` (systemd, a container runtime) already
+restarts the whole command and keeps its log. Server workers are restarted by
+``ocpp_core.workers``, which gives up when they keep failing.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ import socket
 import struct
 import subprocess
 import sys
+from typing import Literal
 
 import uvicorn
+from fastapi import FastAPI
 
 from ocpp_core.config import ConfigError, Settings
 from ocpp_core.listening import CannotServe, Listener, running
@@ -45,16 +50,27 @@ STARTED = b"started"
 STOP = b"stop"
 _SIZE = struct.Struct("!Q")  # the pickled settings' length, before them
 
+App = Literal["management", "server"]
 
-class ManagementProcess:
+
+class AppProcess:
     """Serves ``config``'s app in a child process; ``listening.running`` drives it as a server.
 
     ``config`` is the parent's copy (its app is built there only to catch
     settings errors before any port is bound); the child builds its own.
+    ``name`` says which process it is in the log.
     """
 
-    def __init__(self, settings: Settings, config: uvicorn.Config) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        config: uvicorn.Config,
+        app: App = "management",
+        name: str = "the management app's process",
+    ) -> None:
         self.config = config
+        self.app = app
+        self.name = name
         self.started = False
         self.pid: int | None = None  # the child's, once started
         self._settings = settings
@@ -76,10 +92,11 @@ class ManagementProcess:
         assert sockets is not None
         (sock,) = sockets
         ours, theirs = socket.socketpair()
+        fds = (sock.fileno(), theirs.fileno())
         with theirs:
             child = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", __name__, str(sock.fileno()), str(theirs.fileno())),
-                pass_fds=(sock.fileno(), theirs.fileno()),
+                *(sys.executable, "-m", __name__, self.app, *(str(fd) for fd in fds)),
+                pass_fds=fds,
                 stdin=subprocess.DEVNULL,
             )
         self.pid = child.pid
@@ -97,7 +114,7 @@ class ManagementProcess:
                 await reader.read()  # until the child ends and its end closes
             code = await child.wait()
             if not self._should_exit:
-                logger.error("the management app's process ended (exit code %d)", code)
+                logger.error("%s ended (exit code %d)", self.name, code)
         finally:
             self._writer = None
             writer.close()
@@ -107,27 +124,44 @@ class ManagementProcess:
 
 
 def main() -> None:
-    """The child: ``python -m ocpp_core.management.process LISTEN_FD CONTROL_FD``."""
+    """The child: ``python -m ocpp_core.app_process APP LISTEN_FD CONTROL_FD``."""
     from ocpp_core.cli_support import serve_forever
     from ocpp_core.logs import configure_logging
-    from ocpp_core.management.app import create_management_app
-    from ocpp_core.management.run import PORT_SETTING, uvicorn_config
 
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    listen_fd, control_fd = (int(arg) for arg in sys.argv[1:])
+    app_name = sys.argv[1]
+    listen_fd, control_fd = (int(arg) for arg in sys.argv[2:])
     control = socket.socket(fileno=control_fd)
     (size,) = _SIZE.unpack(_receive(control, _SIZE.size))
     settings: Settings = pickle.loads(_receive(control, size))  # noqa: S301 - from our parent
     configure_logging(settings.log_level)
     try:
-        app = create_management_app(settings)
+        listener = _listener(app_name, settings)
     except ConfigError as error:
-        sys.exit(f"the management app can't start: {error}")
-    listener = Listener(uvicorn_config(app, settings), PORT_SETTING)
+        sys.exit(f"the {app_name} app can't start: {error}")
     try:
         serve_forever(_serve(listener, socket.socket(fileno=listen_fd), control))
     except CannotServe as error:  # uvicorn has logged why
         sys.exit(str(error))
+
+
+def _listener(app: str, settings: Settings) -> Listener:
+    """The app to serve, built in the child as the parent built its copy."""
+    if app == "server":
+        from ocpp_core.server import run as server_run
+        from ocpp_core.server.app import create_server_app
+        from ocpp_core.workers import own_node_id
+
+        settings = own_node_id(settings)
+        server: FastAPI = create_server_app(settings)
+        return Listener(server_run.uvicorn_config(server, settings), server_run.PORT_OPTION)
+    from ocpp_core.management import run as management_run
+    from ocpp_core.management.app import create_management_app
+
+    management = create_management_app(settings)
+    return Listener(
+        management_run.uvicorn_config(management, settings), management_run.PORT_SETTING
+    )
 
 
 def _receive(control: socket.socket, size: int) -> bytes:
@@ -135,7 +169,7 @@ def _receive(control: socket.socket, size: int) -> bytes:
     data = bytearray()
     while len(data) < size:
         if not (chunk := control.recv(size - len(data))):
-            sys.exit("serve's process is gone before the management app started")
+            sys.exit("the parent process is gone before the app started")
         data += chunk
     return bytes(data)
 
@@ -157,7 +191,7 @@ async def _obey(reader: asyncio.StreamReader, stop: asyncio.Future[None]) -> Non
         while await reader.read(len(STOP)):
             if not stop.done():
                 stop.set_result(None)
-    logger.error("serve's process is gone: the management app ends now")
+    logger.error("the parent process is gone: this app ends now")
     os._exit(1)
 
 
