@@ -6,6 +6,8 @@ SIGKILL while its chargers send MeterValues and Heartbeats: HAProxy's health
 checks mark it down, its chargers reconnect through HAProxy to the other two as
 real chargers do (again and again, a short back-off between tries), every
 message they got an answer for is in the database, and commands reach them again.
+A node stopped with SIGTERM the same: it closes its chargers' sockets and its
+port, HAProxy's next checks find it down, and its chargers move to the others.
 """
 
 from __future__ import annotations
@@ -239,8 +241,9 @@ async def until_all_answered_since(
         )
 
 
-async def test_a_node_killed_under_load_loses_nothing_answered_and_its_chargers_come_back(
-    fleet: str, tmp_path: Path, prefix: str, redis: Redis
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
+async def test_a_node_gone_under_load_loses_nothing_answered_and_its_chargers_come_back(
+    fleet: str, tmp_path: Path, prefix: str, redis: Redis, stop: signal.Signals
 ) -> None:
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
@@ -257,8 +260,8 @@ async def test_a_node_killed_under_load_loses_nothing_answered_and_its_chargers_
         assert victims, "leastconn gave node b no charger"
         assert not any(charger.lost.is_set() for charger in chargers)
 
-        nodes["b"].process.send_signal(signal.SIGKILL)
-        await nodes["b"].process.wait()
+        nodes["b"].process.send_signal(stop)
+        assert await nodes["b"].process.wait() == (0 if stop == signal.SIGTERM else -stop)
         counts = [len(charger.answered_readings) for charger in chargers]
         await balancer.until({"a": "UP", "b": "DOWN", "c": "UP"})
         await until_all_answered_since(chargers, counts, progress)
