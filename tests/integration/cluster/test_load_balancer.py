@@ -29,7 +29,7 @@ from ocpp.v201 import call as call201
 from redis.asyncio import Redis
 from sqlalchemy import select
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from chargers import SchemaCheckedConnection, TestCharger, TestCharger201
@@ -150,7 +150,8 @@ class RoamingCharger:
                         self.current = None
                         listening.cancel()
                         await asyncio.gather(listening, return_exceptions=True)
-            except (ConnectionClosed, OSError, TimeoutError):
+            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
+                # Refused (by the balancer too: a 503 when no node is up) or cut: try again.
                 self.lost.set()
                 await asyncio.sleep(RETRY_AFTER)
 
