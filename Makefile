@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-from-lock
 CHECKED := src tests scripts bench
 
-.PHONY: demo test browser bench lint typecheck pytest lock clean
+.PHONY: demo test browser haproxy bench lint typecheck pytest lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ocpp-core needs Python 3.11 or newer")'
@@ -19,16 +19,19 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ocpp-core demo
 
-# The browser comes first: a missing one must stop the run at once, not error
-# thirteen page tests ten minutes in. mypy runs beside the suite: without its cache
-# (a clean clone) it is half a minute of CPU, and the suite leaves a core idle that long
-# while its tests wait on servers, browsers and clocks.
-test: browser
+# The browser and HAProxy come first: a missing one must stop the run at once, not
+# error the page tests or the load balancer tests ten minutes in. mypy runs beside
+# the suite: without its cache (a clean clone) it is half a minute of CPU, and the
+# suite leaves a core idle that long while its tests wait on servers, browsers and clocks.
+test: browser haproxy
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory -j2 typecheck pytest
 
 browser:
 	@scripts/ensure-chromium
+
+haproxy:
+	@scripts/ensure-haproxy
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CHECKED)

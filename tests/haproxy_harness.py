@@ -1,0 +1,133 @@
+"""A real HAProxy in front of the test's nodes, configured as the README tells operators.
+
+The configuration is written into the test's folder with free loopback ports and
+HAProxy runs in the foreground (``-db``) as the test's child, killed at teardown.
+A missing HAProxy fails the test, never skips it (``make test`` installs it, see
+scripts/ensure-haproxy). Its stats page (CSV) says which nodes its health checks
+hold up or down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import subprocess
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from servers import API_KEY, free_port
+
+HAPROXY = Path(os.environ.get("OCPP_CORE_TEST_HAPROXY", "/usr/sbin/haproxy"))
+
+# The README's example, with the test's ports: websockets pass in HTTP mode, the
+# tunnel outlives our keep-alive (a ping at most 55 s apart, a pong awaited 30 s),
+# and only a node whose /health says 200 gets chargers and calls.
+CONFIG = """\
+global
+    maxconn 4096
+
+defaults
+    mode http
+    option redispatch
+    retries 2
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout http-request 10s
+    timeout tunnel 2m
+    timeout client-fin 5s
+    timeout server-fin 5s
+
+frontend ocpp
+    bind 127.0.0.1:{port}
+    default_backend nodes
+
+backend nodes
+    balance leastconn
+    option httpchk GET /health
+    http-check expect status 200
+    default-server inter 1s fall 2 rise 2
+{servers}
+
+listen stats
+    bind 127.0.0.1:{stats_port}
+    stats enable
+    stats uri /stats
+"""
+
+
+@dataclass(frozen=True)
+class Balancer:
+    port: int
+    stats_port: int
+
+    def ws_url(self, charge_point_id: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/OCPP/{charge_point_id}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def api(self) -> httpx.AsyncClient:
+        """The API through the balancer: any node may answer."""
+        return httpx.AsyncClient(base_url=self.http_url, headers={"X-API-Key": API_KEY}, timeout=40)
+
+    async def states(self) -> dict[str, str]:
+        """Each node's state as HAProxy's health checks see it: ``UP``, ``DOWN``, …"""
+        async with httpx.AsyncClient() as client:
+            page = await client.get(f"http://127.0.0.1:{self.stats_port}/stats;csv")
+        rows = csv.DictReader(page.text.removeprefix("# ").splitlines())
+        return {
+            row["svname"]: row["status"]
+            for row in rows
+            if row["pxname"] == "nodes" and row["svname"] not in ("FRONTEND", "BACKEND")
+        }
+
+    async def until(self, states: Mapping[str, str]) -> None:
+        """Until the health checks hold each named node in the given state."""
+        # Another process's checks: nothing to wait on but its stats page, polled.
+        while {name: (await self.states()).get(name) for name in states} != dict(states):  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+
+
+def installed() -> Path:
+    if not HAPROXY.exists():
+        pytest.fail(f"HAProxy is not at {HAPROXY}: run scripts/ensure-haproxy")
+    return HAPROXY
+
+
+@asynccontextmanager
+async def haproxy(folder: Path, nodes: Mapping[str, int]) -> AsyncIterator[Balancer]:
+    """HAProxy in front of ``nodes`` (name: port), once it holds them all up."""
+    binary = installed()
+    balancer = Balancer(free_port(), free_port())
+    servers = "\n".join(f"    server {name} 127.0.0.1:{port} check" for name, port in nodes.items())
+    config = folder / "haproxy.cfg"
+    config.write_text(
+        CONFIG.format(port=balancer.port, stats_port=balancer.stats_port, servers=servers)
+    )
+    with (folder / "haproxy.log").open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            str(binary), "-f", str(config), "-db", stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                if process.returncode is not None:
+                    raise AssertionError(f"HAProxy exited with {process.returncode}; see {log}")
+                try:
+                    await balancer.until(dict.fromkeys(nodes, "UP"))
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        yield balancer
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
