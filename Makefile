@@ -28,10 +28,10 @@ test: browser haproxy
 	$(MAKE) --no-print-directory -j2 typecheck pytest
 
 browser:
-	@scripts/ensure-chromium
+	@scripts/ensure-package OCPP_CORE_TEST_CHROMIUM /usr/bin/chromium chromium "the page tests"
 
 haproxy:
-	@scripts/ensure-haproxy
+	@scripts/ensure-package OCPP_CORE_TEST_HAPROXY /usr/sbin/haproxy haproxy "the load balancer tests"
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CHECKED)

@@ -3,7 +3,7 @@
 The configuration is written into the test's folder with free loopback ports and
 HAProxy runs in the foreground (``-db``) as the test's child, killed at teardown.
 A missing HAProxy fails the test, never skips it (``make test`` installs it, see
-scripts/ensure-haproxy). Its stats page (CSV) says which nodes its health checks
+`make haproxy`). Its stats page (CSV) says which nodes its health checks
 hold up or down.
 """
 
@@ -98,7 +98,7 @@ class Balancer:
 
 def installed() -> Path:
     if not HAPROXY.exists():
-        pytest.fail(f"HAProxy is not at {HAPROXY}: run scripts/ensure-haproxy")
+        pytest.fail(f"HAProxy is not at {HAPROXY}: run `make haproxy`")
     return HAPROXY
 
 
