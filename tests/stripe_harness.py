@@ -43,6 +43,12 @@ class StripeSim:
         body = {"method": method, "path": path, "kind": kind, "count": count, "seconds": seconds}
         (await self.web.post("/_sim/faults", json=body)).raise_for_status()
 
+    async def calls(self, path: str = "") -> list[dict[str, Any]]:
+        """The ``/v1`` calls received so far whose path starts with ``path``."""
+        response = await self.web.get("/_sim/calls", params={"path": path})
+        calls: list[dict[str, Any]] = response.raise_for_status().json()["calls"]
+        return calls
+
     async def deliveries(self) -> list[dict[str, Any]]:
         deliveries: list[dict[str, Any]] = (await self.web.get("/_sim/deliveries")).json()[
             "deliveries"

@@ -395,6 +395,8 @@ class PaymentReservation(Base):
     money_attempts: Mapped[int] = mapped_column(Integer, default=0)
     money_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     money_last_error: Mapped[str | None] = mapped_column(String(500))
+    # The node performing the money action holds it until then (see payments.money).
+    money_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failure_code: Mapped[str | None] = mapped_column(String(50))
     failure_message: Mapped[str | None] = mapped_column(String(500))
     # An operator's (or the auto-release's) decision on a reservation under review.

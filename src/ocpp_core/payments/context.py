@@ -35,7 +35,12 @@ class PaymentContext:
         return self.runtime.clock()
 
     def lock(self, reservation_id: str) -> asyncio.Lock:
-        """Serialises the flows of one reservation in this process (confirm vs webhook)."""
+        """Serialises the flows of one reservation in this process (confirm vs webhook).
+
+        Only an optimisation: what must happen once cluster-wide is claimed in the
+        database under the row's lock (a start, see :mod:`.starting`; a capture or
+        release, see :mod:`.money`), which this lock does not replace.
+        """
         lock = self._locks.get(reservation_id)
         if lock is None:
             lock = asyncio.Lock()

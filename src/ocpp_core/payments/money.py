@@ -5,6 +5,14 @@ unit of work that decides it; the call to Stripe happens afterwards and its
 result is written back. A crash between the two leaves the action pending,
 and the sweep performs it again under the same idempotency key, so a capture
 can neither be lost nor doubled.
+
+Whoever performs it, on any node, first claims it in the database: under the
+row's lock it writes a lease (``money_claimed_until``) and commits before
+calling Stripe, with no transaction open during the call. Another node, or
+another task of this one, finds the lease and leaves the action to its holder;
+a node that dies holding it leaves a lease that runs out, and the sweep then
+performs the action under the same idempotency key. The result is written
+whatever the row became meanwhile: it is what Stripe did.
 """
 
 from __future__ import annotations
@@ -19,6 +27,11 @@ from ocpp_core.payments.gateway import GatewayError, Intent, StripeGateway
 from ocpp_core.payments.states import MONEY_PENDING, Money
 
 _MAX_BACKOFF = timedelta(hours=6)
+# A performance makes at most three Stripe calls (close the checkout, look, act), each
+# bounded by the Stripe timeout; past those and this margin, its node died before
+# recording the result.
+_CALLS_PER_ACTION = 3
+_CLAIM_MARGIN = timedelta(seconds=10)
 
 
 def fail(row: PaymentReservation, code: str, message: str, now: datetime) -> None:
@@ -60,18 +73,34 @@ async def perform(ctx: PaymentContext, reservation_id: str) -> None:
     """Carry out the reservation's pending money action once (the sweep decides when)."""
     if ctx.gateway is None:
         return
-    async with ctx.lock(reservation_id):
-        async with ctx.runtime.db.session() as session:
-            row = await reservations.get(session, reservation_id)
-            if row is None or row.money_state not in MONEY_PENDING:
-                return
-            state, snapshot = Money(row.money_state), _Snapshot.of(row)
-        try:
-            outcome = await _act(ctx.gateway, state, snapshot)
-        except GatewayError as error:
-            await _record_failure(ctx, reservation_id, error)
-            return
-        await _record(ctx, reservation_id, outcome)
+    claimed = await _claim(ctx, reservation_id)
+    if claimed is None:
+        return
+    try:
+        outcome = await _act(ctx.gateway, *claimed)
+    except GatewayError as error:
+        await _record_failure(ctx, reservation_id, error)
+        return
+    await _record(ctx, reservation_id, outcome)
+
+
+def lease(ctx: PaymentContext) -> timedelta:
+    """How long a claimed money action stays its node's before another may take it over."""
+    per_call = timedelta(seconds=ctx.runtime.settings.stripe.timeout)
+    return per_call * _CALLS_PER_ACTION + _CLAIM_MARGIN
+
+
+async def _claim(ctx: PaymentContext, reservation_id: str) -> tuple[Money, _Snapshot] | None:
+    """Claim the pending action for this caller alone; None if none is pending or unclaimed."""
+    now = ctx.now()
+    async with ctx.runtime.db.session() as session:
+        row = await reservations.get_for_writing(session, reservation_id)
+        if row is None or row.money_state not in MONEY_PENDING:
+            return None
+        if row.money_claimed_until is not None and row.money_claimed_until > now:
+            return None  # another node (or task) is calling Stripe for it
+        row.money_claimed_until = now + lease(ctx)
+        return Money(row.money_state), _Snapshot.of(row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +164,7 @@ async def _release(gateway: StripeGateway, intent_id: str, snap: _Snapshot) -> _
 
 async def _record(ctx: PaymentContext, reservation_id: str, outcome: _Outcome) -> None:
     async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
+        row = await reservations.get_for_writing(session, reservation_id)
         assert row is not None
         _write(row, outcome, ctx.now())
     _, _, problem = outcome
@@ -147,6 +176,7 @@ def _write(row: PaymentReservation, outcome: _Outcome, now: datetime) -> None:
     state, intent, problem = outcome
     row.money_state = state.value
     row.money_next_at = None
+    row.money_claimed_until = None
     row.money_last_error = problem
     row.updated_at = now
     if intent is not None:
@@ -162,8 +192,9 @@ async def _record_failure(ctx: PaymentContext, reservation_id: str, error: Gatew
     now = ctx.now()
     settings = ctx.settings
     async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
+        row = await reservations.get_for_writing(session, reservation_id)
         assert row is not None
+        row.money_claimed_until = None
         row.money_attempts += 1
         row.money_last_error = str(error)[:500]
         row.updated_at = now

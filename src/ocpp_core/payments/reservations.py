@@ -72,6 +72,15 @@ async def get(
     return await session.scalar(query, {"reservation_id": reservation_id})
 
 
+async def get_for_writing(session: AsyncSession, reservation_id: str) -> PaymentReservation | None:
+    """The reservation, locked on SQLite too: what is read decides what is written, and
+    another process on the same file must not read it in between (see
+    :func:`dialect.lock_before_reading`)."""
+    values = {"reservation_id": reservation_id}
+    await dialect.lock_before_reading(session, _TOUCH, values)
+    return await session.scalar(_BY_ID_LOCKED, values)
+
+
 async def set_checkout(
     session: AsyncSession, reservation_id: str, session_id: str, url: str | None, now: datetime
 ) -> Status:

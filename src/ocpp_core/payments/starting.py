@@ -60,7 +60,7 @@ async def carry_out(
         result = await _send(ctx, prepared.charge_point_id, prepared.command)
         prepared = await _record(ctx, reservation_id, result)
     if prepared.status in _ENDED:
-        # The hold goes back now, not at the next sweep (perform takes the lock itself).
+        # The hold goes back now, not at the next sweep (perform claims it itself).
         ctx.spawn(money.perform(ctx, reservation_id), f"release-{reservation_id}")
     return prepared
 

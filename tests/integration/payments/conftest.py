@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
+from integration.payments.payflow import SteppedClock
 from ocpp_core.config import PaymentSettings, Settings, StripeSettings
+from servers import RunningServer
 from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim, running_stripe_sim
 
 
@@ -47,3 +49,11 @@ def settings(
         timeout=2,
     )
     return settings.model_copy(update={"stripe": stripe_settings, "payments": payment_settings})
+
+
+@pytest.fixture
+def clock(server: RunningServer) -> SteppedClock:
+    """The server's clock, moved only by the test (a second node can share it)."""
+    clock = SteppedClock()
+    server.runtime.clock = clock
+    return clock

@@ -54,13 +54,6 @@ from servers import ConnectCharger, RunningServer
 from stripe_harness import StripeSim, eventually
 
 
-@pytest.fixture
-def clock(server: RunningServer) -> SteppedClock:
-    clock = SteppedClock()
-    server.runtime.clock = clock
-    return clock
-
-
 async def plug_and_start(
     server: RunningServer, cp: TestCharger, clock: SteppedClock, paid: Paid, connector: int = 1
 ) -> tuple[str, int]:

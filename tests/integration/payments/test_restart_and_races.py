@@ -288,13 +288,6 @@ async def test_a_payment_made_while_the_server_is_down_is_confirmed_after_the_re
 # --- two drivers, one connector -------------------------------------------------------------
 
 
-@pytest.fixture
-def clock(server: RunningServer) -> SteppedClock:
-    clock = SteppedClock()
-    server.runtime.clock = clock
-    return clock
-
-
 async def test_drivers_racing_for_a_connector_leave_exactly_one_winner(
     server: RunningServer,
     charger: ConnectCharger,

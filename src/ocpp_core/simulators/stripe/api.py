@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import params as schemas
+from .calls import ApiCall
 from .errors import JsonDict, StripeError, api_error
 from .idempotency import StoredResponse
 from .models import new_id
@@ -58,12 +59,13 @@ class StripeApi:
         # The body is read first so a delayed request still runs after its client gave up,
         # like a Stripe call that succeeded but whose answer was lost.
         encoded = (await request.body()).decode() if request.method == "POST" else request.url.query
+        key = request.headers.get("idempotency-key") if request.method == "POST" else None
+        self._state.calls.append(ApiCall(request.method, request.url.path, key))
         fault = self._state.faults.take(request.method, request.url.path)
         if fault is not None and fault.kind == "error":
             return _respond(api_error("Simulated failure injected through /_sim/faults."))
         if fault is not None:
             await asyncio.sleep(fault.seconds)
-        key = request.headers.get("idempotency-key") if request.method == "POST" else None
         endpoint = f"{request.method} {request.url.path}"
         # Nothing from here on awaits: lookup, execution and storing are one step.
         try:

@@ -8,6 +8,8 @@
   form's status (200 paid, 402 declined, 400 invalid or no longer open, 404 unknown).
 - ``POST /_sim/webhooks/redeliver/{event_id}`` sends an event again (duplicate delivery).
 - ``GET /_sim/deliveries`` (optionally ``?event_id=``) lists every webhook attempt.
+- ``GET /_sim/calls`` (optionally ``?path=``, a prefix) lists every ``/v1`` call received,
+  faulted ones included: ``{"method", "path", "idempotency_key"}``.
 - ``GET /_sim/clock`` and ``POST /_sim/clock`` ``{"advance_seconds"}`` read and move the
   simulator clock; the background sweep then expires due sessions within a second.
 """
@@ -37,6 +39,7 @@ class SimulatorControls:
             Route("/_sim/sessions/{id}/pay", self._pay, methods=["POST"]),
             Route("/_sim/webhooks/redeliver/{id}", self._redeliver, methods=["POST"]),
             Route("/_sim/deliveries", self._deliveries, methods=["GET"]),
+            Route("/_sim/calls", self._calls, methods=["GET"]),
             Route("/_sim/clock", self._clock, methods=["GET", "POST"]),
         ]
 
@@ -81,6 +84,11 @@ class SimulatorControls:
         wanted = request.query_params.get("event_id")
         selected = [a.to_dict() for a in attempts if wanted in (None, a.event_id)]
         return JSONResponse({"deliveries": selected})
+
+    async def _calls(self, request: Request) -> Response:
+        prefix = request.query_params.get("path", "")
+        selected = [c.to_dict() for c in self._state.calls if c.path.startswith(prefix)]
+        return JSONResponse({"calls": selected})
 
     async def _clock(self, request: Request) -> Response:
         if request.method == "POST":

@@ -14,6 +14,7 @@ from typing import Final
 
 import stripe
 
+from .calls import ApiCall
 from .checkout import (
     DECLINED_CARDS,
     INVALID_CARD_MESSAGE,
@@ -55,6 +56,7 @@ class StripeState:
         self.intents: dict[str, PaymentIntent] = {}
         self.events: list[Event] = []
         self.idempotency = IdempotencyStore()
+        self.calls: list[ApiCall] = []
         self.faults = FaultPlan()
         self._events_by_id: dict[str, Event] = {}
         self._session_of_intent: dict[str, str] = {}
