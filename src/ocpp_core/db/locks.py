@@ -1,8 +1,9 @@
 """One runner at a time for cluster-wide background work.
 
 On PostgreSQL a session-level advisory lock, held on its own connection for
-the whole sweep, makes the other nodes skip their turn; SQLite is one process
-by nature, so there the lock is always granted.
+the whole sweep, makes the other nodes skip their turn. On SQLite one server
+process runs per file (``db.server_lock``), and what management processes sweep
+(expired sessions) is harmless twice, so there the lock is always granted.
 """
 
 from __future__ import annotations
