@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
@@ -112,7 +113,15 @@ async def in_process_node(
         yield InProcessNode(app.state.runtime, url)
 
 
-def api(server: ServerProcess | InProcessNode) -> httpx.AsyncClient:
+class Reachable(Protocol):
+    """A node, or the load balancer in front of the nodes."""
+
+    @property
+    def http_url(self) -> str: ...
+
+
+def api(server: Reachable) -> httpx.AsyncClient:
+    """The API of ``server``, with time for a command's whole timeout to run out."""
     return httpx.AsyncClient(
         base_url=server.http_url, headers={"X-API-Key": API_KEY}, timeout=COMMAND_TIMEOUT + 10
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servers import API_KEY, free_port
+from servers import free_port
 
 HAPROXY = Path(os.environ.get("OCPP_CORE_TEST_HAPROXY", "/usr/sbin/haproxy"))
 
@@ -73,10 +73,6 @@ class Balancer:
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def api(self) -> httpx.AsyncClient:
-        """The API through the balancer: any node may answer."""
-        return httpx.AsyncClient(base_url=self.http_url, headers={"X-API-Key": API_KEY}, timeout=40)
 
     async def states(self) -> dict[str, str]:
         """Each node's state as HAProxy's health checks see it: ``UP``, ``DOWN``, …"""

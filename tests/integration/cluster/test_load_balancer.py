@@ -34,7 +34,7 @@ from websockets.typing import Subprotocol
 
 from chargers import SchemaCheckedConnection, TestCharger, TestCharger201
 from cli_harness import provision
-from cluster_harness import charger16, charger201, node
+from cluster_harness import api, charger16, charger201, node
 from haproxy_harness import Balancer, haproxy
 from ocpp_core.cluster.presence import Holder
 from ocpp_core.db.models import MessageLogEntry
@@ -100,9 +100,9 @@ async def test_chargers_through_haproxy_land_on_every_node_and_any_call_reaches_
         assert sum(held) == len(FLEET)
         assert min(held) >= len(FLEET) // 6  # leastconn spread them; none left out
 
-        async with balancer.api() as api:
+        async with api(balancer) as client:
             for charge_point_id, charger in chargers.items():
-                answer = await api.get(f"/API/Reset/{charge_point_id}/Hard")
+                answer = await client.get(f"/API/Reset/{charge_point_id}/Hard")
                 assert (answer.status_code, answer.json()) == (200, {"status": "Accepted"})
                 assert [action for action, _ in charger.requests] == ["Reset"]
 
@@ -274,11 +274,11 @@ async def test_a_node_gone_under_load_loses_nothing_answered_and_its_chargers_co
         assert set(now_on) == set(FLEET)
         assert {now_on[cp] for cp in victims} <= {f"{prefix}-a", f"{prefix}-c"}
 
-        async with balancer.api() as api:
+        async with api(balancer) as client:
             for charger in chargers:
                 if charger.charge_point_id not in victims:
                     continue
-                answer = await api.get(f"/API/Reset/{charger.charge_point_id}/Hard")
+                answer = await client.get(f"/API/Reset/{charger.charge_point_id}/Hard")
                 assert (answer.status_code, answer.json()) == (200, {"status": "Accepted"})
                 assert charger.current is not None
                 assert [action for action, _ in charger.current.requests] == ["Reset"]
