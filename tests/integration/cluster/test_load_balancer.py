@@ -39,7 +39,7 @@ from haproxy_harness import Balancer, haproxy
 from ocpp_core.cluster.presence import Holder
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
-from servers import ServerProcess
+from servers import API_KEY, ServerProcess
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
@@ -77,8 +77,8 @@ async def cluster(
 
 
 async def chargers_on(server: ServerProcess) -> int:
-    """The sockets a node holds, as its /health (which needs no key) counts them."""
-    async with httpx.AsyncClient(timeout=10) as client:
+    """The sockets a node holds, as its /health counts them for the API key."""
+    async with httpx.AsyncClient(timeout=10, headers={"X-API-Key": API_KEY}) as client:
         return int((await client.get(f"{server.http_url}/health")).json()["chargers"])
 
 
