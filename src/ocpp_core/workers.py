@@ -62,8 +62,9 @@ def own_node_id(settings: Settings) -> Settings:
 class Workers:
     """``count`` server workers; ``listening.running`` drives them as one server.
 
-    Stopped (``should_exit``), each worker closes its chargers' websockets and
-    leaves the presence, as one server does; ``serve`` returns once all are gone.
+    Drained (``drain``) then stopped (``should_exit``), each worker does what one
+    server does: /health says 503, its chargers' websockets close with 1001, it
+    leaves the presence; ``serve`` returns once all are gone.
     """
 
     def __init__(self, settings: Settings, count: int, config: uvicorn.Config) -> None:
@@ -73,6 +74,7 @@ class Workers:
         self._count = count
         self._processes: dict[int, AppProcess] = {}
         self._should_exit = False
+        self._draining = False
         self._stopping = asyncio.Event()
 
     @property
@@ -86,6 +88,12 @@ class Workers:
             self._stopping.set()
             for process in self._processes.values():
                 process.should_exit = True
+
+    def drain(self) -> None:
+        """Each worker drains (``ocpp_core.server.stopping``), one restarted meanwhile too."""
+        self._draining = True
+        for process in self._processes.values():
+            process.drain()
 
     @property
     def pids(self) -> list[int]:
@@ -130,6 +138,8 @@ class Workers:
                 name=f"worker {number}",
             )
             self._processes[number] = process
+            if self._draining:
+                process.drain()
             began = loop.time()
             await process.serve(sockets=[sock])
             if self._should_exit or (first and not process.started):  # stopped, or never up

@@ -38,7 +38,14 @@ from ocpp_core.payments import lifecycle, sweeps
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
-from ocpp_core.server import api_commands, api_payments, api_status, api_transactions, health
+from ocpp_core.server import (
+    api_commands,
+    api_payments,
+    api_status,
+    api_transactions,
+    health,
+    stopping,
+)
 from ocpp_core.server.api_auth import ApiKeyGate, fallback, install_error_handler
 from ocpp_core.server.api_payments import WEBHOOK_PATHS
 
@@ -216,11 +223,7 @@ async def _metrics(request: Request) -> Response:
 
 
 async def _shut_down(runtime: Runtime, payments: PaymentContext) -> None:
-    for connection in runtime.registry:
-        try:
-            await connection.close(1001)
-        except Exception:
-            logger.debug("closing %s at shutdown failed", connection.charge_point_id)
+    await stopping.close_chargers(runtime)  # any that connected since, or served by plain uvicorn
     await payments.drain()
     if runtime.cluster is not None:  # after the sockets: their entries go first, one by one
         await runtime.cluster.stop()

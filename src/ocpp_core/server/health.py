@@ -2,10 +2,10 @@
 
 No API key: load balancers probe without one. 200 when the database answers,
 Redis too in cluster mode, and the node is accepting chargers (started, not
-stopping); 503 otherwise, with the part that failed named in the body. The
-node's id (host name and process id by default) and its charger count tell a
-scanner which machine it reached and how busy it is: they are shown only with
-the API key, in the API's header.
+draining before it stops); 503 otherwise, with the part that failed named in
+the body, or ``"status": "draining"``. The node's id (host name and process id
+by default) and its charger count tell a scanner which machine it reached and
+how busy it is: they are shown only with the API key, in the API's header.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ async def health(request: Request) -> JSONResponse:
         checks["redis"] = runtime.cluster.ping()
     outcomes = await asyncio.gather(*(_outcome(check) for check in checks.values()))
     body: dict[str, Any] = dict(zip(checks, outcomes, strict=True))
-    body["accepting"] = bool(getattr(request.app.state, "accepting", False))
+    started = bool(getattr(request.app.state, "accepting", False))
+    body["accepting"] = started and not runtime.draining
     healthy = body["accepting"] and all(outcome == "ok" for outcome in outcomes)
     if key_matches(
         request.headers.get(API_KEY_HEADER), runtime.settings.api_key.get_secret_value()
@@ -41,10 +42,16 @@ async def health(request: Request) -> JSONResponse:
             body["node"] = runtime.cluster.node_id
         body["chargers"] = len(runtime.registry)  # sockets this node holds
     return JSONResponse(
-        {"status": "ok" if healthy else "unavailable", **body},
+        {"status": _status(healthy, runtime.draining), **body},
         status_code=200 if healthy else 503,
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _status(healthy: bool, draining: bool) -> str:
+    if draining:
+        return "draining"
+    return "ok" if healthy else "unavailable"
 
 
 async def _database(runtime: Runtime) -> None:

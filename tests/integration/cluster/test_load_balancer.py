@@ -6,8 +6,11 @@ SIGKILL while its chargers send MeterValues and Heartbeats: HAProxy's health
 checks mark it down, its chargers reconnect through HAProxy to the other two as
 real chargers do (again and again, a short back-off between tries), every
 message they got an answer for is in the database, and commands reach them again.
-A node stopped with SIGTERM the same: it closes its chargers' sockets and its
-port, HAProxy's next checks find it down, and its chargers move to the others.
+A node stopped with SIGTERM drains first (``server.drain_seconds``, its default):
+HAProxy's checks find it down while it still serves its chargers, the chargers
+that connect meanwhile are all served (HAProxy retries a 503 from the draining
+node on another), and only then does it close its chargers with 1001; they move
+to the others the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
 NODES = ("a", "b", "c")
 FLEET = [f"LB-{n:02}" for n in range(30)]  # even: 1.6, odd: 2.0.1
+NEWCOMERS = [f"LB-{n:02}" for n in range(30, 90)]  # connecting during a drain
 SCENARIO_TIMEOUT = 180.0  # a hang fails the test instead of the run
 SEND_EVERY = 0.3  # seconds between a charger's messages
 RETRY_AFTER = 0.5  # a charger's back-off before it connects again
@@ -56,7 +60,7 @@ def speaks_201(charge_point_id: str) -> bool:
 
 @pytest.fixture
 def fleet(database_url: str, tmp_path: Path) -> str:
-    provision(database_url, tmp_path, FLEET, [])
+    provision(database_url, tmp_path, [*FLEET, *NEWCOMERS], [])
     return database_url
 
 
@@ -124,6 +128,7 @@ class RoamingCharger:
         self.connections = 0
         self.current: TestCharger | TestCharger201 | None = None
         self.lost = asyncio.Event()
+        self.close_codes: list[int] = []  # of each connection the node closed
 
     async def run(self) -> None:
         reading = 0
@@ -150,6 +155,8 @@ class RoamingCharger:
                         self.current = None
                         listening.cancel()
                         await asyncio.gather(listening, return_exceptions=True)
+                        if ws.close_code is not None:
+                            self.close_codes.append(ws.close_code)
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
                 # Refused (by the balancer too: a 503 when no node is up) or cut: try again.
                 self.lost.set()
@@ -242,9 +249,8 @@ async def until_all_answered_since(
         )
 
 
-@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
-async def test_a_node_gone_under_load_loses_nothing_answered_and_its_chargers_come_back(
-    fleet: str, tmp_path: Path, prefix: str, redis: Redis, stop: signal.Signals
+async def test_a_node_killed_under_load_loses_nothing_answered_and_its_chargers_come_back(
+    fleet: str, tmp_path: Path, prefix: str, redis: Redis
 ) -> None:
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
@@ -254,39 +260,116 @@ async def test_a_node_gone_under_load_loses_nothing_answered_and_its_chargers_co
         progress = asyncio.Condition()
         chargers = [RoamingCharger(cp, balancer.ws_url(cp), progress) for cp in FLEET]
         tasks = [group.create_task(charger.run()) for charger in chargers]
-        await until_all_answered_since(chargers, [0] * len(chargers), progress)
+        victims = await under_load(chargers, progress, redis, prefix)
 
-        on = await node_of_each(redis, prefix)
-        victims = {cp for cp, node_id in on.items() if node_id == f"{prefix}-b"}
-        assert victims, "leastconn gave node b no charger"
-        assert not any(charger.lost.is_set() for charger in chargers)
-
-        nodes["b"].process.send_signal(stop)
-        assert await nodes["b"].process.wait() == (0 if stop == signal.SIGTERM else -stop)
+        nodes["b"].process.send_signal(signal.SIGKILL)
+        assert await nodes["b"].process.wait() == -signal.SIGKILL
         counts = [len(charger.answered_readings) for charger in chargers]
         await balancer.until({"a": "UP", "b": "DOWN", "c": "UP"})
         await until_all_answered_since(chargers, counts, progress)
-
-        # Only b's chargers lost their connection; each is back, on a or c.
-        assert {charger.charge_point_id for charger in chargers if charger.lost.is_set()} == victims
-        assert all(charger.connections == 2 for charger in chargers if charger.lost.is_set())
-        now_on = await node_of_each(redis, prefix)
-        assert set(now_on) == set(FLEET)
-        assert {now_on[cp] for cp in victims} <= {f"{prefix}-a", f"{prefix}-c"}
-
-        async with api(balancer) as client:
-            for charger in chargers:
-                if charger.charge_point_id not in victims:
-                    continue
-                answer = await client.get(f"/API/Reset/{charger.charge_point_id}/Hard")
-                assert (answer.status_code, answer.json()) == (200, {"status": "Accepted"})
-                assert charger.current is not None
-                assert [action for action, _ in charger.current.requests] == ["Reset"]
-
+        await moved_and_reachable(chargers, victims, balancer, redis, prefix)
         for task in tasks:
             task.cancel()
 
-    readings, heartbeats = await logged(fleet)
+    await nothing_answered_lost(fleet, chargers)
+
+
+async def test_a_node_stopped_under_load_drains_behind_haproxy_first(
+    fleet: str, tmp_path: Path, prefix: str, redis: Redis
+) -> None:
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        cluster(fleet, tmp_path, prefix) as (nodes, balancer),
+        asyncio.TaskGroup() as group,
+    ):
+        progress = asyncio.Condition()
+        chargers = [RoamingCharger(cp, balancer.ws_url(cp), progress) for cp in FLEET]
+        tasks = [group.create_task(charger.run()) for charger in chargers]
+        victims = await under_load(chargers, progress, redis, prefix)
+        b = nodes["b"].process
+
+        b.send_signal(signal.SIGTERM)
+        arrivals = group.create_task(newcomers(balancer, b))
+        await balancer.until({"a": "UP", "b": "DOWN", "c": "UP"})
+        # Down at HAProxy while b still serves its chargers: none was cut.
+        assert b.returncode is None
+        assert not any(charger.lost.is_set() for charger in chargers)
+        assert await b.wait() == 0
+        counts = [len(charger.answered_readings) for charger in chargers]
+        connected, refused = await arrivals
+        assert refused == []
+        assert len(connected) >= 3, "too few chargers connected during the drain to tell"
+        assert int((await balancer.stats())["b"]["wretr"]) > 0  # b's 503s, retried elsewhere
+
+        await until_all_answered_since(chargers, counts, progress)
+        await moved_and_reachable(chargers, victims, balancer, redis, prefix)
+        for charger in chargers:
+            expected = [1001] if charger.charge_point_id in victims else []
+            assert charger.close_codes == expected, charger.charge_point_id
+        for task in tasks:
+            task.cancel()
+
+    await nothing_answered_lost(fleet, chargers)
+
+
+async def newcomers(
+    balancer: Balancer, draining: asyncio.subprocess.Process
+) -> tuple[list[str], list[str]]:
+    """New chargers connecting through HAProxy, one after another, until the node has exited.
+
+    Each is booted and stays connected; the ids that connected, and the failures.
+    """
+    connected: list[str] = []
+    refused: list[str] = []
+    async with AsyncExitStack() as stack:
+        for charge_point_id in NEWCOMERS:
+            if draining.returncode is not None:
+                break
+            booted = charger201 if speaks_201(charge_point_id) else charger16
+            try:
+                await stack.enter_async_context(booted(balancer.ws_url(charge_point_id)))
+            except (InvalidHandshake, ConnectionClosed, OSError) as error:
+                refused.append(f"{charge_point_id}: {error!r}")
+            else:
+                connected.append(charge_point_id)
+            await asyncio.sleep(0.1)
+    return connected, refused
+
+
+async def under_load(
+    chargers: list[RoamingCharger], progress: asyncio.Condition, redis: Redis, prefix: str
+) -> set[str]:
+    """Once every charger has answers: the chargers node b holds."""
+    await until_all_answered_since(chargers, [0] * len(chargers), progress)
+    on = await node_of_each(redis, prefix)
+    victims = {cp for cp, node_id in on.items() if node_id == f"{prefix}-b"}
+    assert victims, "leastconn gave node b no charger"
+    assert not any(charger.lost.is_set() for charger in chargers)
+    return victims
+
+
+async def moved_and_reachable(
+    chargers: list[RoamingCharger], victims: set[str], balancer: Balancer, redis: Redis, prefix: str
+) -> None:
+    """Only b's chargers lost their connection; each is back, on a or c, and commands reach it."""
+    assert {charger.charge_point_id for charger in chargers if charger.lost.is_set()} == victims
+    assert all(charger.connections == 2 for charger in chargers if charger.lost.is_set())
+    now_on = await node_of_each(redis, prefix)
+    assert set(FLEET) <= set(now_on)
+    assert {now_on[cp] for cp in victims} <= {f"{prefix}-a", f"{prefix}-c"}
+
+    async with api(balancer) as client:
+        for charger in chargers:
+            if charger.charge_point_id not in victims:
+                continue
+            answer = await client.get(f"/API/Reset/{charger.charge_point_id}/Hard")
+            assert (answer.status_code, answer.json()) == (200, {"status": "Accepted"})
+            assert charger.current is not None
+            assert [action for action, _ in charger.current.requests] == ["Reset"]
+
+
+async def nothing_answered_lost(database_url: str, chargers: list[RoamingCharger]) -> None:
+    readings, heartbeats = await logged(database_url)
     for charger in chargers:
         cp = charger.charge_point_id
         missing = set(charger.answered_readings) - readings.get(cp, set())
