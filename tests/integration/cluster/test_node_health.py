@@ -1,4 +1,8 @@
-"""A cluster node's start-up and ``GET /health``: Redis named when it is the part that fails."""
+"""A cluster node's start-up and ``GET /health``: Redis named when it is the part that fails.
+
+A node id is one process's: a second one is refused, even started at the same
+instant, and a node killed and started again takes its id back at once.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,17 @@ import asyncio
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
-from cluster_harness import node, node_settings
-from servers import API_KEY, free_port, server_env
+from cluster_harness import cluster_settings, node, node_settings
+from ocpp_core.cluster.node import NodeIdInUse
+from ocpp_core.config import ClusterSettings, Settings
+from ocpp_core.server.app import build_runtime
+from servers import API_KEY, ServerProcess, free_port, server_env, until_listening
 
 pytestmark = pytest.mark.postgresql
 
@@ -59,3 +68,88 @@ async def test_a_second_process_with_a_node_id_in_use_is_refused(
         f"OCPP_CORE_CLUSTER__NODE_ID (cluster.node_id): another running node is '{prefix}-a'"
         in output
     )
+
+
+async def test_two_processes_started_at_once_with_one_node_id_one_serves(
+    migrated: str, tmp_path: Path, prefix: str
+) -> None:
+    ports = [free_port(), free_port()]
+    env = server_env(migrated, node_settings("twin", prefix))
+    ocpp_core = str(Path(sys.executable).parent / "ocpp-core")
+    logs = [(tmp_path / f"twin-{n}.log").open("wb") for n in range(2)]
+    twins = await asyncio.gather(
+        *(
+            asyncio.create_subprocess_exec(
+                ocpp_core, "server", f"--port={port}", env=env, stdout=log, stderr=log
+            )
+            for port, log in zip(ports, logs, strict=True)
+        )
+    )
+    for log in logs:
+        log.close()
+    try:
+        async with asyncio.timeout(60):
+            done, _ = await asyncio.wait(
+                [asyncio.ensure_future(twin.wait()) for twin in twins],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            assert done.pop().result() != 0
+            (serving,) = [n for n, twin in enumerate(twins) if twin.returncode is None]
+            refused = 1 - serving
+            await until_listening(ports[serving], twins[serving], tmp_path / "twin.log")
+            async with httpx.AsyncClient(headers={"X-API-Key": API_KEY}) as client:
+                health = await client.get(f"http://127.0.0.1:{ports[serving]}/health")
+            assert (health.status_code, health.json()["node"]) == (200, f"{prefix}-twin")
+            assert twins[serving].returncode is None
+    finally:
+        for twin in twins:
+            if twin.returncode is None:
+                twin.kill()
+            await twin.wait()
+    output = (tmp_path / f"twin-{refused}.log").read_text()
+    assert f"another running node is '{prefix}-twin'" in output
+
+
+async def test_a_node_killed_and_started_again_with_its_id_serves_at_once(
+    migrated: str, tmp_path: Path, prefix: str, redis: Redis
+) -> None:
+    async with asyncio.timeout(60), httpx.AsyncClient(headers={"X-API-Key": API_KEY}) as client:
+        async with node(migrated, tmp_path, "phoenix", prefix) as first:
+            await until_healthy(client, first)
+            first.process.kill()
+            await first.process.wait()
+        # Its liveness key outlives it for up to 10 s: nobody reads its channel, so it is taken.
+        assert await redis.exists(f"{prefix}:node:{prefix}-phoenix")
+        async with node(migrated, tmp_path, "phoenix", prefix) as second:
+            health = await until_healthy(client, second)
+            assert health["node"] == f"{prefix}-phoenix"
+
+
+async def until_healthy(client: httpx.AsyncClient, server: ServerProcess) -> dict[str, Any]:
+    """Its /health once it says 200 (the port listens before the start-up is done)."""
+    while (health := await client.get(f"{server.http_url}/health")).status_code != 200:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    body: dict[str, Any] = health.json()
+    return body
+
+
+async def test_of_two_nodes_claiming_one_id_on_one_loop_exactly_one_joins(
+    settings: Settings, prefix: str, redis: Redis
+) -> None:
+    """Their start-ups interleave at every await: a check-then-write claim would let both in."""
+    cluster = ClusterSettings.model_validate(cluster_settings("same", prefix))
+    runtimes = [build_runtime(settings.model_copy(update={"cluster": cluster})) for _ in range(2)]
+    nodes = [runtime.cluster for runtime in runtimes if runtime.cluster is not None]
+    try:
+        outcomes = await asyncio.gather(*(node.start() for node in nodes), return_exceptions=True)
+        refused = [outcome for outcome in outcomes if isinstance(outcome, NodeIdInUse)]
+        assert len(refused) == 1
+        assert outcomes.count(None) == 1
+        (joined,) = [node for node, outcome in zip(nodes, outcomes, strict=True) if outcome is None]
+        key = f"{prefix}:node:{prefix}-same"
+        assert await redis.get(key) == joined.presence.token.encode()
+        await joined.stop()
+        assert not await redis.exists(key)
+    finally:
+        for runtime in runtimes:
+            await runtime.db.close()
