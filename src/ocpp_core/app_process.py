@@ -10,8 +10,8 @@ The parent binds the port (so a busy one is named as for any app) and hands
 the socket to the child, with one end of a socket pair that carries
 everything else: the settings (pickled, so the secrets ``serve`` made up reach
 the child without touching the disk, the environment or the process list),
-then ``started`` from the child, then from the parent ``drain`` (a server
-worker's SIGTERM drain, see ``ocpp_core.server.stopping``) and ``stop``. The child
+then ``started`` (or ``refused`` and why) from the child, then from the parent ``drain`` (a server
+worker's SIGTERM drain, see ``ocpp_core.server.node_server``) and ``stop``. The child
 blocks SIGINT and SIGTERM: a Ctrl-C at the terminal reaches the whole process
 group, and the child must shut down when the parent says so, together with
 the server, not on its own a moment earlier. When the pair closes without a
@@ -37,7 +37,7 @@ import socket
 import struct
 import subprocess
 import sys
-from typing import Literal
+from typing import Literal, NoReturn
 
 import uvicorn
 from fastapi import FastAPI
@@ -47,7 +47,8 @@ from ocpp_core.listening import CannotServe, Draining, Listener, Server, running
 
 logger = logging.getLogger(__name__)
 
-STARTED = b"started"
+STARTED = b"started\n"
+REFUSED = b"refused "  # then why, on one line: the parent ends the command with it
 DRAIN = b"drain\n"
 STOP = b"stop\n"
 _SIZE = struct.Struct("!Q")  # the pickled settings' length, before them
@@ -118,12 +119,14 @@ class AppProcess:
                 writer.write(DRAIN)
             if self._should_exit:
                 writer.write(STOP)
-            # Ended before it started; or reset, gone with our words unread.
-            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-                await reader.readexactly(len(STARTED))
-                self.started = True
+            first = b""
+            with contextlib.suppress(ConnectionError):  # reset: gone with our words unread
+                first = await reader.readline()  # empty: ended before it started
+                self.started = first == STARTED
                 await reader.read()  # until the child ends and its end closes
             code = await child.wait()
+            if first.startswith(REFUSED):
+                raise CannotServe(first.removeprefix(REFUSED).decode(errors="replace").strip())
             if not self._should_exit:
                 logger.error("%s ended (exit code %d)", self.name, code)
         finally:
@@ -149,11 +152,22 @@ def main() -> None:
     try:
         listener = _listener(app_name, settings)
     except ConfigError as error:
-        sys.exit(f"the {app_name} app can't start: {error}")
+        _refuse(control, f"the {app_name} app can't start: {error}")
     try:
         serve_forever(_serve(listener, socket.socket(fileno=listen_fd), control))
-    except CannotServe as error:  # uvicorn has logged why
-        sys.exit(str(error))
+    except CannotServe:  # the parent was told why
+        sys.exit(1)
+
+
+def _refuse(control: socket.socket, why: str) -> NoReturn:
+    with contextlib.suppress(OSError):
+        control.sendall(_refusal(why))
+    sys.exit(1)
+
+
+def _refusal(why: str) -> bytes:
+    """Why this app can't start, for the parent to say once (for all its children)."""
+    return REFUSED + " ".join(why.split()).encode() + b"\n"
 
 
 def _listener(app: str, settings: Settings) -> Listener:
@@ -161,7 +175,7 @@ def _listener(app: str, settings: Settings) -> Listener:
     if app == "server":
         from ocpp_core.server import run as server_run
         from ocpp_core.server.app import create_server_app
-        from ocpp_core.server.stopping import NodeServer
+        from ocpp_core.server.node_server import NodeServer
         from ocpp_core.workers import own_node_id
 
         settings = own_node_id(settings)
@@ -190,10 +204,16 @@ def _receive(control: socket.socket, size: int) -> bytes:
 async def _serve(listener: Listener, sock: socket.socket, control: socket.socket) -> None:
     reader, writer = await asyncio.open_connection(sock=control)
     stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    async with running((listener, sock)) as (serving,):
-        watching = asyncio.create_task(_obey(reader, serving.server, stop))
-        writer.write(STARTED)
-        await asyncio.wait([serving.stopped, stop], return_when=asyncio.FIRST_COMPLETED)
+    try:
+        async with running((listener, sock)) as (serving,):
+            watching = asyncio.create_task(_obey(reader, serving.server, stop))
+            writer.write(STARTED)
+            await asyncio.wait([serving.stopped, stop], return_when=asyncio.FIRST_COMPLETED)
+    except CannotServe as error:
+        with contextlib.suppress(ConnectionError):  # the parent is gone: no one to tell
+            writer.write(_refusal(str(error)))
+            await writer.drain()
+        raise
     watching.cancel()
     writer.close()
 

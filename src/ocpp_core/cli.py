@@ -71,8 +71,8 @@ def server(ctx: click.Context, host: str | None, port: int | None, workers: str 
     from ocpp_core.listening import Listener
     from ocpp_core.logs import configure_logging
     from ocpp_core.server.app import create_server_app
+    from ocpp_core.server.node_server import NodeServer
     from ocpp_core.server.run import PORT_OPTION, uvicorn_config
-    from ocpp_core.server.stopping import NodeServer
     from ocpp_core.workers import Workers
 
     settings = cli_settings(ctx, host=host, port=port, workers=workers)

@@ -9,7 +9,7 @@ process (``Listener.server``): ``serve`` runs the management app in a child
 process (see ``ocpp_core.one_process``), on a socket bound here all the same.
 
 SIGTERM first drains the servers that can (``Draining``, for the listener's
-``drain_seconds``; see ``ocpp_core.server.stopping``), then stops them all;
+``drain_seconds``; see ``ocpp_core.server.node_server``), then stops them all;
 Ctrl-C stops them at once, as does a second signal during the drain.
 """
 
@@ -233,8 +233,11 @@ async def running(*bound: tuple[Listener, socket.socket]) -> AsyncIterator[list[
     ]
     try:
         while not all(server.started for server in servers):
-            if any(each.stopped.done() for each in serving):  # uvicorn has logged why
-                raise CannotServe("an app could not start; see the log above")
+            for each in serving:
+                if each.stopped.done():
+                    if isinstance(refused := each.stopped.exception(), CannotServe):
+                        raise refused
+                    raise CannotServe("an app could not start; see the log above")
             await asyncio.sleep(0.05)
         yield serving
     finally:

@@ -35,7 +35,7 @@ from ocpp_core.management import run as management_run
 from ocpp_core.management.app import create_management_app
 from ocpp_core.server import run as server_run
 from ocpp_core.server.app import create_server_app
-from ocpp_core.server.stopping import NodeServer
+from ocpp_core.server.node_server import NodeServer
 
 
 def listeners(settings: Settings) -> tuple[Listener, Listener]:

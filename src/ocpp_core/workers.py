@@ -13,7 +13,8 @@ A worker that dies is restarted after a pause that doubles while it keeps
 dying soon after its start; after ``_MAX_QUICK_DEATHS`` of those in a row the
 command stops with an error, so a failure that repeats (a wrong setting, a
 database that refuses) is not hidden behind an endless loop. A worker that
-fails on the very first start stops the command at once, as one process would.
+fails on the very first start stops the command at once, as one process would,
+with its reason in one line (a node id in use, a database that refuses).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import uvicorn
 
 from ocpp_core.app_process import AppProcess
 from ocpp_core.config import Settings, default_node_id
-from ocpp_core.listening import bind
+from ocpp_core.listening import CannotServe, bind
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class Workers:
                 process.should_exit = True
 
     def drain(self) -> None:
-        """Each worker drains (``ocpp_core.server.stopping``), one restarted meanwhile too."""
+        """Each worker drains (``ocpp_core.server.node_server``), one restarted meanwhile too."""
         self._draining = True
         for process in self._processes.values():
             process.drain()
@@ -141,7 +142,12 @@ class Workers:
             if self._draining:
                 process.drain()
             began = loop.time()
-            await process.serve(sockets=[sock])
+            try:
+                await process.serve(sockets=[sock])
+            except CannotServe as refused:
+                if first:  # as one process would: the command stops, saying why
+                    raise
+                logger.warning("worker %d could not start again: %s", number, refused)
             if self._should_exit or (first and not process.started):  # stopped, or never up
                 return
             first = False

@@ -20,7 +20,7 @@ from cluster_harness import cluster_settings, node, node_settings
 from ocpp_core.cluster.node import NodeIdInUse
 from ocpp_core.config import ClusterSettings, Settings
 from ocpp_core.server.app import build_runtime
-from servers import API_KEY, ServerProcess, free_port, server_env, until_listening
+from servers import API_KEY, ServerProcess, free_port, server_env
 
 pytestmark = pytest.mark.postgresql
 
@@ -48,25 +48,32 @@ async def test_health_names_redis_when_it_can_not_be_reached(
         assert body["redis"].startswith("unavailable")
 
 
-async def test_a_second_process_with_a_node_id_in_use_is_refused(
-    migrated: str, tmp_path: Path, prefix: str
+@pytest.mark.parametrize(
+    ("running", "options", "asked"),
+    [("a", [], "a"), ("a-1", ["--workers=2"], "a")],  # worker 1 of node id a is a-1
+    ids=["one-process", "workers"],
+)
+async def test_a_second_process_with_a_node_id_in_use_is_refused_in_one_line(
+    migrated: str, tmp_path: Path, prefix: str, running: str, options: list[str], asked: str
 ) -> None:
-    async with asyncio.timeout(60), node(migrated, tmp_path, "a", prefix):
-        with (tmp_path / "twin.log").open("wb") as log:
-            twin = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "ocpp-core"),
-                "server",
-                f"--port={free_port()}",
-                env=server_env(migrated, node_settings("a", prefix)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        assert await twin.wait() != 0  # it stops during its start-up
+    settings = {**node_settings(asked, prefix), "OCPP_CORE_LOG_LEVEL": "warning"}
+    async with asyncio.timeout(90), node(migrated, tmp_path, running, prefix) as first:
+        await until_healthy(first)
+        twin = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "ocpp-core"),
+            "server",
+            f"--port={free_port()}",
+            *options,
+            env=server_env(migrated, settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output, _ = await twin.communicate()  # it stops during its start-up
 
-    output = (tmp_path / "twin.log").read_text()
-    assert (
-        f"OCPP_CORE_CLUSTER__NODE_ID (cluster.node_id): another running node is '{prefix}-a'"
-        in output
+    assert twin.returncode == 1
+    assert output.decode() == (
+        f"Error: OCPP_CORE_CLUSTER__NODE_ID (cluster.node_id): another running node is "
+        f"'{prefix}-{running}'; give each process a node id of its own\n"
     )
 
 
@@ -74,7 +81,7 @@ async def test_two_processes_started_at_once_with_one_node_id_one_serves(
     migrated: str, tmp_path: Path, prefix: str
 ) -> None:
     ports = [free_port(), free_port()]
-    env = server_env(migrated, node_settings("twin", prefix))
+    env = server_env(migrated, {**node_settings("twin", prefix), "OCPP_CORE_LOG_LEVEL": "warning"})
     ocpp_core = str(Path(sys.executable).parent / "ocpp-core")
     logs = [(tmp_path / f"twin-{n}.log").open("wb") for n in range(2)]
     twins = await asyncio.gather(
@@ -96,10 +103,9 @@ async def test_two_processes_started_at_once_with_one_node_id_one_serves(
             assert done.pop().result() != 0
             (serving,) = [n for n, twin in enumerate(twins) if twin.returncode is None]
             refused = 1 - serving
-            await until_listening(ports[serving], twins[serving], tmp_path / "twin.log")
-            async with httpx.AsyncClient(headers={"X-API-Key": API_KEY}) as client:
-                health = await client.get(f"http://127.0.0.1:{ports[serving]}/health")
-            assert (health.status_code, health.json()["node"]) == (200, f"{prefix}-twin")
+            path = tmp_path / f"twin-{serving}.log"
+            health = await until_healthy(ServerProcess(twins[serving], ports[serving], path))
+            assert health["node"] == f"{prefix}-twin"
             assert twins[serving].returncode is None
     finally:
         for twin in twins:
@@ -107,28 +113,32 @@ async def test_two_processes_started_at_once_with_one_node_id_one_serves(
                 twin.kill()
             await twin.wait()
     output = (tmp_path / f"twin-{refused}.log").read_text()
-    assert f"another running node is '{prefix}-twin'" in output
+    assert output == (
+        f"Error: OCPP_CORE_CLUSTER__NODE_ID (cluster.node_id): another running node is "
+        f"'{prefix}-twin'; give each process a node id of its own\n"
+    )
 
 
 async def test_a_node_killed_and_started_again_with_its_id_serves_at_once(
     migrated: str, tmp_path: Path, prefix: str, redis: Redis
 ) -> None:
-    async with asyncio.timeout(60), httpx.AsyncClient(headers={"X-API-Key": API_KEY}) as client:
+    async with asyncio.timeout(60):
         async with node(migrated, tmp_path, "phoenix", prefix) as first:
-            await until_healthy(client, first)
+            await until_healthy(first)
             first.process.kill()
             await first.process.wait()
         # Its liveness key outlives it for up to 10 s: nobody reads its channel, so it is taken.
         assert await redis.exists(f"{prefix}:node:{prefix}-phoenix")
         async with node(migrated, tmp_path, "phoenix", prefix) as second:
-            health = await until_healthy(client, second)
+            health = await until_healthy(second)
             assert health["node"] == f"{prefix}-phoenix"
 
 
-async def until_healthy(client: httpx.AsyncClient, server: ServerProcess) -> dict[str, Any]:
+async def until_healthy(server: ServerProcess) -> dict[str, Any]:
     """Its /health once it says 200 (the port listens before the start-up is done)."""
-    while (health := await client.get(f"{server.http_url}/health")).status_code != 200:  # noqa: ASYNC110
-        await asyncio.sleep(0.1)
+    async with httpx.AsyncClient(headers={"X-API-Key": API_KEY}, timeout=20) as client:
+        while (health := await client.get(f"{server.http_url}/health")).status_code != 200:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
     body: dict[str, Any] = health.json()
     return body
 

@@ -1,4 +1,8 @@
-"""How a server node stops: a drain first, then its chargers closed as going away.
+"""uvicorn serving the server app: a refused start in one line, a drain before it stops.
+
+What may refuse the start (the migrations, the database, a node id in use)
+runs before uvicorn's own start-up, which would print a traceback for it:
+``CannotServe`` then ends the command with one line (``ocpp_core.listening``).
 
 Stopped at once, a node behind a load balancer fails every connection the
 balancer sends it until its health checks find it down (about 2 s with the
@@ -19,7 +23,11 @@ import socket
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 
+from ocpp_core.cli_support import database_error
+from ocpp_core.config import ConfigError
+from ocpp_core.listening import CannotServe
 from ocpp_core.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -28,12 +36,22 @@ GOING_AWAY = 1001
 
 
 class NodeServer(uvicorn.Server):
-    """uvicorn serving the server app, with its drain (see ``listening.Draining``)."""
+    """uvicorn serving the server app, with its refusals and its drain (``listening.Draining``)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         assert isinstance(config.app, FastAPI)
+        self._app = config.app
         self._runtime: Runtime = config.app.state.runtime
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await self._app.state.join()
+        except ConfigError as error:
+            raise CannotServe(str(error)) from None
+        except (DBAPIError, OSError) as error:
+            raise CannotServe(database_error(error)) from None
+        await super().startup(sockets)
 
     def drain(self) -> None:
         if not self._runtime.draining:
