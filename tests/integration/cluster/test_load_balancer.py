@@ -21,6 +21,7 @@ import signal
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -249,67 +250,77 @@ async def until_all_answered_since(
         )
 
 
-async def test_a_node_killed_under_load_loses_nothing_answered_and_its_chargers_come_back(
-    fleet: str, tmp_path: Path, prefix: str, redis: Redis
-) -> None:
+@dataclass
+class Roaming:
+    """The three nodes behind HAProxy and a fleet of roaming chargers, all answered."""
+
+    nodes: dict[str, ServerProcess]
+    balancer: Balancer
+    group: asyncio.TaskGroup
+    chargers: list[RoamingCharger]
+    progress: asyncio.Condition
+    victims: set[str]  # the chargers node b holds
+
+    def counts(self) -> list[int]:
+        return [len(charger.answered_readings) for charger in self.chargers]
+
+
+@asynccontextmanager
+async def roaming(
+    database_url: str, folder: Path, prefix: str, redis: Redis
+) -> AsyncIterator[Roaming]:
+    """The fleet under load through HAProxy; after the test's work, every answer is stored."""
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
-        cluster(fleet, tmp_path, prefix) as (nodes, balancer),
+        cluster(database_url, folder, prefix) as (nodes, balancer),
         asyncio.TaskGroup() as group,
     ):
         progress = asyncio.Condition()
         chargers = [RoamingCharger(cp, balancer.ws_url(cp), progress) for cp in FLEET]
         tasks = [group.create_task(charger.run()) for charger in chargers]
         victims = await under_load(chargers, progress, redis, prefix)
-
-        nodes["b"].process.send_signal(signal.SIGKILL)
-        assert await nodes["b"].process.wait() == -signal.SIGKILL
-        counts = [len(charger.answered_readings) for charger in chargers]
-        await balancer.until({"a": "UP", "b": "DOWN", "c": "UP"})
-        await until_all_answered_since(chargers, counts, progress)
-        await moved_and_reachable(chargers, victims, balancer, redis, prefix)
+        yield Roaming(nodes, balancer, group, chargers, progress, victims)
         for task in tasks:
             task.cancel()
+    await nothing_answered_lost(database_url, chargers)
 
-    await nothing_answered_lost(fleet, chargers)
+
+async def test_a_node_killed_under_load_loses_nothing_answered_and_its_chargers_come_back(
+    fleet: str, tmp_path: Path, prefix: str, redis: Redis
+) -> None:
+    async with roaming(fleet, tmp_path, prefix, redis) as fleet_:
+        b = fleet_.nodes["b"].process
+        b.kill()
+        assert await b.wait() == -signal.SIGKILL
+        counts = fleet_.counts()
+        await fleet_.balancer.until({"a": "UP", "b": "DOWN", "c": "UP"})
+        await until_all_answered_since(fleet_.chargers, counts, fleet_.progress)
+        await moved_and_reachable(fleet_, redis, prefix)
 
 
 async def test_a_node_stopped_under_load_drains_behind_haproxy_first(
     fleet: str, tmp_path: Path, prefix: str, redis: Redis
 ) -> None:
-    async with (
-        asyncio.timeout(SCENARIO_TIMEOUT),
-        cluster(fleet, tmp_path, prefix) as (nodes, balancer),
-        asyncio.TaskGroup() as group,
-    ):
-        progress = asyncio.Condition()
-        chargers = [RoamingCharger(cp, balancer.ws_url(cp), progress) for cp in FLEET]
-        tasks = [group.create_task(charger.run()) for charger in chargers]
-        victims = await under_load(chargers, progress, redis, prefix)
-        b = nodes["b"].process
-
+    async with roaming(fleet, tmp_path, prefix, redis) as fleet_:
+        b = fleet_.nodes["b"].process
         b.send_signal(signal.SIGTERM)
-        arrivals = group.create_task(newcomers(balancer, b))
-        await balancer.until({"a": "UP", "b": "DOWN", "c": "UP"})
+        arrivals = fleet_.group.create_task(newcomers(fleet_.balancer, b))
+        await fleet_.balancer.until({"a": "UP", "b": "DOWN", "c": "UP"})
         # Down at HAProxy while b still serves its chargers: none was cut.
         assert b.returncode is None
-        assert not any(charger.lost.is_set() for charger in chargers)
+        assert not any(charger.lost.is_set() for charger in fleet_.chargers)
         assert await b.wait() == 0
-        counts = [len(charger.answered_readings) for charger in chargers]
+        counts = fleet_.counts()
         connected, refused = await arrivals
         assert refused == []
         assert len(connected) >= 3, "too few chargers connected during the drain to tell"
-        assert int((await balancer.stats())["b"]["wretr"]) > 0  # b's 503s, retried elsewhere
+        assert int((await fleet_.balancer.stats())["b"]["wretr"]) > 0  # b's 503s, retried
 
-        await until_all_answered_since(chargers, counts, progress)
-        await moved_and_reachable(chargers, victims, balancer, redis, prefix)
-        for charger in chargers:
-            expected = [1001] if charger.charge_point_id in victims else []
+        await until_all_answered_since(fleet_.chargers, counts, fleet_.progress)
+        await moved_and_reachable(fleet_, redis, prefix)
+        for charger in fleet_.chargers:
+            expected = [1001] if charger.charge_point_id in fleet_.victims else []
             assert charger.close_codes == expected, charger.charge_point_id
-        for task in tasks:
-            task.cancel()
-
-    await nothing_answered_lost(fleet, chargers)
 
 
 async def newcomers(
@@ -348,17 +359,16 @@ async def under_load(
     return victims
 
 
-async def moved_and_reachable(
-    chargers: list[RoamingCharger], victims: set[str], balancer: Balancer, redis: Redis, prefix: str
-) -> None:
+async def moved_and_reachable(fleet: Roaming, redis: Redis, prefix: str) -> None:
     """Only b's chargers lost their connection; each is back, on a or c, and commands reach it."""
+    chargers, victims = fleet.chargers, fleet.victims
     assert {charger.charge_point_id for charger in chargers if charger.lost.is_set()} == victims
     assert all(charger.connections == 2 for charger in chargers if charger.lost.is_set())
     now_on = await node_of_each(redis, prefix)
     assert set(FLEET) <= set(now_on)
     assert {now_on[cp] for cp in victims} <= {f"{prefix}-a", f"{prefix}-c"}
 
-    async with api(balancer) as client:
+    async with api(fleet.balancer) as client:
         for charger in chargers:
             if charger.charge_point_id not in victims:
                 continue
