@@ -343,7 +343,7 @@ class ClusterNode:
                 confirmed.clear()
                 await asyncio.sleep(1.0)
                 continue
-            if message is None:
+            if message is None or message["type"] not in ("subscribe", "message"):
                 continue
             channel = message["channel"].decode()
             if message["type"] == "subscribe":
@@ -351,8 +351,6 @@ class ClusterNode:
                 if len(confirmed) == 2:
                     self._unreachable.clear()
                     self._subscribed.set()
-                continue
-            if message["type"] != "message":
                 continue
             if channel == self._replies:
                 try:
