@@ -22,7 +22,7 @@ from ocpp_core.domain.chargepoints import (
     display_code_problem,
 )
 from ocpp_core.domain.pricing import (
-    MILLICENTS_PER_CENT,
+    MILLICENTS_PER_UNIT,
     WH_PER_KWH,
     Tariff,
     TariffError,
@@ -32,7 +32,6 @@ from ocpp_core.management.admin_forms import checked, decimal_text, text
 from ocpp_core.management.i18n import N_, gettext
 from ocpp_core.security import charger_password_problem
 
-_RATE_SCALE = 100 * MILLICENTS_PER_CENT  # currency units → millicents
 _HEX = re.compile(r"[0-9a-f]+")
 _ID_PREFIX = re.compile(r"^(?:id|charge point) '[^']*': ")
 # The domain's messages name CLI options; the page names its fields.
@@ -110,9 +109,11 @@ class ChargePointForm:
             display_code=row.display_code or "",
             location=row.location or "",
             thumbprint=row.client_cert_thumbprint or "",
-            per_kwh=decimal_text(tariff.price_kwh_millicents, _RATE_SCALE, min_places=2),
+            per_kwh=decimal_text(tariff.price_kwh_millicents, MILLICENTS_PER_UNIT, min_places=2),
             session_fee=decimal_text(tariff.session_fee_cents, 100, min_places=2),
-            usage_fee=decimal_text(tariff.usage_fee_minute_millicents, _RATE_SCALE, min_places=2),
+            usage_fee=decimal_text(
+                tariff.usage_fee_minute_millicents, MILLICENTS_PER_UNIT, min_places=2
+            ),
             usage_grace=str(tariff.usage_grace_minutes or ""),
             usage_max=str(tariff.usage_max_minutes or ""),
             usage_after=tariff.usage_after_charging,
@@ -177,9 +178,9 @@ class ChargePointForm:
         """The tariff typed in, or None with the problems noted on their fields."""
         values: dict[str, Any] = {}
         for name, key, scale in (
-            ("per_kwh", "price_kwh_millicents", _RATE_SCALE),
+            ("per_kwh", "price_kwh_millicents", MILLICENTS_PER_UNIT),
             ("session_fee", "session_fee_cents", 100),
-            ("usage_fee", "usage_fee_minute_millicents", _RATE_SCALE),
+            ("usage_fee", "usage_fee_minute_millicents", MILLICENTS_PER_UNIT),
             ("max_kwh", "max_energy_wh", WH_PER_KWH),
         ):
             raw = getattr(self, name)
