@@ -241,12 +241,7 @@ class Charging:
         auth = await authorization.authorize_stop(
             session, start_tag=row.start_tag, stop_tag=end.tag, now=self.now()
         )
-        transactions.stop(
-            row,
-            end,
-            max_power_w=self._max_power_w,
-            lowest_jump_wh=await transactions.lowest_jump(session, row.id),
-        )
+        await transactions.close(session, row, end, max_power_w=self._max_power_w)
         return auth
 
     async def publish_started(self, row: Transaction, *, accepted: bool) -> None:
