@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ocpp_core.clock import format_timestamp, utc_now
 from ocpp_core.config import OcppSettings
-from ocpp_core.domain import chargepoints, commands, transactions
+from ocpp_core.domain import chargepoints, commands, meter, transactions
 from ocpp_core.domain.authorization import Authorization
 from ocpp_core.domain.charging import Readings
-from ocpp_core.domain.meter import read_v16
+from ocpp_core.domain.meter import Read
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
@@ -75,7 +75,16 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
 
 
 def _readings(meter_values: list[Payload]) -> Readings:
-    return common.decode_readings(meter_values, read_v16)
+    return common.decode_readings(meter_values, read_sample)
+
+
+def read_sample(raw: Payload) -> Read | None:
+    """A 1.6 SampledValue; None for signed or unknown formats we cannot interpret."""
+    get = raw.get
+    if get("format", "Raw") != "Raw":
+        return None
+    labels = get("measurand"), get("unit"), get("phase"), get("context"), get("location")
+    return meter.sample(get("value"), 0, *labels)
 
 
 async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:

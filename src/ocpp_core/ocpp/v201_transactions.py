@@ -6,17 +6,20 @@ which records it) and answers for its idToken.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ocpp_core.clock import format_timestamp
-from ocpp_core.domain import transaction_events
+from ocpp_core.domain import meter, transaction_events
 from ocpp_core.domain.authorization import Authorization
 from ocpp_core.domain.charging import Readings
-from ocpp_core.domain.meter import read_v201
+from ocpp_core.domain.meter import InvalidSample, Read
 from ocpp_core.domain.transaction_events import EventType, MissingPosition, TransactionEvent
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext
 from ocpp_core.ocpp.common import Payload, timestamp
 from ocpp_core.ocpp.framing import ErrorCode, FrameError
 
+_NO_UNIT: Mapping[str, object] = {}
 # The domain's connector status words; 2.0.1 splits them into the plug's status
 # and the transaction's charging state.
 CHARGING_STATES = {
@@ -37,7 +40,27 @@ def id_token_info(auth: Authorization) -> Payload:
 
 
 def readings_of(meter_values: list[Payload]) -> Readings:
-    return common.decode_readings(meter_values, read_v201)
+    return common.decode_readings(meter_values, read_sample)
+
+
+def read_sample(raw: Payload) -> Read:
+    """A 2.0.1 SampledValue; its value is always numeric, even when also signed."""
+    get = raw.get
+    unit_of_measure = get("unitOfMeasure", _NO_UNIT)
+    if not isinstance(unit_of_measure, Mapping):
+        raise InvalidSample(f"unitOfMeasure {unit_of_measure!r} is not an object")
+    multiplier = unit_of_measure.get("multiplier", 0)
+    if type(multiplier) is not int:
+        raise InvalidSample(f"multiplier {multiplier!r} is not an integer")
+    return meter.sample(
+        get("value"),
+        multiplier,
+        get("measurand"),
+        unit_of_measure.get("unit"),
+        get("phase"),
+        get("context"),
+        get("location"),
+    )
 
 
 async def transaction_event(ctx: ChargerContext, p: Payload) -> Payload:
