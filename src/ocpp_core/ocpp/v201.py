@@ -15,6 +15,7 @@ from dataclasses import replace
 from ocpp_core.clock import format_timestamp, utc_now
 from ocpp_core.config import OcppSettings
 from ocpp_core.domain import chargepoints, commands, reports
+from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.ocpp import common, v201_transactions
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
@@ -23,9 +24,16 @@ from ocpp_core.ocpp.schemas import SchemaSet
 from ocpp_core.ocpp.v201_transactions import CHARGING_STATES, id_token_info, readings_of
 
 # An EVSE is as busy as its busiest plug.
-_PLUG_STATUS_ORDER = ("Occupied", "Faulted", "Reserved", "Unavailable", "Available")
-_PLUG_STATUSES = {"Occupied": "Preparing", "Faulted": "Faulted", "Reserved": "Reserved"}
-_IN_SESSION = frozenset({*CHARGING_STATES.values(), "Finishing"})
+_PLUG_STATUS_ORDER = (
+    ConnectorStatus.OCCUPIED,
+    ConnectorStatus.FAULTED,
+    ConnectorStatus.RESERVED,
+    ConnectorStatus.UNAVAILABLE,
+    ConnectorStatus.AVAILABLE,
+)
+# An occupied plug is a car plugged in (Preparing) until the transaction says more.
+_PLUG_STATUSES: dict[str, str] = {ConnectorStatus.OCCUPIED: ConnectorStatus.PREPARING}
+_FINER = frozenset({*CHARGING_STATES.values(), ConnectorStatus.FINISHING})
 
 # 1.6 configuration keys and the 2.0.1 variables that took their place.
 CONFIGURATION_KEYS: Mapping[str, commands.Variable] = {
@@ -80,7 +88,7 @@ async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:
 def _evse_status(plugs: list[str], current: str | None) -> str:
     """The EVSE's status in domain words; an occupied EVSE keeps its finer charging state."""
     busiest = min(plugs, key=_PLUG_STATUS_ORDER.index)
-    if busiest == "Occupied" and current in _IN_SESSION:
+    if busiest == ConnectorStatus.OCCUPIED and current in _FINER:
         return current
     return _PLUG_STATUSES.get(busiest, busiest)
 

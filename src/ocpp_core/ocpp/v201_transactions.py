@@ -12,6 +12,7 @@ from ocpp_core.clock import format_timestamp
 from ocpp_core.domain import meter, transaction_events
 from ocpp_core.domain.authorization import Authorization
 from ocpp_core.domain.charging import Readings
+from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.domain.meter import InvalidSample, Read
 from ocpp_core.domain.transaction_events import EventType, MissingPosition, TransactionEvent
 from ocpp_core.ocpp import common
@@ -23,10 +24,10 @@ _NO_UNIT: Mapping[str, object] = {}
 # The domain's connector status words; 2.0.1 splits them into the plug's status
 # and the transaction's charging state.
 CHARGING_STATES = {
-    "Charging": "Charging",
-    "SuspendedEV": "SuspendedEV",
-    "SuspendedEVSE": "SuspendedEVSE",
-    "EVConnected": "Preparing",
+    "Charging": ConnectorStatus.CHARGING,
+    "SuspendedEV": ConnectorStatus.SUSPENDED_EV,
+    "SuspendedEVSE": ConnectorStatus.SUSPENDED_EVSE,
+    "EVConnected": ConnectorStatus.PREPARING,
 }
 
 
@@ -90,5 +91,5 @@ def _charging_status(state: str | None, event_type: EventType) -> str | None:
     if state is None or state == "Idle":
         return None
     if event_type is EventType.ENDED:
-        return "Finishing"  # the transaction is over and the car still plugged in
+        return ConnectorStatus.FINISHING  # the transaction is over and the car still plugged in
     return CHARGING_STATES[state]
