@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ocpp_core.config import OcppSettings
+from ocpp_core.domain.charging import Charging
 from ocpp_core.domain.commands import Command
 from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
@@ -25,6 +26,11 @@ class ChargerContext:
     charge_point_id: str
     protocol: str
     runtime: Runtime
+
+    @property
+    def charging(self) -> Charging:
+        """The domain's service for this charger's messages."""
+        return Charging(self.runtime, self.charge_point_id)
 
 
 Handler = Callable[[ChargerContext, dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import events, transactions
+from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.domain.pricing import settle
 from ocpp_core.ocpp.errors import CommandError
 from ocpp_core.payments import money, reservations, review, starting
@@ -37,7 +38,7 @@ async def on_event(ctx: PaymentContext, event: events.Event) -> None:
 
 
 async def _status_changed(ctx: PaymentContext, event: events.ConnectorStatusChanged) -> None:
-    if event.status == "Preparing":
+    if event.status == ConnectorStatus.PREPARING:
         await _plugged_in(ctx, event.charge_point_id, event.connector_id)
         return
     async with ctx.runtime.db.session() as session:
@@ -45,7 +46,10 @@ async def _status_changed(ctx: PaymentContext, event: events.ConnectorStatusChan
         if row is None:
             return
         _track_idle(row, event.status, event.at)
-        unplugged = event.status == "Available" and status_of(row) is Status.WAITING_FOR_DISCONNECT
+        unplugged = (
+            event.status == ConnectorStatus.AVAILABLE
+            and status_of(row) is Status.WAITING_FOR_DISCONNECT
+        )
         if unplugged:
             row.disconnected_at = event.at
             settle_now(ctx, row, await session.get(Transaction, row.transaction_id), event.at)
@@ -57,9 +61,9 @@ def _track_idle(row: PaymentReservation, status: str, at: datetime) -> None:
     """Idle time runs while the car sits there not charging (SuspendedEV)."""
     if status_of(row) is not Status.CHARGING:
         return
-    if status == "SuspendedEV" and row.idle_since is None:
+    if status == ConnectorStatus.SUSPENDED_EV and row.idle_since is None:
         row.idle_since = at
-    elif status == "Charging" and row.idle_since is not None:
+    elif status == ConnectorStatus.CHARGING and row.idle_since is not None:
         row.idle_seconds += max(0, int((at - row.idle_since).total_seconds()))
         row.idle_since = None
 
@@ -176,7 +180,11 @@ async def stopped(ctx: PaymentContext, transaction_id: int, at: datetime, reason
 
 def available_since(connector: Connector | None, not_before: datetime | None) -> datetime | None:
     """When the connector became Available, if it still is and became so after ``not_before``."""
-    if connector is None or connector.status != "Available" or connector.status_at is None:
+    if (
+        connector is None
+        or connector.status != ConnectorStatus.AVAILABLE
+        or connector.status_at is None
+    ):
         return None
     if not_before is not None and connector.status_at < not_before:
         return None

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain.commands import RemoteStart, new_request_id
+from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.payments import money, reservations
 from ocpp_core.payments.context import PaymentContext, logger
@@ -102,7 +103,7 @@ def claim(
         return StartOutcome(row.status, "StartTimeout")
     if busy := reservations.busy_of(connector_status, running=running):
         return StartOutcome("ConnectorBusy", busy)
-    if ctx.settings.require_plug_before_start and connector_status != "Preparing":
+    if ctx.settings.require_plug_before_start and connector_status != ConnectorStatus.PREPARING:
         row.awaiting_plug = True
         row.updated_at = now
         return StartOutcome(row.status, "AwaitingPlug")
