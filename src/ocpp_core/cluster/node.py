@@ -45,9 +45,9 @@ from ocpp_core.cluster.wire import (
 )
 from ocpp_core.config import ENV_PREFIX, ClusterSettings, ConfigError
 from ocpp_core.db.health import DatabaseUnavailable
+from ocpp_core.domain.command_errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_core.domain.presence import Presence
 from ocpp_core.ocpp.connection import Connection
-from ocpp_core.ocpp.errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_core.ocpp.framing import FrameError
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import LocalCommandRouter

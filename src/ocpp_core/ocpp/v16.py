@@ -7,11 +7,11 @@ from ocpp_core.config import OcppSettings
 from ocpp_core.domain import chargepoints, commands, meter, transactions
 from ocpp_core.domain.authorization import Authorization
 from ocpp_core.domain.charging import Readings
+from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.meter import Read
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
-from ocpp_core.ocpp.errors import CommandNotSupported
 from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
 

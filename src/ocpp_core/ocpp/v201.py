@@ -15,11 +15,11 @@ from dataclasses import replace
 from ocpp_core.clock import format_timestamp, utc_now
 from ocpp_core.config import OcppSettings
 from ocpp_core.domain import chargepoints, commands, reports
+from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.ocpp import common, v201_transactions
-from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
+from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter, status
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
-from ocpp_core.ocpp.errors import CommandNotSupported
 from ocpp_core.ocpp.schemas import SchemaSet
 from ocpp_core.ocpp.v201_transactions import CHARGING_STATES, id_token_info, readings_of
 
@@ -232,11 +232,21 @@ HANDLERS: dict[str, Handler] = {
     "SignCertificate": common.sign_certificate,
 }
 
+
+def status_of(command: commands.Command, answer: Payload) -> str | None:
+    """A variable's write is answered per variable; every other command with one status."""
+    if isinstance(command, commands.SetVariables | commands.ChangeConfiguration):
+        results = answer.get("setVariableResult") or [{}]
+        return status(results[0], "attributeStatus")
+    return status(answer)
+
+
 ADAPTER = ProtocolAdapter(
     subprotocol="ocpp2.0.1",
     schemas=SchemaSet("v201", request_suffix="Request"),
     handlers=HANDLERS,
     encode=encode,
+    status_of=status_of,
     always_logged=frozenset({"SecurityEventNotification"}),
     logged_by_handler=frozenset({"MeterValues"}),
 )

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import events, transactions
+from ocpp_core.domain.command_errors import CommandError
 from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.domain.pricing import settle
-from ocpp_core.ocpp.errors import CommandError
+from ocpp_core.ocpp.router import execute
 from ocpp_core.payments import money, reservations, review, starting
 from ocpp_core.payments.billing import capture_amount, tariff_of, usage_seconds
 from ocpp_core.payments.context import PaymentContext, logger
@@ -132,13 +133,15 @@ async def _remote_stop(ctx: PaymentContext, charge_point_id: str, transaction_id
     async with ctx.runtime.db.session() as session:
         command = await transactions.stop_command(session, transaction_id)
     try:
-        answer = await ctx.runtime.router.send(charge_point_id, command)
-        accepted = answer.get("status") == "Accepted"
-    except CommandError as error:
+        result = await execute(ctx.runtime.router, charge_point_id, command)
+    except CommandError as error:  # the charger's version can't say it
         logger.warning("stopping transaction %s failed: %s", transaction_id, error)
-        accepted = False
-    if accepted:
-        return
+    else:
+        if result.accepted:
+            return
+        logger.warning(
+            "stopping transaction %s: %s", transaction_id, result.status or result.outcome
+        )
     ask_again = (
         update(PaymentReservation)
         .where(
