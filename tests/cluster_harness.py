@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +82,22 @@ def node_settings(name: str, prefix: str, redis_url: str = REDIS_URL) -> dict[st
 
 @asynccontextmanager
 async def node(
-    database_url: str, folder: Path, name: str, prefix: str, redis_url: str = REDIS_URL
+    database_url: str,
+    folder: Path,
+    name: str,
+    prefix: str,
+    redis_url: str = REDIS_URL,
+    *,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[ServerProcess]:
-    """``ocpp-core server`` as node ``<prefix>-<name>``, its output in ``<name>.log``."""
-    settings = node_settings(name, prefix, redis_url)
-    async with ocpp_core_server(database_url, folder / f"{name}.log", **settings) as server:
+    """``ocpp-core server`` as node ``<prefix>-<name>``, its output in ``<name>.log``.
+
+    ``env``: more settings; ``port``: one fixed before it starts (a free one if None).
+    """
+    settings = {**node_settings(name, prefix, redis_url), **(env or {})}
+    log = folder / f"{name}.log"
+    async with ocpp_core_server(database_url, log, settings, port) as server:
         yield server
 
 
