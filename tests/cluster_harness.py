@@ -172,3 +172,37 @@ async def running(charger: TestCharger | TestCharger201) -> AsyncIterator[None]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert charger.connection.problems == []
+
+
+@asynccontextmanager
+async def redis_server(port: int, folder: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A Redis of the test's own, to restart (empty, as without persistence)."""
+    process = await asyncio.create_subprocess_exec(
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        client = Redis(port=port)
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    await client.ping()
+                    break
+                except RedisError:
+                    await asyncio.sleep(0.05)
+        await client.aclose()
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
