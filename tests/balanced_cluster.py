@@ -34,6 +34,7 @@ from ocpp_core.db.session import Database
 from servers import ServerProcess
 
 NODES = ("a", "b", "c")
+SCENARIO_TIMEOUT = 180.0  # a hang fails the test instead of the run
 SEND_EVERY = 0.3  # seconds between a charger's messages
 RETRY_AFTER = 0.5  # a charger's back-off before it connects again
 
@@ -165,7 +166,7 @@ class RoamingCharger:
         )
 
 
-async def logged(database_url: str) -> tuple[dict[str, set[int]], Counter[str]]:
+async def _logged(database_url: str) -> tuple[dict[str, set[int]], Counter[str]]:
     """Each charger's readings and its number of Heartbeats in the message log."""
     db = Database(database_url)
     try:
@@ -185,6 +186,16 @@ async def logged(database_url: str) -> tuple[dict[str, set[int]], Counter[str]]:
             sample = json.loads(payload)["meterValue"][0]["sampledValue"][0]
             readings.setdefault(charge_point_id, set()).add(int(float(sample["value"])))
     return readings, heartbeats
+
+
+async def all_answered_stored(database_url: str, chargers: list[RoamingCharger]) -> None:
+    """Every reading and Heartbeat the chargers got an answer for is in the message log."""
+    readings, heartbeats = await _logged(database_url)
+    for charger in chargers:
+        cp = charger.charge_point_id
+        missing = set(charger.answered_readings) - readings.get(cp, set())
+        assert missing == set(), f"{cp}: answered but not stored: {sorted(missing)}"
+        assert heartbeats[cp] >= charger.answered_heartbeats
 
 
 async def node_of_each(redis: Redis, prefix: str) -> dict[str, str]:

@@ -35,7 +35,7 @@ from ocpp_core.config import ClusterSettings, Settings
 from ocpp_core.runtime import Runtime
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config
-from servers import API_KEY, ServerProcess, listening_socket, ocpp_core_server, serving
+from servers import API_KEY, ServerProcess, free_port, listening_socket, ocpp_core_server, serving
 
 REDIS_URL = os.environ.get(REDIS_URL_VAR, DEFAULT_REDIS_URL)
 COMMAND_TIMEOUT = 25.0
@@ -174,9 +174,24 @@ async def running(charger: TestCharger | TestCharger201) -> AsyncIterator[None]:
     assert charger.connection.problems == []
 
 
+@dataclass(frozen=True)
+class PrivateRedis:
+    process: asyncio.subprocess.Process
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def kill(self) -> None:
+        self.process.kill()
+        await self.process.wait()
+
+
 @asynccontextmanager
-async def redis_server(port: int, folder: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A Redis of the test's own, to restart (empty, as without persistence)."""
+async def redis_server(folder: Path, port: int | None = None) -> AsyncIterator[PrivateRedis]:
+    """A Redis of the test's own, to restart (empty, as without persistence) on ``port``."""
+    port = free_port() if port is None else port
     process = await asyncio.create_subprocess_exec(
         "redis-server",
         "--port",
@@ -201,7 +216,7 @@ async def redis_server(port: int, folder: Path) -> AsyncIterator[asyncio.subproc
                 except RedisError:
                     await asyncio.sleep(0.05)
         await client.aclose()
-        yield process
+        yield PrivateRedis(process, port)
     finally:
         if process.returncode is None:
             process.kill()

@@ -38,7 +38,6 @@ from cluster_harness import (
 from ocpp_core.config import Settings
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
-from servers import free_port
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
@@ -236,25 +235,22 @@ async def booted_raw(ws: ClientConnection) -> RawCharger:
 async def test_presence_and_routing_come_back_after_redis_restarts_empty(
     fleet: str, tmp_path: Path, prefix: str, settings: Settings
 ) -> None:
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
-        redis_server(port, tmp_path) as first,
-        node(fleet, tmp_path, "a", prefix, redis_url=url) as a,
-        in_process_node(settings, "b", prefix, redis_url=url) as b,
+        redis_server(tmp_path) as first,
+        node(fleet, tmp_path, "a", prefix, redis_url=first.url) as a,
+        in_process_node(settings, "b", prefix, redis_url=first.url) as b,
         api(b) as api_b,
         charger16(a.ws_url(CP)) as on_a,
     ):
         assert (await api_b.get(f"/API/ClearCache/{CP}")).json() == {"status": "Accepted"}
-        first.kill()
-        await first.wait()
+        await first.kill()
 
         # While it is away: a clear error at once, never a 500 or a hang.
         answer = await api_b.get(f"/API/ClearCache/{CP}")
         assert (answer.status_code, answer.json()["status"]) == (503, "ClusterUnavailable")
 
-        async with redis_server(port, tmp_path):
+        async with redis_server(tmp_path, first.port):
             answers: list[tuple[int, str]] = []
             while not answers or answers[-1] != (200, "Accepted"):
                 if answers:
