@@ -5,12 +5,12 @@ charger sits on node a. Two drivers racing for one connector through b and c
 leave one reservation; the webhook on c and the driver's Confirm on b, both
 slowed down at Stripe so they overlap, start the charger on a once. Node a
 killed with SIGKILL while chargers send MeterValues through HAProxy and three
-paid sessions run on its chargers (one charging, one plugged in whose driver
-pays as a dies, one stopped whose capture is at Stripe): its chargers come
-back through HAProxy, each session starts once and is captured once, for the
-right amount, under one idempotency key; no hold is released. Money is read
-from the simulator (its intents and the calls it received), never from our
-own bookkeeping.
+paid sessions run on its chargers (one charging; one plugged in, whose
+payment's webhook is under way on c as a dies; one stopped, whose capture is
+at Stripe): its chargers come back through HAProxy, each session starts once
+and is captured once, for the right amount, under one idempotency key; no
+hold is released. Money is read from the simulator (its intents and the calls
+it received), never from our own bookkeeping.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ RACED = "FP-RACED"
 CHARGING, PAYING, STOPPED = "FP-CHARGING", "FP-PAYING", "FP-STOPPED"
 LOAD = [f"FL-{n:02}" for n in range(12)]  # even: 1.6, odd: 2.0.1
 STRIPE_TIMEOUT = 2  # seconds per Stripe call: a dead node's claim on a capture lasts 3 x 2 + 10 s
+SLOW_STRIPE = 1.5  # seconds a delayed Stripe call waits: a is killed meanwhile
 SETTLED_WITHIN = 60.0  # past a dead node's claim and a few sweeps
 
 
@@ -230,24 +231,26 @@ async def test_a_node_killed_under_load_mid_payment_loses_no_session_and_no_mone
             paid[cp] = await pay_for(door, stripe_sim, cp)
         charging = await start_charging(door, on_a[CHARGING], paid[CHARGING].reservation_id)
         stopped = await start_charging(door, on_a[STOPPED], paid[STOPPED].reservation_id)
-        paying = await create(door, cp_id=PAYING)
+        paid[PAYING] = paid_for(await create(door, cp_id=PAYING))
         await connector_status(on_a[PAYING], "Preparing")
 
-        # The stopped session's capture reaches Stripe, which answers slowly: a dies waiting.
+        # Stripe answers slowly: the stopped session's capture (a's) and the look at the
+        # plugged-in driver's paid checkout (the webhook's, on c). a dies with both under way.
         held = await intent(stripe_sim, paid[STOPPED].checkout_url)
-        await stripe_sim.fault("POST", f"/v1/payment_intents/{held.id}/capture", "delay", seconds=1)
+        capture = f"/v1/payment_intents/{held.id}/capture"
+        await stripe_sim.fault("POST", capture, "delay", seconds=SLOW_STRIPE)
+        lookup = f"/v1/checkout/sessions/{paid[PAYING].session_id}"
+        await stripe_sim.fault("GET", lookup, "delay", seconds=SLOW_STRIPE)
+        assert (await stripe_sim.pay(paid[PAYING].checkout_url)).status_code == 303
         await stop_charging(on_a[STOPPED], *stopped)
 
-        async def capture_at_stripe() -> bool:
+        async def both_at_stripe() -> bool:
             return await pending_faults(stripe_sim) == []
 
-        await eventually(capture_at_stripe)
+        await eventually(both_at_stripe)
         nodes["a"].process.send_signal(signal.SIGKILL)
         assert await nodes["a"].process.wait() == -signal.SIGKILL
         counts = [len(charger.answered_readings) for charger in roaming]
-        # The plugged-in driver pays while a is dead: the webhook on c must start the charger.
-        paid[PAYING] = paid_for(paying)
-        assert (await stripe_sim.pay(paid[PAYING].checkout_url)).status_code == 303
 
         await balancer.until({"a": "DOWN", "b": "UP", "c": "UP"})
         back: dict[str, TestCharger] = {}
@@ -257,7 +260,7 @@ async def test_a_node_killed_under_load_mid_payment_loses_no_session_and_no_mone
         await connector_status(back[CHARGING], "Charging")
         await connector_status(back[STOPPED], "Available")
 
-        # The session paid while a was dead starts, once, on the charger's new node.
+        # The session authorized while a was dead starts, once, on the charger's new node.
         started = await start_charging(door, back[PAYING], paid[PAYING].reservation_id)
         starts = calls(on_a[PAYING], "RemoteStartTransaction") + calls(
             back[PAYING], "RemoteStartTransaction"
