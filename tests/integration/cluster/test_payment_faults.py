@@ -142,6 +142,15 @@ async def captured_once(stripe_sim: StripeSim, paid: Paid) -> None:
     assert await money_calls(stripe_sim, paid, "cancel") == []
 
 
+async def until_at_stripe(stripe_sim: StripeSim) -> None:
+    """Until every delayed call has reached the simulator (and waits there)."""
+
+    async def taken() -> bool:
+        return await pending_faults(stripe_sim) == []
+
+    await eventually(taken)
+
+
 def paid_for(created: dict[str, Any]) -> Paid:
     return Paid(created["reservationId"], checkout_session_id(created["checkoutUrl"]), created)
 
@@ -191,7 +200,7 @@ async def test_racing_drivers_and_a_split_confirm_on_three_nodes_start_the_charg
         )
         assert confirmed.status_code == 200, confirmed.text
         assert confirmed.json()["reason"] in {"Accepted", "AlreadyRequested"}
-        assert await pending_faults(stripe_sim) == []  # both asked Stripe
+        await until_at_stripe(stripe_sim)  # both nodes asked
         await delivery_over(stripe_sim, "checkout.session.completed")
 
         transaction_id, id_tag = await start_charging(Door(on_c), cp, paid.reservation_id)
@@ -243,11 +252,7 @@ async def test_a_node_killed_under_load_mid_payment_loses_no_session_and_no_mone
         await stripe_sim.fault("GET", lookup, "delay", seconds=SLOW_STRIPE)
         assert (await stripe_sim.pay(paid[PAYING].checkout_url)).status_code == 303
         await stop_charging(on_a[STOPPED], *stopped)
-
-        async def both_at_stripe() -> bool:
-            return await pending_faults(stripe_sim) == []
-
-        await eventually(both_at_stripe)
+        await until_at_stripe(stripe_sim)
         nodes["a"].process.send_signal(signal.SIGKILL)
         assert await nodes["a"].process.wait() == -signal.SIGKILL
         counts = [len(charger.answered_readings) for charger in roaming]
