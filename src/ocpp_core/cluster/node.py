@@ -10,8 +10,12 @@ our reply channel.
 Redis pub/sub delivers at most once, and nothing here publishes a request
 twice: a command reaches the charger at most once. Whatever gets lost, the
 caller's wait ends: at the command timeout (plus :data:`REPLY_MARGIN` for the
-trip back), or sooner when the holder's liveness key expires, with the
-timeout error a local call raises (the charger may have had the CALL). The
+trip back), sooner when the holder's liveness key expires, and at once when
+this node loses its channels (Redis restarted or cut off: a reply published
+while we are not subscribed is gone for good), with the timeout error a local
+call raises (the charger may have had the CALL). Until we are subscribed
+again no request goes out, since its reply could not come back: the caller
+gets the error of an unreachable Redis instead. The
 holder drops a request whose deadline passed instead of sending it late, so
 deadlines compare wall clocks: keep the nodes' clocks in sync (NTP).
 """
@@ -46,9 +50,14 @@ from ocpp_core.cluster.wire import (
 )
 from ocpp_core.config import ENV_PREFIX, ClusterSettings, ConfigError
 from ocpp_core.db.health import DatabaseUnavailable
+from ocpp_core.domain.command_errors import (
+    ChargerOffline,
+    CommandError,
+    CommandTimeout,
+    RouteUnavailable,
+)
 from ocpp_core.domain.presence import Presence
 from ocpp_core.ocpp.connection import Connection
-from ocpp_core.ocpp.errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_core.ocpp.framing import FrameError
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import LocalCommandRouter
@@ -167,9 +176,7 @@ class ClusterNode:
         for task in list(self._serving):
             task.cancel()
         await asyncio.gather(*self._serving, return_exceptions=True)
-        for _node, future in self._waiting.values():
-            if not future.done():
-                future.set_exception(CommandTimeout("this node is stopping"))
+        self._end_waits("this node is stopping")
         try:
             await self.presence.leave()
         except RedisError:
@@ -193,6 +200,8 @@ class ClusterNode:
 
         :class:`NotHere` when that node has no socket for the charger (nothing was sent).
         """
+        if not self.listening:
+            raise RouteUnavailable(charge_point_id, "this node's reply channel is not subscribed")
         request_id = uuid.uuid4().hex
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = (holder.node_id, future)
@@ -234,6 +243,12 @@ class ClusterNode:
         waiting = self._waiting.get(reply.request_id)
         if waiting is not None and not waiting[1].done():
             waiting[1].set_result(reply)
+
+    def _end_waits(self, reason: str) -> None:
+        """Every waiting call ends now with the timeout error: its reply can't come."""
+        for _node, future in self._waiting.values():
+            if not future.done():
+                future.set_exception(CommandTimeout(reason))
 
     async def _give_up_on_dead_nodes(self) -> None:
         """Calls waiting for a node whose liveness expired end now, not at their timeout."""
@@ -337,6 +352,7 @@ class ClusterNode:
             except RedisError as error:
                 if self.listening:
                     logger.warning("cluster: lost our channels (%s); subscribing again", error)
+                    self._end_waits(f"lost the reply channel during the call ({error})")
                 self.listening = False
                 self._subscribed.clear()
                 self._unreachable.set()

@@ -18,11 +18,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.domain.chargepoints import charge_point_id_problem
+from ocpp_core.domain.command_errors import ChargerOffline
 from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
 from ocpp_core.ocpp.auth import authentication_problem
 from ocpp_core.ocpp.connection import Connection
 from ocpp_core.ocpp.dispatch import handle_message
-from ocpp_core.ocpp.errors import ChargerOffline
 from ocpp_core.runtime import Runtime
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain import tariffs, transactions
+from ocpp_core.domain.command_results import Outcome
 from ocpp_core.domain.pricing import Tariff, hold_cents
-from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
+from ocpp_core.ocpp.router import execute
 from ocpp_core.payments import authorizing, late, money, reservations, starting, unpaid
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import CheckoutRequest, GatewayError
@@ -335,15 +336,16 @@ async def stop(ctx: PaymentContext, reservation_id: str) -> Answer:
     if command is None:
         cancelled = await cancel(ctx, reservation_id, "stopped before charging")
         return Answer(200, {"status": "Cancelled", **base, **cancelled.body})
-    try:
-        answer = await ctx.runtime.router.send(cp, command)
-    except ChargerOffline:
-        return Answer(200, {"status": "ChargerOffline", "transactionId": tx, **base})
-    except CommandTimeout:
-        return Answer(200, {"status": "Timeout", "transactionId": tx, **base})
-    except ChargerRejectedCall as error:
-        return Answer(200, {"status": "Rejected", "error": error.code, **base})
-    return Answer(200, {"status": answer.get("status"), "transactionId": tx, **base})
+    result = await execute(ctx.runtime.router, cp, command)
+    match result.outcome:
+        case Outcome.ANSWERED:
+            return Answer(200, {"status": result.status, "transactionId": tx, **base})
+        case Outcome.OFFLINE | Outcome.UNREACHABLE:
+            return Answer(200, {"status": "ChargerOffline", "transactionId": tx, **base})
+        case Outcome.TIMEOUT:
+            return Answer(200, {"status": "Timeout", "transactionId": tx, **base})
+        case Outcome.REFUSED:
+            return Answer(200, {"status": "Rejected", "error": result.error, **base})
 
 
 async def resume(ctx: PaymentContext, reservation_id: str) -> Answer:

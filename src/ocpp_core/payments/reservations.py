@@ -26,9 +26,9 @@ from ocpp_core.db import dialect
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
 from ocpp_core.domain import transactions
+from ocpp_core.domain.connector_status import STARTABLE
 from ocpp_core.payments.states import ACTIVE, START_PENDING, Status, status_of
 
-STARTABLE_STATUSES = frozenset({"Available", "Preparing"})
 MAX_ID_TAG = 20  # OCPP 1.6 IdToken is CiString20
 
 
@@ -229,7 +229,7 @@ async def get_at_connector(
 def busy_of(status: str | None, *, running: bool) -> str | None:
     """Why a connector in this status (None: it never said), with or without a running
     transaction, takes no session; None if it takes one."""
-    if status is not None and status not in STARTABLE_STATUSES:
+    if status is not None and status not in STARTABLE:
         return f"Status:{status}"
     return "OpenTransaction" if running else None
 

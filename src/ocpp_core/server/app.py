@@ -69,6 +69,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     local = LocalCommandRouter(
         registry,
         {name: _encoder(adapter, ocpp) for name, adapter in ADAPTERS.items()},
+        {name: adapter.status_of for name, adapter in ADAPTERS.items()},
         ocpp.command_timeout,
         CommandJournal(message_log, metrics),
         clock,

@@ -44,7 +44,7 @@ async def two_workers(
 ) -> AsyncIterator[ServerProcess]:
     """``ocpp-core server`` with OCPP_CORE_WORKERS=2, once the supervisor says both are up."""
     env = {**settings, "OCPP_CORE_WORKERS": "2", "OCPP_CORE_LOG_LEVEL": "info"}
-    async with ocpp_core_server(database_url, log, **env) as server:
+    async with ocpp_core_server(database_url, log, env) as server:
         while "2 workers on port" not in await asyncio.to_thread(log.read_text):  # noqa: ASYNC110 -- polled
             await asyncio.sleep(0.1)  # another process's output: nothing to wait on
         assert len(await live_nodes(redis, prefix)) == 2

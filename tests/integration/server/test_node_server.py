@@ -38,7 +38,7 @@ async def test_sigterm_drains_then_closes_chargers_as_going_away(
     log = tmp_path / "server.log"
     async with (
         asyncio.timeout(SCENARIO_TIMEOUT),
-        ocpp_core_server(provisioned, log, OCPP_CORE_SERVER__DRAIN_SECONDS="600") as server,
+        ocpp_core_server(provisioned, log, {"OCPP_CORE_SERVER__DRAIN_SECONDS": "600"}) as server,
         api(server) as client,
         charger16(server.ws_url("DRAIN-1")) as charger,
     ):
