@@ -93,6 +93,7 @@ class RoamingCharger:
         self.connections = 0
         self.current: TestCharger | TestCharger201 | None = None
         self.lost = asyncio.Event()
+        self.close_codes: list[int] = []  # of each connection the node closed
 
     async def run(self) -> None:
         reading = 0
@@ -119,6 +120,8 @@ class RoamingCharger:
                         self.current = None
                         listening.cancel()
                         await asyncio.gather(listening, return_exceptions=True)
+                        if ws.close_code is not None:
+                            self.close_codes.append(ws.close_code)
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError):
                 # Refused (by the balancer too: a 503 when no node is up) or cut: try again.
                 self.lost.set()

@@ -27,15 +27,17 @@ HAPROXY = Path(os.environ.get("OCPP_CORE_TEST_HAPROXY", "/usr/sbin/haproxy"))
 
 # The README's example, with the test's ports: websockets pass in HTTP mode, the
 # tunnel outlives our keep-alive (a ping at most 55 s apart, a pong awaited 30 s),
-# and only a node whose /health says 200 gets chargers and calls.
+# only a node whose /health says 200 gets chargers and calls, and a charger's
+# handshake that a draining node refuses (503) is tried again on another node.
 CONFIG = """\
 global
     maxconn 4096
 
 defaults
     mode http
-    option redispatch
+    option redispatch 1
     retries 2
+    retry-on conn-failure empty-response 503
     timeout connect 5s
     timeout client 60s
     timeout server 60s
@@ -50,6 +52,7 @@ frontend ocpp
 
 backend nodes
     balance leastconn
+    http-request disable-l7-retry unless {{ req.hdr(upgrade) -i websocket }}
     option httpchk GET /health
     http-check expect status 200
     default-server inter 1s fall 2 rise 2
@@ -76,11 +79,15 @@ class Balancer:
 
     async def states(self) -> dict[str, str]:
         """Each node's state as HAProxy's health checks see it: ``UP``, ``DOWN``, …"""
+        return {name: row["status"] for name, row in (await self.stats()).items()}
+
+    async def stats(self) -> dict[str, dict[str, str]]:
+        """Each node's row of HAProxy's statistics (``status``, ``wretr`` retries, …)."""
         async with httpx.AsyncClient() as client:
             page = await client.get(f"http://127.0.0.1:{self.stats_port}/stats;csv")
         rows = csv.DictReader(page.text.removeprefix("# ").splitlines())
         return {
-            row["svname"]: row["status"]
+            row["svname"]: row
             for row in rows
             if row["pxname"] == "nodes" and row["svname"] not in ("FRONTEND", "BACKEND")
         }
