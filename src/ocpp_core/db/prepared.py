@@ -108,9 +108,10 @@ def _compile(statement: Statement, dialect: Dialect, columns: list[str] | None) 
     binds = tuple(
         (name, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in binds_of
     )
-    selected = statement.selected_columns if isinstance(statement, Select) else ()
+    # What a query selects, or what an INSERT or UPDATE returns.
     results = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in selected
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.exported_columns
     )
     constants = {name: bind.effective_value for name, bind in binds_of if not bind.required}
     return _Compiled(compiled.string, binds, constants, results)

@@ -112,8 +112,10 @@ async def _decide(
 ) -> Authorization | None:
     """Authorize the row on ``held`` and claim its start; None if it is unpaid and Stripe
     was not asked yet (``held`` None: nothing is written)."""
-    async with ctx.runtime.db.session() as session:
-        found = await reservations.get_at_connector(session, reservation_id)
+    async with (
+        ctx.runtime.db.session() as session,
+        reservations.at_connector(session, reservation_id) as found,
+    ):
         if found is None:
             return Authorization("NotFound")
         row, connector_status, running = found

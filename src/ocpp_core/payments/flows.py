@@ -281,7 +281,7 @@ async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> 
     if ctx.gateway is None:
         return Answer(400, {"status": "Disabled"})
     async with ctx.runtime.db.reading() as session:
-        row = await reservations.get(session, reservation_id, lock=False)
+        row = await reservations.read(session, reservation_id)
         if row is None:
             return Answer(404, {"status": "NotFound"})
         if row.checkout_session_id != session_id:

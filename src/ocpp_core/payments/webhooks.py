@@ -14,7 +14,8 @@ out-of-order or repeated event changes no amount.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -24,7 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
-from ocpp_core.payments import authorizing, flows, late, money, starting, unpaid
+from ocpp_core.db.prepared import Prepared
+from ocpp_core.payments import authorizing, flows, late, money, reservations, starting, unpaid
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import InvalidSignature
 from ocpp_core.payments.states import TERMINAL, Money, Status, move, status_of
@@ -88,8 +90,10 @@ async def _process(
 ) -> bool:
     """Handle the event once; False if it had been (or is being) handled already."""
     try:
-        async with ctx.runtime.db.session() as session:
-            row, seen = await _reservation(session, event, obj)
+        async with (
+            ctx.runtime.db.session() as session,
+            _reservation(session, event, obj) as (row, seen),
+        ):
             if seen:
                 return False
             if row is None:
@@ -123,10 +127,12 @@ async def _remember(ctx: PaymentContext, record: StripeWebhookEvent) -> None:
         session.add(record)
 
 
+@asynccontextmanager
 async def _reservation(
     session: AsyncSession, event: StripeEvent, obj: EventObject
-) -> tuple[PaymentReservation | None, bool]:
-    """The reservation the event is about, locked, and whether the event was handled before.
+) -> AsyncIterator[tuple[PaymentReservation | None, bool]]:
+    """The reservation the event is about, locked, and whether the event was handled before;
+    what the block changes in the reservation is written when it ends cleanly.
 
     One statement for both (they were three). A PaymentIntent is found by its id,
     else by the reservation its metadata names, and linked to it on first sight.
@@ -141,18 +147,23 @@ async def _reservation(
     query = _reservation_query(intent=intent, claimed=bool(claimed))
     if claimed:
         values["claimed"] = claimed
-    found = (await session.execute(query, values)).one_or_none()
-    if found is None:
-        return None, False
-    row, handled = found
-    if intent and not handled and row.payment_intent_id is None:
-        row.payment_intent_id = obj.id
-    return row, bool(handled)
+    async with reservations.ROWS.editing(session, query, values) as found:
+        if found is None:
+            yield None, False
+            return
+        row, handled = found.row, bool(found.extra[0])
+        if intent and not handled and row.payment_intent_id is None:
+            row.payment_intent_id = obj.id
+        yield row, handled
 
 
 @functools.cache
-def _reservation_query(*, intent: bool, claimed: bool) -> Select[PaymentReservation, bool]:
+def _reservation_query(*, intent: bool, claimed: bool) -> Prepared:
     """:func:`_reservation`'s statement, built once for each of its three shapes."""
+    return reservations.ROWS.query(_reservation_select(intent=intent, claimed=claimed))
+
+
+def _reservation_select(*, intent: bool, claimed: bool) -> Select[PaymentReservation, bool]:
     seen = exists().where(StripeWebhookEvent.id == bindparam("event_id"))
     query = select(PaymentReservation, seen).limit(1).with_for_update(of=PaymentReservation)
     if not intent:
