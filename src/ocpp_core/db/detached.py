@@ -31,10 +31,16 @@ _KEY = "key_"  # the primary key's parameter: a column's own name is reserved in
 
 @dataclass(frozen=True, slots=True)
 class Found(Generic[M]):
-    """The row read, and the query's other columns after the model's."""
+    """The row read, the query's other columns after the model's, and the row as read."""
 
     row: M
     extra: tuple[Any, ...]
+    read: Mapping[str, Any]
+
+    def changes(self) -> dict[str, Any]:
+        """The columns changed since the row was read, with their new values."""
+        now = vars(self.row)
+        return {name: now[name] for name, value in self.read.items() if now[name] != value}
 
 
 class Rows(Generic[M]):
@@ -73,26 +79,23 @@ class Rows(Generic[M]):
         transaction to be rolled back with nothing sent.
         """
         found = await self.read(session, query, parameters)
-        read = None if found is None else dict(vars(found.row))
         yield found
-        if found is not None and read is not None:
-            await self._write(session, read, vars(found.row))
+        if found is not None:
+            await self._write(session, found)
 
     def _found(self, values: Sequence[Any]) -> Found[M]:
         count = len(self._columns)
+        read = dict(zip(self._columns, values[:count], strict=True))
         row = self._new()
-        # As the ORM's loading does: the values as read, with no history to flush.
-        vars(row).update(zip(self._columns, values[:count], strict=True))
-        return Found(row, tuple(values[count:]))
+        vars(row).update(read)  # as the ORM's loading does: the values, with no history
+        return Found(row, tuple(values[count:]), read)
 
-    async def _write(
-        self, session: AsyncSession, read: Mapping[str, Any], now: Mapping[str, Any]
-    ) -> None:
-        changed = {name: now[name] for name in self._columns if now[name] != read[name]}
+    async def _write(self, session: AsyncSession, found: Found[M]) -> None:
+        changed = found.changes()
         if not changed:
             return
         names = frozenset(changed)
         write = self._writes.get(names)
         if write is None:
             write = self._writes[names] = Prepared(lambda _: self._update, sorted(names))
-        await write.execute_many(session, [{**changed, _KEY: read[self._key]}])
+        await write.execute_many(session, [{**changed, _KEY: found.read[self._key]}])

@@ -7,8 +7,11 @@ once, before any database work. Each event we act on is processed once: the
 duplicate check, the change it causes and the row that remembers it commit in
 one unit of work; a paid checkout's change and record commit in the unit of
 work that authorizes it once Stripe was asked, where the record's key still
-refuses a second delivery. The handlers are idempotent on top of that, so an
-out-of-order or repeated event changes no amount.
+refuses a second delivery. An event that changed nothing (a hold reported
+once the checkout had authorized it, a checkout completed after the browser's
+return had) is not remembered: delivered again, it is handled again, like any
+late or out-of-order event. The handlers are idempotent, so no repeated,
+late or out-of-order event changes an amount.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy import Select, and_, bindparam, case, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.db.detached import Found
 from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
 from ocpp_core.db.prepared import Prepared
 from ocpp_core.payments import authorizing, flows, late, money, reservations, starting, unpaid
@@ -92,15 +96,18 @@ async def _process(
     try:
         async with (
             ctx.runtime.db.session() as session,
-            _reservation(session, event, obj) as (row, seen),
+            _reservation(session, event, obj) as (found, seen),
         ):
             if seen:
                 return False
-            if row is None:
+            if found is None:
                 logger.info("webhook %s for no known reservation", event.type)
+            row = None if found is None else found.row
             then = _DONE if row is None else handler(ctx, row, obj)
             record = _record(ctx, event, row)
-            if then.recording is None:
+            # One that changed nothing is not remembered: delivered again, it changes nothing.
+            changed = found is not None and bool(found.changes())
+            if then.recording is None and (changed or then.work is not None):
                 session.add(record)
         if then.recording is not None:
             await then.recording(record)
@@ -130,7 +137,7 @@ async def _remember(ctx: PaymentContext, record: StripeWebhookEvent) -> None:
 @asynccontextmanager
 async def _reservation(
     session: AsyncSession, event: StripeEvent, obj: EventObject
-) -> AsyncIterator[tuple[PaymentReservation | None, bool]]:
+) -> AsyncIterator[tuple[Found[PaymentReservation] | None, bool]]:
     """The reservation the event is about, locked, and whether the event was handled before;
     what the block changes in the reservation is written when it ends cleanly.
 
@@ -151,10 +158,10 @@ async def _reservation(
         if found is None:
             yield None, False
             return
-        row, handled = found.row, bool(found.extra[0])
-        if intent and not handled and row.payment_intent_id is None:
-            row.payment_intent_id = obj.id
-        yield row, handled
+        handled = bool(found.extra[0])
+        if intent and not handled and found.row.payment_intent_id is None:
+            found.row.payment_intent_id = obj.id
+        yield found, handled
 
 
 @functools.cache
