@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, bindparam, update
+from sqlalchemy import Select, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
@@ -54,6 +54,8 @@ class Rows(Generic[M]):
         self._new = mapper.class_manager.new_instance
         self._update = update(model).where(key == bindparam(_KEY))
         self._writes: dict[frozenset[str], Prepared] = {}
+        self._insert = insert(model)
+        self._inserts: dict[frozenset[str], Prepared] = {}
 
     def query(self, statement: Select[*tuple[Any, ...]]) -> Prepared:
         """``statement``, whose first columns are the model's (``select(Model, ...)``)."""
@@ -82,6 +84,18 @@ class Rows(Generic[M]):
         yield found
         if found is not None:
             await self._write(session, found)
+
+    async def insert(self, session: AsyncSession, row: M) -> None:
+        """Insert the new row (made by the model's constructor) in the session's transaction.
+
+        A constraint it breaks raises IntegrityError at once, not at the commit.
+        """
+        values = {name: value for name, value in vars(row).items() if name in self._columns}
+        names = frozenset(values)
+        write = self._inserts.get(names)
+        if write is None:
+            write = self._inserts[names] = Prepared(lambda _: self._insert, sorted(names))
+        await write.execute_many(session, [values])
 
     def _found(self, values: Sequence[Any]) -> Found[M]:
         count = len(self._columns)

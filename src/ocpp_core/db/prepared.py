@@ -19,11 +19,15 @@ statement goes through the session, which begins it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Dialect, Select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -34,6 +38,11 @@ Processor = Callable[[Any], Any]
 _FETCH: dict[str, Callable[[Any, str, tuple[Any, ...]], Awaitable[Iterable[Sequence[Any]]]]] = {
     "sqlite": lambda driver, sql, parameters: driver.execute_fetchall(sql, parameters),
     "postgresql": lambda driver, sql, parameters: driver.fetch(sql, *parameters),
+}
+# A constraint each driver reports: raised as the IntegrityError a session would raise.
+_VIOLATION: dict[str, type[Exception]] = {
+    "sqlite": sqlite3.IntegrityError,
+    "postgresql": asyncpg.IntegrityConstraintViolationError,
 }
 
 
@@ -73,7 +82,8 @@ class Prepared:
             await connection.execute(self._statements(connection.dialect.name), list(rows))
             return
         compiled = self._compiled_for(connection.dialect)
-        await driver.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+        with _violations(connection.dialect.name, compiled.sql):
+            await driver.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
 
     async def fetch(
         self, session: AsyncSession, parameters: Mapping[str, Any]
@@ -85,7 +95,8 @@ class Prepared:
             result = await connection.execute(self._statements(name), dict(parameters))
             return [tuple(row) for row in result]
         compiled = self._compiled_for(connection.dialect)
-        rows = await _FETCH[name](driver, compiled.sql, compiled.parameters(parameters))
+        with _violations(name, compiled.sql):
+            rows = await _FETCH[name](driver, compiled.sql, compiled.parameters(parameters))
         return [compiled.row(row) for row in rows]
 
     def _compiled_for(self, dialect: Dialect) -> _Compiled:
@@ -115,6 +126,14 @@ def _compile(statement: Statement, dialect: Dialect, columns: list[str] | None) 
     )
     constants = {name: bind.effective_value for name, bind in binds_of if not bind.required}
     return _Compiled(compiled.string, binds, constants, results)
+
+
+@contextmanager
+def _violations(dialect: str, sql: str) -> Iterator[None]:
+    try:
+        yield
+    except _VIOLATION[dialect] as error:
+        raise IntegrityError(sql, None, error) from error
 
 
 async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:

@@ -66,7 +66,7 @@ async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
             # Nobody gives way (the usual case): the reservation goes in with the look.
             row = None if found.way.leaving else _new_reservation(ctx, request, found)
             if row is not None:
-                session.add(row)
+                await reservations.ROWS.insert(session, row)
     except IntegrityError:
         return await _lost_race(ctx, request)
     if row is None:

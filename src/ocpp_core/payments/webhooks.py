@@ -30,7 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ocpp_core.db.detached import Found
 from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
 from ocpp_core.db.prepared import Prepared
-from ocpp_core.payments import authorizing, flows, late, money, reservations, starting, unpaid
+from ocpp_core.payments import (
+    authorizing,
+    event_records,
+    flows,
+    late,
+    money,
+    reservations,
+    starting,
+    unpaid,
+)
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import InvalidSignature
 from ocpp_core.payments.states import TERMINAL, Money, Status, move, status_of
@@ -108,7 +117,7 @@ async def _process(
             # One that changed nothing is not remembered: delivered again, it changes nothing.
             changed = found is not None and bool(found.changes())
             if then.recording is None and (changed or then.work is not None):
-                session.add(record)
+                await event_records.remember(session, record)
         if then.recording is not None:
             await then.recording(record)
     except IntegrityError:
@@ -131,7 +140,7 @@ def _record(
 
 async def _remember(ctx: PaymentContext, record: StripeWebhookEvent) -> None:
     async with ctx.runtime.db.session() as session:
-        session.add(record)
+        await event_records.remember(session, record)
 
 
 @asynccontextmanager
