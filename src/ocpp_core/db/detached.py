@@ -69,7 +69,7 @@ class Rows(Generic[M]):
     ) -> Found[M] | None:
         """The first row ``query`` finds, tracked by no session; changes to it are not saved."""
         values = await query.fetch(session, parameters)
-        return None if not values else self._found(values[0])
+        return None if not values else self.found(values[0])
 
     @asynccontextmanager
     async def editing(
@@ -97,7 +97,8 @@ class Rows(Generic[M]):
             write = self._inserts[names] = Prepared(lambda _: self._insert, sorted(names))
         await write.execute_many(session, [values])
 
-    def _found(self, values: Sequence[Any]) -> Found[M]:
+    def found(self, values: Sequence[Any]) -> Found[M]:
+        """The row of the model's columns first in ``values``, the rest as its ``extra``."""
         count = len(self._columns)
         read = dict(zip(self._columns, values[:count], strict=True))
         row = self._new()

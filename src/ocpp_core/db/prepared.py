@@ -27,8 +27,10 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Dialect, Select
+from sqlalchemy.engine import Compiled
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
 Statement = UpdateBase | Select[*tuple[Any, ...]]
@@ -116,16 +118,44 @@ def _compile(statement: Statement, dialect: Dialect, columns: list[str] | None) 
     # In the order of the placeholders, a name once per place it is used; by the names the
     # compiled statement gives them: a literal's parameter has no key of its own.
     binds_of = [(name, compiled.binds[name]) for name in compiled.positiontup or ()]
-    binds = tuple(
-        (name, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in binds_of
-    )
+    processors = {
+        name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+        for name, bind in compiled.binds.items()
+    }
+    binds = tuple((name, processors[name]) for name, _ in binds_of)
     # What a query selects, or what an INSERT or UPDATE returns.
     results = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in statement.exported_columns
     )
     constants = {name: bind.effective_value for name, bind in binds_of if not bind.required}
+    if compiled.post_compile_params:
+        return _expanded(compiled, processors, results)
     return _Compiled(compiled.string, binds, constants, results)
+
+
+def _expanded(
+    compiled: Compiled,
+    processors: Mapping[str, Processor | None],
+    results: tuple[Processor | None, ...],
+) -> _Compiled:
+    """A statement with an IN of the values it holds, rendered with a placeholder for each.
+
+    SQLAlchemy renders those at each execution; their values are the statement's
+    own, so here once. An IN of values given at execution is not supported.
+    """
+    assert isinstance(compiled, SQLCompiler)
+    if any(bind.required for bind in compiled.post_compile_params):
+        raise TypeError("an IN of values given at execution is not supported")
+    given = {name: None for name, bind in compiled.binds.items() if bind.required}
+    state = compiled.construct_expanded_state(given)
+    names = state.positiontup or ()
+    binds = tuple(
+        (name, processors[name] if name in processors else state.processors.get(name))
+        for name in names
+    )
+    constants = {name: state.parameters[name] for name in names if name not in given}
+    return _Compiled(state.statement, binds, constants, results)
 
 
 @contextmanager
