@@ -66,7 +66,7 @@ async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
             # Nobody gives way (the usual case): the reservation goes in with the look.
             row = None if found.way.leaving else _new_reservation(ctx, request, found)
             if row is not None:
-                session.add(row)
+                await reservations.ROWS.insert(session, row)
     except IntegrityError:
         return await _lost_race(ctx, request)
     if row is None:
@@ -281,7 +281,7 @@ async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> 
     if ctx.gateway is None:
         return Answer(400, {"status": "Disabled"})
     async with ctx.runtime.db.reading() as session:
-        row = await reservations.get(session, reservation_id, lock=False)
+        row = await reservations.read(session, reservation_id)
         if row is None:
             return Answer(404, {"status": "NotFound"})
         if row.checkout_session_id != session_id:

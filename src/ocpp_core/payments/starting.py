@@ -68,8 +68,10 @@ async def carry_out(
 
 
 async def _prepare(ctx: PaymentContext, reservation_id: str) -> StartOutcome | Claimed:
-    async with ctx.runtime.db.session() as session:
-        found = await reservations.get_at_connector(session, reservation_id)
+    async with (
+        ctx.runtime.db.session() as session,
+        reservations.at_connector(session, reservation_id) as found,
+    ):
         if found is None:
             return StartOutcome("NotFound", "NotFound")
         return claim(ctx, *found)
@@ -134,8 +136,10 @@ async def _send(ctx: PaymentContext, charge_point_id: str, command: RemoteStart)
 
 async def _record(ctx: PaymentContext, reservation_id: str, result: str) -> StartOutcome:
     now = ctx.now()
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
+    async with (
+        ctx.runtime.db.session() as session,
+        reservations.editing(session, reservation_id) as row,
+    ):
         assert row is not None
         row.remote_start_result = result
         row.updated_at = now
