@@ -1,18 +1,21 @@
 """HAProxy in front of the bench's nodes, as the README tells operators to run it.
 
-Sized for a fleet: ``maxconn`` above the bench's chargers (HAProxy, run as
-root, raises its own file limit to match; otherwise it says so and the bench
-fails). Only a node whose ``/health`` answers 200 gets chargers.
+A charger through HAProxy takes two of its files (the charger's socket and the
+node's), and HAProxy cannot raise its file limit above the hard limit (20,000
+here): a fleet bigger than half of it gets several HAProxy processes, each in
+front of every node, as a pair of load balancers would be. Only a node whose
+``/health`` answers 200 gets chargers.
 """
 
 from __future__ import annotations
 
+import resource
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,7 +24,10 @@ from bench.targets import Running, free_ports
 
 START_TIMEOUT = 30.0
 
-_CONFIG = """\
+# The README's example, sized by ``maxconn``: websockets pass in HTTP mode, the
+# tunnel outlives our keep-alive (a ping at most 55 s apart, a pong awaited 30 s),
+# and only a node whose /health says 200 gets chargers and calls.
+CONFIG = """\
 global
     maxconn {maxconn}
 
@@ -34,6 +40,8 @@ defaults
     timeout server 60s
     timeout http-request 10s
     timeout tunnel 2m
+    timeout client-fin 5s
+    timeout server-fin 5s
 
 frontend ocpp
     bind 127.0.0.1:{port}
@@ -54,8 +62,21 @@ listen stats
 """
 
 
+_SPARE_FILES = 1_000  # HAProxy's own besides its connections'
+
+
 def installed() -> str | None:
     return shutil.which("haproxy") or shutil.which("/usr/sbin/haproxy")
+
+
+@contextmanager
+def haproxies(nodes: list[Running], chargers: int) -> Iterator[list[Running]]:
+    """As many HAProxy processes in front of ``nodes`` as ``chargers`` need files."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    each = (hard - _SPARE_FILES) // 2 if hard != resource.RLIM_INFINITY else chargers
+    count = -(-chargers // each)
+    with ExitStack() as stack:
+        yield [stack.enter_context(haproxy(nodes, -(-chargers // count))) for _ in range(count)]
 
 
 @contextmanager
@@ -67,8 +88,8 @@ def haproxy(nodes: list[Running], chargers: int) -> Iterator[Running]:
     servers = "\n".join(
         f"    server n{n} {node.url.split('/')[2]} check" for n, node in enumerate(nodes)
     )
-    config = _CONFIG.format(
-        maxconn=chargers + 1_000, port=port, stats_port=stats_port, servers=servers
+    config = CONFIG.format(
+        maxconn=chargers + 100, port=port, stats_port=stats_port, servers=servers
     )
     with tempfile.TemporaryDirectory(prefix="ocpp-core-haproxy-") as folder:
         path = Path(folder) / "haproxy.cfg"

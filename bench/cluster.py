@@ -131,13 +131,12 @@ def node_killed(args: argparse.Namespace, size: Size, database: str) -> list[Row
 
         parts = split(count, processes_for(count))
         if balancer.installed():
-            via = "through HAProxy"
-            with balancer.haproxy(nodes, count) as entry:
-                result = _failover(entry, parts, [], kill)
+            with balancer.haproxies(nodes, count) as entries:
+                via = f"through HAProxy x {len(entries)}"
+                result = _failover(entries, parts, kill)
         else:
             via = "to the surviving nodes' ports"
-            others = [f"--other={node.url}" for node in nodes[1:]]
-            result = _failover(nodes[0], parts, others, kill)
+            result = _failover(nodes, parts, kill)
     scenario = f"{FAILOVER}, {count} chargers, {via}"
     baseline = {
         "lost": result["lost_baseline"],
@@ -158,10 +157,12 @@ def node_killed(args: argparse.Namespace, size: Size, database: str) -> list[Row
 
 
 def _failover(
-    entry: Running, parts: list[list[str]], others: list[str], kill: Callable[[str], None]
+    entries: list[Running], parts: list[list[str]], kill: Callable[[str], None]
 ) -> dict[str, Any]:
+    """The chargers spread over ``entries`` (and coming back through the next ones)."""
+    others = [f"--other={entry.url}" for entry in entries[1:]]
     option_sets = [["failover", *part, *others] for part in parts]
-    results, _ = run_generators(entry, "bench.cluster_load", option_sets, on_phase=kill)
+    results, _ = run_generators(entries[0], "bench.cluster_load", option_sets, on_phase=kill)
     return merge(results)
 
 

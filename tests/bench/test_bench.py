@@ -24,7 +24,7 @@ from databases import DEFAULT_REDIS_URL, PG_URL_VAR, REDIS_URL_VAR
 from ocpp_core.clock import utc_now
 
 ROOT = Path(__file__).resolve().parents[2]
-FAILOVER_VIA = "through HAProxy" if balancer.installed() else "to the surviving nodes' ports"
+FAILOVER_VIA = "through HAProxy x 1" if balancer.installed() else "to the surviving nodes' ports"
 
 
 @pytest.mark.long
