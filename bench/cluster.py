@@ -87,7 +87,8 @@ def spread_storm(args: argparse.Namespace, size: Size, database: str) -> list[Ro
         with target as running:
             values = storm(running, chargers, processes_for(chargers, 2))
         seconds = values["s to all"]
-        rows.append(Row(scenario, name, values | {"boots/s": chargers / seconds}))
+        boots = chargers / seconds if seconds else None
+        rows.append(Row(scenario, name, values | {"boots/s": boots}))
     rows[1].values["boots/s x 1 process"] = _ratio(
         rows[1].values["boots/s"], rows[0].values["boots/s"]
     )

@@ -36,6 +36,7 @@ MAX_COUNT = 25_000
 MAX_SECONDS = 900.0
 SOURCE_ADDRESSES = 8
 CONNECT_BATCH = 500
+CALL_TIMEOUT = 60.0  # seconds
 ID_PREFIX = "BENCH"
 BENCH_TAG = "BENCHTAG"
 
@@ -99,8 +100,12 @@ class Charger:
     charging_since: float = 0.0
 
     async def call(self, action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """Send a CALL and wait for its answer: the answer's payload and the latency in ns."""
-        async with self.turn:
+        """Send a CALL and wait for its answer: the answer's payload and the latency in ns.
+
+        An answer that never comes is a ``TimeoutError`` after ``CALL_TIMEOUT``, as a
+        charger gives up: counted, where waiting on would hold the whole run.
+        """
+        async with self.turn, asyncio.timeout(CALL_TIMEOUT):
             return await self._call(action, payload)
 
     async def _call(self, action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -151,7 +156,11 @@ class Recorder:
     errors: Counter[str] = field(default_factory=Counter)
 
     def failed(self, error: BaseException) -> None:
-        self.errors[type(error).__name__] += 1
+        """Counted by kind; the first of each kind is told on stderr, for the one who runs it."""
+        kind = type(error).__name__
+        if kind not in self.errors:
+            print(f"loadgen: {kind}: {error}", file=sys.stderr, flush=True)
+        self.errors[kind] += 1
 
     def summary(self, raw: bool = False) -> dict[str, Any]:
         """The figures; with ``raw`` every latency too, for the figures of several generators."""
@@ -337,8 +346,10 @@ async def steady(args: argparse.Namespace) -> dict[str, Any]:
     await phase_together("connecting", args.paced)
     chargers = await connect_all(args.url, args.count, recorder, first=args.first)
     charging = chargers[: int(len(chargers) * args.charging)]
-    await _in_batches([c.call("StatusNotification", status("Available")) for c in chargers])
-    await _in_batches([c.start_charging() for c in charging])
+    await _in_batches(
+        [c.call("StatusNotification", status("Available")) for c in chargers], recorder
+    )
+    await _in_batches([c.start_charging() for c in charging], recorder)
     await phase_together("idle", args.paced, connections=len(chargers))
     await asyncio.sleep(args.idle)
     await phase_together("load", args.paced)
@@ -360,9 +371,14 @@ async def steady(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def _in_batches(calls: list[Awaitable[Any]]) -> None:
+async def _in_batches(calls: list[Awaitable[Any]], recorder: Recorder) -> None:
     for first in range(0, len(calls), CONNECT_BATCH):
-        await asyncio.gather(*calls[first : first + CONNECT_BATCH])
+        outcomes = await asyncio.gather(
+            *calls[first : first + CONNECT_BATCH], return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                recorder.failed(outcome)
 
 
 async def _every(
