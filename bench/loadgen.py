@@ -398,7 +398,8 @@ async def _every(
         except Exception as error:  # counted; a broken connection ends this charger's loop
             recorder.failed(error)
             return
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        # Never past the end: a charger beating every 300 s would hold the phase 300 s.
+        await asyncio.sleep(max(0.0, min(due, stop) - time.perf_counter()))
 
 
 SCENARIOS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]] = {
