@@ -26,15 +26,17 @@ START_TIMEOUT = 30.0
 
 # The README's example, sized by ``maxconn``: websockets pass in HTTP mode, the
 # tunnel outlives our keep-alive (a ping at most 55 s apart, a pong awaited 30 s),
-# and only a node whose /health says 200 gets chargers and calls.
+# only a node whose /health says 200 gets chargers and calls, and a charger's
+# handshake that a draining node refuses (503) is tried again on another node.
 CONFIG = """\
 global
     maxconn {maxconn}
 
 defaults
     mode http
-    option redispatch
+    option redispatch 1
     retries 2
+    retry-on conn-failure empty-response 503
     timeout connect 5s
     timeout client 60s
     timeout server 60s
@@ -50,6 +52,7 @@ frontend ocpp
 
 backend nodes
     balance leastconn
+    http-request disable-l7-retry unless {{ req.hdr(upgrade) -i websocket }}
     option httpchk GET /health
     http-check expect status 200
     default-server inter 1s fall 2 rise 2 maxconn {maxconn}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ from ocpp_core.config import ClusterSettings, Settings
 from ocpp_core.runtime import Runtime
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config
-from servers import API_KEY, ServerProcess, listening_socket, ocpp_core_server, serving
+from servers import API_KEY, ServerProcess, free_port, listening_socket, ocpp_core_server, serving
 
 REDIS_URL = os.environ.get(REDIS_URL_VAR, DEFAULT_REDIS_URL)
 COMMAND_TIMEOUT = 25.0
@@ -82,11 +82,22 @@ def node_settings(name: str, prefix: str, redis_url: str = REDIS_URL) -> dict[st
 
 @asynccontextmanager
 async def node(
-    database_url: str, folder: Path, name: str, prefix: str, redis_url: str = REDIS_URL
+    database_url: str,
+    folder: Path,
+    name: str,
+    prefix: str,
+    redis_url: str = REDIS_URL,
+    *,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[ServerProcess]:
-    """``ocpp-core server`` as node ``<prefix>-<name>``, its output in ``<name>.log``."""
-    settings = node_settings(name, prefix, redis_url)
-    async with ocpp_core_server(database_url, folder / f"{name}.log", **settings) as server:
+    """``ocpp-core server`` as node ``<prefix>-<name>``, its output in ``<name>.log``.
+
+    ``env``: more settings; ``port``: one fixed before it starts (a free one if None).
+    """
+    settings = {**node_settings(name, prefix, redis_url), **(env or {})}
+    log = folder / f"{name}.log"
+    async with ocpp_core_server(database_url, log, settings, port) as server:
         yield server
 
 
@@ -161,3 +172,52 @@ async def running(charger: TestCharger | TestCharger201) -> AsyncIterator[None]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert charger.connection.problems == []
+
+
+@dataclass(frozen=True)
+class PrivateRedis:
+    process: asyncio.subprocess.Process
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def kill(self) -> None:
+        self.process.kill()
+        await self.process.wait()
+
+
+@asynccontextmanager
+async def redis_server(folder: Path, port: int | None = None) -> AsyncIterator[PrivateRedis]:
+    """A Redis of the test's own, to restart (empty, as without persistence) on ``port``."""
+    port = free_port() if port is None else port
+    process = await asyncio.create_subprocess_exec(
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        client = Redis(port=port)
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    await client.ping()
+                    break
+                except RedisError:
+                    await asyncio.sleep(0.05)
+        await client.aclose()
+        yield PrivateRedis(process, port)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()

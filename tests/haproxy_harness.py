@@ -41,11 +41,15 @@ class Balancer:
 
     async def states(self) -> dict[str, str]:
         """Each node's state as HAProxy's health checks see it: ``UP``, ``DOWN``, …"""
+        return {name: row["status"] for name, row in (await self.stats()).items()}
+
+    async def stats(self) -> dict[str, dict[str, str]]:
+        """Each node's row of HAProxy's statistics (``status``, ``wretr`` retries, …)."""
         async with httpx.AsyncClient() as client:
             page = await client.get(f"http://127.0.0.1:{self.stats_port}/stats;csv")
         rows = csv.DictReader(page.text.removeprefix("# ").splitlines())
         return {
-            row["svname"]: row["status"]
+            row["svname"]: row
             for row in rows
             if row["pxname"] == "nodes" and row["svname"] not in ("FRONTEND", "BACKEND")
         }

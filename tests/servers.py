@@ -13,7 +13,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +163,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
 
-def server_env(database_url: str, settings: dict[str, str]) -> dict[str, str]:
+def server_env(database_url: str, settings: Mapping[str, str]) -> dict[str, str]:
     """How an operator would run it, every incoming message kept in the message log."""
     ours = {
         **env_for(database_url),
@@ -178,19 +178,21 @@ def server_env(database_url: str, settings: dict[str, str]) -> dict[str, str]:
 
 @asynccontextmanager
 async def ocpp_core_server(
-    database_url: str, log: Path, **settings: str
+    database_url: str, log: Path, settings: Mapping[str, str] | None = None, port: int | None = None
 ) -> AsyncIterator[ServerProcess]:
     """``ocpp-core server``, which the test may SIGKILL at any time; ``settings``: more env.
 
+    ``port``: one chosen beforehand, for a URL another server must know first.
     Its output goes to a file: a pipe nobody reads would stall it once full.
     """
-    port = free_port()  # the server binds it again; `ocpp-core server` can't take a socket
+    if port is None:
+        port = free_port()  # the server binds it again; `ocpp-core server` can't take a socket
     with log.open("ab") as output:
         process = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "ocpp-core"),
             "server",
             f"--port={port}",
-            env=server_env(database_url, settings),
+            env=server_env(database_url, settings or {}),
             stdout=output,
             stderr=subprocess.STDOUT,
         )

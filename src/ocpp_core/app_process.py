@@ -10,7 +10,8 @@ The parent binds the port (so a busy one is named as for any app) and hands
 the socket to the child, with one end of a socket pair that carries
 everything else: the settings (pickled, so the secrets ``serve`` made up reach
 the child without touching the disk, the environment or the process list),
-then ``started`` from the child, then ``stop`` from the parent. The child
+then ``started`` (or ``refused`` and why) from the child, then from the parent ``drain`` (a server
+worker's SIGTERM drain, see ``ocpp_core.server.node_server``) and ``stop``. The child
 blocks SIGINT and SIGTERM: a Ctrl-C at the terminal reaches the whole process
 group, and the child must shut down when the parent says so, together with
 the server, not on its own a moment earlier. When the pair closes without a
@@ -36,18 +37,20 @@ import socket
 import struct
 import subprocess
 import sys
-from typing import Literal
+from typing import Literal, NoReturn
 
 import uvicorn
 from fastapi import FastAPI
 
 from ocpp_core.config import ConfigError, Settings
-from ocpp_core.listening import CannotServe, Listener, running
+from ocpp_core.listening import CannotServe, Draining, Listener, Server, running
 
 logger = logging.getLogger(__name__)
 
-STARTED = b"started"
-STOP = b"stop"
+STARTED = b"started\n"
+REFUSED = b"refused "  # then why, on one line: the parent ends the command with it
+DRAIN = b"drain\n"
+STOP = b"stop\n"
 _SIZE = struct.Struct("!Q")  # the pickled settings' length, before them
 
 App = Literal["management", "server"]
@@ -76,6 +79,7 @@ class AppProcess:
         self._settings = settings
         self._writer: asyncio.StreamWriter | None = None
         self._should_exit = False
+        self._draining = False
 
     @property
     def should_exit(self) -> bool:
@@ -86,6 +90,12 @@ class AppProcess:
         if value and not self._should_exit and self._writer is not None:
             self._writer.write(STOP)
         self._should_exit = value
+
+    def drain(self) -> None:
+        """Tell the child to drain (a server) before the ``stop`` that follows."""
+        if not self._draining and self._writer is not None:
+            self._writer.write(DRAIN)
+        self._draining = True
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         """Start the child on the bound socket; return when it has ended."""
@@ -105,14 +115,18 @@ class AppProcess:
             settings = pickle.dumps(self._settings)
             writer.write(_SIZE.pack(len(settings)) + settings)
             self._writer = writer
-            if self._should_exit:  # stopped before it could be told
+            if self._draining:  # told before it could be told on
+                writer.write(DRAIN)
+            if self._should_exit:
                 writer.write(STOP)
-            # Ended before it started; or reset, gone with our words unread.
-            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-                await reader.readexactly(len(STARTED))
-                self.started = True
+            first = b""
+            with contextlib.suppress(ConnectionError):  # reset: gone with our words unread
+                first = await reader.readline()  # empty: ended before it started
+                self.started = first == STARTED
                 await reader.read()  # until the child ends and its end closes
             code = await child.wait()
+            if first.startswith(REFUSED):
+                raise CannotServe(first.removeprefix(REFUSED).decode(errors="replace").strip())
             if not self._should_exit:
                 logger.error("%s ended (exit code %d)", self.name, code)
         finally:
@@ -138,11 +152,22 @@ def main() -> None:
     try:
         listener = _listener(app_name, settings)
     except ConfigError as error:
-        sys.exit(f"the {app_name} app can't start: {error}")
+        _refuse(control, f"the {app_name} app can't start: {error}")
     try:
         serve_forever(_serve(listener, socket.socket(fileno=listen_fd), control))
-    except CannotServe as error:  # uvicorn has logged why
-        sys.exit(str(error))
+    except CannotServe:  # the parent was told why
+        sys.exit(1)
+
+
+def _refuse(control: socket.socket, why: str) -> NoReturn:
+    with contextlib.suppress(OSError):
+        control.sendall(_refusal(why))
+    sys.exit(1)
+
+
+def _refusal(why: str) -> bytes:
+    """Why this app can't start, for the parent to say once (for all its children)."""
+    return REFUSED + " ".join(why.split()).encode() + b"\n"
 
 
 def _listener(app: str, settings: Settings) -> Listener:
@@ -150,11 +175,13 @@ def _listener(app: str, settings: Settings) -> Listener:
     if app == "server":
         from ocpp_core.server import run as server_run
         from ocpp_core.server.app import create_server_app
+        from ocpp_core.server.node_server import NodeServer
         from ocpp_core.workers import own_node_id
 
         settings = own_node_id(settings)
         server: FastAPI = create_server_app(settings)
-        return Listener(server_run.uvicorn_config(server, settings), server_run.PORT_OPTION)
+        config = server_run.uvicorn_config(server, settings)
+        return Listener(config, server_run.PORT_OPTION, NodeServer)
     from ocpp_core.management import run as management_run
     from ocpp_core.management.app import create_management_app
 
@@ -177,19 +204,28 @@ def _receive(control: socket.socket, size: int) -> bytes:
 async def _serve(listener: Listener, sock: socket.socket, control: socket.socket) -> None:
     reader, writer = await asyncio.open_connection(sock=control)
     stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    watching = asyncio.create_task(_obey(reader, stop))
-    async with running((listener, sock)) as (serving,):
-        writer.write(STARTED)
-        await asyncio.wait([serving, stop], return_when=asyncio.FIRST_COMPLETED)
+    try:
+        async with running((listener, sock)) as (serving,):
+            watching = asyncio.create_task(_obey(reader, serving.server, stop))
+            writer.write(STARTED)
+            await asyncio.wait([serving.stopped, stop], return_when=asyncio.FIRST_COMPLETED)
+    except CannotServe as error:
+        with contextlib.suppress(ConnectionError):  # the parent is gone: no one to tell
+            writer.write(_refusal(str(error)))
+            await writer.drain()
+        raise
     watching.cancel()
     writer.close()
 
 
-async def _obey(reader: asyncio.StreamReader, stop: asyncio.Future[None]) -> None:
-    """Any word from the parent means stop; the pair closing means the parent is gone."""
+async def _obey(reader: asyncio.StreamReader, server: Server, stop: asyncio.Future[None]) -> None:
+    """``drain`` drains, any other word stops; the pair closing means the parent is gone."""
     with contextlib.suppress(ConnectionError):  # reset: gone with our words unread
-        while await reader.read(len(STOP)):
-            if not stop.done():
+        while word := await reader.readline():
+            if word == DRAIN:
+                if isinstance(server, Draining):
+                    server.drain()
+            elif not stop.done():
                 stop.set_result(None)
     logger.error("the parent process is gone: this app ends now")
     os._exit(1)

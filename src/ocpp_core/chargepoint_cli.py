@@ -16,7 +16,7 @@ from ocpp_core.cli_support import cli_settings, in_session, run, user_errors
 from ocpp_core.clock import utc_now
 from ocpp_core.domain.pricing import (
     MAX_SETTING,
-    MILLICENTS_PER_CENT,
+    MILLICENTS_PER_UNIT,
     WH_PER_KWH,
     Tariff,
     TariffError,
@@ -180,7 +180,6 @@ def _auth(row: ChargePoint) -> str:
 
 
 _MINUTES = click.IntRange(0, MAX_SETTING)
-_RATE_SCALE = 100 * MILLICENTS_PER_CENT  # currency units → millicents
 
 
 @chargepoint.command("price")
@@ -224,10 +223,10 @@ def chargepoint_price(
     from ocpp_core.domain import tariffs
 
     options: dict[str, Any] = {
-        "price_kwh_millicents": _decimal(per_kwh, _RATE_SCALE, "--per-kwh"),
+        "price_kwh_millicents": _decimal(per_kwh, MILLICENTS_PER_UNIT, "--per-kwh"),
         "session_fee_cents": _decimal(session_fee, 100, "--session-fee"),
         "usage_fee_minute_millicents": _decimal(
-            usage_fee_per_minute, _RATE_SCALE, "--usage-fee-per-minute"
+            usage_fee_per_minute, MILLICENTS_PER_UNIT, "--usage-fee-per-minute"
         ),
         "usage_grace_minutes": usage_grace_minutes,
         "usage_max_minutes": usage_max_minutes,

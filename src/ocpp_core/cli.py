@@ -71,6 +71,7 @@ def server(ctx: click.Context, host: str | None, port: int | None, workers: str 
     from ocpp_core.listening import Listener
     from ocpp_core.logs import configure_logging
     from ocpp_core.server.app import create_server_app
+    from ocpp_core.server.node_server import NodeServer
     from ocpp_core.server.run import PORT_OPTION, uvicorn_config
     from ocpp_core.workers import Workers
 
@@ -81,10 +82,12 @@ def server(ctx: click.Context, host: str | None, port: int | None, workers: str 
         count = settings.worker_count
         if count > 1:  # the workers start on a migrated database, not all at once
             settings = _migrated(settings)
-        listener = Listener(uvicorn_config(create_server_app(settings), settings), PORT_OPTION)
+        config = uvicorn_config(create_server_app(settings), settings)
+        drain = settings.server.drain_seconds
+        listener = Listener(config, PORT_OPTION, NodeServer, drain_seconds=drain)
         if count > 1:
             workers_server = partial(Workers, settings, count)
-            listener = Listener(listener.config, PORT_OPTION, workers_server, reuse_port=True)
+            listener = Listener(config, PORT_OPTION, workers_server, True, drain)
         run_servers(listener)
 
 

@@ -82,10 +82,17 @@ def run(coroutine: Coroutine[Any, Any, T], *errors: type[Exception]) -> T:
     try:
         with user_errors(*errors):
             return asyncio.run(coroutine)
-    except DBAPIError as error:  # unreachable server, missing database, wrong credentials
-        raise click.ClickException(f"database error: {error.orig}") from None
-    except OSError as error:  # refused connection, unresolvable host
-        raise click.ClickException(f"database error: {error}") from None
+    except (DBAPIError, OSError) as error:
+        raise click.ClickException(database_error(error)) from None
+
+
+def database_error(error: Exception) -> str:
+    """A database that refused the work in one line: its driver's words, not a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError):  # unreachable server, missing database, wrong credentials
+        return f"database error: {error.orig}"
+    return f"database error: {error}"  # refused connection, unresolvable host
 
 
 async def in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

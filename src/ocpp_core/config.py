@@ -449,6 +449,20 @@ class ClusterSettings(_Section):
         return bool(self.redis_url)
 
 
+class ServerSettings(_Section):
+    """How a server process stops (``ocpp-core server``, each worker, ``serve``'s server)."""
+
+    drain_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description=(
+            "Seconds a SIGTERM'd server keeps serving while /health says 503 and new chargers "
+            "are refused, so a load balancer takes it out first; 0: stop at once."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """Everything ocpp-core can be told; see the README for the table."""
 
@@ -497,6 +511,9 @@ class Settings(BaseSettings):
     )
     cluster: ClusterSettings = Field(
         default_factory=ClusterSettings, description="Server nodes joined by Redis (cluster.*)."
+    )
+    server: ServerSettings = Field(
+        default=ServerSettings(), description="How a server process stops (server.*)."
     )
 
     @field_validator("database_url")

@@ -7,6 +7,10 @@ message naming what to change, instead of a traceback from a half-started proces
 An app may be served by something else than a ``uvicorn.Server`` in this
 process (``Listener.server``): ``serve`` runs the management app in a child
 process (see ``ocpp_core.one_process``), on a socket bound here all the same.
+
+SIGTERM first drains the servers that can (``Draining``, for the listener's
+``drain_seconds``; see ``ocpp_core.server.node_server``), then stops them all;
+Ctrl-C stops them at once, as does a second signal during the drain.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import signal
 import socket
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import uvicorn
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class CannotServe(Exception):
@@ -43,6 +49,13 @@ class Server(Protocol):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None: ...
 
 
+@runtime_checkable
+class Draining(Protocol):
+    """A server that can keep serving what it has while it refuses anything new."""
+
+    def drain(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Listener:
     config: uvicorn.Config
@@ -50,6 +63,13 @@ class Listener:
     server: Callable[[uvicorn.Config], Server] = uvicorn.Server
     # Several processes listen on the port, each on a socket of its own (``ocpp_core.workers``).
     reuse_port: bool = False
+    drain_seconds: float = 0.0  # on SIGTERM, before it stops, if its server is ``Draining``
+
+
+@dataclass(frozen=True)
+class Running:
+    server: Server
+    stopped: asyncio.Future[None]  # done when the server has stopped
 
 
 def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -118,42 +138,71 @@ async def serve_all(*listeners: Listener) -> None:
         for listener, sock in zip(listeners, sockets, strict=True):
             _announce(listener.config, sock)
         async with running(*zip(listeners, sockets, strict=True)) as serving:
-            with _stop_signal() as signalled:
-                done, _ = await asyncio.wait(
-                    [*serving, signalled], return_when=asyncio.FIRST_COMPLETED
-                )
-            if not signalled.done():
-                stopped = listeners[serving.index(done.pop())]
-                raise CannotServe(f"{_name(stopped.config)} stopped; see the log above")
+            with _stop_signals() as signals:
+                ends: list[asyncio.Future[Any]] = [each.stopped for each in serving]
+                await asyncio.wait([*ends, signals.first], return_when=asyncio.FIRST_COMPLETED)
+                if signals.first.done():
+                    await _drain(listeners, serving, signals)
+            if not signals.first.done():
+                ended = next(each for each in serving if each.stopped.done())
+                name = _name(ended.server.config)
+                raise CannotServe(f"{name} stopped; see the log above")
     finally:
         for sock in sockets:
             sock.close()
+
+
+async def _drain(listeners: Sequence[Listener], serving: list[Running], signals: Signals) -> None:
+    """After SIGTERM: drain the servers that can, until the time is up or a signal comes again."""
+    seconds = max(listener.drain_seconds for listener in listeners)
+    draining = [each.server for each in serving if isinstance(each.server, Draining)]
+    if signals.first.result() != signal.SIGTERM or seconds <= 0 or not draining:
+        return
+    for server in draining:
+        server.drain()
+    logger.warning("stopping in %g s (SIGTERM or Ctrl-C again: at once)", seconds)
+    await asyncio.wait(
+        [signals.again, *(each.stopped for each in serving)],
+        timeout=seconds,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
 
 
 def _name(config: uvicorn.Config) -> str:
     return str(getattr(config.app, "title", "an app"))
 
 
+@dataclass(frozen=True)
+class Signals:
+    first: asyncio.Future[int]  # the first Ctrl-C or SIGTERM: which one
+    again: asyncio.Future[None]  # a second one, during the drain
+
+
 @contextmanager
-def _stop_signal() -> Iterator[asyncio.Future[None]]:
-    """A future the first Ctrl-C or SIGTERM sets: the servers on every loop are to stop.
+def _stop_signals() -> Iterator[Signals]:
+    """Futures the first and second Ctrl-C or SIGTERM set: the servers are to stop.
 
     uvicorn's own handlers would stop the servers one after the other and then
     re-raise the signal, killing a server still shutting down (or leaving an
     app's child process behind). Taken over once all have started, one signal
-    stops every server together. The first
-    signal hands the signals back: a second one forces the way out of a
-    shutdown stuck on a slow request, as with uvicorn alone.
+    stops every server together. The second signal (which ends a drain) hands
+    the signals back, and so does the end of the block: one more forces the way
+    out of a shutdown stuck on a slow request, as with uvicorn alone.
     """
     loop = asyncio.get_running_loop()
-    signalled: asyncio.Future[None] = loop.create_future()
+    signals = Signals(loop.create_future(), loop.create_future())
     if threading.current_thread() is not threading.main_thread():
-        yield signalled  # no signals here: whoever runs this loop stops it
+        yield signals  # no signals here: whoever runs this loop stops it
         return
+    received: list[int] = []
 
     def stop(sig: int, frame: FrameType | None) -> None:
+        received.append(sig)
+        if len(received) == 1:
+            loop.call_soon_threadsafe(_settle, signals.first, sig)
+            return
         restore()
-        loop.call_soon_threadsafe(_settle, signalled)
+        loop.call_soon_threadsafe(_settle, signals.again, None)
 
     def restore() -> None:
         for sig, handler in previous.items():
@@ -164,36 +213,34 @@ def _stop_signal() -> Iterator[asyncio.Future[None]]:
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, stop)
     try:
-        yield signalled
+        yield signals
     finally:
         restore()
 
 
-def _settle(future: asyncio.Future[None]) -> None:
+def _settle(future: asyncio.Future[T], value: T) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(value)
 
 
 @asynccontextmanager
-async def running(
-    *bound: tuple[Listener, socket.socket],
-) -> AsyncIterator[list[asyncio.Future[None]]]:
-    """Start each listener on its bound socket; inside, all have started; at the end all stop.
-
-    Inside, each future is done when its server has stopped.
-    """
+async def running(*bound: tuple[Listener, socket.socket]) -> AsyncIterator[list[Running]]:
+    """Start each listener on its bound socket; inside, all have started; at the end all stop."""
     servers = [listener.server(listener.config) for listener, _ in bound]
-    serving: list[asyncio.Future[None]] = [
-        asyncio.ensure_future(server.serve(sockets=[sock]))
+    serving = [
+        Running(server, asyncio.ensure_future(server.serve(sockets=[sock])))
         for server, (_, sock) in zip(servers, bound, strict=True)
     ]
     try:
         while not all(server.started for server in servers):
-            if any(future.done() for future in serving):  # uvicorn has logged why
-                raise CannotServe("an app could not start; see the log above")
+            for each in serving:
+                if each.stopped.done():
+                    if isinstance(refused := each.stopped.exception(), CannotServe):
+                        raise refused
+                    raise CannotServe("an app could not start; see the log above")
             await asyncio.sleep(0.05)
         yield serving
     finally:
         for server in servers:
             server.should_exit = True
-        await asyncio.gather(*serving)
+        await asyncio.gather(*(each.stopped for each in serving))

@@ -35,6 +35,7 @@ from ocpp_core.management import run as management_run
 from ocpp_core.management.app import create_management_app
 from ocpp_core.server import run as server_run
 from ocpp_core.server.app import create_server_app
+from ocpp_core.server.node_server import NodeServer
 
 
 def listeners(settings: Settings) -> tuple[Listener, Listener]:
@@ -46,8 +47,9 @@ def listeners(settings: Settings) -> tuple[Listener, Listener]:
     server = server_run.uvicorn_config(create_server_app(settings), settings)
     management = management_run.uvicorn_config(create_management_app(settings), settings)
     management_option = f"--management-port or {management_run.PORT_SETTING}"
+    drain = settings.server.drain_seconds
     return (
-        Listener(server, server_run.PORT_OPTION),
+        Listener(server, server_run.PORT_OPTION, NodeServer, drain_seconds=drain),
         Listener(management, management_option, partial(AppProcess, settings)),
     )
 

@@ -36,3 +36,5 @@ class Runtime:
     events: EventBus = field(default_factory=EventBus)
     # This process as a node of a cluster (cluster.redis_url set), else None.
     cluster: ClusterNode | None = None
+    # Stopping after a drain (``server.node_server``): /health 503, new chargers refused.
+    draining: bool = False

@@ -13,7 +13,8 @@ A worker that dies is restarted after a pause that doubles while it keeps
 dying soon after its start; after ``_MAX_QUICK_DEATHS`` of those in a row the
 command stops with an error, so a failure that repeats (a wrong setting, a
 database that refuses) is not hidden behind an endless loop. A worker that
-fails on the very first start stops the command at once, as one process would.
+fails on the very first start stops the command at once, as one process would,
+with its reason in one line (a node id in use, a database that refuses).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import uvicorn
 
 from ocpp_core.app_process import AppProcess
 from ocpp_core.config import Settings, default_node_id
-from ocpp_core.listening import bind
+from ocpp_core.listening import CannotServe, bind
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,9 @@ def own_node_id(settings: Settings) -> Settings:
 class Workers:
     """``count`` server workers; ``listening.running`` drives them as one server.
 
-    Stopped (``should_exit``), each worker closes its chargers' websockets and
-    leaves the presence, as one server does; ``serve`` returns once all are gone.
+    Drained (``drain``) then stopped (``should_exit``), each worker does what one
+    server does: /health says 503, its chargers' websockets close with 1001, it
+    leaves the presence; ``serve`` returns once all are gone.
     """
 
     def __init__(self, settings: Settings, count: int, config: uvicorn.Config) -> None:
@@ -73,6 +75,7 @@ class Workers:
         self._count = count
         self._processes: dict[int, AppProcess] = {}
         self._should_exit = False
+        self._draining = False
         self._stopping = asyncio.Event()
 
     @property
@@ -86,6 +89,12 @@ class Workers:
             self._stopping.set()
             for process in self._processes.values():
                 process.should_exit = True
+
+    def drain(self) -> None:
+        """Each worker drains (``ocpp_core.server.node_server``), one restarted meanwhile too."""
+        self._draining = True
+        for process in self._processes.values():
+            process.drain()
 
     @property
     def pids(self) -> list[int]:
@@ -130,8 +139,15 @@ class Workers:
                 name=f"worker {number}",
             )
             self._processes[number] = process
+            if self._draining:
+                process.drain()
             began = loop.time()
-            await process.serve(sockets=[sock])
+            try:
+                await process.serve(sockets=[sock])
+            except CannotServe as refused:
+                if first:  # as one process would: the command stops, saying why
+                    raise
+                logger.warning("worker %d could not start again: %s", number, refused)
             if self._should_exit or (first and not process.started):  # stopped, or never up
                 return
             first = False

@@ -1,18 +1,22 @@
-"""What ``ocpp-core server`` refuses: workers without a cluster, a second server on one SQLite file.
+"""What ``ocpp-core server`` refuses: workers without a cluster, a second server on one SQLite file,
+a database that does not answer at start; each in one line, never a traceback.
 
-Both run on a SQLite file of the test's own, whichever database the suite runs on.
+They run on a SQLite file of the test's own, or on a PostgreSQL address nothing
+listens at, whichever database the suite runs on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cli_harness import env_for, run
-from servers import API_KEY, ocpp_core_server
+from servers import API_KEY, ocpp_core_server, server_env
 
 SECRETS = {"OCPP_CORE_API_KEY": API_KEY, "OCPP_CORE_MANAGEMENT__SESSION_SECRET": "s" * 40}
 
@@ -89,3 +93,23 @@ def test_workers_refuse_a_port_shared_with_reuse_port(tmp_path: Path) -> None:
         f"Error: can't listen on 127.0.0.1:{port}: Address already in use; "
         "choose another port with --port or OCPP_CORE_PORT\n"
     )
+
+
+def refused_start(settings: dict[str, str], *args: str) -> tuple[int, str]:
+    """``ocpp-core server ARGS`` in a process of its own: its exit code and what it printed."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ocpp-core"), "server", "--port=0", *args],
+        env=server_env("postgresql://postgres@127.0.0.1:1/none", settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_database_that_does_not_answer_at_start_is_one_line() -> None:
+    code, output = refused_start({"OCPP_CORE_LOG_LEVEL": "warning"})
+
+    assert code == 1
+    assert output == "Error: database error: [Errno 111] Connect call failed ('127.0.0.1', 1)\n"

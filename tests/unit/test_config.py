@@ -13,6 +13,7 @@ from ocpp_core.config import (
     HttpSettings,
     OcppSettings,
     PaymentSettings,
+    ServerSettings,
     Settings,
     StripeSettings,
     TlsSettings,
@@ -82,6 +83,7 @@ def test_the_default_database_is_a_sqlite_file_in_the_working_directory() -> Non
         StripeSettings,
         PaymentSettings,
         ClusterSettings,
+        ServerSettings,
     ],
 )
 def test_every_key_is_described(model: type[BaseModel]) -> None:

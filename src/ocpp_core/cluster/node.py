@@ -10,8 +10,12 @@ our reply channel.
 Redis pub/sub delivers at most once, and nothing here publishes a request
 twice: a command reaches the charger at most once. Whatever gets lost, the
 caller's wait ends: at the command timeout (plus :data:`REPLY_MARGIN` for the
-trip back), or sooner when the holder's liveness key expires, with the
-timeout error a local call raises (the charger may have had the CALL). The
+trip back), sooner when the holder's liveness key expires, and at once when
+this node loses its channels (Redis restarted or cut off: a reply published
+while we are not subscribed is gone for good), with the timeout error a local
+call raises (the charger may have had the CALL). Until we are subscribed
+again no request goes out, since its reply could not come back: the caller
+gets the error of an unreachable Redis instead. The
 holder drops a request whose deadline passed instead of sending it late, so
 deadlines compare wall clocks: keep the nodes' clocks in sync (NTP).
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -31,7 +36,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from ocpp_core.cluster.presence import REFRESH_EVERY, Holder, RedisPresence
+from ocpp_core.cluster.presence import REFRESH_EVERY, Holder, Liveness, RedisPresence
 from ocpp_core.cluster.wire import (
     CallRequest,
     DropRequest,
@@ -45,9 +50,14 @@ from ocpp_core.cluster.wire import (
 )
 from ocpp_core.config import ENV_PREFIX, ClusterSettings, ConfigError
 from ocpp_core.db.health import DatabaseUnavailable
+from ocpp_core.domain.command_errors import (
+    ChargerOffline,
+    CommandError,
+    CommandTimeout,
+    RouteUnavailable,
+)
 from ocpp_core.domain.presence import Presence
 from ocpp_core.ocpp.connection import Connection
-from ocpp_core.ocpp.errors import ChargerOffline, CommandError, CommandTimeout
 from ocpp_core.ocpp.framing import FrameError
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import LocalCommandRouter
@@ -60,6 +70,10 @@ REDIS_TIMEOUT = 5.0  # seconds for one Redis command: a Redis that went silent f
 
 class NotHere(Exception):
     """The node named as holder had no socket for the charger: nothing was sent."""
+
+
+class NodeIdInUse(ConfigError):
+    """Another running process has this node id."""
 
 
 class ClusterNode:
@@ -98,6 +112,9 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._pubsub: PubSub | None = None
         self.listening = False  # subscribed to our channels right now
+        self._subscribed = asyncio.Event()  # and Redis has confirmed both subscriptions
+        self._unreachable = asyncio.Event()  # the last try to subscribe failed
+        self._claimed = False  # our liveness key is ours: we serve our request channel
         self._behind = False  # our liveness expired and our chargers are not written again yet
 
     def channel(self, node_id: str, kind: str) -> str:
@@ -108,26 +125,48 @@ class ClusterNode:
 
         Meanwhile the node serves its own chargers and ``/health`` says 503.
         """
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._redis.pubsub()  # confirmations count: see _listen
+        self._tasks = [asyncio.create_task(self._listen(self._pubsub), name="cluster-listen")]
         try:
-            await self._refuse_a_twin()
-            await self.presence.refresh()
-        except RedisError as error:
-            logger.warning("cluster: Redis can't be reached (%s); joining when it answers", error)
-        self._tasks = [
-            asyncio.create_task(self._listen(self._pubsub), name="cluster-listen"),
-            asyncio.create_task(self._keep_alive(), name="cluster-liveness"),
-        ]
+            async with asyncio.timeout(REDIS_TIMEOUT):
+                await self._subscribed_or_failed()
+            await self._claim()
+        except (RedisError, TimeoutError) as error:
+            logger.warning("cluster: Redis can't be reached (%r); joining when it answers", error)
+        except NodeIdInUse:
+            await self.stop()
+            raise
+        self._tasks.append(asyncio.create_task(self._keep_alive(), name="cluster-liveness"))
 
-    async def _refuse_a_twin(self) -> None:
-        """Two live processes with one node id would both take its requests: one CALL
-        could then reach the charger twice. A dead one reads no channel any more."""
-        [(_, readers)] = await self._redis.pubsub_numsub(self._requests)
-        if readers:
-            raise ConfigError(
-                f"{ENV_PREFIX}CLUSTER__NODE_ID (cluster.node_id): another running node is "
-                f"{self.node_id!r}; give each process a node id of its own"
-            )
+    async def _subscribed_or_failed(self) -> None:
+        """Until the first subscription is confirmed; RedisError if it failed."""
+        subscribed = asyncio.create_task(self._subscribed.wait())
+        failed = asyncio.create_task(self._unreachable.wait())
+        await asyncio.wait([subscribed, failed], return_when=asyncio.FIRST_COMPLETED)
+        subscribed.cancel()
+        failed.cancel()
+        if not self._subscribed.is_set():
+            raise RedisError("subscribing to our channels failed")
+
+    async def _claim(self) -> None:
+        """Take our node id's liveness key, once subscribed to our channels.
+
+        Two live processes with one node id would both take its requests: one
+        CALL could then reach the charger twice. SET NX lets one process have
+        the key; the other finds it taken. A key left by a process that died
+        (for up to its expiry) is taken over when no other process reads our
+        request channel: each claimant subscribes before it claims, so of two
+        started at once the second to look always sees the first.
+        """
+        held = await self.presence.claim()
+        if held is not None:
+            [(_, readers)] = await self._redis.pubsub_numsub(self._requests)
+            if readers > 1 or not await self.presence.take_over(held):
+                raise NodeIdInUse(
+                    f"{ENV_PREFIX}CLUSTER__NODE_ID (cluster.node_id): another running node is "
+                    f"{self.node_id!r}; give each process a node id of its own"
+                )
+        self._claimed = True
 
     async def stop(self) -> None:
         """Leave: our chargers are offline everywhere at once; waiting callers get their error."""
@@ -137,9 +176,7 @@ class ClusterNode:
         for task in list(self._serving):
             task.cancel()
         await asyncio.gather(*self._serving, return_exceptions=True)
-        for _node, future in self._waiting.values():
-            if not future.done():
-                future.set_exception(CommandTimeout("this node is stopping"))
+        self._end_waits("this node is stopping")
         try:
             await self.presence.leave()
         except RedisError:
@@ -163,6 +200,8 @@ class ClusterNode:
 
         :class:`NotHere` when that node has no socket for the charger (nothing was sent).
         """
+        if not self.listening:
+            raise RouteUnavailable(charge_point_id, "this node's reply channel is not subscribed")
         request_id = uuid.uuid4().hex
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = (holder.node_id, future)
@@ -204,6 +243,12 @@ class ClusterNode:
         waiting = self._waiting.get(reply.request_id)
         if waiting is not None and not waiting[1].done():
             waiting[1].set_result(reply)
+
+    def _end_waits(self, reason: str) -> None:
+        """Every waiting call ends now with the timeout error: its reply can't come."""
+        for _node, future in self._waiting.values():
+            if not future.done():
+                future.set_exception(CommandTimeout(reason))
 
     async def _give_up_on_dead_nodes(self) -> None:
         """Calls waiting for a node whose liveness expired end now, not at their timeout."""
@@ -294,27 +339,42 @@ class ClusterNode:
         """Read both channels; after a lost connection, subscribe again and go on.
 
         A read waits a second at most, so a silent connection is found by the
-        health check pings between reads.
+        health check pings between reads. Requests that come before our node id
+        is claimed are another process's (a twin's, or the dead one's): dropped.
         """
+        confirmed: set[str] = set()
         while True:
             try:
                 if not self.listening:
                     await pubsub.subscribe(self._requests, self._replies)
                     self.listening = True
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                message = await pubsub.get_message(timeout=1.0)
             except RedisError as error:
                 if self.listening:
                     logger.warning("cluster: lost our channels (%s); subscribing again", error)
+                    self._end_waits(f"lost the reply channel during the call ({error})")
                 self.listening = False
+                self._subscribed.clear()
+                self._unreachable.set()
+                confirmed.clear()
                 await asyncio.sleep(1.0)
                 continue
-            if message is None or message["type"] != "message":
+            if message is None or message["type"] not in ("subscribe", "message"):
                 continue
-            if message["channel"].decode() == self._replies:
+            channel = message["channel"].decode()
+            if message["type"] == "subscribe":
+                confirmed.add(channel)
+                if len(confirmed) == 2:
+                    self._unreachable.clear()
+                    self._subscribed.set()
+                continue
+            if channel == self._replies:
                 try:
                     self._replied(message["data"])
                 except (ValueError, KeyError, TypeError):
                     logger.warning("cluster: ignored a malformed reply")
+                continue
+            if not self._claimed:
                 continue
             task = asyncio.create_task(self._serve_safely(message["data"]))
             self._serving.add(task)
@@ -334,7 +394,14 @@ class ClusterNode:
         while True:
             await asyncio.sleep(REFRESH_EVERY)
             try:
-                if not await self.presence.refresh():
+                if not self._claimed:  # Redis did not answer at start
+                    if not self._subscribed.is_set():
+                        continue
+                    await self._claim()
+                found = await self.presence.refresh()
+                if found is Liveness.TAKEN:
+                    raise NodeIdInUse(f"another process took over node id {self.node_id!r}")
+                if found is Liveness.LOST:
                     self._behind = True
                 if self._behind:
                     await self._rejoin()
@@ -349,6 +416,8 @@ class ClusterNode:
                 logger.warning("cluster: refreshing our liveness failed: %s", error)
             except DatabaseUnavailable:
                 pass  # the database's health says so; the next round tries again
+            except NodeIdInUse as error:
+                _stop_now(error)
 
     async def _rejoin(self) -> None:
         """Redis lost our liveness (it restarted, or we were cut off from it for longer than
@@ -359,3 +428,13 @@ class ClusterNode:
         await self._stored.reclaimed(
             [(c.charge_point_id, c.token, c.protocol) for c in connections]
         )
+
+
+def _stop_now(error: NodeIdInUse) -> None:
+    """This process found its node id in another's hands while serving (it started while
+    Redis was away, or stalled past its expiry): both would take the id's requests, so one
+    CALL could reach a charger twice. It ends at once, before it reads another request;
+    its chargers reconnect to other nodes."""
+    logger.error("cluster: %s; this process stops now", error)
+    logging.shutdown()
+    os._exit(1)

@@ -10,6 +10,11 @@ per round looks for nodes that died and deletes their entries (and the
 database's presence rows with them, see ``ClusterNode``); readers skip them
 until then.
 
+A node's liveness key holds a token of its process: it is claimed with SET NX
+(two processes started at once with one node id: one wins), refreshed and
+removed only by the process whose token it holds (:meth:`RedisPresence.refresh`,
+:meth:`RedisPresence.leave`), so a twin never extends or deletes it.
+
 A connection's token is the one the database presence gave it: an entry is
 removed only by the connection that wrote it, so the close of a socket a
 reconnect replaced never evicts the newer entry (the rule of
@@ -22,6 +27,8 @@ server (with replicas for failover), not a Redis Cluster.
 
 from __future__ import annotations
 
+import enum
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,6 +38,33 @@ NODE_TTL_MS = 10_000
 REFRESH_EVERY = 3.0  # seconds; a liveness key outlives three missed refreshes
 SWEEP_EVERY_MS = 2_500  # one node per refresh round looks for dead nodes
 
+# Extend our liveness if the key is still ours; take it again if it expired.
+_REFRESH = """
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+return 0
+"""
+# Replace the token of a process found dead, unless another process took the key meanwhile.
+_TAKE_OVER = """
+local held = redis.call('GET', KEYS[1])
+if (not held and ARGV[1] == '') or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+# Delete our liveness key, never a twin's.
+_LEAVE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 # Write ours, return what was there (a socket on another node to drop).
 _CONNECT = """
 local previous = redis.call('HGET', KEYS[1], ARGV[1])
@@ -54,6 +88,14 @@ return false
 """
 
 
+class Liveness(enum.Enum):
+    """What a refresh found: the key ours, lost (expired, written again), or another's."""
+
+    HELD = 1
+    LOST = 2
+    TAKEN = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Holder:
     """The node holding a charger's socket, the protocol it speaks and its connection token."""
@@ -75,6 +117,7 @@ class RedisPresence:
     def __init__(self, redis: Redis, prefix: str, node_id: str) -> None:
         self._redis = redis
         self.node_id = node_id
+        self.token = uuid.uuid4().hex  # this process's, in its liveness key
         self._chargers = f"{prefix}:chargers"
         self._nodes = f"{prefix}:nodes"  # every node that joined and has not left or been swept
         self._sweep = f"{prefix}:sweep"
@@ -82,23 +125,44 @@ class RedisPresence:
         self._connect = redis.register_script(_CONNECT)
         self._remove = redis.register_script(_REMOVE)
         self._find = redis.register_script(_FIND)
-        self._alive = False  # our liveness key was written at least once
+        self._refresh = redis.register_script(_REFRESH)
+        self._take_over = redis.register_script(_TAKE_OVER)
+        self._leave = redis.register_script(_LEAVE)
 
     def node_key(self, node_id: str) -> str:
         return self._node_key_prefix + node_id
 
-    async def refresh(self) -> bool:
-        """Extend this node's liveness; False if Redis had lost it (restarted, or we stalled).
+    async def claim(self) -> str | None:
+        """Write our liveness key if no process has it: None, or the token of the one that has."""
+        key = self.node_key(self.node_id)
+        if await self._redis.set(key, self.token, px=NODE_TTL_MS, nx=True):
+            await self._redis.sadd(self._nodes, self.node_id)
+            return None
+        held = await self._redis.get(key)
+        return "" if held is None else _text(held)  # "": it expired since
 
-        The caller then writes its chargers again (:meth:`restore`).
+    async def take_over(self, dead_token: str) -> bool:
+        """Replace a dead process's key (``dead_token``, from :meth:`claim`) with ours."""
+        args: list[str | int] = [dead_token, self.token, NODE_TTL_MS]
+        if not await self._take_over([self.node_key(self.node_id)], args):
+            return False
+        await self._redis.sadd(self._nodes, self.node_id)
+        return True
+
+    async def refresh(self) -> Liveness:
+        """Extend this node's liveness, once claimed.
+
+        LOST if Redis had lost it (restarted, or we stalled): written again, the
+        caller writes its chargers again (:meth:`restore`). TAKEN if another
+        process holds it now: this one must stop.
         """
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(self.node_key(self.node_id), "1", px=NODE_TTL_MS, get=True)
+            await self._refresh(
+                [self.node_key(self.node_id)], [self.token, NODE_TTL_MS], client=pipe
+            )
             pipe.sadd(self._nodes, self.node_id)
-            previous, _ = await pipe.execute()
-        lost = self._alive and previous is None
-        self._alive = True
-        return not lost
+            found, _ = await pipe.execute()
+        return Liveness(found)
 
     async def connected(self, charge_point_id: str, holder: Holder) -> Holder | None:
         """Write that ``holder`` holds the charger now; the holder it replaced, if any."""
@@ -175,10 +239,8 @@ class RedisPresence:
 
     async def leave(self) -> None:
         """This node stops: its liveness goes at once, so its entries are offline everywhere."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.delete(self.node_key(self.node_id))
-            pipe.srem(self._nodes, self.node_id)
-            await pipe.execute()
+        if await self._leave([self.node_key(self.node_id)], [self.token]):
+            await self._redis.srem(self._nodes, self.node_id)
 
 
 def _text(value: bytes | str) -> str:

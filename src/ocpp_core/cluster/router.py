@@ -12,14 +12,13 @@ command once: up to :data:`HOPS` holders are tried, then it is offline.
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.exceptions import RedisError
 
 from ocpp_core.cluster.node import ClusterNode, NotHere
 from ocpp_core.cluster.presence import Holder
+from ocpp_core.domain.command_errors import ChargerOffline, RouteUnavailable
+from ocpp_core.domain.command_results import CommandResult
 from ocpp_core.domain.commands import Command
-from ocpp_core.ocpp.errors import ChargerOffline, RouteUnavailable
 from ocpp_core.ocpp.registry import ConnectionRegistry
 from ocpp_core.ocpp.router import LocalCommandRouter
 
@@ -46,7 +45,7 @@ class ClusterCommandRouter:
         chargers.update((c.charge_point_id, c.protocol) for c in self._registry)
         return sorted(chargers.items())
 
-    async def send(self, charge_point_id: str, command: Command) -> dict[str, Any]:
+    async def send(self, charge_point_id: str, command: Command) -> CommandResult:
         for _ in range(HOPS):
             if charge_point_id in self._registry:
                 return await self._local.send(charge_point_id, command)
@@ -55,9 +54,10 @@ class ClusterCommandRouter:
                 break  # ours while it connects or closes: not yet, or no longer, here
             action, payload = self._local.encode(holder.protocol, command)
             try:
-                return await self._node.call(holder, charge_point_id, action, payload)
+                answer = await self._node.call(holder, charge_point_id, action, payload)
             except NotHere:
                 continue
+            return self._local.answered(holder.protocol, command, answer)
         raise ChargerOffline(charge_point_id)
 
     async def _holder(self, charge_point_id: str) -> Holder | None:

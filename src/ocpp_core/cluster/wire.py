@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ocpp_core.ocpp.errors import (
+from ocpp_core.domain.command_errors import (
     ChargerOffline,
     ChargerRejectedCall,
     CommandError,

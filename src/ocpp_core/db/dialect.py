@@ -9,7 +9,6 @@ from sqlalchemy import CursorResult, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.sql import Executable
 
 from ocpp_core.db.prepared import Prepared
 
@@ -20,7 +19,7 @@ def _insert(session: AsyncSession, model: type[DeclarativeBase]) -> Any:
 
 
 async def lock_before_reading(
-    session: AsyncSession, touch: Executable, parameters: Mapping[str, Any]
+    session: AsyncSession, touch: Prepared, parameters: Mapping[str, Any]
 ) -> None:
     """Make the ``SELECT ... FOR UPDATE`` that follows lock on SQLite too.
 
@@ -31,7 +30,7 @@ async def lock_before_reading(
     sessions take turns), as two server apps in one test do.
     """
     if session.get_bind().dialect.name == "sqlite":
-        await session.execute(touch, parameters)
+        await touch.execute_many(session, [parameters])
 
 
 async def insert_ignoring_conflicts(

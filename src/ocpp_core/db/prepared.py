@@ -19,12 +19,18 @@ statement goes through the session, which begins it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Dialect, Select
+from sqlalchemy.engine import Compiled
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
 Statement = UpdateBase | Select[*tuple[Any, ...]]
@@ -34,6 +40,11 @@ Processor = Callable[[Any], Any]
 _FETCH: dict[str, Callable[[Any, str, tuple[Any, ...]], Awaitable[Iterable[Sequence[Any]]]]] = {
     "sqlite": lambda driver, sql, parameters: driver.execute_fetchall(sql, parameters),
     "postgresql": lambda driver, sql, parameters: driver.fetch(sql, *parameters),
+}
+# A constraint each driver reports: raised as the IntegrityError a session would raise.
+_VIOLATION: dict[str, type[Exception]] = {
+    "sqlite": sqlite3.IntegrityError,
+    "postgresql": asyncpg.IntegrityConstraintViolationError,
 }
 
 
@@ -73,7 +84,8 @@ class Prepared:
             await connection.execute(self._statements(connection.dialect.name), list(rows))
             return
         compiled = self._compiled_for(connection.dialect)
-        await driver.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+        with _violations(connection.dialect.name, compiled.sql):
+            await driver.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
 
     async def fetch(
         self, session: AsyncSession, parameters: Mapping[str, Any]
@@ -85,7 +97,8 @@ class Prepared:
             result = await connection.execute(self._statements(name), dict(parameters))
             return [tuple(row) for row in result]
         compiled = self._compiled_for(connection.dialect)
-        rows = await _FETCH[name](driver, compiled.sql, compiled.parameters(parameters))
+        with _violations(name, compiled.sql):
+            rows = await _FETCH[name](driver, compiled.sql, compiled.parameters(parameters))
         return [compiled.row(row) for row in rows]
 
     def _compiled_for(self, dialect: Dialect) -> _Compiled:
@@ -105,15 +118,52 @@ def _compile(statement: Statement, dialect: Dialect, columns: list[str] | None) 
     # In the order of the placeholders, a name once per place it is used; by the names the
     # compiled statement gives them: a literal's parameter has no key of its own.
     binds_of = [(name, compiled.binds[name]) for name in compiled.positiontup or ()]
-    binds = tuple(
-        (name, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in binds_of
-    )
-    selected = statement.selected_columns if isinstance(statement, Select) else ()
+    processors = {
+        name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+        for name, bind in compiled.binds.items()
+    }
+    binds = tuple((name, processors[name]) for name, _ in binds_of)
+    # What a query selects, or what an INSERT or UPDATE returns.
     results = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in selected
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.exported_columns
     )
     constants = {name: bind.effective_value for name, bind in binds_of if not bind.required}
+    if compiled.post_compile_params:
+        return _expanded(compiled, processors, results)
     return _Compiled(compiled.string, binds, constants, results)
+
+
+def _expanded(
+    compiled: Compiled,
+    processors: Mapping[str, Processor | None],
+    results: tuple[Processor | None, ...],
+) -> _Compiled:
+    """A statement with an IN of the values it holds, rendered with a placeholder for each.
+
+    SQLAlchemy renders those at each execution; their values are the statement's
+    own, so here once. An IN of values given at execution is not supported.
+    """
+    assert isinstance(compiled, SQLCompiler)
+    if any(bind.required for bind in compiled.post_compile_params):
+        raise TypeError("an IN of values given at execution is not supported")
+    given = {name: None for name, bind in compiled.binds.items() if bind.required}
+    state = compiled.construct_expanded_state(given)
+    names = state.positiontup or ()
+    binds = tuple(
+        (name, processors[name] if name in processors else state.processors.get(name))
+        for name in names
+    )
+    constants = {name: state.parameters[name] for name in names if name not in given}
+    return _Compiled(state.statement, binds, constants, results)
+
+
+@contextmanager
+def _violations(dialect: str, sql: str) -> Iterator[None]:
+    try:
+        yield
+    except _VIOLATION[dialect] as error:
+        raise IntegrityError(sql, None, error) from error
 
 
 async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:

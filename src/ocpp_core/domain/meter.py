@@ -1,4 +1,4 @@
-"""Meter values from OCPP 1.6 and 2.0.1, normalised to one version-independent reading.
+"""Meter values, normalised to one version-independent reading (the adapters read the samples).
 
 Energy is kept as integer Wh and every intermediate value as ``Decimal``: readings feed
 billing, where binary floats would make totals drift and rounding disagree with the meter.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 ENERGY_REGISTER: Final = "Energy.Active.Import.Register"
 POWER: Final = "Power.Active.Import"
@@ -45,7 +45,6 @@ _CONDUCTORS: Final[Mapping[str, str]] = {
 # Only the outlet meters what the EV received (no location means Outlet in OCPP). An Inlet
 # meter also counts the station's own use and, on multi-connector stations, other sessions.
 _OUTLET: Final = frozenset({None, "Outlet"})
-_NO_UNIT: Final[Mapping[str, Any]] = {}
 
 # Beyond 10**15 canonical units a value is meter garbage; bounding it keeps Decimal
 # arithmetic exact within its 28-digit precision and int conversion cheap.
@@ -111,36 +110,20 @@ class _Total(NamedTuple):
     context: str | None
 
 
-def read_v16(raw: Mapping[str, Any]) -> Read | None:
-    """Read a 1.6 SampledValue; None for signed or unknown formats we cannot interpret."""
-    get = raw.get
-    if get("format", "Raw") != "Raw":
-        return None
-    value = _number(get("value"))
-    labels = _labels_of(
-        get("measurand"), get("unit"), get("phase"), get("context"), get("location")
-    )
-    return Read(labels, _checked(value, 0, labels.measurand), 0)
-
-
-def read_v201(raw: Mapping[str, Any]) -> Read | None:
-    """Read a 2.0.1 SampledValue; its value is always numeric, even when also signed."""
-    get = raw.get
-    unit_of_measure = get("unitOfMeasure", _NO_UNIT)
-    if not isinstance(unit_of_measure, Mapping):
-        raise InvalidSample(f"unitOfMeasure {unit_of_measure!r} is not an object")
-    multiplier = unit_of_measure.get("multiplier", 0)
-    if type(multiplier) is not int:
-        raise InvalidSample(f"multiplier {multiplier!r} is not an integer")
-    value = _number(get("value"))
-    labels = _labels_of(
-        get("measurand"),
-        unit_of_measure.get("unit"),
-        get("phase"),
-        get("context"),
-        get("location"),
-    )
-    return Read(labels, _checked(value, multiplier, labels.measurand), multiplier)
+def sample(
+    value: object,
+    multiplier: int,
+    measurand: object,
+    unit: object,
+    phase: object,
+    context: object,
+    location: object,
+) -> Read:
+    """One sampled value as a version's adapter read it (its value times 10**multiplier),
+    checked: a finite number, in a unit its measurand takes, with text labels."""
+    number = _number(value)
+    labels = _labels_of(measurand, unit, phase, context, location)
+    return Read(labels, _checked(number, multiplier, labels.measurand), multiplier)
 
 
 def summary(reads: Iterable[Read]) -> MeterReading:

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, DecimalException, Inexact, 
 
 WH_PER_KWH = 1000
 MILLICENTS_PER_CENT = 1000
+MILLICENTS_PER_UNIT = 100 * MILLICENTS_PER_CENT  # rates are typed in currency units
 MAX_SETTING = 2**31 - 1  # the narrowest tariff column (minutes) holds no more
 MAX_HOLD_CENTS = 99_999_999  # Stripe's largest amount in a two-decimal currency
 # Amounts here are hundredths of the currency unit; Stripe counts these in other units.

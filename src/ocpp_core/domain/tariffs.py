@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ocpp_core.db.models import ChargePoint, ChargeTag, ChargeTagPrivilege
 from ocpp_core.domain.pricing import (
-    MILLICENTS_PER_CENT,
+    MILLICENTS_PER_UNIT,
     WH_PER_KWH,
     Tariff,
     TariffError,
@@ -113,7 +113,7 @@ def describe(tariff: Tariff) -> str:
 
 def _rate(millicents: int, currency: str) -> str:
     """A rate with the decimals it needs and at least two: 35_500 → ``0.355 EUR``."""
-    units = Decimal(millicents) / (100 * MILLICENTS_PER_CENT)
+    units = Decimal(millicents) / MILLICENTS_PER_UNIT
     cents = units.quantize(Decimal("0.01"))
     return f"{units if units != cents else cents} {currency.upper()}"
 

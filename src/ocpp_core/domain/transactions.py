@@ -299,6 +299,14 @@ async def lowest_jump(session: AsyncSession, transaction_id: int) -> int | None:
     return await session.scalar(query)
 
 
+async def close(
+    session: AsyncSession, row: Transaction, end: TransactionStop, *, max_power_w: int
+) -> None:
+    """Close the transaction with the checks of :func:`stop`, whoever ends it: the
+    charger's stop, or a sweep that finds the charger never told."""
+    stop(row, end, max_power_w=max_power_w, lowest_jump_wh=await lowest_jump(session, row.id))
+
+
 def stop(
     row: Transaction, end: TransactionStop, *, max_power_w: int, lowest_jump_wh: int | None
 ) -> None:

@@ -11,6 +11,7 @@ from ocpp_core.management import (
     messagelog,
     payments_admin,
     pickers,
+    qr_labels,
     report_charts,
     reports,
     reviews,
@@ -21,6 +22,7 @@ from ocpp_core.management import (
 
 ROUTERS = (
     chargepoints.router,
+    qr_labels.router,
     device_model.router,
     connectors.router,
     tags.router,

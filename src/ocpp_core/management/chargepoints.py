@@ -1,4 +1,4 @@
-"""``/Home/ChargePoint``: list, create, edit (auth, tariff), delete, reset, QR codes.
+"""``/Home/ChargePoint``: list, create, edit (auth, tariff), delete, reset.
 
 Values are checked by the domain's own rules (``NewChargePoint``, the charger
 password rule, ``tariffs.set_tariff``), and each refusal is shown next to the
@@ -9,10 +9,7 @@ is refused until its reservation ends.
 
 from __future__ import annotations
 
-import asyncio
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -34,265 +31,52 @@ from ocpp_core.db.models import (
 )
 from ocpp_core.domain import chargepoints, tariffs
 from ocpp_core.domain.chargepoints import (
-    MAX_LOCATION_LENGTH,
-    NewChargePoint,
     ProvisioningError,
     display_code_owner,
-    display_code_problem,
 )
 from ocpp_core.domain.pricing import (
-    MILLICENTS_PER_CENT,
-    WH_PER_KWH,
     Tariff,
     TariffError,
     hold_cents,
-    parse_money,
 )
 from ocpp_core.management import admin_api, device_model
 from ocpp_core.management.admin_forms import (
-    checked,
-    decimal_text,
     page,
     path_part,
     query_string,
     redirect,
-    text,
 )
 from ocpp_core.management.auth import Admin, Viewer
+from ocpp_core.management.chargepoint_form import (
+    CODE_TAKEN,
+    TARIFF_ERROR,
+    ChargePointForm,
+    without_prefix,
+)
 from ocpp_core.management.context import ContextDep, ManagementContext
-from ocpp_core.management.i18n import N_, gettext
+from ocpp_core.management.i18n import gettext
 from ocpp_core.management.listing import Keyset, PageKey, SearchText
 from ocpp_core.management.numbers import money
-from ocpp_core.params import DbInt
 from ocpp_core.payments.states import MONEY_UNSETTLED
 from ocpp_core.qr import (
-    LabelError,
     connector_ids,
-    label_sheet_pdf,
-    labels_for,
-    qr_png,
     qr_svg,
     start_url,
 )
-from ocpp_core.security import charger_password_problem, hash_secret
+from ocpp_core.security import hash_secret
 
 router = APIRouter(include_in_schema=False)
 
 LIST_PATH = "/Home/ChargePoint"
 LABELS_PATH = "/Home/QR/Labels.pdf"
 NEW = "@"
-_RATE_SCALE = 100 * MILLICENTS_PER_CENT  # currency units → millicents
-_HEX = re.compile(r"[0-9a-f]+")
-_ID_PREFIX = re.compile(r"^(?:id|charge point) '[^']*': ")
-# The domain's messages name CLI options; the page names its fields.
-_OPTIONS = {
-    "--per-kwh": ("per_kwh", N_("Price per kWh")),
-    "--session-fee": ("session_fee", N_("Session fee")),
-    "--usage-fee-per-minute": ("usage_fee", N_("Usage fee per minute")),
-    "--usage-grace-minutes": ("usage_grace", N_("Grace minutes")),
-    "--usage-max-minutes": ("usage_max", N_("Most billed minutes")),
-    "--max-kwh": ("max_kwh", N_("Max kWh per session")),
-    "--currency": ("currency", N_("Currency")),
-    "--free": ("free", N_("Free charging")),
-}
-TARIFF_ERROR = "tariff"  # a problem of the tariff as a whole (e.g. the hold)
-# Problems the template words itself (so they are translated); the field's error is the key.
-CODE_FORMAT, CODE_TAKEN, LOCATION_TOO_LONG = "code-format", "code-taken", "location-too-long"
-NO_PASSWORD_UNCHOSEN, PASSWORD_AND_NONE = "no-password-unchosen", "password-and-none"
-
-
-@dataclass
-class ChargePointForm:
-    """The form as typed, so a refused form comes back as the operator left it."""
-
-    id: str = ""
-    name: str = ""
-    comment: str = ""
-    display_code: str = ""
-    location: str = ""
-    password: str = ""
-    no_password: bool = False
-    remove_password: bool = False
-    thumbprint: str = ""
-    per_kwh: str = ""
-    session_fee: str = ""
-    usage_fee: str = ""
-    usage_grace: str = ""
-    usage_max: str = ""
-    usage_after: bool = False
-    max_kwh: str = ""
-    currency: str = ""
-    free: bool = False
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    async def read(cls, request: Request) -> ChargePointForm:
-        form = await request.form()
-        return cls(
-            id=text(form, "id"),
-            name=text(form, "name"),
-            comment=text(form, "comment"),
-            display_code=text(form, "display_code"),
-            location=text(form, "location"),
-            password=_raw(form.get("password")),
-            no_password=checked(form, "no_password"),
-            remove_password=checked(form, "remove_password"),
-            thumbprint=text(form, "thumbprint"),
-            per_kwh=text(form, "per_kwh"),
-            session_fee=text(form, "session_fee"),
-            usage_fee=text(form, "usage_fee"),
-            usage_grace=text(form, "usage_grace"),
-            usage_max=text(form, "usage_max"),
-            usage_after=checked(form, "usage_after"),
-            max_kwh=text(form, "max_kwh"),
-            currency=text(form, "currency").lower(),
-            free=checked(form, "free"),
-        )
-
-    @classmethod
-    def of(cls, row: ChargePoint, default_currency: str) -> ChargePointForm:
-        tariff = tariffs.tariff_of(row, default_currency)
-        return cls(
-            id=row.id,
-            name=row.name or "",
-            comment=row.comment or "",
-            display_code=row.display_code or "",
-            location=row.location or "",
-            thumbprint=row.client_cert_thumbprint or "",
-            per_kwh=decimal_text(tariff.price_kwh_millicents, _RATE_SCALE, min_places=2),
-            session_fee=decimal_text(tariff.session_fee_cents, 100, min_places=2),
-            usage_fee=decimal_text(tariff.usage_fee_minute_millicents, _RATE_SCALE, min_places=2),
-            usage_grace=str(tariff.usage_grace_minutes or ""),
-            usage_max=str(tariff.usage_max_minutes or ""),
-            usage_after=tariff.usage_after_charging,
-            max_kwh=decimal_text(tariff.max_energy_wh, WH_PER_KWH),
-            currency=tariff.currency,
-            free=tariff.free,
-        )
-
-    def check_fields(self, *, new: bool) -> None:
-        """The per-field rules, before anything is stored."""
-        if new:
-            problem = NewChargePoint(self.id).problem()
-            if problem:
-                self.errors["id"] = _without_prefix(problem)
-        for name, candidate in (
-            ("name", NewChargePoint("x", name=self.name or None)),
-            ("comment", NewChargePoint("x", comment=self.comment or None)),
-        ):
-            problem = candidate.problem()
-            if problem:
-                self.errors[name] = _without_prefix(problem)
-        if display_code_problem(self.display_code or None):
-            self.errors["display_code"] = CODE_FORMAT
-        if len(self.location) > MAX_LOCATION_LENGTH:
-            self.errors["location"] = LOCATION_TOO_LONG
-        if self.password:
-            problem = charger_password_problem(self.password)
-            if problem:
-                self.errors["password"] = problem[:1].upper() + problem[1:]
-        if self.thumbprint and self.normalized_thumbprint() is None:
-            self.errors["thumbprint"] = gettext(
-                "Use the certificate's SHA-256 (64 hex digits) or SHA-1 (40) fingerprint."
-            )
-        if new:
-            self._check_password_choice()
-
-    def _check_password_choice(self) -> None:
-        if self.password and self.no_password:
-            self.errors.setdefault("password", PASSWORD_AND_NONE)
-        elif self.as_new().open_by_accident and "thumbprint" not in self.errors:
-            self.errors["password"] = NO_PASSWORD_UNCHOSEN
-
-    def as_new(self) -> NewChargePoint:
-        return NewChargePoint(
-            self.id,
-            self.name or None,
-            self.password or None,
-            self.comment or None,
-            display_code=self.display_code or None,
-            location=self.location or None,
-            thumbprint=self.normalized_thumbprint(),
-            no_password=self.no_password,
-        )
-
-    def normalized_thumbprint(self) -> str | None:
-        digits = "".join(c for c in self.thumbprint.lower() if c not in ": -")
-        if len(digits) in (40, 64) and _HEX.fullmatch(digits):
-            return digits
-        return None
-
-    def tariff(self, default_currency: str) -> Tariff | None:
-        """The tariff typed in, or None with the problems noted on their fields."""
-        values: dict[str, Any] = {}
-        for name, key, scale in (
-            ("per_kwh", "price_kwh_millicents", _RATE_SCALE),
-            ("session_fee", "session_fee_cents", 100),
-            ("usage_fee", "usage_fee_minute_millicents", _RATE_SCALE),
-            ("max_kwh", "max_energy_wh", WH_PER_KWH),
-        ):
-            raw = getattr(self, name)
-            try:
-                values[key] = parse_money(raw, scale=scale, name=_label(name)) if raw else 0
-            except TariffError as error:
-                self.errors[name] = str(error)
-        for name, key in (
-            ("usage_grace", "usage_grace_minutes"),
-            ("usage_max", "usage_max_minutes"),
-        ):
-            raw = getattr(self, name)
-            if not raw:
-                values[key] = 0
-            elif raw.isdigit() and len(raw) <= 9:
-                values[key] = int(raw)
-            else:
-                self.errors[name] = gettext(
-                    "%(field)s: a whole number of minutes, 0 or more.", field=_label(name)
-                )
-        if any(name in self.errors for name in _TARIFF_FIELDS):
-            return None
-        return Tariff(
-            **values,
-            usage_after_charging=self.usage_after,
-            currency=self.currency or default_currency,
-            free=self.free,
-        )
-
-    def note_tariff_error(self, error: TariffError) -> None:
-        message = _without_prefix(str(error))
-        field_name = TARIFF_ERROR
-        first = len(message)
-        for option, (name, _label) in _OPTIONS.items():
-            at = message.find(option)
-            if at != -1 and at < first:
-                first, field_name = at, name
-        for option in sorted(_OPTIONS, key=len, reverse=True):
-            message = message.replace(option, f"“{gettext(_OPTIONS[option][1])}”")
-        self.errors[field_name] = message[:1].upper() + message[1:]
-
-
-def _raw(value: object) -> str:
-    """A password is taken as typed: spaces at either end are part of it."""
-    return value if isinstance(value, str) else ""
-
-
-_TARIFF_FIELDS = ("per_kwh", "session_fee", "usage_fee", "usage_grace", "usage_max", "max_kwh")
-
-
-def _label(name: str) -> str:
-    return gettext(next(label for field_name, label in _OPTIONS.values() if field_name == name))
-
-
-def _without_prefix(message: str) -> str:
-    message = _ID_PREFIX.sub("", message)
-    return message[:1].upper() + message[1:]
 
 
 class _Refused(Exception):
     """Raised inside the database session so nothing of a refused form is stored."""
 
 
-def _default_currency(context: ManagementContext) -> str:
+def default_currency(context: ManagementContext) -> str:
     return context.settings.stripe.currency
 
 
@@ -330,7 +114,7 @@ async def list_page(
         found = await KEYSET.page(session, listed(search), **at)
         rows = [row.ChargePoint for row in found.rows]
         counts = await _connector_counts(session, [row.id for row in rows])
-    shown = [_row(row, counts.get(row.id, 0), _default_currency(context)) for row in rows]
+    shown = [_row(row, counts.get(row.id, 0), default_currency(context)) for row in rows]
     filters = {"q": search}
     labels = LABELS_PATH + query_string({**filters, "before": before, "after": after})
     values = {"rows": shown, "filters": filters, "labels": labels, **KEYSET.links(found, filters)}
@@ -368,7 +152,7 @@ def _row(row: ChargePoint, connectors: int, currency: str) -> Row:
 
 @router.get(f"{LIST_PATH}/{NEW}")
 async def new_page(request: Request, user: Admin, context: ContextDep) -> Response:
-    form = ChargePointForm(currency=_default_currency(context))
+    form = ChargePointForm(currency=default_currency(context))
     return _edit_page(request, form, new=True)
 
 
@@ -376,7 +160,7 @@ async def new_page(request: Request, user: Admin, context: ContextDep) -> Respon
 async def create(request: Request, user: Admin, context: ContextDep) -> Response:
     form = await ChargePointForm.read(request)
     form.check_fields(new=True)
-    tariff = form.tariff(_default_currency(context))
+    tariff = form.tariff(default_currency(context))
     if form.errors or tariff is None:
         return _edit_page(request, form, new=True, status_code=400)
     try:
@@ -395,7 +179,7 @@ async def _create(
     try:
         await chargepoints.add(session, form.as_new(), now=context.clock())
     except ProvisioningError as error:
-        form.errors["id"] = _without_prefix(str(error))
+        form.errors["id"] = without_prefix(str(error))
         raise _Refused from None
     row = await session.get(ChargePoint, form.id)
     assert row is not None
@@ -422,10 +206,10 @@ async def edit_page(
     request: Request, cp_id: str, user: Viewer, context: ContextDep, confirm: str = ""
 ) -> Response:
     async with context.db.session() as session:
-        row = await _get(session, cp_id)
+        row = await get_or_404(session, cp_id)
         if confirm == "delete":
             return page(request, "admin/chargepoint_delete.html", await _impact(session, row))
-        form = ChargePointForm.of(row, _default_currency(context))
+        form = ChargePointForm.of(row, default_currency(context))
         codes = await _codes(session, context, row.id)
     return _edit_page(request, form, new=False, row=row, codes=codes)
 
@@ -445,10 +229,10 @@ async def save(request: Request, cp_id: str, user: Admin, context: ContextDep) -
     form = await ChargePointForm.read(request)
     form.id = cp_id
     form.check_fields(new=False)
-    tariff = form.tariff(_default_currency(context))
+    tariff = form.tariff(default_currency(context))
     try:
         async with context.db.session() as session:
-            row = await _get(session, cp_id)
+            row = await get_or_404(session, cp_id)
             if form.errors or tariff is None:
                 raise _Refused
             await _update(session, context, row, form, tariff)
@@ -466,7 +250,7 @@ async def _refused_edit(
     request: Request, context: ManagementContext, form: ChargePointForm
 ) -> Response:
     async with context.db.session() as session:
-        row = await _get(session, form.id)
+        row = await get_or_404(session, form.id)
         codes = await _codes(session, context, form.id)
     return _edit_page(request, form, new=False, row=row, codes=codes, status_code=400)
 
@@ -490,7 +274,7 @@ async def _update(
     elif form.remove_password:
         row.auth_user = None
         row.password_hash = None
-    if tariff != tariffs.tariff_of(row, _default_currency(context)):
+    if tariff != tariffs.tariff_of(row, default_currency(context)):
         await _set_tariff(session, context, form, tariff)
 
 
@@ -506,7 +290,7 @@ async def _check_code_free(session: AsyncSession, form: ChargePointForm) -> None
 
 async def _delete(request: Request, context: ManagementContext, cp_id: str) -> Response:
     async with context.db.session() as session:
-        row = await _get(session, cp_id)
+        row = await get_or_404(session, cp_id)
         impact = await _impact(session, row)
         if impact["unsettled_reservations"]:
             url = f"{LIST_PATH}/{path_part(cp_id)}"
@@ -547,14 +331,14 @@ async def _impact(session: AsyncSession, row: ChargePoint) -> dict[str, Any]:
     }
 
 
-async def _get(session: AsyncSession, cp_id: str) -> ChargePoint:
+async def get_or_404(session: AsyncSession, cp_id: str) -> ChargePoint:
     row = await chargepoints.find(session, cp_id)
     if row is None:
         raise HTTPException(404)
     return row
 
 
-# QR codes and label sheets
+# QR codes on the edit page (the label sheets are ``qr_labels``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,64 +357,6 @@ async def _codes(session: AsyncSession, context: ManagementContext, cp_id: str) 
         svg = qr_svg(url, 4, title=title, xml_declaration=False).decode()
         codes.append(Code(number, url, Markup(svg)))  # noqa: S704 -- segno's own SVG, escaped
     return codes
-
-
-@router.get(LABELS_PATH)
-async def listed_labels(
-    user: Viewer,
-    context: ContextDep,
-    q: SearchText = "",
-    before: PageKey = "",
-    after: PageKey = "",
-) -> Response:
-    """The labels of the stations on one page of the list (same search, same page).
-
-    A sheet of the whole fleet would be tens of thousands of QR codes drawn in
-    one request; a page of the list is a print run an operator can carry.
-    ``ocpp-core qr --sheet`` prints any number, in a process of its own.
-    """
-    async with context.db.reading() as session:
-        found = await KEYSET.page(session, listed(q.strip()), **KEYSET.at(before, after))
-    ids = [row.ChargePoint.id for row in found.rows]
-    if not ids:
-        raise HTTPException(404, N_("There are no charge points to print labels for."))
-    return await _sheet(context, ids, "labels.pdf")
-
-
-@router.get("/Home/QR/{cp_id}/Labels.pdf")
-async def station_labels(cp_id: str, user: Viewer, context: ContextDep) -> Response:
-    return await _sheet(context, [cp_id], f"labels-{_file_safe(cp_id)}.pdf")
-
-
-@router.get("/Home/QR/{cp_id}/{conn}.png")
-async def connector_png(cp_id: str, conn: DbInt, user: Viewer, context: ContextDep) -> Response:
-    async with context.db.session() as session:
-        await _get(session, cp_id)
-    if conn < 1:
-        raise HTTPException(404)
-    data = qr_png(start_url(context.settings.public_base_url, cp_id, conn), 10)
-    name = f"qr-{_file_safe(cp_id)}-{conn}.png"
-    return Response(data, media_type="image/png", headers=_attachment(name))
-
-
-async def _sheet(context: ManagementContext, ids: Sequence[str], name: str) -> Response:
-    async with context.db.reading() as session:
-        try:
-            labels = await labels_for(
-                session, context.settings.public_base_url, ids, _default_currency(context)
-            )
-        except LabelError:  # a station deleted meanwhile, or an unknown id in the URL
-            raise HTTPException(404) from None
-    pdf = await asyncio.to_thread(label_sheet_pdf, labels)
-    return Response(pdf, media_type="application/pdf", headers=_attachment(name))
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
-
-
-def _file_safe(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
 
 
 def _edit_page(

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.domain import chargepoints, reports
+from ocpp_core.domain.protocols import has_device_model
 from ocpp_core.domain.redaction import HIDDEN, is_secret_variable
 from ocpp_core.management import admin_api
 from ocpp_core.management.admin_api import part
@@ -38,7 +39,7 @@ _NUMBER = re.compile(r"\d{1,5}")
 
 def url_of(row: ChargePoint) -> str | None:
     """The page's address, or None for a charger without a device model."""
-    if row.protocol is None or not row.protocol.startswith("ocpp2"):
+    if not has_device_model(row.protocol):
         return None
     return PATH.format(cp_id=path_part(row.id))
 

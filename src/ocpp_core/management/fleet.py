@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
 from ocpp_core.domain import reporting, transactions
+from ocpp_core.domain.connector_status import CHARGING, ConnectorStatus
 from ocpp_core.domain.presence import online
 from ocpp_core.management.numbers import money, thousandths
 from ocpp_core.management.tiles import Row, Snapshot
 from ocpp_core.payments import reservations
 
 FILTERS = ("offline", "faulted", "charging", "reserved")
-CHARGING = ("Charging", "SuspendedEV", "SuspendedEVSE")
 PAGE_SIZE = 48
 MAX_SEARCH = 100  # a charge point's id or name is at most this long
 
@@ -66,14 +66,16 @@ def conditions(unpaid_cutoff: datetime) -> Mapping[str, ColumnElement[bool]]:
     up = online()
     return {
         "offline": ~up,
-        "faulted": and_(up, Connector.status == "Faulted"),
+        "faulted": and_(up, Connector.status == ConnectorStatus.FAULTED),
         "charging": and_(up, Connector.status.in_(CHARGING)),
-        "reserved": and_(up, or_(Connector.status == "Reserved", _held(unpaid_cutoff))),
+        "reserved": and_(
+            up, or_(Connector.status == ConnectorStatus.RESERVED, _held(unpaid_cutoff))
+        ),
     }
 
 
 def _free() -> ColumnElement[bool]:
-    return or_(Connector.status.is_(None), Connector.status == "Available")
+    return or_(Connector.status.is_(None), Connector.status == ConnectorStatus.AVAILABLE)
 
 
 def _held(unpaid_cutoff: datetime) -> ColumnElement[bool]:
@@ -110,8 +112,8 @@ async def totals(session: AsyncSession, unpaid_cutoff: datetime, now: datetime) 
         stations or 0,
         up or 0,
         sum(by_status.get(status, 0) for status in CHARGING),
-        by_status.get("Faulted", 0),
-        by_status.get("Reserved", 0) + held,
+        by_status.get(ConnectorStatus.FAULTED, 0),
+        by_status.get(ConnectorStatus.RESERVED, 0) + held,
         day.energy_wh,
         tuple(sorted(day.revenue_cents.items())),
     )

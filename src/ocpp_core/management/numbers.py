@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_decimal
 
-from ocpp_core.domain.pricing import MILLICENTS_PER_CENT, WH_PER_KWH, money_value
+from ocpp_core.domain.pricing import MILLICENTS_PER_UNIT, WH_PER_KWH, money_value
 from ocpp_core.management import i18n
 
 _CENT = Decimal("0.01")
@@ -33,7 +33,7 @@ def money(minor_units: Decimal | int, currency: str) -> str:
 
 def rate(millicents: int, currency: str) -> str:
     """A rate with the decimals it needs and at least two: 35_500 → ``0.355 EUR``."""
-    units = Decimal(millicents) / (100 * MILLICENTS_PER_CENT)
+    units = Decimal(millicents) / MILLICENTS_PER_UNIT
     cents = units.quantize(_CENT)
     return f"{number(units if units != cents else cents)} {currency.upper()}"
 

@@ -17,17 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
+from ocpp_core.domain.connector_status import IN_USE, OUT_OF_ORDER, STARTABLE, ConnectorStatus
 from ocpp_core.domain.connectors import FIRST_CONNECTOR, known_connectors
 from ocpp_core.domain.pricing import Tariff, hold_cents, usage_cents
 from ocpp_core.domain.tariffs import tariff_of
 from ocpp_core.management.numbers import kwh, money, rate
 from ocpp_core.management.server_api import LiveCharger
 from ocpp_core.payments import reservations
-
-# Public words for OCPP statuses: a plugged-in car (Preparing) may be this driver's own.
-_AVAILABLE = frozenset({"Available", "Preparing"})
-_OUT_OF_ORDER = frozenset({"Faulted", "Unavailable"})
-_OCCUPIED = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Occupied"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +162,13 @@ def _public_status(reported: str | None, *, online: bool | None, busy: bool, hel
         return "occupied"
     if online is False:
         return "offline"
-    if held or reported == "Reserved":
+    if held or reported == ConnectorStatus.RESERVED:
         return "reserved"
-    if reported in _AVAILABLE:
+    if reported in STARTABLE:  # a plugged-in car (Preparing) may be this driver's own
         return "available"
-    if reported in _OUT_OF_ORDER:
+    if reported in OUT_OF_ORDER:
         return "out_of_order"
-    if reported in _OCCUPIED:
+    if reported in IN_USE:
         return "occupied"
     return "unknown"
 

@@ -14,18 +14,22 @@ from datetime import datetime, timedelta
 
 from ocpp_core.db.models import Connector, Transaction
 from ocpp_core.domain import transactions
+from ocpp_core.domain.connector_status import IN_USE, ConnectorStatus
 from ocpp_core.management.admin_forms import path_part, query_string
 from ocpp_core.management.live import version_of
 from ocpp_core.management.numbers import thousandths
 
-OCCUPIED = frozenset(
-    {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved", "Occupied"}
-)
+# What an operator's tile shows as taken: in use, a car plugged in, or held for a driver.
+_TAKEN = IN_USE | {ConnectorStatus.PREPARING, ConnectorStatus.RESERVED}
 # Not imported from their pages' modules, which build on this one.
 TRANSACTIONS_PATH = "/Home/Transactions"
 CONNECTORS_PATH = "/Home/Connector"
-_KINDS = {"Available": "available", "Faulted": "faulted", "Unavailable": "unavailable"}
-_FREE = frozenset({"Available", None})
+_KINDS: dict[str | None, str] = {
+    ConnectorStatus.AVAILABLE: "available",
+    ConnectorStatus.FAULTED: "faulted",
+    ConnectorStatus.UNAVAILABLE: "unavailable",
+}
+_FREE = frozenset({ConnectorStatus.AVAILABLE, None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +148,8 @@ def _tile(
     transaction: Transaction | None,
     now: datetime,
 ) -> Tile:
-    status = state.status or ("Occupied" if transaction else "Unknown")
-    kind = "occupied" if status in OCCUPIED else _KINDS.get(status, "unknown")
+    status = state.status or (ConnectorStatus.OCCUPIED if transaction else "Unknown")
+    kind = "occupied" if status in _TAKEN else _KINDS.get(status, "unknown")
     if online is False:
         status, kind = "Offline", "offline"
     busy = kind == "occupied"
@@ -170,7 +174,7 @@ def _tile(
 def _reserved(state: State) -> State:
     """A held connector that reports nothing busier waits for its driver: Reserved."""
     if state.status in _FREE:
-        return replace(state, status="Reserved")
+        return replace(state, status=ConnectorStatus.RESERVED)
     return state
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ocpp_core.config import OcppSettings
+from ocpp_core.domain.charging import Charging
 from ocpp_core.domain.commands import Command
 from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
@@ -26,8 +27,19 @@ class ChargerContext:
     protocol: str
     runtime: Runtime
 
+    @property
+    def charging(self) -> Charging:
+        """The domain's service for this charger's messages."""
+        return Charging(self.runtime, self.charge_point_id)
+
 
 Handler = Callable[[ChargerContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def status(answer: dict[str, Any], key: str = "status") -> str | None:
+    """The status word of an answer that has one (most do, in every version)."""
+    word = answer.get(key)
+    return word if isinstance(word, str) else None
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,10 @@ class ProtocolAdapter:
     handlers: Mapping[str, Handler]
     # Settings, because some spellings are the operator's choice (e.g. the idToken type).
     encode: Callable[[Command, OcppSettings], tuple[str, dict[str, Any]]]
+    # The charger's status word in its answer to a command (see CommandResult.status).
+    status_of: Callable[[Command, dict[str, Any]], str | None] = field(
+        default=lambda c, a: status(a)
+    )
     error_spelling: Mapping[ErrorCode, str] = field(default_factory=dict)
     always_logged: frozenset[str] = frozenset()
     # Actions whose handler writes the message-log row itself, in the transaction that

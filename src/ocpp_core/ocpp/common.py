@@ -1,38 +1,26 @@
-"""What the protocol adapters share: the handlers and steps that read the same in every version.
+"""What the protocol adapters share: the payload readings and answers that are the same in
+every version.
 
-Each version's module decodes its own payload shapes and calls these; anything
-here is spelled in domain terms, never in one version's field names.
+Each version's module decodes its own payload shapes and calls the domain's charging
+service (:mod:`ocpp_core.domain.charging`); anything here is about payloads, never
+about what a message does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ocpp_core.clock import format_timestamp, parse_timestamp
-from ocpp_core.db.models import Transaction
-from ocpp_core.domain import (
-    authorization,
-    chargepoints,
-    commands,
-    connectors,
-    events,
-    meter_batches,
-    metering,
-    transactions,
-)
-from ocpp_core.domain.authorization import Authorization
-from ocpp_core.domain.meter import InvalidSample, MeterReading, Read, summary
+from ocpp_core.domain import chargepoints, commands
+from ocpp_core.domain.charging import Readings
+from ocpp_core.domain.meter import InvalidSample, Read, summary
 from ocpp_core.ocpp.adapter import ChargerContext, Handler
 from ocpp_core.ocpp.framing import ErrorCode, FrameError
 from ocpp_core.ocpp.journal import incoming
 
 Payload = dict[str, Any]
-Readings = list[tuple[datetime, MeterReading]]
 
 
 def timestamp(value: str) -> datetime:
@@ -74,11 +62,7 @@ def limit_profile_id(connector_id: int) -> int:
 
 
 async def boot(ctx: ChargerContext, info: chargepoints.BootInfo) -> Payload:
-    now = ctx.runtime.clock()
-    await ctx.runtime.db.group_execute(
-        chargepoints.BOOT,
-        chargepoints.boot_parameters(ctx.charge_point_id, info, protocol=ctx.protocol, now=now),
-    )
+    now = await ctx.charging.boot(info, protocol=ctx.protocol)
     return {
         "status": "Accepted",
         "currentTime": format_timestamp(now),
@@ -110,77 +94,10 @@ def progress(kind: str) -> Handler:
     """Firmware or log/diagnostics upload progress, shown beside the charger."""
 
     async def record(ctx: ChargerContext, p: Payload) -> Payload:
-        async with ctx.runtime.db.session() as session:
-            await chargepoints.record_firmware_status(
-                session, ctx.charge_point_id, status=p["status"], kind=kind, now=ctx.runtime.clock()
-            )
+        await ctx.charging.record_progress(kind, p["status"])
         return {}
 
     return record
-
-
-async def authorize(ctx: ChargerContext, tag: str) -> Authorization:
-    # No ConcurrentTx here: a tag is also authorized to *stop* its running transaction.
-    async with ctx.runtime.db.session() as session:
-        return await authorization.authorize(session, tag, now=ctx.runtime.clock())
-
-
-async def authorize_start(ctx: ChargerContext, session: AsyncSession, tag: str) -> Authorization:
-    return await authorization.authorize(
-        session,
-        tag,
-        now=ctx.runtime.clock(),
-        deny_concurrent=ctx.runtime.settings.ocpp.deny_concurrent_tx,
-    )
-
-
-async def record_start_reading(
-    ctx: ChargerContext, session: AsyncSession, begin: transactions.TransactionStart
-) -> None:
-    await connectors.record_reading(
-        session,
-        ctx.charge_point_id,
-        begin.connector_id,
-        MeterReading(begin.meter_start_wh, None, None, None, "Transaction.Begin"),
-        at=begin.started_at,
-    )
-
-
-async def publish_started(ctx: ChargerContext, row: Transaction, accepted: bool) -> None:
-    await ctx.runtime.events.publish(
-        events.TransactionStarted(
-            ctx.charge_point_id,
-            row.connector_id,
-            row.id,
-            row.start_tag,
-            row.start_at,
-            accepted,
-            row.remote_start_id,
-        )
-    )
-
-
-async def apply_readings(
-    ctx: ChargerContext,
-    session: AsyncSession,
-    connector_id: int,
-    transaction_id: int | None,
-    readings: Readings,
-) -> dict[int, int]:
-    """Apply each reading; the energy of each open transaction that reached its limit."""
-    at_limit: dict[int, int] = {}
-    for sampled_at, reading in readings:
-        applied = await metering.apply_reading(
-            session,
-            metering.ReadingAt(
-                ctx.charge_point_id, connector_id, transaction_id, reading, sampled_at
-            ),
-            max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
-            now=ctx.runtime.clock(),
-        )
-        if applied.transaction_id is not None and applied.limit_reached_wh is not None:
-            at_limit[applied.transaction_id] = applied.limit_reached_wh
-    return at_limit
 
 
 async def store_readings(
@@ -190,89 +107,8 @@ async def store_readings(
     readings: Readings,
     *,
     call: Payload,
-) -> None:
-    """A MeterValues message: applied together with other chargers' (they come often).
-
-    Its answer is empty in every version and known before anything is stored, so its
-    message-log row goes into the same transaction as its readings (the adapter
-    lists it in ``logged_by_handler``): one commit answers it, not two in a row.
-    """
-    now = ctx.runtime.clock()
-    log_row = ctx.runtime.message_log.row(
-        incoming(ctx.charge_point_id, "MeterValues", call, {}, at=now)
-    )
-    message = meter_batches.MeterMessage(
-        ctx.charge_point_id,
-        connector_id,
-        transaction_id,
-        readings,
-        max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
-        received_at=now,
-        log_row=log_row,
-    )
-    at_limit = await ctx.runtime.db.group_batch(meter_batches.apply_messages, message)
-    await publish_limits(ctx, connector_id, at_limit)
-
-
-async def publish_limits(ctx: ChargerContext, connector_id: int, at_limit: dict[int, int]) -> None:
-    for transaction_id, energy_wh in at_limit.items():
-        await ctx.runtime.events.publish(
-            events.EnergyLimitReached(ctx.charge_point_id, connector_id, transaction_id, energy_wh)
-        )
-
-
-async def finish_transaction(
-    ctx: ChargerContext,
-    session: AsyncSession,
-    row: Transaction,
-    end: transactions.TransactionStop,
-    readings: Readings,
-) -> Authorization:
-    """Apply the readings sent with the stop, then close the transaction.
-
-    It closes even when the stop tag is refused: the charger has stopped either way.
-    """
-    await apply_readings(ctx, session, row.connector_id, row.id, readings)
-    auth = await authorization.authorize_stop(
-        session, start_tag=row.start_tag, stop_tag=end.tag, now=ctx.runtime.clock()
-    )
-    transactions.stop(
-        row,
-        end,
-        max_power_w=ctx.runtime.settings.ocpp.max_charger_power_w,
-        lowest_jump_wh=await transactions.lowest_jump(session, row.id),
-    )
-    return auth
-
-
-async def publish_stopped(ctx: ChargerContext, row: Transaction) -> None:
-    assert row.stop_at is not None
-    assert row.stop_reason is not None
-    await ctx.runtime.events.publish(
-        events.TransactionStopped(
-            ctx.charge_point_id, row.connector_id, row.id, row.stop_at, row.stop_reason
-        )
-    )
-
-
-async def record_status(
-    ctx: ChargerContext, connector_id: int, status: str, error_code: str | None, at: datetime
-) -> None:
-    await ctx.runtime.db.group_commit(
-        partial(
-            connectors.record_status,
-            charge_point_id=ctx.charge_point_id,
-            connector_id=connector_id,
-            status=status,
-            error_code=error_code,
-            at=at,
-        )
-    )
-    await ctx.runtime.events.publish(
-        events.ConnectorStatusChanged(ctx.charge_point_id, connector_id, status, at)
-    )
-
-
-def registers(readings: Iterable[tuple[datetime, MeterReading]]) -> list[int]:
-    """The energy registers among the readings, in the order sent."""
-    return [reading.energy_wh for _, reading in readings if reading.energy_wh is not None]
+) -> Payload:
+    """A MeterValues message, its log row written with its readings (see ``Charging``)."""
+    entry = incoming(ctx.charge_point_id, "MeterValues", call, {}, at=ctx.runtime.clock())
+    await ctx.charging.store_readings(connector_id, transaction_id, readings, log_entry=entry)
+    return {}  # as the log row says

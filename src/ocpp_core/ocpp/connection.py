@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
+from ocpp_core.domain.command_errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
 from ocpp_core.ocpp.framing import CallError, CallResult, FrameError, encode_call
 from ocpp_core.ocpp.schemas import SchemaSet, check
 

@@ -3,7 +3,8 @@
 Admission answers in HTTP before the upgrade, as chargers and proxies expect:
 400 without a supported subprotocol, 412 for an unknown charger, 401 with a
 ``WWW-Authenticate`` challenge for wrong credentials, 503 while the database
-that knows the chargers can't be reached (the charger tries again later).
+that knows the chargers can't be reached (the charger tries again later), 503
+too while the node drains before it stops (a load balancer tries another node).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.domain.chargepoints import charge_point_id_problem
+from ocpp_core.domain.command_errors import ChargerOffline
 from ocpp_core.ocpp.adapter import ChargerContext, ProtocolAdapter
 from ocpp_core.ocpp.auth import authentication_problem
 from ocpp_core.ocpp.connection import Connection
 from ocpp_core.ocpp.dispatch import handle_message
-from ocpp_core.ocpp.errors import ChargerOffline
 from ocpp_core.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ def ocpp_endpoint(runtime: Runtime, adapters: Mapping[str, ProtocolAdapter]) -> 
 
 
 async def _admit(runtime: Runtime, websocket: WebSocket) -> tuple[str, str] | None:
+    if runtime.draining:
+        await _deny(runtime, websocket, 503, "this node is stopping; connect again")
+        return None
     charge_point_id = charge_point_id_from_path(websocket.url.path)
     subprotocol = choose_subprotocol(
         websocket.scope.get("subprotocols", []), runtime.settings.ocpp.subprotocols

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ocpp_core.domain.command_errors import ChargerOffline, ChargerRejectedCall
 from ocpp_core.domain.messagelog import LogEntry, MessageLog
 from ocpp_core.metrics import Metrics
-from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall
 from ocpp_core.ocpp.router import Exchange
 
 _INT32 = range(-(2**31), 2**31)

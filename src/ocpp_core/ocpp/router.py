@@ -15,12 +15,21 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ocpp_core.clock import Clock, utc_now
+from ocpp_core.domain.command_errors import (
+    ChargerOffline,
+    ChargerRejectedCall,
+    CommandError,
+    CommandTimeout,
+    RouteUnavailable,
+)
+from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.commands import Command
 from ocpp_core.ocpp.connection import Connection
-from ocpp_core.ocpp.errors import ChargerOffline, CommandError
 from ocpp_core.ocpp.registry import ConnectionRegistry
 
 Encoder = Callable[[Command], tuple[str, dict[str, Any]]]
+# The charger's status word in its answer to a command, as its version spells it.
+StatusReader = Callable[[Command, dict[str, Any]], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +59,27 @@ class CommandRouter(Protocol):
         """(charger id, protocol) of every connected charger."""
         ...
 
-    async def send(self, charge_point_id: str, command: Command) -> dict[str, Any]:
-        """The charger's answer payload; raises a :class:`CommandError`."""
+    async def send(self, charge_point_id: str, command: Command) -> CommandResult:
+        """The charger's answer; raises a :class:`CommandError` (see :func:`execute`)."""
         ...
+
+
+async def execute(router: CommandRouter, charge_point_id: str, command: Command) -> CommandResult:
+    """Send ``command``; how the charger answered, or why it couldn't.
+
+    Raises only for a call that can't be made at all: our own CALL would break its
+    schema (``FrameError``), or the charger's version has no such command.
+    """
+    try:
+        return await router.send(charge_point_id, command)
+    except RouteUnavailable as error:
+        return CommandResult(Outcome.UNREACHABLE, error=error.reason)
+    except ChargerOffline:
+        return CommandResult(Outcome.OFFLINE)
+    except CommandTimeout:
+        return CommandResult(Outcome.TIMEOUT)
+    except ChargerRejectedCall as error:
+        return CommandResult(Outcome.REFUSED, error=error.code, description=error.description)
 
 
 class LocalCommandRouter:
@@ -60,12 +87,14 @@ class LocalCommandRouter:
         self,
         registry: ConnectionRegistry,
         encoders: Mapping[str, Encoder],
+        readers: Mapping[str, StatusReader],
         timeout: float,
         observer: Observer | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._registry = registry
         self._encoders = encoders
+        self._readers = readers
         self._timeout = timeout
         self._observer = observer
         self._clock = clock
@@ -76,16 +105,21 @@ class LocalCommandRouter:
     async def online(self) -> list[tuple[str, str]]:
         return [(c.charge_point_id, c.protocol) for c in self._registry]
 
-    async def send(self, charge_point_id: str, command: Command) -> dict[str, Any]:
+    async def send(self, charge_point_id: str, command: Command) -> CommandResult:
         connection = self._registry.get(charge_point_id)
         if connection is None:
             raise ChargerOffline(charge_point_id)
         action, payload = self.encode(connection.protocol, command)
-        return await self.call(connection, action, payload)
+        answer = await self.call(connection, action, payload)
+        return self.answered(connection.protocol, command, answer)
 
     def encode(self, protocol: str, command: Command) -> tuple[str, dict[str, Any]]:
         """The CALL (action, payload) that says ``command`` in ``protocol``."""
         return self._encoders[protocol](command)
+
+    def answered(self, protocol: str, command: Command, answer: dict[str, Any]) -> CommandResult:
+        """The result of the charger's answer in ``protocol`` to ``command``."""
+        return CommandResult(Outcome.ANSWERED, self._readers[protocol](command, answer), answer)
 
     async def call(
         self,

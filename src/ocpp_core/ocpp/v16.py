@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ocpp_core.clock import format_timestamp, utc_now
 from ocpp_core.config import OcppSettings
-from ocpp_core.domain import authorization, chargepoints, commands, transactions
+from ocpp_core.domain import chargepoints, commands, meter, transactions
 from ocpp_core.domain.authorization import Authorization
-from ocpp_core.domain.meter import read_v16
+from ocpp_core.domain.charging import Readings
+from ocpp_core.domain.command_errors import CommandNotSupported
+from ocpp_core.domain.meter import Read
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
-from ocpp_core.ocpp.errors import CommandNotSupported
 from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
 
@@ -39,7 +40,7 @@ async def boot_notification(ctx: ChargerContext, p: Payload) -> Payload:
 
 
 async def authorize(ctx: ChargerContext, p: Payload) -> Payload:
-    return {"idTagInfo": _id_tag_info(await common.authorize(ctx, p["idTag"]))}
+    return {"idTagInfo": _id_tag_info(await ctx.charging.authorize(p["idTag"]))}
 
 
 async def start_transaction(ctx: ChargerContext, p: Payload) -> Payload:
@@ -50,54 +51,40 @@ async def start_transaction(ctx: ChargerContext, p: Payload) -> Payload:
         started_at=timestamp(p["timestamp"]),
         meter_start_wh=p["meterStart"],
     )
-    async with ctx.runtime.db.session() as session:
-        row = await transactions.find_replay(session, begin)
-        if row is not None:
-            auth = Authorization(authorization.AuthStatus(row.start_result))
-        else:
-            auth = await common.authorize_start(ctx, session, begin.tag)
-            row = await transactions.start(session, begin, result=auth.status.value)
-            await common.record_start_reading(ctx, session, begin)
-    # A replay is published again: the first answer may have been an error because
-    # the payments could not reach the database to follow the start.
-    await common.publish_started(ctx, row, auth.status is authorization.AuthStatus.ACCEPTED)
-    return {"transactionId": row.id, "idTagInfo": _id_tag_info(auth)}
+    transaction_id, auth = await ctx.charging.start(begin)
+    return {"transactionId": transaction_id, "idTagInfo": _id_tag_info(auth)}
 
 
 async def stop_transaction(ctx: ChargerContext, p: Payload) -> Payload:
-    tag = p.get("idTag")
-    async with ctx.runtime.db.session() as session:
-        row = await transactions.find_open(session, ctx.charge_point_id, p["transactionId"])
-        if row is None:
-            # Chargers replay queued stops; a stale one is acknowledged and changes nothing.
-            if tag is None:
-                return {}
-            auth = await authorization.authorize(session, tag, now=ctx.runtime.clock())
-            return {"idTagInfo": _id_tag_info(auth)}
-        end = transactions.TransactionStop(
-            charge_point_id=ctx.charge_point_id,
-            transaction_id=row.id,
-            tag=tag,
-            stopped_at=timestamp(p["timestamp"]),
-            meter_stop_wh=p["meterStop"],
-            reason=p.get("reason", "Local"),
-        )
-        readings = _readings(p.get("transactionData", []))
-        auth = await common.finish_transaction(ctx, session, row, end, readings)
-    await common.publish_stopped(ctx, row)
-    return {"idTagInfo": _id_tag_info(auth)} if tag is not None else {}
+    auth = await ctx.charging.stop(
+        p["transactionId"],
+        tag=p.get("idTag"),
+        stopped_at=timestamp(p["timestamp"]),
+        meter_stop_wh=p["meterStop"],
+        reason=p.get("reason", "Local"),
+        readings=_readings(p.get("transactionData", [])),
+    )
+    return {} if auth is None else {"idTagInfo": _id_tag_info(auth)}
 
 
 async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
     connector_id = p["connectorId"]
     # Connector 0 is the charger's main meter: no connector to show it on, only the log.
     readings = _readings(p["meterValue"]) if connector_id != 0 else []
-    await common.store_readings(ctx, connector_id, p.get("transactionId"), readings, call=p)
-    return {}  # as the log row says (see common.store_readings)
+    return await common.store_readings(ctx, connector_id, p.get("transactionId"), readings, call=p)
 
 
-def _readings(meter_values: list[Payload]) -> common.Readings:
-    return common.decode_readings(meter_values, read_v16)
+def _readings(meter_values: list[Payload]) -> Readings:
+    return common.decode_readings(meter_values, read_sample)
+
+
+def read_sample(raw: Payload) -> Read | None:
+    """A 1.6 SampledValue; None for signed or unknown formats we cannot interpret."""
+    get = raw.get
+    if get("format", "Raw") != "Raw":
+        return None
+    labels = get("measurand"), get("unit"), get("phase"), get("context"), get("location")
+    return meter.sample(get("value"), 0, *labels)
 
 
 async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:
@@ -106,8 +93,8 @@ async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:
         return {}  # the whole charger; kept in the message log, not as a connector
     at = timestamp(p["timestamp"]) if "timestamp" in p else ctx.runtime.clock()
     error_code = p["errorCode"]
-    await common.record_status(
-        ctx, connector_id, p["status"], None if error_code == "NoError" else error_code, at
+    await ctx.charging.record_status(
+        connector_id, p["status"], None if error_code == "NoError" else error_code, at
     )
     return {}
 

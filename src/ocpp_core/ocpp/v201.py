@@ -14,18 +14,26 @@ from dataclasses import replace
 
 from ocpp_core.clock import format_timestamp, utc_now
 from ocpp_core.config import OcppSettings
-from ocpp_core.domain import chargepoints, commands, connectors, reports
+from ocpp_core.domain import chargepoints, commands, reports
+from ocpp_core.domain.command_errors import CommandNotSupported
+from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.ocpp import common, v201_transactions
-from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
+from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter, status
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
-from ocpp_core.ocpp.errors import CommandNotSupported
 from ocpp_core.ocpp.schemas import SchemaSet
 from ocpp_core.ocpp.v201_transactions import CHARGING_STATES, id_token_info, readings_of
 
 # An EVSE is as busy as its busiest plug.
-_PLUG_STATUS_ORDER = ("Occupied", "Faulted", "Reserved", "Unavailable", "Available")
-_PLUG_STATUSES = {"Occupied": "Preparing", "Faulted": "Faulted", "Reserved": "Reserved"}
-_IN_SESSION = frozenset({*CHARGING_STATES.values(), "Finishing"})
+_PLUG_STATUS_ORDER = (
+    ConnectorStatus.OCCUPIED,
+    ConnectorStatus.FAULTED,
+    ConnectorStatus.RESERVED,
+    ConnectorStatus.UNAVAILABLE,
+    ConnectorStatus.AVAILABLE,
+)
+# An occupied plug is a car plugged in (Preparing) until the transaction says more.
+_PLUG_STATUSES: dict[str, str] = {ConnectorStatus.OCCUPIED: ConnectorStatus.PREPARING}
+_FINER = frozenset({*CHARGING_STATES.values(), ConnectorStatus.FINISHING})
 
 # 1.6 configuration keys and the 2.0.1 variables that took their place.
 CONFIGURATION_KEYS: Mapping[str, commands.Variable] = {
@@ -61,7 +69,7 @@ async def boot_notification(ctx: ChargerContext, p: Payload) -> Payload:
 
 
 async def authorize(ctx: ChargerContext, p: Payload) -> Payload:
-    return {"idTokenInfo": id_token_info(await common.authorize(ctx, p["idToken"]["idToken"]))}
+    return {"idTokenInfo": id_token_info(await ctx.charging.authorize(p["idToken"]["idToken"]))}
 
 
 async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:
@@ -69,25 +77,18 @@ async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:
     if evse_id == 0:
         return {}  # the whole station; kept in the message log
     at = timestamp(p["timestamp"])
-    async with ctx.runtime.db.session() as session:
-        plugs = await connectors.record_plug_status(
-            session,
-            ctx.charge_point_id,
-            evse_id,
-            p["connectorId"],
-            status=p["connectorStatus"],
-            at=at,
-        )
-        current = await connectors.find(session, ctx.charge_point_id, evse_id)
-    status = _evse_status(plugs, current.status if current is not None else None)
-    await common.record_status(ctx, evse_id, status, None, at)
+    charging = ctx.charging
+    plugs, current = await charging.record_plug_status(
+        evse_id, p["connectorId"], p["connectorStatus"], at
+    )
+    await charging.record_status(evse_id, _evse_status(plugs, current), None, at)
     return {}
 
 
 def _evse_status(plugs: list[str], current: str | None) -> str:
     """The EVSE's status in domain words; an occupied EVSE keeps its finer charging state."""
     busiest = min(plugs, key=_PLUG_STATUS_ORDER.index)
-    if busiest == "Occupied" and current in _IN_SESSION:
+    if busiest == ConnectorStatus.OCCUPIED and current in _FINER:
         return current
     return _PLUG_STATUSES.get(busiest, busiest)
 
@@ -96,8 +97,7 @@ async def meter_values(ctx: ChargerContext, p: Payload) -> Payload:
     evse_id = p["evseId"]
     # EVSE 0 is the station's main meter: no EVSE to show it on, only the log.
     readings = readings_of(p["meterValue"]) if evse_id != 0 else []
-    await common.store_readings(ctx, evse_id, None, readings, call=p)
-    return {}  # as the log row says (see common.store_readings)
+    return await common.store_readings(ctx, evse_id, None, readings, call=p)
 
 
 async def notify_report(ctx: ChargerContext, p: Payload) -> Payload:
@@ -109,8 +109,7 @@ async def notify_report(ctx: ChargerContext, p: Payload) -> Payload:
         more_follows=p.get("tbc", False),
         entries=p.get("reportData", []),
     )
-    async with ctx.runtime.db.session() as session:
-        await reports.store(session, part, now=ctx.runtime.clock())
+    await ctx.charging.store_report(part)
     return {}
 
 
@@ -233,11 +232,21 @@ HANDLERS: dict[str, Handler] = {
     "SignCertificate": common.sign_certificate,
 }
 
+
+def status_of(command: commands.Command, answer: Payload) -> str | None:
+    """A variable's write is answered per variable; every other command with one status."""
+    if isinstance(command, commands.SetVariables | commands.ChangeConfiguration):
+        results = answer.get("setVariableResult") or [{}]
+        return status(results[0], "attributeStatus")
+    return status(answer)
+
+
 ADAPTER = ProtocolAdapter(
     subprotocol="ocpp2.0.1",
     schemas=SchemaSet("v201", request_suffix="Request"),
     handlers=HANDLERS,
     encode=encode,
+    status_of=status_of,
     always_logged=frozenset({"SecurityEventNotification"}),
     logged_by_handler=frozenset({"MeterValues"}),
 )

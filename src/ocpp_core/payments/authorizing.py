@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
-from ocpp_core.payments import money, reservations, starting
+from ocpp_core.payments import event_records, money, reservations, starting
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import GatewayError, Intent
 from ocpp_core.payments.states import TERMINAL, Status, move, status_of
@@ -112,8 +112,10 @@ async def _decide(
 ) -> Authorization | None:
     """Authorize the row on ``held`` and claim its start; None if it is unpaid and Stripe
     was not asked yet (``held`` None: nothing is written)."""
-    async with ctx.runtime.db.session() as session:
-        found = await reservations.get_at_connector(session, reservation_id)
+    async with (
+        ctx.runtime.db.session() as session,
+        reservations.at_connector(session, reservation_id) as found,
+    ):
         if found is None:
             return Authorization("NotFound")
         row, connector_status, running = found
@@ -125,8 +127,8 @@ async def _decide(
             prepared = starting.claim(ctx, row, connector_status, running)
         # An ended reservation's event is remembered once its late payment is given back.
         remembered = remember is not None and status_of(row) not in TERMINAL
-        if remembered:
-            session.add(remember)
+        if remember is not None and remembered:
+            await event_records.remember(session, remember)
     return Authorization(problem, prepared, remembered)
 
 

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain import tariffs, transactions
+from ocpp_core.domain.command_results import Outcome
 from ocpp_core.domain.pricing import Tariff, hold_cents
-from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
+from ocpp_core.ocpp.router import execute
 from ocpp_core.payments import authorizing, late, money, reservations, starting, unpaid
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import CheckoutRequest, GatewayError
@@ -65,7 +66,7 @@ async def create(ctx: PaymentContext, request: CreateRequest) -> Answer:
             # Nobody gives way (the usual case): the reservation goes in with the look.
             row = None if found.way.leaving else _new_reservation(ctx, request, found)
             if row is not None:
-                session.add(row)
+                await reservations.ROWS.insert(session, row)
     except IntegrityError:
         return await _lost_race(ctx, request)
     if row is None:
@@ -280,7 +281,7 @@ async def confirm(ctx: PaymentContext, reservation_id: str, session_id: str) -> 
     if ctx.gateway is None:
         return Answer(400, {"status": "Disabled"})
     async with ctx.runtime.db.reading() as session:
-        row = await reservations.get(session, reservation_id, lock=False)
+        row = await reservations.read(session, reservation_id)
         if row is None:
             return Answer(404, {"status": "NotFound"})
         if row.checkout_session_id != session_id:
@@ -335,15 +336,16 @@ async def stop(ctx: PaymentContext, reservation_id: str) -> Answer:
     if command is None:
         cancelled = await cancel(ctx, reservation_id, "stopped before charging")
         return Answer(200, {"status": "Cancelled", **base, **cancelled.body})
-    try:
-        answer = await ctx.runtime.router.send(cp, command)
-    except ChargerOffline:
-        return Answer(200, {"status": "ChargerOffline", "transactionId": tx, **base})
-    except CommandTimeout:
-        return Answer(200, {"status": "Timeout", "transactionId": tx, **base})
-    except ChargerRejectedCall as error:
-        return Answer(200, {"status": "Rejected", "error": error.code, **base})
-    return Answer(200, {"status": answer.get("status"), "transactionId": tx, **base})
+    result = await execute(ctx.runtime.router, cp, command)
+    match result.outcome:
+        case Outcome.ANSWERED:
+            return Answer(200, {"status": result.status, "transactionId": tx, **base})
+        case Outcome.OFFLINE | Outcome.UNREACHABLE:
+            return Answer(200, {"status": "ChargerOffline", "transactionId": tx, **base})
+        case Outcome.TIMEOUT:
+            return Answer(200, {"status": "Timeout", "transactionId": tx, **base})
+        case Outcome.REFUSED:
+            return Answer(200, {"status": "Rejected", "error": result.error, **base})
 
 
 async def resume(ctx: PaymentContext, reservation_id: str) -> Answer:

@@ -19,6 +19,7 @@ from stripe.params import PaymentIntentCaptureParams
 from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
 from ocpp_core.config import StripeSettings
+from ocpp_core.payments.stripe_http import http_client
 
 _TRANSIENT_STATUS = frozenset({408, 409, 429})
 _SESSIONS = "/v1/checkout/sessions"
@@ -69,7 +70,7 @@ class CheckoutSession:
 class StripeGateway:
     def __init__(self, settings: StripeSettings) -> None:
         self._settings = settings
-        self._http = stripe.HTTPXClient(timeout=settings.timeout)
+        self._http = http_client(settings.api_base, settings.timeout)
         self._client = stripe.StripeClient(
             api_key=settings.api_key.get_secret_value(),
             base_addresses={"api": settings.api_base},

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import events, transactions
+from ocpp_core.domain.command_errors import CommandError
+from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.domain.pricing import settle
-from ocpp_core.ocpp.errors import CommandError
+from ocpp_core.ocpp.router import execute
 from ocpp_core.payments import money, reservations, review, starting
 from ocpp_core.payments.billing import capture_amount, tariff_of, usage_seconds
 from ocpp_core.payments.context import PaymentContext, logger
@@ -37,7 +39,7 @@ async def on_event(ctx: PaymentContext, event: events.Event) -> None:
 
 
 async def _status_changed(ctx: PaymentContext, event: events.ConnectorStatusChanged) -> None:
-    if event.status == "Preparing":
+    if event.status == ConnectorStatus.PREPARING:
         await _plugged_in(ctx, event.charge_point_id, event.connector_id)
         return
     async with ctx.runtime.db.session() as session:
@@ -45,7 +47,10 @@ async def _status_changed(ctx: PaymentContext, event: events.ConnectorStatusChan
         if row is None:
             return
         _track_idle(row, event.status, event.at)
-        unplugged = event.status == "Available" and status_of(row) is Status.WAITING_FOR_DISCONNECT
+        unplugged = (
+            event.status == ConnectorStatus.AVAILABLE
+            and status_of(row) is Status.WAITING_FOR_DISCONNECT
+        )
         if unplugged:
             row.disconnected_at = event.at
             settle_now(ctx, row, await session.get(Transaction, row.transaction_id), event.at)
@@ -57,9 +62,9 @@ def _track_idle(row: PaymentReservation, status: str, at: datetime) -> None:
     """Idle time runs while the car sits there not charging (SuspendedEV)."""
     if status_of(row) is not Status.CHARGING:
         return
-    if status == "SuspendedEV" and row.idle_since is None:
+    if status == ConnectorStatus.SUSPENDED_EV and row.idle_since is None:
         row.idle_since = at
-    elif status == "Charging" and row.idle_since is not None:
+    elif status == ConnectorStatus.CHARGING and row.idle_since is not None:
         row.idle_seconds += max(0, int((at - row.idle_since).total_seconds()))
         row.idle_since = None
 
@@ -128,13 +133,15 @@ async def _remote_stop(ctx: PaymentContext, charge_point_id: str, transaction_id
     async with ctx.runtime.db.session() as session:
         command = await transactions.stop_command(session, transaction_id)
     try:
-        answer = await ctx.runtime.router.send(charge_point_id, command)
-        accepted = answer.get("status") == "Accepted"
-    except CommandError as error:
+        result = await execute(ctx.runtime.router, charge_point_id, command)
+    except CommandError as error:  # the charger's version can't say it
         logger.warning("stopping transaction %s failed: %s", transaction_id, error)
-        accepted = False
-    if accepted:
-        return
+    else:
+        if result.accepted:
+            return
+        logger.warning(
+            "stopping transaction %s: %s", transaction_id, result.status or result.outcome
+        )
     ask_again = (
         update(PaymentReservation)
         .where(
@@ -176,7 +183,11 @@ async def stopped(ctx: PaymentContext, transaction_id: int, at: datetime, reason
 
 def available_since(connector: Connector | None, not_before: datetime | None) -> datetime | None:
     """When the connector became Available, if it still is and became so after ``not_before``."""
-    if connector is None or connector.status != "Available" or connector.status_at is None:
+    if (
+        connector is None
+        or connector.status != ConnectorStatus.AVAILABLE
+        or connector.status_at is None
+    ):
         return None
     if not_before is not None and connector.status_at < not_before:
         return None

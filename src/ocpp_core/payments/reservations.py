@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -23,12 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db import dialect
+from ocpp_core.db.detached import Rows
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
+from ocpp_core.db.prepared import Prepared
 from ocpp_core.db.session import Database
 from ocpp_core.domain import transactions
+from ocpp_core.domain.connector_status import STARTABLE
 from ocpp_core.payments.states import ACTIVE, START_PENDING, Status, status_of
 
-STARTABLE_STATUSES = frozenset({"Available", "Preparing"})
 MAX_ID_TAG = 20  # OCPP 1.6 IdToken is CiString20
 
 
@@ -47,21 +50,24 @@ def new_id_tag() -> str:
 
 
 # The statements a paid session runs most are built once: building one (and its cache
-# key) took SQLAlchemy longer than SQLite took to run it.
+# key) took SQLAlchemy longer than SQLite took to run it. Those of its steps run by
+# the driver (see db.detached): SQLAlchemy's execution path cost more than the statements.
+ROWS = Rows(PaymentReservation)
 _BY_ID = select(PaymentReservation).where(PaymentReservation.id == bindparam("reservation_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
-_SET_CHECKOUT = (
-    update(PaymentReservation)
-    .where(PaymentReservation.id == bindparam("reservation_id"))
-    .values(
-        checkout_session_id=bindparam("session_id"),
-        checkout_url=bindparam("url"),
-        updated_at=bindparam("now"),
+_READ_BY_ID = ROWS.query(_BY_ID)
+_READ_BY_ID_LOCKED = ROWS.query(_BY_ID_LOCKED)
+_SET_CHECKOUT = Prepared(
+    lambda _: (
+        update(PaymentReservation)
+        .where(PaymentReservation.id == bindparam("reservation_id"))
+        .values(
+            checkout_session_id=bindparam("session_id"),
+            checkout_url=bindparam("url"),
+            updated_at=bindparam("now"),
+        )
+        .returning(PaymentReservation.status)
     )
-    .returning(PaymentReservation.status)
-    # Nothing to bring in line in the session: it holds no reservation (an ORM
-    # UPDATE looks for them first, at a cost like the statement's own).
-    .execution_options(synchronize_session=False)
 )
 
 
@@ -81,12 +87,30 @@ async def get_for_writing(session: AsyncSession, reservation_id: str) -> Payment
     return await session.scalar(_BY_ID_LOCKED, values)
 
 
+async def read(session: AsyncSession, reservation_id: str) -> PaymentReservation | None:
+    """The reservation as it is, unlocked and tracked by no session: to look at, not to change."""
+    found = await ROWS.read(session, _READ_BY_ID, {"reservation_id": reservation_id})
+    return None if found is None else found.row
+
+
+@asynccontextmanager
+async def editing(
+    session: AsyncSession, reservation_id: str
+) -> AsyncIterator[PaymentReservation | None]:
+    """The reservation, locked as :func:`get` locks it; what the block changes in it is
+    written when the block ends cleanly (see db.detached)."""
+    values = {"reservation_id": reservation_id}
+    async with ROWS.editing(session, _READ_BY_ID_LOCKED, values) as found:
+        yield None if found is None else found.row
+
+
 async def set_checkout(
     session: AsyncSession, reservation_id: str, session_id: str, url: str | None, now: datetime
 ) -> Status:
     """Store the reservation's Checkout Session in one statement; the status it has now."""
     values = {"reservation_id": reservation_id, "session_id": session_id, "url": url, "now": now}
-    return Status((await session.execute(_SET_CHECKOUT, values)).scalar_one())
+    ((status,),) = await _SET_CHECKOUT.fetch(session, values)
+    return Status(status)
 
 
 async def by_transaction(session: AsyncSession, transaction_id: int) -> PaymentReservation | None:
@@ -210,10 +234,12 @@ async def connector_busy(
     return busy_of(status, running=bool(running))
 
 
-async def get_at_connector(
+@asynccontextmanager
+async def at_connector(
     session: AsyncSession, reservation_id: str
-) -> tuple[PaymentReservation, str | None, bool] | None:
-    """The reservation, locked, with its connector's status and whether a transaction runs there.
+) -> AsyncIterator[tuple[PaymentReservation, str | None, bool] | None]:
+    """The reservation, locked, with its connector's status and whether a transaction runs
+    there; what the block changes in the reservation is written when it ends cleanly.
 
     One statement for what a start checks (three before), locked on SQLite too:
     what is read here decides whether a RemoteStart goes out, so two nodes must
@@ -222,14 +248,14 @@ async def get_at_connector(
     """
     values = {"reservation_id": reservation_id}
     await dialect.lock_before_reading(session, _TOUCH, values)
-    found = (await session.execute(_AT_CONNECTOR, values)).one_or_none()
-    return None if found is None else (found[0], found[1], bool(found[2]))
+    async with ROWS.editing(session, _AT_CONNECTOR, values) as found:
+        yield None if found is None else (found.row, found.extra[0], bool(found.extra[1]))
 
 
 def busy_of(status: str | None, *, running: bool) -> str | None:
     """Why a connector in this status (None: it never said), with or without a running
     transaction, takes no session; None if it takes one."""
-    if status is not None and status not in STARTABLE_STATUSES:
+    if status is not None and status not in STARTABLE:
         return f"Status:{status}"
     return "OpenTransaction" if running else None
 
@@ -256,13 +282,14 @@ def open_transaction(
     )
 
 
-_TOUCH = (
-    update(PaymentReservation)
-    .where(PaymentReservation.id == bindparam("reservation_id"))
-    .values(status=PaymentReservation.status)
-    .execution_options(synchronize_session=False)
+_TOUCH = Prepared(
+    lambda _: (
+        update(PaymentReservation)
+        .where(PaymentReservation.id == bindparam("reservation_id"))
+        .values(status=PaymentReservation.status)
+    )
 )
-_AT_CONNECTOR = (
+_AT_CONNECTOR = ROWS.query(
     select(
         PaymentReservation,
         connector_status(PaymentReservation.charge_point_id, PaymentReservation.connector_id),

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ocpp_core.db.models import PaymentReservation
+from ocpp_core.domain.command_results import Outcome
 from ocpp_core.domain.commands import RemoteStart, new_request_id
-from ocpp_core.ocpp.errors import ChargerOffline, ChargerRejectedCall, CommandTimeout
+from ocpp_core.domain.connector_status import ConnectorStatus
+from ocpp_core.ocpp.router import execute
 from ocpp_core.payments import money, reservations
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.states import START_PENDING, Status, move, status_of
@@ -66,8 +68,10 @@ async def carry_out(
 
 
 async def _prepare(ctx: PaymentContext, reservation_id: str) -> StartOutcome | Claimed:
-    async with ctx.runtime.db.session() as session:
-        found = await reservations.get_at_connector(session, reservation_id)
+    async with (
+        ctx.runtime.db.session() as session,
+        reservations.at_connector(session, reservation_id) as found,
+    ):
         if found is None:
             return StartOutcome("NotFound", "NotFound")
         return claim(ctx, *found)
@@ -102,7 +106,7 @@ def claim(
         return StartOutcome(row.status, "StartTimeout")
     if busy := reservations.busy_of(connector_status, running=running):
         return StartOutcome("ConnectorBusy", busy)
-    if ctx.settings.require_plug_before_start and connector_status != "Preparing":
+    if ctx.settings.require_plug_before_start and connector_status != ConnectorStatus.PREPARING:
         row.awaiting_plug = True
         row.updated_at = now
         return StartOutcome(row.status, "AwaitingPlug")
@@ -117,21 +121,25 @@ def claim(
 
 
 async def _send(ctx: PaymentContext, charge_point_id: str, command: RemoteStart) -> str:
-    try:
-        answer = await ctx.runtime.router.send(charge_point_id, command)
-    except ChargerOffline:
-        return "Offline"
-    except CommandTimeout:
-        return "Timeout"
-    except ChargerRejectedCall as error:
-        return f"Error:{error.code}"
-    return str(answer.get("status", "Rejected"))
+    """The start's result as the reservation keeps it (``remote_start_result``)."""
+    result = await execute(ctx.runtime.router, charge_point_id, command)
+    match result.outcome:
+        case Outcome.ANSWERED:
+            return result.status or "Rejected"
+        case Outcome.OFFLINE | Outcome.UNREACHABLE:
+            return "Offline"
+        case Outcome.TIMEOUT:
+            return "Timeout"
+        case Outcome.REFUSED:
+            return f"Error:{result.error}"
 
 
 async def _record(ctx: PaymentContext, reservation_id: str, result: str) -> StartOutcome:
     now = ctx.now()
-    async with ctx.runtime.db.session() as session:
-        row = await reservations.get(session, reservation_id)
+    async with (
+        ctx.runtime.db.session() as session,
+        reservations.editing(session, reservation_id) as row,
+    ):
         assert row is not None
         row.remote_start_result = result
         row.updated_at = now

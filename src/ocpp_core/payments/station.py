@@ -15,7 +15,9 @@ from datetime import datetime
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.db.detached import Rows
 from ocpp_core.db.models import ChargePoint, PaymentReservation
+from ocpp_core.db.prepared import Prepared
 from ocpp_core.domain import connectors, tariffs
 from ocpp_core.payments import reservations
 
@@ -32,22 +34,34 @@ class Station:
 async def look(
     session: AsyncSession, *, charge_point_id: str, connector_id: int, tag_id: str, now: datetime
 ) -> Station | None:
-    """The station as a driver starting on ``connector_id`` meets it; None if there is none."""
+    """The station as a driver starting on ``connector_id`` meets it; None if there is none.
+
+    Its rows are read by the driver and tracked by no session (see db.detached): to look at.
+    """
     values = {"charge_point_id": charge_point_id, "tag_id": tag_id, "now": now}
-    found = (await session.execute(_query(connector_id), values)).one_or_none()
+    found = await _CHARGE_POINTS.read(session, _query(connector_id), values)
     if found is None:
         return None
-    charge_point, holder, known, connector_status, running, privileged = found
+    holding = reservations.ROWS.found(found.extra)
+    holder = None if holding.read["id"] is None else holding.row  # the outer join found none
+    known, connector_status, running, privileged = holding.extra
     busy = reservations.busy_of(connector_status, running=bool(running))
-    return Station(charge_point, bool(known), busy, bool(privileged), holder)
+    return Station(found.row, bool(known), busy, bool(privileged), holder)
+
+
+_CHARGE_POINTS = Rows(ChargePoint)
 
 
 @functools.cache
-def _query(connector_id: int) -> Select[ChargePoint, PaymentReservation, bool, str, bool, bool]:
+def _query(connector_id: int) -> Prepared:
     """The look at one connector number, built once: building it cost more than running it.
 
     Its shape depends on the number (see :func:`connectors.is_known`); the rest are parameters.
     """
+    return _CHARGE_POINTS.query(_select(connector_id))
+
+
+def _select(connector_id: int) -> Select[ChargePoint, PaymentReservation, bool, str, bool, bool]:
     here = ChargePoint.id
     holds = and_(
         PaymentReservation.charge_point_id == here,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.locks import exclusive
@@ -128,8 +129,7 @@ async def _recover(ctx: PaymentContext, reservation_id: str, cutoff: datetime) -
             available_at = lifecycle.available_since(connector, row.charging_started_at)
             if available_at is None or available_at > cutoff:
                 return
-            jump_wh = await transactions.lowest_jump(session, tx.id)
-            _close(tx, available_at, ctx.runtime.settings.ocpp.max_charger_power_w, jump_wh)
+            await _close(session, tx, available_at, ctx.runtime.settings.ocpp.max_charger_power_w)
             row.disconnected_at = available_at
         assert tx.stop_at is not None
         stop, reason, transaction_id = tx.stop_at, tx.stop_reason or STOP_REASON_RECOVERED, tx.id
@@ -139,7 +139,7 @@ async def _recover(ctx: PaymentContext, reservation_id: str, cutoff: datetime) -
     await lifecycle.stopped(ctx, transaction_id, stop, reason)
 
 
-def _close(tx: Transaction, at: datetime, max_power_w: int, jump_wh: int | None) -> None:
+async def _close(session: AsyncSession, tx: Transaction, at: datetime, max_power_w: int) -> None:
     end = transactions.TransactionStop(
         charge_point_id=tx.charge_point_id,
         transaction_id=tx.id,
@@ -148,7 +148,7 @@ def _close(tx: Transaction, at: datetime, max_power_w: int, jump_wh: int | None)
         meter_stop_wh=None,  # the charger never said: the newest register seen
         reason=STOP_REASON_RECOVERED,
     )
-    transactions.stop(tx, end, max_power_w=max_power_w, lowest_jump_wh=jump_wh)
+    await transactions.close(session, tx, end, max_power_w=max_power_w)
 
 
 async def finish_waiting(ctx: PaymentContext) -> None:

@@ -7,14 +7,18 @@ once, before any database work. Each event we act on is processed once: the
 duplicate check, the change it causes and the row that remembers it commit in
 one unit of work; a paid checkout's change and record commit in the unit of
 work that authorizes it once Stripe was asked, where the record's key still
-refuses a second delivery. The handlers are idempotent on top of that, so an
-out-of-order or repeated event changes no amount.
+refuses a second delivery. An event that changed nothing (a hold reported
+once the checkout had authorized it, a checkout completed after the browser's
+return had) is not remembered: delivered again, it is handled again, like any
+late or out-of-order event. The handlers are idempotent, so no repeated,
+late or out-of-order event changes an amount.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -23,8 +27,19 @@ from sqlalchemy import Select, and_, bindparam, case, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpp_core.db.detached import Found
 from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
-from ocpp_core.payments import authorizing, flows, late, money, starting, unpaid
+from ocpp_core.db.prepared import Prepared
+from ocpp_core.payments import (
+    authorizing,
+    event_records,
+    flows,
+    late,
+    money,
+    reservations,
+    starting,
+    unpaid,
+)
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import InvalidSignature
 from ocpp_core.payments.states import TERMINAL, Money, Status, move, status_of
@@ -88,16 +103,21 @@ async def _process(
 ) -> bool:
     """Handle the event once; False if it had been (or is being) handled already."""
     try:
-        async with ctx.runtime.db.session() as session:
-            row, seen = await _reservation(session, event, obj)
+        async with (
+            ctx.runtime.db.session() as session,
+            _reservation(session, event, obj) as (found, seen),
+        ):
             if seen:
                 return False
-            if row is None:
+            if found is None:
                 logger.info("webhook %s for no known reservation", event.type)
+            row = None if found is None else found.row
             then = _DONE if row is None else handler(ctx, row, obj)
             record = _record(ctx, event, row)
-            if then.recording is None:
-                session.add(record)
+            # One that changed nothing is not remembered: delivered again, it changes nothing.
+            changed = found is not None and bool(found.changes())
+            if then.recording is None and (changed or then.work is not None):
+                await event_records.remember(session, record)
         if then.recording is not None:
             await then.recording(record)
     except IntegrityError:
@@ -120,13 +140,15 @@ def _record(
 
 async def _remember(ctx: PaymentContext, record: StripeWebhookEvent) -> None:
     async with ctx.runtime.db.session() as session:
-        session.add(record)
+        await event_records.remember(session, record)
 
 
+@asynccontextmanager
 async def _reservation(
     session: AsyncSession, event: StripeEvent, obj: EventObject
-) -> tuple[PaymentReservation | None, bool]:
-    """The reservation the event is about, locked, and whether the event was handled before.
+) -> AsyncIterator[tuple[Found[PaymentReservation] | None, bool]]:
+    """The reservation the event is about, locked, and whether the event was handled before;
+    what the block changes in the reservation is written when it ends cleanly.
 
     One statement for both (they were three). A PaymentIntent is found by its id,
     else by the reservation its metadata names, and linked to it on first sight.
@@ -141,18 +163,23 @@ async def _reservation(
     query = _reservation_query(intent=intent, claimed=bool(claimed))
     if claimed:
         values["claimed"] = claimed
-    found = (await session.execute(query, values)).one_or_none()
-    if found is None:
-        return None, False
-    row, handled = found
-    if intent and not handled and row.payment_intent_id is None:
-        row.payment_intent_id = obj.id
-    return row, bool(handled)
+    async with reservations.ROWS.editing(session, query, values) as found:
+        if found is None:
+            yield None, False
+            return
+        handled = bool(found.extra[0])
+        if intent and not handled and found.row.payment_intent_id is None:
+            found.row.payment_intent_id = obj.id
+        yield found, handled
 
 
 @functools.cache
-def _reservation_query(*, intent: bool, claimed: bool) -> Select[PaymentReservation, bool]:
+def _reservation_query(*, intent: bool, claimed: bool) -> Prepared:
     """:func:`_reservation`'s statement, built once for each of its three shapes."""
+    return reservations.ROWS.query(_reservation_select(intent=intent, claimed=claimed))
+
+
+def _reservation_select(*, intent: bool, claimed: bool) -> Select[PaymentReservation, bool]:
     seen = exists().where(StripeWebhookEvent.id == bindparam("event_id"))
     query = select(PaymentReservation, seen).limit(1).with_for_update(of=PaymentReservation)
     if not intent:

@@ -24,7 +24,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ocpp_core.db.health import DatabaseUnavailable
-from ocpp_core.ocpp.errors import RouteUnavailable
+from ocpp_core.domain.command_errors import RouteUnavailable
 from ocpp_core.runtime import Runtime
 from ocpp_core.security import keys_equal
 

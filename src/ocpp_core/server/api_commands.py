@@ -16,15 +16,11 @@ from fastapi import Path, Query
 
 from ocpp_core.clock import format_timestamp
 from ocpp_core.domain import authorization, commands, reports, transactions
+from ocpp_core.domain.command_errors import CommandNotSupported, RouteUnavailable
+from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.redaction import redact
-from ocpp_core.ocpp.errors import (
-    ChargerOffline,
-    ChargerRejectedCall,
-    CommandNotSupported,
-    CommandTimeout,
-    RouteUnavailable,
-)
 from ocpp_core.ocpp.framing import FrameError
+from ocpp_core.ocpp.router import execute
 from ocpp_core.params import DbInt
 from ocpp_core.runtime import Runtime
 from ocpp_core.server.api_auth import ApiError, RuntimeDep, api_router
@@ -50,39 +46,36 @@ _TRIGGERABLE = (
 _NOT_SUPPORTED_CODES = {"NotSupported", "NotImplemented"}
 
 
-async def send(runtime: Runtime, charge_point_id: str, command: commands.Command) -> Answer:
-    """Send through the router and turn every failure into the API's answer.
-
-    The charger's answer is echoed without its secrets (a charger may report a
-    write-only password when read).
-    """
+async def send(runtime: Runtime, charge_point_id: str, command: commands.Command) -> CommandResult:
+    """Send through the router; a charger that can't be reached is the API's error."""
     try:
-        answer = await runtime.router.send(charge_point_id, command)
-    except RouteUnavailable:
-        raise  # a 503 (see api_auth), not the 404 of a charger that is offline
-    except ChargerOffline:
-        raise ApiError(404, "ChargerOffline", chargePointId=charge_point_id) from None
+        result = await execute(runtime.router, charge_point_id, command)
     except FrameError as error:  # our own CALL would break the schema: nothing was sent
         raise ApiError(400, "InvalidParameter", error=error.description) from None
-    except CommandTimeout:
-        return {"status": "Timeout"}
     except CommandNotSupported as error:
         raise ApiError(501, "NotSupported", error=str(error)) from None
-    except ChargerRejectedCall as error:
-        status = "NotSupported" if error.code in _NOT_SUPPORTED_CODES else "Rejected"
-        return {"status": status, "error": error.code, "description": error.description}
-    return redact(answer)
+    if result.outcome is Outcome.UNREACHABLE:  # a 503 (see api_auth), not an offline charger
+        raise RouteUnavailable(charge_point_id, result.error or "")
+    if result.outcome is Outcome.OFFLINE:
+        raise ApiError(404, "ChargerOffline", chargePointId=charge_point_id)
+    return result
 
 
-def status_of(answer: Answer) -> Answer:
-    # Chargers with a device model answer per variable rather than with one status.
-    per_variable = answer.get("setVariableResult") or [{}]
-    status = answer.get("status", per_variable[0].get("attributeStatus", "Accepted"))
-    return {"status": status, **_error_fields(answer)}
+def answer_of(result: CommandResult) -> Answer:
+    """The charger's whole answer, without its secrets (a charger may report a write-only
+    password when read), or why there is none."""
+    if result.outcome is Outcome.TIMEOUT:
+        return {"status": "Timeout"}
+    if result.outcome is Outcome.REFUSED:
+        status = "NotSupported" if result.error in _NOT_SUPPORTED_CODES else "Rejected"
+        return {"status": status, "error": result.error, "description": result.description}
+    return redact(dict(result.answer))
 
 
-def _error_fields(answer: Answer) -> Answer:
-    return {key: answer[key] for key in ("error", "description") if key in answer}
+def status_of(result: CommandResult) -> Answer:
+    if result.outcome is not Outcome.ANSWERED:
+        return answer_of(result)
+    return {"status": result.status or "Accepted"}
 
 
 @router.get("/Reset/{cp}")
@@ -153,15 +146,14 @@ async def stop(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo) -> Answer:
         if open_tx is None:
             raise ApiError(424, "NoOpenTransaction", error="no open transaction on that connector")
         command = await transactions.stop_command(session, open_tx.id)
-    answer = await send(runtime, cp, command)
-    return {**status_of(answer), "transactionId": open_tx.id}
+    return {**status_of(await send(runtime, cp, command)), "transactionId": open_tx.id}
 
 
 @router.get("/GetConfiguration/{cp}")
 @router.get("/GetConfiguration/{cp}/{key}")
 async def get_configuration(runtime: RuntimeDep, cp: ChargerId, key: str | None = None) -> Answer:
     """The charger's configuration keys (all, or one), as the charger reports them."""
-    return await send(runtime, cp, commands.GetConfiguration((key,) if key else ()))
+    return answer_of(await send(runtime, cp, commands.GetConfiguration((key,) if key else ())))
 
 
 @router.get("/ChangeConfiguration/{cp}/{key}/{value}")
@@ -194,7 +186,7 @@ async def get_variables(
 ) -> Answer:
     """One device-model variable, as the charger reports it (chargers with a device model)."""
     wanted = _variable(component, variable, evse, connector, instance)
-    return await send(runtime, cp, commands.GetVariables((wanted,)))
+    return answer_of(await send(runtime, cp, commands.GetVariables((wanted,))))
 
 
 @router.get("/SetVariables/{cp}/{component}/{variable}/{value}")
@@ -210,8 +202,8 @@ async def set_variables(
 ) -> Answer:
     """Set one device-model variable; the status is the charger's for that variable."""
     wanted = _variable(component, variable, evse, connector, instance)
-    answer = await send(runtime, cp, commands.SetVariables(wanted, value))
-    return {**answer, **status_of(answer)}
+    result = await send(runtime, cp, commands.SetVariables(wanted, value))
+    return {**answer_of(result), **status_of(result)}
 
 
 @router.get("/GetBaseReport/{cp}")
@@ -225,8 +217,8 @@ async def get_base_report(
 ) -> Answer:
     """Ask for the charger's device model; it arrives later, to be read at ``/API/Report``."""
     request_id = commands.new_request_id()
-    answer = await send(runtime, cp, commands.GetBaseReport(request_id, report))
-    return {**status_of(answer), "requestId": request_id}
+    result = await send(runtime, cp, commands.GetBaseReport(request_id, report))
+    return {**status_of(result), "requestId": request_id}
 
 
 @router.get("/Report/{cp}")
@@ -287,4 +279,4 @@ async def data_transfer(
     data: str | None = None,
 ) -> Answer:
     """Vendor-specific message; ``?data=`` is passed as is. Returns the charger's response."""
-    return await send(runtime, cp, commands.DataTransfer(vendor_id, message_id, data))
+    return answer_of(await send(runtime, cp, commands.DataTransfer(vendor_id, message_id, data)))

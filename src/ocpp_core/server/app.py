@@ -38,7 +38,14 @@ from ocpp_core.payments import lifecycle, sweeps
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
-from ocpp_core.server import api_commands, api_payments, api_status, api_transactions, health
+from ocpp_core.server import (
+    api_commands,
+    api_payments,
+    api_status,
+    api_transactions,
+    health,
+    node_server,
+)
 from ocpp_core.server.api_auth import ApiKeyGate, fallback, install_error_handler
 from ocpp_core.server.api_payments import WEBHOOK_PATHS
 
@@ -62,6 +69,7 @@ def build_runtime(settings: Settings, clock: Clock = utc_now) -> Runtime:
     local = LocalCommandRouter(
         registry,
         {name: _encoder(adapter, ocpp) for name, adapter in ADAPTERS.items()},
+        {name: adapter.status_of for name, adapter in ADAPTERS.items()},
         ocpp.command_timeout,
         CommandJournal(message_log, metrics),
         clock,
@@ -138,13 +146,24 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     runtime = build_runtime(settings, clock)
     payments = build_payments(runtime)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    joined = False
+
+    async def join() -> None:
+        """What may refuse the start: migrations, the cluster's node id. Once, whoever is first:
+        ``NodeServer`` calls it before uvicorn's start-up, so a refusal is one line."""
+        nonlocal joined
+        if joined:
+            return
+        joined = True
         if settings.migrate_on_start:
             await upgrade(settings.database_url)
         runtime.presence.start()
         if runtime.cluster is not None:
             await runtime.cluster.start()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await join()
         background = [
             asyncio.create_task(sweeps.run_forever(payments), name="payment-sweeps"),
             asyncio.create_task(
@@ -173,6 +192,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.payments = payments
+    app.state.join = join
     app.add_api_route("/OCPP/{path:path}", _not_a_websocket, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     app.add_api_route("/health", health.health, include_in_schema=False)
@@ -216,11 +236,7 @@ async def _metrics(request: Request) -> Response:
 
 
 async def _shut_down(runtime: Runtime, payments: PaymentContext) -> None:
-    for connection in runtime.registry:
-        try:
-            await connection.close(1001)
-        except Exception:
-            logger.debug("closing %s at shutdown failed", connection.charge_point_id)
+    await node_server.close_chargers(runtime)  # any left: served by plain uvicorn (tests)
     await payments.drain()
     if runtime.cluster is not None:  # after the sockets: their entries go first, one by one
         await runtime.cluster.stop()

@@ -1,9 +1,11 @@
 """``GET /health``: whether a load balancer should send this node chargers and calls.
 
-No API key: load balancers probe without one, and the answer tells nothing a
-scanner could use. 200 when the database answers, Redis too in cluster mode,
-and the node is accepting chargers (started, not stopping); 503 otherwise,
-with the part that failed named in the body.
+No API key: load balancers probe without one. 200 when the database answers,
+Redis too in cluster mode, and the node is accepting chargers (started, not
+draining before it stops); 503 otherwise, with the part that failed named in
+the body, or ``"status": "draining"``. The node's id (host name and process id
+by default) and its charger count tell a scanner which machine it reached and
+how busy it is: they are shown only with the API key, in the API's header.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ocpp_core.runtime import Runtime
+from ocpp_core.server.api_auth import API_KEY_HEADER, key_matches
 
 # Seconds each part has to answer: load balancers give a whole check a few seconds.
 CHECK_TIMEOUT = 2.0
@@ -29,16 +32,26 @@ async def health(request: Request) -> JSONResponse:
         checks["redis"] = runtime.cluster.ping()
     outcomes = await asyncio.gather(*(_outcome(check) for check in checks.values()))
     body: dict[str, Any] = dict(zip(checks, outcomes, strict=True))
-    body["accepting"] = bool(getattr(request.app.state, "accepting", False))
+    started = bool(getattr(request.app.state, "accepting", False))
+    body["accepting"] = started and not runtime.draining
     healthy = body["accepting"] and all(outcome == "ok" for outcome in outcomes)
-    if runtime.cluster is not None:
-        body["node"] = runtime.cluster.node_id
-    body["chargers"] = len(runtime.registry)  # sockets this node holds
+    if key_matches(
+        request.headers.get(API_KEY_HEADER), runtime.settings.api_key.get_secret_value()
+    ):
+        if runtime.cluster is not None:
+            body["node"] = runtime.cluster.node_id
+        body["chargers"] = len(runtime.registry)  # sockets this node holds
     return JSONResponse(
-        {"status": "ok" if healthy else "unavailable", **body},
+        {"status": _status(healthy, runtime.draining), **body},
         status_code=200 if healthy else 503,
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _status(healthy: bool, draining: bool) -> str:
+    if draining:
+        return "draining"
+    return "ok" if healthy else "unavailable"
 
 
 async def _database(runtime: Runtime) -> None:

@@ -1,7 +1,8 @@
 """``ocpp-core server --workers 2``: two nodes on one port, PostgreSQL and Redis between them.
 
 The kernel spreads the chargers over both workers' sockets; a command sent
-through either worker reaches its charger; SIGTERM stops both cleanly; a worker
+through either worker reaches its charger; SIGTERM drains both (a second one
+ends the drain) and stops them, their chargers closed as going away; a worker
 killed with SIGKILL is started again and its chargers come back to the port.
 """
 
@@ -15,13 +16,15 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+from ocpp.v16 import call
 from redis.asyncio import Redis
 
 from chargers import TestCharger
 from cli_harness import provision
 from cluster_harness import REDIS_URL, api, charger16, node_settings
-from servers import ServerProcess, ocpp_core_server
+from servers import API_KEY, ServerProcess, ocpp_core_server
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
@@ -41,7 +44,7 @@ async def two_workers(
 ) -> AsyncIterator[ServerProcess]:
     """``ocpp-core server`` with OCPP_CORE_WORKERS=2, once the supervisor says both are up."""
     env = {**settings, "OCPP_CORE_WORKERS": "2", "OCPP_CORE_LOG_LEVEL": "info"}
-    async with ocpp_core_server(database_url, log, **env) as server:
+    async with ocpp_core_server(database_url, log, env) as server:
         while "2 workers on port" not in await asyncio.to_thread(log.read_text):  # noqa: ASYNC110 -- polled
             await asyncio.sleep(0.1)  # another process's output: nothing to wait on
         assert len(await live_nodes(redis, prefix)) == 2
@@ -71,10 +74,26 @@ async def connect_all(stack: AsyncExitStack, server: ServerProcess) -> dict[str,
     return {cp: await stack.enter_async_context(charger16(server.ws_url(cp))) for cp in CHARGERS}
 
 
+async def draining_nodes(server: ServerProcess) -> set[str]:
+    """Until /health, on connections of their own, has found each worker draining."""
+    seen: set[str] = set()
+    while len(seen) < 2:
+        headers = {"X-API-Key": API_KEY, "Connection": "close"}  # a new connection each time
+        async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as client:
+            health = await client.get("/health")
+        if health.json()["status"] == "draining":
+            assert health.status_code == 503
+            seen.add(health.json()["node"])
+    return seen
+
+
 async def test_two_workers_share_one_port_and_stop_together(
     fleet: str, tmp_path: Path, prefix: str, redis: Redis
 ) -> None:
-    settings = node_settings("w", prefix)  # an explicit node id: the workers' get -1 and -2
+    settings = {
+        **node_settings("w", prefix),  # an explicit node id: the workers' get -1 and -2
+        "OCPP_CORE_SERVER__DRAIN_SECONDS": "600",  # ended by a second SIGTERM
+    }
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(asyncio.timeout(SCENARIO_TIMEOUT))
         log = tmp_path / "workers.log"
@@ -96,11 +115,14 @@ async def test_two_workers_share_one_port_and_stop_together(
         await client.aclose()
 
         server.process.send_signal(signal.SIGTERM)
+        assert await draining_nodes(server) == {f"{prefix}-w-1", f"{prefix}-w-2"}
+        for charger in chargers.values():
+            await charger.call(call.Heartbeat())  # served on during the drain
+        server.process.send_signal(signal.SIGTERM)
         assert await server.process.wait() == 0
         for charger in chargers.values():
             await charger.connection.websocket.wait_closed()
-            # Service restart from uvicorn, or going away from the app for any left.
-            assert charger.connection.websocket.close_code in {1001, 1012}
+            assert charger.connection.websocket.close_code == 1001  # going away
         assert await redis.hkeys(f"{prefix}:chargers") == []
         assert await live_nodes(redis, prefix) == set()
     assert "Traceback" not in log.read_text()

@@ -7,9 +7,10 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from builders import NOW
-from ocpp_core.db.models import MessageLogEntry
+from ocpp_core.db.models import MessageLogEntry, StripeWebhookEvent
 from ocpp_core.db.prepared import Prepared
 from ocpp_core.db.session import Database
 
@@ -71,3 +72,43 @@ async def test_the_drivers_writes_roll_back_with_the_session(
     with pytest.raises(RuntimeError, match="unit of work"):
         await write_then_fail(db, session_first=session_first)
     assert await stored(db) == []
+
+
+async def test_an_in_of_the_statements_own_values_runs_as_through_the_session(
+    db: Database,
+) -> None:
+    """SQLAlchemy renders such an IN at each execution; the driver gets it rendered once."""
+    query = (
+        select(_table.c.charge_point_id, _table.c.logged_at)
+        .where(
+            _table.c.charge_point_id.in_(["CP-1", "CP-3"]), _table.c.logged_at >= bindparam("at")
+        )
+        .order_by(_table.c.id)
+    )
+    among = Prepared(lambda _: query)
+    async with db.session() as session:
+        await _INSERT.execute_many(
+            session, [row(cp, n) for n, cp in enumerate(("CP-1", "CP-2", "CP-3"))]
+        )
+        read = await among.fetch(session, {"at": NOW + timedelta(microseconds=1)})
+        expected = [
+            tuple(found)
+            for found in await session.execute(query, {"at": NOW + timedelta(microseconds=1)})
+        ]
+    assert read == expected == [("CP-3", NOW + timedelta(microseconds=2))]
+
+
+async def insert_twice(db: Database, insert_event: Prepared) -> None:
+    event = {"id": "evt_1", "type": "checkout.session.completed", "processed_at": NOW}
+    async with db.session() as session:
+        await session.execute(select(func.count()).select_from(_table))  # in a transaction
+        await insert_event.execute_many(session, [event])
+        await insert_event.execute_many(session, [event])
+
+
+async def test_a_constraint_the_driver_reports_is_sqlalchemys_integrity_error(db: Database) -> None:
+    insert_event = Prepared(lambda _: insert(StripeWebhookEvent), ("id", "type", "processed_at"))
+    with pytest.raises(IntegrityError):
+        await insert_twice(db, insert_event)
+    async with db.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(StripeWebhookEvent)) == 0

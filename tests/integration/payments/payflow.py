@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import stripe
@@ -93,6 +93,13 @@ class SteppedClock:
     def stamp(self, offset: timedelta = timedelta()) -> str:
         """An OCPP timestamp ``offset`` after the clock's start."""
         return (self.start + offset).isoformat().replace("+00:00", "Z")
+
+
+class Door(Protocol):
+    """Where the driver's calls go in: the one server, or any node of a cluster."""
+
+    @property
+    def api(self) -> httpx.AsyncClient: ...
 
 
 def minutes(value: float) -> timedelta:
@@ -236,7 +243,7 @@ async def send_meter(
 
 
 async def create_answer(
-    server: RunningServer,
+    server: Door,
     tag: str = "WEB-DRIVER",
     cp_id: str = CP,
     connector: int = 1,
@@ -249,21 +256,25 @@ async def create_answer(
 
 
 async def create(
-    server: RunningServer, tag: str = "WEB-DRIVER", connector: int = 1, driver: str | None = None
+    server: Door,
+    tag: str = "WEB-DRIVER",
+    connector: int = 1,
+    driver: str | None = None,
+    cp_id: str = CP,
 ) -> dict[str, Any]:
     """A reservation that sends the driver to Stripe's hosted page."""
-    response = await create_answer(server, tag, connector=connector, driver=driver)
+    response = await create_answer(server, tag, cp_id, connector, driver)
     assert response.status_code == 200, response.text
     created: dict[str, Any] = response.json()
     assert created["status"] == "Redirect", created
     return created
 
 
-async def post(server: RunningServer, action: str, body: dict[str, Any]) -> httpx.Response:
+async def post(server: Door, action: str, body: dict[str, Any]) -> httpx.Response:
     return await server.api.post(f"/API/Payments/{action}", json=body)
 
 
-async def status(server: RunningServer, reservation_id: str) -> dict[str, Any]:
+async def status(server: Door, reservation_id: str) -> dict[str, Any]:
     response = await server.api.get(
         "/API/Payments/Status", params={"reservationId": reservation_id}
     )
@@ -272,7 +283,7 @@ async def status(server: RunningServer, reservation_id: str) -> dict[str, Any]:
     return view
 
 
-async def stage_is(server: RunningServer, reservation_id: str, stage: str) -> dict[str, Any]:
+async def stage_is(server: Door, reservation_id: str, stage: str) -> dict[str, Any]:
     """Wait for the driver's page to show ``stage``; the view at that moment."""
     seen: dict[str, Any] = {}
 
@@ -287,7 +298,9 @@ async def stage_is(server: RunningServer, reservation_id: str, stage: str) -> di
     return seen
 
 
-async def settled(server: RunningServer, reservation_id: str, money: str) -> dict[str, Any]:
+async def settled(
+    server: Door, reservation_id: str, money: str, timeout: float = 5
+) -> dict[str, Any]:
     """Wait for the receipt's money state; the receipt."""
     seen: dict[str, Any] = {}
 
@@ -297,7 +310,7 @@ async def settled(server: RunningServer, reservation_id: str, money: str) -> dic
         return bool(receipt.get("moneyState") == money)
 
     try:
-        await eventually(reached)
+        await eventually(reached, timeout)
     except TimeoutError:
         raise AssertionError(f"money never {money!r}; last view: {seen}") from None
     receipt: dict[str, Any] = seen["receipt"]
@@ -321,7 +334,7 @@ def checkout_session_id(checkout_url: str) -> str:
     return checkout_url.rsplit("/", 1)[1]  # the simulator's hosted page is /checkout/{id}
 
 
-async def pay(server: RunningServer, stripe_sim: StripeSim, created: dict[str, Any]) -> Paid:
+async def pay(server: Door, stripe_sim: StripeSim, created: dict[str, Any]) -> Paid:
     """The driver pays on the hosted page; the webhook authorizes (plug-first: awaiting plug)."""
     paid = await stripe_sim.pay(created["checkoutUrl"])
     assert paid.status_code == 303, paid.text
@@ -330,13 +343,11 @@ async def pay(server: RunningServer, stripe_sim: StripeSim, created: dict[str, A
     return Paid(reservation_id, checkout_session_id(created["checkoutUrl"]), created)
 
 
-async def create_and_pay(server: RunningServer, stripe_sim: StripeSim, connector: int = 1) -> Paid:
+async def create_and_pay(server: Door, stripe_sim: StripeSim, connector: int = 1) -> Paid:
     return await pay(server, stripe_sim, await create(server, connector=connector))
 
 
-async def start_charging(
-    server: RunningServer, cp: TestCharger, reservation_id: str
-) -> tuple[int, str]:
+async def start_charging(server: Door, cp: TestCharger, reservation_id: str) -> tuple[int, str]:
     """Plug in, answer the remote start with a StartTransaction: the transaction and idTag."""
     await connector_status(cp, "Preparing")
     id_tag = str((await next_call(cp, "RemoteStartTransaction"))["id_tag"])

@@ -192,7 +192,7 @@ async def relayed_server(
     database_url: str, proxy: DatabaseProxy, log: Path
 ) -> AsyncIterator[ServerProcess]:
     async with ocpp_core_server(
-        proxy.url(database_url), log, OCPP_CORE_PAYMENTS__SWEEP_INTERVAL_SECONDS="1"
+        proxy.url(database_url), log, {"OCPP_CORE_PAYMENTS__SWEEP_INTERVAL_SECONDS": "1"}
     ) as server:
         yield server
 

@@ -19,10 +19,10 @@ from ocpp_core.domain.meter import (
     MeterReading,
     Read,
     implausibility,
-    read_v16,
-    read_v201,
     summary,
 )
+from ocpp_core.ocpp.v16 import read_sample as read_v16
+from ocpp_core.ocpp.v201_transactions import read_sample as read_v201
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 INTERVAL = "Energy.Active.Import.Interval"

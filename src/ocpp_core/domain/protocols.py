@@ -1,0 +1,16 @@
+"""What each OCPP version a charger speaks offers beyond the messages every version shares.
+
+The adapters are what speak the versions; the pages only ask what a charger can do, so a
+version added later is one line here, not a search for its name across the pages.
+"""
+
+from __future__ import annotations
+
+# Versions whose chargers describe themselves in a device model (components and
+# variables, GetBaseReport and NotifyReport) instead of a list of configuration keys.
+_DEVICE_MODEL = frozenset({"ocpp2.0.1", "ocpp2.1"})
+
+
+def has_device_model(protocol: str | None) -> bool:
+    """Whether a charger that connected with ``protocol`` (None: never) has a device model."""
+    return protocol in _DEVICE_MODEL
