@@ -9,6 +9,8 @@ and runs every scenario of its kind against it. The load
 generator is a process of its own; the server's CPU and memory are read from
 /proc at each phase the generator announces. The result is a table (and JSON
 with ``--json``); every figure of ocpp-core is also a ratio to the echo's.
+With ``--workers`` 2 or more and a PostgreSQL database, the cluster's scenarios
+follow (``bench.cluster``), each with a baseline of its own.
 """
 
 from __future__ import annotations
@@ -16,11 +18,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, nullcontext
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,185 +28,19 @@ from typing import Any
 import orjson
 
 from bench import targets
+from bench.cluster import cluster_rows
 from bench.fleet_pages import BASELINE
+from bench.generators import COMPANION
 from bench.paid import LEGS
-from bench.proc import Sample, sample
+from bench.proc import Sample
+from bench.scenarios import closed_loop, run_generator, steady, storm
+from bench.sizes import SIZES, Row, Size
 from bench.targets import Running
 
 PAID = "paid session"  # the scenario's name starts so; --only paid picks it
 FLEET = "fleet pages"  # --only fleet picks it
 PAID_RATE = 10.0  # sessions begun a second in the paced paid scenario
 PAID_CONNECTORS = 10  # each charger's: a session on each, none waits for a cancel
-COMPANION = "@companion"  # a phase's sample of the target's helper process (Stripe simulator)
-
-
-@dataclass(frozen=True)
-class Size:
-    closed_loop_connections: int
-    closed_loop_seconds: float
-    storm: int
-    steady: int
-    steady_idle: float
-    steady_seconds: float
-    heartbeat: float
-    meter: float
-    charging: float
-    paid_chargers: int  # one driver each: the paid sessions under way at once
-    paid_sessions: int
-    paid_paced: int  # sessions at PAID_RATE a second, a charger each
-    fleet_scale: float = 0.1  # of issue 12's fleet (bench.fleet)
-    fleet_chargers: int = 300  # beating while the pages are asked for
-    fleet_repeat: int = 3  # requests of each page
-    fleet_baseline: float = 20.0  # seconds of heartbeats with no page asked for
-    # One server of each kind for all its scenarios, not a fresh one each: what a
-    # scenario leaves behind (open transactions, rows) then weighs on the next one's
-    # figures, so only a size that measures nothing shares them.
-    shared_servers: bool = False
-
-
-SIZES = {
-    # Seconds: proves every scenario runs end to end (the test suite runs this one).
-    "smoke": Size(
-        4,
-        1,
-        40,
-        40,
-        1,
-        2,
-        1,
-        0.5,
-        0.5,
-        paid_chargers=2,
-        paid_sessions=4,
-        paid_paced=4,
-        fleet_scale=0.001,
-        fleet_chargers=10,
-        fleet_repeat=1,
-        fleet_baseline=1.0,
-        shared_servers=True,
-    ),
-    # A few minutes: the shape of every figure, at a size any laptop takes.
-    "quick": Size(
-        50,
-        10,
-        2_000,
-        2_000,
-        35,
-        30,
-        60,
-        10,
-        0.30,
-        paid_chargers=4,
-        paid_sessions=200,
-        paid_paced=100,
-    ),
-    # The issue's targets: 10,000 booting at once, 19,000 connected at realistic rates.
-    "full": Size(
-        50,
-        20,
-        10_000,
-        19_000,
-        65,
-        120,
-        300,
-        60,
-        0.15,
-        paid_chargers=10,
-        paid_sessions=1_000,
-        paid_paced=200,
-        fleet_scale=1.0,
-    ),
-}
-
-
-@dataclass
-class Row:
-    scenario: str
-    target: str
-    values: dict[str, Any] = field(default_factory=dict)
-
-
-def run_loadgen(
-    running: Running, scenario: str, *options: str
-) -> tuple[dict[str, Any], dict[str, Sample]]:
-    return run_generator(running, "bench.loadgen", scenario, *options)
-
-
-def run_generator(
-    running: Running, module: str, *options: str, env: dict[str, str] | None = None
-) -> tuple[dict[str, Any], dict[str, Sample]]:
-    """The generator's result, and a sample of the server at the start of every phase."""
-    argv = [sys.executable, "-m", module, *options, "--url", running.url]
-    phases = {"start": running.sample()}
-    result: dict[str, Any] | None = None
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, env=env) as generator:
-        assert generator.stdout is not None
-        for line in generator.stdout:
-            message = orjson.loads(line)
-            if "phase" in message:
-                phases[message["phase"]] = running.sample()
-                if running.companion is not None:
-                    phases[message["phase"] + COMPANION] = sample(running.companion.pid)
-            else:
-                result = message["result"]
-    if generator.returncode != 0 or result is None:
-        raise RuntimeError(f"{module} {' '.join(options)} failed against {running.name}")
-    return result, phases
-
-
-def closed_loop(running: Running, size: Size, action: str) -> dict[str, Any]:
-    result, phases = run_loadgen(
-        running,
-        "closed-loop",
-        f"--action={action}",
-        f"--count={size.closed_loop_connections}",
-        f"--seconds={size.closed_loop_seconds}",
-    )
-    cpu = phases["done"].cpu_seconds - phases["measure"].cpu_seconds
-    return {
-        "msg/s": result["per_second"],
-        "p50 ms": result["p50_ms"],
-        "p99 ms": result["p99_ms"],
-        "CPU µs/msg": 1e6 * cpu / result["messages"] if result["messages"] else None,
-        "errors": sum(result["errors"].values()),
-    }
-
-
-def storm(running: Running, size: Size) -> dict[str, Any]:
-    result, phases = run_loadgen(running, "storm", f"--count={size.storm}", "--seconds=120")
-    return {
-        "accepted": f"{result['accepted']}/{result['count']}",
-        "s to all": result["seconds_to_all"],
-        "p99 ms": result["p99_ms"],
-        "CPU s": phases["booted"].cpu_seconds - phases["storm"].cpu_seconds,
-        "errors": sum(result["errors"].values()),
-    }
-
-
-def steady(running: Running, size: Size) -> dict[str, Any]:
-    result, phases = run_loadgen(
-        running,
-        "steady",
-        f"--count={size.steady}",
-        f"--idle={size.steady_idle}",
-        f"--seconds={size.steady_seconds}",
-        f"--heartbeat={size.heartbeat}",
-        f"--meter={size.meter}",
-        f"--charging={size.charging}",
-    )
-    connections = result["connections"]
-    idle_rss = phases["load"].rss_bytes
-    return {
-        "connections": connections,
-        "msg/s": result["per_second"],
-        "p50 ms": result["p50_ms"],
-        "p99 ms": result["p99_ms"],
-        "idle CPU %": 100 * phases["load"].cpu_share_since(phases["idle"]),
-        "load CPU %": 100 * phases["done"].cpu_share_since(phases["load"]),
-        "RSS MiB": max(idle_rss, phases["done"].rss_bytes) / 2**20,
-        "KiB/conn": (idle_rss - phases["start"].rss_bytes) / 1024 / max(1, connections),
-        "errors": sum(result["errors"].values()),
-    }
 
 
 def paid_session(running: Running, size: Size) -> dict[str, Any]:
@@ -405,8 +239,8 @@ def run(args: argparse.Namespace) -> list[Row]:
             size.closed_loop_connections,
             lambda r: closed_loop(r, size, "MeterValues"),
         ),
-        (f"storm of {size.storm}", size.storm, lambda r: storm(r, size)),
-        (f"steady, {size.steady} chargers", size.steady, lambda r: steady(r, size)),
+        (f"storm of {size.storm}", size.storm, lambda r: storm(r, size.storm)),
+        (f"steady, {size.steady} chargers", size.steady, lambda r: steady(r, size, size.steady)),
         (
             f"{PAID}, {size.paid_paced} at {PAID_RATE:g}/s",
             _paced_chargers(size),
@@ -429,7 +263,7 @@ def run(args: argparse.Namespace) -> list[Row]:
                     rows.append(Row(scenario, name, measure(running)))
     if not args.only or any(word in FLEET for word in args.only):
         rows += fleet_rows(args, size)
-    return rows
+    return rows + cluster_rows(args, size)
 
 
 def ratios(rows: list[Row]) -> None:

@@ -36,6 +36,7 @@ MAX_COUNT = 25_000
 MAX_SECONDS = 900.0
 SOURCE_ADDRESSES = 8
 CONNECT_BATCH = 500
+CALL_TIMEOUT = 60.0  # seconds
 ID_PREFIX = "BENCH"
 BENCH_TAG = "BENCHTAG"
 
@@ -99,8 +100,12 @@ class Charger:
     charging_since: float = 0.0
 
     async def call(self, action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """Send a CALL and wait for its answer: the answer's payload and the latency in ns."""
-        async with self.turn:
+        """Send a CALL and wait for its answer: the answer's payload and the latency in ns.
+
+        An answer that never comes is a ``TimeoutError`` after ``CALL_TIMEOUT``, as a
+        charger gives up: counted, where waiting on would hold the whole run.
+        """
+        async with self.turn, asyncio.timeout(CALL_TIMEOUT):
             return await self._call(action, payload)
 
     async def _call(self, action: str, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -151,20 +156,33 @@ class Recorder:
     errors: Counter[str] = field(default_factory=Counter)
 
     def failed(self, error: BaseException) -> None:
-        self.errors[type(error).__name__] += 1
+        """Counted by kind; the first of each kind is told on stderr, for the one who runs it."""
+        kind = type(error).__name__
+        if kind not in self.errors:
+            print(f"loadgen: {kind}: {error}", file=sys.stderr, flush=True)
+        self.errors[kind] += 1
 
-    def summary(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies_ns)
+    def summary(self, raw: bool = False) -> dict[str, Any]:
+        """The figures; with ``raw`` every latency too, for the figures of several generators."""
+        figures = latency_figures(self.latencies_ns)
         return {
-            "messages": len(ordered),
-            "p50_ms": _percentile(ordered, 0.50),
-            "p99_ms": _percentile(ordered, 0.99),
-            "max_ms": ordered[-1] / 1e6 if ordered else None,
+            **figures,
             "errors": dict(self.errors),
+            **({"latencies_ns": self.latencies_ns} if raw else {}),
         }
 
 
-def _percentile(ordered: list[int], share: float) -> float | None:
+def latency_figures(latencies_ns: list[int]) -> dict[str, Any]:
+    ordered = sorted(latencies_ns)
+    return {
+        "messages": len(ordered),
+        "p50_ms": percentile(ordered, 0.50),
+        "p99_ms": percentile(ordered, 0.99),
+        "max_ms": ordered[-1] / 1e6 if ordered else None,
+    }
+
+
+def percentile(ordered: list[int], share: float) -> float | None:
     if not ordered:
         return None
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] / 1e6
@@ -173,6 +191,17 @@ def _percentile(ordered: list[int], share: float) -> float | None:
 def phase(name: str, **values: Any) -> None:
     sys.stdout.write(orjson.dumps({"phase": name, **values}).decode() + "\n")
     sys.stdout.flush()
+
+
+async def phase_together(name: str, paced: bool, **values: Any) -> None:
+    """Announce the phase; when ``paced``, begin it only once the caller says go (a line).
+
+    Several generators share one fleet's load that way: the caller starts each
+    phase once all have reached it, and reads the server in between.
+    """
+    phase(name, **values)
+    if paced and not await asyncio.to_thread(sys.stdin.readline):
+        raise SystemExit("the caller went away")
 
 
 def source_address(url: str, number: int) -> str | None:
@@ -202,12 +231,12 @@ async def open_charger(url: str, number: int, name: Naming = charger_id) -> Char
 
 
 async def connect_all(
-    url: str, count: int, recorder: Recorder, name: Naming = charger_id
+    url: str, count: int, recorder: Recorder, name: Naming = charger_id, first: int = 0
 ) -> list[Charger]:
     """Connect and boot in batches, as a fleet does after a rolling restart."""
     chargers: list[Charger] = []
-    for first in range(0, count, CONNECT_BATCH):
-        numbers = range(first, min(count, first + CONNECT_BATCH))
+    for batch in range(first, first + count, CONNECT_BATCH):
+        numbers = range(batch, min(first + count, batch + CONNECT_BATCH))
         booted = await asyncio.gather(
             *(_connect_and_boot(url, n, name) for n in numbers), return_exceptions=True
         )
@@ -232,7 +261,6 @@ async def close_all(chargers: list[Charger]) -> None:
 async def storm(args: argparse.Namespace) -> dict[str, Any]:
     """Every charger connects and boots at the same moment: how long until all are Accepted."""
     recorder = Recorder()
-    started = time.perf_counter_ns()
     done_at: list[int] = []
 
     async def one(number: int) -> Charger:
@@ -241,9 +269,12 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         done_at.append(time.perf_counter_ns() - started)
         return charger
 
+    await phase_together("ready", args.paced)
+    started = time.perf_counter_ns()
     phase("storm")
+    numbers = range(args.first, args.first + args.count)
     outcomes = await asyncio.wait_for(
-        asyncio.gather(*(one(n) for n in range(args.count)), return_exceptions=True),
+        asyncio.gather(*(one(n) for n in numbers), return_exceptions=True),
         timeout=args.seconds,
     )
     chargers = [o for o in outcomes if isinstance(o, Charger)]
@@ -251,13 +282,13 @@ async def storm(args: argparse.Namespace) -> dict[str, Any]:
         if isinstance(outcome, BaseException):
             recorder.failed(outcome)
     recorder.latencies_ns = done_at
-    phase("booted")
+    await phase_together("booted", args.paced)
     await close_all(chargers)
     return {
         "count": args.count,
         "accepted": len(chargers),
         "seconds_to_all": max(done_at) / 1e9 if done_at else None,
-        **recorder.summary(),
+        **recorder.summary(args.latencies),
     }
 
 
@@ -312,14 +343,16 @@ async def _loop(
 async def steady(args: argparse.Namespace) -> dict[str, Any]:
     """A connected fleet at realistic rates: idle first (pings only), then the message load."""
     recorder = Recorder()
-    phase("connecting")
-    chargers = await connect_all(args.url, args.count, recorder)
+    await phase_together("connecting", args.paced)
+    chargers = await connect_all(args.url, args.count, recorder, first=args.first)
     charging = chargers[: int(len(chargers) * args.charging)]
-    await _in_batches([c.call("StatusNotification", status("Available")) for c in chargers])
-    await _in_batches([c.start_charging() for c in charging])
-    phase("idle", connections=len(chargers))
+    await _in_batches(
+        [c.call("StatusNotification", status("Available")) for c in chargers], recorder
+    )
+    await _in_batches([c.start_charging() for c in charging], recorder)
+    await phase_together("idle", args.paced, connections=len(chargers))
     await asyncio.sleep(args.idle)
-    phase("load")
+    await phase_together("load", args.paced)
     stop = time.perf_counter() + args.seconds
     tasks = [
         _every(c, args.heartbeat, lambda c: _latency(c.call("Heartbeat", {})), stop, recorder)
@@ -327,9 +360,9 @@ async def steady(args: argparse.Namespace) -> dict[str, Any]:
     ]
     tasks += [_every(c, args.meter, Charger.send_meter_values, stop, recorder) for c in charging]
     await asyncio.gather(*tasks)
-    phase("done")
+    await phase_together("done", args.paced)
     await close_all(chargers)
-    summary = recorder.summary()
+    summary = recorder.summary(args.latencies)
     return {
         "connections": len(chargers),
         "charging": len(charging),
@@ -338,9 +371,14 @@ async def steady(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def _in_batches(calls: list[Awaitable[Any]]) -> None:
+async def _in_batches(calls: list[Awaitable[Any]], recorder: Recorder) -> None:
     for first in range(0, len(calls), CONNECT_BATCH):
-        await asyncio.gather(*calls[first : first + CONNECT_BATCH])
+        outcomes = await asyncio.gather(
+            *calls[first : first + CONNECT_BATCH], return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                recorder.failed(outcome)
 
 
 async def _every(
@@ -360,7 +398,8 @@ async def _every(
         except Exception as error:  # counted; a broken connection ends this charger's loop
             recorder.failed(error)
             return
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        # Never past the end: a charger beating every 300 s would hold the phase 300 s.
+        await asyncio.sleep(max(0.0, min(due, stop) - time.perf_counter()))
 
 
 SCENARIOS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]]] = {
@@ -377,6 +416,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--url", required=True, help="ws://127.0.0.1:PORT/OCPP/ (the id is appended)"
     )
     parser.add_argument("--count", type=int, default=100, help="chargers (connections)")
+    parser.add_argument(
+        "--first", type=int, default=0, help="the first charger's number (storm, steady)"
+    )
+    parser.add_argument(
+        "--paced", action="store_true", help="wait for a line on stdin before each phase"
+    )
+    parser.add_argument(
+        "--latencies", action="store_true", help="every latency in the result, not only figures"
+    )
     parser.add_argument(
         "--seconds", type=float, default=10.0, help="measured time (storm: time limit)"
     )

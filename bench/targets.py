@@ -24,8 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 from sqlalchemy.engine import make_url
 
 from bench import fleet
@@ -48,6 +50,8 @@ class Running:
     operator: str | None = None  # ``name:password`` of an administrator there
     companion: subprocess.Popen[bytes] | None = None  # the Stripe simulator of a paid server
     workers: bool = False  # the server's work is done by its child processes too
+    database_url: str | None = None  # ocpp-core's
+    redis_prefix: str | None = None  # the keys of ocpp-core's cluster
 
     def sample(self) -> Sample:
         return sample_tree(self.process.pid) if self.workers else sample(self.process.pid)
@@ -124,20 +128,60 @@ def ocpp_core(
 ) -> Iterator[Running]:
     """``ocpp-core server`` on a new database with ``chargers`` charge points and the bench tag.
 
-    With more than one worker it is a cluster on ``redis_url`` (keys under a
-    prefix of this run's own, which the workers delete when they stop).
+    With more than one worker it is a cluster on ``redis_url``.
     """
     with _provisioned(chargers, database) as env:
         _cli(env, "tag", "add", BENCH_TAG)
         if workers > 1:
-            env = {
-                **env,
-                "OCPP_CORE_WORKERS": str(workers),
-                "OCPP_CORE_CLUSTER__REDIS_URL": redis_url,
-                "OCPP_CORE_CLUSTER__PREFIX": f"ocpp-core-bench-{os.getpid()}",
-            }
+            env = _clustered(env, redis_url) | {"OCPP_CORE_WORKERS": str(workers)}
         with _server(env) as running:
+            if workers > 1:
+                _wait_workers(running, workers)
             yield replace(running, workers=workers > 1)
+
+
+def _wait_workers(running: Running, workers: int) -> None:
+    """Until every worker answers: the supervisor's socket accepts before they run, and
+    a sample taken then would count their start-up memory as the chargers'."""
+    port = urlsplit(running.url).port
+    deadline = time.monotonic() + START_TIMEOUT
+    answered = 0
+    while answered < 10 * workers:  # the kernel spreads the requests over the workers
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the {workers} workers did not answer within {START_TIMEOUT} s")
+        children = Path(f"/proc/{running.process.pid}/task/{running.process.pid}/children")
+        if len(children.read_text().split()) < workers:
+            time.sleep(0.1)
+            continue
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=START_TIMEOUT)
+        answered = answered + 1 if health.status_code == 200 else 0
+
+
+@contextmanager
+def ocpp_core_nodes(
+    chargers: int, database: str, nodes: int, redis_url: str
+) -> Iterator[list[Running]]:
+    """``nodes`` processes of ``ocpp-core server``, each a node of one cluster, one database."""
+    with _provisioned(chargers, database) as env, ExitStack() as stack:
+        _cli(env, "tag", "add", BENCH_TAG)
+        clustered = _clustered(env, redis_url)
+        prefix = clustered["OCPP_CORE_CLUSTER__PREFIX"]
+        running = [
+            stack.enter_context(
+                _server(clustered | {"OCPP_CORE_CLUSTER__NODE_ID": f"{prefix}-{n}"})
+            )
+            for n in range(1, nodes + 1)
+        ]
+        yield [replace(node, name=f"node {n}") for n, node in enumerate(running, start=1)]
+
+
+def _clustered(env: dict[str, str], redis_url: str) -> dict[str, str]:
+    """A cluster on ``redis_url`` under a prefix of this run's own, which its nodes delete
+    when they stop."""
+    return env | {
+        "OCPP_CORE_CLUSTER__REDIS_URL": redis_url,
+        "OCPP_CORE_CLUSTER__PREFIX": f"ocpp-core-bench-{os.getpid()}",
+    }
 
 
 @contextmanager
@@ -249,7 +293,12 @@ def _server(env: dict[str, str], port: int | None = None) -> Iterator[Running]:
     port = port or free_port()
     argv = [str(BIN / "ocpp-core"), "server", "--port", str(port)]
     with _process("ocpp-core", argv, port, env) as running:
-        yield replace(running, api_key=env["OCPP_CORE_API_KEY"])
+        yield replace(
+            running,
+            api_key=env["OCPP_CORE_API_KEY"],
+            database_url=env["OCPP_CORE_DATABASE_URL"],
+            redis_prefix=env.get("OCPP_CORE_CLUSTER__PREFIX"),
+        )
 
 
 @contextmanager

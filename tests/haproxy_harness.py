@@ -21,48 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.balancer import CONFIG
 from servers import free_port
 
 HAPROXY = Path(os.environ.get("OCPP_CORE_TEST_HAPROXY", "/usr/sbin/haproxy"))
-
-# The README's example, with the test's ports: websockets pass in HTTP mode, the
-# tunnel outlives our keep-alive (a ping at most 55 s apart, a pong awaited 30 s),
-# only a node whose /health says 200 gets chargers and calls, and a charger's
-# handshake that a draining node refuses (503) is tried again on another node.
-CONFIG = """\
-global
-    maxconn 4096
-
-defaults
-    mode http
-    option redispatch 1
-    retries 2
-    retry-on conn-failure empty-response 503
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    timeout http-request 10s
-    timeout tunnel 2m
-    timeout client-fin 5s
-    timeout server-fin 5s
-
-frontend ocpp
-    bind 127.0.0.1:{port}
-    default_backend nodes
-
-backend nodes
-    balance leastconn
-    http-request disable-l7-retry unless {{ req.hdr(upgrade) -i websocket }}
-    option httpchk GET /health
-    http-check expect status 200
-    default-server inter 1s fall 2 rise 2
-{servers}
-
-listen stats
-    bind 127.0.0.1:{stats_port}
-    stats enable
-    stats uri /stats
-"""
 
 
 @dataclass(frozen=True)
@@ -113,7 +75,9 @@ async def haproxy(folder: Path, nodes: Mapping[str, int]) -> AsyncIterator[Balan
     servers = "\n".join(f"    server {name} 127.0.0.1:{port} check" for name, port in nodes.items())
     config = folder / "haproxy.cfg"
     config.write_text(
-        CONFIG.format(port=balancer.port, stats_port=balancer.stats_port, servers=servers)
+        CONFIG.format(
+            maxconn=4096, port=balancer.port, stats_port=balancer.stats_port, servers=servers
+        )
     )
     with (folder / "haproxy.log").open("ab") as log:
         process = await asyncio.create_subprocess_exec(

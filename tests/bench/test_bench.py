@@ -12,16 +12,19 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from bench import balancer
 from bench.fleet_pages import BASELINE
 from bench.fleet_pages import pages as fleet_pages
 from databases import DEFAULT_REDIS_URL, PG_URL_VAR, REDIS_URL_VAR
 from ocpp_core.clock import utc_now
 
 ROOT = Path(__file__).resolve().parents[2]
+FAILOVER_VIA = "through HAProxy x 1" if balancer.installed() else "to the surviving nodes' ports"
 
 
 @pytest.mark.long
@@ -33,10 +36,17 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
     argv.append(f"--json={results}")
     ours = f"ocpp-core {kind}"
     workers = []  # on PostgreSQL, ocpp-core server --workers 2 too: a cluster on Redis
+    cluster = []  # and the cluster's own scenarios
     if kind == "postgresql":
         redis = os.environ.get(REDIS_URL_VAR, DEFAULT_REDIS_URL)
         argv += ["--workers=2", f"--redis={redis}"]
         workers = [f"{ours}, 2 workers"]
+        cluster = [
+            "cluster steady, 40 chargers",
+            "cluster storm of 40",
+            "command through another node, TriggerMessage",
+            f"kill -9 of one of 3 nodes, 30 chargers, {FAILOVER_VIA}",
+        ]
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
 
@@ -52,7 +62,12 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
         "paid session, 4 at 10/s",
         "paid session, closed loop, 4 on 2 chargers",
         fleet,
+        *cluster,
     ]
+    clustered = [row for row in rows if row["scenario"] in cluster]
+    rows = [row for row in rows if row["scenario"] not in cluster]
+    if cluster:
+        _check_cluster(clustered)
     pages = [row for row in rows if row["scenario"] == fleet]
     assert [row["target"] for row in pages] == [BASELINE, *(page.name for page in every_page)]
     assert pages[0]["values"]["errors"] == 0
@@ -60,7 +75,7 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
     assert 0 < pages[0]["values"]["hb p50 ms"] <= pages[0]["values"]["hb p99 ms"]
     assert all(row["values"]["HTTP"] == "200" for row in pages[1:]), pages
     rows = [row for row in rows if row["scenario"] != fleet]
-    for scenario in scenarios[:-1]:
+    for scenario in scenarios[: scenarios.index(fleet)]:
         # The baselines take no payments: the paid session runs against ocpp-core alone.
         expected_targets = (
             [ours] if scenario.startswith("paid") else ["echo", "ocpp lib", ours, *workers]
@@ -79,3 +94,22 @@ def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
         else:
             assert values["msg/s"] > 0
     assert f"| {ours} |" in run.stdout
+
+
+def _check_cluster(rows: list[dict[str, Any]]) -> None:
+    """Each scenario of the cluster against its baseline; every charger served, nothing failed."""
+    by_scenario: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_scenario.setdefault(row["scenario"].split(",")[0].split(" of ")[0], []).append(row)
+    steady, storm = by_scenario["cluster steady"], by_scenario["cluster storm"]
+    assert [row["target"] for row in steady] == ["1 process", "2 workers"]
+    assert [row["values"]["connections"] for row in steady] == [20, 40]
+    assert steady[1]["values"]["Redis cmds/connect"] > 0
+    assert [row["values"]["accepted"] for row in storm] == ["20/20", "40/40"]
+    commands = by_scenario["command through another node"]
+    assert [row["values"]["commands"] for row in commands] == [10, 10]
+    baseline, killed = by_scenario["kill -9"]
+    assert baseline["values"]["lost"] == baseline["values"]["booted again"] == 10
+    assert killed["values"]["lost"] > 0
+    assert killed["values"]["booted again"] == killed["values"]["lost"]
+    assert all(row["values"].get("errors", 0) == 0 for row in rows), rows
