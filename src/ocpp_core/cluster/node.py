@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -66,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 REPLY_MARGIN = 1.0  # seconds for a reply to come back after the charger's time is up
 REDIS_TIMEOUT = 5.0  # seconds for one Redis command: a Redis that went silent fails, not hangs
+REDIS_CONNECTIONS = 50  # a node's connections to Redis, its subscription's included
 
 
 class NotHere(Exception):
@@ -87,14 +88,21 @@ class ClusterNode:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.node_id = settings.node_id
-        self._redis = Redis.from_url(
+        # A storm of chargers makes a presence write each at once: past its size the
+        # pool makes them wait their turn (up to REDIS_TIMEOUT), where redis-py's
+        # default pool refuses them ("Too many connections") and leaves them to the
+        # next refresh, showing those chargers offline to the other nodes meanwhile.
+        pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=REDIS_TIMEOUT,
             # Never again by itself: a PUBLISH that timed out may have gone out.
             retry=Retry(NoBackoff(), 0),
             socket_timeout=REDIS_TIMEOUT,
             socket_connect_timeout=REDIS_TIMEOUT,
             health_check_interval=int(REFRESH_EVERY),
         )
+        self._redis = Redis.from_pool(pool)  # closing the client closes its pool
         self.presence = RedisPresence(self._redis, settings.prefix, self.node_id)
         self._prefix = settings.prefix
         self._registry = registry
