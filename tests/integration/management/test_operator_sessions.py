@@ -216,10 +216,12 @@ async def add_sessions(management: RunningManagement, *expiries: datetime) -> No
 
 
 async def test_expired_sessions_are_purged_in_batches(management: RunningManagement) -> None:
-    now = management.context.clock()
-    await add_sessions(management, *[now - timedelta(seconds=1)] * 5, now + timedelta(hours=1))
+    # Expired only by the purge's later time: the app's own sweep, run at start-up
+    # with the real time, could otherwise take them first.
+    later = management.context.clock() + timedelta(hours=2)
+    await add_sessions(management, *[later - timedelta(hours=1)] * 5, later + timedelta(hours=1))
 
-    assert await purge(management.db, now=now, batch=2) == 5
+    assert await purge(management.db, now=later, batch=2) == 5
     assert await sessions_of(management, ADMIN[0]) == 1
 
 
