@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from itertools import count
@@ -21,6 +22,7 @@ from typing import Any, TypeVar, cast
 import ocpp
 from jsonschema import Draft4Validator
 from ocpp import v16, v201
+from ocpp.exceptions import OCPPError
 from ocpp.messages import MessageType, get_validator
 from ocpp.routing import on as untyped_on
 from websockets.asyncio.client import ClientConnection
@@ -193,6 +195,13 @@ class RawCharger:
         return frame
 
 
+@dataclass(frozen=True)
+class Late:
+    """An answer that comes only after ``seconds`` (past the server's command timeout)."""
+
+    seconds: float
+
+
 class _Recorder:
     """Records what the server asked and answers from ``answers`` or a default.
 
@@ -204,16 +213,28 @@ class _Recorder:
 
     def _setup_recording(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
-        self.answers: dict[str, dict[str, Any]] = {}
+        self.answers: dict[str, dict[str, Any] | OCPPError | Late] = {}
         self.received = asyncio.Queue[tuple[str, dict[str, Any]]]()
 
     def _record(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
         self.requests.append((action, request))
         self.received.put_nowait((action, request))
-        return self.answers.get(action, default)
+        answer = self.answers.get(action, default)
+        if isinstance(answer, OCPPError):  # answered with a CALLERROR, as a faulty charger does
+            raise answer
+        return answer
 
     def _answer(self, action: str, default: dict[str, Any], request: dict[str, Any]) -> Any:
-        return getattr(self.results, action)(**self._record(action, default, request))
+        answer = self._record(action, default, request)
+        if isinstance(answer, Late):
+            return self._late(action, answer, default)
+        return getattr(self.results, action)(**answer)
+
+    async def _late(self, action: str, late: Late, default: dict[str, Any]) -> Any:
+        await asyncio.sleep(
+            late.seconds
+        )  # holds this charger's messages meanwhile, as slow firmware does
+        return getattr(self.results, action)(**default)
 
     @on("TriggerMessage")
     def on_trigger(self, **request: Any) -> Any:

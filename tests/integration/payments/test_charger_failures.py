@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from ocpp.exceptions import InternalError, OCPPError
 from ocpp.v16 import call, call_result
 
-from chargers import TestCharger
+from chargers import Late, TestCharger
 from integration.payments.payflow import (
     CP,
     HOLD,
@@ -105,12 +106,21 @@ async def transaction(server: RunningServer, transaction_id: int) -> dict[str, A
 # --- the start fails --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [{"status": "Rejected"}, InternalError("the charger's firmware failed")],
+    ids=["Rejected", "CALLERROR"],
+)
 async def test_a_rejected_remote_start_releases_the_hold(
-    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+    server: RunningServer,
+    charger: ConnectCharger,
+    stripe_sim: StripeSim,
+    clock: SteppedClock,
+    refusal: dict[str, Any] | OCPPError,
 ) -> None:
     await price_station(server, TARIFF)
     cp = await connect(charger, clock)
-    cp.answers["RemoteStartTransaction"] = {"status": "Rejected"}
+    cp.answers["RemoteStartTransaction"] = refusal
     paid = await create_and_pay(server, stripe_sim)
     held = await intent(stripe_sim, paid.checkout_url)
     assert (held.status, held.amount_capturable) == ("requires_capture", HOLD)
@@ -582,3 +592,39 @@ async def test_a_refused_max_energy_stop_is_asked_again(
     receipt = await settled(server, paid.reservation_id, "Captured")
     assert receipt["capturedCents"] == HOLD  # 21.6 kWh would be 9.64: capped at the hold
     await assert_captured(stripe_sim, paid, HOLD, HOLD)
+
+
+async def test_a_driver_stopping_hears_that_the_charger_refused_did_not_answer_or_is_offline(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    paid = await create_and_pay(server, stripe_sim)
+    _, transaction_id = await plug_and_start(server, cp, clock, paid)
+    body = {"reservationId": paid.reservation_id}
+
+    cp.answers["RemoteStopTransaction"] = InternalError("the charger's firmware failed")
+    refused = await server.api.post("/API/Payments/Stop", json=body)
+    assert refused.json() == {
+        "status": "Rejected",
+        "error": "InternalError",
+        "reservationId": paid.reservation_id,
+    }
+
+    cp.answers["RemoteStopTransaction"] = Late(server.runtime.settings.ocpp.command_timeout + 1)
+    unanswered = await server.api.post("/API/Payments/Stop", json=body)
+    assert unanswered.json() == {
+        "status": "Timeout",
+        "transactionId": transaction_id,
+        "reservationId": paid.reservation_id,
+    }
+
+    await disconnect(server, cp)
+    offline = await server.api.post("/API/Payments/Stop", json=body)
+    assert offline.json() == {
+        "status": "ChargerOffline",
+        "transactionId": transaction_id,
+        "reservationId": paid.reservation_id,
+    }
+    view = await status(server, paid.reservation_id)
+    assert view["status"] == "Charging"  # nothing stopped: the session goes on
