@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain import tariffs, transactions
-from ocpp_core.domain.command_results import Outcome
+from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.pricing import Tariff, hold_cents
 from ocpp_core.ocpp.router import execute
 from ocpp_core.payments import authorizing, late, money, reservations, starting, unpaid
@@ -336,16 +336,22 @@ async def stop(ctx: PaymentContext, reservation_id: str) -> Answer:
     if command is None:
         cancelled = await cancel(ctx, reservation_id, "stopped before charging")
         return Answer(200, {"status": "Cancelled", **base, **cancelled.body})
-    result = await execute(ctx.runtime.router, cp, command)
-    match result.outcome:
-        case Outcome.ANSWERED:
-            return Answer(200, {"status": result.status, "transactionId": tx, **base})
-        case Outcome.OFFLINE | Outcome.UNREACHABLE:
-            return Answer(200, {"status": "ChargerOffline", "transactionId": tx, **base})
-        case Outcome.TIMEOUT:
-            return Answer(200, {"status": "Timeout", "transactionId": tx, **base})
-        case Outcome.REFUSED:
-            return Answer(200, {"status": "Rejected", "error": result.error, **base})
+    return _stop_answer(await execute(ctx.runtime.router, cp, command), tx, base)
+
+
+def _stop_answer(result: CommandResult, tx: int | None, base: dict[str, Any]) -> Answer:
+    if result.outcome is Outcome.REFUSED:
+        return Answer(200, {"status": "Rejected", "error": result.error, **base})
+    said = result.status if result.outcome is Outcome.ANSWERED else _UNSENT[result.outcome]
+    return Answer(200, {"status": said, "transactionId": tx, **base})
+
+
+# A stop that never reached the charger, in the words of the API's answer.
+_UNSENT = {
+    Outcome.OFFLINE: "ChargerOffline",
+    Outcome.UNREACHABLE: "ChargerOffline",
+    Outcome.TIMEOUT: "Timeout",
+}
 
 
 async def resume(ctx: PaymentContext, reservation_id: str) -> Answer:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ocpp_core.db.models import PaymentReservation
-from ocpp_core.domain.command_results import Outcome
+from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.commands import RemoteStart, new_request_id
 from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.ocpp.router import execute
@@ -122,16 +122,19 @@ def claim(
 
 async def _send(ctx: PaymentContext, charge_point_id: str, command: RemoteStart) -> str:
     """The start's result as the reservation keeps it (``remote_start_result``)."""
-    result = await execute(ctx.runtime.router, charge_point_id, command)
-    match result.outcome:
-        case Outcome.ANSWERED:
-            return result.status or "Rejected"
-        case Outcome.OFFLINE | Outcome.UNREACHABLE:
-            return "Offline"
-        case Outcome.TIMEOUT:
-            return "Timeout"
-        case Outcome.REFUSED:
-            return f"Error:{result.error}"
+    return _start_result(await execute(ctx.runtime.router, charge_point_id, command))
+
+
+def _start_result(result: CommandResult) -> str:
+    if result.outcome is Outcome.ANSWERED:
+        return result.status or "Rejected"
+    if result.outcome is Outcome.REFUSED:
+        return f"Error:{result.error}"
+    return _UNSENT[result.outcome]
+
+
+# A start that never reached the charger, as the reservation keeps it (retried later).
+_UNSENT = {Outcome.OFFLINE: "Offline", Outcome.UNREACHABLE: "Offline", Outcome.TIMEOUT: "Timeout"}
 
 
 async def _record(ctx: PaymentContext, reservation_id: str, result: str) -> StartOutcome:
