@@ -279,3 +279,134 @@ async def test_a_2_0_1_security_log_comes_as_a_multipart_form(
     assert (listed["fileName"], listed["sizeBytes"]) == ("security.log", 14)
     file = await server.api.get(f"/API/Diagnostics/CP2/{answer['requestId']}/file")
     assert file.content == b"line 1\nline 2\n"
+
+
+async def test_a_1_6_security_log_is_asked_with_the_security_extension(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    cp = await connected16(server, charger)
+    body = {"logType": "SecurityLog", "retries": 2, "latestTimestamp": "2026-12-05T00:00:00Z"}
+    answer = (await server.api.post("/API/GetLog/CP1", json=body)).json()
+    assert answer["status"] == "Accepted"
+    action, request = await next_request(cp)
+    assert (action, request["log_type"], request["request_id"], request["retries"]) == (
+        "GetLog",
+        "SecurityLog",
+        answer["requestId"],
+        2,
+    )
+    assert request["log"]["latest_timestamp"] == "2026-12-05T00:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"logType": "Everything"},
+        {"oldestTimestamp": "2026-12-05T00:00:00Z", "latestTimestamp": "2026-12-01T00:00:00Z"},
+        {"oldestTimestamp": "yesterday"},
+        {"retries": 101},
+        {"location": "https://elsewhere.example.com/"},
+    ],
+)
+async def test_bad_log_requests_are_refused_before_anything_is_sent(
+    server: RunningServer, charger201: ConnectCharger201, body: Request
+) -> None:
+    cp = await connected201(server, charger201)
+    response = await server.api.post("/API/GetLog/CP2", json=body)
+    assert (response.status_code, response.json()["status"]) == (400, "InvalidParameter")
+    assert cp.received.empty()
+
+
+async def test_no_file_to_download_is_a_404(server: RunningServer, charger: ConnectCharger) -> None:
+    await connected16(server, charger)
+    answer = (await server.api.post("/API/GetDiagnostics/CP1", json={})).json()
+    for request_id in (answer["requestId"], answer["requestId"] + 1):
+        response = await server.api.get(f"/API/Diagnostics/CP1/{request_id}/file")
+        assert (response.status_code, response.json()["status"]) == (404, "NoFile")
+
+
+# -- TriggerMessage --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    ],
+)
+async def test_every_1_6_trigger_is_sent(
+    server: RunningServer, charger: ConnectCharger, message: str
+) -> None:
+    cp = await connected16(server, charger)
+    body = {"message": message, "connectorId": 1}
+    response = await server.api.post("/API/TriggerMessage/CP1", json=body)
+    assert (response.status_code, response.json()) == (200, {"status": "Accepted"})
+    assert await next_request(cp) == (
+        "TriggerMessage",
+        {"requested_message": message, "connector_id": 1},
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "BootNotification",
+        "LogStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "SignChargingStationCertificate",
+        "SignV2GCertificate",
+        "StatusNotification",
+        "TransactionEvent",
+        "SignCombinedCertificate",
+        "PublishFirmwareStatusNotification",
+    ],
+)
+async def test_every_2_0_1_trigger_is_sent(
+    server: RunningServer, charger201: ConnectCharger201, message: str
+) -> None:
+    cp = await connected201(server, charger201)
+    response = await server.api.post("/API/TriggerMessage/CP2", json={"message": message})
+    assert (response.status_code, response.json()) == (200, {"status": "Accepted"})
+    assert await next_request(cp) == ("TriggerMessage", {"requested_message": message})
+
+
+@pytest.mark.parametrize(
+    "message", ["LogStatusNotification", "TransactionEvent", "SignV2GCertificate"]
+)
+async def test_a_trigger_1_6_lacks_is_a_400_and_not_sent(
+    server: RunningServer, charger: ConnectCharger, message: str
+) -> None:
+    cp = await connected16(server, charger)
+    for response in (
+        await server.api.post("/API/TriggerMessage/CP1", json={"message": message}),
+        await server.api.get(f"/API/TriggerMessage/CP1/{message}"),
+    ):
+        assert (response.status_code, response.json()["status"]) == (400, "InvalidParameter")
+        assert "OCPP 1.6 can't trigger" in response.json()["error"]
+    assert cp.received.empty()
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"message": "StartTransaction"}, "InvalidMessage"),
+        ({"message": "heartbeat"}, "InvalidMessage"),
+        ({"message": "Heartbeat", "connectorId": -1}, "InvalidParameter"),
+        ({"message": "Heartbeat", "evse": 1}, "InvalidParameter"),
+        ({"message": "x" * 51}, "InvalidParameter"),
+    ],
+)
+async def test_bad_triggers_are_refused(
+    server: RunningServer, charger201: ConnectCharger201, body: Request, status: str
+) -> None:
+    cp = await connected201(server, charger201)
+    response = await server.api.post("/API/TriggerMessage/CP2", json=body)
+    assert (response.status_code, response.json()["status"]) == (400, status)
+    assert cp.received.empty()
