@@ -477,6 +477,10 @@ class DiagnosticsSettings(_Section):
         default="",
         description="Base URL chargers reach this server at over HTTP; empty: http://host:port.",
     )
+    # A log of tens of MB over a charger's mobile link takes minutes, not http.body_timeout.
+    upload_timeout: float = Field(
+        default=600.0, gt=0, le=86_400, description="Seconds a charger has to send one upload."
+    )
     # A charger uploads when it has gathered its logs, and retries: hours, not seconds.
     upload_token_minutes: int = Field(
         default=1440, ge=1, le=43_200, description="Minutes an upload's URL stays valid."
