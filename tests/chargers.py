@@ -297,6 +297,20 @@ class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
     def on_change_configuration(self, **request: Any) -> Any:
         return self._answer("ChangeConfiguration", {"status": "Accepted"}, request)
 
+    # -- firmware and diagnostics --
+
+    @on("UpdateFirmware")
+    def on_update_firmware(self, **request: Any) -> Any:
+        return self._answer("UpdateFirmware", {}, request)
+
+    @on("GetDiagnostics")
+    def on_get_diagnostics(self, **request: Any) -> Any:
+        return self._answer("GetDiagnostics", {"file_name": "diagnostics.zip"}, request)
+
+    @on("GetLog")
+    def on_get_log(self, **request: Any) -> Any:
+        return self._answer("GetLog", {"status": "Accepted", "filename": "security.log"}, request)
+
 
 class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
     """The same obliging charger, speaking OCPP 2.0.1."""
@@ -361,3 +375,13 @@ class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
     @on("GetBaseReport")
     def on_get_base_report(self, **request: Any) -> Any:
         return self._answer("GetBaseReport", {"status": "Accepted"}, request)
+
+    # -- firmware and diagnostics --
+
+    @on("UpdateFirmware")
+    def on_update_firmware(self, **request: Any) -> Any:
+        return self._answer("UpdateFirmware", {"status": "Accepted"}, request)
+
+    @on("GetLog")
+    def on_get_log(self, **request: Any) -> Any:
+        return self._answer("GetLog", {"status": "Accepted", "filename": "log.txt"}, request)

@@ -463,6 +463,40 @@ class ServerSettings(_Section):
     )
 
 
+class DiagnosticsSettings(_Section):
+    """Where chargers upload their diagnostics and logs (GetDiagnostics, GetLog), and how much."""
+
+    directory: Path = Field(
+        default=Path("diagnostics"),
+        description="Directory the uploaded files are kept in, one per request (shared by nodes).",
+    )
+    max_upload_bytes: int = Field(
+        default=52_428_800, ge=1024, description="Bytes of one upload; more is a 413, kept nowhere."
+    )
+    upload_base_url: str = Field(
+        default="",
+        description="Base URL chargers reach this server at over HTTP; empty: http://host:port.",
+    )
+    # A log of tens of MB over a charger's mobile link takes minutes, not http.body_timeout.
+    upload_timeout: float = Field(
+        default=600.0, gt=0, le=86_400, description="Seconds a charger has to send one upload."
+    )
+    # A charger uploads when it has gathered its logs, and retries: hours, not seconds.
+    upload_token_minutes: int = Field(
+        default=1440, ge=1, le=43_200, description="Minutes an upload's URL stays valid."
+    )
+
+    @field_validator("upload_base_url")
+    @classmethod
+    def _upload_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and (
+            urlsplit(value).scheme not in {"http", "https"} or not urlsplit(value).netloc
+        ):
+            raise ValueError("must start with http:// or https:// and name a host")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything ocpp-core can be told; see the README for the table."""
 
@@ -514,6 +548,10 @@ class Settings(BaseSettings):
     )
     server: ServerSettings = Field(
         default=ServerSettings(), description="How a server process stops (server.*)."
+    )
+    diagnostics: DiagnosticsSettings = Field(
+        default=DiagnosticsSettings(),
+        description="Diagnostics and log uploads from chargers (diagnostics.*).",
     )
 
     @field_validator("database_url")
@@ -594,6 +632,11 @@ class Settings(BaseSettings):
             f"{count} workers ({ENV_PREFIX}WORKERS, workers, --workers) are nodes of a "
             f"cluster: set {' and '.join(missing)}; SQLite is served by one process"
         )
+
+    @property
+    def upload_base_url(self) -> str:
+        """Where chargers send their uploads: the configured URL, else this server's address."""
+        return self.diagnostics.upload_base_url or f"http://{self.host}:{self.port}"
 
     def require_api_key(self) -> None:
         """Refuse to serve the API without a real key (there is no safe default)."""

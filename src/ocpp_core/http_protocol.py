@@ -8,7 +8,8 @@ and a head is buffered however long it grows. Here each connection owes, in turn
 - a complete request head within ``http.header_timeout`` of connecting, or of
   the first byte after a response (until then the keep-alive timeout applies),
   and at most ``http.max_header_size`` bytes of it (else 431 and closed);
-- the request's body within ``http.body_timeout`` of its head;
+- the request's body within ``http.body_timeout`` of its head (longer for the paths a
+  listener names, such as chargers' log uploads);
 - nothing while the app works on the request.
 
 A websocket upgrade hands the connection to the websocket protocol, whose
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -48,6 +50,8 @@ class DeadlineProtocol(HttpToolsProtocol):
     """Closes a connection that keeps the server waiting for a request."""
 
     limits: ClassVar[HttpSettings] = HttpSettings()
+    # Bodies allowed longer than ``limits.body_timeout``, by path prefix: (prefix, seconds).
+    slow_bodies: ClassVar[tuple[tuple[str, float], ...]] = ()
     _deadline: asyncio.TimerHandle | None = None
     _following: tuple[Phase, object] | None = None
     _head_bytes = 0
@@ -92,9 +96,14 @@ class DeadlineProtocol(HttpToolsProtocol):
             return
         self._following = following
         self._cancel()
-        timeout = {Phase.HEAD: self.limits.header_timeout, Phase.BODY: self.limits.body_timeout}
+        timeout = {Phase.HEAD: self.limits.header_timeout, Phase.BODY: self._body_timeout()}
         if phase in timeout:
             self._deadline = self.loop.call_later(timeout[phase], self._expire)
+
+    def _body_timeout(self) -> float:
+        path = "" if self.cycle is None else str(self.cycle.scope["path"])
+        slow = (seconds for prefix, seconds in self.slow_bodies if path.startswith(prefix))
+        return next(slow, self.limits.body_timeout)
 
     def _expire(self) -> None:
         self._deadline = None
@@ -112,7 +121,15 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._deadline = None
 
 
-def uvicorn_options(http: HttpSettings) -> dict[str, Any]:
-    """The HTTP options of every listener: this protocol with ``http``'s limits, the keep-alive."""
-    protocol = type(DeadlineProtocol.__name__, (DeadlineProtocol,), {"limits": http})
+def uvicorn_options(
+    http: HttpSettings, slow_bodies: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """The HTTP options of every listener: this protocol with ``http``'s limits, the keep-alive.
+
+    ``slow_bodies``: path prefixes whose bodies may take longer (e.g. a charger's log upload).
+    """
+    slow = tuple((slow_bodies or {}).items())
+    protocol = type(
+        DeadlineProtocol.__name__, (DeadlineProtocol,), {"limits": http, "slow_bodies": slow}
+    )
     return {"http": protocol, "timeout_keep_alive": http.keepalive_timeout}

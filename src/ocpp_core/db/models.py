@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
     text,
 )
@@ -458,3 +459,61 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(String(100))
     address: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class FirmwareUpdate(Base):
+    """One UpdateFirmware sent to a charger, and how far the charger got with it.
+
+    A fleet campaign is many of these, one per charger; each charger's progress is
+    read against its own row.
+    """
+
+    __tablename__ = "firmware_updates"
+    __table_args__ = (
+        UniqueConstraint("charge_point_id", "request_id"),
+        Index("ix_firmware_updates_charger_time", "charge_point_id", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(Integer)  # 2.0.1's requestId; drawn for 1.6 too
+    location: Mapped[str] = mapped_column(String(512))
+    retrieve_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retries: Mapped[int | None] = mapped_column(Integer)
+    retry_interval: Mapped[int | None] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answer: Mapped[str | None] = mapped_column(String(50))  # the charger's answer, or why none
+    status: Mapped[str | None] = mapped_column(String(50))  # its latest FirmwareStatusNotification
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    history: Mapped[str] = mapped_column(Text, default="[]")  # JSON [[status, at], ...], bounded
+
+
+class LogUpload(Base):
+    """One GetDiagnostics / GetLog sent to a charger, its progress and the file it uploaded.
+
+    The upload URL carries a token; only its SHA-256 is kept, so the table opens no upload.
+    The file is kept under the row's id, never under a name the charger chose.
+    """
+
+    __tablename__ = "log_uploads"
+    __table_args__ = (
+        UniqueConstraint("charge_point_id", "request_id"),
+        Index("ix_log_uploads_charger_time", "charge_point_id", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(Integer)
+    log_type: Mapped[str] = mapped_column(String(20))
+    oldest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    latest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answer: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str | None] = mapped_column(String(50))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    history: Mapped[str] = mapped_column(Text, default="[]")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    file_name: Mapped[str | None] = mapped_column(String(255))  # for the operator's download
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -26,6 +26,8 @@ from ocpp_core.domain import (
     chargepoints,
     connectors,
     events,
+    firmware,
+    log_uploads,
     meter_batches,
     metering,
     reports,
@@ -77,12 +79,16 @@ class Charging:
         async with self.parts.db.session() as session:
             return await authorization.authorize(session, tag, now=self.now())
 
-    async def record_progress(self, kind: str, status: str) -> None:
-        """A firmware or log/diagnostics upload's progress, shown beside the charger."""
+    async def record_progress(self, kind: str, status: str, request_id: int | None) -> None:
+        """A firmware or log/diagnostics upload's progress: beside the charger, and on the
+        request it is about (see :mod:`.progress`)."""
+        now = self.now()
+        on_request = firmware.record_status if kind == "firmware" else log_uploads.record_status
         async with self.parts.db.session() as session:
             await chargepoints.record_firmware_status(
-                session, self.charge_point_id, status=status, kind=kind, now=self.now()
+                session, self.charge_point_id, status=status, kind=kind, now=now
             )
+            await on_request(session, self.charge_point_id, status, request_id, now=now)
 
     async def store_report(self, part: reports.ReportPart) -> None:
         async with self.parts.db.session() as session:

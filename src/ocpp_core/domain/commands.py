@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 
@@ -114,6 +115,34 @@ class DataTransfer:
     data: str | None = None
 
 
+# -- firmware and diagnostics (issue 14) --
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateFirmware:
+    request_id: int  # 2.0.1 echoes it in its FirmwareStatusNotifications
+    location: str
+    retrieve_at: datetime
+    retries: int | None = None
+    retry_interval: int | None = None  # seconds
+
+
+LogType = Literal["DiagnosticsLog", "SecurityLog"]
+
+
+@dataclass(frozen=True, slots=True)
+class GetLog:
+    """Upload a log to ``location``: 1.6's GetDiagnostics, 2.0.1's GetLog."""
+
+    request_id: int
+    location: str
+    log_type: LogType = "DiagnosticsLog"
+    oldest: datetime | None = None
+    latest: datetime | None = None
+    retries: int | None = None
+    retry_interval: int | None = None
+
+
 Command = (
     Reset
     | UnlockConnector
@@ -130,6 +159,8 @@ Command = (
     | ChangeAvailability
     | ClearCache
     | DataTransfer
+    | UpdateFirmware
+    | GetLog
 )
 
 # The charging profile ocpp-core owns on every connector: set and cleared by id,

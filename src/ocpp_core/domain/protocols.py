@@ -14,3 +14,30 @@ _DEVICE_MODEL = frozenset({"ocpp2.0.1", "ocpp2.1"})
 def has_device_model(protocol: str | None) -> bool:
     """Whether a charger that connected with ``protocol`` (None: never) has a device model."""
     return protocol in _DEVICE_MODEL
+
+
+# What TriggerMessage may ask for, per version (the OCA schemas' enumerations). A 2.x
+# charger also takes 1.6's DiagnosticsStatusNotification: its adapter asks for the log's.
+TRIGGERABLE_16 = (
+    "BootNotification",
+    "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "StatusNotification",
+)
+TRIGGERABLE_201 = (
+    "BootNotification",
+    "LogStatusNotification",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "MeterValues",
+    "SignChargingStationCertificate",
+    "SignV2GCertificate",
+    "StatusNotification",
+    "TransactionEvent",
+    "SignCombinedCertificate",
+    "PublishFirmwareStatusNotification",
+    "DiagnosticsStatusNotification",
+)
+TRIGGERABLE = tuple(dict.fromkeys(TRIGGERABLE_16 + TRIGGERABLE_201))

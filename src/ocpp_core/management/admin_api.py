@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
 
 from ocpp_core.management.context import ManagementContext
 from ocpp_core.management.i18n import N_, gettext
@@ -42,6 +44,44 @@ async def command(context: ManagementContext, what: str, path: str) -> Outcome:
     """``GET /API/{path}``; ``what`` names the action in the message."""
     timeout = START_TIMEOUT if path.startswith("StartTransaction/") else COMMAND_TIMEOUT
     return _outcome(what, await _call(context, "GET", f"/API/{path}", timeout=timeout))
+
+
+async def post(context: ManagementContext, what: str, path: str, body: dict[str, Any]) -> Outcome:
+    """``POST /API/{path}`` with a JSON body; ``what`` names the action in the message."""
+    return _outcome(
+        what, await _call(context, "POST", f"/API/{path}", timeout=COMMAND_TIMEOUT, json=body)
+    )
+
+
+async def download(context: ManagementContext, path: str) -> StreamingResponse | None:
+    """``GET /API/{path}``'s file passed through as it streams in; None if there is none."""
+    settings = context.settings
+    client = httpx.AsyncClient(
+        base_url=settings.management.server_api_url,
+        headers={"X-API-Key": settings.api_key.get_secret_value()},
+        timeout=COMMAND_TIMEOUT,
+    )
+    try:
+        response = await client.send(client.build_request("GET", f"/API/{path}"), stream=True)
+    except httpx.HTTPError:
+        await client.aclose()
+        return None
+    if response.status_code != 200:
+        await response.aclose()
+        await client.aclose()
+        return None
+
+    async def close() -> None:
+        await response.aclose()
+        await client.aclose()
+
+    disposition = response.headers.get("content-disposition", "attachment")
+    return StreamingResponse(
+        response.aiter_raw(),
+        media_type="application/octet-stream",
+        headers={"content-disposition": disposition},
+        background=BackgroundTask(close),
+    )
 
 
 async def cancel_reservation(context: ManagementContext, reservation_id: str) -> Outcome:

@@ -94,7 +94,7 @@ def progress(kind: str) -> Handler:
     """Firmware or log/diagnostics upload progress, shown beside the charger."""
 
     async def record(ctx: ChargerContext, p: Payload) -> Payload:
-        await ctx.charging.record_progress(kind, p["status"])
+        await ctx.charging.record_progress(kind, p["status"], p.get("requestId"))
         return {}
 
     return record
@@ -112,3 +112,31 @@ async def store_readings(
     entry = incoming(ctx.charge_point_id, "MeterValues", call, {}, at=ctx.runtime.clock())
     await ctx.charging.store_readings(connector_id, transaction_id, readings, log_entry=entry)
     return {}  # as the log row says
+
+
+def stamp(value: datetime | None) -> str | None:
+    return None if value is None else format_timestamp(value)
+
+
+def get_log(command: commands.GetLog) -> Payload:
+    """2.0.1's GetLog, which 1.6's security extension spells the same."""
+    log = without_none(
+        remoteLocation=command.location,
+        oldestTimestamp=stamp(command.oldest),
+        latestTimestamp=stamp(command.latest),
+    )
+    return without_none(
+        logType=command.log_type,
+        requestId=command.request_id,
+        log=log,
+        retries=command.retries,
+        retryInterval=command.retry_interval,
+    )
+
+
+def not_triggerable(version: str, message: str, allowed: tuple[str, ...]) -> FrameError:
+    """Refused before sending: the version has no such message to trigger."""
+    return FrameError(
+        ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+        f"OCPP {version} can't trigger {message}; it can trigger {', '.join(allowed)}",
+    )

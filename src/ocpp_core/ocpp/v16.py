@@ -9,6 +9,7 @@ from ocpp_core.domain.authorization import Authorization
 from ocpp_core.domain.charging import Readings
 from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.meter import Read
+from ocpp_core.domain.protocols import TRIGGERABLE_16
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
@@ -126,6 +127,8 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "GetConfiguration", {"key": list(keys)} if keys else {}
         case commands.ChangeConfiguration(key=key, value=value):
             return "ChangeConfiguration", {"key": key, "value": value}
+        case commands.TriggerMessage(message=message) if message not in TRIGGERABLE_16:
+            raise common.not_triggerable("1.6", message, TRIGGERABLE_16)
         case commands.TriggerMessage(message=message, connector_id=connector):
             return "TriggerMessage", without_none(requestedMessage=message, connectorId=connector)
         case commands.ChangeAvailability(connector_id=connector, operative=operative):
@@ -135,6 +138,24 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "ClearCache", {}
         case commands.DataTransfer(vendor_id=vendor, message_id=message_id, data=data):
             return "DataTransfer", without_none(vendorId=vendor, messageId=message_id, data=data)
+        # -- firmware and diagnostics --
+        case commands.UpdateFirmware():
+            return "UpdateFirmware", without_none(
+                location=command.location,
+                retrieveDate=format_timestamp(command.retrieve_at),
+                retries=command.retries,
+                retryInterval=command.retry_interval,
+            )
+        case commands.GetLog(log_type="DiagnosticsLog"):
+            return "GetDiagnostics", without_none(
+                location=command.location,
+                startTime=common.stamp(command.oldest),
+                stopTime=common.stamp(command.latest),
+                retries=command.retries,
+                retryInterval=command.retry_interval,
+            )
+        case commands.GetLog():  # the security log: only in 1.6's security extension
+            return "GetLog", common.get_log(command)
 
 
 def _charging_limit(command: commands.SetChargingLimit) -> Payload:

@@ -17,6 +17,7 @@ from ocpp_core.config import OcppSettings
 from ocpp_core.domain import chargepoints, commands, reports
 from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.connector_status import ConnectorStatus
+from ocpp_core.domain.protocols import TRIGGERABLE_201
 from ocpp_core.ocpp import common, v201_transactions
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter, status
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
@@ -147,6 +148,8 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return encode(commands.SetVariables(_variable_of(key), value), settings)
         case commands.GetBaseReport(request_id=request_id, report=report):
             return "GetBaseReport", {"requestId": request_id, "reportBase": report}
+        case commands.TriggerMessage(message=message) if message not in TRIGGERABLE_201:
+            raise common.not_triggerable("2.0.1", message, TRIGGERABLE_201)
         case commands.TriggerMessage(message=message, connector_id=evse):
             return "TriggerMessage", _trigger(message, evse)
         case commands.ChangeAvailability(connector_id=evse, operative=operative):
@@ -158,6 +161,20 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "ClearCache", {}
         case commands.DataTransfer(vendor_id=vendor, message_id=message_id, data=data):
             return "DataTransfer", without_none(vendorId=vendor, messageId=message_id, data=data)
+        # -- firmware and diagnostics --
+        case commands.UpdateFirmware():
+            firmware = {
+                "location": command.location,
+                "retrieveDateTime": format_timestamp(command.retrieve_at),
+            }
+            return "UpdateFirmware", without_none(
+                requestId=command.request_id,
+                firmware=firmware,
+                retries=command.retries,
+                retryInterval=command.retry_interval,
+            )
+        case commands.GetLog():
+            return "GetLog", common.get_log(command)
 
 
 def _variable(variable: commands.Variable) -> Payload:

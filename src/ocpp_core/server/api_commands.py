@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 
 from ocpp_core.clock import format_timestamp
-from ocpp_core.domain import authorization, commands, reports, transactions
+from ocpp_core.domain import authorization, commands, protocols, reports, transactions
 from ocpp_core.domain.command_errors import CommandNotSupported, RouteUnavailable
 from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.redaction import redact
@@ -33,16 +33,6 @@ AnyConnector = Annotated[DbInt, Path(ge=0, description="Connector; 0 is the whol
 Answer = dict[str, Any]
 
 _LIMIT = re.compile(r"^(\d{1,7})([AW])$", re.IGNORECASE)
-_TRIGGERABLE = (
-    "BootNotification",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "LogStatusNotification",
-    "MeterValues",
-    "StatusNotification",
-    "TransactionEvent",
-)
 _NOT_SUPPORTED_CODES = {"NotSupported", "NotImplemented"}
 
 
@@ -244,8 +234,10 @@ async def trigger(
     runtime: RuntimeDep, cp: ChargerId, message: str, conn: DbInt | None = None
 ) -> Answer:
     """Ask the charger to send a message now (e.g. StatusNotification)."""
-    if message not in _TRIGGERABLE:
-        raise ApiError(400, "InvalidMessage", error=f"message must be one of {_TRIGGERABLE}")
+    if message not in protocols.TRIGGERABLE:
+        raise ApiError(
+            400, "InvalidMessage", error=f"message must be one of {protocols.TRIGGERABLE}"
+        )
     if conn is not None and conn < 0:
         raise ApiError(400, "InvalidConnector", error="connector must be 0 or more")
     return status_of(await send(runtime, cp, commands.TriggerMessage(message, conn)))

@@ -40,11 +40,13 @@ from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
 from ocpp_core.server import (
     api_commands,
+    api_firmware,
     api_payments,
     api_status,
     api_transactions,
     health,
     node_server,
+    uploads,
 )
 from ocpp_core.server.api_auth import ApiKeyGate, fallback, install_error_handler
 from ocpp_core.server.api_payments import WEBHOOK_PATHS
@@ -123,10 +125,11 @@ class ServerApp(FastAPI):
     :class:`api_payments.Webhook`), which keeps only its body limit.
     """
 
-    def __init__(self, ocpp: Endpoint, webhook: ASGIApp, **options: Any) -> None:
+    def __init__(self, ocpp: Endpoint, webhook: ASGIApp, uploads: ASGIApp, **options: Any) -> None:
         super().__init__(**options)
         self._ocpp = ocpp
         self._webhook = webhook
+        self._uploads = uploads  # chargers' log uploads: their own body limit, no API key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"].startswith("/OCPP/"):
@@ -134,6 +137,9 @@ class ServerApp(FastAPI):
             return
         if scope["type"] == "http" and scope["path"] in WEBHOOK_PATHS:
             await self._webhook(scope, receive, send)
+            return
+        if uploads.is_upload(scope):
+            await self._uploads(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -184,6 +190,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app = ServerApp(
         ocpp_endpoint(runtime, ADAPTERS),
         _webhook(payments, settings.http),
+        uploads.upload_app(runtime),
         title="ocpp-core server API",
         summary="Commands to chargers, their live status and transactions.",
         lifespan=lifespan,
@@ -196,7 +203,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.add_api_route("/OCPP/{path:path}", _not_a_websocket, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     app.add_api_route("/health", health.health, include_in_schema=False)
-    for module in (api_status, api_commands, api_transactions, api_payments):
+    for module in (api_status, api_commands, api_transactions, api_payments, api_firmware):
         app.include_router(module.router)
     app.include_router(fallback)
     install_error_handler(app)

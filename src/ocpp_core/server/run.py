@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from ocpp_core import http_protocol, proxies
 from ocpp_core.config import Settings
+from ocpp_core.domain.log_uploads import UPLOAD_PATH
 from ocpp_core.ocpp.tls import ClientCertWebSocketProtocol
 
 PORT_OPTION = "--port or OCPP_CORE_PORT"  # how a user moves the server off a busy port
@@ -31,7 +32,9 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
         "server_header": False,
         **proxies.uvicorn_options(settings),
         # Until the upgrade, a charger is an HTTP client like any other.
-        **http_protocol.uvicorn_options(settings.http),
+        **http_protocol.uvicorn_options(
+            settings.http, {UPLOAD_PATH: settings.diagnostics.upload_timeout}
+        ),
         **_tls_options(settings),
     }
     options.update(overrides)

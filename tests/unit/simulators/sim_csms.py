@@ -138,6 +138,16 @@ class CentralSystemSession(ChargePoint):  # type: ignore[misc]
         self.cs.record(self.id, "MeterValues", payload)
         return call_result.MeterValues()
 
+    @_on(Action.firmware_status_notification)
+    def on_firmware_status(self, **payload: Any) -> Any:
+        self.cs.record(self.id, "FirmwareStatusNotification", payload)
+        return call_result.FirmwareStatusNotification()
+
+    @_on(Action.diagnostics_status_notification)
+    def on_diagnostics_status(self, **payload: Any) -> Any:
+        self.cs.record(self.id, "DiagnosticsStatusNotification", payload)
+        return call_result.DiagnosticsStatusNotification()
+
 
 def _tag_status(id_tag: str) -> str:
     return "Blocked" if id_tag == REFUSED_TAG else "Accepted"

@@ -76,8 +76,11 @@ async def test_trigger_message_sends_what_was_asked(cs: CentralSystem) -> None:
         [sample] = cs.of("MeterValues")[0]["meter_value"]
         assert {v["context"] for v in sample["sampled_value"]} == {"Trigger"}
 
-        unsupported = call.TriggerMessage(requested_message="DiagnosticsStatusNotification")
-        assert (await cs.send(unsupported)).status == "NotImplemented"
+        for message in ("DiagnosticsStatusNotification", "FirmwareStatusNotification"):
+            result = await cs.send(call.TriggerMessage(requested_message=message))
+            assert result.status == "Accepted"
+            await cs.wait_for_count(message, 1)
+            assert cs.of(message) == [{"status": "Idle"}]  # nothing in progress
         wrong_connector = call.TriggerMessage(requested_message="Heartbeat", connector_id=9)
         assert (await cs.send(wrong_connector)).status == "Rejected"
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from .config import ConfigStore
 from .link import ChargerLink, LinkError
+from .maintenance import Maintenance
 from .model import (
     IDLE,
     AvailabilityOutcome,
@@ -57,6 +58,7 @@ class ChargerBehaviour:
         self._session_ended: dict[int, asyncio.Event] = {}
         self._changed = asyncio.Event()
         self._reconnect_now = False
+        self.maintenance = Maintenance(self.id, lambda: self._ready)
 
     # -- observing -------------------------------------------------------
 
@@ -261,6 +263,10 @@ class ChargerBehaviour:
         elif what is Trigger.STATUS:
             for number in self._status_ids(connector_id):
                 await self._report(number)
+        elif what is Trigger.FIRMWARE_STATUS:
+            await self.maintenance.report_firmware()
+        elif what is Trigger.UPLOAD_STATUS:
+            await self.maintenance.report_upload()
         else:
             for connector in self._affected(connector_id or 0):
                 await self._send_sample(link, connector, SampleContext.TRIGGER)
@@ -385,3 +391,9 @@ class ChargerBehaviour:
     async def end_all_sessions(self, reason: StopReason) -> None:
         for connector in self.connectors.values():
             await self._end_session(connector, reason)
+
+    def diagnostics(self) -> bytes:
+        """What the charger uploads as its log: its connectors as they are now."""
+        lines = [f"{self.id} diagnostics at {self.clock.now().isoformat()}"]
+        lines += [f"connector {c.connector_id}: {c.status}" for c in self.connectors.values()]
+        return ("\n".join(lines) + "\n").encode()

@@ -13,9 +13,11 @@ from .model import (
     BootResult,
     ConnectorStatus,
     FinishedTransaction,
+    FirmwareStep,
     MeterSample,
     SampleContext,
     StartResult,
+    UploadStep,
 )
 
 
@@ -56,3 +58,7 @@ class ChargerLink(Protocol):
     ) -> None: ...
 
     async def stop_transaction(self, finished: FinishedTransaction) -> None: ...
+
+    async def firmware_status(self, step: FirmwareStep, request_id: int | None) -> None: ...
+
+    async def upload_status(self, step: UploadStep, request_id: int | None) -> None: ...

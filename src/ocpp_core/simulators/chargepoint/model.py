@@ -51,6 +51,27 @@ class Trigger(StrEnum):
     HEARTBEAT = "Heartbeat"
     STATUS = "StatusNotification"
     METER_VALUES = "MeterValues"
+    FIRMWARE_STATUS = "FirmwareStatusNotification"
+    UPLOAD_STATUS = "DiagnosticsStatusNotification"  # 2.0.1: LogStatusNotification
+
+
+class FirmwareStep(StrEnum):
+    """A firmware update's steps; DownloadScheduled is 2.0.1's alone (1.6 says nothing)."""
+
+    IDLE = "Idle"
+    DOWNLOAD_SCHEDULED = "DownloadScheduled"
+    DOWNLOADING = "Downloading"
+    DOWNLOADED = "Downloaded"
+    DOWNLOAD_FAILED = "DownloadFailed"
+    INSTALLING = "Installing"
+    INSTALLED = "Installed"
+
+
+class UploadStep(StrEnum):
+    IDLE = "Idle"
+    UPLOADING = "Uploading"
+    UPLOADED = "Uploaded"
+    FAILED = "UploadFailed"
 
 
 class AvailabilityOutcome(StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ocpp.v16 import ChargePoint, call, call_result
@@ -15,12 +16,14 @@ from .model import (
     BootResult,
     ConnectorStatus,
     FinishedTransaction,
+    FirmwareStep,
     MeterSample,
     Registration,
     SampleContext,
     StartResult,
     StopReason,
     Trigger,
+    UploadStep,
 )
 from .wire import MODEL, VENDOR, WIRE_LOGGER, LinkBase, after_call, on_call, timestamp
 
@@ -260,3 +263,41 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
     @on_call(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
         return call_result.DataTransfer(status="UnknownVendorId")
+
+    # -- firmware and diagnostics --------------------------------------------
+
+    async def firmware_status(self, step: FirmwareStep, request_id: int | None) -> None:
+        if step is not FirmwareStep.DOWNLOAD_SCHEDULED:  # 1.6 has no word for it
+            await self._request(call.FirmwareStatusNotification(status=step.value))
+
+    async def upload_status(self, step: UploadStep, request_id: int | None) -> None:
+        await self._request(call.DiagnosticsStatusNotification(status=step.value))
+
+    @on_call(Action.update_firmware)
+    def on_update_firmware(
+        self, location: str, retrieve_date: str, call_unique_id: str, **_: Any
+    ) -> Any:
+        maintenance = self._charger.maintenance
+        if maintenance.claim_firmware(None):  # 1.6 can't refuse: a busy charger ignores it
+            at = datetime.fromisoformat(retrieve_date)
+            self._defer(call_unique_id, lambda: maintenance.update_firmware(location, at))
+        return call_result.UpdateFirmware()
+
+    @after_call(Action.update_firmware)
+    def after_update_firmware(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call(Action.get_diagnostics)
+    def on_get_diagnostics(self, location: str, call_unique_id: str, **_: Any) -> Any:
+        maintenance = self._charger.maintenance
+        if not maintenance.claim_upload(None):
+            return call_result.GetDiagnostics()  # no file: one upload at a time
+        content = self._charger.diagnostics()
+        self._defer(
+            call_unique_id, lambda: maintenance.upload_log(location, content, as_form=False)
+        )
+        return call_result.GetDiagnostics(file_name=maintenance.log_name())
+
+    @after_call(Action.get_diagnostics)
+    def after_get_diagnostics(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)

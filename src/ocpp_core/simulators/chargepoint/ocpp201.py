@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, ClassVar
 
 from ocpp.v201 import ChargePoint, call, call_result
@@ -26,12 +27,14 @@ from .model import (
     BootResult,
     ConnectorStatus,
     FinishedTransaction,
+    FirmwareStep,
     MeterSample,
     Registration,
     SampleContext,
     StartResult,
     StopReason,
     Trigger,
+    UploadStep,
 )
 from .wire import MODEL, VENDOR, WIRE_LOGGER, LinkBase, after_call, on_call, timestamp
 
@@ -57,6 +60,8 @@ _TRIGGERS = {
     "Heartbeat": Trigger.HEARTBEAT,
     "StatusNotification": Trigger.STATUS,
     "MeterValues": Trigger.METER_VALUES,
+    "FirmwareStatusNotification": Trigger.FIRMWARE_STATUS,
+    "LogStatusNotification": Trigger.UPLOAD_STATUS,
 }
 _KEYS = {(v.component, v.variable): key for key, v in CONFIGURATION_KEYS.items()}
 _TAG_TYPE = "ISO14443"  # an RFID card, the kind a driver presents
@@ -376,6 +381,47 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
     @on_call("DataTransfer")
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
         return call_result.DataTransfer(status="UnknownVendorId")
+
+    # -- firmware and logs -----------------------------------------------------
+
+    async def firmware_status(self, step: FirmwareStep, request_id: int | None) -> None:
+        await self._request(call.FirmwareStatusNotification(step.value, request_id=request_id))
+
+    async def upload_status(self, step: UploadStep, request_id: int | None) -> None:
+        status = "UploadFailure" if step is UploadStep.FAILED else step.value
+        await self._request(call.LogStatusNotification(status, request_id=request_id))
+
+    @on_call("UpdateFirmware")
+    def on_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], call_unique_id: str, **_: Any
+    ) -> Any:
+        maintenance = self._charger.maintenance
+        if not maintenance.claim_firmware(request_id):
+            return call_result.UpdateFirmware(status="Rejected")
+        location = firmware["location"]
+        at = datetime.fromisoformat(firmware["retrieve_date_time"])
+        self._defer(call_unique_id, lambda: maintenance.update_firmware(location, at))
+        return call_result.UpdateFirmware(status="Accepted")
+
+    @after_call("UpdateFirmware")
+    def after_update_firmware(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call("GetLog")
+    def on_get_log(
+        self, request_id: int, log: dict[str, Any], call_unique_id: str, **_: Any
+    ) -> Any:
+        maintenance = self._charger.maintenance
+        if not maintenance.claim_upload(request_id):
+            return call_result.GetLog(status="Rejected")
+        content = self._charger.diagnostics()
+        location = log["remote_location"]
+        self._defer(call_unique_id, lambda: maintenance.upload_log(location, content, as_form=True))
+        return call_result.GetLog(status="Accepted", filename=maintenance.log_name())
+
+    @after_call("GetLog")
+    def after_get_log(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
 
 
 def _named(data: dict[str, Any]) -> dict[str, Any]:
