@@ -56,9 +56,13 @@ def without_none(**fields: Any) -> Payload:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def limit_profile_id(connector_id: int) -> int:
-    # One id per connector: a charger replaces a profile with the same id on *any* connector.
-    return commands.CHARGING_LIMIT_PROFILE_ID + connector_id
+def optional_timestamp(at: datetime | None) -> str | None:
+    return None if at is None else format_timestamp(at)
+
+
+def decimal_limit(period: commands.SchedulePeriod) -> float:
+    """A period's limit as the schemas' decimal: tenths, so one decimal place is exact."""
+    return period.limit_tenths / 10
 
 
 async def boot(ctx: ChargerContext, info: chargepoints.BootInfo) -> Payload:
