@@ -209,13 +209,21 @@ async def _configuration_answers(session: AsyncSession, charge_point_id: str) ->
     return answers
 
 
+# 1.6 names the units Current and Power; 2.0.1 A and W.
+_UNIT_NAMES = {"CURRENT": "A", "POWER": "W", "A": "A", "W": "W"}
+
+
 def _limits(values: dict[str, str]) -> ChargerLimits:
     units = values.get(_UNITS)
     return ChargerLimits(
         max_stack_level=_count(values.get(_STACK_LEVEL)),
         units=None
         if units is None
-        else frozenset(u.strip().upper() for u in units.split(",") if u.strip()),
+        else frozenset(
+            _UNIT_NAMES[name]
+            for name in (u.strip().upper() for u in units.split(","))
+            if name in _UNIT_NAMES
+        ),
         max_installed=_count(values.get(_MAX_INSTALLED)),
     )
 

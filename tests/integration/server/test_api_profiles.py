@@ -368,6 +368,7 @@ async def test_a_1_6_charger_is_held_to_the_configuration_it_reported(
     keys = [
         {"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "1"},
         {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current"},
+        {"key": "MaxChargingProfilesInstalled", "readonly": True, "value": "many"},
     ]
     cp.answers["GetConfiguration"] = {"configuration_key": keys}
     assert (await server.api.get("/API/GetConfiguration/CP1")).status_code == 200
@@ -376,6 +377,9 @@ async def test_a_1_6_charger_is_held_to_the_configuration_it_reported(
     refused = await server.api.post("/API/SetChargingProfile/CP1", json=DAILY)
     assert refused.status_code == 409
     assert refused.json()["error"] == "stack level 2 is over ChargeProfileMaxStackLevel 1"
+    watts = await server.api.post("/API/SetChargingProfile/CP1", json=STATION_MAX)
+    assert watts.status_code == 409
+    assert "ChargingScheduleAllowedChargingRateUnit (A)" in watts.json()["error"]
     assert cp.received.empty()
 
 
