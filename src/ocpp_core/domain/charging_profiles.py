@@ -10,7 +10,7 @@ it. A limit nobody read is not enforced here: the charger refuses, and the recor
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -452,3 +452,33 @@ async def as_sent(
         return profile
     row = await session.get(Transaction, profile.transaction_id)
     return replace(profile, transaction_uid=None if row is None else row.uid)
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeSchedule:
+    unit: str
+    start: str | None  # as the charger wrote it
+    periods: tuple[commands.SchedulePeriod, ...]
+
+
+def composite_of(answer: Mapping[str, Any]) -> CompositeSchedule | None:
+    """The schedule in a charger's answer to GetCompositeSchedule (None: it gave none).
+
+    1.6 calls it chargingSchedule, 2.0.1 schedule; inside they are spelled alike. The
+    charger's decimals are rounded to tenths, the resolution of every limit here.
+    """
+    schedule = answer.get("chargingSchedule") or answer.get("schedule")
+    if not isinstance(schedule, dict):
+        return None
+    periods = tuple(
+        commands.SchedulePeriod(
+            int(p["startPeriod"]), round(float(p["limit"]) * 10), p.get("numberPhases")
+        )
+        for p in schedule.get("chargingSchedulePeriod", [])
+    )
+    start = (
+        schedule.get("startSchedule")
+        or answer.get("scheduleStart")
+        or schedule.get("scheduleStart")
+    )
+    return CompositeSchedule(str(schedule.get("chargingRateUnit", "")), start, periods)

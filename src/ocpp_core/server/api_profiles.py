@@ -9,6 +9,7 @@ how many profiles it holds) is refused with 409 and the reason before anything i
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -141,6 +142,20 @@ class ChargerAnswer(BaseModel):
     answer: dict[str, Any] = Field(description="The charger's answer, as it sent it")
 
 
+class CompositeOut(BaseModel):
+    charging_rate_unit: str = Field(serialization_alias="chargingRateUnit")
+    schedule_start: str | None = Field(serialization_alias="scheduleStart")
+    charging_schedule_period: list[dict[str, Any]] = Field(
+        serialization_alias="chargingSchedulePeriod"
+    )
+
+
+class CompositeAnswer(ChargerAnswer):
+    schedule: CompositeOut | None = Field(
+        description="The schedule in the same words for every version (None: none given)"
+    )
+
+
 class GetProfilesBody(_Body):
     evse_id: int | None = Field(default=None, alias="evseId", ge=0, le=1000)
     charging_profile_purpose: Purpose | None = Field(default=None, alias="chargingProfilePurpose")
@@ -202,6 +217,17 @@ def _time(at: datetime | None) -> str | None:
     return None if at is None else format_timestamp(at)
 
 
+def _periods_out(periods: Sequence[commands.SchedulePeriod]) -> list[dict[str, Any]]:
+    return [
+        {
+            "startPeriod": p.start_s,
+            "limit": p.limit_tenths / 10,
+            **({} if p.phases is None else {"numberPhases": p.phases}),
+        }
+        for p in periods
+    ]
+
+
 def profile_out(record: ProfileRecord) -> ProfileOut:
     profile = record.profile
     return ProfileOut(
@@ -218,14 +244,7 @@ def profile_out(record: ProfileRecord) -> ProfileOut:
         valid_from=_time(profile.valid_from),
         valid_to=_time(profile.valid_to),
         transaction_id=profile.transaction_id,
-        charging_schedule_period=[
-            {
-                "startPeriod": p.start_s,
-                "limit": p.limit_tenths / 10,
-                **({} if p.phases is None else {"numberPhases": p.phases}),
-            }
-            for p in profile.periods
-        ],
+        charging_schedule_period=_periods_out(profile.periods),
         status=record.status,
         status_detail=record.status_detail,
         updated_at=format_timestamp(record.updated_at),
@@ -372,13 +391,25 @@ async def clear_profile(runtime: RuntimeDep, cp: ChargerId, body: ClearBody) -> 
 @router.post("/GetCompositeSchedule/{cp}")
 async def composite_schedule(
     runtime: RuntimeDep, cp: ChargerId, body: CompositeBody
-) -> ChargerAnswer:
+) -> CompositeAnswer:
     """The schedule the charger will follow on a connector, all profiles combined."""
     command = commands.GetCompositeSchedule(
         body.connector_id, body.duration, body.charging_rate_unit
     )
     result = await send(runtime, cp, command)
-    return ChargerAnswer(status=status_of(result)["status"], answer=answer_of(result))
+    found = charging_profiles.composite_of(result.answer) if result.accepted else None
+    schedule = (
+        None
+        if found is None
+        else CompositeOut(
+            charging_rate_unit=found.unit,
+            schedule_start=found.start,
+            charging_schedule_period=_periods_out(found.periods),
+        )
+    )
+    return CompositeAnswer(
+        status=status_of(result)["status"], answer=answer_of(result), schedule=schedule
+    )
 
 
 @router.post("/GetChargingProfiles/{cp}")

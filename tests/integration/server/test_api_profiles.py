@@ -235,12 +235,18 @@ async def test_the_composite_schedule_is_the_chargers_answer_in_both_versions(
     assert answer16["answer"]["chargingSchedule"]["chargingSchedulePeriod"] == [
         {"startPeriod": 0, "limit": 16.0}
     ]
+    assert answer16["schedule"] == {
+        "chargingRateUnit": "A",
+        "scheduleStart": timestamp(),
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+    }
     assert await next_request(cp16) == (
         "GetCompositeSchedule",
         {"connector_id": 1, "duration": 3600, "charging_rate_unit": "A"},
     )
     answer201 = (await server.api.post("/API/GetCompositeSchedule/CP2", json=body)).json()
     assert answer201["answer"]["schedule"]["evseId"] == 1
+    assert answer201["schedule"] == answer16["schedule"]
     assert await next_request(cp201) == (
         "GetCompositeSchedule",
         {"evse_id": 1, "duration": 3600, "charging_rate_unit": "A"},
