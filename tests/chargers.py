@@ -288,6 +288,10 @@ class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
     def on_clear_profile(self, **request: Any) -> Any:
         return self._answer("ClearChargingProfile", {"status": "Accepted"}, request)
 
+    @on("GetCompositeSchedule")
+    def on_composite(self, **request: Any) -> Any:
+        return self._answer("GetCompositeSchedule", {"status": "Rejected"}, request)
+
     @on("GetConfiguration")
     def on_get_configuration(self, **request: Any) -> Any:
         keys = [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
@@ -346,6 +350,14 @@ class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
     @on("ClearChargingProfile")
     def on_clear_profile(self, **request: Any) -> Any:
         return self._answer("ClearChargingProfile", {"status": "Accepted"}, request)
+
+    @on("GetCompositeSchedule")
+    def on_composite(self, **request: Any) -> Any:
+        return self._answer("GetCompositeSchedule", {"status": "Rejected"}, request)
+
+    @on("GetChargingProfiles")
+    def on_get_profiles(self, **request: Any) -> Any:
+        return self._answer("GetChargingProfiles", {"status": "NoProfiles"}, request)
 
     @on("GetVariables")
     def on_get_variables(self, **request: Any) -> Any:

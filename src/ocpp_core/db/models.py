@@ -517,3 +517,56 @@ class LogUpload(Base):
     file_name: Mapped[str | None] = mapped_column(String(255))  # for the operator's download
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChargingProfileRecord(Base):
+    """A charging profile an operator made for one charger, and what became of it there.
+
+    Its periods are a JSON list of ``[start s, limit in tenths, phases or null]``: a
+    profile is always read and sent whole, and their number is bounded (see
+    ``domain.charging_profiles.MAX_PERIODS``).
+    """
+
+    __tablename__ = "charging_profiles"
+    __table_args__ = (
+        # The charger knows a profile by its id alone: one record per id and charger.
+        Index("ix_charging_profiles_cp_profile", "charge_point_id", "profile_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    profile_id: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(30))
+    stack_level: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    recurrency: Mapped[str | None] = mapped_column(String(10))
+    unit: Mapped[str] = mapped_column(String(1))
+    start_schedule: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
+    periods: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))
+    status_detail: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChargingNotice(Base):
+    """What a 2.0.1 charger told about its charging limits, profiles or the EV's needs.
+
+    Kept as it came (the newest few per charger, see ``domain.charging_notices``).
+    """
+
+    __tablename__ = "charging_notices"
+    __table_args__ = (Index("ix_charging_notices_cp_id", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    data: Mapped[str] = mapped_column(Text)

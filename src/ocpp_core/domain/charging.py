@@ -24,6 +24,7 @@ from ocpp_core.db.session import Database
 from ocpp_core.domain import (
     authorization,
     chargepoints,
+    charging_notices,
     connectors,
     events,
     firmware,
@@ -93,6 +94,10 @@ class Charging:
     async def store_report(self, part: reports.ReportPart) -> None:
         async with self.parts.db.session() as session:
             await reports.store(session, part, now=self.now())
+
+    async def store_notice(self, notice: charging_notices.Notice) -> None:
+        async with self.parts.db.session() as session:
+            await charging_notices.store(session, self.charge_point_id, notice, now=self.now())
 
     async def start(self, begin: transactions.TransactionStart) -> tuple[int, Authorization]:
         """A transaction's start, told once (1.6's StartTransaction): its id and the answer.

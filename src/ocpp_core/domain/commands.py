@@ -26,24 +26,13 @@ class UnlockConnector:
 
 
 @dataclass(frozen=True, slots=True)
-class SetChargingLimit:
-    connector_id: int
-    limit: int
-    unit: Literal["A", "W"]
-
-
-@dataclass(frozen=True, slots=True)
-class ClearChargingLimit:
-    connector_id: int
-
-
-@dataclass(frozen=True, slots=True)
 class RemoteStart:
     connector_id: int | None
     id_tag: str
     # Chargers that number remote starts echo it in the transaction, which links it
     # unambiguously; unique per remote start (see :func:`new_request_id`).
     remote_start_id: int = 0
+    profile: ChargingProfile | None = None  # a TxProfile the started transaction runs under
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +132,76 @@ class GetLog:
     retry_interval: int | None = None
 
 
+# -- smart charging (issue 14) ------------------------------------------------------
+
+# 2.0.1 calls the charger's own maximum ChargingStationMaxProfile; the adapters spell it.
+ProfilePurpose = Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]
+ProfileKind = Literal["Absolute", "Recurring", "Relative"]
+RateUnit = Literal["A", "W"]
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePeriod:
+    start_s: int  # seconds from the schedule's start
+    # Tenths of an ampere or watt: OCPP 1.6 allows multiples of 0.1 only, so this is exact.
+    limit_tenths: int
+    phases: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingProfile:
+    profile_id: int
+    purpose: ProfilePurpose
+    stack_level: int
+    kind: ProfileKind
+    unit: RateUnit
+    periods: tuple[SchedulePeriod, ...]
+    recurrency: Literal["Daily", "Weekly"] | None = None
+    start_schedule: datetime | None = None
+    duration_s: int | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    transaction_id: int | None = None  # a TxProfile's transaction (ours)
+    transaction_uid: str | None = None  # ... and the charger's own id for it, where it has one
+
+
+@dataclass(frozen=True, slots=True)
+class SetChargingProfile:
+    connector_id: int  # 0: the whole charger
+    profile: ChargingProfile
+
+
+@dataclass(frozen=True, slots=True)
+class ClearChargingProfile:
+    """Every profile that matches all the criteria given (none given: every profile)."""
+
+    profile_id: int | None = None
+    connector_id: int | None = None
+    purpose: ProfilePurpose | None = None
+    stack_level: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetCompositeSchedule:
+    connector_id: int
+    duration_s: int
+    unit: RateUnit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetChargingProfiles:
+    """2.0.1: the charger reports the profiles it holds, in ReportChargingProfiles."""
+
+    request_id: int
+    evse_id: int | None = None
+    purpose: ProfilePurpose | None = None
+    stack_level: int | None = None
+    profile_ids: tuple[int, ...] = ()
+
+
 Command = (
     Reset
     | UnlockConnector
-    | SetChargingLimit
-    | ClearChargingLimit
     | RemoteStart
     | RemoteStop
     | GetConfiguration
@@ -161,6 +215,10 @@ Command = (
     | DataTransfer
     | UpdateFirmware
     | GetLog
+    | SetChargingProfile
+    | ClearChargingProfile
+    | GetCompositeSchedule
+    | GetChargingProfiles
 )
 
 # The charging profile ocpp-core owns on every connector: set and cleared by id,

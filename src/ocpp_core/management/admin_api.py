@@ -188,3 +188,15 @@ def _read_outcome(what: str, result: dict[str, Any]) -> Outcome:
     if status != "Accepted" or value is None:
         return Outcome(status == "Accepted", status, f"{what}: {status}.")
     return Outcome(True, status, gettext("%(what)s: %(value)s", what=what, value=value))
+
+
+async def post_json(
+    context: ManagementContext, path: str, body: dict[str, Any]
+) -> dict[str, Any] | str:
+    """``POST /API/{path}`` with a JSON body: the answer, or a sentence saying why there is none."""
+    return await _call(context, "POST", f"/API/{path}", timeout=COMMAND_TIMEOUT, json=body)
+
+
+def outcome_of(what: str, answer: dict[str, Any] | str) -> Outcome:
+    """An answer of :func:`post_json` as one sentence for the page."""
+    return _outcome(what, answer)

@@ -56,9 +56,13 @@ def without_none(**fields: Any) -> Payload:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def limit_profile_id(connector_id: int) -> int:
-    # One id per connector: a charger replaces a profile with the same id on *any* connector.
-    return commands.CHARGING_LIMIT_PROFILE_ID + connector_id
+def optional_timestamp(at: datetime | None) -> str | None:
+    return None if at is None else format_timestamp(at)
+
+
+def decimal_limit(period: commands.SchedulePeriod) -> float:
+    """A period's limit as the schemas' decimal: tenths, so one decimal place is exact."""
+    return period.limit_tenths / 10
 
 
 async def boot(ctx: ChargerContext, info: chargepoints.BootInfo) -> Payload:
@@ -114,16 +118,12 @@ async def store_readings(
     return {}  # as the log row says
 
 
-def stamp(value: datetime | None) -> str | None:
-    return None if value is None else format_timestamp(value)
-
-
 def get_log(command: commands.GetLog) -> Payload:
     """2.0.1's GetLog, which 1.6's security extension spells the same."""
     log = without_none(
         remoteLocation=command.location,
-        oldestTimestamp=stamp(command.oldest),
-        latestTimestamp=stamp(command.latest),
+        oldestTimestamp=optional_timestamp(command.oldest),
+        latestTimestamp=optional_timestamp(command.latest),
     )
     return without_none(
         logType=command.log_type,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocpp_core.clock import format_timestamp, utc_now
+from ocpp_core.clock import format_timestamp
 from ocpp_core.config import OcppSettings
 from ocpp_core.domain import chargepoints, commands, meter, transactions
 from ocpp_core.domain.authorization import Authorization
@@ -12,7 +12,7 @@ from ocpp_core.domain.meter import Read
 from ocpp_core.domain.protocols import TRIGGERABLE_16
 from ocpp_core.ocpp import common
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
-from ocpp_core.ocpp.common import Payload, timestamp, without_none
+from ocpp_core.ocpp.common import Payload, optional_timestamp, timestamp, without_none
 from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
 
@@ -115,12 +115,12 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
         ):
             # A 1.6 connector has one plug and no device model; its reset is all or nothing.
             raise CommandNotSupported(f"OCPP 1.6 has no {type(command).__name__} of this kind")
-        case commands.SetChargingLimit():
-            return "SetChargingProfile", _charging_limit(command)
-        case commands.ClearChargingLimit(connector_id=connector):
-            return "ClearChargingProfile", {"id": common.limit_profile_id(connector)}
-        case commands.RemoteStart(connector_id=connector, id_tag=tag):
-            return "RemoteStartTransaction", without_none(idTag=tag, connectorId=connector)
+        case commands.RemoteStart(connector_id=connector, id_tag=tag, profile=profile):
+            return "RemoteStartTransaction", without_none(
+                idTag=tag,
+                connectorId=connector,
+                chargingProfile=None if profile is None else _profile(profile),
+            )
         case commands.RemoteStop(transaction_id=transaction_id):  # 1.6 ids are ours
             return "RemoteStopTransaction", {"transactionId": transaction_id}
         case commands.GetConfiguration(keys=keys):
@@ -149,30 +149,57 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
         case commands.GetLog(log_type="DiagnosticsLog"):
             return "GetDiagnostics", without_none(
                 location=command.location,
-                startTime=common.stamp(command.oldest),
-                stopTime=common.stamp(command.latest),
+                startTime=optional_timestamp(command.oldest),
+                stopTime=optional_timestamp(command.latest),
                 retries=command.retries,
                 retryInterval=command.retry_interval,
             )
         case commands.GetLog():  # the security log: only in 1.6's security extension
             return "GetLog", common.get_log(command)
+        # -- smart charging --
+        case commands.SetChargingProfile(connector_id=connector, profile=profile):
+            payload = {"connectorId": connector, "csChargingProfiles": _profile(profile)}
+            return "SetChargingProfile", payload
+        case commands.ClearChargingProfile(
+            profile_id=profile_id, connector_id=connector, purpose=purpose, stack_level=level
+        ):
+            return "ClearChargingProfile", without_none(
+                id=profile_id,
+                connectorId=connector,
+                chargingProfilePurpose=purpose,
+                stackLevel=level,
+            )
+        case commands.GetCompositeSchedule(connector_id=connector, duration_s=duration, unit=unit):
+            return "GetCompositeSchedule", without_none(
+                connectorId=connector, duration=duration, chargingRateUnit=unit
+            )
+        case commands.GetChargingProfiles():
+            raise CommandNotSupported("OCPP 1.6 has no GetChargingProfiles")
 
 
-def _charging_limit(command: commands.SetChargingLimit) -> Payload:
-    return {
-        "connectorId": command.connector_id,
-        "csChargingProfiles": {
-            "chargingProfileId": common.limit_profile_id(command.connector_id),
-            "stackLevel": 1,
-            "chargingProfilePurpose": "TxDefaultProfile",
-            "chargingProfileKind": "Absolute",
-            "chargingSchedule": {
-                "startSchedule": format_timestamp(utc_now()),
-                "chargingRateUnit": command.unit,
-                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": float(command.limit)}],
-            },
-        },
-    }
+def _profile(profile: commands.ChargingProfile) -> Payload:
+    schedule = without_none(
+        duration=profile.duration_s,
+        startSchedule=optional_timestamp(profile.start_schedule),
+        chargingRateUnit=profile.unit,
+        chargingSchedulePeriod=[
+            without_none(
+                startPeriod=p.start_s, limit=common.decimal_limit(p), numberPhases=p.phases
+            )
+            for p in profile.periods
+        ],
+    )
+    return without_none(
+        chargingProfileId=profile.profile_id,
+        transactionId=profile.transaction_id,
+        stackLevel=profile.stack_level,
+        chargingProfilePurpose=profile.purpose,
+        chargingProfileKind=profile.kind,
+        recurrencyKind=profile.recurrency,
+        validFrom=optional_timestamp(profile.valid_from),
+        validTo=optional_timestamp(profile.valid_to),
+        chargingSchedule=schedule,
+    )
 
 
 HANDLERS: dict[str, Handler] = {

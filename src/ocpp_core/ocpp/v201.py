@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ocpp_core.clock import format_timestamp, utc_now
+from ocpp_core.clock import format_timestamp
 from ocpp_core.config import OcppSettings
-from ocpp_core.domain import chargepoints, commands, reports
+from ocpp_core.domain import chargepoints, charging_notices, commands, reports
+from ocpp_core.domain.charging_notices import NoticeKind
 from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.domain.protocols import TRIGGERABLE_201
 from ocpp_core.ocpp import common, v201_transactions
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter, status
-from ocpp_core.ocpp.common import Payload, timestamp, without_none
+from ocpp_core.ocpp.common import Payload, optional_timestamp, timestamp, without_none
 from ocpp_core.ocpp.schemas import SchemaSet
 from ocpp_core.ocpp.v201_transactions import CHARGING_STATES, id_token_info, readings_of
 
@@ -114,8 +115,36 @@ async def notify_report(ctx: ChargerContext, p: Payload) -> Payload:
     return {}
 
 
+async def report_charging_profiles(ctx: ChargerContext, p: Payload) -> Payload:
+    notice = charging_notices.Notice(
+        NoticeKind.PROFILES, p["evseId"], p["chargingLimitSource"], p, p["requestId"]
+    )
+    await ctx.charging.store_notice(notice)
+    return {}
+
+
+async def notify_charging_limit(ctx: ChargerContext, p: Payload) -> Payload:
+    source = p["chargingLimit"]["chargingLimitSource"]
+    await ctx.charging.store_notice(
+        charging_notices.Notice(NoticeKind.LIMIT, p.get("evseId"), source, p)
+    )
+    return {}
+
+
+async def cleared_charging_limit(ctx: ChargerContext, p: Payload) -> Payload:
+    notice = charging_notices.Notice(
+        NoticeKind.LIMIT_CLEARED, p.get("evseId"), p["chargingLimitSource"], p
+    )
+    await ctx.charging.store_notice(notice)
+    return {}
+
+
 async def ev_charging_needs(ctx: ChargerContext, p: Payload) -> Payload:
-    # No smart charging here, so no schedule will follow; Rejected tells the charger so.
+    await ctx.charging.store_notice(
+        charging_notices.Notice(NoticeKind.EV_NEEDS, p["evseId"], None, p)
+    )
+    # Kept for the operator; no schedule is computed from it, and Rejected tells the
+    # charger not to wait for one (an operator's TxProfile is welcome all the same).
     return {"status": "Rejected"}
 
 
@@ -125,13 +154,16 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "Reset", without_none(type="Immediate" if hard else "OnIdle", evseId=evse)
         case commands.UnlockConnector(connector_id=evse, plug_id=plug):
             return "UnlockConnector", {"evseId": evse, "connectorId": plug}
-        case commands.SetChargingLimit():
-            return "SetChargingProfile", _charging_limit(command)
-        case commands.ClearChargingLimit(connector_id=evse):
-            return "ClearChargingProfile", {"chargingProfileId": common.limit_profile_id(evse)}
-        case commands.RemoteStart(connector_id=evse, id_tag=tag, remote_start_id=request_id):
+        case commands.RemoteStart(
+            connector_id=evse, id_tag=tag, remote_start_id=request_id, profile=profile
+        ):
             token = {"idToken": tag, "type": settings.id_token_type}
-            payload = without_none(idToken=token, remoteStartId=request_id, evseId=evse)
+            payload = without_none(
+                idToken=token,
+                remoteStartId=request_id,
+                evseId=evse,
+                chargingProfile=None if profile is None else _profile(profile),
+            )
             return "RequestStartTransaction", payload
         case commands.RemoteStop(transaction_id=transaction_id, uid=uid):
             return "RequestStopTransaction", {"transactionId": uid or str(transaction_id)}
@@ -175,6 +207,66 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             )
         case commands.GetLog():
             return "GetLog", common.get_log(command)
+        # -- smart charging --
+        case commands.SetChargingProfile(connector_id=evse, profile=profile):
+            return "SetChargingProfile", {"evseId": evse, "chargingProfile": _profile(profile)}
+        case commands.ClearChargingProfile(
+            profile_id=profile_id, connector_id=evse, purpose=purpose, stack_level=level
+        ):
+            criteria = without_none(
+                evseId=evse, chargingProfilePurpose=_purpose(purpose), stackLevel=level
+            )
+            return "ClearChargingProfile", without_none(
+                chargingProfileId=profile_id, chargingProfileCriteria=criteria or None
+            )
+        case commands.GetCompositeSchedule(connector_id=evse, duration_s=duration, unit=unit):
+            return "GetCompositeSchedule", without_none(
+                evseId=evse, duration=duration, chargingRateUnit=unit
+            )
+        case commands.GetChargingProfiles(
+            request_id=request_id, evse_id=evse, purpose=purpose, stack_level=level, profile_ids=ids
+        ):
+            criterion = without_none(
+                chargingProfilePurpose=_purpose(purpose),
+                stackLevel=level,
+                chargingProfileId=list(ids) or None,
+            )
+            return "GetChargingProfiles", without_none(
+                requestId=request_id, evseId=evse, chargingProfile=criterion
+            )
+
+
+def _purpose(purpose: commands.ProfilePurpose | None) -> str | None:
+    """2.0.1 names the charger's own maximum after the station."""
+    if purpose == "ChargePointMaxProfile":
+        return "ChargingStationMaxProfile"
+    return purpose
+
+
+def _profile(profile: commands.ChargingProfile) -> Payload:
+    schedule = without_none(
+        id=profile.profile_id,  # one schedule per profile: its id is free to reuse
+        startSchedule=optional_timestamp(profile.start_schedule),
+        duration=profile.duration_s,
+        chargingRateUnit=profile.unit,
+        chargingSchedulePeriod=[
+            without_none(
+                startPeriod=p.start_s, limit=common.decimal_limit(p), numberPhases=p.phases
+            )
+            for p in profile.periods
+        ],
+    )
+    return without_none(
+        id=profile.profile_id,
+        stackLevel=profile.stack_level,
+        chargingProfilePurpose=_purpose(profile.purpose),
+        chargingProfileKind=profile.kind,
+        recurrencyKind=profile.recurrency,
+        validFrom=optional_timestamp(profile.valid_from),
+        validTo=optional_timestamp(profile.valid_to),
+        transactionId=profile.transaction_uid,
+        chargingSchedule=[schedule],
+    )
 
 
 def _variable(variable: commands.Variable) -> Payload:
@@ -208,27 +300,6 @@ def _trigger(message: str, evse: int | None) -> Payload:
     return {"requestedMessage": requested, "evse": target}
 
 
-def _charging_limit(command: commands.SetChargingLimit) -> Payload:
-    profile_id = common.limit_profile_id(command.connector_id)
-    return {
-        "evseId": command.connector_id,
-        "chargingProfile": {
-            "id": profile_id,
-            "stackLevel": 1,
-            "chargingProfilePurpose": "TxDefaultProfile",
-            "chargingProfileKind": "Absolute",
-            "chargingSchedule": [
-                {
-                    "id": profile_id,
-                    "startSchedule": format_timestamp(utc_now()),
-                    "chargingRateUnit": command.unit,
-                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": float(command.limit)}],
-                }
-            ],
-        },
-    }
-
-
 HANDLERS: dict[str, Handler] = {
     "BootNotification": boot_notification,
     "Heartbeat": common.heartbeat,
@@ -241,8 +312,9 @@ HANDLERS: dict[str, Handler] = {
     "SecurityEventNotification": common.acknowledge,
     "FirmwareStatusNotification": common.progress("firmware"),
     "LogStatusNotification": common.progress("diagnostics"),
-    "NotifyChargingLimit": common.acknowledge,
-    "ClearedChargingLimit": common.acknowledge,
+    "NotifyChargingLimit": notify_charging_limit,
+    "ClearedChargingLimit": cleared_charging_limit,
+    "ReportChargingProfiles": report_charging_profiles,
     "NotifyEVChargingNeeds": ev_charging_needs,
     "ReservationStatusUpdate": common.acknowledge,
     "DataTransfer": common.data_transfer,

@@ -9,13 +9,19 @@ stop, ``{"status": "Timeout"}`` when it does not answer in time.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 
 from ocpp_core.clock import format_timestamp
-from ocpp_core.domain import authorization, commands, protocols, reports, transactions
+from ocpp_core.domain import (
+    authorization,
+    charging_profiles,
+    commands,
+    protocols,
+    reports,
+    transactions,
+)
 from ocpp_core.domain.command_errors import CommandNotSupported, RouteUnavailable
 from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.redaction import redact
@@ -32,7 +38,6 @@ ConnectorNo = Annotated[DbInt, Path(ge=1, description="Connector, counted from 1
 AnyConnector = Annotated[DbInt, Path(ge=0, description="Connector; 0 is the whole charger")]
 Answer = dict[str, Any]
 
-_LIMIT = re.compile(r"^(\d{1,7})([AW])$", re.IGNORECASE)
 _NOT_SUPPORTED_CODES = {"NotSupported", "NotImplemented"}
 
 
@@ -91,26 +96,18 @@ async def unlock(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, plug: Db
     return status_of(await send(runtime, cp, commands.UnlockConnector(conn, plug)))
 
 
-@router.get("/SetChargingLimit/{cp}/{conn}/{limit}")
-async def set_limit(runtime: RuntimeDep, cp: ChargerId, conn: AnyConnector, limit: str) -> Answer:
-    """Limit charging on a connector, e.g. ``16A`` or ``11000W``."""
-    match = _LIMIT.match(limit)
-    if match is None:
-        raise ApiError(400, "InvalidLimit", error="limit must look like 16A or 11000W")
-    unit: Literal["A", "W"] = "A" if match.group(2).upper() == "A" else "W"
-    command = commands.SetChargingLimit(conn, int(match.group(1)), unit)
-    return status_of(await send(runtime, cp, command))
-
-
-@router.get("/ClearChargingLimit/{cp}/{conn}")
-async def clear_limit(runtime: RuntimeDep, cp: ChargerId, conn: AnyConnector) -> Answer:
-    """Remove the limit set by SetChargingLimit."""
-    return status_of(await send(runtime, cp, commands.ClearChargingLimit(conn)))
-
-
 @router.get("/StartTransaction/{cp}/{conn}/{tag}")
-async def start(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, tag: str) -> Answer:
-    """Start charging for a tag; the tag must pass our own authorization first."""
+async def start(
+    runtime: RuntimeDep,
+    cp: ChargerId,
+    conn: ConnectorNo,
+    tag: str,
+    profile_id: Annotated[DbInt | None, Query(alias="profileId", ge=1)] = None,
+) -> Answer:
+    """Start charging for a tag; the tag must pass our own authorization first.
+
+    ``?profileId=`` names a stored TxProfile the transaction is to run under.
+    """
     if not await runtime.router.is_online(cp):
         raise ApiError(404, "ChargerOffline", chargePointId=cp)
     async with runtime.db.session() as session:
@@ -122,8 +119,25 @@ async def start(runtime: RuntimeDep, cp: ChargerId, conn: ConnectorNo, tag: str)
         )
     if auth.status is not authorization.AuthStatus.ACCEPTED:
         return {"status": "Rejected", "error": f"tag {auth.status.value}"}
-    command = commands.RemoteStart(conn, tag, commands.new_request_id())
-    return status_of(await send(runtime, cp, command))
+    profile = None if profile_id is None else await _start_profile(runtime, cp, profile_id)
+    command = commands.RemoteStart(conn, tag, commands.new_request_id(), profile)
+    result = await send(runtime, cp, command)
+    if profile is not None:
+        async with runtime.db.session() as session:
+            await charging_profiles.record_sent(
+                session, cp, profile.profile_id, result, now=runtime.clock()
+            )
+    return status_of(result)
+
+
+async def _start_profile(runtime: Runtime, cp: str, profile_id: int) -> commands.ChargingProfile:
+    async with runtime.db.reading() as session:
+        record = await charging_profiles.get(session, cp, profile_id)
+    if record is None:
+        raise ApiError(404, "UnknownProfile", chargingProfileId=profile_id)
+    if record.profile.purpose != "TxProfile":
+        raise ApiError(400, "InvalidProfile", error="a remote start carries a TxProfile")
+    return record.profile
 
 
 @router.get("/StopTransaction/{cp}/{conn}")

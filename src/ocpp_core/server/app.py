@@ -42,6 +42,7 @@ from ocpp_core.server import (
     api_commands,
     api_firmware,
     api_payments,
+    api_profiles,
     api_status,
     api_transactions,
     health,
@@ -203,7 +204,14 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.add_api_route("/OCPP/{path:path}", _not_a_websocket, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     app.add_api_route("/health", health.health, include_in_schema=False)
-    for module in (api_status, api_commands, api_transactions, api_payments, api_firmware):
+    for module in (
+        api_status,
+        api_commands,
+        api_transactions,
+        api_payments,
+        api_firmware,
+        api_profiles,
+    ):
         app.include_router(module.router)
     app.include_router(fallback)
     install_error_handler(app)

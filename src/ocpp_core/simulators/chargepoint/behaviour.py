@@ -31,6 +31,7 @@ from .model import (
     Transaction,
     Trigger,
 )
+from .profiles import InstalledProfiles
 from .settings import ChargerSettings
 
 LOGGER = logging.getLogger("ocpp_core.simulator")
@@ -49,7 +50,7 @@ class ChargerBehaviour:
             for number in range(1, settings.connectors + 1)
         }
         self.operative = True
-        self.charging_profiles: set[int] = set()
+        self.charging_profiles = InstalledProfiles()
         self._link: ChargerLink | None = None
         self._ready: ChargerLink | None = None
         self._unsent_stops: list[FinishedTransaction] = []
@@ -270,17 +271,6 @@ class ChargerBehaviour:
         else:
             for connector in self._affected(connector_id or 0):
                 await self._send_sample(link, connector, SampleContext.TRIGGER)
-
-    def clear_charging_profiles(self, profile_id: int | None) -> bool:
-        """Profiles are only remembered by id; they do not shape the power yet."""
-        if profile_id is None:
-            found = bool(self.charging_profiles)
-            self.charging_profiles.clear()
-            return found
-        if profile_id not in self.charging_profiles:
-            return False
-        self.charging_profiles.discard(profile_id)
-        return True
 
     # -- sessions ----------------------------------------------------------
 

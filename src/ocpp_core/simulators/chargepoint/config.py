@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .profiles import MAX_INSTALLED, MAX_STACK_LEVEL
 from .settings import ChargerSettings
 
 
@@ -59,6 +60,11 @@ class ConfigStore:
                     "Core,RemoteTrigger,SmartCharging", readonly=True
                 ),
                 "GetConfigurationMaxKeys": ConfigEntry("50", readonly=True),
+                "ChargeProfileMaxStackLevel": ConfigEntry(str(MAX_STACK_LEVEL), readonly=True),
+                "ChargingScheduleAllowedChargingRateUnit": ConfigEntry(
+                    "Current,Power", readonly=True
+                ),
+                "MaxChargingProfilesInstalled": ConfigEntry(str(MAX_INSTALLED), readonly=True),
             }
         )
 

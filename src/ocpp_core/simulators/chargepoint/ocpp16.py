@@ -25,7 +25,18 @@ from .model import (
     Trigger,
     UploadStep,
 )
-from .wire import MODEL, VENDOR, WIRE_LOGGER, LinkBase, after_call, on_call, timestamp
+from .profiles import Installed
+from .wire import (
+    MODEL,
+    VENDOR,
+    WIRE_LOGGER,
+    LinkBase,
+    after_call,
+    on_call,
+    periods_of,
+    time_of,
+    timestamp,
+)
 
 
 def _sampled_values(sample: MeterSample, context: SampleContext) -> list[dict[str, str]]:
@@ -247,14 +258,67 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
         return call_result.ChangeConfiguration(status=self._charger.config.change(key, value).value)
 
     @on_call(Action.set_charging_profile)
-    def on_set_charging_profile(self, cs_charging_profiles: dict[str, Any], **_: Any) -> Any:
-        self._charger.charging_profiles.add(int(cs_charging_profiles["charging_profile_id"]))
-        return call_result.SetChargingProfile(status="Accepted")
+    def on_set_charging_profile(
+        self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any
+    ) -> Any:
+        if not self._valid_connector(connector_id):
+            return call_result.SetChargingProfile(status="Rejected")
+        profile = cs_charging_profiles
+        schedule = profile["charging_schedule"]
+        installed = self._charger.charging_profiles.install(
+            Installed(
+                profile_id=int(profile["charging_profile_id"]),
+                connector_id=connector_id,
+                purpose=profile["charging_profile_purpose"],
+                stack_level=int(profile["stack_level"]),
+                unit=schedule["charging_rate_unit"],
+                start=time_of(schedule.get("start_schedule")),
+                periods=periods_of(schedule["charging_schedule_period"]),
+                received=self._charger.clock.now(),
+                raw=profile,
+            )
+        )
+        return call_result.SetChargingProfile(status="Accepted" if installed else "Rejected")
 
     @on_call(Action.clear_charging_profile)
-    def on_clear_charging_profile(self, id: int | None = None, **_: Any) -> Any:
-        found = self._charger.clear_charging_profiles(id)
+    def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+        **_: Any,
+    ) -> Any:
+        found = self._charger.charging_profiles.clear(
+            id, connector_id, charging_profile_purpose, stack_level
+        )
         return call_result.ClearChargingProfile(status="Accepted" if found else "Unknown")
+
+    @on_call(Action.get_composite_schedule)
+    def on_get_composite_schedule(
+        self, connector_id: int, duration: int, charging_rate_unit: str = "A", **_: Any
+    ) -> Any:
+        if not self._valid_connector(connector_id):
+            return call_result.GetCompositeSchedule(status="Rejected")
+        now = self._charger.clock.now()
+        periods = self._charger.charging_profiles.composite(
+            connector_id, duration, charging_rate_unit, now
+        )
+        if not periods:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=timestamp(now),
+            charging_schedule={
+                "duration": duration,
+                "start_schedule": timestamp(now),
+                "charging_rate_unit": charging_rate_unit,
+                "charging_schedule_period": [
+                    {"start_period": start, "limit": limit} for start, limit in periods
+                ],
+            },
+        )
 
     @on_call(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> Any:

@@ -36,7 +36,18 @@ from .model import (
     Trigger,
     UploadStep,
 )
-from .wire import MODEL, VENDOR, WIRE_LOGGER, LinkBase, after_call, on_call, timestamp
+from .profiles import CHARGER_MAX, Installed
+from .wire import (
+    MODEL,
+    VENDOR,
+    WIRE_LOGGER,
+    LinkBase,
+    after_call,
+    on_call,
+    periods_of,
+    time_of,
+    timestamp,
+)
 
 _PLUG_STATUS = {
     ConnectorStatus.AVAILABLE: "Available",
@@ -365,14 +376,105 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
         await self._request(call.NotifyReport(request_id, self._now(), 0, entries or None))
 
     @on_call("SetChargingProfile")
-    def on_set_charging_profile(self, charging_profile: dict[str, Any], **_: Any) -> Any:
-        self._charger.charging_profiles.add(int(charging_profile["id"]))
-        return call_result.SetChargingProfile(status="Accepted")
+    def on_set_charging_profile(
+        self, evse_id: int, charging_profile: dict[str, Any], **_: Any
+    ) -> Any:
+        if not self._valid_connector(evse_id):
+            return call_result.SetChargingProfile(status="Rejected")
+        schedule = charging_profile["charging_schedule"][0]
+        installed = self._charger.charging_profiles.install(
+            Installed(
+                profile_id=int(charging_profile["id"]),
+                connector_id=evse_id,
+                purpose=_purpose(charging_profile["charging_profile_purpose"]),
+                stack_level=int(charging_profile["stack_level"]),
+                unit=schedule["charging_rate_unit"],
+                start=time_of(schedule.get("start_schedule")),
+                periods=periods_of(schedule["charging_schedule_period"]),
+                received=self._charger.clock.now(),
+                raw=charging_profile,
+            )
+        )
+        return call_result.SetChargingProfile(status="Accepted" if installed else "Rejected")
 
     @on_call("ClearChargingProfile")
-    def on_clear_charging_profile(self, charging_profile_id: int | None = None, **_: Any) -> Any:
-        found = self._charger.clear_charging_profiles(charging_profile_id)
+    def on_clear_charging_profile(
+        self,
+        charging_profile_id: int | None = None,
+        charging_profile_criteria: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        criteria = charging_profile_criteria or {}
+        purpose = criteria.get("charging_profile_purpose")
+        found = self._charger.charging_profiles.clear(
+            charging_profile_id,
+            criteria.get("evse_id"),
+            None if purpose is None else _purpose(purpose),
+            criteria.get("stack_level"),
+        )
         return call_result.ClearChargingProfile(status="Accepted" if found else "Unknown")
+
+    @on_call("GetCompositeSchedule")
+    def on_get_composite_schedule(
+        self, evse_id: int, duration: int, charging_rate_unit: str = "A", **_: Any
+    ) -> Any:
+        if not self._valid_connector(evse_id):
+            return call_result.GetCompositeSchedule(status="Rejected")
+        now = self._charger.clock.now()
+        periods = self._charger.charging_profiles.composite(
+            evse_id, duration, charging_rate_unit, now
+        )
+        if not periods:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        schedule = {
+            "evse_id": evse_id,
+            "duration": duration,
+            "schedule_start": timestamp(now),
+            "charging_rate_unit": charging_rate_unit,
+            "charging_schedule_period": [
+                {"start_period": start, "limit": limit} for start, limit in periods
+            ],
+        }
+        return call_result.GetCompositeSchedule(status="Accepted", schedule=schedule)
+
+    @on_call("GetChargingProfiles")
+    def on_get_charging_profiles(
+        self,
+        request_id: int,
+        charging_profile: dict[str, Any],
+        call_unique_id: str,
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> Any:
+        purpose = charging_profile.get("charging_profile_purpose")
+        found = self._charger.charging_profiles.matching(
+            evse_id,
+            None if purpose is None else _purpose(purpose),
+            charging_profile.get("stack_level"),
+            list(charging_profile.get("charging_profile_id") or []),
+        )
+        if not found:
+            return call_result.GetChargingProfiles(status="NoProfiles")
+        self._defer(call_unique_id, lambda: self._report_profiles(request_id, found))
+        return call_result.GetChargingProfiles(status="Accepted")
+
+    @after_call("GetChargingProfiles")
+    def after_get_charging_profiles(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    async def _report_profiles(self, request_id: int, found: list[Installed]) -> None:
+        """One report per EVSE, as the specification has it; the last one says so."""
+        evses = sorted({profile.connector_id for profile in found})
+        for position, evse in enumerate(evses):
+            await self._request(
+                call.ReportChargingProfiles(
+                    request_id=request_id,
+                    charging_limit_source="CSO",
+                    evse_id=evse,
+                    charging_profile=[p.raw for p in found if p.connector_id == evse],
+                    tbc=position < len(evses) - 1,
+                )
+            )
 
     @on_call("ClearCache")
     def on_clear_cache(self, **_: Any) -> Any:
@@ -422,6 +524,11 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
     @after_call("GetLog")
     def after_get_log(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
+
+
+def _purpose(purpose: str) -> str:
+    """The profiles are kept in 1.6's words, which name the charger's own maximum so."""
+    return CHARGER_MAX if purpose == "ChargingStationMaxProfile" else purpose
 
 
 def _named(data: dict[str, Any]) -> dict[str, Any]:

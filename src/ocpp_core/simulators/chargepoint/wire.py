@@ -41,6 +41,16 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def time_of(text: str | None) -> datetime | None:
+    """A time the central system sent (RFC 3339, ``Z`` or an offset)."""
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def periods_of(periods: list[dict[str, Any]]) -> tuple[tuple[int, float], ...]:
+    """A schedule's periods, in order, as (start s, limit); both versions spell them alike."""
+    return tuple(sorted((int(p["start_period"]), round(float(p["limit"]), 1)) for p in periods))
+
+
 class LinkBase:
     """Mixed in after a version's ``ChargePoint``, whose ``start``, ``call`` and socket it uses."""
 

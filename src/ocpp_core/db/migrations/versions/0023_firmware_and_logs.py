@@ -14,7 +14,7 @@ from sqlalchemy.sql.schema import SchemaItem
 from ocpp_core.db.types import UTCDateTime
 
 revision: str = "0023"
-down_revision: str | None = "0018"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
