@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 
@@ -114,6 +115,24 @@ class DataTransfer:
     data: str | None = None
 
 
+# -- reservations (see domain.reservations) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveNow:
+    reservation_id: int
+    expires_at: datetime
+    id_tag: str
+    connector_id: int  # the connector (2.x: the EVSE); 0 for any of the charger's
+    connector_type: str | None = None  # 2.x only: a plug of this type
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReservation:
+    reservation_id: int
+
+
 Command = (
     Reset
     | UnlockConnector
@@ -130,6 +149,8 @@ Command = (
     | ChangeAvailability
     | ClearCache
     | DataTransfer
+    | ReserveNow
+    | CancelReservation
 )
 
 # The charging profile ocpp-core owns on every connector: set and cleared by id,

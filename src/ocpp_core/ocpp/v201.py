@@ -17,6 +17,7 @@ from ocpp_core.config import OcppSettings
 from ocpp_core.domain import chargepoints, commands, reports
 from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.connector_status import ConnectorStatus
+from ocpp_core.domain.reservations import CHARGER_ENDINGS
 from ocpp_core.ocpp import common, v201_transactions
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter, status
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
@@ -158,6 +159,28 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "ClearCache", {}
         case commands.DataTransfer(vendor_id=vendor, message_id=message_id, data=data):
             return "DataTransfer", without_none(vendorId=vendor, messageId=message_id, data=data)
+        case commands.ReserveNow():
+            return "ReserveNow", _reserve_now(command, settings)
+        case commands.CancelReservation(reservation_id=reservation_id):
+            return "CancelReservation", {"reservationId": reservation_id}
+
+
+def _reserve_now(command: commands.ReserveNow, settings: OcppSettings) -> Payload:
+    parent = command.parent_id_tag
+    return without_none(
+        id=command.reservation_id,
+        expiryDateTime=format_timestamp(command.expires_at),
+        connectorType=command.connector_type,
+        idToken={"idToken": command.id_tag, "type": settings.id_token_type},
+        evseId=command.connector_id or None,  # none: any EVSE
+        groupIdToken=None if parent is None else {"idToken": parent, "type": "Central"},
+    )
+
+
+async def reservation_status_update(ctx: ChargerContext, p: Payload) -> Payload:
+    ending = CHARGER_ENDINGS[p["reservationUpdateStatus"]]
+    await ctx.charging.end_reservation(p["reservationId"], ending)
+    return {}
 
 
 def _variable(variable: commands.Variable) -> Payload:
@@ -227,7 +250,7 @@ HANDLERS: dict[str, Handler] = {
     "NotifyChargingLimit": common.acknowledge,
     "ClearedChargingLimit": common.acknowledge,
     "NotifyEVChargingNeeds": ev_charging_needs,
-    "ReservationStatusUpdate": common.acknowledge,
+    "ReservationStatusUpdate": reservation_status_update,
     "DataTransfer": common.data_transfer,
     "SignCertificate": common.sign_certificate,
 }

@@ -22,7 +22,7 @@ from ocpp_core.db.lookup import BatchedLookup
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
-from ocpp_core.domain import chargepoints, retention
+from ocpp_core.domain import chargepoints, reservations, retention
 from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import MessageLog
 from ocpp_core.domain.presence import Presence
@@ -41,6 +41,7 @@ from ocpp_core.runtime import Runtime
 from ocpp_core.server import (
     api_commands,
     api_payments,
+    api_reservations,
     api_status,
     api_transactions,
     health,
@@ -170,6 +171,10 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
                 retention.run_forever(runtime.db, settings.ocpp.message_log_retention_days, clock),
                 name="message-log-retention",
             ),
+            asyncio.create_task(
+                reservations.run_forever(runtime.db, lambda: runtime.clock()),
+                name="reservation-expiry",
+            ),
         ]
         app.state.accepting = True
         try:
@@ -198,6 +203,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.add_api_route("/health", health.health, include_in_schema=False)
     for module in (api_status, api_commands, api_transactions, api_payments):
         app.include_router(module.router)
+    app.include_router(api_reservations.router)
     app.include_router(fallback)
     install_error_handler(app)
     _guard_requests(app, settings)

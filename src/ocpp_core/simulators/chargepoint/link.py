@@ -44,7 +44,7 @@ class ChargerLink(Protocol):
     async def authorize(self, id_tag: str) -> bool: ...
 
     async def start_transaction(
-        self, connector_id: int, id_tag: str, meter_start: int
+        self, connector_id: int, id_tag: str, meter_start: int, reservation_id: int | None
     ) -> StartResult: ...
 
     async def meter_values(
@@ -56,3 +56,6 @@ class ChargerLink(Protocol):
     ) -> None: ...
 
     async def stop_transaction(self, finished: FinishedTransaction) -> None: ...
+
+    async def reservation_expired(self, reservation_id: int) -> None:
+        """Tell the central system, in versions that have a message for it."""

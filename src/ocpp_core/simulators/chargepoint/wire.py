@@ -41,6 +41,11 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_time(text: str) -> datetime:
+    """A time the central system sent (always with its offset or ``Z``)."""
+    return datetime.fromisoformat(text)
+
+
 class LinkBase:
     """Mixed in after a version's ``ChargePoint``, whose ``start``, ``call`` and socket it uses."""
 
