@@ -31,6 +31,7 @@ from .model import (
     StopReason,
     Transaction,
     Trigger,
+    utc_now,
 )
 from .settings import ChargerSettings
 
@@ -314,8 +315,9 @@ class ChargerBehaviour:
         self.spawn(self._expire(connector, reservation))
 
     async def _expire(self, connector: Connector, reservation: Reservation) -> None:
-        left = (reservation.expires_at - self.clock.now()).total_seconds()
-        await asyncio.sleep(max(0.0, left / self.settings.speed))
+        # The central system set the expiry by its own clock, which a sped-up charger's isn't.
+        left = (reservation.expires_at - utc_now()).total_seconds()
+        await asyncio.sleep(max(0.0, left))
         if connector.reservation is not reservation:
             return  # used or cancelled meanwhile
         connector.reservation = None
