@@ -140,7 +140,7 @@ async def _open(
         seq_no=event.seq_no,
         remote_start_id=event.remote_start_id,
     )
-    if event.tag is None:
+    if not event.tag:  # none, or 2.x's NoAuthorization token (an empty one): nothing to refuse
         return await transactions.start(session, begin, result=AuthStatus.ACCEPTED.value)
     known = None if position == UNKNOWN_POSITION else position
     auth = await charging.authorize_start(session, event.tag, known)
