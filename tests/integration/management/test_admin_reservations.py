@@ -29,6 +29,8 @@ async def test_an_operator_reserves_and_cancels_a_connector(
     await add_tag(server.runtime.db, "ALICE")
     cp = await charger("CP1")
     await log_in(client, *ADMIN)
+    station = (await client.get("/Home/ChargePoint/CP1")).text
+    assert 'href="/Home/Reservations?cp=CP1" id="reservations-link"' in station
 
     form = {"station": "CP1", "conn": "1", "tag": "ALICE", "minutes": "30", "back": PAGE}
     reserved = await follow(client, await post_form(client, PAGE, form))
