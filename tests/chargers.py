@@ -252,6 +252,16 @@ class _Recorder:
     def on_data_transfer(self, **request: Any) -> Any:
         return self._answer("DataTransfer", {"status": "Accepted", "data": "pong"}, request)
 
+    # -- reservations: both versions spell these actions and their answers alike
+
+    @on("ReserveNow")
+    def on_reserve_now(self, **request: Any) -> Any:
+        return self._answer("ReserveNow", {"status": "Accepted"}, request)
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self, **request: Any) -> Any:
+        return self._answer("CancelReservation", {"status": "Accepted"}, request)
+
 
 class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
     """Answers server commands like an obliging 1.6 charger and records what it was asked."""

@@ -570,3 +570,47 @@ class ChargingNotice(Base):
     source: Mapped[str | None] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     data: Mapped[str] = mapped_column(Text)
+
+
+# The reservation states that hold a connector (see domain.reservations, which names them).
+ACTIVE_CHARGER_RESERVATION_STATES = ("Requested", "Accepted")
+_ACTIVE_CHARGER_RESERVATION = "status IN ('Requested', 'Accepted')"
+
+
+class ChargerReservation(Base):
+    """An operator's reservation of a connector (or, in 2.0.1, of a connector type) for a tag.
+
+    Its id is the OCPP reservation id the charger knows it by. The partial unique
+    index makes "one live reservation per connector" the database's rule, as for the
+    payments' reservations.
+    """
+
+    __tablename__ = "charger_reservations"
+    __table_args__ = (
+        Index(
+            "ux_charger_reservation_active_connector",
+            "charge_point_id",
+            "connector_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_CHARGER_RESERVATION),
+            postgresql_where=text(_ACTIVE_CHARGER_RESERVATION),
+        ),
+        Index("ix_charger_reservations_cp_status", "charge_point_id", "status"),
+        Index("ix_charger_reservations_status_expires", "status", "expires_at"),
+        Index("ix_charger_reservations_created_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(ForeignKey("charge_points.id", ondelete="CASCADE"))
+    # The connector (2.0.1: the EVSE); 0: any of the charger's.
+    connector_id: Mapped[int] = mapped_column(Integer)
+    connector_type: Mapped[str | None] = mapped_column(String(20))  # 2.0.1 only
+    id_tag: Mapped[str] = mapped_column(IdTag)
+    parent_id_tag: Mapped[str | None] = mapped_column(IdTag)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The transaction that used it, where the charger said so or its tag started there.
+    transaction_id: Mapped[int | None] = mapped_column(Integer)

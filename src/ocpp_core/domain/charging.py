@@ -32,6 +32,7 @@ from ocpp_core.domain import (
     meter_batches,
     metering,
     reports,
+    reservations,
     transactions,
 )
 from ocpp_core.domain.authorization import Authorization, AuthStatus
@@ -111,8 +112,9 @@ class Charging:
             if row is not None:
                 auth = Authorization(AuthStatus(row.start_result))
             else:
-                auth = await self.authorize_start(session, begin.tag)
+                auth = await self.authorize_start(session, begin.tag, begin.connector_id)
                 row = await transactions.start(session, begin, result=auth.status.value)
+                await self.use_reservation(session, row, auth, begin.reservation_id)
                 await self._record_start_reading(session, begin)
         await self.publish_started(row, accepted=auth.status is AuthStatus.ACCEPTED)
         return row.id, auth
@@ -207,13 +209,47 @@ class Charging:
     # The steps of a transaction's messages, for the adapters whose transactions are
     # told in several messages (2.x's TransactionEvent), inside their unit of work.
 
-    async def authorize_start(self, session: AsyncSession, tag: str) -> Authorization:
-        return await authorization.authorize(
-            session,
-            tag,
-            now=self.now(),
-            deny_concurrent=self.parts.settings.ocpp.deny_concurrent_tx,
+    async def authorize_start(
+        self, session: AsyncSession, tag: str, position: int | None
+    ) -> Authorization:
+        """The answer for a start by ``tag`` on ``position`` (None: unknown, so unreserved)."""
+        now = self.now()
+        auth = await authorization.authorize(
+            session, tag, now=now, deny_concurrent=self.parts.settings.ocpp.deny_concurrent_tx
         )
+        if position is None:
+            return auth
+        return await reservations.admit(session, self.charge_point_id, position, tag, auth, now=now)
+
+    async def use_reservation(
+        self,
+        session: AsyncSession,
+        row: Transaction,
+        auth: Authorization,
+        reservation_id: int | None,
+    ) -> None:
+        """An accepted start ends the operator's reservation it was made under."""
+        if auth.status is not AuthStatus.ACCEPTED:
+            return
+        await reservations.use(
+            session,
+            self.charge_point_id,
+            row.connector_id,
+            tag=row.start_tag,
+            auth=auth,
+            reservation_id=reservation_id,
+            transaction_id=row.id,
+            now=self.now(),
+        )
+
+    async def end_reservation(
+        self, reservation_id: int, ending: reservations.ReservationStatus
+    ) -> None:
+        """The charger ended an operator's reservation itself (expired, or removed)."""
+        async with self.parts.db.session() as session:
+            await reservations.end_by_charger(
+                session, self.charge_point_id, reservation_id, ending, now=self.now()
+            )
 
     async def apply_readings(
         self,

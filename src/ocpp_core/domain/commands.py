@@ -199,6 +199,24 @@ class GetChargingProfiles:
     profile_ids: tuple[int, ...] = ()
 
 
+# -- reservations (see domain.reservations) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveNow:
+    reservation_id: int
+    expires_at: datetime
+    id_tag: str
+    connector_id: int  # the connector (2.x: the EVSE); 0 for any of the charger's
+    connector_type: str | None = None  # 2.x only: a plug of this type
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReservation:
+    reservation_id: int
+
+
 Command = (
     Reset
     | UnlockConnector
@@ -219,6 +237,8 @@ Command = (
     | ClearChargingProfile
     | GetCompositeSchedule
     | GetChargingProfiles
+    | ReserveNow
+    | CancelReservation
 )
 
 # The charging profile ocpp-core owns on every connector: set and cleared by id,

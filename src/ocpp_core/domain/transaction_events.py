@@ -51,6 +51,7 @@ class TransactionEvent:
     readings: Readings
     stopped_reason: str  # Local when the charger gave none
     status: str | None  # the connector status the event's charging state says, if any
+    reservation_id: int | None = None  # the operator's reservation it says it used
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +140,13 @@ async def _open(
         seq_no=event.seq_no,
         remote_start_id=event.remote_start_id,
     )
-    result = (
-        (await charging.authorize_start(session, event.tag)).status.value
-        if event.tag
-        else AuthStatus.ACCEPTED.value
-    )
-    return await transactions.start(session, begin, result=result)
+    if not event.tag:  # none, or 2.x's NoAuthorization token (an empty one): nothing to refuse
+        return await transactions.start(session, begin, result=AuthStatus.ACCEPTED.value)
+    known = None if position == UNKNOWN_POSITION else position
+    auth = await charging.authorize_start(session, event.tag, known)
+    row = await transactions.start(session, begin, result=auth.status.value)
+    await charging.use_reservation(session, row, auth, event.reservation_id)
+    return row
 
 
 async def _continue(
@@ -163,8 +165,10 @@ async def _continue(
     # first answer may have been an error because the payments could not follow it.
     identified = identified or (event.tag is not None and replayed)
     if event.tag is not None and not _is_identified(row):
-        auth = await charging.authorize_start(session, event.tag)
+        known = None if row.connector_id == UNKNOWN_POSITION else row.connector_id
+        auth = await charging.authorize_start(session, event.tag, known)
         transactions.identify(row, tag=event.tag, result=auth.status.value)
+        await charging.use_reservation(session, row, auth, event.reservation_id)
         identified = True
     if event.type is not EventType.ENDED or row.stop_at is not None:
         at_limit = await charging.apply_readings(session, row.connector_id, row.id, event.readings)

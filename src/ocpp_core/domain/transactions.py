@@ -76,6 +76,7 @@ class TransactionStart:
     uid: str | None = None
     seq_no: int | None = None
     remote_start_id: int | None = None
+    reservation_id: int | None = None  # the operator's reservation the charger says it used
 
 
 @dataclass(frozen=True, slots=True)

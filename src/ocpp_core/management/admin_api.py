@@ -98,6 +98,21 @@ async def cancel_reservation(context: ManagementContext, reservation_id: str) ->
     return _outcome(gettext("Cancel"), answer)
 
 
+# -- operators' reservations (see management.reservations)
+
+
+async def reserve_now(context: ManagementContext, body: dict[str, Any]) -> Outcome:
+    answer = await _call(context, "POST", "/API/ReserveNow", timeout=COMMAND_TIMEOUT, json=body)
+    return _outcome(gettext("Reserve"), answer)
+
+
+async def cancel_charger_reservation(context: ManagementContext, reservation_id: int) -> Outcome:
+    body = {"reservationId": reservation_id}
+    path = "/API/CancelReservation"
+    answer = await _call(context, "POST", path, timeout=COMMAND_TIMEOUT, json=body)
+    return _outcome(gettext("Cancel reservation"), answer)
+
+
 # The server's answers to a review decision: whether it was taken, and what to say.
 _REVIEWED = {
     "Captured": (True, N_("Captured; the rest of the card hold is released.")),

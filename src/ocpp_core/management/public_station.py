@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargePoint, Connector, PaymentReservation, Transaction
+from ocpp_core.domain import reservations as charger_reservations
 from ocpp_core.domain import transactions
 from ocpp_core.domain.connector_status import IN_USE, OUT_OF_ORDER, STARTABLE, ConnectorStatus
 from ocpp_core.domain.connectors import FIRST_CONNECTOR, known_connectors
@@ -143,17 +144,15 @@ async def load_station(
 async def _held(
     session: AsyncSession, charge_point_id: str, connector_id: int, unpaid_cutoff: datetime
 ) -> bool:
-    """Whether a driver's reservation holds the connector: the server starts nobody else there."""
-    held = await session.scalar(
-        select(PaymentReservation.id)
-        .where(
-            PaymentReservation.charge_point_id == charge_point_id,
-            PaymentReservation.connector_id == connector_id,
-            reservations.holding(unpaid_cutoff),
-        )
-        .limit(1)
+    """Whether a driver's reservation, or an operator's, holds the connector: the server
+    starts nobody else there."""
+    paid = exists().where(
+        PaymentReservation.charge_point_id == charge_point_id,
+        PaymentReservation.connector_id == connector_id,
+        reservations.holding(unpaid_cutoff),
     )
-    return held is not None
+    operator = charger_reservations.holds(charge_point_id, connector_id)
+    return bool(await session.scalar(select(or_(paid, operator))))
 
 
 def _public_status(reported: str | None, *, online: bool | None, busy: bool, held: bool) -> str:

@@ -51,6 +51,7 @@ async def start_transaction(ctx: ChargerContext, p: Payload) -> Payload:
         tag=p["idTag"],
         started_at=timestamp(p["timestamp"]),
         meter_start_wh=p["meterStart"],
+        reservation_id=p.get("reservationId"),
     )
     transaction_id, auth = await ctx.charging.start(begin)
     return {"transactionId": transaction_id, "idTagInfo": _id_tag_info(auth)}
@@ -175,6 +176,22 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             )
         case commands.GetChargingProfiles():
             raise CommandNotSupported("OCPP 1.6 has no GetChargingProfiles")
+        case commands.ReserveNow():
+            return "ReserveNow", _reserve_now(command)
+        case commands.CancelReservation(reservation_id=reservation_id):
+            return "CancelReservation", {"reservationId": reservation_id}
+
+
+def _reserve_now(command: commands.ReserveNow) -> Payload:
+    if command.connector_type is not None:
+        raise CommandNotSupported("OCPP 1.6 reserves a connector by its number, not its type")
+    return without_none(
+        connectorId=command.connector_id,
+        expiryDate=format_timestamp(command.expires_at),
+        idTag=command.id_tag,
+        parentIdTag=command.parent_id_tag,
+        reservationId=command.reservation_id,
+    )
 
 
 def _profile(profile: commands.ChargingProfile) -> Payload:

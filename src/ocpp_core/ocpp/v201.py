@@ -19,6 +19,7 @@ from ocpp_core.domain.charging_notices import NoticeKind
 from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.domain.protocols import TRIGGERABLE_201
+from ocpp_core.domain.reservations import CHARGER_ENDINGS
 from ocpp_core.ocpp import common, v201_transactions
 from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter, status
 from ocpp_core.ocpp.common import Payload, optional_timestamp, timestamp, without_none
@@ -234,6 +235,11 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "GetChargingProfiles", without_none(
                 requestId=request_id, evseId=evse, chargingProfile=criterion
             )
+        # -- reservations --
+        case commands.ReserveNow():
+            return "ReserveNow", _reserve_now(command, settings)
+        case commands.CancelReservation(reservation_id=reservation_id):
+            return "CancelReservation", {"reservationId": reservation_id}
 
 
 def _purpose(purpose: commands.ProfilePurpose | None) -> str | None:
@@ -267,6 +273,24 @@ def _profile(profile: commands.ChargingProfile) -> Payload:
         transactionId=profile.transaction_uid,
         chargingSchedule=[schedule],
     )
+
+
+def _reserve_now(command: commands.ReserveNow, settings: OcppSettings) -> Payload:
+    parent = command.parent_id_tag
+    return without_none(
+        id=command.reservation_id,
+        expiryDateTime=format_timestamp(command.expires_at),
+        connectorType=command.connector_type,
+        idToken={"idToken": command.id_tag, "type": settings.id_token_type},
+        evseId=command.connector_id or None,  # none: any EVSE
+        groupIdToken=None if parent is None else {"idToken": parent, "type": "Central"},
+    )
+
+
+async def reservation_status_update(ctx: ChargerContext, p: Payload) -> Payload:
+    ending = CHARGER_ENDINGS[p["reservationUpdateStatus"]]
+    await ctx.charging.end_reservation(p["reservationId"], ending)
+    return {}
 
 
 def _variable(variable: commands.Variable) -> Payload:
@@ -316,7 +340,7 @@ HANDLERS: dict[str, Handler] = {
     "ClearedChargingLimit": cleared_charging_limit,
     "ReportChargingProfiles": report_charging_profiles,
     "NotifyEVChargingNeeds": ev_charging_needs,
-    "ReservationStatusUpdate": common.acknowledge,
+    "ReservationStatusUpdate": reservation_status_update,
     "DataTransfer": common.data_transfer,
     "SignCertificate": common.sign_certificate,
 }

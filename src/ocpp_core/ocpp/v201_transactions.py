@@ -79,6 +79,7 @@ async def transaction_event(ctx: ChargerContext, p: Payload) -> Payload:
         readings=readings,
         stopped_reason=info.get("stoppedReason", "Local"),
         status=_charging_status(info.get("chargingState"), event_type),
+        reservation_id=p.get("reservationId"),
     )
     try:
         auth = await transaction_events.handle(ctx.charging, event)

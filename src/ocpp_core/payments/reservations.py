@@ -28,11 +28,14 @@ from ocpp_core.db.detached import Rows
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.prepared import Prepared
 from ocpp_core.db.session import Database
+from ocpp_core.domain import reservations as charger_reservations
 from ocpp_core.domain import transactions
 from ocpp_core.domain.connector_status import STARTABLE
 from ocpp_core.payments.states import ACTIVE, START_PENDING, Status, status_of
 
 MAX_ID_TAG = 20  # OCPP 1.6 IdToken is CiString20
+# An operator reserved the connector for someone (see domain.reservations).
+OPERATOR_RESERVATION = "OperatorReservation"
 
 
 Retire = Callable[[AsyncSession], Awaitable[None]]
@@ -229,9 +232,10 @@ async def connector_busy(
     query = select(
         connector_status(charge_point_id, connector_id),
         open_transaction(charge_point_id, connector_id),
+        charger_reservations.holds(charge_point_id, connector_id),
     )
-    status, running = (await session.execute(query)).one()
-    return busy_of(status, running=bool(running))
+    status, running, reserved = (await session.execute(query)).one()
+    return busy_of(status, running=bool(running), reserved=bool(reserved))
 
 
 @asynccontextmanager
@@ -252,12 +256,14 @@ async def at_connector(
         yield None if found is None else (found.row, found.extra[0], bool(found.extra[1]))
 
 
-def busy_of(status: str | None, *, running: bool) -> str | None:
+def busy_of(status: str | None, *, running: bool, reserved: bool = False) -> str | None:
     """Why a connector in this status (None: it never said), with or without a running
-    transaction, takes no session; None if it takes one."""
+    transaction or an operator's reservation, takes no session; None if it takes one."""
     if status is not None and status not in STARTABLE:
         return f"Status:{status}"
-    return "OpenTransaction" if running else None
+    if running:
+        return "OpenTransaction"
+    return OPERATOR_RESERVATION if reserved else None
 
 
 def connector_status(

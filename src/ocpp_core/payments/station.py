@@ -19,6 +19,7 @@ from ocpp_core.db.detached import Rows
 from ocpp_core.db.models import ChargePoint, PaymentReservation
 from ocpp_core.db.prepared import Prepared
 from ocpp_core.domain import connectors, tariffs
+from ocpp_core.domain import reservations as charger_reservations
 from ocpp_core.payments import reservations
 
 
@@ -26,7 +27,7 @@ from ocpp_core.payments import reservations
 class Station:
     charge_point: ChargePoint
     has_connector: bool
-    busy: str | None  # why the connector takes no session now, reservations aside
+    busy: str | None  # why the connector takes no session now, drivers' reservations aside
     privileged: bool  # the driver's tag charges for free here
     holder: PaymentReservation | None  # the reservation that holds the connector, unlocked
 
@@ -44,8 +45,8 @@ async def look(
         return None
     holding = reservations.ROWS.found(found.extra)
     holder = None if holding.read["id"] is None else holding.row  # the outer join found none
-    known, connector_status, running, privileged = holding.extra
-    busy = reservations.busy_of(connector_status, running=bool(running))
+    known, connector_status, running, reserved, privileged = holding.extra
+    busy = reservations.busy_of(connector_status, running=bool(running), reserved=bool(reserved))
     return Station(found.row, bool(known), busy, bool(privileged), holder)
 
 
@@ -61,7 +62,9 @@ def _query(connector_id: int) -> Prepared:
     return _CHARGE_POINTS.query(_select(connector_id))
 
 
-def _select(connector_id: int) -> Select[ChargePoint, PaymentReservation, bool, str, bool, bool]:
+def _select(
+    connector_id: int,
+) -> Select[ChargePoint, PaymentReservation, bool, str, bool, bool, bool]:
     here = ChargePoint.id
     holds = and_(
         PaymentReservation.charge_point_id == here,
@@ -75,6 +78,7 @@ def _select(connector_id: int) -> Select[ChargePoint, PaymentReservation, bool, 
             connectors.is_known(here, connector_id),
             reservations.connector_status(here, connector_id),
             reservations.open_transaction(here, connector_id),
+            charger_reservations.holds(here, connector_id, bindparam("now")),
             tariffs.charges_free(
                 tag_id=bindparam("tag_id"), charge_point_id=here, now=bindparam("now")
             ),

@@ -22,7 +22,7 @@ from ocpp_core.db.lookup import BatchedLookup
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
-from ocpp_core.domain import chargepoints, retention
+from ocpp_core.domain import chargepoints, reservations, retention
 from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import MessageLog
 from ocpp_core.domain.presence import Presence
@@ -43,6 +43,7 @@ from ocpp_core.server import (
     api_firmware,
     api_payments,
     api_profiles,
+    api_reservations,
     api_status,
     api_transactions,
     health,
@@ -177,6 +178,10 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
                 retention.run_forever(runtime.db, settings.ocpp.message_log_retention_days, clock),
                 name="message-log-retention",
             ),
+            asyncio.create_task(
+                reservations.run_forever(runtime.db, lambda: runtime.clock()),
+                name="reservation-expiry",
+            ),
         ]
         app.state.accepting = True
         try:
@@ -211,6 +216,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         api_payments,
         api_firmware,
         api_profiles,
+        api_reservations,
     ):
         app.include_router(module.router)
     app.include_router(fallback)

@@ -25,16 +25,23 @@ from .model import (
     FinishedTransaction,
     Meter,
     Registration,
+    Reservation,
+    ReserveOutcome,
     SampleContext,
     SimClock,
     StopReason,
     Transaction,
     Trigger,
+    utc_now,
 )
 from .profiles import InstalledProfiles
 from .settings import ChargerSettings
 
 LOGGER = logging.getLogger("ocpp_core.simulator")
+
+_STARTABLE = frozenset(
+    {ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING, ConnectorStatus.RESERVED}
+)
 
 
 class ChargerBehaviour:
@@ -162,20 +169,24 @@ class ChargerBehaviour:
     async def start_local(self, connector_id: int, id_tag: str) -> int | None:
         """Plug in and present a tag at the charger; returns the transaction id."""
         connector = self.connector(connector_id)
-        if not self._claim(connector):
+        if not self._claim(connector, id_tag):
             return None
         return await self._start_session(connector, id_tag, authorize=True)
 
     # -- server requests ---------------------------------------------------
 
-    def _claim(self, connector: Connector) -> bool:
-        free = connector.status in {ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING}
+    def _claim(self, connector: Connector, id_tag: str) -> bool:
+        """A reserved connector starts only for its reservation's tag."""
+        reservation = connector.reservation
+        if reservation is not None and reservation.id_tag != id_tag:
+            return False
+        free = connector.status in _STARTABLE
         if not free or connector.starting or connector.transaction is not None:
             return False
         connector.starting = True
         return True
 
-    def claim_remote_start(self, connector_id: int | None) -> Connector | None:
+    def claim_remote_start(self, connector_id: int | None, id_tag: str) -> Connector | None:
         """Hold the requested connector, or by default the first one with an EV
         plugged in (Preparing), else the first Available one."""
         if connector_id is None:
@@ -186,7 +197,7 @@ class ChargerBehaviour:
             candidates = [self.connectors[connector_id]]
         else:
             return None
-        return next((c for c in candidates if self._claim(c)), None)
+        return next((c for c in candidates if self._claim(c, id_tag)), None)
 
     async def remote_start(self, connector: Connector, id_tag: str) -> None:
         authorize = self.config.flag("AuthorizeRemoteTxRequests")
@@ -272,6 +283,61 @@ class ChargerBehaviour:
             for connector in self._affected(connector_id or 0):
                 await self._send_sample(link, connector, SampleContext.TRIGGER)
 
+    # -- reservations --------------------------------------------------------
+
+    def reserve(self, connector_id: int, reservation: Reservation) -> ReserveOutcome:
+        """Hold a free connector for a tag; like most chargers, not "any connector" (0)."""
+        connector = self.connectors.get(connector_id)
+        if connector is None:
+            return ReserveOutcome.REJECTED
+        held = connector.reservation
+        if held is not None and held.reservation_id != reservation.reservation_id:
+            return ReserveOutcome.OCCUPIED
+        if not (self.operative and connector.operative):
+            return ReserveOutcome.UNAVAILABLE
+        if connector.status not in {ConnectorStatus.AVAILABLE, ConnectorStatus.RESERVED}:
+            return ReserveOutcome.OCCUPIED
+        self.cancel_reservation(reservation.reservation_id)  # the same id again replaces it
+        connector.reservation = reservation
+        return ReserveOutcome.ACCEPTED
+
+    async def hold(self, connector_id: int) -> None:
+        """Show the connector Reserved, and end its reservation when it expires."""
+        connector = self.connectors[connector_id]
+        reservation = connector.reservation
+        if reservation is None:
+            return
+        await self._set_status(connector, ConnectorStatus.RESERVED)
+        self.spawn(self._expire(connector, reservation))
+
+    async def _expire(self, connector: Connector, reservation: Reservation) -> None:
+        # The central system set the expiry by its own clock, which a sped-up charger's isn't.
+        left = (reservation.expires_at - utc_now()).total_seconds()
+        await asyncio.sleep(max(0.0, left))
+        if connector.reservation is not reservation:
+            return  # used or cancelled meanwhile
+        connector.reservation = None
+        await self.release(connector)
+        link = self._ready
+        if link is not None:
+            try:
+                await link.reservation_expired(reservation.reservation_id)
+            except LinkError as exc:
+                LOGGER.warning("%s: reservation update failed: %s", self.id, exc)
+
+    def cancel_reservation(self, reservation_id: int) -> Connector | None:
+        """Drop the reservation; the connector it held, or None if there was none."""
+        for connector in self.connectors.values():
+            held = connector.reservation
+            if held is not None and held.reservation_id == reservation_id:
+                connector.reservation = None
+                return connector
+        return None
+
+    async def release(self, connector: Connector) -> None:
+        if connector.status is ConnectorStatus.RESERVED and connector.reservation is None:
+            await self._set_status(connector, self._idle_status(connector))
+
     # -- sessions ----------------------------------------------------------
 
     async def _authorize(self, id_tag: str) -> bool:
@@ -309,14 +375,19 @@ class ChargerBehaviour:
             LOGGER.warning("%s: cannot start a session while offline", self.id)
             return None
         meter_start = connector.meter_wh
+        reservation = connector.reservation
+        reservation_id = None if reservation is None else reservation.reservation_id
         try:
-            result = await link.start_transaction(connector.connector_id, id_tag, meter_start)
+            result = await link.start_transaction(
+                connector.connector_id, id_tag, meter_start, reservation_id
+            )
         except LinkError as exc:
             LOGGER.warning("%s: StartTransaction failed: %s", self.id, exc)
             return None
         if not result.accepted:
             LOGGER.info("%s: id tag refused by the server", self.id)
             return None
+        connector.reservation = None  # used: the session holds the connector now
         transaction = Transaction(result.transaction_id, id_tag, meter_start)
         connector.open_transaction(transaction, self.settings.initial_soc, self.clock.seconds())
         LOGGER.info("%s: transaction %d started", self.id, result.transaction_id)

@@ -46,7 +46,7 @@ class ChargerLink(Protocol):
     async def authorize(self, id_tag: str) -> bool: ...
 
     async def start_transaction(
-        self, connector_id: int, id_tag: str, meter_start: int
+        self, connector_id: int, id_tag: str, meter_start: int, reservation_id: int | None
     ) -> StartResult: ...
 
     async def meter_values(
@@ -62,3 +62,5 @@ class ChargerLink(Protocol):
     async def firmware_status(self, step: FirmwareStep, request_id: int | None) -> None: ...
 
     async def upload_status(self, step: UploadStep, request_id: int | None) -> None: ...
+    async def reservation_expired(self, reservation_id: int) -> None:
+        """Tell the central system, in versions that have a message for it."""

@@ -22,6 +22,7 @@ class ConnectorStatus(StrEnum):
     CHARGING = "Charging"
     SUSPENDED_EV = "SuspendedEV"
     FINISHING = "Finishing"
+    RESERVED = "Reserved"
     UNAVAILABLE = "Unavailable"
 
 
@@ -72,6 +73,23 @@ class UploadStep(StrEnum):
     UPLOADING = "Uploading"
     UPLOADED = "Uploaded"
     FAILED = "UploadFailed"
+
+
+class ReserveOutcome(StrEnum):
+    ACCEPTED = "Accepted"
+    OCCUPIED = "Occupied"
+    REJECTED = "Rejected"
+    UNAVAILABLE = "Unavailable"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A connector held for one tag (or a tag of its parent) until ``expires_at``."""
+
+    reservation_id: int
+    id_tag: str
+    parent_id_tag: str | None
+    expires_at: datetime
 
 
 class AvailabilityOutcome(StrEnum):
@@ -219,6 +237,7 @@ class Connector:
     operative: bool = True
     starting: bool = False
     transaction: Transaction | None = None
+    reservation: Reservation | None = None
 
     @property
     def meter_wh(self) -> int:

@@ -19,6 +19,8 @@ from .model import (
     FirmwareStep,
     MeterSample,
     Registration,
+    Reservation,
+    ReserveOutcome,
     SampleContext,
     StartResult,
     StopReason,
@@ -33,6 +35,7 @@ from .wire import (
     LinkBase,
     after_call,
     on_call,
+    parse_time,
     periods_of,
     time_of,
     timestamp,
@@ -117,7 +120,7 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
         return bool(result.id_tag_info["status"] == "Accepted")
 
     async def start_transaction(
-        self, connector_id: int, id_tag: str, meter_start: int
+        self, connector_id: int, id_tag: str, meter_start: int, reservation_id: int | None
     ) -> StartResult:
         result = await self._request(
             call.StartTransaction(
@@ -125,6 +128,7 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
                 id_tag=id_tag,
                 meter_start=meter_start,
                 timestamp=self._now(),
+                reservation_id=reservation_id,
             )
         )
         accepted = result.id_tag_info["status"] == "Accepted"
@@ -158,13 +162,16 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
             )
         )
 
+    async def reservation_expired(self, reservation_id: int) -> None:
+        """1.6 has no message for it: the connector's status says it is free again."""
+
     # -- central system -> charger ---------------------------------------
 
     @on_call(Action.remote_start_transaction)
     def on_remote_start(
         self, id_tag: str, call_unique_id: str, connector_id: int | None = None, **_: Any
     ) -> Any:
-        connector = self._charger.claim_remote_start(connector_id)
+        connector = self._charger.claim_remote_start(connector_id, id_tag)
         if connector is None:
             return call_result.RemoteStartTransaction(status="Rejected")
         self._defer(call_unique_id, lambda: self._charger.remote_start(connector, id_tag))
@@ -323,6 +330,39 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
     @on_call(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> Any:
         return call_result.ClearCache(status="Accepted")
+
+    @on_call(Action.reserve_now)
+    def on_reserve_now(
+        self,
+        connector_id: int,
+        expiry_date: str,
+        id_tag: str,
+        reservation_id: int,
+        call_unique_id: str,
+        parent_id_tag: str | None = None,
+        **_: Any,
+    ) -> Any:
+        reservation = Reservation(reservation_id, id_tag, parent_id_tag, parse_time(expiry_date))
+        outcome = self._charger.reserve(connector_id, reservation)
+        if outcome is ReserveOutcome.ACCEPTED:
+            self._defer(call_unique_id, lambda: self._charger.hold(connector_id))
+        return call_result.ReserveNow(status=outcome.value)
+
+    @after_call(Action.reserve_now)
+    def after_reserve_now(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, call_unique_id: str, **_: Any) -> Any:
+        connector = self._charger.cancel_reservation(reservation_id)
+        if connector is None:
+            return call_result.CancelReservation(status="Rejected")
+        self._defer(call_unique_id, lambda: self._charger.release(connector))
+        return call_result.CancelReservation(status="Accepted")
+
+    @after_call(Action.cancel_reservation)
+    def after_cancel_reservation(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
 
     @on_call(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:

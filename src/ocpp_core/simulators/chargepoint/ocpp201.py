@@ -30,6 +30,8 @@ from .model import (
     FirmwareStep,
     MeterSample,
     Registration,
+    Reservation,
+    ReserveOutcome,
     SampleContext,
     StartResult,
     StopReason,
@@ -44,6 +46,7 @@ from .wire import (
     LinkBase,
     after_call,
     on_call,
+    parse_time,
     periods_of,
     time_of,
     timestamp,
@@ -51,6 +54,7 @@ from .wire import (
 
 _PLUG_STATUS = {
     ConnectorStatus.AVAILABLE: "Available",
+    ConnectorStatus.RESERVED: "Reserved",
     ConnectorStatus.UNAVAILABLE: "Unavailable",
 }
 _CHARGING_STATE = {
@@ -172,7 +176,7 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
         return bool(result.id_token_info["status"] == "Accepted")
 
     async def start_transaction(
-        self, connector_id: int, id_tag: str, meter_start: int
+        self, connector_id: int, id_tag: str, meter_start: int, reservation_id: int | None
     ) -> StartResult:
         transaction_id = secrets.randbelow(2**31 - 1) + 1
         remote_start_id = self._remote_start_ids.pop(connector_id, None)
@@ -190,6 +194,7 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
             id_token=_token(id_tag),
             meter_value=[{"timestamp": self._now(), "sampled_value": [begin]}],
             info={"charging_state": "Charging", "remote_start_id": remote_start_id},
+            reservation_id=reservation_id,
         )
         accepted = result.id_token_info is not None and result.id_token_info["status"] == "Accepted"
         return StartResult(transaction_id, accepted)
@@ -220,6 +225,9 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
         )
         self._sequences.pop(tx.transaction_id, None)
 
+    async def reservation_expired(self, reservation_id: int) -> None:
+        await self._request(call.ReservationStatusUpdate(reservation_id, "Expired"))
+
     # -- central system -> charger ---------------------------------------
 
     @on_call("RequestStartTransaction")
@@ -231,11 +239,11 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
         evse_id: int | None = None,
         **_: Any,
     ) -> Any:
-        connector = self._charger.claim_remote_start(evse_id)
+        tag = str(id_token["id_token"])
+        connector = self._charger.claim_remote_start(evse_id, tag)
         if connector is None:
             return call_result.RequestStartTransaction(status="Rejected")
         self._remote_start_ids[connector.connector_id] = remote_start_id
-        tag = str(id_token["id_token"])
         self._defer(call_unique_id, lambda: self._charger.remote_start(connector, tag))
         return call_result.RequestStartTransaction(status="Accepted")
 
@@ -479,6 +487,42 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
     @on_call("ClearCache")
     def on_clear_cache(self, **_: Any) -> Any:
         return call_result.ClearCache(status="Accepted")
+
+    @on_call("ReserveNow")
+    def on_reserve_now(
+        self,
+        id: int,
+        expiry_date_time: str,
+        id_token: dict[str, Any],
+        call_unique_id: str,
+        evse_id: int | None = None,
+        group_id_token: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        parent = None if group_id_token is None else str(group_id_token["id_token"])
+        tag = str(id_token["id_token"])
+        reservation = Reservation(id, tag, parent, parse_time(expiry_date_time))
+        # Every plug of the simulator's EVSEs is of one type: a type alone picks no EVSE.
+        outcome = self._charger.reserve(evse_id or 0, reservation)
+        if outcome is ReserveOutcome.ACCEPTED and evse_id is not None:
+            self._defer(call_unique_id, lambda: self._charger.hold(evse_id))
+        return call_result.ReserveNow(status=outcome.value)
+
+    @after_call("ReserveNow")
+    def after_reserve_now(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
+
+    @on_call("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int, call_unique_id: str, **_: Any) -> Any:
+        connector = self._charger.cancel_reservation(reservation_id)
+        if connector is None:
+            return call_result.CancelReservation(status="Rejected")
+        self._defer(call_unique_id, lambda: self._charger.release(connector))
+        return call_result.CancelReservation(status="Accepted")
+
+    @after_call("CancelReservation")
+    def after_cancel_reservation(self, call_unique_id: str, **_: Any) -> None:
+        self._run_follow_up(call_unique_id)
 
     @on_call("DataTransfer")
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:

@@ -42,13 +42,18 @@ def timestamp(moment: datetime) -> str:
 
 
 def time_of(text: str | None) -> datetime | None:
-    """A time the central system sent (RFC 3339, ``Z`` or an offset)."""
-    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """A time the central system may leave out."""
+    return None if text is None else parse_time(text)
 
 
 def periods_of(periods: list[dict[str, Any]]) -> tuple[tuple[int, float], ...]:
     """A schedule's periods, in order, as (start s, limit); both versions spell them alike."""
     return tuple(sorted((int(p["start_period"]), round(float(p["limit"]), 1)) for p in periods))
+
+
+def parse_time(text: str) -> datetime:
+    """A time the central system sent (RFC 3339, ``Z`` or an offset)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class LinkBase:

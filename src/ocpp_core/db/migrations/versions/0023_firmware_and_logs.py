@@ -1,7 +1,7 @@
 """Firmware updates and diagnostics/log uploads, one row per request to a charger
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0022
 Create Date: 2026-12-05 23:20:00.000000
 """
 
