@@ -458,3 +458,41 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(String(100))
     address: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LocalList(Base):
+    """The local authorization list ocpp-core keeps on one charger (see domain.local_lists).
+
+    ``wanted`` counts the changes asked for and ``done`` the ones a sync took in: a tag
+    changed while a sync runs leaves the list due, so no change is lost between nodes.
+    """
+
+    __tablename__ = "local_lists"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_group: Mapped[str | None] = mapped_column(IdTag)  # None: every tag
+    version: Mapped[int] = mapped_column(Integer, default=0)  # what the charger holds, 0: none
+    wanted: Mapped[int] = mapped_column(Integer, default=1)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    full_needed: Mapped[bool] = mapped_column(Boolean, default=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str | None] = mapped_column(String(50))
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LocalListEntry(Base):
+    """One tag as the charger's local list holds it, after the charger accepted it."""
+
+    __tablename__ = "local_list_entries"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("local_lists.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[str] = mapped_column(IdTag, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parent_id: Mapped[str | None] = mapped_column(IdTag)

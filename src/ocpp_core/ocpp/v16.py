@@ -10,7 +10,7 @@ from ocpp_core.domain.charging import Readings
 from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.meter import Read
 from ocpp_core.ocpp import common
-from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
+from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter, status
 from ocpp_core.ocpp.common import Payload, timestamp, without_none
 from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
@@ -135,6 +135,38 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "ClearCache", {}
         case commands.DataTransfer(vendor_id=vendor, message_id=message_id, data=data):
             return "DataTransfer", without_none(vendorId=vendor, messageId=message_id, data=data)
+        case commands.SendLocalList(version=version, full=full, entries=entries):
+            return "SendLocalList", {
+                "listVersion": version,
+                "updateType": "Full" if full else "Differential",
+                "localAuthorizationList": [_list_entry(entry) for entry in entries],
+            }
+        case commands.GetLocalListVersion():
+            return "GetLocalListVersion", {}
+        case commands.ReadSetting(key=key):
+            return "GetConfiguration", {"key": [key]}
+
+
+def _list_entry(entry: commands.ListEntry) -> Payload:
+    if entry.status is None:
+        return {"idTag": entry.tag}
+    info = without_none(
+        status=entry.status,
+        expiryDate=format_timestamp(entry.expires_at) if entry.expires_at else None,
+        parentIdTag=entry.group,
+    )
+    return {"idTag": entry.tag, "idTagInfo": info}
+
+
+def status_of(command: commands.Command, answer: Payload) -> str | None:
+    """The status word; for the commands that read a value, the value."""
+    match command:
+        case commands.GetLocalListVersion():
+            return str(answer.get("listVersion"))
+        case commands.ReadSetting(key=key):
+            found = [k for k in answer.get("configurationKey", []) if k.get("key") == key]
+            return found[0].get("value") if found else None
+    return status(answer)
 
 
 def _charging_limit(command: commands.SetChargingLimit) -> Payload:
@@ -176,6 +208,7 @@ ADAPTER = ProtocolAdapter(
     schemas=SchemaSet("v16"),
     handlers=HANDLERS,
     encode=encode,
+    status_of=status_of,
     # OCPP-J 1.6 spells these two with its own typos; chargers match the exact strings.
     error_spelling={
         ErrorCode.FORMAT_VIOLATION: "FormationViolation",

@@ -22,7 +22,7 @@ from ocpp_core.db.lookup import BatchedLookup
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
-from ocpp_core.domain import chargepoints, retention
+from ocpp_core.domain import chargepoints, local_lists, retention
 from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import MessageLog
 from ocpp_core.domain.presence import Presence
@@ -40,8 +40,10 @@ from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
 from ocpp_core.server import (
     api_commands,
+    api_local_lists,
     api_payments,
     api_status,
+    api_tags,
     api_transactions,
     health,
     node_server,
@@ -170,6 +172,12 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
                 retention.run_forever(runtime.db, settings.ocpp.message_log_retention_days, clock),
                 name="message-log-retention",
             ),
+            asyncio.create_task(
+                local_lists.run_forever(
+                    api_local_lists.lists_of(runtime), settings.ocpp.local_list_sync_interval
+                ),
+                name="local-lists",
+            ),
         ]
         app.state.accepting = True
         try:
@@ -197,6 +205,8 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     app.add_api_route("/health", health.health, include_in_schema=False)
     for module in (api_status, api_commands, api_transactions, api_payments):
+        app.include_router(module.router)
+    for module in (api_tags, api_local_lists):  # issue 14: local authorization lists
         app.include_router(module.router)
     app.include_router(fallback)
     install_error_handler(app)
