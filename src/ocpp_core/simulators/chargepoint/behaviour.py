@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from .config import ConfigStore
 from .link import ChargerLink, LinkError
+from .local_list import ListUpdate, LocalAuthList
 from .model import (
     IDLE,
     AvailabilityOutcome,
@@ -49,6 +50,7 @@ class ChargerBehaviour:
         }
         self.operative = True
         self.charging_profiles: set[int] = set()
+        self.local_list = LocalAuthList()
         self._link: ChargerLink | None = None
         self._ready: ChargerLink | None = None
         self._unsent_stops: list[FinishedTransaction] = []
@@ -264,6 +266,13 @@ class ChargerBehaviour:
         else:
             for connector in self._affected(connector_id or 0):
                 await self._send_sample(link, connector, SampleContext.TRIGGER)
+
+    def update_local_list(
+        self, version: int, *, full: bool, changes: Mapping[str, str | None]
+    ) -> ListUpdate:
+        """A SendLocalList; the list may hold ``LocalAuthListMaxLength`` entries."""
+        longest = int(self.config.number("LocalAuthListMaxLength"))
+        return self.local_list.update(version, full=full, changes=changes, max_length=longest)
 
     def clear_charging_profiles(self, profile_id: int | None) -> bool:
         """Profiles are only remembered by id; they do not shape the power yet."""

@@ -59,6 +59,10 @@ class ConfigStore:
                     "Core,RemoteTrigger,SmartCharging", readonly=True
                 ),
                 "GetConfigurationMaxKeys": ConfigEntry("50", readonly=True),
+                "AuthorizationCacheEnabled": ConfigEntry("true", valid=_is_bool),
+                "LocalAuthListEnabled": ConfigEntry("true", valid=_is_bool),
+                "LocalAuthListMaxLength": ConfigEntry("100", readonly=True),
+                "SendLocalListMaxLength": ConfigEntry("20", readonly=True),
             }
         )
 
