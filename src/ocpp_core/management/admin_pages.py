@@ -8,6 +8,7 @@ from ocpp_core.management import (
     chargepoints,
     connectors,
     device_model,
+    local_list,
     messagelog,
     payments_admin,
     pickers,
@@ -24,6 +25,7 @@ ROUTERS = (
     chargepoints.router,
     qr_labels.router,
     device_model.router,
+    local_list.router,  # issue 14: local authorization lists
     connectors.router,
     tags.router,
     transactions.router,
