@@ -463,8 +463,8 @@ class LoginFailure(Base):
 class LocalList(Base):
     """The local authorization list ocpp-core keeps on one charger (see domain.local_lists).
 
-    ``wanted`` counts the changes asked for and ``done`` the ones a sync took in: a tag
-    changed while a sync runs leaves the list due, so no change is lost between nodes.
+    ``done`` is the revision of its tags (:class:`LocalListRevision`) the last sync took
+    in: a tag changed while a sync runs leaves the list due, so no change is lost.
     """
 
     __tablename__ = "local_lists"
@@ -474,7 +474,6 @@ class LocalList(Base):
     )
     tag_group: Mapped[str | None] = mapped_column(IdTag)  # None: every tag
     version: Mapped[int] = mapped_column(Integer, default=0)  # what the charger holds, 0: none
-    wanted: Mapped[int] = mapped_column(Integer, default=1)
     done: Mapped[int] = mapped_column(Integer, default=0)
     full_needed: Mapped[bool] = mapped_column(Boolean, default=True)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -482,6 +481,16 @@ class LocalList(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[str | None] = mapped_column(String(50))
     entries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LocalListRevision(Base):
+    """How often the tags of a group (or all tags) changed: one row per group, not per list,
+    so a tag's change is a write or two however many chargers keep a list of it."""
+
+    __tablename__ = "local_list_revisions"
+
+    group_key: Mapped[str] = mapped_column(IdTag, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
 
 
 class LocalListEntry(Base):

@@ -11,11 +11,13 @@ differential update (VersionMismatch, Failed) get the whole list again. Updates 
 into messages of the charger's ``SendLocalListMaxLength`` (2.x: ItemsPerMessage); a full
 list is one Full message and Differential ones after it, each a version further.
 
-The work lives in the database, not in a node: a change to the tags raises ``wanted`` of
-the lists it touches, and every node's sweep claims due lists of connected chargers with
-a lease (``claimed_until``), so the lists of a node that died are taken over when its
-lease ends. A charger that is offline keeps its list due until it connects; one that
-booted since its last check is checked again (a reset may have emptied its list).
+The work lives in the database, not in a node: a change to the tags raises the revision
+of its groups and of "all tags" (a row each, however many lists hold them); a list whose
+revision taken in (``done``) is below its group's is due. Every node's sweep claims due
+lists of connected chargers with a lease (``claimed_until``), so the lists of a node that
+died are taken over when its lease ends. A charger that is offline keeps its list due
+until it connects; one that booted since its last check is checked again (a reset may
+have emptied its list).
 """
 
 from __future__ import annotations
@@ -27,11 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.clock import Clock
-from ocpp_core.db.models import ChargePoint, ChargeTag, LocalList, LocalListEntry
+from ocpp_core.db.dialect import increment
+from ocpp_core.db.models import (
+    ChargePoint,
+    ChargeTag,
+    LocalList,
+    LocalListEntry,
+    LocalListRevision,
+)
 from ocpp_core.db.session import Database
 from ocpp_core.domain.authorization import tag_status
 from ocpp_core.domain.command_results import CommandResult, Outcome
@@ -51,6 +60,9 @@ DEFAULT_PER_MESSAGE = 100  # entries per SendLocalList when the charger does not
 CLAIM = timedelta(minutes=5)  # a sync's lease: longer than its commands' timeouts together
 RETRY_AFTER = timedelta(minutes=1)  # after a timeout or a refused update
 BATCH = 20  # lists one sweep claims
+
+# The revision key of every-tag lists: longer than any tag id, so never a group's name.
+ALL_TAGS = "(all tags of the fleet)"
 
 MAX_LENGTH_KEY = "LocalAuthListMaxLength"
 PER_MESSAGE_KEY = "SendLocalListMaxLength"
@@ -91,16 +103,11 @@ async def assign(
     row = await session.get(LocalList, charge_point_id)
     if row is None:
         row = LocalList(
-            charge_point_id=charge_point_id,
-            version=0,
-            wanted=1,
-            done=0,
-            full_needed=True,
-            entries=0,
+            charge_point_id=charge_point_id, version=0, done=0, full_needed=True, entries=0
         )
         session.add(row)
     row.tag_group = group
-    row.wanted = (row.wanted or 0) + 1
+    row.checked_at = None  # due at once
     row.retry_at = None
     return row
 
@@ -115,14 +122,35 @@ async def unassign(session: AsyncSession, charge_point_id: str) -> bool:
 
 async def tags_changed(session: AsyncSession, groups: Iterable[str | None]) -> None:
     """The lists that may hold a changed tag are due: every-tag lists, and its groups'."""
-    named = {group for group in groups if group}
-    touched = or_(LocalList.tag_group.is_(None), LocalList.tag_group.in_(named))
-    await session.execute(
-        update(LocalList)
-        .where(touched)
-        .values(wanted=LocalList.wanted + 1, retry_at=None)
-        .execution_options(synchronize_session=False)
+    # Always in the same order, so two changes at once wait for each other, never deadlock.
+    for key in sorted({ALL_TAGS, *(group for group in groups if group)}):
+        await increment(session, LocalListRevision, {"group_key": key}, "revision")
+
+
+def _key(group: str | None) -> str:
+    return ALL_TAGS if group is None else group
+
+
+def _list_revision() -> ScalarSelect[int]:
+    """The revision of each list's group, in a statement on the lists."""
+    key = func.coalesce(LocalList.tag_group, ALL_TAGS)
+    return (
+        select(LocalListRevision.revision)
+        .where(LocalListRevision.group_key == key)
+        .scalar_subquery()
     )
+
+
+async def revision_of(session: AsyncSession, group: str | None) -> int:
+    """How often the tags of the group (None: any tag) changed."""
+    found = await session.get(LocalListRevision, _key(group))
+    return found.revision if found is not None else 0
+
+
+async def up_to_date(session: AsyncSession, row: LocalList) -> bool:
+    """Whether the charger holds what the list should (as far as the last check knows)."""
+    fresh = row.checked_at is not None and not row.full_needed
+    return fresh and row.done >= await revision_of(session, row.tag_group)
 
 
 def groups_of(tag: ChargeTag) -> set[str | None]:
@@ -225,7 +253,7 @@ class Lists:
         which: ColumnElement[bool]
         if charge_point_id is None:
             due = or_(
-                LocalList.wanted > LocalList.done,
+                func.coalesce(_list_revision(), 0) > LocalList.done,
                 LocalList.checked_at.is_(None),
                 ChargePoint.booted_at > LocalList.checked_at,
             )
@@ -273,8 +301,9 @@ class Lists:
             state = await session.get(LocalList, charge_point_id)
             if state is None:
                 return Synced("NotAssigned", 0), None
-            asked, group, ours = state.wanted, state.tag_group, state.version
+            group, ours = state.tag_group, state.version
             full = full or state.full_needed
+            asked = await revision_of(session, group)
         answered = await self.send(charge_point_id, GetLocalListVersion())
         theirs = version_of(answered)
         if theirs is None:

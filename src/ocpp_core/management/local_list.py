@@ -45,7 +45,8 @@ async def list_page(request: Request, cp_id: str, user: Viewer, context: Context
         if await chargepoints.find(session, cp_id) is None:
             raise HTTPException(404)
         row = await session.get(LocalList, cp_id)
-    values = {"cp_id": cp_id, "state": row, "action": url_of(cp_id)}
+        fresh = row is not None and await local_lists.up_to_date(session, row)
+    values = {"cp_id": cp_id, "state": row, "up_to_date": fresh, "action": url_of(cp_id)}
     return page(request, "admin/local_list.html", values)
 
 

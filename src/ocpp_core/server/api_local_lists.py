@@ -57,7 +57,7 @@ class ListState(BaseModel):
     retryAt: datetime | None = None  # noqa: N815
 
     @classmethod
-    def of(cls, charge_point_id: str, row: LocalList | None) -> ListState:
+    def of(cls, charge_point_id: str, row: LocalList | None, *, fresh: bool = False) -> ListState:
         if row is None:
             return cls(chargePointId=charge_point_id, tags="None")
         return cls(
@@ -66,7 +66,7 @@ class ListState(BaseModel):
             group=row.tag_group,
             listVersion=row.version,
             entries=row.entries,
-            upToDate=row.done >= row.wanted and not row.full_needed,
+            upToDate=fresh,
             result=row.result,
             checkedAt=row.checked_at,
             retryAt=row.retry_at,
@@ -126,7 +126,9 @@ async def assign(runtime: RuntimeDep, body: Assignment) -> ListState:
                 404, "NotFound", error=f"no charge point {body.chargePointId!r}"
             ) from None
         await session.flush()
-        return ListState.of(body.chargePointId, row)
+        return ListState.of(
+            body.chargePointId, row, fresh=await local_lists.up_to_date(session, row)
+        )
 
 
 @router.get("/LocalList/{cp}")
@@ -134,7 +136,8 @@ async def state(runtime: RuntimeDep, cp: Annotated[str, Path(max_length=100)]) -
     """The charger's list as the server keeps it: its tags, version, and the last sync."""
     async with runtime.db.session() as session:
         row = await session.get(LocalList, cp)
-    return ListState.of(cp, row)
+        fresh = row is not None and await local_lists.up_to_date(session, row)
+    return ListState.of(cp, row, fresh=fresh)
 
 
 @router.post("/LocalList/Sync")

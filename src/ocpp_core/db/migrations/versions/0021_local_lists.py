@@ -1,4 +1,5 @@
-"""Local authorization lists: which tags each charger's list holds, its version and what it took
+"""Local authorization lists: which tags each charger's list holds, its version and what it took;
+how often each tag group changed
 
 Revision ID: 0021
 Revises: 0018
@@ -24,7 +25,6 @@ def upgrade() -> None:
         sa.Column("charge_point_id", sa.String(length=100), nullable=False),
         sa.Column("tag_group", sa.String(length=50), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("wanted", sa.Integer(), nullable=False),
         sa.Column("done", sa.Integer(), nullable=False),
         sa.Column("full_needed", sa.Boolean(), nullable=False),
         sa.Column("checked_at", UTCDateTime(), nullable=True),
@@ -39,6 +39,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("charge_point_id", name=op.f("pk_local_lists")),
+    )
+    op.create_table(
+        "local_list_revisions",
+        sa.Column("group_key", sa.String(length=50), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("group_key", name=op.f("pk_local_list_revisions")),
     )
     op.create_table(
         "local_list_entries",
@@ -59,4 +65,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("local_list_entries")
+    op.drop_table("local_list_revisions")
     op.drop_table("local_lists")
