@@ -53,6 +53,14 @@ async def test_an_admin_keeps_a_group_list_on_a_charger(
     assert set(cp.local_list) == {"CAR1"}
     assert "<dd>1</dd>" in synced  # the version, and the one entry
 
+    assert "<dd>yes</dd>" in synced  # up to date
+    # A tag of the group blocked on the tag page: the list is due again, then up to date.
+    tag_form = {"action": "save", "name": "", "parent": "FLEET", "expires": "", "blocked": "on"}
+    await post_form(client, "/Home/ChargeTag/CAR1", tag_form)
+    assert "<dd>no</dd>" in (await client.get(PAGE)).text
+    await act(client, {"action": "sync"})
+    assert cp.local_list["CAR1"]["status"] == "Blocked"
+
     refused = await act(client, {"action": "assign", "tags": "Group", "group": ""})
     assert flash_of(refused) == "Name the tag group: 1-20 characters."
     dropped = await act(client, {"action": "assign", "tags": "None"})
