@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
 
 from ocpp_core.db.models import ChargeTag
 from ocpp_core.domain import tags
@@ -76,6 +77,23 @@ async def save(runtime: RuntimeDep, body: TagIn) -> TagOut:
         stored = await session.get(ChargeTag, body.id)
         assert stored is not None
         return TagOut.of(stored, created=row is None)
+
+
+@router.get("/Tags")
+async def listed(
+    runtime: RuntimeDep,
+    group: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None,
+    after: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[TagOut]:
+    """Tags in id order, ``limit`` at a time: the next page starts ``after`` the last id."""
+    query = select(ChargeTag).order_by(ChargeTag.id).limit(limit)
+    if group is not None:
+        query = query.where(ChargeTag.parent_id == group)
+    if after is not None:
+        query = query.where(ChargeTag.id > after)
+    async with runtime.db.reading() as session:
+        return [TagOut.of(row) for row in await session.scalars(query)]
 
 
 @router.get("/Tags/{tag_id}")

@@ -40,6 +40,21 @@ async def test_a_tag_is_created_changed_read_and_deleted(server: RunningServer) 
     assert again.status_code == 404
 
 
+async def test_tags_are_listed_a_page_at_a_time(server: RunningServer) -> None:
+    for tag, group in (("A", "FLEET"), ("B", None), ("C", "FLEET")):
+        body = {"id": tag, "parentId": group}
+        assert (await server.api.post("/API/Tags", json=body)).status_code == 200
+    first = (await server.api.get("/API/Tags", params={"limit": 2})).json()
+    assert [tag["id"] for tag in first] == ["A", "B"]
+    rest = (await server.api.get("/API/Tags", params={"after": "B"})).json()
+    assert [tag["id"] for tag in rest] == ["C"]
+    fleet = (await server.api.get("/API/Tags", params={"group": "FLEET"})).json()
+    assert [tag["id"] for tag in fleet] == ["A", "C"]
+    for bad in ({"limit": 0}, {"limit": 1001}, {"after": "X" * 21}):
+        refused = await server.api.get("/API/Tags", params=bad)
+        assert refused.status_code == 400
+
+
 @pytest.mark.parametrize(
     "body",
     [
