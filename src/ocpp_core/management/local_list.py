@@ -7,9 +7,11 @@ through the server's API like every other command.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -57,41 +59,15 @@ async def act(request: Request, cp_id: str, user: Admin, context: ContextDep) ->
         if await chargepoints.find(session, cp_id) is None:
             raise HTTPException(404)
     form = await request.form()
-    here = url_of(cp_id)
-    match text(form, "action"):
-        case "assign":
-            ok, message = await _assign(context, cp_id, text(form, "tags"), text(form, "group"))
-            return redirect(request, here, message, ok=ok)
-        case "sync":
-            answer = await admin_api.post_json(
-                context,
-                "LocalList/Sync",
-                {"chargePointId": cp_id},
-                timeout=admin_api.LIST_SYNC_TIMEOUT,
-            )
-            outcome = admin_api.outcome_of(gettext("Bring the list up to date"), answer)
-            return redirect(request, here, outcome.message, ok=outcome.ok)
-        case "settings":
-            body: dict[str, Any] = {"chargePointId": cp_id}
-            if text(form, "change"):
-                body |= {
-                    "authorizationCacheEnabled": checked(form, "cache"),
-                    "localAuthListEnabled": checked(form, "list"),
-                }
-            answer = await admin_api.post_json(context, "AuthSettings", body)
-            ok, message = _settings_message(answer)
-            return redirect(request, here, message, ok=ok)
-        case "clear_cache":
-            outcome = await admin_api.command(
-                context, gettext("Clear cache"), f"ClearCache/{admin_api.part(cp_id)}"
-            )
-            return redirect(request, here, outcome.message, ok=outcome.ok)
-    raise HTTPException(400)
+    action = _ACTIONS.get(text(form, "action"))
+    if action is None:
+        raise HTTPException(400)
+    ok, message = await action(context, cp_id, form)
+    return redirect(request, url_of(cp_id), message, ok=ok)
 
 
-async def _assign(
-    context: ManagementContext, cp_id: str, tags: str, group: str
-) -> tuple[bool, str]:
+async def _assign(context: ManagementContext, cp_id: str, form: FormData) -> tuple[bool, str]:
+    tags, group = text(form, "tags"), text(form, "group")
     if tags not in (ALL, GROUP, NONE):
         raise HTTPException(400)
     async with context.db.session() as session:
@@ -105,6 +81,40 @@ async def _assign(
         except ListError:
             return False, gettext("Name the tag group: 1-20 characters.")
     return True, gettext("Saved: the list is sent to the charger while it is connected.")
+
+
+async def _sync(context: ManagementContext, cp_id: str, form: FormData) -> tuple[bool, str]:
+    body = {"chargePointId": cp_id}
+    answer = await admin_api.post_json(
+        context, "LocalList/Sync", body, timeout=admin_api.LIST_SYNC_TIMEOUT
+    )
+    outcome = admin_api.outcome_of(gettext("Bring the list up to date"), answer)
+    return outcome.ok, outcome.message
+
+
+async def _settings(context: ManagementContext, cp_id: str, form: FormData) -> tuple[bool, str]:
+    body: dict[str, Any] = {"chargePointId": cp_id}
+    if text(form, "change"):
+        body |= {
+            "authorizationCacheEnabled": checked(form, "cache"),
+            "localAuthListEnabled": checked(form, "list"),
+        }
+    return _settings_message(await admin_api.post_json(context, "AuthSettings", body))
+
+
+async def _clear_cache(context: ManagementContext, cp_id: str, form: FormData) -> tuple[bool, str]:
+    outcome = await admin_api.command(
+        context, gettext("Clear cache"), f"ClearCache/{admin_api.part(cp_id)}"
+    )
+    return outcome.ok, outcome.message
+
+
+_ACTIONS: dict[str, Callable[[ManagementContext, str, FormData], Awaitable[tuple[bool, str]]]] = {
+    "assign": _assign,
+    "sync": _sync,
+    "settings": _settings,
+    "clear_cache": _clear_cache,
+}
 
 
 def _settings_message(answer: dict[str, Any] | str) -> tuple[bool, str]:
