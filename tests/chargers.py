@@ -263,7 +263,37 @@ class _Recorder:
         return self._answer("CancelReservation", {"status": "Accepted"}, request)
 
 
-class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
+class _LocalList:
+    """A charger's local authorization list, kept as a real charger keeps it.
+
+    A differential update must move the version forward (else VersionMismatch); a
+    list longer than ``max_entries`` is refused (Failed).
+    """
+
+    list_version = 0
+    max_entries = 1000
+
+    def _setup_list(self) -> None:
+        self.local_list: dict[str, dict[str, Any]] = {}
+
+    def _update_list(self, version: int, update: str, entries: list[dict[str, Any]]) -> str:
+        if update == "Differential" and version <= self.list_version:
+            return "VersionMismatch"
+        kept = {} if update == "Full" else dict(self.local_list)
+        for entry in entries:
+            tag = entry.get("id_tag") or entry["id_token"]["id_token"]
+            info = entry.get("id_tag_info") or entry.get("id_token_info")
+            if info is None:
+                kept.pop(tag, None)
+            else:
+                kept[tag] = info
+        if len(kept) > self.max_entries:
+            return "Failed"
+        self.local_list, self.list_version = kept, version
+        return "Accepted"
+
+
+class TestCharger(v16.ChargePoint, _Recorder, _LocalList):  # type: ignore[misc]
     """Answers server commands like an obliging 1.6 charger and records what it was asked."""
 
     __test__ = False  # not a pytest test class
@@ -273,6 +303,7 @@ class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
         super().__init__(charge_point_id, connection, response_timeout=10)
         self.connection = connection
         self._setup_recording()
+        self._setup_list()
 
     @on("Reset")
     def on_reset(self, **request: Any) -> Any:
@@ -325,8 +356,21 @@ class TestCharger(v16.ChargePoint, _Recorder):  # type: ignore[misc]
     def on_get_log(self, **request: Any) -> Any:
         return self._answer("GetLog", {"status": "Accepted", "filename": "security.log"}, request)
 
+    @on("SendLocalList")
+    def on_send_local_list(self, **request: Any) -> Any:
+        entries = request.get("local_authorization_list", [])
+        if "SendLocalList" in self.answers:
+            return self._answer("SendLocalList", {}, request)
+        status = self._update_list(request["list_version"], request["update_type"], entries)
+        return self._answer("SendLocalList", {"status": status}, request)
 
-class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
+    @on("GetLocalListVersion")
+    def on_get_local_list_version(self, **request: Any) -> Any:
+        default = {"list_version": self.list_version}
+        return self._answer("GetLocalListVersion", default, request)
+
+
+class TestCharger201(v201.ChargePoint, _Recorder, _LocalList):  # type: ignore[misc]
     """The same obliging charger, speaking OCPP 2.0.1."""
 
     __test__ = False
@@ -336,6 +380,9 @@ class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
         super().__init__(charge_point_id, connection, response_timeout=10)
         self.connection = connection
         self._setup_recording()
+        self._setup_list()
+        # The value each variable reads (component, variable); any other reads 300.
+        self.variables: dict[tuple[str, str], str] = {}
 
     @on("Reset")
     def on_reset(self, **request: Any) -> Any:
@@ -374,7 +421,9 @@ class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
         results = [
             {
                 "attribute_status": "Accepted",
-                "attribute_value": "300",
+                "attribute_value": self.variables.get(
+                    (data["component"]["name"], data["variable"]["name"]), "300"
+                ),
                 "component": data["component"],
                 "variable": data["variable"],
             }
@@ -407,3 +456,16 @@ class TestCharger201(v201.ChargePoint, _Recorder):  # type: ignore[misc]
     @on("GetLog")
     def on_get_log(self, **request: Any) -> Any:
         return self._answer("GetLog", {"status": "Accepted", "filename": "log.txt"}, request)
+
+    @on("SendLocalList")
+    def on_send_local_list(self, **request: Any) -> Any:
+        entries = request.get("local_authorization_list", [])
+        if "SendLocalList" in self.answers:
+            return self._answer("SendLocalList", {}, request)
+        status = self._update_list(request["version_number"], request["update_type"], entries)
+        return self._answer("SendLocalList", {"status": status}, request)
+
+    @on("GetLocalListVersion")
+    def on_get_local_list_version(self, **request: Any) -> Any:
+        default = {"version_number": self.list_version}
+        return self._answer("GetLocalListVersion", default, request)

@@ -124,6 +124,12 @@ class OcppSettings(_Section):
         default=(),
         description="Vendor ids whose DataTransfer is Accepted (others: UnknownVendorId).",
     )
+    local_list_sync_interval: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="Seconds between two sweeps of the due local lists; 0: none on this node.",
+    )
 
 
 class DatabaseSettings(_Section):

@@ -60,6 +60,7 @@ def test_defaults() -> None:
         keepalive_timeout=30.0,
         max_charger_power_w=400_000,
         data_transfer_vendors=(),
+        local_list_sync_interval=10.0,
     )
     assert settings.tls == TlsSettings(
         certfile=None, keyfile=None, client_ca_file=None, require_client_cert=False

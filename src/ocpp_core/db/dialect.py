@@ -58,6 +58,17 @@ async def upsert(
     )
 
 
+async def increment(
+    session: AsyncSession, model: type[DeclarativeBase], keys: Mapping[str, Any], column: str
+) -> None:
+    """Add one to ``column`` of the row, or insert it with 1, in one round trip."""
+    statement = _insert(session, model).values({**keys, column: 1})
+    counter = getattr(model, column)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=list(keys), set_={column: counter + 1})
+    )
+
+
 class MergingUpsert:
     """Insert a row, or set the given columns of the existing one where the new value isn't None.
 

@@ -614,3 +614,50 @@ class ChargerReservation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The transaction that used it, where the charger said so or its tag started there.
     transaction_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class LocalList(Base):
+    """The local authorization list ocpp-core keeps on one charger (see domain.local_lists).
+
+    ``done`` is the revision of its tags (:class:`LocalListRevision`) the last sync took
+    in: a tag changed while a sync runs leaves the list due, so no change is lost.
+    """
+
+    __tablename__ = "local_lists"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_group: Mapped[str | None] = mapped_column(IdTag)  # None: every tag
+    version: Mapped[int] = mapped_column(Integer, default=0)  # what the charger holds, 0: none
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    full_needed: Mapped[bool] = mapped_column(Boolean, default=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str | None] = mapped_column(String(50))
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LocalListRevision(Base):
+    """How often the tags of a group (or all tags) changed: one row per group, not per list,
+    so a tag's change is a write or two however many chargers keep a list of it."""
+
+    __tablename__ = "local_list_revisions"
+
+    group_key: Mapped[str] = mapped_column(IdTag, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class LocalListEntry(Base):
+    """One tag as the charger's local list holds it, after the charger accepted it."""
+
+    __tablename__ = "local_list_entries"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("local_lists.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[str] = mapped_column(IdTag, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parent_id: Mapped[str | None] = mapped_column(IdTag)

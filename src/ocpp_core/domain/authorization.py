@@ -44,7 +44,7 @@ async def authorize(
     row = await session.get(ChargeTag, tag)
     if row is None:
         return Authorization(AuthStatus.INVALID)
-    status = _status_of(row, now)
+    status = tag_status(row, now)
     if status is AuthStatus.ACCEPTED and deny_concurrent and await _is_charging(session, tag):
         status = AuthStatus.CONCURRENT_TX
     return Authorization(status, row.expires_at, row.parent_id)
@@ -87,7 +87,8 @@ async def _reservation_auth(session: AsyncSession, tag: str, now: datetime) -> A
     return Authorization(AuthStatus.ACCEPTED)
 
 
-def _status_of(row: ChargeTag, now: datetime) -> AuthStatus:
+def tag_status(row: ChargeTag, now: datetime) -> AuthStatus:
+    """A known tag's own status, before any rule that depends on its transactions."""
     if row.blocked:
         return AuthStatus.BLOCKED
     if row.expires_at is not None and row.expires_at < now:

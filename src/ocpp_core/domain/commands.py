@@ -217,6 +217,38 @@ class CancelReservation:
     reservation_id: int
 
 
+# Local authorization lists and the authorization settings (issue 14, local lists).
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One tag of a local list; ``status`` None removes the tag from the list."""
+
+    tag: str
+    status: str | None
+    expires_at: datetime | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendLocalList:
+    version: int
+    full: bool  # a full list replaces the charger's; a differential one changes it
+    entries: tuple[ListEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GetLocalListVersion:
+    """Answered with the version as the result's status (-1: the charger has no lists)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSetting:
+    """One setting, named by its 1.6 configuration key; the value is the result's status."""
+
+    key: str
+
+
 Command = (
     Reset
     | UnlockConnector
@@ -239,6 +271,9 @@ Command = (
     | GetChargingProfiles
     | ReserveNow
     | CancelReservation
+    | SendLocalList
+    | GetLocalListVersion
+    | ReadSetting
 )
 
 # The charging profile ocpp-core owns on every connector: set and cleared by id,

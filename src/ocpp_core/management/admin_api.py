@@ -205,13 +205,17 @@ def _read_outcome(what: str, result: dict[str, Any]) -> Outcome:
     return Outcome(True, status, gettext("%(what)s: %(value)s", what=what, value=value))
 
 
+# Local authorization lists (issue 14): operations with a JSON body.
+LIST_SYNC_TIMEOUT = 120.0  # a whole list goes in several messages, each with its timeout
+
+
 async def post_json(
-    context: ManagementContext, path: str, body: dict[str, Any]
+    context: ManagementContext, path: str, body: dict[str, Any], *, timeout: float = COMMAND_TIMEOUT
 ) -> dict[str, Any] | str:
-    """``POST /API/{path}`` with a JSON body: the answer, or a sentence saying why there is none."""
-    return await _call(context, "POST", f"/API/{path}", timeout=COMMAND_TIMEOUT, json=body)
+    """``POST /API/{path}``: the JSON answer, or a sentence saying why there is none."""
+    return await _call(context, "POST", f"/API/{path}", timeout=timeout, json=body)
 
 
 def outcome_of(what: str, answer: dict[str, Any] | str) -> Outcome:
-    """An answer of :func:`post_json` as one sentence for the page."""
+    """A command's answer as the page's message (see :func:`command`)."""
     return _outcome(what, answer)

@@ -9,6 +9,7 @@ from ocpp_core.management import (
     connectors,
     device_model,
     firmware,
+    local_list,
     messagelog,
     payments_admin,
     pickers,
@@ -29,6 +30,7 @@ ROUTERS = (
     device_model.router,
     firmware.router,
     profiles.router,
+    local_list.router,  # issue 14: local authorization lists
     connectors.router,
     tags.router,
     transactions.router,

@@ -217,9 +217,8 @@ async def save(request: Request, tag_id: str, user: Admin, context: ContextDep) 
     submitted = await request.form()
     if submitted.get("action") == "delete":
         async with context.db.session() as session:
-            await _get(session, tag_id)
-            # Its privileges go with it (ON DELETE CASCADE); transactions keep the tag id.
-            await session.execute(delete(ChargeTag).where(ChargeTag.id == tag_id))
+            if not await tags.remove(session, tag_id):
+                raise HTTPException(404)
         return redirect(request, LIST_PATH, gettext("Tag %(id)s deleted.", id=tag_id))
     form = await TagForm.read(request)
     form.id = tag_id
@@ -229,10 +228,14 @@ async def save(request: Request, tag_id: str, user: Admin, context: ContextDep) 
             row = await _get(session, tag_id)
             if form.errors:
                 raise _Refused
-            row.name = form.name or None
-            row.parent_id = form.parent or None
-            row.expires_at = day_start(expires) if expires else None
-            row.blocked = form.blocked
+            changed = NewTag(
+                tag_id,
+                form.name or None,
+                form.parent or None,
+                day_start(expires) if expires else None,
+                form.blocked,
+            )
+            await tags.update(session, row, changed)
             await _set_privilege(session, context, form)
     except _Refused:
         return await _edit_page(request, context, form, new=False, status_code=400)

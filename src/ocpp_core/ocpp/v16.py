@@ -11,7 +11,7 @@ from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.meter import Read
 from ocpp_core.domain.protocols import TRIGGERABLE_16
 from ocpp_core.ocpp import common
-from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter
+from ocpp_core.ocpp.adapter import ChargerContext, Handler, ProtocolAdapter, status
 from ocpp_core.ocpp.common import Payload, optional_timestamp, timestamp, without_none
 from ocpp_core.ocpp.framing import ErrorCode
 from ocpp_core.ocpp.schemas import SchemaSet
@@ -180,6 +180,38 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "ReserveNow", _reserve_now(command)
         case commands.CancelReservation(reservation_id=reservation_id):
             return "CancelReservation", {"reservationId": reservation_id}
+        case commands.SendLocalList(version=version, full=full, entries=entries):
+            return "SendLocalList", {
+                "listVersion": version,
+                "updateType": "Full" if full else "Differential",
+                "localAuthorizationList": [_list_entry(entry) for entry in entries],
+            }
+        case commands.GetLocalListVersion():
+            return "GetLocalListVersion", {}
+        case commands.ReadSetting(key=key):
+            return "GetConfiguration", {"key": [key]}
+
+
+def _list_entry(entry: commands.ListEntry) -> Payload:
+    if entry.status is None:
+        return {"idTag": entry.tag}
+    info = without_none(
+        status=entry.status,
+        expiryDate=format_timestamp(entry.expires_at) if entry.expires_at else None,
+        parentIdTag=entry.group,
+    )
+    return {"idTag": entry.tag, "idTagInfo": info}
+
+
+def status_of(command: commands.Command, answer: Payload) -> str | None:
+    """The status word; for the commands that read a value, the value."""
+    match command:
+        case commands.GetLocalListVersion():
+            return str(answer.get("listVersion"))
+        case commands.ReadSetting(key=key):
+            found = [k for k in answer.get("configurationKey", []) if k.get("key") == key]
+            return found[0].get("value") if found else None
+    return status(answer)
 
 
 def _reserve_now(command: commands.ReserveNow) -> Payload:
@@ -241,6 +273,7 @@ ADAPTER = ProtocolAdapter(
     schemas=SchemaSet("v16"),
     handlers=HANDLERS,
     encode=encode,
+    status_of=status_of,
     # OCPP-J 1.6 spells these two with its own typos; chargers match the exact strings.
     error_spelling={
         ErrorCode.FORMAT_VIOLATION: "FormationViolation",

@@ -15,6 +15,7 @@ from dataclasses import replace
 from ocpp_core.clock import format_timestamp
 from ocpp_core.config import OcppSettings
 from ocpp_core.domain import chargepoints, charging_notices, commands, reports
+from ocpp_core.domain.authorization import Authorization, AuthStatus
 from ocpp_core.domain.charging_notices import NoticeKind
 from ocpp_core.domain.command_errors import CommandNotSupported
 from ocpp_core.domain.connector_status import ConnectorStatus
@@ -54,6 +55,10 @@ CONFIGURATION_KEYS: Mapping[str, commands.Variable] = {
     "LocalAuthorizeOffline": commands.Variable("AuthCtrlr", "LocalAuthorizeOffline"),
     "LocalPreAuthorize": commands.Variable("AuthCtrlr", "LocalPreAuthorize"),
     "AuthorizeRemoteTxRequests": commands.Variable("AuthCtrlr", "AuthorizeRemoteStart"),
+    "AuthorizationCacheEnabled": commands.Variable("AuthCacheCtrlr", "Enabled"),
+    "LocalAuthListEnabled": commands.Variable("LocalAuthListCtrlr", "Enabled"),
+    "LocalAuthListMaxLength": commands.Variable("LocalAuthListCtrlr", "Entries"),
+    "SendLocalListMaxLength": commands.Variable("LocalAuthListCtrlr", "ItemsPerMessage"),
 }
 
 
@@ -240,6 +245,19 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "ReserveNow", _reserve_now(command, settings)
         case commands.CancelReservation(reservation_id=reservation_id):
             return "CancelReservation", {"reservationId": reservation_id}
+        # -- local lists and authorization settings --
+        case commands.SendLocalList(version=version, full=full, entries=entries):
+            # An empty full list clears the charger's; 2.0.1 then leaves the list out.
+            items = [_list_entry(entry, settings) for entry in entries] or None
+            update = "Full" if full else "Differential"
+            payload = without_none(
+                versionNumber=version, updateType=update, localAuthorizationList=items
+            )
+            return "SendLocalList", payload
+        case commands.GetLocalListVersion():
+            return "GetLocalListVersion", {}
+        case commands.ReadSetting(key=key):
+            return encode(commands.GetVariables((_variable_of(key),)), settings)
 
 
 def _purpose(purpose: commands.ProfilePurpose | None) -> str | None:
@@ -291,6 +309,14 @@ async def reservation_status_update(ctx: ChargerContext, p: Payload) -> Payload:
     ending = CHARGER_ENDINGS[p["reservationUpdateStatus"]]
     await ctx.charging.end_reservation(p["reservationId"], ending)
     return {}
+
+
+def _list_entry(entry: commands.ListEntry, settings: OcppSettings) -> Payload:
+    token = {"idToken": entry.tag, "type": settings.id_token_type}
+    if entry.status is None:
+        return {"idToken": token}
+    auth = Authorization(AuthStatus(entry.status), entry.expires_at, entry.group)
+    return {"idToken": token, "idTokenInfo": id_token_info(auth)}
 
 
 def _variable(variable: commands.Variable) -> Payload:
@@ -347,10 +373,18 @@ HANDLERS: dict[str, Handler] = {
 
 
 def status_of(command: commands.Command, answer: Payload) -> str | None:
-    """A variable's write is answered per variable; every other command with one status."""
+    """A variable's write is answered per variable; every other command with one status.
+
+    The commands that read a value (a list's version, a setting) answer with the value.
+    """
     if isinstance(command, commands.SetVariables | commands.ChangeConfiguration):
         results = answer.get("setVariableResult") or [{}]
         return status(results[0], "attributeStatus")
+    if isinstance(command, commands.GetLocalListVersion):
+        return str(answer.get("versionNumber"))
+    if isinstance(command, commands.ReadSetting):
+        read = (answer.get("getVariableResult") or [{}])[0]
+        return status(read, "attributeValue") if read.get("attributeStatus") == "Accepted" else None
     return status(answer)
 
 

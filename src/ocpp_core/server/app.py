@@ -22,7 +22,7 @@ from ocpp_core.db.lookup import BatchedLookup
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
-from ocpp_core.domain import chargepoints, reservations, retention
+from ocpp_core.domain import chargepoints, local_lists, reservations, retention
 from ocpp_core.domain.events import Event
 from ocpp_core.domain.messagelog import MessageLog
 from ocpp_core.domain.presence import Presence
@@ -41,10 +41,12 @@ from ocpp_core.runtime import Runtime
 from ocpp_core.server import (
     api_commands,
     api_firmware,
+    api_local_lists,
     api_payments,
     api_profiles,
     api_reservations,
     api_status,
+    api_tags,
     api_transactions,
     health,
     node_server,
@@ -182,6 +184,12 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
                 reservations.run_forever(runtime.db, lambda: runtime.clock()),
                 name="reservation-expiry",
             ),
+            asyncio.create_task(
+                local_lists.run_forever(
+                    api_local_lists.lists_of(runtime), settings.ocpp.local_list_sync_interval
+                ),
+                name="local-lists",
+            ),
         ]
         app.state.accepting = True
         try:
@@ -217,6 +225,8 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
         api_firmware,
         api_profiles,
         api_reservations,
+        api_tags,
+        api_local_lists,
     ):
         app.include_router(module.router)
     app.include_router(fallback)

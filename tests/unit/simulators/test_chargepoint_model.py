@@ -14,6 +14,7 @@ from ocpp_core.simulators import cli
 from ocpp_core.simulators.chargepoint import ChargerSettings, FleetSettings, fleet
 from ocpp_core.simulators.chargepoint.config import ConfigChange, ConfigStore
 from ocpp_core.simulators.chargepoint.connection import WS_LOGGER, backoff_delay
+from ocpp_core.simulators.chargepoint.local_list import ListUpdate, LocalAuthList
 from ocpp_core.simulators.chargepoint.model import Meter, SimClock
 
 URL = "ws://127.0.0.1:8180/OCPP"
@@ -176,3 +177,17 @@ def test_cli_help_documents_every_option() -> None:
         assert option in result.output
     for option in ("--power-w", "--meter-interval", "--speed", "--duration", "--auto-start"):
         assert option in result.output
+
+
+def test_the_local_list_refuses_a_stale_differential_and_an_overflow() -> None:
+    kept = LocalAuthList()
+    assert kept.update(3, full=True, changes={"A": "Accepted"}, max_length=2) is (
+        ListUpdate.ACCEPTED
+    )
+    stale = kept.update(3, full=False, changes={"B": "Accepted"}, max_length=2)
+    assert stale is ListUpdate.VERSION_MISMATCH
+    over = kept.update(4, full=False, changes={"B": "Accepted", "C": "Blocked"}, max_length=2)
+    assert over is ListUpdate.FAILED
+    assert (kept.version, kept.entries) == (3, {"A": "Accepted"})
+    assert kept.update(4, full=False, changes={"A": None}, max_length=2) is ListUpdate.ACCEPTED
+    assert (kept.version, kept.entries) == (4, {})

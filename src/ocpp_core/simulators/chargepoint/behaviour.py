@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from .config import ConfigStore
 from .link import ChargerLink, LinkError
+from .local_list import ListUpdate, LocalAuthList
 from .maintenance import Maintenance
 from .model import (
     IDLE,
@@ -58,6 +59,7 @@ class ChargerBehaviour:
         }
         self.operative = True
         self.charging_profiles = InstalledProfiles()
+        self.local_list = LocalAuthList()
         self._link: ChargerLink | None = None
         self._ready: ChargerLink | None = None
         self._unsent_stops: list[FinishedTransaction] = []
@@ -337,6 +339,13 @@ class ChargerBehaviour:
     async def release(self, connector: Connector) -> None:
         if connector.status is ConnectorStatus.RESERVED and connector.reservation is None:
             await self._set_status(connector, self._idle_status(connector))
+
+    def update_local_list(
+        self, version: int, *, full: bool, changes: Mapping[str, str | None]
+    ) -> ListUpdate:
+        """A SendLocalList; the list may hold ``LocalAuthListMaxLength`` entries."""
+        longest = int(self.config.number("LocalAuthListMaxLength"))
+        return self.local_list.update(version, full=full, changes=changes, max_length=longest)
 
     # -- sessions ----------------------------------------------------------
 

@@ -65,6 +65,10 @@ class ConfigStore:
                     "Current,Power", readonly=True
                 ),
                 "MaxChargingProfilesInstalled": ConfigEntry(str(MAX_INSTALLED), readonly=True),
+                "AuthorizationCacheEnabled": ConfigEntry("true", valid=_is_bool),
+                "LocalAuthListEnabled": ConfigEntry("true", valid=_is_bool),
+                "LocalAuthListMaxLength": ConfigEntry("100", readonly=True),
+                "SendLocalListMaxLength": ConfigEntry("20", readonly=True),
             }
         )
 

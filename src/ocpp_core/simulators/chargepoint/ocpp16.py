@@ -405,3 +405,25 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
     @after_call(Action.get_diagnostics)
     def after_get_diagnostics(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
+
+    @on_call(Action.send_local_list)
+    def on_send_local_list(
+        self,
+        list_version: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> Any:
+        changes = {
+            entry["id_tag"]: entry.get("id_tag_info", {}).get("status")
+            for entry in local_authorization_list or []
+        }
+        return call_result.SendLocalList(
+            status=self._charger.update_local_list(
+                list_version, full=update_type == "Full", changes=changes
+            ).value
+        )
+
+    @on_call(Action.get_local_list_version)
+    def on_get_local_list_version(self, **_: Any) -> Any:
+        return call_result.GetLocalListVersion(list_version=self._charger.local_list.version)

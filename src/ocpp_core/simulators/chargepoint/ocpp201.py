@@ -569,6 +569,28 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
     def after_get_log(self, call_unique_id: str, **_: Any) -> None:
         self._run_follow_up(call_unique_id)
 
+    @on_call("SendLocalList")
+    def on_send_local_list(
+        self,
+        version_number: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> Any:
+        changes = {
+            entry["id_token"]["id_token"]: entry.get("id_token_info", {}).get("status")
+            for entry in local_authorization_list or []
+        }
+        return call_result.SendLocalList(
+            status=self._charger.update_local_list(
+                version_number, full=update_type == "Full", changes=changes
+            ).value
+        )
+
+    @on_call("GetLocalListVersion")
+    def on_get_local_list_version(self, **_: Any) -> Any:
+        return call_result.GetLocalListVersion(version_number=self._charger.local_list.version)
+
 
 def _purpose(purpose: str) -> str:
     """The profiles are kept in 1.6's words, which name the charger's own maximum so."""

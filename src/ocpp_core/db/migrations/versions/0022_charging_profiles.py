@@ -1,7 +1,7 @@
 """Charging profiles as records, and what 2.0.1 chargers tell about their charging limits
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-05 23:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from ocpp_core.db.types import UTCDateTime
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
