@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Literal, cast
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import ChargingProfileRecord, MessageLogEntry, Transaction
@@ -319,7 +320,10 @@ async def create(
         **_fields(connector_id, profile),
     )
     session.add(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:  # the same id, made at the same moment by another request
+        raise ProfileConflict(f"profile {profile.profile_id} exists on {charge_point_id}") from None
     return _record(row)
 
 

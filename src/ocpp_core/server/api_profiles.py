@@ -179,20 +179,24 @@ class NoticeOut(BaseModel):
     data: dict[str, Any]
 
 
+# The same purposes in both versions' words; the adapters spell them for each charger.
+_PURPOSES: dict[str, commands.ProfilePurpose] = {
+    "ChargePointMaxProfile": "ChargePointMaxProfile",
+    "ChargingStationMaxProfile": "ChargePointMaxProfile",
+    "TxDefaultProfile": "TxDefaultProfile",
+    "TxProfile": "TxProfile",
+}
+
+
 def _purpose(purpose: str | None) -> commands.ProfilePurpose | None:
-    # The same profile in both versions' words; the adapters spell it for each charger.
-    if purpose == "ChargingStationMaxProfile":
-        return "ChargePointMaxProfile"
-    return purpose  # type: ignore[return-value]  # one of the other three
+    return None if purpose is None else _PURPOSES[purpose]
 
 
 def profile_of(body: Profile, profile_id: int) -> commands.ChargingProfile:
     """The body as a profile; a shape no charger takes is the caller's error (400)."""
-    purpose = _purpose(body.charging_profile_purpose)
-    assert purpose is not None
     profile = commands.ChargingProfile(
         profile_id=profile_id,
-        purpose=purpose,
+        purpose=_PURPOSES[body.charging_profile_purpose],
         stack_level=body.stack_level,
         kind=body.charging_profile_kind,
         unit=body.charging_rate_unit,

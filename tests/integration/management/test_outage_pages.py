@@ -36,6 +36,7 @@ OPERATOR_PAGES = (
     "/Home/ChargePoint",
     "/Home/ChargePoint/CP1",
     "/Home/ChargePoint/CP1/DeviceModel",
+    "/Home/ChargePoint/CP1/Profiles",
     "/Home/QR/Labels.pdf",
     "/Home/QR/CP1/Labels.pdf",
     "/Home/QR/CP1/1.png",

@@ -7,14 +7,21 @@ What the chargers received is shown as the library decoded it (snake_case keys);
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 from ocpp.exceptions import InternalError
+from ocpp.messages import MessageType, get_validator
 from ocpp.v201 import call as call201
+from sqlalchemy import select
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
-from builders import add_charge_point, add_tag, timestamp
+from builders import NOW, add_charge_point, add_tag, timestamp
 from chargers import TestCharger, TestCharger201
+from events201 import energy, transaction_event
+from ocpp_core.db.models import Transaction
 from servers import ConnectCharger, ConnectCharger201, RunningServer
 
 Request = dict[str, Any]
@@ -558,3 +565,49 @@ async def test_unknown_chargers_and_profiles_and_taken_ids(server: RunningServer
     assert (offline.status_code, offline.json()["status"]) == (404, "ChargerOffline")
     assert (await server.api.get("/API/ChargingProfiles/CP1?limit=101")).status_code == 400
     assert (await server.api.get("/API/ChargingNotices/CP1?kind=Other")).status_code == 400
+
+
+async def test_a_tx_profile_names_its_transaction_as_each_charger_knows_it(
+    server: RunningServer, charger201: ConnectCharger201
+) -> None:
+    cp = await connected201(server, charger201)
+    await add_tag(server.runtime.db, "TAG1")
+    await transaction_event(
+        cp,
+        "Started",
+        "tx-p",
+        0,
+        NOW,
+        trigger="Authorized",
+        evse=1,
+        tag="TAG1",
+        meter=[energy(0, NOW, "Transaction.Begin")],
+    )
+    async with server.runtime.db.session() as session:
+        transaction_id = await session.scalar(select(Transaction.id))
+    body = {**TX_PROFILE, "transactionId": transaction_id}
+    sent = await server.api.post("/API/SetChargingProfile/CP2", json=body)
+    assert sent.json()["status"] == "Accepted"
+    _, request = await next_request(cp)
+    assert request["charging_profile"]["transaction_id"] == "tx-p"
+    record = (await listed(server, "CP2"))[7003]
+    assert record["transactionId"] == transaction_id
+
+
+async def test_a_2_1_charger_is_sent_and_tells_the_same(server: RunningServer) -> None:
+    """2.1 kept these messages' shape: the frames pass the OCA 2.1 schemas."""
+    await add_charge_point(server.runtime.db, "CP21")
+    async with connect(f"{server.ws_url}/CP21", subprotocols=[Subprotocol("ocpp2.1")]) as websocket:
+        limit = {"chargingLimit": {"chargingLimitSource": "SO"}, "evseId": 1}
+        await websocket.send(json.dumps([2, "n1", "NotifyChargingLimit", limit]))
+        assert json.loads(await websocket.recv()) == [3, "n1", {}]
+        sending = asyncio.create_task(
+            server.api.post("/API/SetChargingProfile/CP21", json=STATION_MAX)
+        )
+        _, unique_id, action, payload = json.loads(await websocket.recv())
+        validator = get_validator(MessageType.Call, "SetChargingProfile", "2.1")
+        assert (action, list(validator.iter_errors(payload))) == ("SetChargingProfile", [])
+        await websocket.send(json.dumps([3, unique_id, {"status": "Accepted"}]))
+        assert (await sending).json() == {"status": "Accepted", "chargingProfileId": 7002}
+    [notice] = (await server.api.get("/API/ChargingNotices/CP21")).json()
+    assert (notice["kind"], notice["source"]) == ("NotifyChargingLimit", "SO")

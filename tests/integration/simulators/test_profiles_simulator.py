@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from builders import add_charge_point
+from builders import add_charge_point, add_tag
 from ocpp_core.simulators.chargepoint import ChargerSettings, VirtualCharger
 from ocpp_core.simulators.chargepoint.profiles import MAX_STACK_LEVEL
 from servers import RunningServer
@@ -144,3 +144,22 @@ async def test_the_2_0_1_simulator_reports_the_profiles_it_holds(
     assert held == {(0, 501), (1, 502)}
     none = await server.api.post("/API/GetChargingProfiles/PRO-201", json={"stackLevel": 9})
     assert none.json()["status"] == "NoProfiles"
+
+
+@pytest.mark.parametrize("cp", list(FLEET))
+async def test_a_remote_start_installs_its_tx_profile_on_the_simulator(
+    server: RunningServer, fleet: dict[str, VirtualCharger], cp: str
+) -> None:
+    await add_tag(server.runtime.db, "TAG1")
+    tx_profile = {
+        **DEFAULT,
+        "chargingProfileId": 503,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}],
+    }
+    assert (
+        await server.api.post(f"/API/ChargingProfiles/{cp}", json=tx_profile)
+    ).status_code == 200
+    started = await server.api.get(f"/API/StartTransaction/{cp}/1/TAG1?profileId=503")
+    assert started.json() == {"status": "Accepted"}
+    assert periods(await composite(server, cp, 1)) == [(0, 10)]

@@ -169,11 +169,20 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
 
     @on_call(Action.remote_start_transaction)
     def on_remote_start(
-        self, id_tag: str, call_unique_id: str, connector_id: int | None = None, **_: Any
+        self,
+        id_tag: str,
+        call_unique_id: str,
+        connector_id: int | None = None,
+        charging_profile: dict[str, Any] | None = None,
+        **_: Any,
     ) -> Any:
         connector = self._charger.claim_remote_start(connector_id, id_tag)
         if connector is None:
             return call_result.RemoteStartTransaction(status="Rejected")
+        if charging_profile is not None:  # the transaction's own profile, from its start
+            self._charger.charging_profiles.install(
+                self._installed(connector.connector_id, charging_profile)
+            )
         self._defer(call_unique_id, lambda: self._charger.remote_start(connector, id_tag))
         return call_result.RemoteStartTransaction(status="Accepted")
 
@@ -270,22 +279,24 @@ class V16Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package 
     ) -> Any:
         if not self._valid_connector(connector_id):
             return call_result.SetChargingProfile(status="Rejected")
-        profile = cs_charging_profiles
-        schedule = profile["charging_schedule"]
         installed = self._charger.charging_profiles.install(
-            Installed(
-                profile_id=int(profile["charging_profile_id"]),
-                connector_id=connector_id,
-                purpose=profile["charging_profile_purpose"],
-                stack_level=int(profile["stack_level"]),
-                unit=schedule["charging_rate_unit"],
-                start=time_of(schedule.get("start_schedule")),
-                periods=periods_of(schedule["charging_schedule_period"]),
-                received=self._charger.clock.now(),
-                raw=profile,
-            )
+            self._installed(connector_id, cs_charging_profiles)
         )
         return call_result.SetChargingProfile(status="Accepted" if installed else "Rejected")
+
+    def _installed(self, connector_id: int, profile: dict[str, Any]) -> Installed:
+        schedule = profile["charging_schedule"]
+        return Installed(
+            profile_id=int(profile["charging_profile_id"]),
+            connector_id=connector_id,
+            purpose=profile["charging_profile_purpose"],
+            stack_level=int(profile["stack_level"]),
+            unit=schedule["charging_rate_unit"],
+            start=time_of(schedule.get("start_schedule")),
+            periods=periods_of(schedule["charging_schedule_period"]),
+            received=self._charger.clock.now(),
+            raw=profile,
+        )
 
     @on_call(Action.clear_charging_profile)
     def on_clear_charging_profile(

@@ -237,12 +237,17 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
         remote_start_id: int,
         call_unique_id: str,
         evse_id: int | None = None,
+        charging_profile: dict[str, Any] | None = None,
         **_: Any,
     ) -> Any:
         tag = str(id_token["id_token"])
         connector = self._charger.claim_remote_start(evse_id, tag)
         if connector is None:
             return call_result.RequestStartTransaction(status="Rejected")
+        if charging_profile is not None:  # the transaction's own profile, from its start
+            self._charger.charging_profiles.install(
+                self._installed(connector.connector_id, charging_profile)
+            )
         self._remote_start_ids[connector.connector_id] = remote_start_id
         self._defer(call_unique_id, lambda: self._charger.remote_start(connector, tag))
         return call_result.RequestStartTransaction(status="Accepted")
@@ -389,21 +394,24 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
     ) -> Any:
         if not self._valid_connector(evse_id):
             return call_result.SetChargingProfile(status="Rejected")
-        schedule = charging_profile["charging_schedule"][0]
         installed = self._charger.charging_profiles.install(
-            Installed(
-                profile_id=int(charging_profile["id"]),
-                connector_id=evse_id,
-                purpose=_purpose(charging_profile["charging_profile_purpose"]),
-                stack_level=int(charging_profile["stack_level"]),
-                unit=schedule["charging_rate_unit"],
-                start=time_of(schedule.get("start_schedule")),
-                periods=periods_of(schedule["charging_schedule_period"]),
-                received=self._charger.clock.now(),
-                raw=charging_profile,
-            )
+            self._installed(evse_id, charging_profile)
         )
         return call_result.SetChargingProfile(status="Accepted" if installed else "Rejected")
+
+    def _installed(self, evse_id: int, profile: dict[str, Any]) -> Installed:
+        schedule = profile["charging_schedule"][0]
+        return Installed(
+            profile_id=int(profile["id"]),
+            connector_id=evse_id,
+            purpose=_purpose(profile["charging_profile_purpose"]),
+            stack_level=int(profile["stack_level"]),
+            unit=schedule["charging_rate_unit"],
+            start=time_of(schedule.get("start_schedule")),
+            periods=periods_of(schedule["charging_schedule_period"]),
+            received=self._charger.clock.now(),
+            raw=profile,
+        )
 
     @on_call("ClearChargingProfile")
     def on_clear_charging_profile(
