@@ -410,3 +410,23 @@ async def test_bad_triggers_are_refused(
     response = await server.api.post("/API/TriggerMessage/CP2", json=body)
     assert (response.status_code, response.json()["status"]) == (400, status)
     assert cp.received.empty()
+
+
+async def test_every_new_operation_is_in_the_openapi_document_with_its_models(
+    server: RunningServer,
+) -> None:
+    paths = (await server.api.get("/openapi.json")).json()["paths"]
+    for path in (
+        "/API/UpdateFirmware/{cp}",
+        "/API/GetDiagnostics/{cp}",
+        "/API/GetLog/{cp}",
+        "/API/TriggerMessage/{cp}",
+    ):
+        post = paths[path]["post"]
+        assert "$ref" in post["requestBody"]["content"]["application/json"]["schema"], path
+        assert "$ref" in post["responses"]["200"]["content"]["application/json"]["schema"], path
+    for path in ("/API/Firmware/{cp}", "/API/Diagnostics/{cp}"):
+        answer = paths[path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert "$ref" in answer["schema"]["items"], path
+    download = paths["/API/Diagnostics/{cp}/{request_id}/file"]["get"]["responses"]["200"]
+    assert "application/octet-stream" in download["content"]
