@@ -35,6 +35,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _FIELD = b"file"
 _UNNAMED = "upload"
+_HEADER_KEPT = 1024
 
 
 class BadUpload(Exception):
@@ -181,11 +182,12 @@ async def _from_form(
 ) -> tuple[int, str | None]:
     form = _Form()
 
+    # A part's header may come in pieces; what is past any sane length is dropped.
     def field(data: bytes, start: int, end: int) -> None:
-        form.header_field += data[start:end][:200]
+        form.header_field = (form.header_field + data[start:end])[:_HEADER_KEPT]
 
     def value(data: bytes, start: int, end: int) -> None:
-        form.header_value += data[start:end][:1000]
+        form.header_value = (form.header_value + data[start:end])[:_HEADER_KEPT]
 
     parser = MultipartParser(
         boundary,
