@@ -241,6 +241,8 @@ HANDLERS: dict[str, Handler] = {
     "SecurityEventNotification": common.acknowledge,
     "FirmwareStatusNotification": common.progress("firmware"),
     "LogStatusNotification": common.progress("diagnostics"),
+    # A local controller's firmware publishing: kept in the message log (what a trigger asks).
+    "PublishFirmwareStatusNotification": common.acknowledge,
     "NotifyChargingLimit": common.acknowledge,
     "ClearedChargingLimit": common.acknowledge,
     "NotifyEVChargingNeeds": ev_charging_needs,

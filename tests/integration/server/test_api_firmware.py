@@ -430,3 +430,11 @@ async def test_every_new_operation_is_in_the_openapi_document_with_its_models(
         assert "$ref" in answer["schema"]["items"], path
     download = paths["/API/Diagnostics/{cp}/{request_id}/file"]["get"]["responses"]["200"]
     assert "application/octet-stream" in download["content"]
+
+
+async def test_a_triggered_publish_firmware_status_is_taken(
+    server: RunningServer, charger201: ConnectCharger201
+) -> None:
+    cp = await connected201(server, charger201)
+    answer = await cp.call(call201.PublishFirmwareStatusNotification("Published", request_id=7))
+    assert answer is not None
