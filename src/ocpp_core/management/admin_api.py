@@ -48,9 +48,7 @@ async def command(context: ManagementContext, what: str, path: str) -> Outcome:
 
 async def post(context: ManagementContext, what: str, path: str, body: dict[str, Any]) -> Outcome:
     """``POST /API/{path}`` with a JSON body; ``what`` names the action in the message."""
-    return _outcome(
-        what, await _call(context, "POST", f"/API/{path}", timeout=COMMAND_TIMEOUT, json=body)
-    )
+    return _outcome(what, await post_json(context, path, body))
 
 
 async def download(context: ManagementContext, path: str) -> StreamingResponse | None:
@@ -102,15 +100,12 @@ async def cancel_reservation(context: ManagementContext, reservation_id: str) ->
 
 
 async def reserve_now(context: ManagementContext, body: dict[str, Any]) -> Outcome:
-    answer = await _call(context, "POST", "/API/ReserveNow", timeout=COMMAND_TIMEOUT, json=body)
-    return _outcome(gettext("Reserve"), answer)
+    return await post(context, gettext("Reserve"), "ReserveNow", body)
 
 
 async def cancel_charger_reservation(context: ManagementContext, reservation_id: int) -> Outcome:
     body = {"reservationId": reservation_id}
-    path = "/API/CancelReservation"
-    answer = await _call(context, "POST", path, timeout=COMMAND_TIMEOUT, json=body)
-    return _outcome(gettext("Cancel reservation"), answer)
+    return await post(context, gettext("Cancel reservation"), "CancelReservation", body)
 
 
 # The server's answers to a review decision: whether it was taken, and what to say.
@@ -217,5 +212,5 @@ async def post_json(
 
 
 def outcome_of(what: str, answer: dict[str, Any] | str) -> Outcome:
-    """A command's answer as the page's message (see :func:`command`)."""
+    """An answer of :func:`post_json` as the page's message, for pages that read it too."""
     return _outcome(what, answer)

@@ -365,6 +365,8 @@ HANDLERS: dict[str, Handler] = {
     "NotifyChargingLimit": notify_charging_limit,
     "ClearedChargingLimit": cleared_charging_limit,
     "ReportChargingProfiles": report_charging_profiles,
+    # A local controller's firmware publishing: kept in the message log (what a trigger asks).
+    "PublishFirmwareStatusNotification": common.acknowledge,
     "NotifyEVChargingNeeds": ev_charging_needs,
     "ReservationStatusUpdate": reservation_status_update,
     "DataTransfer": common.data_transfer,

@@ -204,7 +204,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app = ServerApp(
         ocpp_endpoint(runtime, ADAPTERS),
         _webhook(payments, settings.http),
-        uploads.upload_app(runtime),
+        uploads.Uploads(runtime),
         title="ocpp-core server API",
         summary="Commands to chargers, their live status and transactions.",
         lifespan=lifespan,

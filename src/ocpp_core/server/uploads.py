@@ -5,8 +5,10 @@ for chargers that add the file's name to the location): the body as it is, or a
 multipart form whose ``file`` field (or first file) is the log, as many chargers send
 it over HTTP. The token is checked before a byte of the body is read; the body
 streams to a file of its own in ``diagnostics.directory`` and becomes the request's
-file only once it arrived whole. Bigger than ``diagnostics.max_upload_bytes`` is a 413
-(see :mod:`ocpp_core.body_limit`), and nothing of it is kept.
+file only once it arrived whole. Bigger than ``diagnostics.max_upload_bytes`` is a 413,
+declared or counted as it streams in, and nothing of it is kept: the partial file is
+gone before the answer goes out (so the limit is counted here, not by
+:mod:`ocpp_core.body_limit`, which answers from inside the body's stream).
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from ocpp_core.body_limit import BodyLimit
 from ocpp_core.domain import log_uploads
 from ocpp_core.domain.log_uploads import UPLOAD_PATH, Refusal
 from ocpp_core.runtime import Runtime
@@ -35,23 +36,22 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _FIELD = b"file"
 _UNNAMED = "upload"
+_HEADER_KEPT = 1024
 
 
 class BadUpload(Exception):
     """A multipart body without a file, or cut short."""
 
 
+class TooLarge(Exception):
+    """The body passed ``diagnostics.max_upload_bytes``."""
+
+
 def is_upload(scope: Scope) -> bool:
     return scope["type"] == "http" and str(scope["path"]).startswith(UPLOAD_PATH)
 
 
-def upload_app(runtime: Runtime) -> ASGIApp:
-    """The endpoint, its body bounded by ``diagnostics.max_upload_bytes``."""
-    limit = runtime.settings.diagnostics.max_upload_bytes
-    return BodyLimit(Uploads(runtime), limit_for=lambda _: limit, too_large=_too_large)
-
-
-async def _too_large(request: Request, limit: int) -> Response:
+def _too_large(limit: int) -> Response:
     return _answer(413, "PayloadTooLarge", f"an upload may have {limit} bytes at most")
 
 
@@ -68,9 +68,13 @@ def safe_name(name: str) -> str:
 
 
 class Uploads:
+    """The endpoint as an ASGI app of its own: no API key (the token is the permission), and
+    its own size limit instead of the API's."""
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.directory = runtime.settings.diagnostics.directory
+        self.limit = runtime.settings.diagnostics.max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -83,6 +87,9 @@ class Uploads:
         token, _, path_name = request.url.path.removeprefix(UPLOAD_PATH).partition("/")
         if not _TOKEN.match(token):
             return _answer(404, "NotFound")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            return _too_large(self.limit)
         async with self.runtime.db.reading() as session:
             target = await log_uploads.open_upload(session, token, now=self.runtime.clock())
         if isinstance(target, Refusal):
@@ -96,8 +103,10 @@ class Uploads:
 
     async def _keep(self, request: Request, upload_id: int, part: Path, path_name: str) -> Response:
         try:
-            size, sent_name = await _store(request, part)
-        except ClientDisconnect:  # cut off at the size limit (answered 413), or gone
+            size, sent_name = await _store(request, part, self.limit)
+        except TooLarge:
+            return _too_large(self.limit)
+        except ClientDisconnect:  # nobody left to answer
             return _answer(400, "Incomplete")
         except BadUpload as error:
             return _answer(400, "BadUpload", str(error))
@@ -119,16 +128,26 @@ class Uploads:
         return _answer(200, "Uploaded") if done else _answer(403, "Spent")
 
 
-async def _store(request: Request, part: Path) -> tuple[int, str | None]:
+async def _store(request: Request, part: Path, limit: int) -> tuple[int, str | None]:
     """Write the body's file to ``part``; its size and the name the form gave it, if any."""
     content_type, options = parse_options_header(request.headers.get("content-type"))
+    body = _bounded(request.stream(), limit)
     handle = await asyncio.to_thread(part.open, "wb")
     try:
         if content_type == b"multipart/form-data" and b"boundary" in options:
-            return await _from_form(request.stream(), options[b"boundary"], handle)
-        return await _write(request.stream(), handle), None
+            return await _from_form(body, options[b"boundary"], handle)
+        return await _write(body, handle), None
     finally:
         await asyncio.to_thread(handle.close)
+
+
+async def _bounded(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > limit:
+            raise TooLarge
+        yield chunk
 
 
 async def _write(chunks: AsyncIterator[bytes], handle: IO[bytes]) -> int:
@@ -181,11 +200,12 @@ async def _from_form(
 ) -> tuple[int, str | None]:
     form = _Form()
 
+    # A part's header may come in pieces; what is past any sane length is dropped.
     def field(data: bytes, start: int, end: int) -> None:
-        form.header_field += data[start:end][:200]
+        form.header_field = (form.header_field + data[start:end])[:_HEADER_KEPT]
 
     def value(data: bytes, start: int, end: int) -> None:
-        form.header_value += data[start:end][:1000]
+        form.header_value = (form.header_value + data[start:end])[:_HEADER_KEPT]
 
     parser = MultipartParser(
         boundary,

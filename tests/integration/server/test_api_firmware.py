@@ -21,7 +21,7 @@ from builders import add_charge_point
 from chargers import Late, TestCharger, TestCharger201
 from ocpp_core.config import DiagnosticsSettings, OcppSettings, Settings
 from ocpp_core.db.models import FirmwareUpdate, LogUpload
-from ocpp_core.domain.progress import HISTORY_KEPT
+from ocpp_core.domain.progress import HISTORY_KEPT, REQUESTS_KEPT
 from servers import API_KEY, ConnectCharger, ConnectCharger201, RunningServer
 
 Request = dict[str, Any]
@@ -410,3 +410,48 @@ async def test_bad_triggers_are_refused(
     response = await server.api.post("/API/TriggerMessage/CP2", json=body)
     assert (response.status_code, response.json()["status"]) == (400, status)
     assert cp.received.empty()
+
+
+async def test_every_new_operation_is_in_the_openapi_document_with_its_models(
+    server: RunningServer,
+) -> None:
+    paths = (await server.api.get("/openapi.json")).json()["paths"]
+    for path in (
+        "/API/UpdateFirmware/{cp}",
+        "/API/GetDiagnostics/{cp}",
+        "/API/GetLog/{cp}",
+        "/API/TriggerMessage/{cp}",
+    ):
+        post = paths[path]["post"]
+        assert "$ref" in post["requestBody"]["content"]["application/json"]["schema"], path
+        assert "$ref" in post["responses"]["200"]["content"]["application/json"]["schema"], path
+    for path in ("/API/Firmware/{cp}", "/API/Diagnostics/{cp}"):
+        answer = paths[path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert "$ref" in answer["schema"]["items"], path
+    download = paths["/API/Diagnostics/{cp}/{request_id}/file"]["get"]["responses"]["200"]
+    assert "application/octet-stream" in download["content"]
+
+
+async def test_a_triggered_publish_firmware_status_is_taken(
+    server: RunningServer, charger201: ConnectCharger201
+) -> None:
+    cp = await connected201(server, charger201)
+    answer = await cp.call(call201.PublishFirmwareStatusNotification("Published", request_id=7))
+    assert answer is not None
+
+
+async def test_a_charger_keeps_its_newest_requests_and_the_oldest_files_go_with_them(
+    server: RunningServer, charger: ConnectCharger, settings: Settings
+) -> None:
+    cp = await connected16(server, charger)
+    first = (await server.api.post("/API/GetDiagnostics/CP1", json={})).json()["requestId"]
+    async with httpx.AsyncClient() as http:
+        uploaded = await http.put(cp.requests[-1][1]["location"], content=b"old")
+    assert uploaded.status_code == 200
+    assert len(list(settings.diagnostics.directory.iterdir())) == 1
+    for _ in range(REQUESTS_KEPT):
+        await server.api.post("/API/GetDiagnostics/CP1", json={})
+    listed = (await server.api.get("/API/Diagnostics/CP1")).json()
+    assert len(listed) == REQUESTS_KEPT
+    assert first not in {entry["requestId"] for entry in listed}
+    assert list(settings.diagnostics.directory.iterdir()) == []

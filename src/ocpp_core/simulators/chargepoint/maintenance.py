@@ -21,7 +21,8 @@ from .model import FirmwareStep, UploadStep
 LOGGER = logging.getLogger("ocpp_core.simulator")
 MAX_FIRMWARE_BYTES = 64 * 1024 * 1024
 TRANSFER_TIMEOUT = 30.0
-_FAILED_DOWNLOAD = (FirmwareStep.DOWNLOAD_FAILED, FirmwareStep.INSTALLED, FirmwareStep.IDLE)
+# The steps after which an update is over (done, failed, or none yet).
+_OVER = (FirmwareStep.DOWNLOAD_FAILED, FirmwareStep.INSTALLED, FirmwareStep.IDLE)
 
 
 class Maintenance:
@@ -39,7 +40,7 @@ class Maintenance:
 
     def claim_firmware(self, request_id: int | None) -> bool:
         """Take an update unless one is running (a finished or failed one is over)."""
-        if self.firmware not in _FAILED_DOWNLOAD:
+        if self.firmware not in _OVER:
             return False
         self.firmware, self.firmware_request = FirmwareStep.DOWNLOAD_SCHEDULED, request_id
         return True
@@ -62,7 +63,7 @@ class Maintenance:
 
     async def report_firmware(self) -> None:
         """A triggered FirmwareStatusNotification: Idle once an update is over."""
-        step = FirmwareStep.IDLE if self.firmware in _FAILED_DOWNLOAD else self.firmware
+        step = FirmwareStep.IDLE if self.firmware in _OVER else self.firmware
         await self._tell(lambda link: link.firmware_status(step, self.firmware_request))
 
     # -- logs ----------------------------------------------------------------------
