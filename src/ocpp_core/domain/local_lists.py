@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10_000  # our own bound on one list, whatever a charger says it can hold
 DEFAULT_PER_MESSAGE = 100  # entries per SendLocalList when the charger does not say
-CLAIM = timedelta(minutes=5)  # a sync's lease: longer than its commands' timeouts together
+CLAIM = timedelta(minutes=5)  # a sync's lease, renewed by each message the charger accepts
 RETRY_AFTER = timedelta(minutes=1)  # after a timeout or a refused update
 BATCH = 20  # lists one sweep claims
 
@@ -112,12 +112,9 @@ async def assign(
     return row
 
 
-async def unassign(session: AsyncSession, charge_point_id: str) -> bool:
-    """Stop keeping the charger's list (the charger keeps what it has); whether there was one."""
-    found = await session.execute(
-        delete(LocalList).where(LocalList.charge_point_id == charge_point_id)
-    )
-    return bool(getattr(found, "rowcount", 0))
+async def unassign(session: AsyncSession, charge_point_id: str) -> None:
+    """Stop keeping the charger's list (the charger keeps what it has)."""
+    await session.execute(delete(LocalList).where(LocalList.charge_point_id == charge_point_id))
 
 
 async def tags_changed(session: AsyncSession, groups: Iterable[str | None]) -> None:
@@ -374,6 +371,8 @@ class Lists:
             await session.flush()
             state.version = message.version
             state.full_needed = False
+            # A long list takes many messages: the lease lasts while they are answered.
+            state.claimed_until = self.clock() + CLAIM
             state.entries = len(await held(session, charge_point_id))
 
     async def _release(self, charge_point_id: str, synced: Synced, *, asked: int | None) -> None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ocpp_core.db.models import LocalList
 from ocpp_core.domain import auth_settings, commands, local_lists
-from ocpp_core.domain.local_lists import ListError, Lists
+from ocpp_core.domain.local_lists import Lists
 from ocpp_core.ocpp.router import execute
 from ocpp_core.runtime import Runtime
 from ocpp_core.server.api_auth import ApiError, RuntimeDep, api_router
@@ -115,12 +115,10 @@ async def assign(runtime: RuntimeDep, body: Assignment) -> ListState:
         if body.tags == "None":
             await local_lists.unassign(session, body.chargePointId)
             return ListState.of(body.chargePointId, None)
-        try:
+        try:  # the body's model has checked the group already
             row = await local_lists.assign(
                 session, body.chargePointId, group=body.group, now=runtime.clock()
             )
-        except ListError as error:
-            raise ApiError(400, "InvalidParameter", error=str(error)) from None
         except LookupError:
             raise ApiError(
                 404, "NotFound", error=f"no charge point {body.chargePointId!r}"
@@ -170,6 +168,8 @@ async def get_version(runtime: RuntimeDep, body: Charger) -> VersionAnswer:
 @router.post("/AuthSettings")
 async def settings(runtime: RuntimeDep, body: AuthSettingsRequest) -> AuthSettingsAnswer:
     """Change (optionally) and read the charger's authorization cache and local list settings."""
+    if not await runtime.router.is_online(body.chargePointId):
+        raise ApiError(404, "ChargerOffline", chargePointId=body.chargePointId)
     wanted = {
         auth_settings.CACHE_ENABLED: body.authorizationCacheEnabled,
         auth_settings.LIST_ENABLED: body.localAuthListEnabled,

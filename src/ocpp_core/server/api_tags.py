@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ocpp_core.db.models import ChargeTag
 from ocpp_core.domain import tags
-from ocpp_core.domain.tags import MAX_NAME_LENGTH, MAX_TAG_LENGTH, NewTag, TagError
+from ocpp_core.domain.tags import MAX_NAME_LENGTH, MAX_TAG_LENGTH, NewTag
 from ocpp_core.server.api_auth import ApiError, RuntimeDep, api_router
 
 router = api_router("tags")
@@ -66,13 +66,11 @@ async def save(runtime: RuntimeDep, body: TagIn) -> TagOut:
     new = NewTag(body.id, body.name, body.parentId, body.expiresAt, body.blocked)
     async with runtime.db.session() as session:
         row = await session.get(ChargeTag, body.id)
-        try:
-            if row is None:
-                await tags.add(session, new, now=runtime.clock())
-            else:
-                await tags.update(session, row, new)
-        except TagError as error:
-            raise ApiError(400, "InvalidParameter", error=str(error)) from None
+        # The body's model has checked what the domain would refuse.
+        if row is None:
+            await tags.add(session, new, now=runtime.clock())
+        else:
+            await tags.update(session, row, new)
         await session.flush()
         stored = await session.get(ChargeTag, body.id)
         assert stored is not None

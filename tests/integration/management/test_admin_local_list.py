@@ -107,6 +107,15 @@ async def test_a_viewer_sees_the_list_but_cannot_change_it(
     assert (await client.get("/Home/ChargePoint/NOPE/LocalList")).status_code == 404
 
 
+async def test_the_settings_of_an_offline_charger_are_not_read(
+    server: RunningServer, client: httpx.AsyncClient
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    await log_in(client, *ADMIN)
+    read = await act(client, {"action": "settings"})
+    assert flash_of(read) == "Settings: ChargerOffline (the charger is not connected)."
+
+
 async def test_an_unknown_action_is_refused(
     server: RunningServer, client: httpx.AsyncClient
 ) -> None:

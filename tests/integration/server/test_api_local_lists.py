@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from ocpp.exceptions import NotImplementedError
 from ocpp.v16 import call
 from sqlalchemy import update
 
@@ -245,6 +246,28 @@ async def test_a_charger_that_booted_is_checked_again(
     assert sent_lists(cp)[-1]["update_type"] == "Full"
 
 
+async def test_a_list_being_synced_is_not_synced_twice_at_once(
+    server: RunningServer, cp: Charger
+) -> None:
+    await assign_all(server)
+    assert await lists(server).claim("CP1") == ["CP1"]  # as another node's sweep would
+    busy = await server.api.post("/API/LocalList/Sync", json={"chargePointId": "CP1"})
+    assert (busy.status_code, busy.json()["status"]) == (409, "SyncInProgress")
+    # Its group changes while it waits: the next sync sends the group's list instead.
+    body = {"chargePointId": "CP1", "tags": "Group", "group": "NOBODY"}
+    assert (await post(server, "/API/LocalList/Assign", body))["upToDate"] is False
+
+
+async def test_a_charger_that_refuses_the_version_read(
+    server: RunningServer, charger: ConnectCharger
+) -> None:
+    await add_charge_point(server.runtime.db, "CP1")
+    cp = await charger("CP1")
+    cp.answers["GetLocalListVersion"] = NotImplementedError(description="no lists here")
+    answer = await post(server, "/API/GetLocalListVersion", {"chargePointId": "CP1"})
+    assert answer == {"status": "NotSupported", "listVersion": None, "error": "NotImplemented"}
+
+
 async def test_the_list_version_is_read_through_the_api(server: RunningServer, cp: Charger) -> None:
     cp.list_version = 5
     answer = await post(server, "/API/GetLocalListVersion", {"chargePointId": "CP1"})
@@ -335,6 +358,7 @@ async def test_a_sync_needs_an_assigned_list_and_a_connected_charger(
         ("/API/GetLocalListVersion", {"chargePointId": "CP1"}, 404),
         ("/API/AuthSettings", {"chargePointId": "CP1", "localAuthListEnabled": "x"}, 400),
         ("/API/AuthSettings", {}, 400),
+        ("/API/AuthSettings", {"chargePointId": "CP1"}, 404),
     ],
 )
 async def test_bad_input_is_refused(

@@ -97,3 +97,24 @@ async def test_a_sync_that_cannot_reach_the_charger_is_retried_later(db: Databas
     assert row is not None
     assert (row.claimed_until, row.checked_at) == (None, None)  # still due
     assert row.retry_at == NOW + local_lists.RETRY_AFTER
+
+
+async def test_an_unassigned_list_is_not_synced(db: Database) -> None:
+    assert (await node(db).sync("NOPE")).result == "NotAssigned"
+
+
+async def test_the_sweep_runs_until_stopped(db: Database) -> None:
+    await assigned(db, ["CP1"])
+    asked = asyncio.Event()
+
+    async def offline(charge_point_id: str, command: Command) -> CommandResult:
+        asked.set()
+        return CommandResult(Outcome.OFFLINE)
+
+    sweeping = asyncio.create_task(local_lists.run_forever(Lists(db, offline, lambda: NOW), 0.01))
+    async with asyncio.timeout(10):
+        await asked.wait()
+    sweeping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sweeping
+    await local_lists.run_forever(node(db), 0)  # 0: no sweep on this node, returns at once
