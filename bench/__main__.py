@@ -131,6 +131,7 @@ def fleet_pages(running: Running, size: Size) -> list[tuple[str, dict[str, Any]]
         during, during_p50 = page["hb_p99_ms"], page["hb_p50_ms"]
         values = {
             "requests": page["requests"],
+            "first ms": page["first_ms"],
             "p50 ms": page["p50_ms"],
             "p95 ms": page["p95_ms"],
             "KiB": page["bytes"] / 1024,

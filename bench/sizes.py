@@ -22,7 +22,7 @@ class Size:
     paid_paced: int  # sessions at PAID_RATE a second, a charger each
     fleet_scale: float = 0.1  # of issue 12's fleet (bench.fleet)
     fleet_chargers: int = 300  # beating while the pages are asked for
-    fleet_repeat: int = 3  # requests of each page
+    fleet_repeat: int = 11  # requests of each page: the first (cold), then ten (warm)
     fleet_baseline: float = 20.0  # seconds of heartbeats with no page asked for
     # The cluster (issue 13): the steady fleet and the storm over --workers, a
     # command through another node, and a node of three killed under its chargers.

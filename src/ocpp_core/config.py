@@ -386,6 +386,12 @@ class ManagementSettings(_Section):
     public_status_refresh_seconds: float = Field(
         default=3.0, ge=0.5, le=600, description="How often a driver's status page refreshes."
     )
+    figures_max_age_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="Seconds a chart's or report's figures are kept before recomputed; 0: never.",
+    )
     password_cost: int = Field(
         default=OPERATOR_COST.log2_n,
         ge=10,

@@ -249,6 +249,8 @@ def test_precedence_overrides_then_environment_then_toml_then_defaults(
         ("OCPP_CORE_PORT", "70000", "port"),
         ("OCPP_CORE_LOG_LEVEL", "loud", "log_level"),
         ("OCPP_CORE_MIGRATE_ON_START", "sometimes", "migrate_on_start"),
+        ("OCPP_CORE_MANAGEMENT__FIGURES_MAX_AGE_SECONDS", "-1", "management.figures_max_age"),
+        ("OCPP_CORE_MANAGEMENT__FIGURES_MAX_AGE_SECONDS", "86401", "management.figures_max_age"),
         ("OCPP_CORE_DATABASE_URL", "mysql://root@localhost/ocpp", "database_url"),
         ("OCPP_CORE_TRUSTED_PROXIES", '["*"]', "trusted_proxies"),
         ("OCPP_CORE_TRUSTED_PROXIES", '["proxy.internal"]', "trusted_proxies"),

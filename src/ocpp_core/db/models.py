@@ -661,3 +661,22 @@ class LocalListEntry(Base):
     status: Mapped[str] = mapped_column(String(20))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     parent_id: Mapped[str | None] = mapped_column(IdTag)
+
+
+class ReportSnapshot(Base):
+    """A report's or the charts' figures for one period, as computed at ``computed_at``.
+
+    A year of a large fleet takes seconds to sum; the pages show these figures
+    with their time and recompute them at most every few minutes. ``key`` is a
+    digest of the kind, the period and the charge point, so an operator's long
+    input can't make it long. ``refreshing_until`` is the lease of the one
+    process that recomputes a stale snapshot, taken by a conditional UPDATE.
+    """
+
+    __tablename__ = "report_snapshots"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    data: Mapped[str] = mapped_column(Text)
+    refreshing_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

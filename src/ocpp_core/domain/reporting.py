@@ -101,10 +101,21 @@ class GroupLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewLine:
+    """A session under meter review: what the report lists of it, and all a snapshot keeps."""
+
+    transaction_id: int
+    charge_point_id: str
+    connector_id: int
+    start_at: datetime
+    review_reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChargeReport:
     groups: list[GroupLine]
     total: Tally
-    under_review: Sequence[Transaction]
+    under_review: Sequence[ReviewLine]
 
 
 def reservation_cents() -> ColumnElement[Any]:
@@ -207,8 +218,14 @@ def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[GroupLine]:
     return sorted(groups.values(), key=lambda group: (group.group_id is None, group.group_id or ""))
 
 
-async def _under_review(session: AsyncSession, period: Period) -> Sequence[Transaction]:
-    query = select(Transaction).where(
+async def _under_review(session: AsyncSession, period: Period) -> list[ReviewLine]:
+    query = select(
+        Transaction.id,
+        Transaction.charge_point_id,
+        Transaction.connector_id,
+        Transaction.start_at,
+        Transaction.review_reason,
+    ).where(
         Transaction.review_reason.is_not(None),
         Transaction.start_at >= period.since,
         Transaction.start_at < period.until,
@@ -216,7 +233,10 @@ async def _under_review(session: AsyncSession, period: Period) -> Sequence[Trans
     if period.charge_point_id is not None:
         query = query.where(Transaction.charge_point_id == period.charge_point_id)
     query = query.order_by(Transaction.start_at, Transaction.id).limit(MAX_REVIEW_LINES)
-    return (await session.scalars(query)).all()
+    return [
+        ReviewLine(tx, cp, connector, start, reason or "")
+        for tx, cp, connector, start, reason in await session.execute(query)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,7 @@ from ocpp_core.config import Settings
 from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
+from ocpp_core.domain.report_snapshots import Snapshots
 from ocpp_core.logs import hide_secrets
 from ocpp_core.management import (
     account,
@@ -61,6 +63,7 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)
             await context.server.close()
+            await context.snapshots.close()
             await context.db.close()
 
     app = FastAPI(
@@ -92,14 +95,16 @@ def _build_context(settings: Settings, clock: Clock) -> ManagementContext:
         settings.api_key.get_secret_value(),
         management.server_api_timeout,
     )
+    db = Database(settings.database_url, limits=settings.database)
     return ManagementContext(
         settings=settings,
-        db=Database(settings.database_url, limits=settings.database),
+        db=db,
         server=server,
         templates=build_templates(),
         limits=Limits.from_settings(management),
         sessions=session_policy(management),
         clock=clock,
+        snapshots=Snapshots(db, timedelta(seconds=management.figures_max_age_seconds)),
     )
 
 

@@ -13,6 +13,7 @@ from ocpp_core.clock import Clock
 from ocpp_core.config import Settings
 from ocpp_core.db.session import Database
 from ocpp_core.domain.operator_sessions import SessionPolicy
+from ocpp_core.domain.report_snapshots import Snapshots
 from ocpp_core.management.export_slots import ExportSlots
 from ocpp_core.management.server_api import ServerApi
 from ocpp_core.management.throttle import Limits
@@ -27,6 +28,7 @@ class ManagementContext:
     limits: Limits
     sessions: SessionPolicy
     clock: Clock
+    snapshots: Snapshots
     exports: ExportSlots = field(default_factory=ExportSlots)
 
 

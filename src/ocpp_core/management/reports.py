@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ocpp_core.domain import reporting
+from ocpp_core.domain.report_figures import REPORT
+from ocpp_core.domain.report_snapshots import Figures
 from ocpp_core.domain.reporting import ChargeReport, GroupLine, Period, TagLine, Tally
 from ocpp_core.management import numbers
 from ocpp_core.management.admin_forms import page
@@ -100,21 +103,31 @@ def currencies(report: ChargeReport) -> list[str]:
     return sorted(report.total.revenue_cents)
 
 
-async def _report(context: ManagementContext, period: Period | None) -> ChargeReport | None:
+async def _report(context: ManagementContext, period: Period) -> ChargeReport:
+    async with context.db.reading() as session:
+        return await reporting.charge_report(session, period)
+
+
+async def _kept_report(
+    context: ManagementContext, period: Period | None
+) -> Figures[ChargeReport] | None:
+    """The page's figures, at most ``figures_max_age_seconds`` old (see report_snapshots)."""
     if period is None:
         return None
-    async with context.db.session() as session:
-        return await reporting.charge_report(session, period)
+    now = context.clock()
+    return await context.snapshots.figures(REPORT, period, partial(_report, context, period), now)
 
 
 @router.get(PAGE_PATH)
 async def report_page(
     request: Request, user: Viewer, context: ContextDep, form: PeriodDep
 ) -> Response:
-    report = await _report(context, form.period())
+    kept = await _kept_report(context, form.period())
+    report = kept.value if kept else None
     values = {
         "form": form,
         "errors": form.errors,
+        "computed_at": kept.computed_at if kept else None,
         "report": report,
         "shown": shown(report) if report else None,
         "shown_groups": SHOWN_GROUPS,
@@ -129,10 +142,15 @@ async def report_page(
 
 @router.get(CSV_PATH)
 async def report_csv(user: Viewer, context: ContextDep, form: PeriodDep) -> Response:
-    """One line per tag, so a spreadsheet's sums match the page's totals."""
-    report = await _report(context, form.period())
-    if report is None:
+    """One line per tag, so a spreadsheet's sums match the page's totals.
+
+    Computed afresh, never from a snapshot: an export is a deliberate act, and
+    a file has no place to say how old its figures are.
+    """
+    period = form.period()
+    if period is None:
         return Response(" ".join(form.errors.values()), status_code=400)
+    report = await _report(context, period)
     header = [
         gettext("Group"),
         gettext("Tag"),

@@ -6,8 +6,10 @@ is November 2026 and a session still open has run two hours.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -22,6 +24,10 @@ from integration.management.admin_helpers import error_of
 from integration.management.pages import VIEWER, RunningManagement, log_in
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.db.session import Database
+from ocpp_core.domain import reporting
+from ocpp_core.domain.report_figures import CHARTS, REPORT, ChartSums
+from ocpp_core.domain.report_snapshots import Snapshots
+from ocpp_core.domain.reporting import Period
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOUR = timedelta(hours=1)
@@ -499,3 +505,91 @@ async def test_a_large_fleet_shows_its_largest_groups_and_tags_and_sums_the_othe
         "2.50 EUR",
     ]
     assert cells(html, "data-total")[1:3] == ["51 (1 running)", "259.440"]
+
+
+def figures_time(html: str) -> str:
+    found = re.search(
+        r'id="figures-time"><time datetime="([^"]+)">Figures as of ([^<]+)</time>', html
+    )
+    assert found is not None
+    return f"{found.group(1)} {found.group(2)}"
+
+
+def energy_bars(html: str) -> dict[str, float]:
+    return {
+        tip: size for tip, size in bars(figure_svg(html, "energy-time"), "height").items() if size
+    }
+
+
+LATE = Session("CP1", 1, "A2", at(3, 9), 1, 20_000)  # added after the first view
+
+
+@pytest.mark.parametrize("path", ["/Home/Reports", "/Home/Charts"])
+async def test_within_max_age_the_pages_show_the_kept_figures_then_refresh_them(
+    viewer: httpx.AsyncClient, management: RunningManagement, path: str
+) -> None:
+    first = (await viewer.get(path, params=NOVEMBER)).text
+    await add_session(management.db, LATE)
+    clock = NOW + timedelta(seconds=299)
+    management.context.clock = lambda: clock
+    kept = (await viewer.get(path, params=NOVEMBER)).text
+    clock = NOW + timedelta(seconds=300)
+    stale = (await viewer.get(path, params=NOVEMBER)).text
+    await asyncio.gather(*management.context.snapshots.refreshing)  # unless done already
+    refreshed = (await viewer.get(path, params=NOVEMBER)).text
+
+    as_of = "2026-11-28T12:00:00+00:00 12:00:00 UTC"
+    assert figures_time(first) == figures_time(kept) == figures_time(stale) == as_of
+    assert figures_time(refreshed) == "2026-11-28T12:05:00+00:00 12:05:00 UTC"
+    if path == "/Home/Reports":
+        totals = [cells(html, "data-total")[1:3] for html in (first, kept, stale, refreshed)]
+        assert totals == [["6 (1 running)", "26.750"]] * 3 + [["7 (1 running)", "46.750"]]
+    else:
+        drawn = [energy_bars(html).get("2026-11-03: 20.0 kWh") for html in (first, kept, stale)]
+        assert drawn == [None] * 3
+        assert "2026-11-03: 20.0 kWh" in energy_bars(refreshed)
+
+
+async def test_with_max_age_zero_every_view_computes(
+    viewer: httpx.AsyncClient, management: RunningManagement
+) -> None:
+    management.context.snapshots = Snapshots(management.db, timedelta(0))
+    first = (await viewer.get("/Home/Reports", params=NOVEMBER)).text
+    await add_session(management.db, LATE)
+    second = (await viewer.get("/Home/Reports", params=NOVEMBER)).text
+
+    assert cells(first, "data-total")[1] == "6 (1 running)"
+    assert cells(second, "data-total")[1] == "7 (1 running)"
+
+
+async def test_the_csv_is_computed_afresh_beside_a_kept_page(
+    viewer: httpx.AsyncClient, management: RunningManagement
+) -> None:
+    await viewer.get("/Home/Reports", params=NOVEMBER)
+    await add_session(management.db, LATE)
+
+    page = (await viewer.get("/Home/Reports", params=NOVEMBER)).text
+    export = await viewer.get("/Home/Reports/Csv", params=NOVEMBER)
+
+    rows = csv.DictReader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";")
+    assert cells(page, "data-total")[1] == "6 (1 running)"
+    assert sum(int(row["Sessions"]) for row in rows) == 7
+
+
+async def test_the_kept_figures_read_back_as_computed(
+    history: dict[str, int], management: RunningManagement
+) -> None:
+    november = Period(at(1, 0), at(1, 0, month=12))
+    async with management.db.reading() as session:
+        report = await reporting.charge_report(session, november)
+        sums = ChartSums(
+            await reporting.over_time(session, november, limit=1),
+            await reporting.per_connector(session, november, now=NOW, limit=1),
+        )
+
+    assert REPORT.decode(json.loads(json.dumps(REPORT.encode(report)))) == report
+    assert CHARTS.decode(json.loads(json.dumps(CHARTS.encode(sums)))) == sums
+    assert report.under_review
+    assert report.groups
+    assert sums.connectors.use is not None
+    assert sums.over_time.revenue_cents["eur"].rest_count == 1
