@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from ocpp_core.db.health import DatabaseUnavailable
+from ocpp_core.db.prepared import Prepared
 from ocpp_core.db.session import IDLE_BEFORE_PING, Database
 
 pytestmark = pytest.mark.postgresql
+_BACKEND = Prepared(lambda _: select(func.pg_backend_pid()))
 
 
 class SteppedClock:
@@ -70,4 +72,17 @@ async def test_a_connection_killed_just_after_use_fails_one_unit_of_work_then_al
 
     with pytest.raises(DatabaseUnavailable):
         await backend(pooled)
+    assert await backend(pooled) != killed
+
+
+async def test_a_unit_of_work_begun_by_the_driver_on_a_killed_connection_fails_the_same_way(
+    pooled: Database, db: Database
+) -> None:
+    """A statement run by the driver first (db.prepared) begins the transaction itself."""
+    killed = await backend(pooled)
+    await terminate(db, killed)
+
+    with pytest.raises(DatabaseUnavailable):
+        async with pooled.session() as session:
+            await _BACKEND.fetch(session, {})
     assert await backend(pooled) != killed
