@@ -13,8 +13,13 @@ pipelined round trip) or fetch.
 
 The session's transaction holds them like any other statement. SQLite's driver
 begins it before the first write whoever sends it; SQLAlchemy's asyncpg
-adapter begins it with the session's first statement, so until one ran, the
-statement goes through the session, which begins it.
+adapter begins it with the session's first statement, so a unit of work whose
+first statement is one of these has the adapter begin it (its BEGIN, the
+round trip the session's statement would have sent first), then runs the
+statement on the driver. Sending that first statement through the session
+instead cost each unit of work SQLAlchemy's whole execution path: a unit of
+work reading one reservation took 0.61-0.84 ms of CPU that way, 0.45-0.57 ms
+this way (three runs each, a machine under load).
 """
 
 from __future__ import annotations
@@ -80,9 +85,6 @@ class Prepared:
     async def execute_many(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once for each row, in the session's transaction."""
         connection, driver = await _connection(session)
-        if not _in_transaction(connection, driver):
-            await connection.execute(self._statements(connection.dialect.name), list(rows))
-            return
         compiled = self._compiled_for(connection.dialect)
         with _violations(connection.dialect.name, compiled.sql):
             await driver.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
@@ -93,9 +95,6 @@ class Prepared:
         """The query's rows, their values as the session would give them."""
         connection, driver = await _connection(session)
         name = connection.dialect.name
-        if not _in_transaction(connection, driver):
-            result = await connection.execute(self._statements(name), dict(parameters))
-            return [tuple(row) for row in result]
         compiled = self._compiled_for(connection.dialect)
         with _violations(name, compiled.sql):
             rows = await _FETCH[name](driver, compiled.sql, compiled.parameters(parameters))
@@ -167,13 +166,26 @@ def _violations(dialect: str, sql: str) -> Iterator[None]:
 
 
 async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection and its driver's, in the session's transaction."""
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
+    pooled = await connection.get_raw_connection()
+    driver = pooled.driver_connection
     assert driver is not None  # a connection of the session is never detached
+    if connection.dialect.name == "postgresql" and not driver.is_in_transaction():
+        await _begin(connection, pooled.dbapi_connection)
     return connection, driver
 
 
-def _in_transaction(connection: AsyncConnection, driver: Any) -> bool:
-    if connection.dialect.name == "postgresql":
-        return bool(driver.is_in_transaction())
-    return True
+async def _begin(connection: AsyncConnection, adapter: Any) -> None:
+    """Begin the transaction as SQLAlchemy's asyncpg adapter does before a first statement:
+    the session's commit or rollback ends it.
+
+    A BEGIN that fails (a connection that died in the pool) is left to SQLAlchemy:
+    a statement through the connection begins again, and its failure is told
+    apart and handled as any unit of work's (the pool renewed, the database
+    reported unavailable).
+    """
+    try:
+        await adapter._start_transaction()
+    except Exception:
+        await connection.exec_driver_sql("SELECT 1")

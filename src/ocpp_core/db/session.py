@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 from sqlalchemy.sql import Executable
 
 from ocpp_core.config import DatabaseSettings
@@ -61,12 +61,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_reset(
+    dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState
+) -> None:
+    """Roll back a connection handed back to the pool in a transaction, and only such a one.
+
+    SQLAlchemy's own reset rolls back every connection whose unit of work
+    committed before it was handed back, with nothing left to roll back: on
+    SQLite one more hand-off to aiosqlite's thread for every unit of work.
+    SQLite itself says whether a transaction is open.
+    """
+    driver = record.driver_connection
+    if state.asyncio_safe and driver is not None and driver.in_transaction:
+        dbapi_connection.rollback()
+
+
 def create_engine(url: str, limits: DatabaseSettings | None = None) -> AsyncEngine:
     """An engine for ``url``; without ``limits`` (migrations) statements may take any time."""
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
-        engine = create_async_engine(target)
+        engine = create_async_engine(target, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine.pool, "reset", _sqlite_reset)
         return engine
     # Connections beyond pool_size are closed when handed back, so a pool smaller
     # than the usual concurrency reconnects (TLS negotiation included) all the time.

@@ -23,15 +23,23 @@ def known_connectors(reported: Iterable[int]) -> set[int]:
     return {n for n in reported if n >= FIRST_CONNECTOR} or {FIRST_CONNECTOR}
 
 
-def is_known(charge_point_id: SQLColumnExpression[str], connector_id: int) -> ColumnElement[bool]:
+def is_known(
+    charge_point_id: SQLColumnExpression[str],
+    connector_id: int,
+    number: SQLColumnExpression[int] | None = None,
+) -> ColumnElement[bool]:
     """Whether the charger has this connector, as far as it has told us (:func:`known_connectors`).
 
-    In SQL, so that a caller's other questions go in the same statement.
+    In SQL, so that a caller's other questions go in the same statement. With
+    ``number`` (a parameter), the expression serves every connector number of
+    ``connector_id``'s kind (below the first, the first, or past it), and the
+    number is ``number``'s value.
     """
     if connector_id < FIRST_CONNECTOR:
         return false()
     reported = exists().where(
-        Connector.charge_point_id == charge_point_id, Connector.connector_id == connector_id
+        Connector.charge_point_id == charge_point_id,
+        Connector.connector_id == (connector_id if number is None else number),
     )
     if connector_id != FIRST_CONNECTOR:
         return reported

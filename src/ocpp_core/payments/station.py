@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Integer, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.detached import Rows
@@ -20,6 +20,7 @@ from ocpp_core.db.models import ChargePoint, PaymentReservation
 from ocpp_core.db.prepared import Prepared
 from ocpp_core.domain import connectors, tariffs
 from ocpp_core.domain import reservations as charger_reservations
+from ocpp_core.domain.connectors import FIRST_CONNECTOR
 from ocpp_core.payments import reservations
 
 
@@ -39,8 +40,13 @@ async def look(
 
     Its rows are read by the driver and tracked by no session (see db.detached): to look at.
     """
-    values = {"charge_point_id": charge_point_id, "tag_id": tag_id, "now": now}
-    found = await _CHARGE_POINTS.read(session, _query(connector_id), values)
+    values = {
+        "charge_point_id": charge_point_id,
+        "connector_id": connector_id,
+        "tag_id": tag_id,
+        "now": now,
+    }
+    found = await _CHARGE_POINTS.read(session, _query(_kind(connector_id)), values)
     if found is None:
         return None
     holding = reservations.ROWS.found(found.extra)
@@ -53,32 +59,37 @@ async def look(
 _CHARGE_POINTS = Rows(ChargePoint)
 
 
+def _kind(connector_id: int) -> int:
+    """The number standing for ``connector_id``'s kind: below the first, the first, past it."""
+    return min(max(connector_id, FIRST_CONNECTOR - 1), FIRST_CONNECTOR + 1)
+
+
 @functools.cache
-def _query(connector_id: int) -> Prepared:
-    """The look at one connector number, built once: building it cost more than running it.
+def _query(kind: int) -> Prepared:
+    """The look at a connector, built once for each kind of number: building it cost more
+    than running it, and a statement for each number built one for each new connector.
 
-    Its shape depends on the number (see :func:`connectors.is_known`); the rest are parameters.
+    Its shape depends on the kind (see :func:`connectors.is_known`); the number is a parameter.
     """
-    return _CHARGE_POINTS.query(_select(connector_id))
+    return _CHARGE_POINTS.query(_select(kind))
 
 
-def _select(
-    connector_id: int,
-) -> Select[ChargePoint, PaymentReservation, bool, str, bool, bool, bool]:
+def _select(kind: int) -> Select[ChargePoint, PaymentReservation, bool, str, bool, bool, bool]:
     here = ChargePoint.id
+    number = bindparam("connector_id", type_=Integer)
     holds = and_(
         PaymentReservation.charge_point_id == here,
-        PaymentReservation.connector_id == connector_id,
+        PaymentReservation.connector_id == number,
         reservations.holding(),
     )
     return (
         select(
             ChargePoint,
             PaymentReservation,
-            connectors.is_known(here, connector_id),
-            reservations.connector_status(here, connector_id),
-            reservations.open_transaction(here, connector_id),
-            charger_reservations.holds(here, connector_id, bindparam("now")),
+            connectors.is_known(here, kind, number),
+            reservations.connector_status(here, number),
+            reservations.open_transaction(here, number),
+            charger_reservations.holds(here, number, bindparam("now")),
             tariffs.charges_free(
                 tag_id=bindparam("tag_id"), charge_point_id=here, now=bindparam("now")
             ),
