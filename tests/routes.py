@@ -22,6 +22,7 @@ class IntParam:
     name: str
     in_path: bool
     query: tuple[str, ...]  # every query parameter of the route
+    body: bool = False  # the route also takes a JSON body
 
     def url(self, value: str, path: dict[str, str], query: dict[str, str]) -> str:
         """The route with ``value`` for this integer, and for its other parts the values
@@ -46,10 +47,11 @@ def int_params(app: FastAPI) -> list[IntParam]:
             continue
         parameters = _parameters(route.dependant)
         query = tuple(field.alias for field, in_path in parameters if not in_path)
+        body = bool(route.dependant.body_params)
         for field, in_path in parameters:
             if _is_int(field.field_info.annotation):
                 for method in sorted((route.methods or set()) - {"HEAD"}):
-                    found.append(IntParam(method, context.path, field.alias, in_path, query))
+                    found.append(IntParam(method, context.path, field.alias, in_path, query, body))
     return found
 
 
