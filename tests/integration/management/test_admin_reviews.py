@@ -25,6 +25,7 @@ from integration.payments.reviewflow import (
 )
 from ocpp_core.config import PaymentSettings, Settings, StripeSettings
 from ocpp_core.db.models import PaymentReservation
+from ocpp_core.domain.report_snapshots import Snapshots
 from servers import ConnectCharger, RunningServer
 from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim
 
@@ -283,6 +284,8 @@ async def test_transactions_and_reports_bill_nothing_until_someone_decides(
     management: RunningManagement, client: httpx.AsyncClient, under_review: UnderReview
 ) -> None:
     await log_in(client, *ADMIN)
+    # The report as computed at each view, not the figures it keeps for five minutes.
+    management.context.snapshots = Snapshots(management.db, timedelta(0))
     row = f'data-transaction="{under_review.transaction_id}"'
     period = {"since": "2026-11-28", "until": "2026-11-28"}
 
