@@ -42,7 +42,7 @@ Statement = UpdateBase | Select[*tuple[Any, ...]]
 Statements = Callable[[str], Statement]  # the statement for a dialect's name
 Processor = Callable[[Any], Any]
 # How each driver runs a query with positional parameters and returns all its rows.
-_FETCH: dict[str, Callable[[Any, str, tuple[Any, ...]], Awaitable[Iterable[Sequence[Any]]]]] = {
+_FETCH: dict[str, Callable[[Any, str, list[Any]], Awaitable[Iterable[Sequence[Any]]]]] = {
     "sqlite": lambda driver, sql, parameters: driver.execute_fetchall(sql, parameters),
     "postgresql": lambda driver, sql, parameters: driver.fetch(sql, *parameters),
 }
@@ -61,15 +61,19 @@ class _Compiled:
     constants: dict[str, Any]  # the values the statement holds itself (literals, not keys)
     results: tuple[Processor | None, ...]  # each selected column's type's result processor
 
-    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    # Lists from comprehensions, not tuples from generators: every row of a group goes
+    # through these, and both drivers take any sequence.
+    def parameters(self, row: Mapping[str, Any]) -> list[Any]:
         if self.constants:
             row = {**self.constants, **row}
-        return tuple(row[key] if bind is None else bind(row[key]) for key, bind in self.binds)
+        return [row[key] if bind is None else bind(row[key]) for key, bind in self.binds]
 
     def row(self, values: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(
-            value if result is None else result(value)
-            for result, value in zip(self.results, values, strict=True)
+            [
+                value if result is None else result(value)
+                for result, value in zip(self.results, values, strict=True)
+            ]
         )
 
 

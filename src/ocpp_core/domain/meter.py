@@ -45,6 +45,9 @@ _CONDUCTORS: Final[Mapping[str, str]] = {
 # Only the outlet meters what the EV received (no location means Outlet in OCPP). An Inlet
 # meter also counts the station's own use and, on multi-connector stations, other sessions.
 _OUTLET: Final = frozenset({None, "Outlet"})
+# The types a sample's value may have (a tuple: ``str | int | float`` in the test would
+# build a new union at every call).
+_NUMBERS: Final = (str, int, float)
 
 # Beyond 10**15 canonical units a value is meter garbage; bounding it keeps Decimal
 # arithmetic exact within its 28-digit precision and int conversion cheap.
@@ -207,7 +210,9 @@ def _first(reads: Sequence[Read]) -> _Total | None:
 
 
 def _canonical(read: Read) -> Decimal:
-    return read.value.scaleb(read.labels.exponent + read.multiplier)
+    shift = read.labels.exponent + read.multiplier
+    # Most samples come in their canonical unit already: no Decimal operation for those.
+    return read.value.scaleb(shift) if shift else read.value
 
 
 def _labels_of(
@@ -256,13 +261,17 @@ def _unit_exponent(measurand: str, unit: str | None) -> int:
 def _rounded(total: _Total | None) -> int | None:
     if total is None:
         return None
+    whole = int(total.value)
+    # Registers are mostly whole numbers already, which need no rounding (the cheaper test).
+    if whole == total.value:
+        return whole
     return int(total.value.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def _number(value: object) -> Decimal:
     # 1.6 sends strings and 2.0.1 numbers; str() of a float is the shortest decimal that
     # round-trips, i.e. what the charger wrote, not the binary approximation.
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS):
         raise InvalidSample(f"value {value!r} is not a number")
     try:
         return Decimal(str(value))

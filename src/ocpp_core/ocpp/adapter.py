@@ -26,11 +26,12 @@ class ChargerContext:
     charge_point_id: str
     protocol: str
     runtime: Runtime
+    # The domain's service for this charger's messages: one per connection, made with the
+    # context, not one per message (a MeterValues is answered in a few hundred µs).
+    charging: Charging = field(init=False, repr=False, compare=False)
 
-    @property
-    def charging(self) -> Charging:
-        """The domain's service for this charger's messages."""
-        return Charging(self.runtime, self.charge_point_id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "charging", Charging(self.runtime, self.charge_point_id))
 
 
 Handler = Callable[[ChargerContext, dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -135,16 +135,42 @@ def _set_enum(generator: Any) -> bool:
     return True
 
 
+def _present_first(generator: Any) -> Any:
+    """Test a required property's presence with ``in`` before fastjsonschema's own check.
+
+    Its check builds two sets (the required names, less the object's keys) for every
+    object, nine sampled values a MeterValues; the objects that have every required
+    property, nearly all, now skip it. Those that don't go through it as before: same
+    rule, same message. Returns the block to generate fastjsonschema's check in.
+    """
+    required = generator._definition["required"]
+    names = required if isinstance(required, list) and required else []
+    if not all(isinstance(name, str) and "{" not in name and "}" not in name for name in names):
+        names = []
+    # Made before the block, so that a later use of it never finds it unassigned.
+    generator.create_variable_is_dict()
+    present = " and ".join(f"{name!r} in {{variable}}" for name in names) or "False"
+    return generator.l(f"if {{variable}}_is_dict and not ({present}):")
+
+
 class _Draft04(CodeGeneratorDraft04):
     def generate_enum(self) -> None:
         if not _set_enum(self):
             super().generate_enum()  # type: ignore[no-untyped-call]  # untyped in fastjsonschema
+
+    def generate_required(self) -> None:
+        with _present_first(self):
+            super().generate_required()  # type: ignore[no-untyped-call]  # untyped there
 
 
 class _Draft06(CodeGeneratorDraft06):
     def generate_enum(self) -> None:
         if not _set_enum(self):
             super().generate_enum()  # type: ignore[no-untyped-call]  # untyped in fastjsonschema
+
+    def generate_required(self) -> None:
+        with _present_first(self):
+            super().generate_required()  # type: ignore[no-untyped-call]  # untyped there
 
 
 _GENERATORS: dict[str, type[CodeGeneratorDraft04]] = {"draft-04": _Draft04, "draft-06": _Draft06}

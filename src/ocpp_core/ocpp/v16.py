@@ -85,8 +85,15 @@ def read_sample(raw: Payload) -> Read | None:
     get = raw.get
     if get("format", "Raw") != "Raw":
         return None
-    labels = get("measurand"), get("unit"), get("phase"), get("context"), get("location")
-    return meter.sample(get("value"), 0, *labels)
+    return meter.sample(
+        get("value"),
+        0,
+        get("measurand"),
+        get("unit"),
+        get("phase"),
+        get("context"),
+        get("location"),
+    )
 
 
 async def status_notification(ctx: ChargerContext, p: Payload) -> Payload:

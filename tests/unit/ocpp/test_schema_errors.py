@@ -73,6 +73,34 @@ def test_each_violated_rule_maps_to_its_code(payload: dict[str, Any], code: Erro
     assert violation("StatusNotification", payload) == code
 
 
+@pytest.mark.parametrize(
+    ("values", "missing"),
+    [
+        ({"measurand": "Voltage"}, "['value']"),
+        ({"value": "1", "measurand": "Voltage"}, None),
+    ],
+    ids=["missing", "present"],
+)
+def test_a_required_property_of_a_nested_object_is_named(
+    values: dict[str, Any], missing: str | None
+) -> None:
+    """Presence is tested first (see schemas._present_first), the message is the same."""
+    payload = meter_values(
+        meterValue=[{"timestamp": "2026-11-28T12:00:00Z", "sampledValue": [{"value": "2"}, values]}]
+    )
+    validator = V16.request("MeterValues")
+    assert validator is not None
+    if missing is None:
+        check(validator, payload, "id")
+        return
+    with pytest.raises(FrameError) as error:
+        check(validator, payload, "id")
+    assert error.value.code == ErrorCode.PROTOCOL_ERROR
+    assert error.value.description == (
+        f"data.meterValue[0].sampledValue[1] must contain {missing} properties"
+    )
+
+
 def test_too_few_items_is_an_occurrence_violation() -> None:
     assert violation("MeterValues", meter_values(meterValue=[])) == (
         ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION
