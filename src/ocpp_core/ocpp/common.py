@@ -65,6 +65,14 @@ def decimal_limit(period: commands.SchedulePeriod) -> float:
     return period.limit_tenths / 10
 
 
+def schedule_periods(profile: commands.ChargingProfile) -> list[Payload]:
+    """A schedule's periods, which both versions spell alike."""
+    return [
+        without_none(startPeriod=p.start_s, limit=decimal_limit(p), numberPhases=p.phases)
+        for p in profile.periods
+    ]
+
+
 async def boot(ctx: ChargerContext, info: chargepoints.BootInfo) -> Payload:
     now = await ctx.charging.boot(info, protocol=ctx.protocol)
     return {

@@ -238,12 +238,7 @@ def _profile(profile: commands.ChargingProfile) -> Payload:
         duration=profile.duration_s,
         startSchedule=optional_timestamp(profile.start_schedule),
         chargingRateUnit=profile.unit,
-        chargingSchedulePeriod=[
-            without_none(
-                startPeriod=p.start_s, limit=common.decimal_limit(p), numberPhases=p.phases
-            )
-            for p in profile.periods
-        ],
+        chargingSchedulePeriod=common.schedule_periods(profile),
     )
     return without_none(
         chargingProfileId=profile.profile_id,

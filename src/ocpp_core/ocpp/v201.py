@@ -273,12 +273,7 @@ def _profile(profile: commands.ChargingProfile) -> Payload:
         startSchedule=optional_timestamp(profile.start_schedule),
         duration=profile.duration_s,
         chargingRateUnit=profile.unit,
-        chargingSchedulePeriod=[
-            without_none(
-                startPeriod=p.start_s, limit=common.decimal_limit(p), numberPhases=p.phases
-            )
-            for p in profile.periods
-        ],
+        chargingSchedulePeriod=common.schedule_periods(profile),
     )
     return without_none(
         id=profile.profile_id,
