@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.clock import Clock
 from ocpp_core.db.dialect import increment
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import (
     ChargePoint,
     ChargeTag,
@@ -403,5 +404,7 @@ async def run_forever(lists: Lists, every: float) -> None:
         await asyncio.sleep(every)
         try:
             await lists.sync_due()
+        except DatabaseUnavailable:
+            pass  # the database's health says so; the next round tries again
         except Exception:
             logger.exception("local list sweep failed; trying again next round")

@@ -30,6 +30,7 @@ from typing import Any, Generic, TypeVar, cast
 from sqlalchemy import CursorResult, delete, or_, select, update
 
 from ocpp_core.db.dialect import upsert
+from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import ReportSnapshot
 from ocpp_core.db.session import Database
 from ocpp_core.domain.report_figures import Codec
@@ -137,6 +138,8 @@ class Snapshots:
         """Recompute and store; on failure the old figures stay, and a view retries later."""
         try:
             await self._store(key, codec, await compute(), now, trim=False)
+        except DatabaseUnavailable:
+            pass  # the database's health says so; the old figures stay, a later view retries
         except Exception:
             log.exception("refreshing the %s figures failed; the stored ones stay", codec.kind)
 
