@@ -27,6 +27,7 @@ from websockets.typing import Subprotocol
 
 from chargers import RawCharger, SchemaCheckedConnection, TestCharger, TestCharger201
 from cli_harness import env_for
+from ocpp_core.config import DiagnosticsSettings, Settings
 from ocpp_core.runtime import Runtime
 
 
@@ -246,3 +247,14 @@ async def raw_chargers(
             )
             chargers.append(RawCharger(websocket, answer_timeout=answer_timeout))
         yield chargers
+
+
+def with_uploads(
+    settings: Settings, server_socket: tuple[socket.socket, str], tmp_path: Path, **limits: Any
+) -> Settings:
+    """``settings`` whose server keeps chargers' uploads under ``tmp_path`` and gives them
+    its own address (bound before it starts) to upload to."""
+    diagnostics = DiagnosticsSettings(
+        directory=tmp_path / "diagnostics", upload_base_url=server_socket[1], **limits
+    )
+    return settings.model_copy(update={"diagnostics": diagnostics})

@@ -10,34 +10,22 @@ import httpx
 import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call
-from pydantic import SecretStr
 
 from builders import add_charge_point
 from chargers import TestCharger, TestCharger201
 from integration.management.admin_helpers import follow, post_form
 from integration.management.pages import ADMIN, VIEWER, csrf_token, log_in
-from ocpp_core.config import DiagnosticsSettings, OcppSettings, Settings
-from servers import API_KEY, ConnectCharger, ConnectCharger201, RunningServer
+from ocpp_core.config import Settings
+from servers import ConnectCharger, ConnectCharger201, RunningServer, with_uploads
 
 PAGE = "/Home/ChargePoint/{}/Firmware"
 
 
 @pytest.fixture
 def settings(
-    database_url: str,
-    ocpp_settings: OcppSettings,
-    server_socket: tuple[socket.socket, str],
-    tmp_path: Path,
+    settings: Settings, server_socket: tuple[socket.socket, str], tmp_path: Path
 ) -> Settings:
-    return Settings(
-        database_url=database_url,
-        api_key=SecretStr(API_KEY),
-        log_level="warning",
-        ocpp=ocpp_settings,
-        diagnostics=DiagnosticsSettings(
-            directory=tmp_path / "diagnostics", upload_base_url=server_socket[1]
-        ),
-    )
+    return with_uploads(settings, server_socket, tmp_path)
 
 
 async def connected16(server: RunningServer, charger: ConnectCharger) -> TestCharger:

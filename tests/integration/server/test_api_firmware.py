@@ -14,15 +14,14 @@ import httpx
 import pytest
 from ocpp.v16 import call
 from ocpp.v201 import call as call201
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from builders import add_charge_point
 from chargers import Late, TestCharger, TestCharger201
-from ocpp_core.config import DiagnosticsSettings, OcppSettings, Settings
+from ocpp_core.config import Settings
 from ocpp_core.db.models import FirmwareUpdate, LogUpload
 from ocpp_core.domain.progress import HISTORY_KEPT, REQUESTS_KEPT
-from servers import API_KEY, ConnectCharger, ConnectCharger201, RunningServer
+from servers import ConnectCharger, ConnectCharger201, RunningServer, with_uploads
 
 Request = dict[str, Any]
 MAX_UPLOAD = 4096
@@ -30,22 +29,9 @@ MAX_UPLOAD = 4096
 
 @pytest.fixture
 def settings(
-    database_url: str,
-    ocpp_settings: OcppSettings,
-    server_socket: tuple[socket.socket, str],
-    tmp_path: Path,
+    settings: Settings, server_socket: tuple[socket.socket, str], tmp_path: Path
 ) -> Settings:
-    return Settings(
-        database_url=database_url,
-        api_key=SecretStr(API_KEY),
-        log_level="warning",
-        ocpp=ocpp_settings,
-        diagnostics=DiagnosticsSettings(
-            directory=tmp_path / "diagnostics",
-            max_upload_bytes=MAX_UPLOAD,
-            upload_base_url=server_socket[1],
-        ),
-    )
+    return with_uploads(settings, server_socket, tmp_path, max_upload_bytes=MAX_UPLOAD)
 
 
 async def next_request(cp: TestCharger | TestCharger201) -> tuple[str, Request]:

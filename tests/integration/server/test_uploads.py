@@ -13,35 +13,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import update
 
 from builders import add_charge_point
-from ocpp_core.config import DiagnosticsSettings, OcppSettings, Settings
+from ocpp_core.config import Settings
 from ocpp_core.db.models import LogUpload
-from servers import API_KEY, ConnectCharger, RunningServer
+from servers import ConnectCharger, RunningServer, with_uploads
 
 MAX_UPLOAD = 4096
 
 
 @pytest.fixture
 def settings(
-    database_url: str,
-    ocpp_settings: OcppSettings,
-    server_socket: tuple[socket.socket, str],
-    tmp_path: Path,
+    settings: Settings, server_socket: tuple[socket.socket, str], tmp_path: Path
 ) -> Settings:
-    return Settings(
-        database_url=database_url,
-        api_key=SecretStr(API_KEY),
-        log_level="warning",
-        ocpp=ocpp_settings,
-        diagnostics=DiagnosticsSettings(
-            directory=tmp_path / "diagnostics",
-            max_upload_bytes=MAX_UPLOAD,
-            upload_base_url=server_socket[1],
-        ),
-    )
+    return with_uploads(settings, server_socket, tmp_path, max_upload_bytes=MAX_UPLOAD)
 
 
 @pytest.fixture

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from builders import add_charge_point
-from ocpp_core.config import DiagnosticsSettings, OcppSettings, Settings
+from ocpp_core.config import Settings
 from ocpp_core.simulators.chargepoint import ChargerSettings, VirtualCharger
-from servers import API_KEY, RunningServer
+from servers import RunningServer, with_uploads
 from stripe_harness import eventually
 
 FLEET = {"FW-16": "ocpp1.6", "FW-201": "ocpp2.0.1"}
@@ -29,20 +28,9 @@ STEPS = {
 
 @pytest.fixture
 def settings(
-    database_url: str,
-    ocpp_settings: OcppSettings,
-    server_socket: tuple[socket.socket, str],
-    tmp_path: Path,
+    settings: Settings, server_socket: tuple[socket.socket, str], tmp_path: Path
 ) -> Settings:
-    return Settings(
-        database_url=database_url,
-        api_key=SecretStr(API_KEY),
-        log_level="warning",
-        ocpp=ocpp_settings,
-        diagnostics=DiagnosticsSettings(
-            directory=tmp_path / "diagnostics", upload_base_url=server_socket[1]
-        ),
-    )
+    return with_uploads(settings, server_socket, tmp_path)
 
 
 @pytest.fixture
