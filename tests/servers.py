@@ -219,19 +219,20 @@ async def until_up(url: str) -> None:
 
 
 async def until_listening(port: int, process: asyncio.subprocess.Process, log: Path) -> None:
-    """Uvicorn binds only after the app's start-up (migrations included) is done."""
-    async with asyncio.timeout(START_TIMEOUT):
+    """Until the server answers HTTP: it is then started, and a signal drains or stops it.
+
+    Its socket listens from before the app's start-up (migrations included), so a
+    connection alone says only that the port is bound.
+    """
+    async with asyncio.timeout(START_TIMEOUT), httpx.AsyncClient(timeout=START_TIMEOUT) as client:
         while True:
             if process.returncode is not None:
                 raise AssertionError(f"the server exited with {process.returncode}; see {log}")
             try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
+                await client.get(f"http://127.0.0.1:{port}/health")
+                return
+            except httpx.TransportError:
                 await asyncio.sleep(0.02)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
 
 
 @asynccontextmanager

@@ -56,11 +56,24 @@ class Draining(Protocol):
     def drain(self) -> None: ...
 
 
+class UvicornServer(uvicorn.Server):
+    """A uvicorn server whose Ctrl-C and SIGTERM are ``serve_all``'s, from before it starts.
+
+    uvicorn's own handlers, in place while it serves, would make a SIGTERM that
+    comes once it answers (a balancer's health check may have seen it up) but
+    before ``serve_all`` took the signals over a plain stop instead of a drain.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 @dataclass(frozen=True)
 class Listener:
     config: uvicorn.Config
     option: str  # how the user picks another port, e.g. "--port or OCPP_CORE_PORT"
-    server: Callable[[uvicorn.Config], Server] = uvicorn.Server
+    server: Callable[[uvicorn.Config], Server] = UvicornServer
     # Several processes listen on the port, each on a socket of its own (``ocpp_core.workers``).
     reuse_port: bool = False
     drain_seconds: float = 0.0  # on SIGTERM, before it stops, if its server is ``Draining``
@@ -137,12 +150,14 @@ async def serve_all(*listeners: Listener) -> None:
             sockets.append(listen(listener))
         for listener, sock in zip(listeners, sockets, strict=True):
             _announce(listener.config, sock)
-        async with running(*zip(listeners, sockets, strict=True)) as serving:
-            with _stop_signals() as signals:
+        bound = zip(listeners, sockets, strict=True)
+        with _stop_signals() as signals:
+            async with running(*bound, stop=signals.first) as serving:
                 ends: list[asyncio.Future[Any]] = [each.stopped for each in serving]
                 await asyncio.wait([*ends, signals.first], return_when=asyncio.FIRST_COMPLETED)
                 if signals.first.done():
                     await _drain(listeners, serving, signals)
+                signals.release()
             if not signals.first.done():
                 ended = next(each for each in serving if each.stopped.done())
                 name = _name(ended.server.config)
@@ -156,7 +171,8 @@ async def _drain(listeners: Sequence[Listener], serving: list[Running], signals:
     """After SIGTERM: drain the servers that can, until the time is up or a signal comes again."""
     seconds = max(listener.drain_seconds for listener in listeners)
     draining = [each.server for each in serving if isinstance(each.server, Draining)]
-    if signals.first.result() != signal.SIGTERM or seconds <= 0 or not draining:
+    started = all(each.server.started for each in serving)  # a signal may stop a start
+    if signals.first.result() != signal.SIGTERM or seconds <= 0 or not draining or not started:
         return
     for server in draining:
         server.drain()
@@ -176,6 +192,7 @@ def _name(config: uvicorn.Config) -> str:
 class Signals:
     first: asyncio.Future[int]  # the first Ctrl-C or SIGTERM: which one
     again: asyncio.Future[None]  # a second one, during the drain
+    release: Callable[[], None]  # hands the signals back, before the servers stop
 
 
 @contextmanager
@@ -184,13 +201,20 @@ def _stop_signals() -> Iterator[Signals]:
 
     uvicorn's own handlers would stop the servers one after the other and then
     re-raise the signal, killing a server still shutting down (or leaving an
-    app's child process behind). Taken over once all have started, one signal
-    stops every server together. The second signal (which ends a drain) hands
-    the signals back, and so does the end of the block: one more forces the way
-    out of a shutdown stuck on a slow request, as with uvicorn alone.
+    app's child process behind). Taken before any server starts, one signal stops
+    (or drains) every server together, whenever it comes. The second signal
+    (which ends a drain) hands the signals back, and so do ``release`` and the end
+    of the block: one more forces the way out of a shutdown stuck on a slow request.
     """
     loop = asyncio.get_running_loop()
-    signals = Signals(loop.create_future(), loop.create_future())
+    previous: dict[int, Any] = {}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is stop:
+                signal.signal(sig, handler)
+
+    signals = Signals(loop.create_future(), loop.create_future(), restore)
     if threading.current_thread() is not threading.main_thread():
         yield signals  # no signals here: whoever runs this loop stops it
         return
@@ -204,12 +228,6 @@ def _stop_signals() -> Iterator[Signals]:
         restore()
         loop.call_soon_threadsafe(_settle, signals.again, None)
 
-    def restore() -> None:
-        for sig, handler in previous.items():
-            if signal.getsignal(sig) is stop:
-                signal.signal(sig, handler)
-
-    previous: dict[int, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, stop)
     try:
@@ -224,15 +242,18 @@ def _settle(future: asyncio.Future[T], value: T) -> None:
 
 
 @asynccontextmanager
-async def running(*bound: tuple[Listener, socket.socket]) -> AsyncIterator[list[Running]]:
-    """Start each listener on its bound socket; inside, all have started; at the end all stop."""
+async def running(
+    *bound: tuple[Listener, socket.socket], stop: asyncio.Future[Any] | None = None
+) -> AsyncIterator[list[Running]]:
+    """Start each listener on its bound socket; inside, all have started (or ``stop`` came
+    first); at the end all stop."""
     servers = [listener.server(listener.config) for listener, _ in bound]
     serving = [
         Running(server, asyncio.ensure_future(server.serve(sockets=[sock])))
         for server, (_, sock) in zip(servers, bound, strict=True)
     ]
     try:
-        while not all(server.started for server in servers):
+        while not (stop and stop.done()) and not all(server.started for server in servers):
             for each in serving:
                 if each.stopped.done():
                     if isinstance(refused := each.stopped.exception(), CannotServe):

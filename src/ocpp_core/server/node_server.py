@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ocpp_core.cli_support import database_error
 from ocpp_core.config import ConfigError
-from ocpp_core.listening import CannotServe
+from ocpp_core.listening import CannotServe, UvicornServer
 from ocpp_core.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 GOING_AWAY = 1001
 
 
-class NodeServer(uvicorn.Server):
+class NodeServer(UvicornServer):
     """uvicorn serving the server app, with its refusals and its drain (``listening.Draining``)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
