@@ -58,7 +58,10 @@ def run_generators(
     """Each generator's result, and a sample of the server as every phase begins.
 
     With several generators, or an ``on_phase`` that acts between phases, they
-    run ``--paced``: a phase begins once all announced it and the server was read.
+    run ``--paced``: a phase they wait at (``loadgen.phase_together``) begins once
+    all announced it and the server was read. A phase they only announce gets no
+    go: an unread one would let the next wait pass early, and a generator that
+    ended meanwhile would break the pipe.
     """
     paced = len(option_sets) > 1 or on_phase is not None
     argv = [sys.executable, "-m", module, "--url", running.url, *(["--paced"] if paced else [])]
@@ -94,7 +97,7 @@ def run_generators(
                 phases[name + COMPANION] = sample(running.companion.pid)
             if on_phase is not None:
                 on_phase(name)
-            if paced:
+            if message.get("waiting"):
                 _go(generators)
     if any(g.returncode != 0 for g in generators) or len(results) < len(generators):
         raise RuntimeError(f"{module} {option_sets} failed against {running.name}")
@@ -102,9 +105,11 @@ def run_generators(
 
 
 def _pump(number: int, stream: IO[bytes], lines: queue.Queue[tuple[int, bytes | None]]) -> None:
-    for line in stream:
-        lines.put((number, line))
-    lines.put((number, None))
+    try:
+        for line in stream:
+            lines.put((number, line))
+    finally:  # its end must be seen, or the others would wait for it forever
+        lines.put((number, None))
 
 
 def _messages(

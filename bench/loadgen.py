@@ -199,7 +199,7 @@ async def phase_together(name: str, paced: bool, **values: Any) -> None:
     Several generators share one fleet's load that way: the caller starts each
     phase once all have reached it, and reads the server in between.
     """
-    phase(name, **values)
+    phase(name, **({"waiting": True} if paced else {}), **values)
     if paced and not await asyncio.to_thread(sys.stdin.readline):
         raise SystemExit("the caller went away")
 
