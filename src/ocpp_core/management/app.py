@@ -19,7 +19,7 @@ from ocpp_core.body_limit import BodyLimit
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import Settings
 from ocpp_core.db.health import DatabaseUnavailable
-from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.migrate import bring_up_to_date
 from ocpp_core.db.session import Database
 from ocpp_core.domain.report_snapshots import Snapshots
 from ocpp_core.logs import hide_secrets
@@ -53,7 +53,7 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
-            await upgrade(settings.database_url)
+            await bring_up_to_date(context.db, settings.database_url)
         sweeper = asyncio.create_task(
             session_sweep.sweep_forever(context.db, clock), name="operator-session-purge"
         )

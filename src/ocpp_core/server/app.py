@@ -19,7 +19,7 @@ from ocpp_core.body_limit import BodyLimit
 from ocpp_core.clock import Clock, utc_now
 from ocpp_core.config import ConfigError, HttpSettings, OcppSettings, Settings
 from ocpp_core.db.lookup import BatchedLookup
-from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.migrate import bring_up_to_date
 from ocpp_core.db.models import ChargePoint
 from ocpp_core.db.session import Database
 from ocpp_core.domain import chargepoints, local_lists, reservations, retention
@@ -166,7 +166,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
             return
         joined = True
         if settings.migrate_on_start:
-            await upgrade(settings.database_url)
+            await bring_up_to_date(runtime.db, settings.database_url)
         runtime.presence.start()
         if runtime.cluster is not None:
             await runtime.cluster.start()

@@ -12,11 +12,12 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
 
 from builders import NOW
-from ocpp_core.db.migrate import upgrade
+from ocpp_core.db.migrate import alembic_config, bring_up_to_date, upgrade
 from ocpp_core.db.models import (
     Base,
     ChargePoint,
@@ -24,7 +25,7 @@ from ocpp_core.db.models import (
     PaymentReservation,
     Transaction,
 )
-from ocpp_core.db.session import create_engine
+from ocpp_core.db.session import Database, create_engine
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -188,3 +189,48 @@ async def test_the_message_log_keeps_its_rows_and_gets_its_time_index(
             ]
     finally:
         await engine.dispose()
+
+
+def _head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+async def _version(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return list(await connection.scalars(text("SELECT version_num FROM alembic_version")))
+    finally:
+        await engine.dispose()
+
+
+async def test_start_up_migrates_a_new_database_and_one_behind_and_keeps_one_at_the_head(
+    empty_database_url: str,
+) -> None:
+    db = Database(empty_database_url)
+    try:
+        await bring_up_to_date(db, empty_database_url)  # new: no version table
+        head = await _version(empty_database_url)
+        assert head == [_head()]
+
+        await bring_up_to_date(db, empty_database_url)  # at the head: nothing to do
+        assert await _version(empty_database_url) == head
+    finally:
+        await db.close()
+
+
+async def test_start_up_migrates_a_database_a_migration_behind(empty_database_url: str) -> None:
+    await upgrade(empty_database_url, "0023")
+    db = Database(empty_database_url)
+    try:
+        await bring_up_to_date(db, empty_database_url)
+    finally:
+        await db.close()
+    assert await _version(empty_database_url) == [_head()]
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+    finally:
+        await engine.dispose()
+    assert "report_snapshots" in tables  # 0024's
