@@ -390,7 +390,10 @@ class ManagementSettings(_Section):
         default=300,
         ge=0,
         le=86_400,
-        description="Seconds a chart's or report's figures are kept before recomputed; 0: never.",
+        description=(
+            "Seconds a chart's or report's figures are kept before recomputed, and how often "
+            "the quick choices' are recomputed in the background; 0: computed on every view."
+        ),
     )
     password_cost: int = Field(
         default=OPERATOR_COST.log2_n,

@@ -27,6 +27,7 @@ from ocpp_core.management import (
     account,
     admin_pages,
     dashboard,
+    figures_warmer,
     operators,
     public,
     session_sweep,
@@ -54,14 +55,18 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await bring_up_to_date(context.db, settings.database_url)
-        sweeper = asyncio.create_task(
-            session_sweep.sweep_forever(context.db, clock), name="operator-session-purge"
-        )
+        background = [
+            asyncio.create_task(
+                session_sweep.sweep_forever(context.db, clock), name="operator-session-purge"
+            ),
+            asyncio.create_task(figures_warmer.warm_forever(context), name="figures-warmer"),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await context.server.close()
             await context.snapshots.close()
             await context.db.close()

@@ -51,6 +51,14 @@ def presets(today: date) -> list[Preset]:
     return [Preset(gettext(label), *span(today)) for label, span in _PRESETS]
 
 
+def preset_periods(today: date) -> list[Period]:
+    """The quick choices' periods for the whole fleet, as a page asked for them computes them."""
+    return [
+        Period(day_start(since), day_after(until), None)
+        for since, until in (span(today) for _, span in _PRESETS)
+    ]
+
+
 @dataclass
 class PeriodForm:
     """The query as typed, the problems found in it, and the quick choices beside it."""

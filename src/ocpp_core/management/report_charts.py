@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from ocpp_core.domain import reporting
 from ocpp_core.domain.report_figures import CHARTS, ChartSums
+from ocpp_core.domain.report_snapshots import Figures
 from ocpp_core.domain.reporting import (
     Amounts,
     ConnectorSums,
@@ -243,12 +244,16 @@ async def _sums(context: ManagementContext, period: Period, now: datetime) -> Ch
     return ChartSums(in_time, sums)
 
 
-async def _figures(context: ManagementContext, period: Period) -> dict[str, object]:
-    """The charts, from figures at most ``figures_max_age_seconds`` old (see report_snapshots)."""
+async def kept_sums(context: ManagementContext, period: Period) -> Figures[ChartSums]:
+    """The charts' sums, at most ``figures_max_age_seconds`` old (see report_snapshots)."""
     now = context.clock()
-    shot = await context.snapshots.figures(
+    return await context.snapshots.figures(
         CHARTS, period, partial(_sums, context, period, now), now
     )
+
+
+async def _figures(context: ManagementContext, period: Period) -> dict[str, object]:
+    shot = await kept_sums(context, period)
     in_time, sums = shot.value.over_time, shot.value.connectors
     series, busy = in_time.series, sums.use
     rankings = StationRankings(sums.energy_wh, in_time.revenue_cents)

@@ -108,12 +108,8 @@ async def _report(context: ManagementContext, period: Period) -> ChargeReport:
         return await reporting.charge_report(session, period)
 
 
-async def _kept_report(
-    context: ManagementContext, period: Period | None
-) -> Figures[ChargeReport] | None:
+async def kept_report(context: ManagementContext, period: Period) -> Figures[ChargeReport]:
     """The page's figures, at most ``figures_max_age_seconds`` old (see report_snapshots)."""
-    if period is None:
-        return None
     now = context.clock()
     return await context.snapshots.figures(REPORT, period, partial(_report, context, period), now)
 
@@ -122,7 +118,8 @@ async def _kept_report(
 async def report_page(
     request: Request, user: Viewer, context: ContextDep, form: PeriodDep
 ) -> Response:
-    kept = await _kept_report(context, form.period())
+    period = form.period()
+    kept = None if period is None else await kept_report(context, period)
     report = kept.value if kept else None
     values = {
         "form": form,

@@ -18,16 +18,18 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from builders import NOW, add_charge_point, add_tag
 from integration.management.admin_helpers import error_of
 from integration.management.pages import VIEWER, RunningManagement, log_in
-from ocpp_core.db.models import Connector, PaymentReservation, Transaction
+from ocpp_core.db.models import Connector, PaymentReservation, ReportSnapshot, Transaction
 from ocpp_core.db.session import Database
 from ocpp_core.domain import reporting
 from ocpp_core.domain.report_figures import CHARTS, REPORT, ChartSums
 from ocpp_core.domain.report_snapshots import Snapshots
 from ocpp_core.domain.reporting import Period
+from ocpp_core.management import figures_warmer
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOUR = timedelta(hours=1)
@@ -593,3 +595,53 @@ async def test_the_kept_figures_read_back_as_computed(
     assert report.groups
     assert sums.connectors.use is not None
     assert sums.over_time.revenue_cents["eur"].rest_count == 1
+
+
+LAST_YEAR = {"since": "2025-01-01", "until": "2025-12-31"}
+
+
+async def test_a_warming_round_keeps_every_quick_choice_so_no_first_view_waits(
+    viewer: httpx.AsyncClient, management: RunningManagement
+) -> None:
+    await figures_warmer.warm(management.context)  # at NOW, 12:00:00
+    later = NOW + timedelta(seconds=10)
+    management.context.clock = lambda: later
+
+    pages = {
+        (path, tuple(params.values())): (await viewer.get(path, params=params)).text
+        for path in ("/Home/Reports", "/Home/Charts")
+        for params in ({}, LAST_YEAR)
+    }
+
+    as_of = "2026-11-28T12:00:00+00:00 12:00:00 UTC"  # the round's, not the view's
+    assert {key: figures_time(html) for key, html in pages.items()} == dict.fromkeys(pages, as_of)
+    assert cells(pages["/Home/Reports", ()], "data-total")[1:3] == ["6 (1 running)", "26.750"]
+    assert await kept_kinds(management.db) == sorted([CHARTS.kind, REPORT.kind] * 4)  # 4 choices
+
+
+async def kept_kinds(db: Database) -> list[str]:
+    async with db.reading() as session:
+        return sorted((await session.scalars(select(ReportSnapshot.kind))).all())
+
+
+async def test_the_warmer_keeps_nothing_when_every_view_computes(
+    management: RunningManagement,
+) -> None:
+    management.context.snapshots = Snapshots(management.db, timedelta(0))
+    async with asyncio.timeout(5):  # it returns at once rather than waiting for a round
+        await figures_warmer.warm_forever(management.context)
+
+
+async def test_the_warmer_runs_a_round_every_max_age(
+    history: dict[str, int], management: RunningManagement
+) -> None:
+    management.context.snapshots = Snapshots(management.db, timedelta(seconds=1))
+    warming = asyncio.create_task(figures_warmer.warm_forever(management.context))
+    try:
+        async with asyncio.timeout(20):
+            while len(await kept_kinds(management.db)) < 8:  # noqa: ASYNC110 - rows, not an event
+                await asyncio.sleep(0.1)
+    finally:
+        warming.cancel()
+        await asyncio.gather(warming, return_exceptions=True)
+    assert await kept_kinds(management.db) == sorted([CHARTS.kind, REPORT.kind] * 4)
