@@ -38,6 +38,13 @@ def run(args: Sequence[str], env: Env, *, exit_code: int = 0, stdin: str | None 
     return result
 
 
+async def run_beside_server(
+    args: Sequence[str], env: Env, *, exit_code: int = 0, stdin: str | None = None
+) -> Result:
+    """``run``, in a thread: the server the command talks to serves on this test's loop."""
+    return await asyncio.to_thread(run, args, env, exit_code=exit_code, stdin=stdin)
+
+
 def query(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """The work's result, in one session of the database."""
 
