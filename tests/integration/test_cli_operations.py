@@ -16,22 +16,13 @@ import pytest
 
 from builders import add_charge_point, add_tag
 from chargers import TestCharger, TestCharger201
-from cli_harness import Env, env_for, run_beside_server
+from cli_harness import Env, api_env, drive, run_beside_server
 from servers import API_KEY, ConnectCharger, ConnectCharger201, RunningServer, free_port
 
 
 @pytest.fixture
 def env(server: RunningServer) -> Env:
-    """The server's key, as an operator sets it; no address: each test names it."""
-    return {**env_for(server.runtime.settings.database_url), "OCPP_CORE_API_KEY": API_KEY}
-
-
-async def ocpp_core(
-    server: RunningServer, env: Env, *args: str, exit_code: int = 0
-) -> tuple[str, str]:
-    """``ocpp-core ARGS --url`` the server: what it printed, and its one-line error."""
-    done = await run_beside_server([*args, "--url", server.http_url], env, exit_code=exit_code)
-    return done.stdout, done.stderr
+    return api_env(server)
 
 
 async def next_request(cp: TestCharger | TestCharger201) -> tuple[str, dict[str, Any]]:
@@ -59,17 +50,26 @@ async def test_a_reservation_is_made_listed_and_cancelled(
     server: RunningServer, charger: ConnectCharger, env: Env
 ) -> None:
     cp = await connected16(server, charger)
-    out, _ = await ocpp_core(
-        server, env, "reservation", "create", "CP1", "--connector", "1", "--tag", "ALICE",
-        "--until", "+2h",
-    )  # fmt: skip
+    out, _ = await drive(
+        server,
+        env,
+        "reservation",
+        "create",
+        "CP1",
+        "--connector",
+        "1",
+        "--tag",
+        "ALICE",
+        "--until",
+        "+2h",
+    )
     action, request = await next_request(cp)
     assert (action, request["connector_id"], request["id_tag"]) == ("ReserveNow", 1, "ALICE")
     reservation_id = request["reservation_id"]
     assert out.startswith(f"reservation {reservation_id} at CP1 connector 1 for ALICE until ")
     assert out.endswith(": Accepted\n")
 
-    listed, _ = await ocpp_core(server, env, "reservation", "list", "CP1", "--active")
+    listed, _ = await drive(server, env, "reservation", "list", "CP1", "--active")
     header, row = listed.splitlines()
     assert header.split() == ["ID", "CP", "CONNECTOR", "TAG", "UNTIL", "STATUS", "BY"]
     cells = row.split()
@@ -78,10 +78,10 @@ async def test_a_reservation_is_made_listed_and_cancelled(
         ["Accepted", "CLI"],
     )
 
-    out, _ = await ocpp_core(server, env, "reservation", "cancel", str(reservation_id))
+    out, _ = await drive(server, env, "reservation", "cancel", str(reservation_id))
     assert out == f"reservation {reservation_id} at CP1: Accepted, now Cancelled\n"
     assert await next_request(cp) == ("CancelReservation", {"reservation_id": reservation_id})
-    active, _ = await ocpp_core(server, env, "reservation", "list", "--active")
+    active, _ = await drive(server, env, "reservation", "list", "--active")
     assert active == "no reservations\n"
 
 
@@ -90,10 +90,22 @@ async def test_a_reservation_the_charger_refuses_exits_non_zero_with_its_answer(
 ) -> None:
     cp = await connected201(server, charger201)
     cp.answers["ReserveNow"] = {"status": "Occupied"}
-    out, _ = await ocpp_core(
-        server, env, "reservation", "create", "CP2", "--connector", "1", "--tag", "ALICE",
-        "--until", "+30m", "--connector-type", "cType2", exit_code=1,
-    )  # fmt: skip
+    out, _ = await drive(
+        server,
+        env,
+        "reservation",
+        "create",
+        "CP2",
+        "--connector",
+        "1",
+        "--tag",
+        "ALICE",
+        "--until",
+        "+30m",
+        "--connector-type",
+        "cType2",
+        exit_code=1,
+    )
     assert out.endswith(": Occupied\n")
     action, request = await next_request(cp)
     assert (action, request["connector_type"]) == ("ReserveNow", "cType2")
@@ -122,7 +134,7 @@ async def test_a_profile_is_set_listed_and_cleared(
     cp = await connected201(server, charger201)
     file = tmp_path / "profile.json"
     file.write_text(json.dumps({**PROFILE, "chargingProfileId": 41}))
-    out, _ = await ocpp_core(server, env, "profile", "set", "CP2", "--file", str(file))
+    out, _ = await drive(server, env, "profile", "set", "CP2", "--file", str(file))
     assert out == "CP2 profile 41: Accepted\n"
     action, request = await next_request(cp)
     assert (action, request["evse_id"], request["charging_profile"]["id"]) == (
@@ -131,15 +143,15 @@ async def test_a_profile_is_set_listed_and_cleared(
         41,
     )
 
-    listed, _ = await ocpp_core(server, env, "profile", "list", "CP2")
-    assert listed.splitlines()[1].split() == [
-        "41", "1", "TxDefaultProfile", "2", "Recurring", "0s", "16A,", "25200s", "32.5A", "accepted",
-    ]  # fmt: skip
+    listed, _ = await drive(server, env, "profile", "list", "CP2")
+    cells = listed.splitlines()[1].split()
+    assert cells[:5] == ["41", "1", "TxDefaultProfile", "2", "Recurring"]
+    assert cells[5:] == ["0s", "16A,", "25200s", "32.5A", "accepted"]
 
-    out, _ = await ocpp_core(server, env, "profile", "clear", "CP2", "--id", "41")
+    out, _ = await drive(server, env, "profile", "clear", "CP2", "--id", "41")
     assert out == "CP2 profile 41: Accepted\n"
     assert await next_request(cp) == ("ClearChargingProfile", {"charging_profile_id": 41})
-    listed, _ = await ocpp_core(server, env, "profile", "list", "CP2")
+    listed, _ = await drive(server, env, "profile", "list", "CP2")
     assert listed.splitlines()[1].split()[-1] == "cleared"
 
 
@@ -148,14 +160,10 @@ async def test_a_profile_file_that_is_no_json_object_is_refused_before_asking(
 ) -> None:
     file = tmp_path / "profile.json"
     file.write_text("{not json")
-    _, error = await ocpp_core(
-        server, env, "profile", "set", "CP2", "--file", str(file), exit_code=2
-    )
+    _, error = await drive(server, env, "profile", "set", "CP2", "--file", str(file), exit_code=2)
     assert "is not JSON" in error
     file.write_text("[1, 2]")
-    _, error = await ocpp_core(
-        server, env, "profile", "set", "CP2", "--file", str(file), exit_code=2
-    )
+    _, error = await drive(server, env, "profile", "set", "CP2", "--file", str(file), exit_code=2)
     assert "holds no JSON object" in error
 
 
@@ -165,9 +173,7 @@ async def test_a_profile_the_api_refuses_is_its_400_in_one_line(
     await connected201(server, charger201)
     file = tmp_path / "profile.json"
     file.write_text(json.dumps({**PROFILE, "recurrencyKind": None}))
-    _, error = await ocpp_core(
-        server, env, "profile", "set", "CP2", "--file", str(file), exit_code=1
-    )
+    _, error = await drive(server, env, "profile", "set", "CP2", "--file", str(file), exit_code=1)
     assert error.startswith("Error: 400 InvalidProfile: ")
     assert error.count("\n") == 1
 
@@ -179,16 +185,14 @@ async def test_a_message_is_triggered_and_a_refusal_exits_non_zero(
     server: RunningServer, charger: ConnectCharger, env: Env
 ) -> None:
     cp = await connected16(server, charger)
-    out, _ = await ocpp_core(
-        server, env, "trigger", "CP1", "StatusNotification", "--connector", "1"
-    )
+    out, _ = await drive(server, env, "trigger", "CP1", "StatusNotification", "--connector", "1")
     assert out == "CP1 StatusNotification: Accepted\n"
     assert await next_request(cp) == (
         "TriggerMessage",
         {"requested_message": "StatusNotification", "connector_id": 1},
     )
     cp.answers["TriggerMessage"] = {"status": "Rejected"}
-    out, _ = await ocpp_core(server, env, "trigger", "CP1", "Heartbeat", exit_code=1)
+    out, _ = await drive(server, env, "trigger", "CP1", "Heartbeat", exit_code=1)
     assert out == "CP1 Heartbeat: Rejected\n"
 
 
@@ -208,7 +212,9 @@ async def test_the_address_defaults_to_the_settings_server_and_a_bad_one_is_refu
     server: RunningServer, charger: ConnectCharger, env: Env
 ) -> None:
     await connected16(server, charger)
-    settings_env = {**env, "OCPP_CORE_HOST": "0.0.0.0", "OCPP_CORE_PORT": str(server.port)}
+    # The server listens on every address; the command reaches it on the loopback.
+    everywhere = "0.0.0.0"  # noqa: S104 -- a setting read, not bound
+    settings_env = {**env, "OCPP_CORE_HOST": everywhere, "OCPP_CORE_PORT": str(server.port)}
     done = await run_beside_server(["trigger", "CP1", "Heartbeat"], settings_env)
     assert done.stdout == "CP1 Heartbeat: Accepted\n"
     done = await run_beside_server(
@@ -234,7 +240,7 @@ async def test_a_wrong_key_is_a_401_and_neither_key_is_printed(
 
 async def test_no_key_is_said_before_asking(server: RunningServer, env: Env) -> None:
     keyless = {**env, "OCPP_CORE_API_KEY": None}
-    _, error = await ocpp_core(server, keyless, "reservation", "list", exit_code=1)
+    _, error = await drive(server, keyless, "reservation", "list", exit_code=1)
     assert error.startswith("Error: no API key: set OCPP_CORE_API_KEY")
 
 
@@ -243,14 +249,24 @@ async def test_an_unknown_or_offline_charger_is_the_apis_own_message(
 ) -> None:
     await add_charge_point(server.runtime.db, "CP-ASLEEP")
     await add_tag(server.runtime.db, "ALICE")
-    _, error = await ocpp_core(server, env, "trigger", "CP-ASLEEP", "Heartbeat", exit_code=1)
+    _, error = await drive(server, env, "trigger", "CP-ASLEEP", "Heartbeat", exit_code=1)
     assert error == "Error: 404 ChargerOffline: chargePointId CP-ASLEEP\n"
-    _, error = await ocpp_core(
-        server, env, "reservation", "create", "CP-NONE", "--connector", "1", "--tag", "ALICE",
-        "--until", "+1h", exit_code=1,
-    )  # fmt: skip
+    _, error = await drive(
+        server,
+        env,
+        "reservation",
+        "create",
+        "CP-NONE",
+        "--connector",
+        "1",
+        "--tag",
+        "ALICE",
+        "--until",
+        "+1h",
+        exit_code=1,
+    )
     assert error == "Error: 404 UnknownChargePoint: chargePointId CP-NONE\n"
-    _, error = await ocpp_core(server, env, "reservation", "cancel", "999", exit_code=1)
+    _, error = await drive(server, env, "reservation", "cancel", "999", exit_code=1)
     assert error == "Error: 404 NoReservation: reservationId 999\n"
 
 
@@ -258,16 +274,36 @@ async def test_bad_input_is_the_apis_400_in_one_line_or_refused_before_asking(
     server: RunningServer, charger: ConnectCharger, env: Env
 ) -> None:
     await connected16(server, charger)
-    _, error = await ocpp_core(
-        server, env, "reservation", "create", "CP1", "--connector", "1", "--tag", "ALICE",
-        "--until", "+8d", exit_code=1,
-    )  # fmt: skip
+    _, error = await drive(
+        server,
+        env,
+        "reservation",
+        "create",
+        "CP1",
+        "--connector",
+        "1",
+        "--tag",
+        "ALICE",
+        "--until",
+        "+8d",
+        exit_code=1,
+    )
     assert error == "Error: 400 InvalidExpiry: expiryDateTime must be within 7 days from now\n"
-    _, error = await ocpp_core(server, env, "trigger", "CP1", "Coffee", exit_code=1)
+    _, error = await drive(server, env, "trigger", "CP1", "Coffee", exit_code=1)
     assert error.startswith("Error: 400 InvalidMessage: message must be one of ")
     assert error.count("\n") == 1
-    _, error = await ocpp_core(
-        server, env, "reservation", "create", "CP1", "--connector", "1", "--tag", "ALICE",
-        "--until", "tomorrow", exit_code=2,
-    )  # fmt: skip
+    _, error = await drive(
+        server,
+        env,
+        "reservation",
+        "create",
+        "CP1",
+        "--connector",
+        "1",
+        "--tag",
+        "ALICE",
+        "--until",
+        "tomorrow",
+        exit_code=2,
+    )
     assert "'tomorrow': give 2026-12-06T14:00:00Z, or +2h / -1d from now" in error
