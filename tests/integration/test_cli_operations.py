@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,19 @@ async def test_a_reservation_is_made_listed_and_cancelled(
     assert await next_request(cp) == ("CancelReservation", {"reservation_id": reservation_id})
     active, _ = await drive(server, env, "reservation", "list", "--active")
     assert active == "no reservations\n"
+
+    # A second one, newest first: a page of one says there is more.
+    in_three_hours = datetime.now(UTC) + timedelta(hours=3)  # without a zone: UTC
+    args = ["--tag", "ALICE", "--until", in_three_hours.strftime("%Y-%m-%dT%H:%M:%S")]
+    out, _ = await drive(server, env, "reservation", "create", "CP1", "--connector", "2", *args)
+    _, second = await next_request(cp)
+    assert out.startswith(f"reservation {second['reservation_id']} at CP1 connector 2 ")
+    assert second["expiry_date"].startswith(in_three_hours.strftime("%Y-%m-%dT%H:%M:%S"))
+    first_page, _ = await drive(server, env, "reservation", "list", "CP1", "--limit", "1")
+    assert first_page.splitlines()[1].split()[0] == str(second["reservation_id"])
+    assert first_page.splitlines()[2] == "1-1 of 2: more with --offset"
+    last_page, _ = await drive(server, env, "reservation", "list", "--limit", "1", "--offset", "1")
+    assert [line.split()[0] for line in last_page.splitlines()] == ["ID", str(reservation_id)]
 
 
 async def test_a_reservation_the_charger_refuses_exits_non_zero_with_its_answer(
