@@ -10,13 +10,16 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from click.testing import CliRunner, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.cli import main
 from ocpp_core.db.session import Database
+
+if TYPE_CHECKING:
+    from servers import RunningServer  # which imports this module
 
 T = TypeVar("T")
 Env = dict[str, str | None]
@@ -36,6 +39,26 @@ def run(args: Sequence[str], env: Env, *, exit_code: int = 0, stdin: str | None 
         raise result.exception
     assert result.exit_code == exit_code, result.output
     return result
+
+
+async def run_beside_server(
+    args: Sequence[str], env: Env, *, exit_code: int = 0, stdin: str | None = None
+) -> Result:
+    """``run``, in a thread: the server the command talks to serves on this test's loop."""
+    return await asyncio.to_thread(run, args, env, exit_code=exit_code, stdin=stdin)
+
+
+def api_env(server: RunningServer) -> Env:
+    """The server's key, as an operator sets it, for commands that drive the server."""
+    settings = server.runtime.settings
+    key = settings.api_key.get_secret_value()
+    return {**env_for(settings.database_url), "OCPP_CORE_API_KEY": key}
+
+
+async def drive(server: RunningServer, env: Env, *args: str, exit_code: int = 0) -> tuple[str, str]:
+    """``ocpp-core ARGS --url`` the server: what it printed, and its one-line error."""
+    done = await run_beside_server([*args, "--url", server.http_url], env, exit_code=exit_code)
+    return done.stdout, done.stderr
 
 
 def query(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -27,7 +27,9 @@ from ocpp_core.cli_support import (
 )
 from ocpp_core.clock import utc_now
 from ocpp_core.demo_ports import DEFAULT_PORTS, Ports
+from ocpp_core.firmware_cli import diagnostics, firmware
 from ocpp_core.management.cli import listen_overrides, management_command, user
+from ocpp_core.operations_cli import profile, reservation, trigger
 from ocpp_core.qr_cli import qr
 from ocpp_core.simulators.cli import simulate, stripe_sim
 
@@ -264,6 +266,11 @@ main.add_command(management_command)
 main.add_command(user)
 main.add_command(stripe_sim)
 main.add_command(qr)
+main.add_command(reservation)
+main.add_command(firmware)
+main.add_command(diagnostics)
+main.add_command(profile)
+main.add_command(trigger)
 
 
 if __name__ == "__main__":
