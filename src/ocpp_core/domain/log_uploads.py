@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -86,9 +87,22 @@ async def request(
         token_expires_at=now + where.valid_for,
     )
     result, pruned = await progress.send_recorded(db, row, command, send)
-    for upload_id in pruned:
-        file_of(where.directory, upload_id).unlink(missing_ok=True)
+    remove_files(where.directory, pruned)
     return command.request_id, result
+
+
+def remove_files(directory: Path, upload_ids: Iterable[int]) -> None:
+    """The files of requests whose rows are gone (or going): no row, no way to download them."""
+    for upload_id in upload_ids:
+        file_of(directory, upload_id).unlink(missing_ok=True)
+
+
+async def upload_ids(session: AsyncSession, charge_point_id: str) -> list[int]:
+    """The requests of a charger, whose files must go with it."""
+    found = await session.scalars(
+        select(LogUpload.id).where(LogUpload.charge_point_id == charge_point_id)
+    )
+    return list(found)
 
 
 async def record_status(

@@ -29,7 +29,7 @@ from ocpp_core.db.models import (
     PaymentReservation,
     Transaction,
 )
-from ocpp_core.domain import chargepoints, tariffs
+from ocpp_core.domain import chargepoints, log_uploads, tariffs
 from ocpp_core.domain.chargepoints import (
     ProvisioningError,
     display_code_owner,
@@ -301,8 +301,10 @@ async def _delete(request: Request, context: ManagementContext, cp_id: str) -> R
                 id=cp_id,
             )
             return redirect(request, url, message, ok=False)
+        uploads = await log_uploads.upload_ids(session, cp_id)
         # Connectors, transactions, reservations and privileges go with it (ON DELETE CASCADE).
         await session.execute(delete(ChargePoint).where(ChargePoint.id == cp_id))
+    log_uploads.remove_files(context.settings.diagnostics.directory, uploads)
     return redirect(request, LIST_PATH, gettext("Charge point %(id)s deleted.", id=cp_id))
 
 

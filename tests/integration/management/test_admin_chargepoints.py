@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,8 +14,9 @@ from sqlalchemy import func, select
 from builders import NOW, add_charge_point, add_tag, timestamp
 from integration.management.admin_helpers import error_of, post_form
 from integration.management.pages import ADMIN, VIEWER, RunningManagement, csrf_token, log_in
-from ocpp_core.db.models import ChargePoint, Connector, Transaction
-from ocpp_core.domain import chargepoints
+from ocpp_core.config import DiagnosticsSettings
+from ocpp_core.db.models import ChargePoint, Connector, LogUpload, Transaction
+from ocpp_core.domain import chargepoints, log_uploads
 from ocpp_core.security import verify_secret
 from qrdecode import decode
 from qrfiles import pdf_text, png_modules
@@ -467,3 +469,44 @@ async def test_firmware_and_diagnostics_progress_is_shown_on_the_charge_point_pa
         assert f'<time datetime="{at.isoformat()}">' in shown
     assert "Firmware and diagnostics" in page.text
     assert "Firmware und Diagnose" in german.text
+
+
+async def test_delete_takes_the_chargers_uploaded_files_with_it(
+    server: RunningServer,
+    management: RunningManagement,
+    client: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    settings = management.context.settings
+    diagnostics = DiagnosticsSettings(directory=tmp_path / "diagnostics")
+    management.context.settings = settings.model_copy(update={"diagnostics": diagnostics})
+    db = server.runtime.db
+    for cp_id in ("CP1", "CP2"):
+        await add_charge_point(db, cp_id)
+    async with db.session() as session:
+        uploads = [
+            LogUpload(
+                charge_point_id=cp_id,
+                request_id=1,
+                log_type="DiagnosticsLog",
+                requested_at=NOW,
+                token_hash=cp_id.ljust(64, "0"),
+                token_expires_at=NOW,
+            )
+            for cp_id in ("CP1", "CP2")
+        ]
+        session.add_all(uploads)
+    diagnostics.directory.mkdir()
+    files = [log_uploads.file_of(diagnostics.directory, upload.id) for upload in uploads]
+    for file in files:
+        file.write_bytes(b"a charger's log")
+    await log_in(client, *ADMIN)
+
+    await post_form(
+        client,
+        "/Home/ChargePoint/CP1?confirm=delete",
+        {"action": "delete"},
+        "/Home/ChargePoint/CP1",
+    )
+
+    assert [file.exists() for file in files] == [False, True]
