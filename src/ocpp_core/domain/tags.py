@@ -53,7 +53,7 @@ async def add(session: AsyncSession, tag: NewTag, *, now: datetime) -> None:
         created_at=now,
     )
     session.add(row)
-    await local_lists.tags_changed(session, local_lists.groups_of(row))
+    await local_lists.tags_changed(session, row.id, local_lists.groups_of(row))
 
 
 async def update(session: AsyncSession, row: ChargeTag, tag: NewTag) -> None:
@@ -64,7 +64,7 @@ async def update(session: AsyncSession, row: ChargeTag, tag: NewTag) -> None:
     row.parent_id = tag.parent_id
     row.expires_at = tag.expires_at
     row.blocked = tag.blocked
-    await local_lists.tags_changed(session, groups | local_lists.groups_of(row))
+    await local_lists.tags_changed(session, row.id, groups | local_lists.groups_of(row))
 
 
 async def remove(session: AsyncSession, tag_id: str) -> bool:
@@ -72,6 +72,6 @@ async def remove(session: AsyncSession, tag_id: str) -> bool:
     row = await session.get(ChargeTag, tag_id)
     if row is None:
         return False
-    await local_lists.tags_changed(session, local_lists.groups_of(row))
+    await local_lists.tags_changed(session, row.id, local_lists.groups_of(row))
     await session.execute(delete(ChargeTag).where(ChargeTag.id == tag_id))
     return True
