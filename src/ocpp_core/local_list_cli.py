@@ -44,7 +44,7 @@ def local_list(
 
     if sum((every_tag, group is not None, tag_ids is not None, no_list)) > 1:
         raise click.UsageError("give one of --all, --group, --tags, --none")
-    chosen = None if tag_ids is None else [tag.strip() for tag in tag_ids.split(",") if tag.strip()]
+    chosen = None if tag_ids is None else local_lists.typed_tags(tag_ids)
 
     async def work(session: AsyncSession) -> Summary:
         if await chargepoints.find(session, charge_point_id) is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -212,6 +213,11 @@ async def change_tags(
     if added or removed:
         row.revision += 1  # due; the row is locked, so no change at once is lost
     return row
+
+
+def typed_tags(text: str) -> list[str]:
+    """Tag ids as an operator types them: separated by commas or line breaks."""
+    return [tag.strip() for tag in re.split(r"[,\n]", text) if tag.strip()]
 
 
 def _described(row: LocalList) -> str:
