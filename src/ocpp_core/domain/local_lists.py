@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Literal
 
 from sqlalchemy import ColumnElement, ScalarSelect, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,6 +117,9 @@ class TooLong(ListError):
     """More chosen tags than the charger's list holds (or than ours may)."""
 
 
+ListKind = Literal["All", "Group", "Tags", "None"]
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     """A charger's list as the server keeps it, for an operator to read."""
@@ -125,7 +129,7 @@ class Summary:
     tags: tuple[str, ...] = ()  # the chosen tags, of a list of chosen tags
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> ListKind:
         """All, Group, Tags or None: the words of the API."""
         if self.row is None:
             return "None"
@@ -335,15 +339,15 @@ def groups_of(tag: ChargeTag) -> set[str | None]:
     return {tag.parent_id, tag.id}
 
 
-async def desired(session: AsyncSession, row: LocalList, now: datetime) -> dict[str, ListEntry]:
+async def desired(session: AsyncSession, state: LocalList, now: datetime) -> dict[str, ListEntry]:
     """The entries the list should hold now (at most one more than MAX_ENTRIES, to tell)."""
     query = select(ChargeTag).order_by(ChargeTag.id).limit(MAX_ENTRIES + 1)
-    if row.chosen_tags:
+    if state.chosen_tags:
         query = query.join(LocalListTag, LocalListTag.tag_id == ChargeTag.id).where(
-            LocalListTag.charge_point_id == row.charge_point_id
+            LocalListTag.charge_point_id == state.charge_point_id
         )
-    elif row.tag_group is not None:
-        group = row.tag_group
+    elif state.tag_group is not None:
+        group = state.tag_group
         query = query.where(or_(ChargeTag.parent_id == group, ChargeTag.id == group))
     return {
         row.id: ListEntry(row.id, tag_status(row, now).value, row.expires_at, row.parent_id)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Path
 from pydantic import BaseModel, Field, model_validator
@@ -22,6 +22,7 @@ from ocpp_core.domain import auth_settings, commands, local_lists
 from ocpp_core.domain.local_lists import (
     MAX_CHANGE,
     ListError,
+    ListKind,
     Lists,
     NotChosen,
     Summary,
@@ -38,7 +39,6 @@ from ocpp_core.server.api_tags import TagId
 router = api_router("local lists")
 
 ChargerId = Annotated[str, Field(min_length=1, max_length=100)]
-Kind = Literal["All", "Group", "Tags", "None"]
 TagIds = Annotated[list[TagId], Field(max_length=MAX_CHANGE)]
 
 
@@ -51,7 +51,7 @@ class Assignment(BaseModel):
     ``tagIds`` (at most the charger's LocalAuthListMaxLength), or None (stop keeping it)."""
 
     chargePointId: ChargerId  # noqa: N815
-    tags: Kind
+    tags: ListKind
     group: str | None = Field(default=None, min_length=1, max_length=20)
     tagIds: TagIds | None = None  # noqa: N815
 
@@ -73,7 +73,7 @@ class TagChanges(Charger):
 
 class ListState(BaseModel):
     chargePointId: str  # noqa: N815
-    tags: Kind
+    tags: ListKind
     group: str | None = None
     tagIds: list[str] | None = None  # noqa: N815 -- the chosen tags, of a Tags list
     listVersion: int = 0  # noqa: N815 -- what the charger holds, as it last told us
