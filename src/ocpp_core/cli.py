@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,29 +18,22 @@ import click
 from ocpp_core.chargepoint_cli import chargepoint, provisioning_errors
 from ocpp_core.cli_support import (
     cli_settings,
-    in_session,
     run,
     run_servers,
     serve_forever,
     user_errors,
 )
-from ocpp_core.clock import utc_now
 from ocpp_core.demo_ports import DEFAULT_PORTS, Ports
 from ocpp_core.firmware_cli import diagnostics, firmware
+from ocpp_core.local_list_cli import local_list
 from ocpp_core.management.cli import listen_overrides, management_command, user
 from ocpp_core.operations_cli import profile, reservation, trigger
 from ocpp_core.qr_cli import qr
 from ocpp_core.simulators.cli import simulate, stripe_sim
+from ocpp_core.tag_cli import tag
 
 if TYPE_CHECKING:
     from ocpp_core.config import Settings
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    """What a command reports as a plain message; imported only once a command runs."""
-    from ocpp_core.domain.tags import TagError
-
-    return (*provisioning_errors(), TagError)
 
 
 @click.group()
@@ -99,7 +91,7 @@ def _migrated(settings: Settings) -> Settings:
 
     if not settings.migrate_on_start:
         return settings
-    run(upgrade(settings.database_url), *_user_errors())
+    run(upgrade(settings.database_url), *provisioning_errors())
     return settings.model_copy(update={"migrate_on_start": False})
 
 
@@ -142,83 +134,8 @@ def db_upgrade(ctx: click.Context) -> None:
     from ocpp_core.db.migrate import upgrade
 
     settings = cli_settings(ctx)
-    run(upgrade(settings.database_url), *_user_errors())
+    run(upgrade(settings.database_url), *provisioning_errors())
     click.echo("database is up to date")
-
-
-@main.group()
-def tag() -> None:
-    """Provision charge tags (RFID cards, tokens)."""
-
-
-@tag.command("add")
-@click.argument("tag_id")
-@click.option("--name", help="Who holds it.")
-@click.option("--parent", help="Group tag: tags of one group may stop each other's sessions.")
-@click.option(
-    "--expires",
-    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    help="Expiry, UTC (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS).",
-)
-@click.option("--blocked", is_flag=True, help="Add it blocked.")
-@click.pass_context
-def tag_add(
-    ctx: click.Context,
-    tag_id: str,
-    name: str | None,
-    parent: str | None,
-    expires: datetime | None,
-    blocked: bool,
-) -> None:
-    """Add a charge tag."""
-    from ocpp_core.domain import tags
-    from ocpp_core.domain.tags import NewTag
-
-    expires_at = expires.replace(tzinfo=utc_now().tzinfo) if expires else None
-    new = NewTag(tag_id, name, parent, expires_at, blocked)
-    run(in_session(cli_settings(ctx), lambda s: tags.add(s, new, now=utc_now())), *_user_errors())
-    click.echo(f"added tag {tag_id}")
-
-
-@tag.command("free")
-@click.argument("tag_id")
-@click.option("--charge-point", "charge_point_id", help="Only at this station (default: all).")
-@click.option("--note", help="Why, for whoever reviews the privileges later.")
-@click.option("--revoke", is_flag=True, help="Take the privilege away instead.")
-@click.pass_context
-def tag_free(
-    ctx: click.Context, tag_id: str, charge_point_id: str | None, note: str | None, revoke: bool
-) -> None:
-    """Let a tag charge for free, at one station or at all of them."""
-    from ocpp_core.domain import tariffs
-
-    where = f"at {charge_point_id}" if charge_point_id else "at every station"
-    settings = cli_settings(ctx)
-    if revoke:
-        if note is not None:
-            raise click.UsageError("--note goes with a grant, not with --revoke")
-        removed = run(
-            in_session(
-                settings,
-                lambda s: tariffs.revoke_free_charging(
-                    s, tag_id=tag_id, charge_point_id=charge_point_id
-                ),
-            ),
-            *_user_errors(),
-        )
-        verb = "no longer charges" if removed else "had no privilege to charge"
-        click.echo(f"tag {tag_id} {verb} for free {where}")
-        return
-    run(
-        in_session(
-            settings,
-            lambda s: tariffs.grant_free_charging(
-                s, tag_id=tag_id, charge_point_id=charge_point_id, note=note, now=utc_now()
-            ),
-        ),
-        *_user_errors(),
-    )
-    click.echo(f"tag {tag_id} charges for free {where}")
 
 
 _PORT = click.IntRange(0, 65_535)
@@ -260,7 +177,9 @@ def demo(
         serve_forever(run_demo(ports, chargers, duration, flexible=flexible))
 
 
+chargepoint.add_command(local_list)
 main.add_command(chargepoint)
+main.add_command(tag)
 main.add_command(simulate)
 main.add_command(management_command)
 main.add_command(user)

@@ -628,7 +628,13 @@ class LocalList(Base):
     charge_point_id: Mapped[str] = mapped_column(
         ForeignKey("charge_points.id", ondelete="CASCADE"), primary_key=True
     )
-    tag_group: Mapped[str | None] = mapped_column(IdTag)  # None: every tag
+    tag_group: Mapped[str | None] = mapped_column(IdTag)  # None: every tag (unless chosen)
+    # The tags chosen for this charger (LocalListTag) instead of every tag or a group's.
+    chosen_tags: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A chosen list's own revision: no group's counter tells when its tags changed.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The charger's LocalAuthListMaxLength as last read; None: not read yet.
+    max_length: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=0)  # what the charger holds, 0: none
     done: Mapped[int] = mapped_column(Integer, default=0)
     full_needed: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -647,6 +653,19 @@ class LocalListRevision(Base):
 
     group_key: Mapped[str] = mapped_column(IdTag, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer)
+
+
+class LocalListTag(Base):
+    """A tag an operator chose for one charger's list (a list with ``chosen_tags``)."""
+
+    __tablename__ = "local_list_tags"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        ForeignKey("local_lists.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[str] = mapped_column(
+        ForeignKey("charge_tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class LocalListEntry(Base):

@@ -1,8 +1,9 @@
 """Local authorization lists: each charger's own copy of the tags, kept up to date by ocpp-core.
 
-Which tags: an operator gives a charger the list of every tag, or of one tag group (the
-tags whose parent is the group, and the group's own tag). Blocked and expired tags stay
-in the list with that status, so a charger that is offline refuses them too.
+Which tags: an operator gives a charger the list of every tag, of one tag group (the
+tags whose parent is the group, and the group's own tag), or of tags chosen for that
+charger alone. Blocked and expired tags stay in the list with that status, so a charger
+that is offline refuses them too.
 
 What the charger holds is kept here (its version, and the entries as it accepted them),
 so a change travels as a differential update of what differs. A charger whose version is
@@ -12,8 +13,9 @@ into messages of the charger's ``SendLocalListMaxLength`` (2.x: ItemsPerMessage)
 list is one Full message and Differential ones after it, each a version further.
 
 The work lives in the database, not in a node: a change to the tags raises the revision
-of its groups and of "all tags" (a row each, however many lists hold them); a list whose
-revision taken in (``done``) is below its group's is due. Every node's sweep claims due
+of its groups and of "all tags" (a row each, however many lists hold them), and the own
+revision of each chosen list that holds the tag; a list whose revision taken in
+(``done``) is below its group's (or its own) is due. Every node's sweep claims due
 lists of connected chargers with a lease (``claimed_until``), so the lists of a node that
 died are taken over when its lease ends. A charger that is offline keeps its list due
 until it connects; one that booted since its last check is checked again (a reset may
@@ -24,12 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Literal
 
-from sqlalchemy import ColumnElement, ScalarSelect, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.clock import Clock
@@ -41,6 +45,7 @@ from ocpp_core.db.models import (
     LocalList,
     LocalListEntry,
     LocalListRevision,
+    LocalListTag,
 )
 from ocpp_core.db.session import Database
 from ocpp_core.domain.authorization import tag_status
@@ -57,6 +62,7 @@ from ocpp_core.domain.presence import online
 logger = logging.getLogger(__name__)
 
 MAX_ENTRIES = 10_000  # our own bound on one list, whatever a charger says it can hold
+MAX_CHANGE = 1_000  # tags one request may choose, add or remove
 DEFAULT_PER_MESSAGE = 100  # entries per SendLocalList when the charger does not say
 CLAIM = timedelta(minutes=5)  # a sync's lease, renewed by each message the charger accepts
 RETRY_AFTER = timedelta(minutes=1)  # after a timeout or a refused update
@@ -93,24 +99,169 @@ class ListError(ValueError):
     """A list assignment that can't be stored."""
 
 
-async def assign(
-    session: AsyncSession, charge_point_id: str, *, group: str | None, now: datetime
-) -> LocalList:
-    """Keep the charger's list of every tag (``group`` None) or of one group; due at once."""
-    if group is not None and not 0 < len(group) <= 20:
-        raise ListError("group must be 1-20 characters (an OCPP 1.6 IdToken)")
-    if await session.get(ChargePoint, charge_point_id) is None:
-        raise LookupError(charge_point_id)
+class UnknownCharger(ListError, LookupError):
+    def __init__(self, charge_point_id: str) -> None:
+        super().__init__(f"no charge point {charge_point_id!r}")
+
+
+class UnknownTags(ListError, LookupError):
+    def __init__(self, tags: Iterable[str]) -> None:
+        super().__init__(f"no tag {', '.join(repr(tag) for tag in sorted(tags))}")
+
+
+class NotChosen(ListError):
+    """Tags added to or removed from a list that holds every tag, a group's, or none."""
+
+
+class TooLong(ListError):
+    """More chosen tags than the charger's list holds (or than ours may)."""
+
+
+ListKind = Literal["All", "Group", "Tags", "None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A charger's list as the server keeps it, for an operator to read."""
+
+    row: LocalList | None  # None: the server keeps no list on the charger
+    up_to_date: bool = False
+    tags: tuple[str, ...] = ()  # the chosen tags, of a list of chosen tags
+
+    @property
+    def kind(self) -> ListKind:
+        """All, Group, Tags or None: the words of the API."""
+        if self.row is None:
+            return "None"
+        if self.row.chosen_tags:
+            return "Tags"
+        return "All" if self.row.tag_group is None else "Group"
+
+
+async def summary(session: AsyncSession, charge_point_id: str) -> Summary:
     row = await session.get(LocalList, charge_point_id)
     if row is None:
+        return Summary(None)
+    tags = await chosen(session, charge_point_id) if row.chosen_tags else []
+    return Summary(row, await up_to_date(session, row), tuple(tags))
+
+
+async def assign(
+    session: AsyncSession,
+    charge_point_id: str,
+    *,
+    group: str | None,
+    now: datetime,
+    tags: Collection[str] | None = None,
+) -> LocalList:
+    """Keep the charger's list of every tag (``group`` None), of one group, or of exactly
+    ``tags`` chosen for it; due at once."""
+    if group is not None and not 0 < len(group) <= 20:
+        raise ListError("group must be 1-20 characters (an OCPP 1.6 IdToken)")
+    if group is not None and tags is not None:
+        raise ListError("a list holds a group's tags or chosen tags, not both")
+    if await session.get(ChargePoint, charge_point_id) is None:
+        raise UnknownCharger(charge_point_id)
+    row = await _locked(session, charge_point_id)
+    if row is None:
         row = LocalList(
-            charge_point_id=charge_point_id, version=0, done=0, full_needed=True, entries=0
+            charge_point_id=charge_point_id,
+            version=0,
+            done=0,
+            full_needed=True,
+            entries=0,
+            revision=0,
         )
         session.add(row)
+    await session.execute(
+        delete(LocalListTag).where(LocalListTag.charge_point_id == charge_point_id)
+    )
     row.tag_group = group
+    row.chosen_tags = tags is not None
+    row.revision += 1  # a chosen list is due even if a sync running now ends after this
     row.checked_at = None  # due at once
     row.retry_at = None
+    if tags is not None:
+        await session.flush()
+        await _add(session, row, _checked(tags, "choose"))
     return row
+
+
+async def change_tags(
+    session: AsyncSession,
+    charge_point_id: str,
+    *,
+    add: Collection[str] = (),
+    remove: Collection[str] = (),
+) -> LocalList:
+    """Add tags to and remove tags from the charger's chosen list; due when it changed."""
+    adding, removing = _checked(add, "add"), _checked(remove, "remove")
+    if adding & removing:
+        both = ", ".join(sorted(adding & removing))
+        raise ListError(f"tags both added and removed: {both}")
+    row = await _locked(session, charge_point_id)
+    if row is None or not row.chosen_tags:
+        if await session.get(ChargePoint, charge_point_id) is None:
+            raise UnknownCharger(charge_point_id)
+        holds = "no list" if row is None else _described(row)
+        raise NotChosen(
+            f"{charge_point_id} has {holds}, not chosen tags: assign it chosen tags first"
+        )
+    members = LocalListTag.charge_point_id == charge_point_id
+    gone = select(LocalListTag.tag_id).where(members, LocalListTag.tag_id.in_(removing))
+    removed = set(await session.scalars(gone))
+    await session.execute(delete(LocalListTag).where(members, LocalListTag.tag_id.in_(removed)))
+    already = select(LocalListTag.tag_id).where(members, LocalListTag.tag_id.in_(adding))
+    added = adding - set(await session.scalars(already))
+    await _add(session, row, added)
+    if added or removed:
+        row.revision += 1  # due; the row is locked, so no change at once is lost
+    return row
+
+
+def typed_tags(text: str) -> list[str]:
+    """Tag ids as an operator types them: separated by commas or line breaks."""
+    return [tag.strip() for tag in re.split(r"[,\n]", text) if tag.strip()]
+
+
+def _described(row: LocalList) -> str:
+    return "a list of every tag" if row.tag_group is None else f"group {row.tag_group}'s list"
+
+
+def _checked(tags: Collection[str], verb: str) -> set[str]:
+    """Bounded, so one request can't make the server read or write without end."""
+    if len(tags) > MAX_CHANGE:
+        raise TooLong(f"{verb} at most {MAX_CHANGE} tags at a time, not {len(tags)}")
+    return set(tags)
+
+
+async def _locked(session: AsyncSession, charge_point_id: str) -> LocalList | None:
+    """The list's row, locked: changes to one list's tags wait for each other."""
+    return await session.scalar(
+        select(LocalList)
+        .where(LocalList.charge_point_id == charge_point_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _add(session: AsyncSession, row: LocalList, tags: set[str]) -> None:
+    """Choose ``tags`` (none chosen yet) for the list, within what the charger holds."""
+    found = set(await session.scalars(select(ChargeTag.id).where(ChargeTag.id.in_(tags))))
+    if unknown := tags - found:
+        raise UnknownTags(unknown)
+    count = (
+        select(func.count())
+        .select_from(LocalListTag)
+        .where(LocalListTag.charge_point_id == row.charge_point_id)
+    )
+    total = (await session.scalar(count) or 0) + len(tags)
+    longest = min(row.max_length or MAX_ENTRIES, MAX_ENTRIES)
+    if total > longest:
+        raise TooLong(
+            f"{row.charge_point_id}'s list would hold {total} tags; it takes at most {longest}"
+        )
+    session.add_all(LocalListTag(charge_point_id=row.charge_point_id, tag_id=tag) for tag in tags)
 
 
 async def unassign(session: AsyncSession, charge_point_id: str) -> None:
@@ -118,37 +269,69 @@ async def unassign(session: AsyncSession, charge_point_id: str) -> None:
     await session.execute(delete(LocalList).where(LocalList.charge_point_id == charge_point_id))
 
 
-async def tags_changed(session: AsyncSession, groups: Iterable[str | None]) -> None:
-    """The lists that may hold a changed tag are due: every-tag lists, and its groups'."""
+async def tags_changed(session: AsyncSession, tag_id: str, groups: Iterable[str | None]) -> None:
+    """The lists that may hold a changed tag are due: every-tag lists, its groups', and the
+    chosen lists that hold it (those alone, however many chargers have one)."""
     # Always in the same order, so two changes at once wait for each other, never deadlock.
     for key in sorted({ALL_TAGS, *(group for group in groups if group)}):
         await increment(session, LocalListRevision, {"group_key": key}, "revision")
+    holding = select(LocalListTag.charge_point_id).where(LocalListTag.tag_id == tag_id)
+    holders = list(
+        await session.scalars(
+            select(LocalList.charge_point_id)
+            .where(LocalList.chosen_tags, LocalList.charge_point_id.in_(holding))
+            .order_by(LocalList.charge_point_id)
+            .with_for_update()
+        )
+    )
+    if holders:
+        await session.execute(
+            update(LocalList)
+            .where(LocalList.charge_point_id.in_(holders))
+            .values(revision=LocalList.revision + 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _key(group: str | None) -> str:
     return ALL_TAGS if group is None else group
 
 
-def _list_revision() -> ScalarSelect[int]:
-    """The revision of each list's group, in a statement on the lists."""
+def _list_revision() -> ColumnElement[int]:
+    """The revision of each list's tags, in a statement on the lists."""
     key = func.coalesce(LocalList.tag_group, ALL_TAGS)
-    return (
+    of_group: ScalarSelect[int] = (
         select(LocalListRevision.revision)
         .where(LocalListRevision.group_key == key)
         .scalar_subquery()
     )
+    return case((LocalList.chosen_tags, LocalList.revision), else_=func.coalesce(of_group, 0))
 
 
-async def revision_of(session: AsyncSession, group: str | None) -> int:
-    """How often the tags of the group (None: any tag) changed."""
-    found = await session.get(LocalListRevision, _key(group))
+async def revision_of(session: AsyncSession, row: LocalList) -> int:
+    """How often the list's tags changed: its own count for chosen tags, else its group's
+    (or any tag's)."""
+    if row.chosen_tags:
+        return row.revision
+    found = await session.get(LocalListRevision, _key(row.tag_group))
     return found.revision if found is not None else 0
 
 
 async def up_to_date(session: AsyncSession, row: LocalList) -> bool:
     """Whether the charger holds what the list should (as far as the last check knows)."""
     fresh = row.checked_at is not None and not row.full_needed
-    return fresh and row.done >= await revision_of(session, row.tag_group)
+    return fresh and row.done >= await revision_of(session, row)
+
+
+async def chosen(session: AsyncSession, charge_point_id: str) -> list[str]:
+    """The tags chosen for the charger's list, in order."""
+    return list(
+        await session.scalars(
+            select(LocalListTag.tag_id)
+            .where(LocalListTag.charge_point_id == charge_point_id)
+            .order_by(LocalListTag.tag_id)
+        )
+    )
 
 
 def groups_of(tag: ChargeTag) -> set[str | None]:
@@ -156,10 +339,15 @@ def groups_of(tag: ChargeTag) -> set[str | None]:
     return {tag.parent_id, tag.id}
 
 
-async def desired(session: AsyncSession, group: str | None, now: datetime) -> dict[str, ListEntry]:
+async def desired(session: AsyncSession, state: LocalList, now: datetime) -> dict[str, ListEntry]:
     """The entries the list should hold now (at most one more than MAX_ENTRIES, to tell)."""
     query = select(ChargeTag).order_by(ChargeTag.id).limit(MAX_ENTRIES + 1)
-    if group is not None:
+    if state.chosen_tags:
+        query = query.join(LocalListTag, LocalListTag.tag_id == ChargeTag.id).where(
+            LocalListTag.charge_point_id == state.charge_point_id
+        )
+    elif state.tag_group is not None:
+        group = state.tag_group
         query = query.where(or_(ChargeTag.parent_id == group, ChargeTag.id == group))
     return {
         row.id: ListEntry(row.id, tag_status(row, now).value, row.expires_at, row.parent_id)
@@ -218,12 +406,18 @@ def step_after(result: CommandResult, *, full: bool) -> Step:
     return Step.LATER if full else Step.FULL_NOW
 
 
-def limit_of(result: CommandResult, default: int) -> int:
-    """A length setting the charger reported, bounded by ours; ours when it said none."""
+def reported(result: CommandResult) -> int | None:
+    """A length setting as the charger reported it; None when it said none (or nonsense)."""
     value = result.status if result.outcome is Outcome.ANSWERED else None
     if value is None or not value.strip().isdigit() or int(value) < 1:
-        return default
-    return min(int(value), default)
+        return None
+    return int(value)
+
+
+def limit_of(result: CommandResult, default: int) -> int:
+    """A length setting the charger reported, bounded by ours; ours when it said none."""
+    value = reported(result)
+    return default if value is None else min(value, default)
 
 
 def version_of(result: CommandResult) -> int | None:
@@ -251,7 +445,7 @@ class Lists:
         which: ColumnElement[bool]
         if charge_point_id is None:
             due = or_(
-                func.coalesce(_list_revision(), 0) > LocalList.done,
+                _list_revision() > LocalList.done,
                 LocalList.checked_at.is_(None),
                 ChargePoint.booted_at > LocalList.checked_at,
             )
@@ -299,19 +493,19 @@ class Lists:
             state = await session.get(LocalList, charge_point_id)
             if state is None:
                 return Synced("NotAssigned", 0), None
-            group, ours = state.tag_group, state.version
+            ours = state.version
             full = full or state.full_needed
-            asked = await revision_of(session, group)
+            asked = await revision_of(session, state)
         answered = await self.send(charge_point_id, GetLocalListVersion())
         theirs = version_of(answered)
         if theirs is None:
             return Synced(answered.status or answered.outcome.value, ours), None
         if theirs < 0:
             return Synced("NotSupported", ours), asked
-        longest = await self._limit(charge_point_id, MAX_LENGTH_KEY, MAX_ENTRIES)
+        longest = await self._longest(charge_point_id)
         per_message = await self._limit(charge_point_id, PER_MESSAGE_KEY, DEFAULT_PER_MESSAGE)
         async with self.db.reading() as session:
-            wanted = await desired(session, group, self.clock())
+            wanted = await desired(session, state, self.clock())
             kept = await held(session, charge_point_id)
         if len(wanted) > longest:
             return Synced("TooLong", ours), asked
@@ -329,6 +523,19 @@ class Lists:
 
     async def _limit(self, charge_point_id: str, key: str, default: int) -> int:
         return limit_of(await self.send(charge_point_id, ReadSetting(key)), default)
+
+    async def _longest(self, charge_point_id: str) -> int:
+        """The most entries the charger's list holds, kept for the choice of its tags."""
+        answer = await self.send(charge_point_id, ReadSetting(MAX_LENGTH_KEY))
+        if (length := reported(answer)) is not None:
+            async with self.db.session() as session:
+                await session.execute(
+                    update(LocalList)
+                    .where(LocalList.charge_point_id == charge_point_id)
+                    .values(max_length=length)
+                    .execution_options(synchronize_session=False)
+                )
+        return limit_of(answer, MAX_ENTRIES)
 
     async def _send_all(
         self, charge_point_id: str, messages: list[SendLocalList], version: int

@@ -6,8 +6,9 @@ in the same transaction, so no change reaches the database without reaching the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,11 @@ MAX_NAME_LENGTH = 200  # the column's size: PostgreSQL refuses longer, SQLite wo
 
 class TagError(ValueError):
     """A tag definition that can't be stored."""
+
+
+class UnknownTag(TagError, LookupError):
+    def __init__(self, tag_id: str) -> None:
+        super().__init__(f"no tag {tag_id!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +59,7 @@ async def add(session: AsyncSession, tag: NewTag, *, now: datetime) -> None:
         created_at=now,
     )
     session.add(row)
-    await local_lists.tags_changed(session, local_lists.groups_of(row))
+    await local_lists.tags_changed(session, row.id, local_lists.groups_of(row))
 
 
 async def update(session: AsyncSession, row: ChargeTag, tag: NewTag) -> None:
@@ -64,7 +70,17 @@ async def update(session: AsyncSession, row: ChargeTag, tag: NewTag) -> None:
     row.parent_id = tag.parent_id
     row.expires_at = tag.expires_at
     row.blocked = tag.blocked
-    await local_lists.tags_changed(session, groups | local_lists.groups_of(row))
+    await local_lists.tags_changed(session, row.id, groups | local_lists.groups_of(row))
+
+
+async def change(session: AsyncSession, tag_id: str, **changes: Any) -> ChargeTag:
+    """Change some of a stored tag's fields (``NewTag``'s names), keeping the others."""
+    row = await session.get(ChargeTag, tag_id)
+    if row is None:
+        raise UnknownTag(tag_id)
+    kept = NewTag(row.id, row.name, row.parent_id, row.expires_at, row.blocked)
+    await update(session, row, replace(kept, **changes))
+    return row
 
 
 async def remove(session: AsyncSession, tag_id: str) -> bool:
@@ -72,6 +88,6 @@ async def remove(session: AsyncSession, tag_id: str) -> bool:
     row = await session.get(ChargeTag, tag_id)
     if row is None:
         return False
-    await local_lists.tags_changed(session, local_lists.groups_of(row))
+    await local_lists.tags_changed(session, row.id, local_lists.groups_of(row))
     await session.execute(delete(ChargeTag).where(ChargeTag.id == tag_id))
     return True

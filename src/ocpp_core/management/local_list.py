@@ -1,6 +1,7 @@
 """``/Home/ChargePoint/{id}/LocalList``: the charger's local list and authorization settings.
 
-Which tags the list holds is stored here directly (the server's sweep sends it); bringing
+Which tags the list holds (every tag, a group's, or tags chosen for this charger, added and
+removed here) is stored here directly (the server's sweep sends it); bringing
 it up to date now, reading and changing the charger's settings and clearing its cache go
 through the server's API like every other command.
 """
@@ -11,14 +12,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ocpp_core.db.models import LocalList
 from ocpp_core.domain import chargepoints, local_lists
-from ocpp_core.domain.local_lists import ListError
+from ocpp_core.domain.local_lists import ListError, typed_tags
 from ocpp_core.management import admin_api
 from ocpp_core.management.admin_forms import checked, page, path_part, redirect, text
 from ocpp_core.management.auth import Admin, Viewer
@@ -28,7 +29,7 @@ from ocpp_core.management.i18n import gettext
 router = APIRouter(include_in_schema=False)
 
 PATH = "/Home/ChargePoint/{cp_id}/LocalList"
-ALL, GROUP, NONE = "All", "Group", "None"
+ALL, GROUP, TAGS, NONE = "All", "Group", "Tags", "None"
 _SETTINGS = (
     ("authorizationCacheEnabled", "AuthorizationCacheEnabled"),
     ("localAuthListEnabled", "LocalAuthListEnabled"),
@@ -46,9 +47,15 @@ async def list_page(request: Request, cp_id: str, user: Viewer, context: Context
     async with context.db.session() as session:
         if await chargepoints.find(session, cp_id) is None:
             raise HTTPException(404)
-        row = await session.get(LocalList, cp_id)
-        fresh = row is not None and await local_lists.up_to_date(session, row)
-    values = {"cp_id": cp_id, "state": row, "up_to_date": fresh, "action": url_of(cp_id)}
+        kept = await local_lists.summary(session, cp_id)
+    values = {
+        "cp_id": cp_id,
+        "state": kept.row,
+        "kind": kept.kind,
+        "chosen": kept.tags,
+        "up_to_date": kept.up_to_date,
+        "action": url_of(cp_id),
+    }
     return page(request, "admin/local_list.html", values)
 
 
@@ -68,18 +75,39 @@ async def act(request: Request, cp_id: str, user: Admin, context: ContextDep) ->
 
 async def _assign(context: ManagementContext, cp_id: str, form: FormData) -> tuple[bool, str]:
     tags, group = text(form, "tags"), text(form, "group")
-    if tags not in (ALL, GROUP, NONE):
+    if tags not in (ALL, GROUP, TAGS, NONE):
         raise HTTPException(400)
-    async with context.db.session() as session:
-        if tags == NONE:
+    if tags == GROUP and not 0 < len(group) <= 20:
+        return False, gettext("Name the tag group: 1-20 characters.")
+    if tags == NONE:
+        async with context.db.session() as session:
             await local_lists.unassign(session, cp_id)
-            return True, gettext("The server no longer keeps this charger's list.")
-        try:
-            await local_lists.assign(
-                session, cp_id, group=group if tags == GROUP else None, now=context.clock()
-            )
-        except ListError:
-            return False, gettext("Name the tag group: 1-20 characters.")
+        return True, gettext("The server no longer keeps this charger's list.")
+    chosen = typed_tags(text(form, "tag_ids")) if tags == TAGS else None
+    return await _saved(
+        context,
+        lambda session: local_lists.assign(
+            session, cp_id, group=group if tags == GROUP else None, tags=chosen, now=context.clock()
+        ),
+    )
+
+
+async def _change_tags(context: ManagementContext, cp_id: str, form: FormData) -> tuple[bool, str]:
+    add, remove = typed_tags(text(form, "add")), typed_tags(text(form, "remove"))
+    return await _saved(
+        context, lambda session: local_lists.change_tags(session, cp_id, add=add, remove=remove)
+    )
+
+
+async def _saved(
+    context: ManagementContext, change: Callable[[AsyncSession], Awaitable[object]]
+) -> tuple[bool, str]:
+    """Store a change of the list's tags, or nothing and the reason."""
+    try:
+        async with context.db.session() as session:
+            await change(session)
+    except ListError as error:
+        return False, gettext("Not saved: %(reason)s.", reason=str(error))
     return True, gettext("Saved: the list is sent to the charger while it is connected.")
 
 
@@ -111,6 +139,7 @@ async def _clear_cache(context: ManagementContext, cp_id: str, form: FormData) -
 
 _ACTIONS: dict[str, Callable[[ManagementContext, str, FormData], Awaitable[tuple[bool, str]]]] = {
     "assign": _assign,
+    "change_tags": _change_tags,
     "sync": _sync,
     "settings": _settings,
     "clear_cache": _clear_cache,

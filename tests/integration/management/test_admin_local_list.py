@@ -67,6 +67,39 @@ async def test_an_admin_keeps_a_group_list_on_a_charger(
     assert "keeps no list" in dropped
 
 
+async def test_an_admin_chooses_the_tags_of_one_chargers_list(
+    server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
+) -> None:
+    db = server.runtime.db
+    await add_charge_point(db, "CP1")
+    for tag in ("A", "B", "C"):
+        await add_tag(db, tag)
+    cp = await charger("CP1")
+    await log_in(client, *ADMIN)
+    assert 'name="add"' not in (await client.get(PAGE)).text  # no chosen tags to change yet
+
+    saved = await act(client, {"action": "assign", "tags": "Tags", "tag_ids": "B,\nA"})
+    assert flash_of(saved).startswith("Saved")
+    assert "2 chosen tags" in saved
+    assert ">A, B</textarea>" in saved
+    await act(client, {"action": "sync"})
+    assert set(cp.local_list) == {"A", "B"}
+
+    changed = await act(client, {"action": "change_tags", "add": "C", "remove": "A"})
+    assert flash_of(changed).startswith("Saved")
+    assert ">B, C</textarea>" in changed
+    assert "<dd>no</dd>" in changed  # due until it is sent
+    await act(client, {"action": "sync"})
+    assert set(cp.local_list) == {"B", "C"}
+
+    refused = await act(client, {"action": "change_tags", "add": "NOPE", "remove": ""})
+    assert flash_of(refused) == "Not saved: no tag &#39;NOPE&#39;."
+    assert ">B, C</textarea>" in refused
+    grouped = await act(client, {"action": "assign", "tags": "Group", "group": "FLEET"})
+    assert "Group FLEET" in grouped
+    assert 'name="add"' not in grouped
+
+
 async def test_an_admin_reads_and_sets_the_auth_settings_and_clears_the_cache(
     server: RunningServer, charger: ConnectCharger, client: httpx.AsyncClient
 ) -> None:
