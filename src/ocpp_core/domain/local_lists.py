@@ -31,9 +31,19 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, case, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    ScalarSelect,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.clock import Clock
@@ -430,6 +440,15 @@ def version_of(result: CommandResult) -> int | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What a sync set out to send: the tags' revision, and the choice's (``LocalList.revision``,
+    raised by every assignment)."""
+
+    revision: int
+    assignment: int
+
+
 class Lists:
     """Syncing the lists of chargers through ``send`` (the command router's execute)."""
 
@@ -480,14 +499,14 @@ class Lists:
     async def sync(self, charge_point_id: str, *, full: bool = False) -> Synced:
         """Bring a claimed list up to date (the whole list with ``full``); releases the claim."""
         try:
-            synced, asked = await self._sync(charge_point_id, full=full)
+            synced, taken = await self._sync(charge_point_id, full=full)
         except BaseException:
-            await self._release(charge_point_id, Synced("Error", 0), asked=None)
+            await self._release(charge_point_id, Synced("Error", 0), None)
             raise
-        await self._release(charge_point_id, synced, asked=asked)
+        await self._release(charge_point_id, synced, taken)
         return synced
 
-    async def _sync(self, charge_point_id: str, *, full: bool) -> tuple[Synced, int | None]:
+    async def _sync(self, charge_point_id: str, *, full: bool) -> tuple[Synced, Taken | None]:
         """How the sync ended, and the changes it took in (None: the list stays due)."""
         async with self.db.reading() as session:
             state = await session.get(LocalList, charge_point_id)
@@ -495,7 +514,7 @@ class Lists:
                 return Synced("NotAssigned", 0), None
             ours = state.version
             full = full or state.full_needed
-            asked = await revision_of(session, state)
+            asked = Taken(await revision_of(session, state), state.revision)
         answered = await self.send(charge_point_id, GetLocalListVersion())
         theirs = version_of(answered)
         if theirs is None:
@@ -583,20 +602,32 @@ class Lists:
             state.claimed_until = self.clock() + CLAIM
             state.entries = len(await held(session, charge_point_id))
 
-    async def _release(self, charge_point_id: str, synced: Synced, *, asked: int | None) -> None:
-        """The claim ends: the changes asked before the sync began are done, or it retries."""
+    async def _release(self, charge_point_id: str, synced: Synced, taken: Taken | None) -> None:
+        """The claim ends: the changes asked before the sync began are done, or it retries.
+
+        A list chosen anew while the sync ran (another group, other tags) stays due:
+        what was sent was the old choice's.
+        """
         now = self.clock()
         values: dict[str, object] = {"claimed_until": None, "result": synced.result}
-        if asked is None:
+        if taken is None:
             values["retry_at"] = now + RETRY_AFTER
-        else:
-            values.update(done=asked, checked_at=now)
         if synced.result in ("VersionMismatch", "Failed"):
             values["full_needed"] = True
+        this_list = LocalList.charge_point_id == charge_point_id
         async with self.db.session() as session:
+            if taken is not None:
+                done = await session.execute(
+                    update(LocalList)
+                    .where(this_list, LocalList.revision == taken.assignment)
+                    .values(values | {"done": taken.revision, "checked_at": now})
+                    .execution_options(synchronize_session=False)
+                )
+                if cast(CursorResult[Any], done).rowcount == 1:
+                    return
             await session.execute(
                 update(LocalList)
-                .where(LocalList.charge_point_id == charge_point_id)
+                .where(this_list)
                 .values(values)
                 .execution_options(synchronize_session=False)
             )

@@ -7,6 +7,7 @@ The sweep that keeps lists up to date runs here as the server's loop runs it
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from ocpp.v16 import call
 from sqlalchemy import update
 
 from builders import add_charge_point, add_tag
-from chargers import TestCharger, TestCharger201
+from chargers import Late, TestCharger, TestCharger201
 from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import ChargePoint, LocalList
 from ocpp_core.domain.local_lists import Lists, up_to_date
@@ -256,6 +257,34 @@ async def test_a_list_being_synced_is_not_synced_twice_at_once(
     # Its group changes while it waits: the next sync sends the group's list instead.
     body = {"chargePointId": "CP1", "tags": "Group", "group": "NOBODY"}
     assert (await post(server, "/API/LocalList/Assign", body))["upToDate"] is False
+
+
+async def test_a_list_chosen_anew_while_a_sync_runs_stays_due_for_the_new_choice(
+    server: RunningServer, cp: Charger
+) -> None:
+    db = server.runtime.db
+    await add_tag(db, "BUSY")
+    for tag in ("BUSY-1", "BUSY-2", "BUSY-3"):  # its group's revision 3
+        await post(server, "/API/Tags", {"id": tag, "parentId": "BUSY"})
+    await post(server, "/API/Tags", {"id": "CALM-1", "parentId": "CALM"})  # its revision 1
+    await post(
+        server, "/API/LocalList/Assign", {"chargePointId": "CP1", "tags": "Group", "group": "BUSY"}
+    )
+    cp.answers["GetLocalListVersion"] = Late(1.0)  # the sync waits on the charger meanwhile
+    syncing = asyncio.create_task(lists(server).sync_due())
+    async with asyncio.timeout(10):
+        while not any(action == "GetLocalListVersion" for action, _ in cp.requests):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    body = {"chargePointId": "CP1", "tags": "Group", "group": "CALM"}
+    await post(server, "/API/LocalList/Assign", body)
+    assert await syncing == 1
+    assert set(held(cp)) == {"BUSY", "BUSY-1", "BUSY-2", "BUSY-3"}  # as when it began
+
+    del cp.answers["GetLocalListVersion"]
+    state = (await server.api.get("/API/LocalList/CP1")).json()
+    assert state["upToDate"] is False
+    assert await lists(server).sync_due() == 1
+    assert set(held(cp)) == {"CALM-1"}
 
 
 async def test_a_charger_that_refuses_the_version_read(
