@@ -367,6 +367,9 @@ async def test_a_16_charger_without_reservations_keeps_plug_first_and_is_asked_o
     await report(cp, clock, 1, "Preparing", minutes(1))
     await next_call(cp, "RemoteStartTransaction")
     await status_is(server, session.reservation_id, "StartRequested")
+    # A new firmware may take reservations: asked again after the charger boots.
+    await cp.call(call.BootNotification(charge_point_model="M1", charge_point_vendor="V1"))
+    assert await supported(server) is None
 
 
 async def test_a_201_station_with_reservations_disabled_keeps_plug_first(
