@@ -134,7 +134,8 @@ def claim(ctx: PaymentContext, found: reservations.AtConnector) -> StartOutcome 
         return holding.next_step(found, now, ctx.claim_lease()) or StartOutcome(
             row.status, "AwaitingPlug"
         )
-    row.awaiting_plug = False
+    # Under its reservation the charger waits for the cable: the driver is still to plug in.
+    row.awaiting_plug = held and found.connector_status != ConnectorStatus.PREPARING
     row.remote_start_sent_at = now
     row.remote_start_result = None
     row.updated_at = now

@@ -133,6 +133,8 @@ async def test_a_16_connector_that_stays_reserved_on_plug_in_still_starts_the_pa
     start = await next_call(cp, "RemoteStartTransaction")  # at once: no Preparing came
     assert (start["connector_id"], start["id_tag"]) == (1, tag)
     await status_is(server, session.reservation_id, "StartRequested")
+    view = await status(server, session.reservation_id)
+    assert view["sessionStage"] == "awaitingPlug"  # the driver is still to plug in
     hold = await hold_is(server, "Accepted")
     assert (hold["reservationId"], hold["idTag"]) == (reserve["reservation_id"], tag)
     assert (hold["paymentReservationId"], hold["createdBy"]) == (session.reservation_id, "payments")
