@@ -390,3 +390,42 @@ async def test_a_201_station_with_reservations_disabled_keeps_plug_first(
     assert calls(cp, "ReserveNow") == []
     await status201(cp, 1, 1, "Occupied", NOW)
     await next_call(cp, "RequestStartTransaction")
+
+
+async def test_a_201_reservation_refused_keeps_plug_first_and_a_timed_out_one_is_cancelled(
+    server: RunningServer, charger201: ConnectCharger201, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    """Two drivers on one 2.0.1 station: the reservation of EVSE 1 is refused (the first
+    waits for the plug), that of EVSE 2 accepted (the second starts at once, then no car
+    comes: both time out, and only the accepted reservation is cancelled)."""
+    await price_station(server, TARIFF, CP2)
+    cp = await charger201(CP2)
+    takes_reservations_201(cp)
+    await status201(cp, 1, 1, "Available", clock.start)
+    await status201(cp, 2, 1, "Available", clock.start)
+    cp.answers["ReserveNow"] = {"status": "Occupied"}
+
+    waiting = await paid(server, stripe_sim, CP2)
+    assert (await next_call(cp, "ReserveNow"))["evse_id"] == 1
+    await stage_is(server, waiting.reservation_id, "awaitingPlug")
+    assert calls(cp, "RequestStartTransaction") == []
+
+    del cp.answers["ReserveNow"]
+    created = await create(server, cp_id=CP2, connector=2, driver="second")
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+    held = Paid(created["reservationId"], checkout_session_id(created["checkoutUrl"]), created)
+    reserve = await next_call(cp, "ReserveNow")
+    assert reserve["evse_id"] == 2
+    assert (await next_call(cp, "RequestStartTransaction"))["evse_id"] == 2
+    await status_is(server, held.reservation_id, "StartRequested")
+
+    clock.set(minutes(5))
+    await sweep(server)
+
+    for session in (waiting, held):
+        assert (await status(server, session.reservation_id))["status"] == "StartTimeout"
+        await assert_released(stripe_sim, session)
+    assert await next_call(cp, "CancelReservation") == {"reservation_id": reserve["id"]}
+    by_evse = {hold["connectorId"]: hold["status"] for hold in await holds(server, CP2)}
+    assert by_evse == {1: "Occupied", 2: "Cancelled"}
+    assert len(calls(cp, "CancelReservation")) == 1
