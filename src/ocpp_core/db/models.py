@@ -96,6 +96,9 @@ class ChargePoint(Base):
     # lives, so the chargers of a node that died are found and set offline by the others.
     online_node: Mapped[str | None] = mapped_column(String(64))
     online_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Whether the charger takes ReserveNow (see payments.holding); None: not asked since
+    # it booted last, as a new firmware may say otherwise.
+    reservations_supported: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -578,7 +581,8 @@ _ACTIVE_CHARGER_RESERVATION = "status IN ('Requested', 'Accepted')"
 
 
 class ChargerReservation(Base):
-    """An operator's reservation of a connector (or, in 2.0.1, of a connector type) for a tag.
+    """A reservation of a connector (or, in 2.0.1, of a connector type) for a tag: an
+    operator's, or the hold of a paid session (``payment_reservation_id``).
 
     Its id is the OCPP reservation id the charger knows it by. The partial unique
     index makes "one live reservation per connector" the database's rule, as for the
@@ -598,6 +602,8 @@ class ChargerReservation(Base):
         Index("ix_charger_reservations_cp_status", "charge_point_id", "status"),
         Index("ix_charger_reservations_status_expires", "status", "expires_at"),
         Index("ix_charger_reservations_created_id", "created_at", "id"),
+        # A paid session holds the charger's reservation once at most.
+        Index("ux_charger_reservations_payment", "payment_reservation_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -614,6 +620,10 @@ class ChargerReservation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The transaction that used it, where the charger said so or its tag started there.
     transaction_id: Mapped[int | None] = mapped_column(Integer)
+    # A paid session's hold on its connector between payment and plug-in (see
+    # payments.holding); it ends with the session. No foreign key: a payment record
+    # outlives nothing here, and its id names it in the operators' pages either way.
+    payment_reservation_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class LocalList(Base):

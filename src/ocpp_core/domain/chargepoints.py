@@ -225,6 +225,7 @@ BOOT = (
             **{name: bindparam(f"new_{name}") for name in (*_BOOT_FIELDS, "protocol")},
             "booted_at": bindparam("now"),
             "last_seen_at": bindparam("now"),
+            "reservations_supported": None,  # asked again: its firmware may have changed
         }
     )
 )

@@ -249,6 +249,11 @@ class ReadSetting:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReadReservationSupport:
+    """Whether the charger takes ReserveNow; the result's status is "true" or "false"."""
+
+
 Command = (
     Reset
     | UnlockConnector
@@ -274,6 +279,7 @@ Command = (
     | SendLocalList
     | GetLocalListVersion
     | ReadSetting
+    | ReadReservationSupport
 )
 
 # The charging profile ocpp-core owns on every connector: set and cleared by id,

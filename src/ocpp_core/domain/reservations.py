@@ -7,6 +7,9 @@ starts there, when an operator cancels it, when the charger removes it (2.0.1
 ReservationStatusUpdate) or when it expires. While it holds its connector, only its
 tag, or a tag of the same parent, may start there; everyone else's start is answered
 Invalid, and the public pages offer the connector to nobody.
+
+A paid session may hold its connector with one too, for its own tag (see
+payments.holding); that one ends with the session.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class NewReservation:
     parent_id_tag: str | None
     expires_at: datetime
     created_by: str
+    payment_reservation_id: str | None = None  # a paid session's hold (see payments.holding)
 
 
 def active(now: datetime | ColumnElement[datetime] | None = None) -> ColumnElement[bool]:
@@ -125,6 +129,7 @@ async def create(
         created_by=new.created_by,
         created_at=now,
         updated_at=now,
+        payment_reservation_id=new.payment_reservation_id,
     )
     session.add(row)
     try:
@@ -258,8 +263,16 @@ async def use(
 async def expire_due(
     session: AsyncSession, *, now: datetime, charge_point_id: str | None = None
 ) -> int:
-    """Mark the live reservations past their expiry Expired; how many there were."""
-    conditions = [active(), ChargerReservation.expires_at <= now]
+    """Mark the live reservations past their expiry Expired; how many there were.
+
+    A paid session's hold ends with its session instead (see payments.holding): it is
+    cancelled at the charger then, whose clock may lag ours.
+    """
+    conditions = [
+        active(),
+        ChargerReservation.expires_at <= now,
+        ChargerReservation.payment_reservation_id.is_(None),
+    ]
     if charge_point_id is not None:
         conditions.append(ChargerReservation.charge_point_id == charge_point_id)
     statement = (

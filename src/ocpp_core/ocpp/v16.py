@@ -197,6 +197,8 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "GetLocalListVersion", {}
         case commands.ReadSetting(key=key):
             return "GetConfiguration", {"key": [key]}
+        case commands.ReadReservationSupport():
+            return "GetConfiguration", {"key": [FEATURE_PROFILES]}
 
 
 def _list_entry(entry: commands.ListEntry) -> Payload:
@@ -218,7 +220,19 @@ def status_of(command: commands.Command, answer: Payload) -> str | None:
         case commands.ReadSetting(key=key):
             found = [k for k in answer.get("configurationKey", []) if k.get("key") == key]
             return found[0].get("value") if found else None
+        case commands.ReadReservationSupport():
+            return _takes_reservations(answer)
     return status(answer)
+
+
+FEATURE_PROFILES = "SupportedFeatureProfiles"
+
+
+def _takes_reservations(answer: Payload) -> str:
+    """A 1.6 charger takes reservations when it lists the Reservation feature profile."""
+    found = [k for k in answer.get("configurationKey", []) if k.get("key") == FEATURE_PROFILES]
+    profiles = (found[0].get("value") or "") if found else ""
+    return "true" if "Reservation" in {p.strip() for p in profiles.split(",")} else "false"
 
 
 def _reserve_now(command: commands.ReserveNow) -> Payload:

@@ -258,6 +258,8 @@ def encode(command: commands.Command, settings: OcppSettings) -> tuple[str, Payl
             return "GetLocalListVersion", {}
         case commands.ReadSetting(key=key):
             return encode(commands.GetVariables((_variable_of(key),)), settings)
+        case commands.ReadReservationSupport():
+            return encode(commands.GetVariables(RESERVATION_SUPPORT), settings)
 
 
 def _purpose(purpose: commands.ProfilePurpose | None) -> str | None:
@@ -382,7 +384,30 @@ def status_of(command: commands.Command, answer: Payload) -> str | None:
     if isinstance(command, commands.ReadSetting):
         read = (answer.get("getVariableResult") or [{}])[0]
         return status(read, "attributeValue") if read.get("attributeStatus") == "Accepted" else None
+    if isinstance(command, commands.ReadReservationSupport):
+        return _takes_reservations(answer)
     return status(answer)
+
+
+# Whether the station has a reservation controller (Available) and uses it (Enabled).
+RESERVATION_SUPPORT = (
+    commands.Variable("ReservationCtrlr", "Available"),
+    commands.Variable("ReservationCtrlr", "Enabled"),
+)
+
+
+def _takes_reservations(answer: Payload) -> str:
+    """A 2.0.1 station takes reservations when its controller is enabled and not said absent.
+
+    Available is optional in the device model: a station that knows only Enabled has one.
+    """
+    read = {
+        result.get("variable", {}).get("name"): str(result.get("attributeValue", "")).lower()
+        for result in answer.get("getVariableResult", [])
+        if result.get("attributeStatus") == "Accepted"
+    }
+    takes = read.get("Enabled") == "true" and read.get("Available", "true") == "true"
+    return "true" if takes else "false"
 
 
 ADAPTER = ProtocolAdapter(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ocpp_core.db.models import PaymentReservation, StripeWebhookEvent
-from ocpp_core.payments import event_records, money, reservations, starting
+from ocpp_core.payments import event_records, holding, money, reservations, starting
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.gateway import GatewayError, Intent
 from ocpp_core.payments.states import TERMINAL, Status, move, status_of
@@ -73,7 +73,7 @@ class Authorization:
 
     problem: str | None
     # A start claimed for the caller to carry out (see starting.carry_out), or why none was.
-    start: starting.StartOutcome | starting.Claimed | None = None
+    start: starting.StartOutcome | starting.Claimed | holding.Reserve | None = None
     remembered: bool = False  # the webhook's event committed with the change
 
 
@@ -118,13 +118,13 @@ async def _decide(
     ):
         if found is None:
             return Authorization("NotFound")
-        row, connector_status, running = found
+        row = found.row
         if held is None and status_of(row) is Status.PENDING_PAYMENT:
             return None
         problem = _status_problem(row) if held is None else authorize(ctx, row, held)
         prepared = None
         if problem is None and status_of(row) is Status.AUTHORIZED:
-            prepared = starting.claim(ctx, row, connector_status, running)
+            prepared = starting.claim(ctx, found)
         # An ended reservation's event is remembered once its late payment is given back.
         remembered = remember is not None and status_of(row) not in TERMINAL
         if remember is not None and remembered:

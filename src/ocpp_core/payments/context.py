@@ -7,7 +7,7 @@ import logging
 import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ocpp_core.config import PaymentSettings
@@ -16,6 +16,9 @@ from ocpp_core.payments.gateway import StripeGateway
 from ocpp_core.runtime import Runtime
 
 logger = logging.getLogger("ocpp_core.payments")
+
+# A claim outlives the charger's answer by this much (see PaymentContext.claim_lease).
+_CLAIM_MARGIN = timedelta(seconds=10)
 
 
 @dataclass
@@ -33,6 +36,12 @@ class PaymentContext:
 
     def now(self) -> datetime:
         return self.runtime.clock()
+
+    def claim_lease(self) -> timedelta:
+        """How long a node's claim to send a command to a charger holds: the router waits
+        for the answer at most the command timeout; past that, the node that claimed it
+        died before recording one, and another may send it."""
+        return timedelta(seconds=self.runtime.settings.ocpp.command_timeout) + _CLAIM_MARGIN
 
     def lock(self, reservation_id: str) -> asyncio.Lock:
         """Serialises the flows of one reservation in this process (confirm vs webhook).

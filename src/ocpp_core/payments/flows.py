@@ -20,7 +20,15 @@ from ocpp_core.domain import tariffs, transactions
 from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.pricing import Tariff, hold_cents
 from ocpp_core.ocpp.router import execute
-from ocpp_core.payments import authorizing, late, money, reservations, starting, unpaid
+from ocpp_core.payments import (
+    authorizing,
+    holding,
+    late,
+    money,
+    reservations,
+    starting,
+    unpaid,
+)
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.gateway import CheckoutRequest, GatewayError
 from ocpp_core.payments.reservations import ConnectorBusy
@@ -320,6 +328,7 @@ async def cancel(ctx: PaymentContext, reservation_id: str, reason: str | None) -
         status = row.status
     if applied:
         ctx.spawn(money.perform(ctx, reservation_id), f"release-{reservation_id}")
+        ctx.spawn(holding.release(ctx, reservation_id), f"unreserve-{reservation_id}")
     return Answer(200, {"status": status, "cancellationApplied": applied})
 
 

@@ -17,7 +17,7 @@ from ocpp_core.domain.command_errors import CommandError
 from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.domain.pricing import settle
 from ocpp_core.ocpp.router import execute
-from ocpp_core.payments import money, reservations, review, starting
+from ocpp_core.payments import holding, money, reservations, review, starting
 from ocpp_core.payments.billing import capture_amount, tariff_of, usage_seconds
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.states import Status, move, status_of
@@ -110,6 +110,7 @@ async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:
         row.charging_started_at = event.at
         row.awaiting_plug = False
         row.updated_at = ctx.now()
+        await holding.used(session, row.id, event.transaction_id, now=row.updated_at)
         # The meter path stops the transaction at the reservation's cap (None: it has none).
         cap = update(Transaction).where(Transaction.id == event.transaction_id)
         await session.execute(cap.values(energy_limit_wh=row.max_energy_wh or None))

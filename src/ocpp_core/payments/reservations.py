@@ -6,7 +6,9 @@ import base64
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,7 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db import dialect
 from ocpp_core.db.detached import Rows
-from ocpp_core.db.models import Connector, PaymentReservation, Transaction
+from ocpp_core.db.models import (
+    ChargePoint,
+    ChargerReservation,
+    Connector,
+    PaymentReservation,
+    Transaction,
+)
 from ocpp_core.db.prepared import Prepared
 from ocpp_core.db.session import Database
 from ocpp_core.domain import reservations as charger_reservations
@@ -238,14 +246,35 @@ async def connector_busy(
     return busy_of(status, running=bool(running), reserved=bool(reserved))
 
 
+@dataclass(frozen=True, slots=True)
+class ChargerHold:
+    """The charger's own reservation of the connector for a paid session (see payments.holding)."""
+
+    reservation_id: int  # the OCPP reservation id
+    status: str  # as domain.reservations.ReservationStatus says it
+    touched_at: datetime  # its ReserveNow was last claimed or answered then
+
+
+@dataclass(frozen=True, slots=True)
+class AtConnector:
+    """What a start checks: the locked reservation, its connector and the charger's hold."""
+
+    row: PaymentReservation
+    connector_status: str | None  # None: the connector never said
+    running: bool  # a transaction runs there
+    hold: ChargerHold | None
+    reservable: bool | None  # the charger takes reservations; None: not asked yet
+
+
 @asynccontextmanager
 async def at_connector(
     session: AsyncSession, reservation_id: str
-) -> AsyncIterator[tuple[PaymentReservation, str | None, bool] | None]:
-    """The reservation, locked, with its connector's status and whether a transaction runs
-    there; what the block changes in the reservation is written when it ends cleanly.
+) -> AsyncIterator[AtConnector | None]:
+    """The reservation, locked, with its connector's status, whether a transaction runs
+    there and the charger's hold on it; what the block changes in the reservation is
+    written when it ends cleanly.
 
-    One statement for what a start checks (three before), locked on SQLite too:
+    One statement for what a start checks (five before), locked on SQLite too:
     what is read here decides whether a RemoteStart goes out, so two nodes must
     not both read it before either writes. No other reservation can hold the
     connector: this one is active there, and the partial unique index allows one.
@@ -253,7 +282,12 @@ async def at_connector(
     values = {"reservation_id": reservation_id}
     await dialect.lock_before_reading(session, _TOUCH, values)
     async with ROWS.editing(session, _AT_CONNECTOR, values) as found:
-        yield None if found is None else (found.row, found.extra[0], bool(found.extra[1]))
+        if found is None:
+            yield None
+            return
+        status, running, hold_id, hold_status, touched_at, reservable = found.extra
+        hold = None if hold_id is None else ChargerHold(hold_id, hold_status, touched_at)
+        yield AtConnector(found.row, status, bool(running), hold, reservable)
 
 
 def busy_of(status: str | None, *, running: bool, reserved: bool = False) -> str | None:
@@ -295,11 +329,28 @@ _TOUCH = Prepared(
         .values(status=PaymentReservation.status)
     )
 )
+
+
+def _hold(column: SQLColumnExpression[Any]) -> ScalarSelect[Any]:
+    """A column of the reservation's hold (one at most: a unique index), in a larger query."""
+    return (
+        select(column)
+        .where(ChargerReservation.payment_reservation_id == PaymentReservation.id)
+        .scalar_subquery()
+    )
+
+
 _AT_CONNECTOR = ROWS.query(
     select(
         PaymentReservation,
         connector_status(PaymentReservation.charge_point_id, PaymentReservation.connector_id),
         open_transaction(PaymentReservation.charge_point_id, PaymentReservation.connector_id),
+        _hold(ChargerReservation.id),
+        _hold(ChargerReservation.status),
+        _hold(ChargerReservation.updated_at),
+        select(ChargePoint.reservations_supported)
+        .where(ChargePoint.id == PaymentReservation.charge_point_id)
+        .scalar_subquery(),
     )
     .where(PaymentReservation.id == bindparam("reservation_id"))
     .with_for_update(of=PaymentReservation)

@@ -2,7 +2,9 @@
 
 With plug-first (the default) nothing is sent until the connector reports
 ``Preparing``: some chargers accept a remote start with no cable and then time
-out. A remote start that times out, or finds the charger offline, is tried
+out. A charger that holds the connector for the session with its own
+reservation (see :mod:`.holding`) gets the start at once: it waits for the
+cable itself. A remote start that times out, or finds the charger offline, is tried
 again by the sweep until the start deadline; a rejection ends the reservation
 and releases the hold.
 
@@ -16,15 +18,15 @@ RemoteStart goes out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.commands import RemoteStart, new_request_id
 from ocpp_core.domain.connector_status import ConnectorStatus
 from ocpp_core.ocpp.router import execute
-from ocpp_core.payments import money, reservations
+from ocpp_core.payments import holding, money, reservations
 from ocpp_core.payments.context import PaymentContext, logger
+from ocpp_core.payments.holding import Reserve
 from ocpp_core.payments.states import START_PENDING, Status, move, status_of
 
 
@@ -44,9 +46,6 @@ class Claimed:
 
 ALREADY_REQUESTED = "AlreadyRequested"
 _ENDED = frozenset({Status.START_REJECTED.value, Status.START_TIMEOUT.value})
-# A claim outlives the charger's answer, which the router waits for at most the
-# command timeout; past that, the node that claimed it died before recording one.
-_CLAIM_MARGIN = timedelta(seconds=10)
 
 
 async def try_start(ctx: PaymentContext, reservation_id: str) -> StartOutcome:
@@ -55,26 +54,44 @@ async def try_start(ctx: PaymentContext, reservation_id: str) -> StartOutcome:
 
 
 async def carry_out(
-    ctx: PaymentContext, reservation_id: str, prepared: StartOutcome | Claimed
+    ctx: PaymentContext, reservation_id: str, prepared: StartOutcome | Claimed | Reserve
 ) -> StartOutcome:
-    """Send a claimed start and record the answer; give back the hold of a start that ended."""
+    """Send a claimed start and record the answer; give back the hold of a start that ended.
+
+    A start waiting for the plug reserves the connector first: held, it is claimed again
+    and goes at once.
+    """
+    if isinstance(prepared, Reserve):
+        prepared = await _reserved(ctx, reservation_id, prepared)
     if isinstance(prepared, Claimed):
         result = await _send(ctx, prepared.charge_point_id, prepared.command)
         prepared = await _record(ctx, reservation_id, result)
     if prepared.status in _ENDED:
         # The hold goes back now, not at the next sweep (perform claims it itself).
         ctx.spawn(money.perform(ctx, reservation_id), f"release-{reservation_id}")
+        ctx.spawn(holding.release(ctx, reservation_id), f"unreserve-{reservation_id}")
     return prepared
 
 
-async def _prepare(ctx: PaymentContext, reservation_id: str) -> StartOutcome | Claimed:
+async def _reserved(
+    ctx: PaymentContext, reservation_id: str, step: Reserve
+) -> StartOutcome | Claimed:
+    """The start once the charger was asked to hold the connector: claimed if it holds it."""
+    if await holding.reserve(ctx, reservation_id, step):
+        prepared = await _prepare(ctx, reservation_id)
+        if not isinstance(prepared, Reserve):
+            return prepared
+    return StartOutcome(Status.AUTHORIZED.value, "AwaitingPlug")
+
+
+async def _prepare(ctx: PaymentContext, reservation_id: str) -> StartOutcome | Claimed | Reserve:
     async with (
         ctx.runtime.db.session() as session,
         reservations.at_connector(session, reservation_id) as found,
     ):
         if found is None:
             return StartOutcome("NotFound", "NotFound")
-        return claim(ctx, *found)
+        return claim(ctx, found)
 
 
 def in_flight(ctx: PaymentContext, row: PaymentReservation) -> bool:
@@ -82,20 +99,19 @@ def in_flight(ctx: PaymentContext, row: PaymentReservation) -> bool:
     sent = row.remote_start_sent_at
     if sent is None or row.remote_start_result is not None:
         return False
-    lease = timedelta(seconds=ctx.runtime.settings.ocpp.command_timeout) + _CLAIM_MARGIN
-    return ctx.now() - sent < lease
+    return ctx.now() - sent < ctx.claim_lease()
 
 
-def claim(
-    ctx: PaymentContext, row: PaymentReservation, connector_status: str | None, running: bool
-) -> StartOutcome | Claimed:
+def claim(ctx: PaymentContext, found: reservations.AtConnector) -> StartOutcome | Claimed | Reserve:
     """Claim the start of the locked, authorized row; or why it does not start now.
 
     The claim commits with the caller's unit of work before the RemoteStart is
     sent, and another caller, on any node, finds it in flight until the
-    charger's answer is recorded: a start goes out once.
+    charger's answer is recorded: a start goes out once. A start that would wait
+    for the plug may reserve the connector first (see :mod:`.holding`).
     """
     now = ctx.now()
+    row = found.row
     status = status_of(row)
     if status is not Status.AUTHORIZED or in_flight(ctx, row):
         reason = "AlreadyAdvanced" if status not in START_PENDING else ALREADY_REQUESTED
@@ -104,13 +120,22 @@ def claim(
         move(row, Status.START_TIMEOUT)
         money.fail(row, "StartTimeout", "no charging started before the deadline", now)
         return StartOutcome(row.status, "StartTimeout")
-    if busy := reservations.busy_of(connector_status, running=running):
+    held = holding.holds_connector(found)
+    # Under the session's own reservation the connector says Reserved, and is free for it.
+    connector_status = found.connector_status
+    if holding.reserved_for(found) and connector_status == ConnectorStatus.RESERVED:
+        connector_status = None
+    if busy := reservations.busy_of(connector_status, running=found.running):
         return StartOutcome("ConnectorBusy", busy)
-    if ctx.settings.require_plug_before_start and connector_status != ConnectorStatus.PREPARING:
+    plug_first = ctx.settings.require_plug_before_start and not held
+    if plug_first and found.connector_status != ConnectorStatus.PREPARING:
         row.awaiting_plug = True
         row.updated_at = now
-        return StartOutcome(row.status, "AwaitingPlug")
-    row.awaiting_plug = False
+        return holding.next_step(found, now, ctx.claim_lease()) or StartOutcome(
+            row.status, "AwaitingPlug"
+        )
+    # Under its reservation the charger waits for the cable: the driver is still to plug in.
+    row.awaiting_plug = held and found.connector_status != ConnectorStatus.PREPARING
     row.remote_start_sent_at = now
     row.remote_start_result = None
     row.updated_at = now

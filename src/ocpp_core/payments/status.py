@@ -12,7 +12,7 @@ from ocpp_core.payments import reservations
 from ocpp_core.payments.billing import tariff_of, usage_seconds
 from ocpp_core.payments.context import PaymentContext
 from ocpp_core.payments.review import METER_REVIEW
-from ocpp_core.payments.states import Money, Status, status_of
+from ocpp_core.payments.states import START_PENDING, Money, Status, status_of
 
 _ERROR = frozenset(
     {Status.CANCELLED, Status.FAILED, Status.START_REJECTED, Status.START_TIMEOUT, Status.ABANDONED}
@@ -29,7 +29,8 @@ def stage(row: PaymentReservation) -> str:
         return "waitingForDisconnect"
     if status is Status.CHARGING:
         return "charging"
-    if status is Status.AUTHORIZED and row.awaiting_plug:
+    # Started under the charger's reservation, a session still waits for the plug.
+    if status in START_PENDING and row.awaiting_plug:
         return "awaitingPlug"
     return "waiting"
 

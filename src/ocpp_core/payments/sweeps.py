@@ -17,7 +17,15 @@ from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.locks import exclusive
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import transactions
-from ocpp_core.payments import billing, decisions, lifecycle, money, reservations, starting
+from ocpp_core.payments import (
+    billing,
+    decisions,
+    holding,
+    lifecycle,
+    money,
+    reservations,
+    starting,
+)
 from ocpp_core.payments.context import PaymentContext, logger
 from ocpp_core.payments.states import MONEY_PENDING, START_PENDING, Status, move, status_of
 
@@ -41,6 +49,7 @@ async def run_forever(ctx: PaymentContext) -> None:
 async def sweep_once(ctx: PaymentContext) -> None:
     await abandon_unpaid(ctx)
     await time_out_starts(ctx)
+    await holding.release(ctx)
     await retry_starts(ctx)
     await recover_unplugged(ctx)
     await finish_waiting(ctx)
@@ -97,6 +106,7 @@ async def _end(
         move(row, target)
         money.fail(row, code, message, ctx.now())
     await money.perform(ctx, reservation_id)
+    await holding.release(ctx, reservation_id)
 
 
 async def retry_starts(ctx: PaymentContext) -> None:

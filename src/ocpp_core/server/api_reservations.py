@@ -91,6 +91,9 @@ class ReservationOut(_Model):
     created_at: datetime
     updated_at: datetime
     transaction_id: int | None
+    payment_reservation_id: str | None = Field(
+        default=None, description="The paid session this reservation holds the connector for"
+    )
 
     @classmethod
     def of(cls, row: ChargerReservation) -> ReservationOut:
@@ -107,6 +110,7 @@ class ReservationOut(_Model):
             created_at=row.created_at,
             updated_at=row.updated_at,
             transaction_id=row.transaction_id,
+            payment_reservation_id=row.payment_reservation_id,
         )
 
 

@@ -3,7 +3,8 @@
 The simulator's webhooks go to node c; drivers come in through any node; the
 charger sits on node a. Two drivers racing for one connector through b and c
 leave one reservation; the webhook on c and the driver's Confirm on b, both
-slowed down at Stripe so they overlap, start the charger on a once. Node a
+slowed down at Stripe so they overlap, start the charger on a once (and, on a
+charger that takes reservations, reserve its connector once). Node a
 killed with SIGKILL while chargers send MeterValues through HAProxy and three
 paid sessions run on its chargers (one charging; one plugged in, whose
 payment's webhook is under way on c as a dies; one stopped, whose capture is
@@ -25,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ocpp.v16 import call
 
 from balanced_cluster import (
     SCENARIO_TIMEOUT,
@@ -33,6 +35,7 @@ from balanced_cluster import (
     cluster,
     until_all_answered_since,
 )
+from builders import timestamp
 from chargers import TestCharger
 from cli_harness import provision
 from cluster_harness import api, charger16
@@ -40,6 +43,7 @@ from haproxy_harness import Balancer
 from integration.payments.payflow import (
     DUE,
     HOLD,
+    METER_START,
     TARIFF,
     Paid,
     assert_captured,
@@ -49,6 +53,7 @@ from integration.payments.payflow import (
     create,
     delivery_over,
     intent,
+    next_call,
     pending_faults,
     settled,
     stage_is,
@@ -63,6 +68,7 @@ from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim, eventually, ru
 pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
 RACED = "FP-RACED"
+HELD = "FP-HELD"  # takes reservations
 CHARGING, PAYING, STOPPED = "FP-CHARGING", "FP-PAYING", "FP-STOPPED"
 LOAD = [f"FL-{n:02}" for n in range(12)]  # even: 1.6, odd: 2.0.1
 STRIPE_TIMEOUT = 2  # seconds per Stripe call: a dead node's claim on a capture lasts 3 x 2 + 10 s
@@ -73,7 +79,7 @@ SETTLED_WITHIN = 60.0  # past a dead node's claim and a few sweeps
 @pytest.fixture
 def fleet(database_url: str, tmp_path: Path) -> str:
     """The chargers, the paid ones priced with the payments tests' tariff."""
-    provision(database_url, tmp_path, [RACED, CHARGING, PAYING, STOPPED, *LOAD], [])
+    provision(database_url, tmp_path, [RACED, HELD, CHARGING, PAYING, STOPPED, *LOAD], [])
     return database_url
 
 
@@ -211,6 +217,51 @@ async def test_racing_drivers_and_a_split_confirm_on_three_nodes_start_the_charg
         await settled(Door(on_b), paid.reservation_id, "Captured")
         await captured_once(stripe_sim, paid)
         assert len(calls(cp, "RemoteStartTransaction")) == 1
+
+
+async def test_a_split_confirm_reserves_a_held_connector_once_and_starts_it_once(
+    fleet: str, tmp_path: Path, prefix: str
+) -> None:
+    """The connector is free (no plug yet) on a charger that takes reservations: whichever
+    node authorizes reserves it, and the start goes at once, each once in the cluster."""
+    await price(fleet, HELD)
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        paying_cluster(fleet, tmp_path, prefix) as (nodes, _, stripe_sim),
+        api(nodes["b"]) as on_b,
+        charger16(nodes["a"].ws_url(HELD)) as cp,
+    ):
+        profiles = {"key": "SupportedFeatureProfiles", "readonly": True, "value": "Reservation"}
+        cp.answers["GetConfiguration"] = {"configuration_key": [profiles]}
+        await connector_status(cp, "Available")
+        paid = paid_for(await create(Door(on_b), cp_id=HELD))
+
+        await stripe_sim.fault("GET", "/v1/checkout/sessions/", "delay", count=2, seconds=1)
+        assert (await stripe_sim.pay(paid.checkout_url)).status_code == 303
+        confirmed = await on_b.post(
+            "/API/Payments/Confirm",
+            json={"reservationId": paid.reservation_id, "checkoutSessionId": paid.session_id},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        await until_at_stripe(stripe_sim)
+        await delivery_over(stripe_sim, "checkout.session.completed")
+
+        reserve = await next_call(cp, "ReserveNow")
+        await connector_status(cp, "Reserved")  # and it stays so when the car plugs in
+        start = await next_call(cp, "RemoteStartTransaction")
+        started = await cp.call(
+            call.StartTransaction(
+                1, start["id_tag"], METER_START, timestamp(), reserve["reservation_id"]
+            )
+        )
+        assert started.id_tag_info["status"] == "Accepted"
+        await stage_is(Door(on_b), paid.reservation_id, "charging")
+        await stop_charging(cp, started.transaction_id, start["id_tag"])
+        await settled(Door(on_b), paid.reservation_id, "Captured")
+        await captured_once(stripe_sim, paid)
+        assert len(calls(cp, "ReserveNow")) == 1
+        assert len(calls(cp, "RemoteStartTransaction")) == 1
+        assert calls(cp, "CancelReservation") == []
 
 
 async def test_a_node_killed_under_load_mid_payment_loses_no_session_and_no_money(
