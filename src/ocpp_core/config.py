@@ -297,7 +297,10 @@ class PaymentSettings(_Section):
     )
     require_plug_before_start: bool = Field(
         default=True,
-        description="Wait for the connector to report Preparing before the remote start.",
+        description=(
+            "Wait for the connector to report Preparing before the remote start; a charger "
+            "that takes reservations is reserved and started at once instead."
+        ),
     )
     min_session_energy_wh: int = Field(
         default=1000, ge=0, description="Below this the session is not charged (hold released)."
