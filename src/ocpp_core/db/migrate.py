@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
     from ocpp_core.db.session import Database
@@ -52,12 +53,15 @@ async def bring_up_to_date(db: Database, database_url: str) -> None:
 
     Alembic would load and run every migration file to find there is nothing to do;
     a look at the version table says so at once, so only a new database or one
-    behind goes through ``upgrade``. A database that can't be reached fails here
-    as it would there.
+    behind goes through ``upgrade``. So does one that can't be read: the error a
+    user sees is then the one ``upgrade`` gives, which names the address it tried.
     """
     head = await asyncio.to_thread(_head)
-    async with db.engine.connect() as connection:
-        versions = await connection.run_sync(_versions)
+    try:
+        async with db.engine.connect() as connection:
+            versions = await connection.run_sync(_versions)
+    except (DBAPIError, OSError):
+        versions = []
     if versions != [head]:
         await upgrade(database_url)
 
