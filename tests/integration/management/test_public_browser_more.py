@@ -169,7 +169,11 @@ async def test_a_free_station_starts_after_plugging_in(
     assert_png(shot)
     (row,) = await reservation_rows(pay_server)
     assert (row.free, row.hold_cents, row.checkout_session_id) == (True, 0, None)
-    assert cp.requests == []  # nothing is started before the car is plugged in
+    # It is only asked whether it takes reservations (it does not): nothing is started
+    # before the car is plugged in.
+    asked = await next_call(cp, "GetConfiguration")
+    assert asked == {"key": ["SupportedFeatureProfiles"]}
+    assert [action for action, _ in cp.requests] == ["GetConfiguration"]
 
     # The car is plugged in: the server starts the charger.
     await report(cp, "Preparing")
