@@ -34,6 +34,7 @@ from ocpp_core.domain.chargepoints import NewChargePoint
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tags import NewTag
 from ocpp_core.listening import CannotServe, Listener, bind, load, reason, running
+from ocpp_core.payments.states import START_PENDING
 from ocpp_core.qr import label_sheet_pdf, labels_for
 from ocpp_core.simulators.chargepoint.fleet import Fleet
 from ocpp_core.simulators.chargepoint.settings import FleetSettings
@@ -225,7 +226,7 @@ async def _run_demo(
         headers = {"X-API-Key": settings.api_key.get_secret_value()}
         base = f"http://127.0.0.1:{ports.server}"
         async with httpx.AsyncClient(base_url=base, headers=headers) as api:
-            await _start_card_sessions(api, count)
+            await _start_card_sessions(api, fleet)
             plugging = asyncio.create_task(_plug_in_paid(settings, fleet))
             try:
                 await _watch(api, duration)
@@ -254,16 +255,23 @@ def _banner(
     )
 
 
-async def _start_card_sessions(api: httpx.AsyncClient, count: int) -> None:
-    """Connector 2 of every charger charges on an RFID card, so the dashboard moves."""
-    for i in range(1, count + 1):
-        charger = f"{PREFIX}{i:04d}"
-        answer = (await api.get(f"/API/StartTransaction/{charger}/2/{CARD}")).json()
-        click.echo(f"card session on {charger} connector 2: {answer.get('status')}")
+async def _start_card_sessions(api: httpx.AsyncClient, fleet: Fleet) -> None:
+    """Connector 2 of every charger charges on an RFID card, so the dashboard moves.
+
+    The car is plugged in first, so the charger starts at once rather than wait for it.
+    """
+    for charger in fleet.chargers:
+        await charger.plug_in(2)
+        answer = (await api.get(f"/API/StartTransaction/{charger.id}/2/{CARD}")).json()
+        click.echo(f"card session on {charger.id} connector 2: {answer.get('status')}")
 
 
 async def _plug_in_paid(settings: Settings, fleet: Fleet) -> None:
-    """The driver who paid plugs the car in: the simulated connector reports Preparing."""
+    """The driver who paid plugs the car in: the simulated connector reports Preparing.
+
+    A session waits for the plug before its remote start (plug-first) or after it,
+    the charger holding the connector under its reservation until the car comes.
+    """
     chargers = {charger.id: charger for charger in fleet.chargers}
     db = Database(settings.database_url, limits=settings.database)
     try:
@@ -272,7 +280,7 @@ async def _plug_in_paid(settings: Settings, fleet: Fleet) -> None:
                 waiting = (
                     await session.execute(
                         select(PaymentReservation.charge_point_id, PaymentReservation.connector_id)
-                        .where(PaymentReservation.status == "Authorized")
+                        .where(PaymentReservation.status.in_([s.value for s in START_PENDING]))
                         .where(PaymentReservation.awaiting_plug.is_(True))
                     )
                 ).all()
