@@ -64,6 +64,7 @@ async def test_each_charger_of_a_mixed_fleet_charges_the_same_way(
     assert station is not None
     assert (station.protocol, station.model) == (FLEET[charge_point_id], "Simulator")
 
+    assert await fleet[charge_point_id].plug_in(1)  # the car is there: a start at once
     started = await server.api.get(f"/API/StartTransaction/{charge_point_id}/1/TAG1")
     assert started.json() == {"status": "Accepted"}
 
@@ -105,6 +106,12 @@ async def test_the_201_simulator_reports_its_device_model(
     assert report["complete"] is True
     names = {(e["component"]["name"], e["variable"]["name"]) for e in report["reportData"]}
     assert ("OCPPCommCtrlr", "HeartbeatInterval") in names
+    reservations = [
+        (e["variable"]["name"], e["variableAttribute"][0]["value"])
+        for e in report["reportData"]
+        if e["component"]["name"] == "ReservationCtrlr"
+    ]
+    assert sorted(reservations) == [("Available", "true"), ("Enabled", "true")]
     got = await server.api.get("/API/GetConfiguration/MIX-201/HeartbeatInterval")
     [result] = got.json()["getVariableResult"]
     assert result["attributeStatus"] == "Accepted"

@@ -190,6 +190,7 @@ class ChargerBehaviour:
         if not free or connector.starting or connector.transaction is not None:
             return False
         connector.starting = True
+        self._notify()
         return True
 
     def claim_remote_start(self, connector_id: int | None, id_tag: str) -> Connector | None:
