@@ -115,3 +115,22 @@ async def test_the_201_simulator_reports_its_device_model(
     got = await server.api.get("/API/GetConfiguration/MIX-201/HeartbeatInterval")
     [result] = got.json()["getVariableResult"]
     assert result["attributeStatus"] == "Accepted"
+
+
+async def test_the_201_simulator_has_a_reservation_controller_nobody_turns_off(
+    server: RunningServer, fleet: dict[str, VirtualCharger]
+) -> None:
+    for variable in ("Available", "Enabled"):
+        got = await server.api.get(f"/API/GetVariables/MIX-201/ReservationCtrlr/{variable}")
+        [result] = got.json()["getVariableResult"]
+        assert (result["attributeStatus"], result["attributeValue"]) == ("Accepted", "true")
+    refused = await server.api.get("/API/SetVariables/MIX-201/ReservationCtrlr/Enabled/false")
+    assert refused.json()["status"] == "Rejected"
+
+
+async def test_the_16_simulator_lists_the_reservation_profile(
+    server: RunningServer, fleet: dict[str, VirtualCharger]
+) -> None:
+    got = await server.api.get("/API/GetConfiguration/MIX-16/SupportedFeatureProfiles")
+    [entry] = got.json()["configurationKey"]
+    assert "Reservation" in entry["value"].split(",")
