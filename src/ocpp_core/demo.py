@@ -20,20 +20,22 @@ import click
 import httpx
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import Select, exists, select
 
 from ocpp_core import one_process
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ManagementSettings, OcppSettings, Settings, StripeSettings
 from ocpp_core.db.migrate import upgrade
-from ocpp_core.db.models import PaymentReservation
+from ocpp_core.db.models import ChargePoint, ChargerReservation, PaymentReservation
 from ocpp_core.db.session import Database
 from ocpp_core.demo_ports import PORT_OPTIONS, Ports
 from ocpp_core.domain import chargepoints, tags, tariffs, users
+from ocpp_core.domain import reservations as charger_reservations
 from ocpp_core.domain.chargepoints import NewChargePoint
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tags import NewTag
 from ocpp_core.listening import CannotServe, Listener, bind, load, reason, running
+from ocpp_core.payments.states import Status
 from ocpp_core.qr import label_sheet_pdf, labels_for
 from ocpp_core.simulators.chargepoint.fleet import Fleet
 from ocpp_core.simulators.chargepoint.settings import FleetSettings
@@ -225,7 +227,7 @@ async def _run_demo(
         headers = {"X-API-Key": settings.api_key.get_secret_value()}
         base = f"http://127.0.0.1:{ports.server}"
         async with httpx.AsyncClient(base_url=base, headers=headers) as api:
-            await _start_card_sessions(api, count)
+            await _start_card_sessions(api, fleet)
             plugging = asyncio.create_task(_plug_in_paid(settings, fleet))
             try:
                 await _watch(api, duration)
@@ -254,12 +256,15 @@ def _banner(
     )
 
 
-async def _start_card_sessions(api: httpx.AsyncClient, count: int) -> None:
-    """Connector 2 of every charger charges on an RFID card, so the dashboard moves."""
-    for i in range(1, count + 1):
-        charger = f"{PREFIX}{i:04d}"
-        answer = (await api.get(f"/API/StartTransaction/{charger}/2/{CARD}")).json()
-        click.echo(f"card session on {charger} connector 2: {answer.get('status')}")
+async def _start_card_sessions(api: httpx.AsyncClient, fleet: Fleet) -> None:
+    """Connector 2 of every charger charges on an RFID card, so the dashboard moves.
+
+    The car is plugged in first, so the charger starts at once rather than wait for it.
+    """
+    for charger in fleet.chargers:
+        await charger.plug_in(2)
+        answer = (await api.get(f"/API/StartTransaction/{charger.id}/2/{CARD}")).json()
+        click.echo(f"card session on {charger.id} connector 2: {answer.get('status')}")
 
 
 async def _plug_in_paid(settings: Settings, fleet: Fleet) -> None:
@@ -269,19 +274,40 @@ async def _plug_in_paid(settings: Settings, fleet: Fleet) -> None:
     try:
         while True:
             async with db.session() as session:
-                waiting = (
-                    await session.execute(
-                        select(PaymentReservation.charge_point_id, PaymentReservation.connector_id)
-                        .where(PaymentReservation.status == "Authorized")
-                        .where(PaymentReservation.awaiting_plug.is_(True))
-                    )
-                ).all()
+                waiting = (await session.execute(_waiting_for_the_car())).all()
             for charge_point_id, connector_id in waiting:
                 if charge_point_id in chargers:
                     await chargers[charge_point_id].plug_in(connector_id)
             await asyncio.sleep(1)
     finally:
         await db.close()
+
+
+def _waiting_for_the_car() -> Select[str, int]:
+    """Where a paid session waits for the driver's car.
+
+    Started under the charger's reservation, the charger waits for it. A session
+    still to be started waits for it only once no reservation is coming (the charger
+    takes none, or refused this one): a car plugged in before would be what keeps
+    the charger from reserving the connector.
+    """
+    hold_pending = exists().where(
+        ChargerReservation.payment_reservation_id == PaymentReservation.id,
+        ChargerReservation.status.in_([s.value for s in charger_reservations.ACTIVE]),
+    )
+    hold_refused = exists().where(
+        ChargerReservation.payment_reservation_id == PaymentReservation.id, ~hold_pending
+    )
+    plug_first = ChargePoint.reservations_supported.is_(False) | hold_refused
+    return (
+        select(PaymentReservation.charge_point_id, PaymentReservation.connector_id)
+        .join(ChargePoint, ChargePoint.id == PaymentReservation.charge_point_id)
+        .where(PaymentReservation.awaiting_plug.is_(True))
+        .where(
+            (PaymentReservation.status == Status.START_REQUESTED.value)
+            | ((PaymentReservation.status == Status.AUTHORIZED.value) & plug_first)
+        )
+    )
 
 
 async def _watch(api: httpx.AsyncClient, duration: float | None) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -152,3 +154,77 @@ def test_a_port_given_as_an_option_must_be_free(
         f"Error: can't listen on 127.0.0.1:{port}: Address already in use; "
         "choose another port with --port\n"
     )
+
+
+@pytest.mark.long
+async def test_the_demo_completes_a_paid_session_under_the_chargers_reservation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A driver pays at a 1.6 and a 2.0.1 charger: each reserves its connector and is
+    started at once, the demo's driver plugs the car in, and the session is settled."""
+    from ocpp_core.demo import run_demo
+
+    monkeypatch.chdir(tmp_path)
+    ports = Ports(*free_ports(3))
+    demo = asyncio.create_task(run_demo(ports, 2, 120))
+    try:
+        output = await printed_until(capsys, "Press Ctrl-C to stop.")
+        key = re.search(r"X-API-Key: (\S+)' ", output)
+        assert key is not None
+        base = f"http://127.0.0.1:{ports.server}"
+        headers = {"X-API-Key": key.group(1)}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=20) as api:
+            sessions = [await paid_session(api, charger) for charger in ("DEMO-0001", "DEMO-0002")]
+            for reservation_id in sessions:
+                await view_when(api, reservation_id, charged)
+                stop = await api.post("/API/Payments/Stop", json={"reservationId": reservation_id})
+                assert stop.json()["status"] == "Accepted"
+            for reservation_id in sessions:
+                done = await view_when(api, reservation_id, settled)
+                assert done["sessionStage"] == "done"
+                assert done["receipt"]["energyWh"] == done["energyWh"] >= 200
+            for charger in ("DEMO-0001", "DEMO-0002"):  # held by the charger's reservation
+                reservations = (await api.get(f"/API/Reservations?cp={charger}")).json()
+                assert [r["status"] for r in reservations["reservations"]] == ["Used"]
+    finally:
+        demo.cancel()
+        await asyncio.gather(demo, return_exceptions=True)
+
+
+def charged(view: dict[str, Any]) -> bool:
+    """Charging, and enough to pay for: a session of a few Wh is not billed."""
+    return view.get("sessionStage") == "charging" and (view.get("energyWh") or 0) >= 200
+
+
+def settled(view: dict[str, Any]) -> bool:
+    """The hold settled: captured, or released for a session under the minimum energy."""
+    return (view.get("receipt") or {}).get("moneyState") in {"Captured", "Released"}
+
+
+async def paid_session(api: httpx.AsyncClient, charger: str) -> str:
+    body = {"chargePointId": charger, "connectorId": 1, "chargeTagId": f"WEB-{charger}"}
+    created = (await api.post("/API/Payments/Create", json=body)).json()
+    async with httpx.AsyncClient() as browser:
+        paid = await browser.post(
+            created["checkoutUrl"], data={"card_number": "4242424242424242", "action": "pay"}
+        )
+    assert paid.status_code == 303
+    return str(created["reservationId"])
+
+
+async def view_when(
+    api: httpx.AsyncClient, reservation_id: str, reached: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Wait for the driver's page to show what ``reached`` looks for; the view then."""
+    view: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(60):
+            while not reached(view):
+                await asyncio.sleep(0.2)
+                answer = await api.get(
+                    "/API/Payments/Status", params={"reservationId": reservation_id}
+                )
+                view = answer.json()
+    except TimeoutError:
+        raise AssertionError(f"never reached; last view: {view}") from None
+    return view

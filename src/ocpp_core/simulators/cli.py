@@ -102,6 +102,15 @@ def _configure_logging(verbose: bool) -> None:
     "right after its first boot, without waiting for a remote start.",
 )
 @click.option(
+    "--plug-in-after",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="A remote start (a paid session, say) finds no car plugged in: the charger waits "
+    "for one up to its ConnectionTimeOut, and the simulated driver plugs it in after this "
+    "many seconds.",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Also log every OCPP message sent and received."
 )
 def simulate(
@@ -116,6 +125,7 @@ def simulate(
     speed: float,
     duration: float | None,
     auto_start: str | None,
+    plug_in_after: float,
     verbose: bool,
 ) -> None:
     """Run virtual charge points against a central system."""
@@ -138,6 +148,7 @@ def simulate(
             speed=speed,
             duration=duration,
             auto_start=auto_start,
+            plug_in_after=plug_in_after,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc

@@ -64,6 +64,7 @@ async def test_each_charger_of_a_mixed_fleet_charges_the_same_way(
     assert station is not None
     assert (station.protocol, station.model) == (FLEET[charge_point_id], "Simulator")
 
+    assert await fleet[charge_point_id].plug_in(1)  # the car is there: a start at once
     started = await server.api.get(f"/API/StartTransaction/{charge_point_id}/1/TAG1")
     assert started.json() == {"status": "Accepted"}
 
@@ -105,6 +106,31 @@ async def test_the_201_simulator_reports_its_device_model(
     assert report["complete"] is True
     names = {(e["component"]["name"], e["variable"]["name"]) for e in report["reportData"]}
     assert ("OCPPCommCtrlr", "HeartbeatInterval") in names
+    reservations = [
+        (e["variable"]["name"], e["variableAttribute"][0]["value"])
+        for e in report["reportData"]
+        if e["component"]["name"] == "ReservationCtrlr"
+    ]
+    assert sorted(reservations) == [("Available", "true"), ("Enabled", "true")]
     got = await server.api.get("/API/GetConfiguration/MIX-201/HeartbeatInterval")
     [result] = got.json()["getVariableResult"]
     assert result["attributeStatus"] == "Accepted"
+
+
+async def test_the_201_simulator_has_a_reservation_controller_nobody_turns_off(
+    server: RunningServer, fleet: dict[str, VirtualCharger]
+) -> None:
+    for variable in ("Available", "Enabled"):
+        got = await server.api.get(f"/API/GetVariables/MIX-201/ReservationCtrlr/{variable}")
+        [result] = got.json()["getVariableResult"]
+        assert (result["attributeStatus"], result["attributeValue"]) == ("Accepted", "true")
+    refused = await server.api.get("/API/SetVariables/MIX-201/ReservationCtrlr/Enabled/false")
+    assert refused.json()["status"] == "Rejected"
+
+
+async def test_the_16_simulator_lists_the_reservation_profile(
+    server: RunningServer, fleet: dict[str, VirtualCharger]
+) -> None:
+    got = await server.api.get("/API/GetConfiguration/MIX-16/SupportedFeatureProfiles")
+    [entry] = got.json()["configurationKey"]
+    assert "Reservation" in entry["value"].split(",")

@@ -81,6 +81,7 @@ async def test_a_reserved_connector_starts_only_for_its_tag(
 
     assert other.json() == {"status": "Rejected"}
     assert own.json() == {"status": "Accepted"}
+    assert await sim.plug_in(1)  # the charger waited for the car under the reservation
     async with asyncio.timeout(5):
         await sim.wait_for_status(1, ConnectorStatus.CHARGING)
 

@@ -183,8 +183,12 @@ async def booted_charger(cs: CentralSystem, **overrides: Any) -> AsyncIterator[V
         yield charger
 
 
-async def start_remotely(cs: CentralSystem, connector_id: int, id_tag: str = "TAG-1") -> int:
-    """Remote start and wait until the server has seen the session's first meter values."""
+async def start_remotely(
+    cs: CentralSystem, charger: VirtualCharger, connector_id: int, id_tag: str = "TAG-1"
+) -> int:
+    """Plug the car in, remote start and wait until the server has seen the session's
+    first meter values; with the car there, the charger starts at once."""
+    assert await charger.plug_in(connector_id)
     result = await cs.send(call.RemoteStartTransaction(id_tag=id_tag, connector_id=connector_id))
     assert result.status == "Accepted"
     await cs.wait_for_count("MeterValues", 1)

@@ -72,7 +72,7 @@ async def test_basic_auth_uses_the_charger_id_as_user(cs: CentralSystem) -> None
 
 async def test_remote_start_charges_with_rising_meter_values(cs: CentralSystem) -> None:
     async with booted_charger(cs) as charger:
-        transaction_id = await start_remotely(cs, connector_id=2)
+        transaction_id = await start_remotely(cs, charger, connector_id=2)
         await cs.wait_for_count("MeterValues", 3)
 
         [start] = cs.of("StartTransaction")
@@ -102,12 +102,13 @@ async def test_remote_start_picks_a_free_connector_and_rejects_a_busy_one(
     cs: CentralSystem,
 ) -> None:
     async with booted_charger(cs) as charger:
-        await start_remotely(cs, connector_id=1)
+        await start_remotely(cs, charger, connector_id=1)
         busy = await cs.send(call.RemoteStartTransaction(id_tag="TAG-2", connector_id=1))
         assert busy.status == "Rejected"
 
         anywhere = await cs.send(call.RemoteStartTransaction(id_tag="TAG-3"))
         assert anywhere.status == "Accepted"
+        assert await charger.plug_in(2)  # the charger waited for the car
         await within(charger.wait_for_status(2, ConnectorStatus.CHARGING))
         assert [s["connector_id"] for s in cs.of("StartTransaction")] == [1, 2]
 
@@ -117,6 +118,7 @@ async def test_remote_start_picks_a_free_connector_and_rejects_a_busy_one(
 
 async def test_refused_id_tag_returns_the_connector_to_available(cs: CentralSystem) -> None:
     async with booted_charger(cs) as charger:
+        assert await charger.plug_in(1)
         result = await cs.send(call.RemoteStartTransaction(id_tag=REFUSED_TAG, connector_id=1))
         assert result.status == "Accepted"
         await cs.wait_for(lambda: cs.statuses(1)[-1:] == ["Available"] and len(cs.statuses(1)) > 1)
@@ -126,7 +128,7 @@ async def test_refused_id_tag_returns_the_connector_to_available(cs: CentralSyst
 
 async def test_remote_stop_ends_the_session_and_frees_the_connector(cs: CentralSystem) -> None:
     async with booted_charger(cs) as charger:
-        transaction_id = await start_remotely(cs, connector_id=1)
+        transaction_id = await start_remotely(cs, charger, connector_id=1)
         unknown = await cs.send(call.RemoteStopTransaction(transaction_id=transaction_id + 1))
         assert unknown.status == "Rejected"
 
@@ -159,7 +161,7 @@ async def test_reconnects_and_reboots_after_the_server_drops_it(cs: CentralSyste
 
 async def test_a_session_survives_a_reconnect(cs: CentralSystem) -> None:
     async with booted_charger(cs) as charger:
-        transaction_id = await start_remotely(cs, connector_id=1)
+        transaction_id = await start_remotely(cs, charger, connector_id=1)
         await cs.drop(CHARGER_ID)
         await within(charger.wait_for(lambda: charger.boot_count == 2))
         seen = len(cs.of("MeterValues"))
@@ -172,7 +174,7 @@ async def test_a_session_survives_a_reconnect(cs: CentralSystem) -> None:
 
 async def test_a_session_ended_offline_is_reported_after_reconnecting(cs: CentralSystem) -> None:
     async with booted_charger(cs, backoff_initial=0.3, backoff_max=0.3) as charger:
-        transaction_id = await start_remotely(cs, connector_id=1)
+        transaction_id = await start_remotely(cs, charger, connector_id=1)
         await cs.drop(CHARGER_ID)
         await within(charger.wait_for(lambda: not charger.connected.is_set()))
         await charger.unplug(1)

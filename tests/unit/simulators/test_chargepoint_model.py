@@ -133,6 +133,7 @@ def test_a_mixed_fleet_takes_the_protocols_in_turn() -> None:
         {"connectors": 0},
         {"speed": 0},
         {"charger_id": "a:b"},
+        {"plug_in_after": -1.0},
     ],
 )
 def test_invalid_settings_fail_early(bad: dict[str, object]) -> None:
@@ -159,10 +160,12 @@ def test_cli_maps_options_onto_fleet_settings(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(fleet, "run_fleet", fake_run_fleet)  # the command imports it as it runs
     monkeypatch.setattr(cli, "_configure_logging", lambda verbose: None)
     args = ["--url", URL, "--count", "5", "--speed", "60", "--auto-start", "DEMO"]
+    args += ["--plug-in-after", "0.5"]
     result = CliRunner().invoke(cli.simulate, [*args, "--duration", "30"])
     assert result.exit_code == 0, result.output
     [settings] = seen
     assert (settings.count, settings.speed, settings.auto_start) == (5, 60.0, "DEMO")
+    assert settings.plug_in_after == 0.5
     assert (settings.duration, settings.connectors, settings.id_prefix) == (30.0, 2, "SIM-")
     assert (settings.protocol, settings.protocol_mix) == ("ocpp1.6", ())
     mixed = ["--url", URL, "--protocol", "ocpp2.0.1", "--protocol", "ocpp1.6"]
@@ -176,6 +179,8 @@ def test_cli_help_documents_every_option() -> None:
     for option in ("--url", "--count", "--id-prefix", "--protocol", "--connectors", "--password"):
         assert option in result.output
     for option in ("--power-w", "--meter-interval", "--speed", "--duration", "--auto-start"):
+        assert option in result.output
+    for option in ("--plug-in-after",):
         assert option in result.output
 
 

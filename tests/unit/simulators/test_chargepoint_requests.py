@@ -61,7 +61,7 @@ async def test_change_configuration(cs: CentralSystem, key: str, value: str, sta
 async def test_authorize_remote_tx_requests_is_honoured(cs: CentralSystem) -> None:
     async with booted_charger(cs) as charger:
         await cs.send(call.ChangeConfiguration(key="AuthorizeRemoteTxRequests", value="true"))
-        await start_remotely(cs, connector_id=1, id_tag="TAG-9")
+        await start_remotely(cs, charger, connector_id=1, id_tag="TAG-9")
         assert cs.of("Authorize") == [{"id_tag": "TAG-9"}]
         assert charger.connectors[1].status is ConnectorStatus.CHARGING
 
@@ -87,7 +87,7 @@ async def test_trigger_message_sends_what_was_asked(cs: CentralSystem) -> None:
 
 async def test_reset_stops_the_session_and_reboots(cs: CentralSystem) -> None:
     async with booted_charger(cs) as charger:
-        await start_remotely(cs, connector_id=1)
+        await start_remotely(cs, charger, connector_id=1)
         result = await cs.send(call.Reset(type="Hard"))
         assert result.status == "Accepted"
         await within(charger.wait_for(lambda: charger.boot_count == 2))
@@ -115,7 +115,7 @@ async def test_change_availability_takes_connectors_out_and_back(cs: CentralSyst
 
 async def test_change_availability_waits_for_a_running_session(cs: CentralSystem) -> None:
     async with booted_charger(cs) as charger:
-        transaction_id = await start_remotely(cs, connector_id=1)
+        transaction_id = await start_remotely(cs, charger, connector_id=1)
         result = await cs.send(call.ChangeAvailability(connector_id=1, type="Inoperative"))
         assert result.status == "Scheduled"
         assert charger.connectors[1].status is ConnectorStatus.CHARGING
@@ -126,7 +126,7 @@ async def test_change_availability_waits_for_a_running_session(cs: CentralSystem
 
 async def test_unlock_connector_ends_a_session(cs: CentralSystem) -> None:
     async with booted_charger(cs) as charger:
-        await start_remotely(cs, connector_id=2)
+        await start_remotely(cs, charger, connector_id=2)
         assert (await cs.send(call.UnlockConnector(connector_id=2))).status == "Unlocked"
         await within(charger.wait_for_status(2, ConnectorStatus.AVAILABLE))
         assert [s["reason"] for s in cs.of("StopTransaction")] == ["UnlockCommand"]

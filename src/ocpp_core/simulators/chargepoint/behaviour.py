@@ -40,9 +40,8 @@ from .settings import ChargerSettings
 
 LOGGER = logging.getLogger("ocpp_core.simulator")
 
-_STARTABLE = frozenset(
-    {ConnectorStatus.AVAILABLE, ConnectorStatus.PREPARING, ConnectorStatus.RESERVED}
-)
+_PLUGGABLE = frozenset({ConnectorStatus.AVAILABLE, ConnectorStatus.RESERVED})
+_STARTABLE = _PLUGGABLE | {ConnectorStatus.PREPARING}
 
 
 class ChargerBehaviour:
@@ -109,9 +108,13 @@ class ChargerBehaviour:
     # -- status ------------------------------------------------------------
 
     def _idle_status(self, connector: Connector) -> ConnectorStatus:
-        if self.operative and connector.operative:
-            return ConnectorStatus.AVAILABLE
-        return ConnectorStatus.UNAVAILABLE
+        """Free again: Reserved while a reservation still holds it (a car plugged in and
+        left without using it), else Available."""
+        if not (self.operative and connector.operative):
+            return ConnectorStatus.UNAVAILABLE
+        if connector.reservation is not None:
+            return ConnectorStatus.RESERVED
+        return ConnectorStatus.AVAILABLE
 
     async def _set_status(self, connector: Connector, status: ConnectorStatus) -> None:
         """Record the status and report it when booted; otherwise the next boot does."""
@@ -153,9 +156,10 @@ class ChargerBehaviour:
     # -- local (EV / user) actions -------------------------------------------
 
     async def plug_in(self, connector_id: int) -> bool:
-        """An EV arrives: Preparing lets a server start a session waiting for it."""
+        """An EV arrives, at a free or reserved connector: Preparing lets a server start
+        a session waiting for it, and a remote start waiting for the car goes on."""
         connector = self.connector(connector_id)
-        if connector.status is not ConnectorStatus.AVAILABLE:
+        if connector.status not in _PLUGGABLE:
             return False
         await self._set_status(connector, ConnectorStatus.PREPARING)
         return True
@@ -186,6 +190,7 @@ class ChargerBehaviour:
         if not free or connector.starting or connector.transaction is not None:
             return False
         connector.starting = True
+        self._notify()
         return True
 
     def claim_remote_start(self, connector_id: int | None, id_tag: str) -> Connector | None:
@@ -202,8 +207,34 @@ class ChargerBehaviour:
         return next((c for c in candidates if self._claim(c, id_tag)), None)
 
     async def remote_start(self, connector: Connector, id_tag: str) -> None:
+        """With the car plugged in (Preparing) the session starts at once; otherwise the
+        charger waits for the car up to ``ConnectionTimeOut``, holding the connector
+        (and its reservation, if any) for this start, and gives up if none comes."""
+        if connector.status is not ConnectorStatus.PREPARING and not await self._car_arrives(
+            connector
+        ):
+            LOGGER.info("%s: no car on connector %d in time", self.id, connector.connector_id)
+            connector.starting = False
+            self._notify()
+            return
         authorize = self.config.flag("AuthorizeRemoteTxRequests")
         await self._start_session(connector, id_tag, authorize=authorize)
+
+    async def _car_arrives(self, connector: Connector) -> bool:
+        """The connector keeps its status meanwhile: Available or Reserved, as 2.0.1 has it."""
+        if self.settings.plug_in_after is not None:
+            self.spawn(self._driver_plugs_in(connector, self.settings.plug_in_after))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.number("ConnectionTimeOut")):
+                await self.wait_for(lambda: connector.status is ConnectorStatus.PREPARING)
+                return True
+        return False
+
+    async def _driver_plugs_in(self, connector: Connector, after: float) -> None:
+        """The simulated driver who asked for the start walks to the car and plugs it in."""
+        await asyncio.sleep(after)
+        if connector.starting:
+            await self.plug_in(connector.connector_id)
 
     def claim_remote_stop(self, transaction_id: int) -> Connector | None:
         for connector in self.connectors.values():

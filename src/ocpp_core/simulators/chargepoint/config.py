@@ -16,6 +16,20 @@ class ConfigChange(StrEnum):
     NOT_SUPPORTED = "NotSupported"
 
 
+# Everything the simulator handles, as a 1.6 charger lists it; a central system reads it
+# to know, say, that a connector can be held with ReserveNow.
+FEATURE_PROFILES = ",".join(
+    (
+        "Core",
+        "FirmwareManagement",
+        "LocalAuthListManagement",
+        "Reservation",
+        "SmartCharging",
+        "RemoteTrigger",
+    )
+)
+
+
 def _is_count(value: str) -> bool:
     return value.isdigit()
 
@@ -56,9 +70,7 @@ class ConfigStore:
                 "LocalPreAuthorize": ConfigEntry("false", valid=_is_bool),
                 "StopTransactionOnEVSideDisconnect": ConfigEntry("true", readonly=True),
                 "MeterValuesSampledData": ConfigEntry(measurands, readonly=True),
-                "SupportedFeatureProfiles": ConfigEntry(
-                    "Core,RemoteTrigger,SmartCharging", readonly=True
-                ),
+                "SupportedFeatureProfiles": ConfigEntry(FEATURE_PROFILES, readonly=True),
                 "GetConfigurationMaxKeys": ConfigEntry("50", readonly=True),
                 "ChargeProfileMaxStackLevel": ConfigEntry(str(MAX_STACK_LEVEL), readonly=True),
                 "ChargingScheduleAllowedChargingRateUnit": ConfigEntry(

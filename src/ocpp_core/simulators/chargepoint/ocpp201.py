@@ -21,10 +21,11 @@ from websockets.asyncio.client import ClientConnection
 from ocpp_core.ocpp.v201 import CONFIGURATION_KEYS
 
 from .behaviour import ChargerBehaviour
-from .config import ConfigChange
+from .config import ConfigChange, ConfigEntry
 from .model import (
     AvailabilityOutcome,
     BootResult,
+    Connector,
     ConnectorStatus,
     FinishedTransaction,
     FirmwareStep,
@@ -79,6 +80,12 @@ _TRIGGERS = {
     "LogStatusNotification": Trigger.UPLOAD_STATUS,
 }
 _KEYS = {(v.component, v.variable): key for key, v in CONFIGURATION_KEYS.items()}
+# 2.0.1 variables with no 1.6 key: the station's own make-up, which nobody changes.
+# The reservation controller is there and on, as 1.6 lists the Reservation profile.
+_STATION: dict[tuple[str, str], ConfigEntry] = {
+    ("ReservationCtrlr", "Available"): ConfigEntry("true", readonly=True),
+    ("ReservationCtrlr", "Enabled"): ConfigEntry("true", readonly=True),
+}
 _TAG_TYPE = "ISO14443"  # an RFID card, the kind a driver presents
 _SET_STATUS = {
     ConfigChange.ACCEPTED: "Accepted",
@@ -249,8 +256,15 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
                 self._installed(connector.connector_id, charging_profile)
             )
         self._remote_start_ids[connector.connector_id] = remote_start_id
-        self._defer(call_unique_id, lambda: self._charger.remote_start(connector, tag))
+        self._defer(call_unique_id, lambda: self._remote_start(connector, tag))
         return call_result.RequestStartTransaction(status="Accepted")
+
+    async def _remote_start(self, connector: Connector, tag: str) -> None:
+        """A start that gave up waiting for the car leaves its id to no later session."""
+        try:
+            await self._charger.remote_start(connector, tag)
+        finally:
+            self._remote_start_ids.pop(connector.connector_id, None)
 
     @after_call("RequestStartTransaction")
     def after_request_start(self, call_unique_id: str, **_: Any) -> None:
@@ -342,10 +356,17 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
     def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
         return call_result.GetVariables([self._get(data) for data in get_variable_data])
 
+    def _variables(self) -> dict[tuple[str, str], ConfigEntry]:
+        """Every variable the station has: its configuration keys in 2.0.1 names, and its own."""
+        known, _unknown = self._charger.config.lookup(CONFIGURATION_KEYS)
+        named = {
+            (CONFIGURATION_KEYS[key].component, CONFIGURATION_KEYS[key].variable): entry
+            for key, entry in known.items()
+        }
+        return named | _STATION
+
     def _get(self, data: dict[str, Any]) -> dict[str, Any]:
-        key = _KEYS.get((data["component"]["name"], data["variable"]["name"]))
-        known, _unknown = self._charger.config.lookup([key] if key else [])
-        entry = known.get(key) if key else None
+        entry = self._variables().get((data["component"]["name"], data["variable"]["name"]))
         if entry is None:
             return {"attribute_status": "UnknownVariable", **_named(data)}
         return {"attribute_status": "Accepted", "attribute_value": entry.value, **_named(data)}
@@ -355,7 +376,10 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
         return call_result.SetVariables([self._set(data) for data in set_variable_data])
 
     def _set(self, data: dict[str, Any]) -> dict[str, Any]:
-        key = _KEYS.get((data["component"]["name"], data["variable"]["name"]))
+        named = (data["component"]["name"], data["variable"]["name"])
+        if named in _STATION:
+            return {"attribute_status": "Rejected", **_named(data)}
+        key = _KEYS.get(named)
         if key is None:
             return {"attribute_status": "UnknownVariable", **_named(data)}
         outcome = self._charger.config.change(key, str(data["attribute_value"]))
@@ -372,11 +396,10 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
 
     async def _report(self, request_id: int) -> None:
         """The variables this charger has, in one part."""
-        known, _unknown = self._charger.config.lookup(CONFIGURATION_KEYS)
         entries = [
             {
-                "component": {"name": CONFIGURATION_KEYS[key].component},
-                "variable": {"name": CONFIGURATION_KEYS[key].variable},
+                "component": {"name": component},
+                "variable": {"name": variable},
                 "variable_attribute": [
                     {
                         "value": entry.value,
@@ -384,7 +407,7 @@ class V201Link(ChargePoint, LinkBase):  # type: ignore[misc]  # the ocpp package
                     }
                 ],
             }
-            for key, entry in known.items()
+            for (component, variable), entry in self._variables().items()
         ]
         await self._request(call.NotifyReport(request_id, self._now(), 0, entries or None))
 

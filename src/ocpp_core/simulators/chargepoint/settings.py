@@ -18,6 +18,10 @@ class ChargerOptions:
     Intervals are real seconds. ``speed`` runs the charger's clock faster: its EV,
     its meter and every timestamp it sends together, so the energy per timestamped
     hour stays ``power_w`` and a central system's plausibility check believes it.
+
+    ``plug_in_after`` is the simulated driver: after a remote start that finds no car,
+    the car is plugged in that many seconds later; ``None`` leaves the plugging to the
+    caller (``plug_in``), who may be too late for the charger's ``ConnectionTimeOut``.
     """
 
     protocol: str = "ocpp1.6"
@@ -28,6 +32,7 @@ class ChargerOptions:
     speed: float = 1.0
     unplug_after: float = 2.0
     auto_start: str | None = None
+    plug_in_after: float | None = None
     battery_wh: float = 60_000.0
     initial_soc: float = 20.0
     firmware_version: str = "1.0.0-sim"
@@ -44,6 +49,8 @@ class ChargerOptions:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.plug_in_after is not None and self.plug_in_after < 0:
+            raise ValueError("plug_in_after must not be negative")
         if not 0 <= self.initial_soc < 100:
             raise ValueError("initial_soc must be in [0, 100)")
         if not 0 < self.backoff_initial <= self.backoff_max:
