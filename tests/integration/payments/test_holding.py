@@ -48,6 +48,8 @@ from integration.payments.payflow import (
     sweep,
 )
 from ocpp_core.db.models import ChargePoint
+from ocpp_core.domain import reservations as charger_reservations
+from ocpp_core.domain.reservations import NewReservation
 from servers import ConnectCharger, ConnectCharger201, RunningServer
 from stripe_harness import StripeSim, eventually
 
@@ -429,3 +431,99 @@ async def test_a_201_reservation_refused_keeps_plug_first_and_a_timed_out_one_is
     by_evse = {hold["connectorId"]: hold["status"] for hold in await holds(server, CP2)}
     assert by_evse == {1: "Occupied", 2: "Cancelled"}
     assert len(calls(cp, "CancelReservation")) == 1
+
+
+# --- chargers that go their own way -----------------------------------------------------------
+
+
+async def test_a_session_started_on_another_connector_still_uses_up_its_hold(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    takes_reservations(cp)
+    session = await paid(server, stripe_sim)
+    await next_call(cp, "ReserveNow")
+    start = await next_call(cp, "RemoteStartTransaction")
+    await hold_is(server, "Accepted")
+
+    # The driver plugged into the connector beside the reserved one, and the charger
+    # started there, naming no reservation.
+    started = await cp.call(
+        call.StartTransaction(2, start["id_tag"], METER_START, clock.stamp(minutes(1)))
+    )
+    assert isinstance(started, call_result.StartTransaction)
+    await stage_is(server, session.reservation_id, "charging")
+
+    used = await hold_is(server, "Used")
+    assert used["transactionId"] == started.transaction_id
+    assert calls(cp, "CancelReservation") == []
+
+
+async def test_a_hold_whose_charger_stays_away_past_its_expiry_ends_expired(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    takes_reservations(cp)
+    session = await paid(server, stripe_sim)
+    await next_call(cp, "ReserveNow")
+    await next_call(cp, "RemoteStartTransaction")
+    await hold_is(server, "Accepted")
+    await cp.connection.websocket.close()
+
+    async def offline() -> bool:
+        return not await server.runtime.router.is_online(CP)
+
+    await eventually(offline)
+    clock.set(minutes(5))  # the deadline: the session times out, the charger is still away
+    await sweep(server)
+
+    assert (await status(server, session.reservation_id))["status"] == "StartTimeout"
+    await hold_is(server, "Expired")  # the charger dropped it by itself; nothing to cancel
+    await assert_released(stripe_sim, session)
+
+
+async def test_an_operators_reservation_made_while_the_driver_pays_leaves_the_session_plug_first(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    takes_reservations(cp)
+    created = await create(server)
+    # Meanwhile an operator reserves the connector (stored as the API stores it).
+    operators = NewReservation(CP, 1, None, "STAFF", None, clock.start + minutes(30), "api")
+    async with server.runtime.db.session() as session:
+        await charger_reservations.create(session, operators, now=clock.start)
+
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+    await status_is(server, created["reservationId"], "Authorized")
+    view = await status(server, created["reservationId"])
+    assert view["sessionStage"] == "awaitingPlug"
+    assert calls(cp, "ReserveNow") == []  # the connector is someone else's to hold
+    assert calls(cp, "RemoteStartTransaction") == []
+
+
+async def test_a_charger_away_when_asked_about_reservations_is_started_when_the_car_is_in(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    created = await create(server)
+    await cp.connection.websocket.close()
+
+    async def offline() -> bool:
+        return not await server.runtime.router.is_online(CP)
+
+    await eventually(offline)
+    assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
+    await status_is(server, created["reservationId"], "Authorized")
+    assert await supported(server) is None  # not known yet: no answer is no "no"
+
+    back = await connect(charger, clock)
+    takes_reservations(back)
+    await report(back, clock, 1, "Preparing")  # the car is in: nothing left to hold
+
+    start = await next_call(back, "RemoteStartTransaction")
+    assert start["connector_id"] == 1
+    assert calls(back, "ReserveNow") == []
