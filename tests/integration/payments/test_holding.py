@@ -8,6 +8,7 @@ Stripe; the reservation as the operators' API shows it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,6 +109,35 @@ async def supported(server: RunningServer, cp_id: str = CP) -> bool | None:
         charge_point = await session.get(ChargePoint, cp_id)
         assert charge_point is not None
         return charge_point.reservations_supported
+
+
+@dataclass(frozen=True)
+class Sent:
+    reserve: dict[str, Any]  # the ReserveNow
+    start: dict[str, Any]  # the RemoteStartTransaction that followed at once
+
+
+async def held(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> tuple[TestCharger, Paid, Sent]:
+    """A 1.6 charger that takes reservations, paid for: reserved, then started at once."""
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock)
+    takes_reservations(cp)
+    session = await paid(server, stripe_sim)
+    reserve = await next_call(cp, "ReserveNow")
+    start = await next_call(cp, "RemoteStartTransaction")
+    return cp, session, Sent(reserve, start)
+
+
+async def gone(server: RunningServer, cp: TestCharger) -> None:
+    """The charger drops its connection, and the server knows it is offline."""
+    await cp.connection.websocket.close()
+
+    async def offline() -> bool:
+        return not await server.runtime.router.is_online(CP)
+
+    await eventually(offline)
 
 
 def at(stamp: str) -> datetime:
@@ -315,19 +345,10 @@ async def test_a_timed_out_paid_session_cancels_the_chargers_reservation(
 async def test_a_session_cancelled_while_the_charger_is_offline_cancels_its_reservation_later(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
 ) -> None:
-    await price_station(server, TARIFF)
-    cp = await connect(charger, clock)
-    takes_reservations(cp)
-    session = await paid(server, stripe_sim)
-    reserve = await next_call(cp, "ReserveNow")
-    await next_call(cp, "RemoteStartTransaction")
+    cp, session, sent = await held(server, charger, stripe_sim, clock)
+    reserve = sent.reserve
     await status_is(server, session.reservation_id, "StartRequested")
-    await cp.connection.websocket.close()
-
-    async def offline() -> bool:
-        return not await server.runtime.router.is_online(CP)
-
-    await eventually(offline)
+    await gone(server, cp)
     cancelled = await server.api.post(
         "/API/Payments/Cancel", json={"reservationId": session.reservation_id}
     )
@@ -439,12 +460,8 @@ async def test_a_201_reservation_refused_keeps_plug_first_and_a_timed_out_one_is
 async def test_a_session_started_on_another_connector_still_uses_up_its_hold(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
 ) -> None:
-    await price_station(server, TARIFF)
-    cp = await connect(charger, clock)
-    takes_reservations(cp)
-    session = await paid(server, stripe_sim)
-    await next_call(cp, "ReserveNow")
-    start = await next_call(cp, "RemoteStartTransaction")
+    cp, session, sent = await held(server, charger, stripe_sim, clock)
+    start = sent.start
     await hold_is(server, "Accepted")
 
     # The driver plugged into the connector beside the reserved one, and the charger
@@ -463,19 +480,9 @@ async def test_a_session_started_on_another_connector_still_uses_up_its_hold(
 async def test_a_hold_whose_charger_stays_away_past_its_expiry_ends_expired(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
 ) -> None:
-    await price_station(server, TARIFF)
-    cp = await connect(charger, clock)
-    takes_reservations(cp)
-    session = await paid(server, stripe_sim)
-    await next_call(cp, "ReserveNow")
-    await next_call(cp, "RemoteStartTransaction")
+    cp, session, _ = await held(server, charger, stripe_sim, clock)
     await hold_is(server, "Accepted")
-    await cp.connection.websocket.close()
-
-    async def offline() -> bool:
-        return not await server.runtime.router.is_online(CP)
-
-    await eventually(offline)
+    await gone(server, cp)
     clock.set(minutes(5))  # the deadline: the session times out, the charger is still away
     await sweep(server)
 
@@ -510,12 +517,7 @@ async def test_a_charger_away_when_asked_about_reservations_is_started_when_the_
     await price_station(server, TARIFF)
     cp = await connect(charger, clock)
     created = await create(server)
-    await cp.connection.websocket.close()
-
-    async def offline() -> bool:
-        return not await server.runtime.router.is_online(CP)
-
-    await eventually(offline)
+    await gone(server, cp)
     assert (await stripe_sim.pay(created["checkoutUrl"])).status_code == 303
     await status_is(server, created["reservationId"], "Authorized")
     assert await supported(server) is None  # not known yet: no answer is no "no"
