@@ -85,7 +85,8 @@ async def test_a_sped_up_simulated_session_is_billed_not_sent_to_review(
     assert await simulator.plug_in(1)
 
     await stage_is(server, reservation_id, "charging")
-    assert connector.reservation is None  # used by the transaction
+    async with asyncio.timeout(10):  # the charger lets it go once the server answered the start
+        await simulator.wait_for(lambda: connector.reservation is None)  # used by the transaction
     await charge_and_settle(server, reservation_id)
     hold = await hold_of(server, reservation_id)
     transaction_id = (await status(server, reservation_id))["transactionId"]
