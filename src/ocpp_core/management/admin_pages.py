@@ -23,6 +23,7 @@ from ocpp_core.management import (
     transaction_exports,
     transactions,
 )
+from ocpp_core.shared_routes import add_routes
 
 ROUTERS = (
     chargepoints.router,
@@ -46,5 +47,4 @@ ROUTERS = (
 
 
 def install(app: FastAPI) -> None:
-    for router in ROUTERS:
-        app.include_router(router)
+    add_routes(app, *ROUTERS)

@@ -41,6 +41,7 @@ from ocpp_core.management.i18n import N_, LanguageMiddleware, gettext
 from ocpp_core.management.server_api import ServerApi
 from ocpp_core.management.templating import STATIC_PREFIX, StaticAssets, build_templates, render
 from ocpp_core.management.throttle import Limits
+from ocpp_core.shared_routes import add_routes
 
 SESSION_COOKIE = "ocpp_core_session"
 
@@ -79,9 +80,7 @@ def create_management_app(settings: Settings, clock: Clock = utc_now) -> FastAPI
         openapi_url=None,  # pages, not an API
     )
     app.state.management = context
-    app.include_router(account.router)
-    app.include_router(operators.router)
-    app.include_router(dashboard.router)
+    add_routes(app, account.router, operators.router, dashboard.router)
     admin_pages.install(app)  # charge points, connectors, tags, transactions, payments, log
     public.install(app)  # the anonymous driver pages
     app.mount(STATIC_PREFIX, StaticAssets(), name="static")

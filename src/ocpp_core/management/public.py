@@ -52,6 +52,7 @@ from ocpp_core.params import parse_db_int
 from ocpp_core.payments.late import PAID_LATE
 from ocpp_core.payments.reservations import unpaid_cutoff
 from ocpp_core.proxies import client_address
+from ocpp_core.shared_routes import add_routes
 
 router = APIRouter(include_in_schema=False)
 
@@ -93,7 +94,7 @@ def install(app: FastAPI) -> None:
             settings.management.session_secret.get_secret_value(), salt="ocpp-core.driver"
         ),
     )
-    app.include_router(router)
+    add_routes(app, router)
     inner = app.router.lifespan_context
 
     @asynccontextmanager

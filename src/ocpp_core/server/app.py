@@ -54,6 +54,7 @@ from ocpp_core.server import (
 )
 from ocpp_core.server.api_auth import ApiKeyGate, fallback, install_error_handler
 from ocpp_core.server.api_payments import WEBHOOK_PATHS
+from ocpp_core.shared_routes import add_routes
 
 logger = logging.getLogger(__name__)
 
@@ -217,19 +218,24 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.add_api_route("/OCPP/{path:path}", _not_a_websocket, include_in_schema=False)
     app.add_api_route("/metrics", _metrics, include_in_schema=False)
     app.add_api_route("/health", health.health, include_in_schema=False)
-    for module in (
-        api_status,
-        api_commands,
-        api_transactions,
-        api_payments,
-        api_firmware,
-        api_profiles,
-        api_reservations,
-        api_tags,
-        api_local_lists,
-    ):
-        app.include_router(module.router)
-    app.include_router(fallback)
+    add_routes(
+        app,
+        *(
+            module.router
+            for module in (
+                api_status,
+                api_commands,
+                api_transactions,
+                api_payments,
+                api_firmware,
+                api_profiles,
+                api_reservations,
+                api_tags,
+                api_local_lists,
+            )
+        ),
+        fallback,
+    )
     install_error_handler(app)
     _guard_requests(app, settings)
     return app
