@@ -49,7 +49,12 @@ typecheck: $(STAMP)
 # branches and held to its floors (scripts/coverage_summary.py).
 # PYTEST_ARGS: more options or a part of the suite, e.g. PYTEST_ARGS="--durations=50 tests/unit".
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
-PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report= $(PYTEST_ARGS)
+# Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE):
+# else each worker rewrites every test module's asserts again, under coverage's tracer,
+# and every server and CLI process the suite starts compiles ocpp-core again (fresh
+# checkout, 2 cores: 8 min 45 s -> 8 min 16 s).
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal \
+	--cov --cov-report= $(PYTEST_ARGS)
 
 pytest: $(STAMP)
 	$(BIN)/coverage erase
