@@ -207,9 +207,13 @@ async def ocpp_core_server(
 
 
 async def until_up(url: str) -> None:
-    """Until ``url`` answers: a process that was just started, its first page."""
-    # On a loaded machine that first page may take longer than httpx's 5 s.
-    async with asyncio.timeout(20), httpx.AsyncClient(timeout=20) as client:
+    """Until ``url`` answers: a process that was just started, its first page.
+
+    Up to a minute: at the start of a run on a fresh checkout, the long tests' servers
+    and the bench all start at once and compile their bytecode, and a management
+    process under ``serve`` was seen not answering within 20 s.
+    """
+    async with asyncio.timeout(60), httpx.AsyncClient(timeout=20) as client:
         while True:
             try:
                 await client.get(url)
