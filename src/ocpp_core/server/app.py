@@ -220,20 +220,15 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
     app.add_api_route("/health", health.health, include_in_schema=False)
     add_routes(
         app,
-        *(
-            module.router
-            for module in (
-                api_status,
-                api_commands,
-                api_transactions,
-                api_payments,
-                api_firmware,
-                api_profiles,
-                api_reservations,
-                api_tags,
-                api_local_lists,
-            )
-        ),
+        api_status.router,
+        api_commands.router,
+        api_transactions.router,
+        api_payments.router,
+        api_firmware.router,
+        api_profiles.router,
+        api_reservations.router,
+        api_tags.router,
+        api_local_lists.router,
         fallback,
     )
     install_error_handler(app)
