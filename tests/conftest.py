@@ -37,6 +37,7 @@ from ocpp_core.db.migrate import upgrade
 from ocpp_core.db.session import Database
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config
+from ocpp_core.tls_trust import trusted
 from servers import (
     API_KEY,
     ChargerFactory,
@@ -206,7 +207,7 @@ async def server(
     headers = {"X-API-Key": API_KEY}
     async with (
         serving(uvicorn_config(app, settings), sock) as running,
-        httpx.AsyncClient(base_url=url, headers=headers) as api,
+        httpx.AsyncClient(base_url=url, headers=headers, verify=trusted()) as api,
     ):
         yield RunningServer(app, sock.getsockname()[1], api, running)
 

@@ -29,6 +29,7 @@ from chargers import RawCharger, SchemaCheckedConnection, TestCharger, TestCharg
 from cli_harness import env_for
 from ocpp_core.config import DiagnosticsSettings, Settings
 from ocpp_core.runtime import Runtime
+from ocpp_core.tls_trust import trusted
 
 
 def listening_socket() -> tuple[socket.socket, str]:
@@ -213,7 +214,7 @@ async def until_up(url: str) -> None:
     and the bench all start at once and compile their bytecode, and a management
     process under ``serve`` was seen not answering within 20 s.
     """
-    async with asyncio.timeout(60), httpx.AsyncClient(timeout=20) as client:
+    async with asyncio.timeout(60), httpx.AsyncClient(timeout=20, verify=trusted()) as client:
         while True:
             try:
                 await client.get(url)
@@ -228,7 +229,10 @@ async def until_listening(port: int, process: asyncio.subprocess.Process, log: P
     Its socket listens from before the app's start-up (migrations included), so a
     connection alone says only that the port is bound.
     """
-    async with asyncio.timeout(START_TIMEOUT), httpx.AsyncClient(timeout=START_TIMEOUT) as client:
+    async with (
+        asyncio.timeout(START_TIMEOUT),
+        httpx.AsyncClient(timeout=START_TIMEOUT, verify=trusted()) as client,
+    ):
         while True:
             if process.returncode is not None:
                 raise AssertionError(f"the server exited with {process.returncode}; see {log}")

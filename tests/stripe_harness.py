@@ -14,6 +14,7 @@ import uvicorn
 
 from ocpp_core.simulators.stripe.app import create_stripe_simulator
 from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
+from ocpp_core.tls_trust import trusted
 from servers import listening_socket, serving
 
 STRIPE_KEY = "sk_test_ocpp_core_tests_0123456789"
@@ -81,7 +82,7 @@ async def running_stripe_sim(webhook_url: str) -> AsyncIterator[StripeSim]:
     )
     async with (
         serving(uvicorn.Config(app, log_level="warning"), sock),
-        httpx.AsyncClient(base_url=url) as web,
+        httpx.AsyncClient(base_url=url, verify=trusted()) as web,
     ):
         yield StripeSim(url, client, web)
     await http.close_async()  # type: ignore[no-untyped-call]

@@ -41,6 +41,7 @@ from ocpp_core.simulators.chargepoint.fleet import Fleet
 from ocpp_core.simulators.chargepoint.settings import FleetSettings
 from ocpp_core.simulators.stripe.app import create_stripe_simulator
 from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
+from ocpp_core.tls_trust import trusted
 
 HOST = "127.0.0.1"
 DEMO_DB = "ocpp-core-demo.sqlite"
@@ -226,7 +227,7 @@ async def _run_demo(
         _banner(settings, ports, count, admin_password, labels_pdf)
         headers = {"X-API-Key": settings.api_key.get_secret_value()}
         base = f"http://127.0.0.1:{ports.server}"
-        async with httpx.AsyncClient(base_url=base, headers=headers) as api:
+        async with httpx.AsyncClient(base_url=base, headers=headers, verify=trusted()) as api:
             await _start_card_sessions(api, fleet)
             plugging = asyncio.create_task(_plug_in_paid(settings, fleet))
             try:

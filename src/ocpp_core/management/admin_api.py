@@ -1,8 +1,8 @@
 """The server's command and payment endpoints, as the operator pages call them.
 
-A short-lived client per call: commands are rare clicks, and the dashboard's
-pooled client keeps its short status timeout. Every outcome, a refusal or an
-unreachable server included, becomes one sentence for the page.
+A short-lived client per call (on the process's one trust store): commands are rare
+clicks, and the dashboard's pooled client keeps its short status timeout. Every
+outcome, a refusal or an unreachable server included, becomes one sentence for the page.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from starlette.responses import StreamingResponse
 
 from ocpp_core.management.context import ManagementContext
 from ocpp_core.management.i18n import N_, gettext
+from ocpp_core.tls_trust import trusted
 
 COMMAND_TIMEOUT = 15.0  # the original's command timeout
 START_TIMEOUT = 30.0
@@ -58,6 +59,7 @@ async def download(context: ManagementContext, path: str) -> StreamingResponse |
         base_url=settings.management.server_api_url,
         headers={"X-API-Key": settings.api_key.get_secret_value()},
         timeout=COMMAND_TIMEOUT,
+        verify=trusted(),
     )
     try:
         response = await client.send(client.build_request("GET", f"/API/{path}"), stream=True)
@@ -150,7 +152,10 @@ async def _call(
     headers = {"X-API-Key": settings.api_key.get_secret_value()}
     try:
         async with httpx.AsyncClient(
-            base_url=settings.management.server_api_url, headers=headers, timeout=timeout
+            base_url=settings.management.server_api_url,
+            headers=headers,
+            timeout=timeout,
+            verify=trusted(),
         ) as client:
             response = await client.request(method, path, **kwargs)
     except httpx.TimeoutException:

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from ocpp_core.tls_trust import trusted
+
 logger = logging.getLogger(__name__)
 
 # Create calls Stripe and Confirm may wait for the charger's answer to a remote
@@ -52,7 +54,10 @@ class PaymentsApi:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                base_url=self._base_url, headers=self._headers, timeout=self._timeout
+                base_url=self._base_url,
+                headers=self._headers,
+                timeout=self._timeout,
+                verify=trusted(),
             )
         return self._client
 

@@ -15,6 +15,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from ocpp_core.tls_trust import trusted
+
 logger = logging.getLogger(__name__)
 
 
@@ -59,7 +61,10 @@ class ServerApi:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                base_url=self._base_url, headers=self._headers, timeout=self._timeout
+                base_url=self._base_url,
+                headers=self._headers,
+                timeout=self._timeout,
+                verify=trusted(),
             )
         return self._client
 

@@ -15,6 +15,7 @@ the like) the SDK's httpx client is used, as it honours them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from collections.abc import Awaitable, Mapping
 from typing import Any, NoReturn
@@ -39,13 +40,19 @@ def http_client(api_base: str, timeout: float) -> stripe.HTTPClient:
     return StreamsClient(timeout)
 
 
+@functools.cache
+def _stripe_trust() -> ssl.SSLContext:
+    """The SDK's CA bundle, loaded once per process (about 30 ms of CPU), not per app."""
+    return ssl.create_default_context(cafile=stripe.ca_bundle_path)
+
+
 class StreamsClient(stripe.HTTPClient):
     name = "asyncio-h11"
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
         self._timeout = timeout
-        self._tls = ssl.create_default_context(cafile=stripe.ca_bundle_path)
+        self._tls = _stripe_trust()
         self._idle: dict[Origin, list[_Connection]] = {}
 
     async def request_async(

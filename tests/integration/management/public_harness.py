@@ -35,6 +35,7 @@ from ocpp_core.management.app import create_management_app
 from ocpp_core.management.run import uvicorn_config as management_uvicorn_config
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config as server_uvicorn_config
+from ocpp_core.tls_trust import trusted
 from servers import (
     API_KEY,
     ChargerFactory,
@@ -113,7 +114,7 @@ async def pay_server(
     app = create_server_app(site_settings)
     async with (
         serving(server_uvicorn_config(app, site_settings), sock) as running,
-        httpx.AsyncClient(base_url=url, headers={"X-API-Key": API_KEY}) as api,
+        httpx.AsyncClient(base_url=url, headers={"X-API-Key": API_KEY}, verify=trusted()) as api,
     ):
         yield RunningServer(app, sock.getsockname()[1], api, running)
 
@@ -138,14 +139,14 @@ async def public_site(
 @pytest.fixture
 async def driver(public_site: RunningManagement) -> AsyncIterator[httpx.AsyncClient]:
     """A driver's phone: keeps cookies, doesn't follow redirects."""
-    async with httpx.AsyncClient(base_url=public_site.url) as phone:
+    async with httpx.AsyncClient(base_url=public_site.url, verify=trusted()) as phone:
         yield phone
 
 
 @pytest.fixture
 async def other_driver(public_site: RunningManagement) -> AsyncIterator[httpx.AsyncClient]:
     """A second phone, with a cookie jar of its own."""
-    async with httpx.AsyncClient(base_url=public_site.url) as phone:
+    async with httpx.AsyncClient(base_url=public_site.url, verify=trusted()) as phone:
         yield phone
 
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from ocpp_core.tls_trust import trusted
+
 from .link import ChargerLink, LinkError
 from .model import FirmwareStep, UploadStep
 
@@ -81,7 +83,7 @@ class Maintenance:
         await self._upload_step(UploadStep.UPLOADING)
         name = self.log_name()
         try:
-            async with httpx.AsyncClient(timeout=TRANSFER_TIMEOUT) as http:
+            async with httpx.AsyncClient(timeout=TRANSFER_TIMEOUT, verify=trusted()) as http:
                 if as_form:
                     response = await http.post(location, files={"file": (name, content)})
                 else:
@@ -116,7 +118,7 @@ async def _download(location: str) -> bool:
     received = 0
     try:
         async with (
-            httpx.AsyncClient(timeout=TRANSFER_TIMEOUT) as http,
+            httpx.AsyncClient(timeout=TRANSFER_TIMEOUT, verify=trusted()) as http,
             http.stream("GET", location) as response,
         ):
             if not response.is_success:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+from ocpp_core.tls_trust import trusted
+
 from .models import Event
 from .settings import StripeSimulatorSettings
 
@@ -56,7 +58,7 @@ class WebhookDispatcher:
         self._url = settings.webhook_url
         self._secret = settings.webhook_secret
         self._retry_delays = settings.retry_delays
-        self._client = httpx.AsyncClient(timeout=settings.webhook_timeout)
+        self._client = httpx.AsyncClient(timeout=settings.webhook_timeout, verify=trusted())
         self._tasks: set[asyncio.Task[None]] = set()
         self._tails: dict[str, asyncio.Event] = {}
         self.attempts: list[DeliveryAttempt] = []
