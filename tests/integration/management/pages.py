@@ -27,8 +27,8 @@ VIEWER = ("vic", "vic-says-battery-staple")
 SESSION_SECRET = "test-session-secret-0123456789abcdefghij"
 # management.password_cost at its floor: these tests log in hundreds of times to test
 # pages, and a check then takes milliseconds instead of a fifth of a second of CPU.
-# The product's own cost is tested where hashing is the subject (test_passwords.py,
-# test_users.py) and by the tests that run `ocpp-core serve` or the demo.
+# The product's own cost is tested where hashing is the subject (test_passwords.py, the
+# upgrade in test_users.py) and by the tests that run `ocpp-core serve` or the demo.
 PASSWORD_COST = 10
 TEST_COST = ScryptCost(PASSWORD_COST)
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
