@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -185,10 +187,31 @@ async def test_the_demo_completes_a_paid_session_under_the_chargers_reservation(
                 assert done["receipt"]["energyWh"] == done["energyWh"] >= 200
             for charger in ("DEMO-0001", "DEMO-0002"):  # held by the charger's reservation
                 reservations = (await api.get(f"/API/Reservations?cp={charger}")).json()
-                assert [r["status"] for r in reservations["reservations"]] == ["Used"]
+                held = [r["status"] for r in reservations["reservations"]]
+                assert held == ["Used"], _what_the_charger_was_sent(tmp_path, charger)
     finally:
         demo.cancel()
         await asyncio.gather(demo, return_exceptions=True)
+
+
+def _what_the_charger_was_sent(folder: Path, charger: str) -> str:
+    """The demo's message log of the charger, and what the server knows of its reservations.
+
+    Seen twice in full runs under load, never alone: a paid session that went plug-first.
+    """
+    from ocpp_core.demo import DEMO_DB
+
+    with contextlib.closing(sqlite3.connect(folder / DEMO_DB)) as db:
+        supported = db.execute(
+            "SELECT reservations_supported FROM charge_points WHERE id = ?", (charger,)
+        ).fetchall()
+        messages = db.execute(
+            "SELECT logged_at, direction, action, payload, answer FROM message_log"
+            " WHERE charge_point_id = ? ORDER BY id",
+            (charger,),
+        ).fetchall()
+    lines = "\n".join(" ".join(str(part)[:160] for part in row) for row in messages)
+    return f"{charger}: reservations_supported={supported}\n{lines}"
 
 
 def charged(view: dict[str, Any]) -> bool:
