@@ -20,21 +20,21 @@ import click
 import httpx
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, select
 
 from ocpp_core import one_process
 from ocpp_core.clock import utc_now
 from ocpp_core.config import ManagementSettings, OcppSettings, Settings, StripeSettings
 from ocpp_core.db.migrate import upgrade
-from ocpp_core.db.models import ChargePoint, ChargerReservation, PaymentReservation
+from ocpp_core.db.models import ChargePoint, PaymentReservation
 from ocpp_core.db.session import Database
 from ocpp_core.demo_ports import PORT_OPTIONS, Ports
 from ocpp_core.domain import chargepoints, tags, tariffs, users
-from ocpp_core.domain import reservations as charger_reservations
 from ocpp_core.domain.chargepoints import NewChargePoint
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.domain.tags import NewTag
 from ocpp_core.listening import CannotServe, Listener, bind, load, reason, running
+from ocpp_core.payments import holding
 from ocpp_core.payments.states import Status
 from ocpp_core.qr import label_sheet_pdf, labels_for
 from ocpp_core.simulators.chargepoint.fleet import Fleet
@@ -292,21 +292,13 @@ def _waiting_for_the_car() -> Select[str, int]:
     takes none, or refused this one): a car plugged in before would be what keeps
     the charger from reserving the connector.
     """
-    hold_pending = exists().where(
-        ChargerReservation.payment_reservation_id == PaymentReservation.id,
-        ChargerReservation.status.in_([s.value for s in charger_reservations.ACTIVE]),
-    )
-    hold_refused = exists().where(
-        ChargerReservation.payment_reservation_id == PaymentReservation.id, ~hold_pending
-    )
-    plug_first = ChargePoint.reservations_supported.is_(False) | hold_refused
     return (
         select(PaymentReservation.charge_point_id, PaymentReservation.connector_id)
         .join(ChargePoint, ChargePoint.id == PaymentReservation.charge_point_id)
         .where(PaymentReservation.awaiting_plug.is_(True))
         .where(
             (PaymentReservation.status == Status.START_REQUESTED.value)
-            | ((PaymentReservation.status == Status.AUTHORIZED.value) & plug_first)
+            | ((PaymentReservation.status == Status.AUTHORIZED.value) & holding.no_hold_coming())
         )
     )
 

@@ -197,7 +197,8 @@ async def test_the_demo_completes_a_paid_session_under_the_chargers_reservation(
 def _what_the_charger_was_sent(folder: Path, charger: str) -> str:
     """The demo's message log of the charger, and what the server knows of its reservations.
 
-    Seen twice in full runs under load, never alone: a paid session that went plug-first.
+    So a failure says which way the paid session went: under load it once followed the
+    card session's car to connector 2 (see ``holding.no_hold_coming``).
     """
     from ocpp_core.demo import DEMO_DB
 

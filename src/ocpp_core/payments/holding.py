@@ -175,6 +175,36 @@ async def used(
         hold.transaction_id = transaction_id
 
 
+def no_hold_coming() -> ColumnElement[bool]:
+    """The charger will not hold the session's connector for it: it takes no reservations,
+    or refused (or ended) the session's. For a query of payment reservations joined to
+    their charge points.
+
+    Until then a car plugged in at another connector of the station is some other
+    driver's (an RFID card, another app): it is not where the session's car will be,
+    and starting the session there would bill the payer for it.
+    """
+    hold_pending = exists().where(
+        ChargerReservation.payment_reservation_id == PaymentReservation.id,
+        ChargerReservation.status.in_([s.value for s in charger_reservations.ACTIVE]),
+    )
+    hold_ended = exists().where(
+        ChargerReservation.payment_reservation_id == PaymentReservation.id, ~hold_pending
+    )
+    return ChargePoint.reservations_supported.is_(False) | hold_ended
+
+
+async def may_follow_the_car(session: AsyncSession, reservation_id: str) -> bool:
+    """Whether a session waiting for the plug may move to where a car was plugged in."""
+    query = (
+        select(no_hold_coming())
+        .select_from(PaymentReservation)
+        .join(ChargePoint, ChargePoint.id == PaymentReservation.charge_point_id)
+        .where(PaymentReservation.id == reservation_id)
+    )
+    return bool(await session.scalar(query))
+
+
 def _outlived() -> ColumnElement[bool]:
     """Live holds whose session is over: the charger must let the connector go."""
     session_active = exists().where(

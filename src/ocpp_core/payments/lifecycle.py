@@ -80,7 +80,11 @@ async def _plugged_in(ctx: PaymentContext, charge_point_id: str, connector_id: i
 async def _waiting_for(
     session: AsyncSession, charge_point_id: str, connector_id: int
 ) -> str | None:
-    """The reservation the car plugged in here is for, moved here if it waited elsewhere."""
+    """The reservation the car plugged in here is for, moved here if it waited elsewhere.
+
+    It moves only where no hold of the charger keeps its own connector for it (see
+    :func:`.holding.no_hold_coming`).
+    """
     waiting = list(await reservations.awaiting_plug(session, charge_point_id))
     here = [row for row in waiting if row.connector_id == connector_id]
     chosen = here[0] if here else (waiting[0] if len(waiting) == 1 else None)
@@ -88,6 +92,8 @@ async def _waiting_for(
         return None
     if chosen.connector_id != connector_id:
         if await reservations.busy_reason(session, charge_point_id, connector_id):
+            return None
+        if not await holding.may_follow_the_car(session, chosen.id):
             return None
         logger.info(
             "reservation %s moves to connector %s, where the car is", chosen.id, connector_id

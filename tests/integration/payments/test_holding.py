@@ -279,6 +279,29 @@ async def test_an_unanswered_reserve_now_is_sent_again_with_the_same_id(
     await hold_is(server, "Accepted")
 
 
+async def test_a_car_plugged_in_beside_the_connector_being_reserved_is_another_drivers(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    """While the charger is still to hold the session's connector, a car plugged in at
+    the one beside it is someone else's (the demo's RFID card once lost its session so):
+    the session is not moved there and started on the payer's money."""
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock, connectors=(1, 2))
+    takes_reservations(cp)
+    cp.answers["ReserveNow"] = Late(server.runtime.settings.ocpp.command_timeout + 1)
+
+    session = await paid(server, stripe_sim)
+    await next_call(cp, "ReserveNow")
+    await hold_is(server, "Requested")
+    del cp.answers["ReserveNow"]
+    await report(cp, clock, 2, "Preparing")  # once the late answer is out
+    await payments_of(server).drain()
+
+    assert calls(cp, "RemoteStartTransaction") == []
+    view = await status(server, session.reservation_id)
+    assert (view["connectorId"], view["sessionStage"]) == (1, "awaitingPlug")
+
+
 @pytest.mark.parametrize("refusal", ["Rejected", "Occupied"])
 async def test_a_refused_reservation_keeps_the_session_waiting_for_the_plug(
     server: RunningServer,
