@@ -47,8 +47,12 @@ class ClusterCommandRouter:
 
     async def send(self, charge_point_id: str, command: Command) -> CommandResult:
         for _ in range(HOPS):
-            if charge_point_id in self._registry:
-                return await self._local.send(charge_point_id, command)
+            local = self._registry.get(charge_point_id)
+            if local is not None and not local.closed:
+                try:
+                    return await self._local.send(charge_point_id, command)
+                except ChargerOffline:
+                    pass  # closed here meanwhile, nothing sent: another node may hold it now
             holder = await self._holder(charge_point_id)
             if holder is None or holder.node_id == self._node.node_id:
                 break  # ours while it connects or closes: not yet, or no longer, here

@@ -38,6 +38,8 @@ from cluster_harness import (
 from ocpp_core.config import Settings
 from ocpp_core.db.models import MessageLogEntry
 from ocpp_core.db.session import Database
+from ocpp_core.domain.command_results import CommandResult, Outcome
+from ocpp_core.domain.commands import Reset
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.long]
 
@@ -100,6 +102,38 @@ async def test_a_charger_on_one_node_is_seen_and_commanded_through_the_other(
             answer = await api_b.get(f"/API/ClearCache/{CP}")
             assert answer.json() == {"status": "Accepted"}
             assert on_b.requests[1:] == [("ClearCache", {})]
+
+
+async def test_a_socket_still_closing_here_does_not_keep_a_command_from_its_new_node(
+    fleet: str, tmp_path: Path, prefix: str, settings: Settings
+) -> None:
+    """The charger moves from B to A: a command B sends while closing its socket goes to A.
+
+    B closes on A's order, then marks the charger offline in the database and in
+    Redis before it forgets the socket; a command met that window by chance before.
+    """
+    async with (
+        asyncio.timeout(SCENARIO_TIMEOUT),
+        node(fleet, tmp_path, "a", prefix) as a,
+        in_process_node(settings, "b", prefix) as b,
+        charger16(b.ws_url(CP)) as old,
+    ):
+        on_b = b.runtime.registry.get(CP)
+        assert on_b is not None
+
+        async def the_moment_b_closes() -> CommandResult:
+            # Every turn of the loop: the window is a few turns wide, and nothing signals it.
+            while not on_b.closed:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+            assert b.runtime.registry.get(CP) is on_b  # closed, not yet forgotten
+            return await b.runtime.router.send(CP, Reset(hard=False))
+
+        command = asyncio.create_task(the_moment_b_closes())
+        async with charger16(a.ws_url(CP)) as on_a:
+            result = await asyncio.wait_for(command, 10)
+            assert (result.outcome, result.status) == (Outcome.ANSWERED, "Accepted")
+            assert on_a.requests == [("Reset", {"type": "Soft"})]
+            assert old.requests == []
 
 
 async def test_a_201_charger_is_commanded_through_another_node(
