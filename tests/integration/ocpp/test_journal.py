@@ -12,20 +12,28 @@ from ocpp.v16 import call, call_result
 from sqlalchemy import select
 
 from builders import add_charge_point, add_tag, timestamp
-from integration.server.test_api_command_failures import answer_with
+from integration.server.test_api_command_failures import (
+    ANSWERED_WITHIN,
+    answer_with,
+    never_answered,
+)
 from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import MessageLogEntry
 from servers import ConnectCharger, RunningServer
 from stripe_harness import eventually
 
-TIMEOUT = 0.5
 MAX_BYTES = 4096
 
 
 @pytest.fixture
-def ocpp_settings() -> OcppSettings:
+def command_timeout() -> float:
+    return ANSWERED_WITHIN
+
+
+@pytest.fixture
+def ocpp_settings(command_timeout: float) -> OcppSettings:
     return OcppSettings(
-        command_timeout=TIMEOUT,
+        command_timeout=command_timeout,
         keepalive_interval=5,
         keepalive_timeout=5,
         message_log_max_bytes=MAX_BYTES,
@@ -112,6 +120,7 @@ async def test_our_commands_are_kept_with_the_chargers_answers(
     assert loaded(broken.answer) == {"status": "Maybe"}  # what the charger said
 
 
+@never_answered
 async def test_a_command_never_answered_is_kept_as_timed_out(
     server: RunningServer, charger: ConnectCharger
 ) -> None:
