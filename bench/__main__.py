@@ -122,6 +122,7 @@ def fleet_pages(running: Running, size: Size) -> list[tuple[str, dict[str, Any]]
         f"--chargers={size.fleet_chargers}",
         f"--repeat={size.fleet_repeat}",
         f"--baseline={size.fleet_baseline}",
+        f"--pause={size.fleet_pause}",
         env={**os.environ, "OCPP_CORE_BENCH_OPERATOR": running.operator},
     )
     baseline, baseline_p50 = result["baseline_hb_p99_ms"], result["baseline_hb_p50_ms"]

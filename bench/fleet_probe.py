@@ -42,8 +42,8 @@ from ocpp_core.clock import utc_now
 MAX_CHARGERS = 2_000
 MAX_SECONDS = 600.0
 PAGE_BUDGET = 60.0  # seconds: a page this slow is asked for once more at most
-# Seconds between two pages: the heartbeats a page held up are answered before the next
-# page begins, so none is counted for both.
+# Seconds between two pages (default): the heartbeats a page held up are answered before
+# the next page begins, so none is counted for both.
 PAUSE = 1.0
 OPERATOR = "OCPP_CORE_BENCH_OPERATOR"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -163,7 +163,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
         await log_in(client, name, password)
         opened: list[dict[str, Any]] = []
         for page in pages(utc_now()):
-            await asyncio.sleep(PAUSE)
+            await asyncio.sleep(args.pause)
             opened.append(await open_page(client, page, args.repeat))
     stop.set()
     await asyncio.gather(*beating)
@@ -191,11 +191,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--heartbeat", type=float, default=1.0, help="seconds between beats")
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds with no page")
     parser.add_argument("--repeat", type=int, default=3, help="requests of each page")
+    parser.add_argument("--pause", type=float, default=PAUSE, help="seconds between two pages")
     args = parser.parse_args(argv)
     if not 0 < args.chargers <= MAX_CHARGERS:
         parser.error(f"--chargers must be 1..{MAX_CHARGERS}")
     if not 0 < args.baseline <= MAX_SECONDS or not 0 < args.heartbeat <= MAX_SECONDS:
         parser.error(f"--baseline and --heartbeat must be in (0, {MAX_SECONDS}]")
+    if not 0 <= args.pause <= MAX_SECONDS:
+        parser.error(f"--pause must be in [0, {MAX_SECONDS}]")
     if not 0 < args.repeat <= 100:
         parser.error("--repeat must be 1..100")
     for url in (args.url, args.management):

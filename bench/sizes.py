@@ -24,6 +24,7 @@ class Size:
     fleet_chargers: int = 300  # beating while the pages are asked for
     fleet_repeat: int = 11  # requests of each page: the first (cold), then ten (warm)
     fleet_baseline: float = 20.0  # seconds of heartbeats with no page asked for
+    fleet_pause: float = 1.0  # seconds between two pages, for the beats a page held up
     # The cluster (issue 13): the steady fleet and the storm over --workers, a
     # command through another node, and a node of three killed under its chargers.
     cluster_steady: int = 4_000
@@ -40,7 +41,7 @@ SIZES = {
     # Seconds: proves every scenario runs end to end (the test suite runs this one).
     "smoke": Size(
         4,
-        1,
+        0.5,
         40,
         40,
         1,
@@ -55,6 +56,7 @@ SIZES = {
         fleet_chargers=10,
         fleet_repeat=1,
         fleet_baseline=1.0,
+        fleet_pause=0.05,
         cluster_steady=40,
         cluster_storm=40,
         cluster_commands=20,
