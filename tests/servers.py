@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import os
 import socket
 import subprocess
@@ -48,52 +47,9 @@ def free_port() -> int:
     return port
 
 
-class PromptServer(uvicorn.Server):
-    """uvicorn's server, stopped as soon as it is asked to.
-
-    uvicorn looks at ``should_exit`` every 0.1 s, and its shutdown pauses 0.1 s
-    for the connections it asked to close, none left or not. The suite starts and
-    stops one server or more per test, about 1,300 a run; those waits kept workers
-    idle while every server's background loops went on (the SQLite run, 2 cores,
-    4 workers: 6 min 35 s and 626 s of user CPU before, 6 min 00 s and 598 s after).
-    """
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self._asked = asyncio.Event()
-
-    def stop(self) -> None:
-        self.should_exit = True
-        self._asked.set()
-
-    async def main_loop(self) -> None:
-        """uvicorn's, its tick (the Date header, the request limit) woken by :meth:`stop`."""
-        counter = 0
-        should_exit = await self.on_tick(counter)
-        while not should_exit:
-            counter = (counter + 1) % 864_000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._asked.wait(), 0.1)
-            should_exit = await self.on_tick(counter)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """uvicorn's, without its pause when no connection or request is left to finish."""
-        state = self.server_state
-        if state.connections or state.tasks or self.force_exit:
-            await super().shutdown(sockets)
-            return
-        for listener in self.servers:
-            listener.close()
-        for sock in sockets or []:
-            sock.close()
-        for listener in self.servers:
-            await listener.wait_closed()
-        await self.lifespan.shutdown()
-
-
 @asynccontextmanager
 async def serving(config: uvicorn.Config, sock: socket.socket) -> AsyncIterator[uvicorn.Server]:
-    server = PromptServer(config)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(20):
@@ -104,7 +60,7 @@ async def serving(config: uvicorn.Config, sock: socket.socket) -> AsyncIterator[
                 await asyncio.sleep(0.01)
         yield server
     finally:
-        server.stop()
+        server.should_exit = True
         await task
         sock.close()
 
