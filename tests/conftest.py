@@ -179,8 +179,14 @@ async def db(migrated: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def ocpp_settings() -> OcppSettings:
-    return OcppSettings(command_timeout=3, keepalive_interval=5, keepalive_timeout=5)
+def command_timeout() -> float:
+    """Seconds for a charger's answer; a test of a command never answered shortens it."""
+    return 3.0
+
+
+@pytest.fixture
+def ocpp_settings(command_timeout: float) -> OcppSettings:
+    return OcppSettings(command_timeout=command_timeout, keepalive_interval=5, keepalive_timeout=5)
 
 
 @pytest.fixture

@@ -12,22 +12,13 @@ from ocpp.v16 import call, call_result
 from sqlalchemy import select
 
 from builders import add_charge_point, add_tag, timestamp
-from integration.server.test_api_command_failures import (
-    ANSWERED_WITHIN,
-    answer_with,
-    never_answered,
-)
+from integration.server.test_api_command_failures import answer_with, never_answered
 from ocpp_core.config import OcppSettings
 from ocpp_core.db.models import MessageLogEntry
 from servers import ConnectCharger, RunningServer
 from stripe_harness import eventually
 
 MAX_BYTES = 4096
-
-
-@pytest.fixture
-def command_timeout() -> float:
-    return ANSWERED_WITHIN
 
 
 @pytest.fixture

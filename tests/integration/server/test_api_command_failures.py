@@ -16,11 +16,9 @@ from ocpp.v16 import call, call_result
 
 from builders import add_charge_point, add_tag, timestamp
 from chargers import TestCharger
-from ocpp_core.config import OcppSettings
 from servers import ConnectCharger, RunningServer
 
 TIMEOUT = 1.0
-ANSWERED_WITHIN = 3.0
 
 COMMANDS = [
     "/API/Reset/CP1",
@@ -42,16 +40,7 @@ COMMANDS = [
 ]
 
 
-@pytest.fixture
-def command_timeout() -> float:
-    return ANSWERED_WITHIN
-
-
-@pytest.fixture
-def ocpp_settings(command_timeout: float) -> OcppSettings:
-    return OcppSettings(command_timeout=command_timeout, keepalive_interval=5, keepalive_timeout=5)
-
-
+# The shared ``command_timeout`` fixture, shortened for the tests of a command never answered.
 never_answered = pytest.mark.parametrize("command_timeout", [TIMEOUT])
 
 
