@@ -133,6 +133,7 @@ def fleet_pages(running: Running, size: Size) -> list[tuple[str, dict[str, Any]]
         values = {
             "requests": page["requests"],
             "first ms": page["first_ms"],
+            "figures ms": page["figures_ms"],
             "p50 ms": page["p50_ms"],
             "p95 ms": page["p95_ms"],
             "KiB": page["bytes"] / 1024,

@@ -10,7 +10,13 @@ and the charge report keep what they computed, per kind and period, in
 - an older one is shown too, at once, and one process recomputes it in the
   background (stale while revalidating): the one whose conditional UPDATE
   took the row's lease, so a cluster of nodes recomputes it once;
-- a missing one is computed while the operator waits, and kept.
+- a missing one is computed by the one process that took its lease (a
+  placeholder row, inserted once), and kept. The view that started it waits
+  ``first_wait`` for it: a small fleet's figures are shown at once, while a
+  year of a large one (seconds) is not a page held open that long; the page
+  says they are being computed and asks again until they are there. A view
+  of the same period meanwhile, on any node, finds the lease and waits too,
+  rather than computing them a second time.
 
 Every period has the same ``max_age``, old ones too: a late stop, a capture or
 a refund can change any period's figures. ``max_age`` 0 computes every view.
@@ -19,17 +25,18 @@ a refund can change any period's figures. ``max_age`` 0 computes every view.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import CursorResult, delete, or_, select, update
 
-from ocpp_core.db.dialect import upsert
+from ocpp_core.db.dialect import insert_ignoring_conflicts, upsert
 from ocpp_core.db.health import DatabaseUnavailable
 from ocpp_core.db.models import ReportSnapshot
 from ocpp_core.db.session import Database
@@ -42,6 +49,8 @@ log = logging.getLogger(__name__)
 
 KEEP = 1_000  # snapshots kept: an operator trying many periods must not grow the table unbounded
 LEASE = timedelta(minutes=5)  # a refresh that died is taken over by a view after this
+FIRST_WAIT = timedelta(milliseconds=200)  # within the operator pages' 300 ms with the page itself
+PENDING = ""  # the data of a snapshot whose first computation holds the lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,20 +81,30 @@ def decoded(codec: Codec[T], data: str) -> T | None:
 class Snapshots:
     """The snapshots of one process, and its background refreshes (kept, so none is lost)."""
 
-    def __init__(self, db: Database, max_age: timedelta, keep: int = KEEP) -> None:
+    def __init__(
+        self,
+        db: Database,
+        max_age: timedelta,
+        keep: int = KEEP,
+        first_wait: timedelta = FIRST_WAIT,
+    ) -> None:
         self._db = db
         self.max_age = max_age
         self.keep = keep
-        self._refreshing: set[asyncio.Task[None]] = set()
+        self.first_wait = first_wait
+        self._refreshing: set[asyncio.Task[Any]] = set()
 
     @property
-    def refreshing(self) -> tuple[asyncio.Task[None], ...]:
+    def refreshing(self) -> tuple[asyncio.Task[Any], ...]:
         return tuple(self._refreshing)
 
     async def figures(
         self, codec: Codec[T], period: Period, compute: Callable[[], Awaitable[T]], now: datetime
-    ) -> Figures[T]:
-        """The period's figures of this kind, by the rules of the module docstring."""
+    ) -> Figures[T] | None:
+        """The period's figures of this kind, or None while they are first computed.
+
+        By the rules of the module docstring.
+        """
         if self.max_age <= timedelta(0):
             return Figures(await compute(), now)
         key = snapshot_key(codec.kind, period)
@@ -97,16 +116,37 @@ class Snapshots:
                     )
                 )
             ).first()
-        stored = None if row is None else decoded(codec, row.data)
+        stored = None if row is None or row.data == PENDING else decoded(codec, row.data)
         if row is None or stored is None:
-            value = await compute()
-            await self._store(key, codec, value, now, trim=row is None)
-            return Figures(value, now)
+            if row is None:
+                mine = await self._place(key, codec, now)
+            else:
+                mine = await self._claim(key, row.computed_at, now)
+            if not mine:
+                return None  # another view, on this node or another, is computing them
+            first = self._start(self._first(key, codec, compute, now))
+            done, _ = await asyncio.wait({first}, timeout=self.first_wait.total_seconds())
+            return Figures(first.result(), now) if done else None
         if is_stale(row.computed_at, now, self.max_age) and await self._claim(
             key, row.computed_at, now
         ):
-            self._start_refresh(key, codec, compute, now)
+            self._start(self._refresh(key, codec, compute, now))
         return Figures(stored, row.computed_at)
+
+    async def _place(self, key: str, codec: Codec[T], now: datetime) -> bool:
+        """Insert the placeholder of a missing snapshot, with its lease: true for one caller."""
+        placeholder = {
+            "key": key,
+            "kind": codec.kind,
+            "computed_at": now,
+            "data": PENDING,
+            "refreshing_until": now + LEASE,
+        }
+        async with self._db.session() as session:
+            placed = await insert_ignoring_conflicts(session, ReportSnapshot, [placeholder]) == 1
+            if placed:
+                await session.execute(self._trimmed())
+        return placed
 
     async def _claim(self, key: str, seen: datetime, now: datetime) -> bool:
         """Take the lease of the snapshot as read: true for one caller on any node."""
@@ -125,36 +165,62 @@ class Snapshots:
             )
         return cast(CursorResult[Any], result).rowcount == 1
 
-    def _start_refresh(
-        self, key: str, codec: Codec[T], compute: Callable[[], Awaitable[T]], now: datetime
-    ) -> None:
-        task = asyncio.create_task(self._refresh(key, codec, compute, now))
+    def _start(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.create_task(work)
         self._refreshing.add(task)
-        task.add_done_callback(self._refreshing.discard)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._refreshing.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure was logged where it happened
+
+    async def _first(
+        self, key: str, codec: Codec[T], compute: Callable[[], Awaitable[T]], now: datetime
+    ) -> T:
+        """Compute and store; on failure give the lease back, so that the next view retries."""
+        try:
+            value = await compute()
+            await self._store(key, codec, value, now)
+        except BaseException as error:
+            if not isinstance(error, DatabaseUnavailable | asyncio.CancelledError):
+                log.exception(
+                    "computing the %s figures failed; a later view tries again", codec.kind
+                )
+            with contextlib.suppress(Exception):
+                await self._release(key)
+            raise
+        return value
+
+    async def _release(self, key: str) -> None:
+        async with self._db.session() as session:
+            await session.execute(
+                update(ReportSnapshot)
+                .where(ReportSnapshot.key == key)
+                .values(refreshing_until=None)
+            )
 
     async def _refresh(
         self, key: str, codec: Codec[T], compute: Callable[[], Awaitable[T]], now: datetime
     ) -> None:
         """Recompute and store; on failure the old figures stay, and a view retries later."""
         try:
-            await self._store(key, codec, await compute(), now, trim=False)
+            await self._store(key, codec, await compute(), now)
         except DatabaseUnavailable:
             pass  # the database's health says so; the old figures stay, a later view retries
         except Exception:
             log.exception("refreshing the %s figures failed; the stored ones stay", codec.kind)
 
-    async def _store(
-        self, key: str, codec: Codec[T], value: T, now: datetime, *, trim: bool
-    ) -> None:
-        """Insert or replace the snapshot; a new one pushes the oldest out beyond ``keep``."""
+    async def _store(self, key: str, codec: Codec[T], value: T, now: datetime) -> None:
+        """Replace the snapshot (its placeholder, or the figures before) and end its lease."""
         data = json.dumps(codec.encode(value), separators=(",", ":"))
         values = {"kind": codec.kind, "computed_at": now, "data": data, "refreshing_until": None}
         async with self._db.session() as session:
             await upsert(session, ReportSnapshot, {"key": key}, values)
-            if trim:
-                await session.execute(self._trimmed())
 
     def _trimmed(self) -> Any:
+        """The oldest snapshots beyond ``keep``: a new placeholder pushes them out."""
         newest_dropped = (
             select(ReportSnapshot.computed_at)
             .order_by(ReportSnapshot.computed_at.desc())
@@ -163,6 +229,10 @@ class Snapshots:
             .scalar_subquery()
         )
         return delete(ReportSnapshot).where(ReportSnapshot.computed_at <= newest_dropped)
+
+    async def settle(self) -> None:
+        """Wait for the computations this process started, as the warmer does between periods."""
+        await asyncio.gather(*self._refreshing, return_exceptions=True)
 
     async def close(self) -> None:
         """Stop the refreshes still running, before the database they write to is closed."""

@@ -36,6 +36,7 @@ async def warm(context: ManagementContext) -> None:
     for period in preset_periods(context.clock().date()):
         await kept_sums(context, period)
         await kept_report(context, period)
+        await context.snapshots.settle()  # one period's sums at a time on the database
 
 
 async def warm_forever(context: ManagementContext) -> None:

@@ -244,8 +244,11 @@ async def _sums(context: ManagementContext, period: Period, now: datetime) -> Ch
     return ChartSums(in_time, sums)
 
 
-async def kept_sums(context: ManagementContext, period: Period) -> Figures[ChartSums]:
-    """The charts' sums, at most ``figures_max_age_seconds`` old (see report_snapshots)."""
+async def kept_sums(context: ManagementContext, period: Period) -> Figures[ChartSums] | None:
+    """The charts' sums, at most ``figures_max_age_seconds`` old (see report_snapshots).
+
+    None while a period's first sums take longer than the page may wait for them.
+    """
     now = context.clock()
     return await context.snapshots.figures(
         CHARTS, period, partial(_sums, context, period, now), now
@@ -254,10 +257,13 @@ async def kept_sums(context: ManagementContext, period: Period) -> Figures[Chart
 
 async def _figures(context: ManagementContext, period: Period) -> dict[str, object]:
     shot = await kept_sums(context, period)
+    if shot is None:
+        return {"pending": True}
     in_time, sums = shot.value.over_time, shot.value.connectors
     series, busy = in_time.series, sums.use
     rankings = StationRankings(sums.energy_wh, in_time.revenue_cents)
     return {
+        "pending": False,
         "computed_at": shot.computed_at,
         "time_figures": time_figures(series, period),
         "station_figures": station_figures(rankings, period, TOP),

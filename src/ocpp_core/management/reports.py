@@ -108,8 +108,11 @@ async def _report(context: ManagementContext, period: Period) -> ChargeReport:
         return await reporting.charge_report(session, period)
 
 
-async def kept_report(context: ManagementContext, period: Period) -> Figures[ChargeReport]:
-    """The page's figures, at most ``figures_max_age_seconds`` old (see report_snapshots)."""
+async def kept_report(context: ManagementContext, period: Period) -> Figures[ChargeReport] | None:
+    """The page's figures, at most ``figures_max_age_seconds`` old (see report_snapshots).
+
+    None while a period's first figures take longer than the page may wait for them.
+    """
     now = context.clock()
     return await context.snapshots.figures(REPORT, period, partial(_report, context, period), now)
 
@@ -124,6 +127,7 @@ async def report_page(
     values = {
         "form": form,
         "errors": form.errors,
+        "pending": period is not None and kept is None,
         "computed_at": kept.computed_at if kept else None,
         "report": report,
         "shown": shown(report) if report else None,

@@ -1,5 +1,8 @@
 """Kept figures on a real database: fresh, stale and refreshed once per cluster, missing, bounded.
 
+A missing period's figures are computed once per cluster too, and a view waits
+for them only ``first_wait``.
+
 The figures here are a plain count the test computes, so the test sees how
 often they were computed; the pages' own figures are in management/test_reports.
 """
@@ -11,13 +14,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from builders import NOW
 from ocpp_core.db.models import ReportSnapshot
 from ocpp_core.db.session import Database
 from ocpp_core.domain.report_figures import Codec
-from ocpp_core.domain.report_snapshots import LEASE, Figures, Snapshots
+from ocpp_core.domain.report_snapshots import FIRST_WAIT, LEASE, PENDING, Figures, Snapshots
 from ocpp_core.domain.reporting import Period
 
 COUNT: Codec[int] = Codec("count", lambda value: value, int)
@@ -149,3 +152,78 @@ async def test_figures_stored_by_another_release_are_computed_again(db: Database
 async def _kept(db: Database) -> int:
     async with db.reading() as session:
         return int(await session.scalar(select(func.count()).select_from(ReportSnapshot)) or 0)
+
+
+async def test_a_first_computation_longer_than_the_wait_is_left_to_finish_once_for_all_nodes(
+    db: Database,
+) -> None:
+    nodes, counter = (Snapshots(db, MAX_AGE), Snapshots(db, MAX_AGE)), Counter()
+    counter.gate.clear()  # the period's first sums take longer than a view waits
+
+    views = await asyncio.gather(
+        *(node.figures(COUNT, NOVEMBER, counter.compute, NOW) for node in nodes * 2)
+    )
+    computing = [task for node in nodes for task in node.refreshing]
+    counter.gate.set()
+    await settled(*nodes)
+
+    assert views == [None] * 4  # each answered within its wait, none with figures
+    assert len(computing) == 1
+    assert counter.runs == 1
+    for node in nodes:
+        assert await node.figures(COUNT, NOVEMBER, counter.compute, NOW) == Figures(1, NOW)
+
+
+async def test_a_first_computation_within_the_wait_is_shown_by_the_view_that_started_it(
+    db: Database,
+) -> None:
+    # Patient enough for a loaded test machine: what is shown is the computation's own
+    # result, once it ended within the wait, not how long the default wait is.
+    snapshots, counter = Snapshots(db, MAX_AGE, first_wait=timedelta(seconds=30)), Counter()
+
+    async def quick() -> int:
+        await asyncio.sleep(FIRST_WAIT.total_seconds())  # not done at once: the wait is used
+        return await counter.compute()
+
+    assert await snapshots.figures(COUNT, NOVEMBER, quick, NOW) == Figures(1, NOW)
+    assert snapshots.refreshing == ()
+
+
+async def test_a_failed_first_computation_is_logged_and_the_next_view_computes_again(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    snapshots, counter = Snapshots(db, MAX_AGE), Counter()
+    counter.failing = True
+
+    with (
+        caplog.at_level(logging.ERROR, "ocpp_core.domain.report_snapshots"),
+        pytest.raises(RuntimeError, match="the database went away"),
+    ):
+        await snapshots.figures(COUNT, NOVEMBER, counter.compute, NOW)
+    counter.failing = False
+    again = await snapshots.figures(COUNT, NOVEMBER, counter.compute, NOW + timedelta(seconds=1))
+
+    assert "computing the count figures failed" in caplog.text
+    assert again == Figures(2, NOW + timedelta(seconds=1))
+
+
+async def test_a_first_computation_whose_node_died_is_taken_over_after_the_lease(
+    db: Database,
+) -> None:
+    gone, survivor, counter = Snapshots(db, MAX_AGE), Snapshots(db, MAX_AGE), Counter()
+    counter.gate.clear()
+    assert await gone.figures(COUNT, NOVEMBER, counter.compute, NOW) is None
+    await gone.close()  # its computation ends with its process, the placeholder stays
+    async with db.session() as session:
+        await session.execute(  # as after kill -9: the lease was never given back
+            update(ReportSnapshot).values(refreshing_until=NOW + LEASE)
+        )
+    counter.gate.set()
+
+    within_lease = await survivor.figures(COUNT, NOVEMBER, counter.compute, NOW + LEASE / 2)
+    after = await survivor.figures(COUNT, NOVEMBER, counter.compute, NOW + LEASE)
+
+    assert within_lease is None
+    assert after == Figures(2, NOW + LEASE)
+    async with db.reading() as session:
+        assert (await session.scalars(select(ReportSnapshot.data))).one() != PENDING

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from builders import NOW, add_charge_point, add_tag
@@ -35,6 +36,10 @@ SVG = "{http://www.w3.org/2000/svg}"
 HOUR = timedelta(hours=1)
 DASH = "\N{EN DASH}"  # an empty money cell
 ROW = 264.0  # the longest a bar in a row chart gets
+MAX_AGE = timedelta(minutes=5)  # the default figures_max_age_seconds
+# A view waits for its first figures this long here, so that a loaded test machine still
+# shows them on the first view; the figures that follow the page are tested apart.
+PATIENT = timedelta(seconds=30)
 
 
 def at(day: int, hour: int, month: int = 11) -> datetime:
@@ -121,6 +126,7 @@ def _reservation(plan: Session, transaction_id: int) -> PaymentReservation:
 @pytest.fixture
 async def history(management: RunningManagement) -> dict[str, int]:
     management.context.clock = lambda: NOW
+    management.context.snapshots = Snapshots(management.db, MAX_AGE, first_wait=PATIENT)
     db = management.db
     for cp_id in ("CP1", "CP2"):
         await add_charge_point(db, cp_id)
@@ -515,6 +521,51 @@ def figures_time(html: str) -> str:
     )
     assert found is not None
     return f"{found.group(1)} {found.group(2)}"
+
+
+@pytest.mark.parametrize("path", ["/Home/Reports", "/Home/Charts"])
+async def test_figures_slower_than_the_wait_follow_the_page_which_asks_again_for_them(
+    viewer: httpx.AsyncClient, management: RunningManagement, path: str
+) -> None:
+    management.context.snapshots = Snapshots(management.db, MAX_AGE, first_wait=timedelta(0))
+    first = await viewer.get(path, params=NOVEMBER)
+    await management.context.snapshots.settle()
+    ready = await viewer.get(path, params=NOVEMBER)
+
+    assert first.status_code == 200
+    assert "The figures of this period are being computed" in first.text
+    assert f'hx-get="{path}?since=2026-11-01&amp;until=2026-11-30"' in first.text
+    assert 'hx-select="#figures"' in first.text
+    assert 'id="figures-time"' not in first.text
+    assert figures_time(ready.text) == "2026-11-28T12:00:00+00:00 12:00:00 UTC"
+    assert "being computed" not in ready.text
+    assert await kept_kinds(management.db) == [
+        CHARTS.kind if path == "/Home/Charts" else REPORT.kind
+    ]
+
+
+async def test_in_a_browser_the_figures_take_the_place_of_the_notice_once_computed(
+    history: dict[str, int], management: RunningManagement, browser: Browser
+) -> None:
+    management.context.snapshots = Snapshots(management.db, MAX_AGE, first_wait=timedelta(0))
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(f"{management.url}/Account/Login")
+    await page.get_by_label("Name").fill(VIEWER[0])
+    await page.get_by_label("Password").fill(VIEWER[1])
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(f"{management.url}/")
+
+    opened = await page.goto(f"{management.url}/Home/Charts?since=2026-11-01&until=2026-11-30")
+
+    assert opened is not None
+    assert "being computed" in await opened.text()  # the page came before its figures
+    await expect(page.locator("#figures-time")).to_have_text("Figures as of 12:00:00 UTC")
+    await expect(page.locator("#figures-pending")).to_have_count(0)
+    await expect(page.locator("#energy-time svg")).to_be_visible()
+    assert errors == []
 
 
 def energy_bars(html: str) -> dict[str, float]:
