@@ -86,7 +86,12 @@ def create_engine(url: str, limits: DatabaseSettings | None = None) -> AsyncEngi
         return engine
     # Connections beyond pool_size are closed when handed back, so a pool smaller
     # than the usual concurrency reconnects (TLS negotiation included) all the time.
-    options: dict[str, Any] = {"pool_size": 20, "max_overflow": 10}
+    # The pool hands out the connection returned last: the few a steady load needs stay
+    # hot, with the statements they prepared (per connection, in asyncpg and in
+    # db.prepared), instead of every pooled one taking turns and preparing each
+    # statement again (a paid session on PostgreSQL: 14.6-15.6 -> 13.9-14.1 ms of CPU).
+    # Those left idle are pinged before their next use (``Database._checked_out``).
+    options: dict[str, Any] = {"pool_size": 20, "max_overflow": 10, "pool_use_lifo": True}
     if limits is not None:
         # Without these, a database cut off by the network holds every answer until
         # the operating system gives up on the connection (minutes); asyncpg's
