@@ -48,7 +48,7 @@ from servers import (
     serving,
 )
 
-pytest_plugins = ["fleet_harness"]  # the fleet data set's fixtures
+pytest_plugins = ["fleet_harness", "watchdog"]  # the fleet data set's fixtures; stuck tests
 _counter = itertools.count()
 
 

@@ -53,7 +53,7 @@ def _run_as_group(argv: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.long
-@pytest.mark.timeout(BENCH_TIMEOUT + 60)
+@pytest.mark.stuck_after(BENCH_TIMEOUT + 60)
 def test_every_scenario_runs_against_every_target(tmp_path: Path) -> None:
     results = tmp_path / "bench.json"
     database = os.environ.get(PG_URL_VAR, "sqlite")
