@@ -21,6 +21,10 @@ STRIPE_KEY = "sk_test_ocpp_core_tests_0123456789"
 WEBHOOK_SECRET = "whsec_ocpp_core_tests"
 CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
+# The paid flow's Stripe timeout in tests. Tests delay calls by a second to widen a race;
+# at 2 s, such a call timed out on a machine running at half speed.
+GATEWAY_TIMEOUT = 4.0
+PAST_TIMEOUT = GATEWAY_TIMEOUT + 0.5  # a delay the gateway gives up on; Stripe still runs it
 
 
 @dataclass

@@ -44,7 +44,13 @@ from servers import (
     listening_socket,
     serving,
 )
-from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim, running_stripe_sim
+from stripe_harness import (
+    GATEWAY_TIMEOUT,
+    STRIPE_KEY,
+    WEBHOOK_SECRET,
+    StripeSim,
+    running_stripe_sim,
+)
 
 OPERATOR = "Volt & Co"
 SUPPORT_EMAIL = "help@volt.example"
@@ -84,7 +90,7 @@ def site_settings(
                 webhook_secret=SecretStr(WEBHOOK_SECRET),
                 return_base_url=site_url,
                 api_base=stripe_sim.url,
-                timeout=2,
+                timeout=GATEWAY_TIMEOUT,
             ),
             "payments": PaymentSettings(
                 min_session_energy_wh=500,

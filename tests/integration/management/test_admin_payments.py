@@ -23,7 +23,13 @@ from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
 from servers import ConnectCharger, RunningServer
-from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim, running_stripe_sim
+from stripe_harness import (
+    GATEWAY_TIMEOUT,
+    STRIPE_KEY,
+    WEBHOOK_SECRET,
+    StripeSim,
+    running_stripe_sim,
+)
 
 # 0.40 EUR/kWh up to 20 kWh and 1.00 EUR per session: a hold of 9.00 EUR.
 TARIFF = Tariff(price_kwh_millicents=40_000, session_fee_cents=100, max_energy_wh=20_000)
@@ -43,7 +49,7 @@ def settings(settings: Settings, stripe_sim: StripeSim) -> Settings:
         webhook_secret=SecretStr(WEBHOOK_SECRET),
         return_base_url="http://127.0.0.1:9",
         api_base=stripe_sim.url,
-        timeout=2,
+        timeout=GATEWAY_TIMEOUT,
     )
     payments = PaymentSettings(sweep_interval_seconds=3600)
     return settings.model_copy(update={"stripe": stripe_settings, "payments": payments})

@@ -27,7 +27,7 @@ from ocpp_core.config import PaymentSettings, Settings, StripeSettings
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain.report_snapshots import Snapshots
 from servers import ConnectCharger, RunningServer
-from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim
+from stripe_harness import GATEWAY_TIMEOUT, STRIPE_KEY, WEBHOOK_SECRET, StripeSim
 
 QUEUE = "/Home/Reviews"
 
@@ -40,7 +40,7 @@ def settings(settings: Settings, stripe_sim: StripeSim) -> Settings:
         webhook_secret=SecretStr(WEBHOOK_SECRET),
         return_base_url="http://127.0.0.1:9",
         api_base=stripe_sim.url,
-        timeout=2,
+        timeout=GATEWAY_TIMEOUT,
     )
     payments = PaymentSettings(
         min_session_energy_wh=500, sweep_interval_seconds=3600, review_release_after_hours=96

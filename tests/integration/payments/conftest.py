@@ -16,7 +16,13 @@ from pydantic import SecretStr
 from integration.payments.payflow import SteppedClock
 from ocpp_core.config import PaymentSettings, Settings, StripeSettings
 from servers import RunningServer
-from stripe_harness import STRIPE_KEY, WEBHOOK_SECRET, StripeSim, running_stripe_sim
+from stripe_harness import (
+    GATEWAY_TIMEOUT,
+    STRIPE_KEY,
+    WEBHOOK_SECRET,
+    StripeSim,
+    running_stripe_sim,
+)
 
 
 @pytest.fixture
@@ -46,7 +52,7 @@ def settings(
         webhook_secret=SecretStr(WEBHOOK_SECRET),
         return_base_url="http://127.0.0.1:9",
         api_base=stripe_sim.url,
-        timeout=2,
+        timeout=GATEWAY_TIMEOUT,
     )
     return settings.model_copy(update={"stripe": stripe_settings, "payments": payment_settings})
 

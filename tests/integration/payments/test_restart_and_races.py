@@ -65,7 +65,7 @@ from ocpp_core.domain.transactions import TransactionStart
 from ocpp_core.payments import reservations
 from ocpp_core.payments.reservations import ConnectorBusy
 from servers import ChargerFactory, ConnectCharger, RunningServer, listening_socket
-from stripe_harness import StripeSim, eventually
+from stripe_harness import PAST_TIMEOUT, StripeSim, eventually
 
 # --- a restart in every state -----------------------------------------------------------------
 
@@ -143,8 +143,8 @@ async def completed(s: Session) -> None:
     capture = f"/v1/payment_intents/{held.id}/capture"
     if s.capture_fault == "error":  # a 500: Stripe did nothing
         await s.stripe_sim.fault("POST", capture)
-    elif s.capture_fault == "timeout":  # Stripe captures, but after our 2 s timeout
-        await s.stripe_sim.fault("POST", capture, kind="delay", seconds=2.5)
+    elif s.capture_fault == "timeout":  # Stripe captures, but after our timeout
+        await s.stripe_sim.fault("POST", capture, kind="delay", seconds=PAST_TIMEOUT)
     await s.report("Available", 61 + 7.5)
     if s.capture_fault is None:
         await settled(s.server, s.reservation_id, "Captured")

@@ -1,8 +1,8 @@
 """Stripe failing on the money calls: 5xx and timeouts on capture, cancel and expire.
 
 Faults are injected in the simulator (``/_sim/faults``); the gateway's timeout
-is 2 s, so a 2.5 s delay is a timeout whose request still runs at Stripe
-afterwards, as when only the answer is lost. The sweeps retry; whatever
+is ``GATEWAY_TIMEOUT``, so a delay of ``PAST_TIMEOUT`` is a timeout whose request
+still runs at Stripe afterwards, as when only the answer is lost. The sweeps retry; whatever
 happens, the hold is captured once for the right amount or released, and
 what cannot be resolved is left held and marked for review.
 """
@@ -45,10 +45,10 @@ from ocpp_core.config import PaymentSettings
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.payments import sweeps
 from servers import ConnectCharger, RunningServer
-from stripe_harness import StripeSim, eventually
+from stripe_harness import PAST_TIMEOUT, StripeSim, eventually
 
 MAX_ATTEMPTS = 3
-TIMEOUT_DELAY = 2.5  # the gateway gives up after 2 s; the simulator still runs the call
+TIMEOUT_DELAY = PAST_TIMEOUT  # the gateway gives up; the simulator still runs the call
 INTENTS = "/v1/payment_intents/"
 SESSIONS = "/v1/checkout/sessions/"
 
