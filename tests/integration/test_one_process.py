@@ -52,7 +52,10 @@ async def test_a_charger_is_answered_while_the_management_process_is_stopped(
     pages = f"http://127.0.0.1:{management.port}"
     child = None
     try:
+        # Both up before the stop: a server still starting could be waiting for SQLite's
+        # write lock, held by a management process stopped in its first sweep's transaction.
         await until_up(f"{pages}/Account/Login")
+        await until_up(f"http://127.0.0.1:{settings.port}/health")
         (process,) = made
         assert isinstance(process, AppProcess)
         assert process.pid is not None
