@@ -40,6 +40,7 @@ from ocpp_core.server.run import uvicorn_config
 from ocpp_core.tls_trust import trusted
 from servers import (
     API_KEY,
+    PATIENCE,
     ChargerFactory,
     ConnectCharger,
     ConnectCharger201,
@@ -216,7 +217,7 @@ async def server(
     headers = {"X-API-Key": API_KEY}
     async with (
         serving(uvicorn_config(app, settings), sock) as running,
-        httpx.AsyncClient(base_url=url, headers=headers, verify=trusted()) as api,
+        httpx.AsyncClient(base_url=url, headers=headers, verify=trusted(), timeout=PATIENCE) as api,
     ):
         yield RunningServer(app, sock.getsockname()[1], api, running)
 

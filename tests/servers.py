@@ -146,6 +146,12 @@ ConnectCharger = Callable[..., Awaitable[TestCharger]]
 ConnectCharger201 = Callable[..., Awaitable[TestCharger201]]
 
 
+# How long the tests' HTTP clients wait for an answer (httpx's default: 5 s). A bound
+# for a stuck server, not a speed check: on a loaded machine a page or a Stripe call
+# behind it has taken longer than 5 s.
+PATIENCE = 30.0
+
+
 # -- ``ocpp-core server`` in a process of its own -------------------------------------------
 
 START_TIMEOUT = 30.0

@@ -15,7 +15,7 @@ import uvicorn
 from ocpp_core.simulators.stripe.app import create_stripe_simulator
 from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
 from ocpp_core.tls_trust import trusted
-from servers import listening_socket, serving
+from servers import PATIENCE, listening_socket, serving
 
 STRIPE_KEY = "sk_test_ocpp_core_tests_0123456789"
 WEBHOOK_SECRET = "whsec_ocpp_core_tests"
@@ -86,7 +86,7 @@ async def running_stripe_sim(webhook_url: str) -> AsyncIterator[StripeSim]:
     )
     async with (
         serving(uvicorn.Config(app, log_level="warning"), sock),
-        httpx.AsyncClient(base_url=url, verify=trusted()) as web,
+        httpx.AsyncClient(base_url=url, verify=trusted(), timeout=PATIENCE) as web,
     ):
         yield StripeSim(url, client, web)
     await http.close_async()  # type: ignore[no-untyped-call]

@@ -48,7 +48,7 @@ from ocpp_core.db.models import User
 from ocpp_core.db.session import Database
 from ocpp_core.domain.users import Role
 from ocpp_core.tls_trust import trusted
-from servers import RunningServer
+from servers import PATIENCE, RunningServer
 
 
 @pytest.fixture
@@ -102,7 +102,9 @@ async def management(
 @pytest.fixture
 async def client(management: RunningManagement) -> AsyncIterator[httpx.AsyncClient]:
     """An anonymous browser-like client: keeps cookies, doesn't follow redirects."""
-    async with httpx.AsyncClient(base_url=management.url, verify=trusted()) as anonymous:
+    async with httpx.AsyncClient(
+        base_url=management.url, verify=trusted(), timeout=PATIENCE
+    ) as anonymous:
         yield anonymous
 
 

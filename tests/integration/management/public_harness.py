@@ -38,6 +38,7 @@ from ocpp_core.server.run import uvicorn_config as server_uvicorn_config
 from ocpp_core.tls_trust import trusted
 from servers import (
     API_KEY,
+    PATIENCE,
     ChargerFactory,
     ConnectCharger,
     RunningServer,
@@ -120,7 +121,9 @@ async def pay_server(
     app = create_server_app(site_settings)
     async with (
         serving(server_uvicorn_config(app, site_settings), sock) as running,
-        httpx.AsyncClient(base_url=url, headers={"X-API-Key": API_KEY}, verify=trusted()) as api,
+        httpx.AsyncClient(
+            base_url=url, headers={"X-API-Key": API_KEY}, verify=trusted(), timeout=PATIENCE
+        ) as api,
     ):
         yield RunningServer(app, sock.getsockname()[1], api, running)
 
@@ -145,14 +148,18 @@ async def public_site(
 @pytest.fixture
 async def driver(public_site: RunningManagement) -> AsyncIterator[httpx.AsyncClient]:
     """A driver's phone: keeps cookies, doesn't follow redirects."""
-    async with httpx.AsyncClient(base_url=public_site.url, verify=trusted()) as phone:
+    async with httpx.AsyncClient(
+        base_url=public_site.url, verify=trusted(), timeout=PATIENCE
+    ) as phone:
         yield phone
 
 
 @pytest.fixture
 async def other_driver(public_site: RunningManagement) -> AsyncIterator[httpx.AsyncClient]:
     """A second phone, with a cookie jar of its own."""
-    async with httpx.AsyncClient(base_url=public_site.url, verify=trusted()) as phone:
+    async with httpx.AsyncClient(
+        base_url=public_site.url, verify=trusted(), timeout=PATIENCE
+    ) as phone:
         yield phone
 
 

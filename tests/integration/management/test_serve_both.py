@@ -22,7 +22,7 @@ from ocpp_core.db.models import ChargePoint, OperatorSession
 from ocpp_core.db.session import Database
 from ocpp_core.domain.users import Role
 from ocpp_core.security import OPERATOR_COST
-from servers import free_port, until_up
+from servers import START_TIMEOUT, free_port, until_up
 
 KEY_LINE = "this run's API key is "
 
@@ -38,7 +38,7 @@ async def add_admin(database_url: str) -> None:
 
 
 async def read_api_key(stderr: asyncio.StreamReader) -> str:
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(START_TIMEOUT):
         while line := (await stderr.readline()).decode():
             if KEY_LINE in line:
                 return line.split(KEY_LINE, 1)[1].strip()
@@ -124,7 +124,7 @@ async def test_serve_runs_both_apps_and_stops_cleanly_on_ctrl_c(
                 f"http://127.0.0.1:{server_port}/API/Status", headers={"X-API-Key": api_key}
             )
         process.send_signal(stop)
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(START_TIMEOUT):
             rest = (await process.stderr.read()).decode()
             returncode = await process.wait()
     finally:
@@ -149,7 +149,7 @@ async def test_the_management_process_ends_when_serve_is_killed(
         (child,) = children(process.pid)
         process.kill()  # SIGKILL: serve has no chance to stop it
         await process.wait()
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(START_TIMEOUT):
             await ended(child)
     finally:
         await end(process)
@@ -167,7 +167,7 @@ async def test_serve_stops_and_says_so_when_the_management_process_dies(
         await until_up(f"http://127.0.0.1:{management_port}/Account/Login")
         (child,) = children(process.pid)
         os.kill(child, signal.SIGKILL)
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(START_TIMEOUT):
             rest = (await process.stderr.read()).decode()
             returncode = await process.wait()
     finally:

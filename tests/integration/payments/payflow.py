@@ -44,7 +44,7 @@ from ocpp_core.payments.context import PaymentContext
 from ocpp_core.server.app import create_server_app
 from ocpp_core.server.run import uvicorn_config
 from ocpp_core.tls_trust import trusted
-from servers import API_KEY, ConnectCharger, RunningServer, serving
+from servers import API_KEY, PATIENCE, ConnectCharger, RunningServer, serving
 from stripe_harness import WEBHOOK_SECRET, StripeSim, eventually
 
 CP = "CP1"
@@ -568,7 +568,9 @@ async def post_webhook(
     headers = {"Content-Type": "application/json"}
     if stripe_signature is not None:
         headers["Stripe-Signature"] = stripe_signature
-    async with httpx.AsyncClient(base_url=server.http_url, verify=trusted()) as web:
+    async with httpx.AsyncClient(
+        base_url=server.http_url, verify=trusted(), timeout=PATIENCE
+    ) as web:
         return await web.post(path, content=payload, headers=headers)
 
 
@@ -606,7 +608,10 @@ async def running_server(
     async with (
         serving(uvicorn_config(app, settings), sock) as running,
         httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": API_KEY}, verify=trusted()
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"X-API-Key": API_KEY},
+            verify=trusted(),
+            timeout=PATIENCE,
         ) as api,
     ):
         yield RunningServer(app, port, api, running)
