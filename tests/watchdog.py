@@ -2,11 +2,9 @@
 stack and ends, so the run fails instead of waiting forever.
 
 The watchdog is faulthandler's, a C thread. It fires even when the stuck thread holds
-the GIL, and it starts no Python thread per test. Under coverage's greenlet setting
-every Python thread gets greenlet state that the main thread must clean up when the
-thread ends: pytest-timeout's thread method, used before, started one such thread per
-test. A worker was once seen spinning in that clean-up, and more than once a CI run
-had a worker stuck for five minutes with no stack shown.
+the GIL, as it did in the stops it was built for: the main thread looping in a pending
+call under coverage's tracer (pyproject.toml, ``[tool.coverage.run]``), where a Python
+thread (pytest-timeout's thread method, used before) could not have printed anything.
 
 Alone, the process writes the stacks to the real standard error. Under pytest-xdist a
 worker writes them to a file its controller reads when the run ends: the controller
