@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import stripe
 import uvicorn
+from pydantic import SecretStr
 
+from ocpp_core.config import StripeSettings
 from ocpp_core.simulators.stripe.app import create_stripe_simulator
 from ocpp_core.simulators.stripe.settings import StripeSimulatorSettings
 from ocpp_core.tls_trust import trusted
@@ -32,6 +34,17 @@ class StripeSim:
     url: str
     client: stripe.StripeClient
     web: httpx.AsyncClient
+
+    def settings(self, return_base_url: str = "http://127.0.0.1:9") -> StripeSettings:
+        """The server's Stripe settings for this simulator, as every paying test uses them."""
+        return StripeSettings(
+            enabled=True,
+            api_key=SecretStr(STRIPE_KEY),
+            webhook_secret=SecretStr(WEBHOOK_SECRET),
+            return_base_url=return_base_url,
+            api_base=self.url,
+            timeout=GATEWAY_TIMEOUT,
+        )
 
     async def pay(self, checkout_url: str, card: str = CARD_OK) -> httpx.Response:
         """What the driver does on the hosted page."""

@@ -28,7 +28,7 @@ from integration.management.pages import (
     csrf_token,
 )
 from ocpp_core.clock import utc_now
-from ocpp_core.config import ManagementSettings, PaymentSettings, Settings, StripeSettings
+from ocpp_core.config import ManagementSettings, PaymentSettings, Settings
 from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
 from ocpp_core.management.app import create_management_app
@@ -45,13 +45,7 @@ from servers import (
     listening_socket,
     serving,
 )
-from stripe_harness import (
-    GATEWAY_TIMEOUT,
-    STRIPE_KEY,
-    WEBHOOK_SECRET,
-    StripeSim,
-    running_stripe_sim,
-)
+from stripe_harness import StripeSim, running_stripe_sim
 
 OPERATOR = "Volt & Co"
 SUPPORT_EMAIL = "help@volt.example"
@@ -85,14 +79,7 @@ def site_settings(
     return settings.model_copy(
         update={
             "public_base_url": site_url,
-            "stripe": StripeSettings(
-                enabled=True,
-                api_key=SecretStr(STRIPE_KEY),
-                webhook_secret=SecretStr(WEBHOOK_SECRET),
-                return_base_url=site_url,
-                api_base=stripe_sim.url,
-                timeout=GATEWAY_TIMEOUT,
-            ),
+            "stripe": stripe_sim.settings(site_url),
             "payments": PaymentSettings(
                 min_session_energy_wh=500,
                 sweep_interval_seconds=3600,

@@ -12,24 +12,17 @@ from datetime import timedelta
 import httpx
 import pytest
 from ocpp.v16 import call
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from builders import NOW, add_charge_point, timestamp
 from integration.management.admin_helpers import follow, post_form
 from integration.management.pages import ADMIN, VIEWER, RunningManagement, csrf_token, log_in
-from ocpp_core.config import PaymentSettings, Settings, StripeSettings
+from ocpp_core.config import PaymentSettings, Settings
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain import tariffs
 from ocpp_core.domain.pricing import Tariff
 from servers import ConnectCharger, RunningServer
-from stripe_harness import (
-    GATEWAY_TIMEOUT,
-    STRIPE_KEY,
-    WEBHOOK_SECRET,
-    StripeSim,
-    running_stripe_sim,
-)
+from stripe_harness import StripeSim, running_stripe_sim
 
 # 0.40 EUR/kWh up to 20 kWh and 1.00 EUR per session: a hold of 9.00 EUR.
 TARIFF = Tariff(price_kwh_millicents=40_000, session_fee_cents=100, max_energy_wh=20_000)
@@ -43,14 +36,7 @@ async def stripe_sim(server_socket: tuple[socket.socket, str]) -> AsyncIterator[
 
 @pytest.fixture
 def settings(settings: Settings, stripe_sim: StripeSim) -> Settings:
-    stripe_settings = StripeSettings(
-        enabled=True,
-        api_key=SecretStr(STRIPE_KEY),
-        webhook_secret=SecretStr(WEBHOOK_SECRET),
-        return_base_url="http://127.0.0.1:9",
-        api_base=stripe_sim.url,
-        timeout=GATEWAY_TIMEOUT,
-    )
+    stripe_settings = stripe_sim.settings()
     payments = PaymentSettings(sweep_interval_seconds=3600)
     return settings.model_copy(update={"stripe": stripe_settings, "payments": payments})
 

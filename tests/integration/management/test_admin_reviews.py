@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from builders import NOW, add_charge_point
 from integration.management.admin_helpers import error_of, follow, post_form
@@ -23,25 +22,18 @@ from integration.payments.reviewflow import (
     UnderReview,
     session_with_a_meter_jump,
 )
-from ocpp_core.config import PaymentSettings, Settings, StripeSettings
+from ocpp_core.config import PaymentSettings, Settings
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain.report_snapshots import Snapshots
 from servers import ConnectCharger, RunningServer
-from stripe_harness import GATEWAY_TIMEOUT, STRIPE_KEY, WEBHOOK_SECRET, StripeSim
+from stripe_harness import StripeSim
 
 QUEUE = "/Home/Reviews"
 
 
 @pytest.fixture
 def settings(settings: Settings, stripe_sim: StripeSim) -> Settings:
-    stripe_settings = StripeSettings(
-        enabled=True,
-        api_key=SecretStr(STRIPE_KEY),
-        webhook_secret=SecretStr(WEBHOOK_SECRET),
-        return_base_url="http://127.0.0.1:9",
-        api_base=stripe_sim.url,
-        timeout=GATEWAY_TIMEOUT,
-    )
+    stripe_settings = stripe_sim.settings()
     payments = PaymentSettings(
         min_session_energy_wh=500, sweep_interval_seconds=3600, review_release_after_hours=96
     )

@@ -11,18 +11,11 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from pydantic import SecretStr
 
 from integration.payments.payflow import SteppedClock
-from ocpp_core.config import PaymentSettings, Settings, StripeSettings
+from ocpp_core.config import PaymentSettings, Settings
 from servers import RunningServer
-from stripe_harness import (
-    GATEWAY_TIMEOUT,
-    STRIPE_KEY,
-    WEBHOOK_SECRET,
-    StripeSim,
-    running_stripe_sim,
-)
+from stripe_harness import StripeSim, running_stripe_sim
 
 
 @pytest.fixture
@@ -46,14 +39,7 @@ async def stripe_sim(server_socket: tuple[socket.socket, str]) -> AsyncIterator[
 def settings(
     settings: Settings, stripe_sim: StripeSim, payment_settings: PaymentSettings
 ) -> Settings:
-    stripe_settings = StripeSettings(
-        enabled=True,
-        api_key=SecretStr(STRIPE_KEY),
-        webhook_secret=SecretStr(WEBHOOK_SECRET),
-        return_base_url="http://127.0.0.1:9",
-        api_base=stripe_sim.url,
-        timeout=GATEWAY_TIMEOUT,
-    )
+    stripe_settings = stripe_sim.settings()
     return settings.model_copy(update={"stripe": stripe_settings, "payments": payment_settings})
 
 
