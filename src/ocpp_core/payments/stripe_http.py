@@ -8,8 +8,12 @@ written and its answer read by h11 on a connection of a small pool, TLS
 verified against the SDK's own CA bundle. As with httpx, anything that keeps
 the answer from arriving (refused, reset, a broken answer, the timeout, which
 here bounds the whole request) is the SDK's ``APIConnectionError``, which
-the gateway reports as transient. Behind an HTTP proxy (``HTTPS_PROXY`` and
-the like) the SDK's httpx client is used, as it honours them.
+the gateway reports as transient. A kept-alive connection the server closes
+just as it is reused (an idle timeout ending, Stripe's or a proxy's) is a
+request that got no byte of an answer: it is sent once more on a new
+connection, which is safe because each of our POSTs carries its idempotency
+key. Behind an HTTP proxy (``HTTPS_PROXY`` and the like) the SDK's httpx
+client is used, as it honours them.
 """
 
 from __future__ import annotations
@@ -80,11 +84,23 @@ class StreamsClient(stripe.HTTPClient):
         head = [("Host", parts.netloc), *headers.items()]
         if content or method.upper() not in ("GET", "HEAD", "DELETE"):
             head.append(("Content-Length", str(len(content))))
-        connection = self._take(origin) or await self._open(origin)
+        request = h11.Request(method=method.upper(), target=target, headers=head)
+        reused = self._take(origin)
+        if reused is not None:
+            try:
+                return await self._exchange(origin, reused, request, content)
+            except (OSError, EOFError, h11.ProtocolError):
+                if reused.answered:
+                    raise
+                # Closed by the server as it idled, after _take looked: sent once more
+                # on a new connection, under the same idempotency key.
+        return await self._exchange(origin, await self._open(origin), request, content)
+
+    async def _exchange(
+        self, origin: Origin, connection: _Connection, request: h11.Request, content: bytes
+    ) -> tuple[bytes, int, Mapping[str, str]]:
         try:
-            status, answer, data = await connection.exchange(
-                h11.Request(method=method.upper(), target=target, headers=head), content
-            )
+            status, answer, data = await connection.exchange(request, content)
         except BaseException:
             connection.close()
             raise
@@ -128,6 +144,7 @@ class _Connection:
         self._reader = reader
         self._writer = writer
         self._h11 = h11.Connection(h11.CLIENT)
+        self.answered = False  # a byte of the answer to the last request came
 
     def reusable(self) -> bool:
         return (
@@ -137,6 +154,7 @@ class _Connection:
         )
 
     async def exchange(self, request: h11.Request, content: bytes) -> tuple[int, _Headers, bytes]:
+        self.answered = False
         data = self._h11.send(request) or b""
         if content:
             data += self._h11.send(h11.Data(data=content)) or b""
@@ -146,7 +164,9 @@ class _Connection:
         while True:
             event = self._h11.next_event()
             if event is h11.NEED_DATA:
-                self._h11.receive_data(await self._reader.read(_READ))
+                received = await self._reader.read(_READ)
+                self.answered = self.answered or bool(received)
+                self._h11.receive_data(received)
             elif isinstance(event, h11.Response):
                 status = event.status_code
                 headers = _Headers((name.decode(), value.decode()) for name, value in event.headers)

@@ -87,6 +87,10 @@ async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     await writer.drain()
 
 
+async def close_unanswered(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+
+
 async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await reader.readuntil(b"\r\n\r\n")
     await asyncio.sleep(10)
@@ -116,6 +120,42 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> 
         await asyncio.sleep(0.1)  # the server's close arrives while the connection idles
         assert (await gateway.payment_intent("pi_test_1")).id == "pi_test_1"
         assert server.connections == 2
+
+
+async def test_a_kept_alive_connection_closed_as_it_is_reused_is_sent_on_a_new_one() -> None:
+    heads: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One answer kept alive, then closed as the next request comes, unanswered.
+
+        As a server whose idle timeout ends just as the client sends on the connection.
+        """
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(ANSWER)
+        await writer.drain()
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+
+    async with gateway_to(serve) as (gateway, server):
+        await gateway.payment_intent("pi_test_1")
+        captured = await gateway.capture("pi_test_1", 1000, "reservation-1")
+
+    assert captured.id == "pi_test_1"
+    assert server.connections == 2
+    posts = [head for head in heads if head.startswith(b"POST")]
+    key = b"idempotency-key:"
+    keys = [line for post in posts for line in post.split(b"\r\n") if line.lower().startswith(key)]
+    assert len(posts) == 2  # the capture, on the closed connection and on the new one
+    first, second = keys
+    assert first == second
+
+
+async def test_a_new_connection_closed_unanswered_is_not_sent_again() -> None:
+    async with gateway_to(close_unanswered) as (gateway, server):
+        with pytest.raises(GatewayError) as failed:
+            await gateway.capture("pi_test_1", 1000, "reservation-1")
+
+    assert failed.value.transient
+    assert server.connections == 1
 
 
 @pytest.mark.parametrize("serve", [never_answer, break_off])
