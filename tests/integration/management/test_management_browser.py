@@ -199,6 +199,55 @@ async def test_logging_out_from_the_menu(management: RunningManagement, page: Pa
     await expect(page).to_have_url(f"{management.url}/Account/Login")
 
 
+async def test_a_form_sent_while_a_poll_is_on_its_way_goes_after_its_answer(
+    management: RunningManagement, page: Page
+) -> None:
+    """The logout is clicked while the live refresh's poll waits for its answer. The poll
+    is let finish: cancelled, htmx logs its abort as an error in the console."""
+    await log_in_with_the_form(page, management, *ADMIN)
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+    polls_failed: list[str] = []
+    page.on(
+        "requestfailed",
+        lambda request: polls_failed.append(request.url) if "/Home/Tiles" in request.url else None,
+    )
+
+    async def hold_the_first(route: Route) -> None:
+        if held.done():
+            await route.continue_()
+        else:
+            held.set_result(route)
+
+    await page.route(f"{management.url}/Home/Tiles*", hold_the_first)
+    poll = await held
+
+    await page.get_by_role("button", name="Log out ada").click()
+    await poll.continue_()
+
+    await expect(page).to_have_url(f"{management.url}/Account/Login")
+    await page.goto(f"{management.url}/")
+    await expect(page).to_have_url(f"{management.url}/Account/Login")
+    assert polls_failed == []
+
+
+async def test_a_poll_that_never_answers_holds_a_form_back_for_a_while_only(
+    management: RunningManagement, page: Page
+) -> None:
+    await log_in_with_the_form(page, management, *ADMIN)
+    stuck: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+
+    async def hold(route: Route) -> None:
+        if not stuck.done():
+            stuck.set_result(route)
+
+    await page.route(f"{management.url}/Home/Tiles*", hold)
+    await stuck
+
+    await page.get_by_role("button", name="Log out ada").click()
+
+    await expect(page).to_have_url(f"{management.url}/Account/Login")
+
+
 async def _answered_after_a_while(route: Route) -> None:
     """The server ends the session at once; its answer reaches the tab after three polls."""
     answer = await route.fetch(max_redirects=0)
