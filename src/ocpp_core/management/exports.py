@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -34,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 CSV_SEPARATOR = ";"
 _CENT = Decimal("0.01")
+_NOT_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -143,8 +145,9 @@ def csv_text(value: Cell) -> str:
 
 
 def file_part(text: str) -> str:
-    """``text`` fit for a file name: a charge point id may hold characters a file system refuses."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+    """``text`` fit for a file name in a header: a charge point id may hold characters a file
+    system refuses, and a typed filter any letter, where a header holds Latin-1 only."""
+    return _NOT_IN_FILE_NAMES.sub("_", text)
 
 
 def attachment(name: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ work that must not hold the event loop that also answers chargers under ``serve`
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 
 from fastapi import APIRouter
@@ -23,6 +22,7 @@ from ocpp_core.management.chargepoints import (
     listed,
 )
 from ocpp_core.management.context import ContextDep, ManagementContext
+from ocpp_core.management.exports import attachment, file_part
 from ocpp_core.management.i18n import N_
 from ocpp_core.management.listing import PageKey, SearchText
 from ocpp_core.params import DbInt
@@ -55,7 +55,7 @@ async def listed_labels(
 
 @router.get("/Home/QR/{cp_id}/Labels.pdf")
 async def station_labels(cp_id: str, user: Viewer, context: ContextDep) -> Response:
-    return await _sheet(context, [cp_id], f"labels-{_file_safe(cp_id)}.pdf")
+    return await _sheet(context, [cp_id], f"labels-{file_part(cp_id)}.pdf")
 
 
 @router.get("/Home/QR/{cp_id}/{conn}.png")
@@ -65,8 +65,8 @@ async def connector_png(cp_id: str, conn: DbInt, user: Viewer, context: ContextD
     if conn < 1:
         raise HTTPException(404)
     data = qr_png(start_url(context.settings.public_base_url, cp_id, conn), 10)
-    name = f"qr-{_file_safe(cp_id)}-{conn}.png"
-    return Response(data, media_type="image/png", headers=_attachment(name))
+    name = f"qr-{file_part(cp_id)}-{conn}.png"
+    return Response(data, media_type="image/png", headers=attachment(name))
 
 
 async def _sheet(context: ManagementContext, ids: Sequence[str], name: str) -> Response:
@@ -78,12 +78,4 @@ async def _sheet(context: ManagementContext, ids: Sequence[str], name: str) -> R
         except LabelError:  # a station deleted meanwhile, or an unknown id in the URL
             raise HTTPException(404) from None
     pdf = await asyncio.to_thread(label_sheet_pdf, labels)
-    return Response(pdf, media_type="application/pdf", headers=_attachment(name))
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
-
-
-def _file_safe(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", value)
+    return Response(pdf, media_type="application/pdf", headers=attachment(name))

@@ -170,6 +170,20 @@ async def test_the_xlsx_export_holds_the_filtered_set(
     assert cell.data_type == "s"
 
 
+@pytest.mark.parametrize("path", ["/Home/Export", "/Home/ExportXlsx"])
+async def test_an_export_filtered_by_any_typed_station_is_named_in_plain_letters(
+    history: dict[str, int], client: httpx.AsyncClient, path: str
+) -> None:
+    """The station field takes any text; a file name goes in a header, which holds Latin-1."""
+    await log_in(client, *VIEWER)
+
+    response = await client.get(path, params={"cp": 'Žminj "1"/é'})
+
+    assert response.status_code == 200
+    assert 'filename="Transactions__minj__1___' in response.headers["content-disposition"]
+    assert response.headers["content-disposition"].isascii()
+
+
 async def test_a_bad_filter_is_explained_next_to_its_field(
     history: dict[str, int], client: httpx.AsyncClient
 ) -> None:
