@@ -6,6 +6,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 
+from integration.management.console import Console
 from integration.management.pages import ADMIN, RunningManagement
 from ocpp_core.db.models import ChargePoint
 
@@ -27,9 +28,7 @@ async def test_create_a_charge_point_with_the_keyboard(
 ) -> None:
     context = await browser.new_context()
     page = await context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    console = Console().watch(page)
     try:
         await page.goto(f"{management.url}/Account/Login")
         await page.get_by_label("Name").fill(ADMIN[0])
@@ -90,8 +89,8 @@ async def test_create_a_charge_point_with_the_keyboard(
     assert data.startswith(PNG_SIGNATURE)
     assert len(data) > 1000
     # The refused form is answered 400, which Chromium reports; nothing else may fail.
-    assert [e for e in errors if "status of 400" not in e] == []
-    assert len(errors) == 1
+    assert [e for e in console.errors if "status of 400" not in e] == []
+    assert len(console.errors) == 1
     async with management.db.session() as session:
         stored = await session.get(ChargePoint, "CP-KB")
         assert stored is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from builders import NOW
+from integration.management.console import Console
 from integration.management.pages import VIEWER, RunningManagement
 from ocpp_core.db.models import ChargePoint
 from servers import RunningServer
@@ -18,9 +19,7 @@ async def test_the_station_field_suggests_ids_as_typed_and_filters_by_the_one_ch
     site = management.url
     context = await browser.new_context()
     page = await context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    console = Console().watch(page)
     try:
         await page.goto(f"{site}/Account/Login")
         await page.get_by_label("Name").fill(VIEWER[0])
@@ -49,6 +48,6 @@ async def test_the_station_field_suggests_ids_as_typed_and_filters_by_the_one_ch
         await expect(page.locator("tr[data-cp]").first).to_have_attribute("data-cp", "CP-050")
         await page.get_by_role("link", name="Previous page").click()
         await expect(page.locator("tr[data-cp]").first).to_have_attribute("data-cp", "CP-000")
-        assert errors == []
+        assert console.errors == []
     finally:
         await context.close()

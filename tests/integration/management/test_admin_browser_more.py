@@ -11,6 +11,7 @@ from ocpp.v16 import call
 from playwright.async_api import Browser, Page, expect
 
 from builders import NOW, add_charge_point, add_tag, timestamp
+from integration.management.console import Console
 from integration.management.pages import ADMIN, RunningManagement
 from integration.management.test_public_browser import PNG_SIGNATURE, next_call
 from ocpp_core.db.models import ChargePoint
@@ -41,9 +42,7 @@ async def test_price_remote_start_stop_and_csv_export(
     site = management.url
     context = await browser.new_context(accept_downloads=True)
     page = await context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    console = Console().watch(page)
     try:
         await log_in(page, site)
 
@@ -114,7 +113,7 @@ async def test_price_remote_start_stop_and_csv_export(
         data = (tmp_path / name).read_bytes()
         assert data.startswith(PNG_SIGNATURE)
         assert len(data) > 1000
-    assert errors == []
+    assert console.errors == []
     async with management.db.session() as session:
         stored = await session.get(ChargePoint, "CP1")
         assert stored is not None

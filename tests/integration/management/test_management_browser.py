@@ -11,6 +11,7 @@ from ocpp.v16 import call
 from playwright.async_api import Browser, BrowserContext, Page, Route, ViewportSize, expect
 
 from builders import add_charge_point, timestamp
+from integration.management.console import Console
 from integration.management.pages import ADMIN, VIEWER, RunningManagement
 from servers import ConnectCharger, RunningServer
 
@@ -27,17 +28,6 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
         await context.close()
 
 
-class Console:
-    """Errors a tab logs: a CSP violation, a script error, a failed request."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.expected: list[str] = []
-
-    def unexpected(self) -> list[str]:
-        return [e for e in self.errors if not any(x in e for x in self.expected)]
-
-
 @pytest.fixture
 def console() -> Console:
     return Console()
@@ -47,8 +37,7 @@ def console() -> Console:
 async def page(context: BrowserContext, console: Console) -> AsyncIterator[Page]:
     """A tab that fails the test on any console error it did not expect."""
     tab = await context.new_page()
-    tab.on("console", lambda m: console.errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda error: console.errors.append(str(error)))
+    console.watch(tab)
     yield tab
     assert console.unexpected() == []
 

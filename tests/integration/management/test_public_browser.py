@@ -12,6 +12,7 @@ from ocpp.v16 import call
 from playwright.async_api import Browser, ViewportSize, expect
 
 from chargers import TestCharger
+from integration.management.console import Console
 from integration.management.pages import RunningManagement
 from integration.management.public_harness import online, price_station, report, reservation_of
 from ocpp_core.clock import utc_now
@@ -60,18 +61,7 @@ async def test_a_driver_pays_charges_stops_and_gets_the_receipt(
     context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = await context.new_page()
     site = public_site.url
-    # Errors on our pages (a CSP violation, a script error, a missing asset); the
-    # simulator's page has no favicon, and that is not ours to fix.
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda m: (
-            errors.append(m.text)
-            if m.type == "error" and m.location.get("url", "").startswith(site)
-            else None
-        ),
-    )
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    console = Console(site).watch(page)
 
     # The QR code's short link, the prices, the hold.
     await page.goto(f"{site}/cp/CP1/1")
@@ -156,4 +146,4 @@ async def test_a_driver_pays_charges_stops_and_gets_the_receipt(
     await page.emulate_media(media="screen")
 
     await context.close()
-    assert errors == []
+    assert console.errors == []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
+from integration.management.console import Console
 from integration.management.pages import RunningManagement
 from integration.management.public_harness import FREE, online, price_station, report
 from integration.management.test_public_browser import PHONE, PNG_SIGNATURE, SLOW, next_call
@@ -23,25 +24,14 @@ from stripe_harness import StripeSim, eventually
 class Phone:
     context: BrowserContext
     page: Page
-    # Errors on our pages only: the simulator's page is not ours to fix.
-    errors: list[str] = field(default_factory=list)
+    console: Console
 
 
 @pytest.fixture
 async def phone(browser: Browser, public_site: RunningManagement) -> AsyncIterator[Phone]:
     context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = await context.new_page()
-    phone = Phone(context, page)
-    site = public_site.url
-    page.on(
-        "console",
-        lambda m: (
-            phone.errors.append(m.text)
-            if m.type == "error" and m.location.get("url", "").startswith(site)
-            else None
-        ),
-    )
-    page.on("pageerror", lambda error: phone.errors.append(str(error)))
+    phone = Phone(context, page, Console(public_site.url).watch(page))
     try:
         yield phone
     finally:
@@ -138,7 +128,7 @@ async def test_a_driver_cancels_on_checkout_and_nothing_is_held(
     (new_status,) = statuses.values()
     assert new_status != "Cancelled"
 
-    assert phone.errors == []
+    assert phone.console.errors == []
 
 
 async def test_a_free_station_starts_after_plugging_in(
@@ -184,7 +174,7 @@ async def test_a_free_station_starts_after_plugging_in(
     await page.get_by_role("button", name="Follow your session").click()
     await expect(page).to_have_url(f"{site}/Payments/Status?reservationId={row.id}")
     await expect(page.locator("#stage")).to_be_visible(timeout=SLOW)
-    assert phone.errors == []
+    assert phone.console.errors == []
 
 
 async def test_the_shared_styles_reach_the_driver_pages(

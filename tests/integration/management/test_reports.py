@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from builders import NOW, add_charge_point, add_tag
 from integration.management.admin_helpers import error_of
+from integration.management.console import Console
 from integration.management.pages import VIEWER, RunningManagement, log_in
 from ocpp_core.db.models import Connector, PaymentReservation, ReportSnapshot, Transaction
 from ocpp_core.db.session import Database
@@ -549,9 +550,7 @@ async def test_in_a_browser_the_figures_take_the_place_of_the_notice_once_comput
 ) -> None:
     management.context.snapshots = Snapshots(management.db, MAX_AGE, first_wait=timedelta(0))
     page = await browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    console = Console().watch(page)
     await page.goto(f"{management.url}/Account/Login")
     await page.get_by_label("Name").fill(VIEWER[0])
     await page.get_by_label("Password").fill(VIEWER[1])
@@ -565,7 +564,7 @@ async def test_in_a_browser_the_figures_take_the_place_of_the_notice_once_comput
     await expect(page.locator("#figures-time")).to_have_text("Figures as of 12:00:00 UTC")
     await expect(page.locator("#figures-pending")).to_have_count(0)
     await expect(page.locator("#energy-time svg")).to_be_visible()
-    assert errors == []
+    assert console.errors == []
 
 
 def energy_bars(html: str) -> dict[str, float]:
