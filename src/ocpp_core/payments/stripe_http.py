@@ -65,7 +65,7 @@ class StreamsClient(stripe.HTTPClient):
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._request(method, url, headers, post_data)
-        except (OSError, TimeoutError, EOFError, h11.ProtocolError) as error:
+        except (OSError, TimeoutError, h11.ProtocolError) as error:
             self._handle_request_error(error)
 
     def _handle_request_error(self, error: Exception) -> NoReturn:
@@ -89,7 +89,7 @@ class StreamsClient(stripe.HTTPClient):
         if reused is not None:
             try:
                 return await self._exchange(origin, reused, request, content)
-            except (OSError, EOFError, h11.ProtocolError):
+            except (OSError, h11.ProtocolError):
                 if reused.answered:
                     raise
                 # Closed by the server as it idled, after _take looked: sent once more
@@ -174,8 +174,8 @@ class _Connection:
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
                 break
-            elif isinstance(event, h11.ConnectionClosed):
-                raise EOFError("Stripe closed the connection before answering")
+            # An informational answer (1xx) is passed over. A close before the answer
+            # ended is h11's RemoteProtocolError.
         if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
             self._h11.start_next_cycle()  # kept alive for the next request
         return status, headers, bytes(body)

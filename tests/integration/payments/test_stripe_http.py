@@ -149,6 +149,56 @@ async def test_a_kept_alive_connection_closed_as_it_is_reused_is_sent_on_a_new_o
     assert first == second
 
 
+async def test_a_kept_alive_connection_that_breaks_off_its_answer_is_not_sent_again() -> None:
+    """Part of the answer came: the server took the request, so it is not sent twice."""
+    posts = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal posts
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(ANSWER)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        posts += head.startswith(b"POST")
+        writer.write(ANSWER[:20])
+
+    async with gateway_to(serve) as (gateway, server):
+        await gateway.payment_intent("pi_test_1")
+        with pytest.raises(GatewayError) as failed:
+            await gateway.capture("pi_test_1", 1000, "reservation-1")
+
+    assert failed.value.transient
+    assert (server.connections, posts) == (1, 1)
+
+
+async def test_an_answer_that_says_close_is_read_and_its_connection_not_used_again() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Says ``Connection: close`` and leaves closing to the client."""
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(ANSWER.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+            await writer.drain()
+
+    async with gateway_to(serve) as (gateway, server):
+        for _ in range(2):
+            assert (await gateway.payment_intent("pi_test_1")).id == "pi_test_1"
+
+    assert server.connections == 2
+
+
+async def test_an_informational_answer_before_the_answer_is_passed_over() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + ANSWER)
+            await writer.drain()
+
+    async with gateway_to(serve) as (gateway, server):
+        for _ in range(2):
+            held = await gateway.payment_intent("pi_test_1")
+            assert (held.status, held.amount_capturable) == ("requires_capture", 5000)
+
+    assert server.connections == 1
+
+
 async def test_a_new_connection_closed_unanswered_is_not_sent_again() -> None:
     async with gateway_to(close_unanswered) as (gateway, server):
         with pytest.raises(GatewayError) as failed:
