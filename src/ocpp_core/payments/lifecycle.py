@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpp_core.db.models import Connector, PaymentReservation, Transaction
 from ocpp_core.domain import events, transactions
@@ -40,7 +39,7 @@ async def on_event(ctx: PaymentContext, event: events.Event) -> None:
 
 async def _status_changed(ctx: PaymentContext, event: events.ConnectorStatusChanged) -> None:
     if event.status == ConnectorStatus.PREPARING:
-        await _plugged_in(ctx, event.charge_point_id, event.connector_id)
+        await starting.plugged_in(ctx, event.charge_point_id, event.connector_id)
         return
     async with ctx.runtime.db.session() as session:
         row = await reservations.active_on(session, event.charge_point_id, event.connector_id)
@@ -67,39 +66,6 @@ def _track_idle(row: PaymentReservation, status: str, at: datetime) -> None:
     elif status == ConnectorStatus.CHARGING and row.idle_since is not None:
         row.idle_seconds += max(0, int((at - row.idle_since).total_seconds()))
         row.idle_since = None
-
-
-async def _plugged_in(ctx: PaymentContext, charge_point_id: str, connector_id: int) -> None:
-    """Start the reservation waiting on this connector, or the only one waiting at the station."""
-    async with ctx.runtime.db.session() as session:
-        chosen = await _waiting_for(session, charge_point_id, connector_id)
-    if chosen is not None:
-        ctx.spawn(starting.try_start(ctx, chosen), f"start-{chosen}")
-
-
-async def _waiting_for(
-    session: AsyncSession, charge_point_id: str, connector_id: int
-) -> str | None:
-    """The reservation the car plugged in here is for, moved here if it waited elsewhere.
-
-    It moves only where no hold of the charger keeps its own connector for it (see
-    :func:`.holding.no_hold_coming`).
-    """
-    waiting = list(await reservations.awaiting_plug(session, charge_point_id))
-    here = [row for row in waiting if row.connector_id == connector_id]
-    chosen = here[0] if here else (waiting[0] if len(waiting) == 1 else None)
-    if chosen is None:
-        return None
-    if chosen.connector_id != connector_id:
-        if await reservations.busy_reason(session, charge_point_id, connector_id):
-            return None
-        if not await holding.may_follow_the_car(session, chosen.id):
-            return None
-        logger.info(
-            "reservation %s moves to connector %s, where the car is", chosen.id, connector_id
-        )
-        chosen.connector_id = connector_id
-    return chosen.id
 
 
 async def _link(ctx: PaymentContext, event: events.TransactionStarted) -> None:

@@ -38,7 +38,7 @@ from ocpp_core.db.prepared import Prepared
 from ocpp_core.db.session import Database
 from ocpp_core.domain import reservations as charger_reservations
 from ocpp_core.domain import transactions
-from ocpp_core.domain.connector_status import STARTABLE
+from ocpp_core.domain.connector_status import STARTABLE, ConnectorStatus
 from ocpp_core.payments.states import ACTIVE, START_PENDING, Status, status_of
 
 MAX_ID_TAG = 20  # OCPP 1.6 IdToken is CiString20
@@ -182,6 +182,15 @@ async def awaiting_plug(
         PaymentReservation.status == Status.AUTHORIZED.value,
         PaymentReservation.awaiting_plug.is_(True),
         PaymentReservation.transaction_id.is_(None),
+    )
+    return (await session.scalars(query)).all()
+
+
+async def plugged_connectors(session: AsyncSession, charge_point_id: str) -> Sequence[int]:
+    """The station's connectors where a car is plugged in, waiting (``Preparing``)."""
+    query = select(Connector.connector_id).where(
+        Connector.charge_point_id == charge_point_id,
+        Connector.status == ConnectorStatus.PREPARING,
     )
     return (await session.scalars(query)).all()
 

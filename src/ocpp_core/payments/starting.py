@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ocpp_core.db.models import PaymentReservation
 from ocpp_core.domain.command_results import CommandResult, Outcome
 from ocpp_core.domain.commands import RemoteStart, new_request_id
@@ -76,12 +78,54 @@ async def carry_out(
 async def _reserved(
     ctx: PaymentContext, reservation_id: str, step: Reserve
 ) -> StartOutcome | Claimed:
-    """The start once the charger was asked to hold the connector: claimed if it holds it."""
+    """The start once the charger was asked to hold the connector: claimed if it holds it.
+
+    If it holds none, a car plugged in at another connector while it was asked was
+    passed over then (a hold might have been coming); it may be this session's now.
+    """
     if await holding.reserve(ctx, reservation_id, step):
         prepared = await _prepare(ctx, reservation_id)
         if not isinstance(prepared, Reserve):
             return prepared
+    else:
+        async with ctx.runtime.db.reading() as session:
+            plugged = await reservations.plugged_connectors(session, step.charge_point_id)
+        for connector_id in plugged:
+            await plugged_in(ctx, step.charge_point_id, connector_id)
     return StartOutcome(Status.AUTHORIZED.value, "AwaitingPlug")
+
+
+async def plugged_in(ctx: PaymentContext, charge_point_id: str, connector_id: int) -> None:
+    """Start the reservation waiting on this connector, or the only one waiting at the station."""
+    async with ctx.runtime.db.session() as session:
+        chosen = await _waiting_for(session, charge_point_id, connector_id)
+    if chosen is not None:
+        ctx.spawn(try_start(ctx, chosen), f"start-{chosen}")
+
+
+async def _waiting_for(
+    session: AsyncSession, charge_point_id: str, connector_id: int
+) -> str | None:
+    """The reservation the car plugged in here is for, moved here if it waited elsewhere.
+
+    It moves only where no hold of the charger keeps its own connector for it (see
+    :func:`.holding.no_hold_coming`).
+    """
+    waiting = list(await reservations.awaiting_plug(session, charge_point_id))
+    here = [row for row in waiting if row.connector_id == connector_id]
+    chosen = here[0] if here else (waiting[0] if len(waiting) == 1 else None)
+    if chosen is None:
+        return None
+    if chosen.connector_id != connector_id:
+        if await reservations.busy_reason(session, charge_point_id, connector_id):
+            return None
+        if not await holding.may_follow_the_car(session, chosen.id):
+            return None
+        logger.info(
+            "reservation %s moves to connector %s, where the car is", chosen.id, connector_id
+        )
+        chosen.connector_id = connector_id
+    return chosen.id
 
 
 async def _prepare(ctx: PaymentContext, reservation_id: str) -> StartOutcome | Claimed | Reserve:

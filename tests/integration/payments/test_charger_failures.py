@@ -522,6 +522,24 @@ async def test_a_car_plugged_into_another_connector_moves_the_reservation_there(
     await assert_captured(stripe_sim, paid, 600, HOLD)
 
 
+async def test_a_car_plugged_into_another_connector_while_the_charger_is_asked_is_followed(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    """The car is plugged in before the server learned that the charger holds no connector
+    for a session (its GetConfiguration answer is slow): the answer lets the session
+    follow it."""
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock, connectors=(1, 2))
+    cp.answers["GetConfiguration"] = Late(1)
+    paid = await create_and_pay(server, stripe_sim, connector=1)
+    await next_call(cp, "GetConfiguration")  # asked whether it takes reservations
+
+    _, transaction_id = await plug_and_start(server, cp, clock, paid, connector=2)
+
+    view = await status(server, paid.reservation_id)
+    assert (view["connectorId"], view["transactionId"]) == (2, transaction_id)
+
+
 async def test_a_plug_is_not_guessed_when_two_reservations_wait(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
 ) -> None:
