@@ -54,7 +54,6 @@ from ocpp_core.server import (
 )
 from ocpp_core.server.api_auth import ApiKeyGate, fallback, install_error_handler
 from ocpp_core.server.api_payments import WEBHOOK_PATHS
-from ocpp_core.server.shutdown import bounded
 from ocpp_core.shared_routes import add_routes
 
 logger = logging.getLogger(__name__)
@@ -200,8 +199,7 @@ def create_server_app(settings: Settings, clock: Clock = utc_now) -> FastAPI:
             app.state.accepting = False
             for task in background:
                 task.cancel()
-            loops = asyncio.gather(*background, return_exceptions=True)
-            await bounded("the background loops", loops)
+            await asyncio.gather(*background, return_exceptions=True)
             await _shut_down(runtime, payments)
 
     app = ServerApp(
@@ -270,13 +268,12 @@ async def _metrics(request: Request) -> Response:
 
 
 async def _shut_down(runtime: Runtime, payments: PaymentContext) -> None:
-    # Any chargers left: served by plain uvicorn (tests).
-    await bounded("closing chargers", node_server.close_chargers(runtime))
-    await bounded("the payments' spawned work", payments.drain())
+    await node_server.close_chargers(runtime)  # any left: served by plain uvicorn (tests)
+    await payments.drain()
     if runtime.cluster is not None:  # after the sockets: their entries go first, one by one
-        await bounded("leaving the cluster", runtime.cluster.stop())
+        await runtime.cluster.stop()
     if payments.gateway is not None:
-        await bounded("closing Stripe's connections", payments.gateway.close())
-    await bounded("writing the message log", runtime.message_log.close())
-    await bounded("closing the presence", runtime.presence.close())
-    await bounded("closing the database", runtime.db.close())
+        await payments.gateway.close()
+    await runtime.message_log.close()
+    await runtime.presence.close()
+    await runtime.db.close()
