@@ -81,7 +81,8 @@ async def _reserved(
     """The start once the charger was asked to hold the connector: claimed if it holds it.
 
     If it holds none, a car plugged in at another connector while it was asked was
-    passed over then (a hold might have been coming); it may be this session's now.
+    passed over then (a hold might have been coming); it may be this session's now. Of
+    two or more plugged in, which is the driver's is not guessed.
     """
     if await holding.reserve(ctx, reservation_id, step):
         prepared = await _prepare(ctx, reservation_id)
@@ -90,8 +91,8 @@ async def _reserved(
     else:
         async with ctx.runtime.db.reading() as session:
             plugged = await reservations.plugged_connectors(session, step.charge_point_id)
-        for connector_id in plugged:
-            await plugged_in(ctx, step.charge_point_id, connector_id)
+        if len(plugged) == 1:
+            await plugged_in(ctx, step.charge_point_id, plugged[0])
     return StartOutcome(Status.AUTHORIZED.value, "AwaitingPlug")
 
 

@@ -540,6 +540,25 @@ async def test_a_car_plugged_into_another_connector_while_the_charger_is_asked_i
     assert (view["connectorId"], view["transactionId"]) == (2, transaction_id)
 
 
+async def test_of_two_cars_plugged_in_before_the_charger_answers_neither_is_guessed(
+    server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
+) -> None:
+    await price_station(server, TARIFF)
+    cp = await connect(charger, clock, connectors=(1, 2, 3))
+    # Both plugged in before the charger says it takes no reservations (here: before
+    # the payment, whose start asks it).
+    await report(cp, clock, 2, "Preparing")
+    await report(cp, clock, 3, "Preparing")
+
+    paid = await create_and_pay(server, stripe_sim, connector=1)
+    await next_call(cp, "GetConfiguration")
+    await payments_of(server).drain()
+
+    assert calls(cp, "RemoteStartTransaction") == []
+    view = await status(server, paid.reservation_id)
+    assert (view["connectorId"], view["sessionStage"]) == (1, "awaitingPlug")
+
+
 async def test_a_plug_is_not_guessed_when_two_reservations_wait(
     server: RunningServer, charger: ConnectCharger, stripe_sim: StripeSim, clock: SteppedClock
 ) -> None:
